@@ -1,0 +1,7 @@
+"""``python -m hedgeopt``."""
+
+import sys
+
+from hedgeopt.cli import main
+
+sys.exit(main())

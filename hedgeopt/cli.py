@@ -1,0 +1,64 @@
+"""``python -m hedgeopt +study=NAME [key=value ...]``: parse, compose, validate, run.
+
+Exit status: 0 done; 2 a usage or config error (one ``hedgeopt: error:`` line on stderr,
+before anything is written); 1 the study could not produce a result; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Sequence
+
+USAGE = """usage: python -m hedgeopt +study=NAME [key=value ...]
+
+  +study=NAME            the study to run (see the list below)
+  n_trials=N n_jobs=N seed=N timeout=S study_name=S storage=URL export_dir=DIR
+  mlflow.tracking_uri=URI sampler=tpe|random|grid|cmaes|qmc|nsga2 pruner=none|median|hyperband
+  +replay=PATH           re-evaluate an exported best.yaml out-of-sample, without searching
+  any other config key: key=value (Hydra override syntax)
+"""
+
+
+def _error(msg: str) -> int:
+    print(f"hedgeopt: error: {msg}", file=sys.stderr)
+    return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    from hedgeopt.config import ConfigError, available_studies, compose
+
+    if any(a in ("-h", "--help") for a in args):
+        print(USAGE + "\nstudies: " + ", ".join(available_studies()))
+        return 0
+    if not any(a.startswith(("+study=", "study=", "++study=")) for a in args):
+        print(USAGE, file=sys.stderr)
+        print("studies: " + ", ".join(available_studies()), file=sys.stderr)
+        return _error("no study given: add +study=NAME")
+    for a in args:
+        if a.startswith("-"):
+            return _error(f"unknown option {a!r}; settings are key=value overrides")
+    try:
+        cfg = compose(args)
+        from hedgeopt.settings import validate
+
+        settings, space = validate(cfg)
+        from hedgeopt import runner
+
+        if settings.replay is not None:
+            from hedgeopt.export import ReplayError, read_replay
+
+            try:
+                read_replay(settings.replay, space)
+            except ReplayError as exc:
+                return _error(str(exc))
+            return runner.run_replay(cfg, settings, space)
+        return runner.run_study(cfg, settings, space)
+    except ConfigError as exc:
+        return _error(str(exc))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

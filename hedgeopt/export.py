@@ -1,0 +1,123 @@
+"""Exporting the best config (YAML and JSON) and reading it back for ``+replay``.
+
+An export is a config overlay (the best params nested under the same keys as the study
+config) plus two reserved blocks: ``metadata`` (study, values, trial counts by state, date,
+code version, MLflow run id) and ``performance`` (in-sample and out-of-sample metrics of the
+best config, beside the baselines). Replay reads values only, with ``yaml.safe_load``; it
+never imports or instantiates anything named in the file.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import subprocess
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from hedgeopt.search_space import SearchSpace, SearchSpaceError
+from hedgeopt.tracking import flatten, nest
+
+RESERVED_BLOCKS = ("metadata", "performance", "pareto_front")
+
+
+class ReplayError(ValueError):
+    """An export that cannot be replayed against this study."""
+
+
+def code_version() -> str:
+    """The git commit of the code (with ``-dirty`` when it has local changes), or the package version."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                             text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return sha + ("-dirty" if dirty else "")
+    except Exception:
+        from importlib.metadata import version
+
+        try:
+            return "hedgeopt " + version("hedgeopt")
+        except Exception:
+            return "unknown"
+
+
+def _plain(v: Any) -> Any:
+    """Numbers as plain Python (numpy scalars and non-finite floats made YAML/JSON friendly)."""
+    if isinstance(v, Mapping):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
+        try:
+            v = v.item()
+        except Exception:
+            pass
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def build_export(params: Mapping[str, Any], metadata: Mapping[str, Any],
+                 in_sample: Mapping[str, float], out_of_sample: Mapping[str, float],
+                 baselines: Mapping[str, Any], pareto_front: list[Mapping[str, Any]] | None = None,
+                 ) -> dict[str, Any]:
+    doc: dict[str, Any] = nest(dict(params))
+    doc["metadata"] = dict(metadata)
+    doc["performance"] = {"in_sample": dict(in_sample), "out_of_sample": dict(out_of_sample),
+                          "baselines": dict(baselines)}
+    if pareto_front:
+        doc["pareto_front"] = list(pareto_front)
+    return _plain(doc)
+
+
+def write_export(doc: Mapping[str, Any], export_dir: str | Path, study_name: str) -> tuple[Path, Path]:
+    """Write ``{export_dir}/{study_name}/best.yaml`` and ``best.json`` atomically."""
+    folder = Path(export_dir) / study_name
+    folder.mkdir(parents=True, exist_ok=True)
+    ypath, jpath = folder / "best.yaml", folder / "best.json"
+    header = (f"# hedgeopt export of study {study_name!r}: the top-level keys other than\n"
+              f"# {', '.join(RESERVED_BLOCKS)} are a config overlay. Replay with\n"
+              f"#   python -m hedgeopt +study=<study> +replay={ypath}\n")
+    for path, text in ((ypath, header + yaml.safe_dump(dict(doc), sort_keys=False)),
+                       (jpath, json.dumps(doc, indent=2))):
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+    return ypath, jpath
+
+
+def read_replay(path: str | Path, space: SearchSpace) -> dict[str, Any]:
+    """The params of an export, validated against the study's search space.
+
+    Only keys of the search space are accepted; a ``_target_`` anywhere is refused, since a
+    replayed file must never choose what code runs.
+    """
+    try:
+        doc = yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as exc:
+        raise ReplayError(f"replay: {path} is not valid YAML ({str(exc).splitlines()[0]})") from exc
+    except OSError as exc:
+        raise ReplayError(f"replay: cannot read {path}: {exc.strerror}") from exc
+    if not isinstance(doc, Mapping):
+        raise ReplayError(f"replay: {path} does not hold a config mapping")
+    overlay = {k: v for k, v in doc.items() if k not in RESERVED_BLOCKS}
+    flat = flatten(overlay)
+    for key in flat:
+        if "_target_" in key.split(".") or key.endswith("_target_"):
+            raise ReplayError(f"replay: {path} sets {key}; replay never instantiates code from a file")
+    if not flat:
+        raise ReplayError(f"replay: {path} holds no params")
+    try:
+        space.check_values(flat)
+    except SearchSpaceError as exc:
+        raise ReplayError(f"replay: {exc}") from exc
+    return flat
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,117 @@
+"""Study-level figures (optimisation history, parameter importance, Pareto front) and the
+console summary printed at the end of an invocation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def optimization_history(trials: Sequence[Any], metric: str, direction: str, path: Path) -> Path:
+    """Objective value per completed trial with the best-so-far line."""
+    plt = _plt()
+    done = [t for t in trials if t.state.name == "COMPLETE" and t.values]
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    if done:
+        x = np.array([t.number for t in done])
+        y = np.array([t.values[0] for t in done])
+        best = np.maximum.accumulate(y) if direction == "maximize" else np.minimum.accumulate(y)
+        ax.scatter(x, y, s=14, alpha=0.7, label=metric)
+        ax.step(x, best, where="post", color="C3", label="best so far")
+        ax.legend()
+    ax.set_xlabel("trial")
+    ax.set_ylabel(metric)
+    ax.set_title(f"Optimisation history ({direction} {metric})")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def param_importance(importances: Mapping[str, float], path: Path) -> Path:
+    """Horizontal bars of Optuna's fANOVA importances."""
+    plt = _plt()
+    items = sorted(importances.items(), key=lambda kv: kv[1])
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(items) + 1.5))
+    ax.barh([k for k, _ in items], [v for _, v in items], color="C0")
+    ax.set_xlabel("importance (fANOVA)")
+    ax.set_title("Parameter importance")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def pareto_front(trials: Sequence[Any], best: Sequence[Any], metrics: Sequence[str],
+                 directions: Sequence[str], path: Path) -> Path:
+    """Completed trials in the plane of the first two objectives, the Pareto front highlighted."""
+    plt = _plt()
+    done = [t for t in trials if t.state.name == "COMPLETE" and t.values]
+    front = sorted(best, key=lambda t: t.values[0])
+    fig, ax = plt.subplots(figsize=(7, 5))
+    if done:
+        ax.scatter([t.values[0] for t in done], [t.values[1] for t in done], s=14, alpha=0.5,
+                   label="trials", color="C0")
+    if front:
+        ax.plot([t.values[0] for t in front], [t.values[1] for t in front], "o-", color="C3",
+                label="Pareto front")
+    ax.set_xlabel(f"{metrics[0]} ({directions[0]})")
+    ax.set_ylabel(f"{metrics[1]} ({directions[1]})")
+    ax.set_title("Pareto front")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        if v != 0 and (abs(v) >= 1e6 or abs(v) < 1e-3):
+            return f"{v:.4g}"
+        return f"{v:,.4f}"
+    return str(v)
+
+
+def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
+    """A plain-text table."""
+    cells = [[str(h) for h in header]] + [[_fmt(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def summary(study_name: str, counts: Mapping[str, int], best_params: Mapping[str, Any],
+            in_sample: Mapping[str, float], out_of_sample: Mapping[str, float],
+            baselines: Mapping[str, Mapping[str, Mapping[str, float]]], metrics: Sequence[str],
+            export_paths: Sequence[Path], ui_command: str, experiment_id: str) -> str:
+    """The end-of-study console report."""
+    parts = [f"\nStudy {study_name}: " + ", ".join(f"{k.lower()} {v}" for k, v in counts.items())]
+    parts.append(table([(k, v) for k, v in best_params.items()], ["best param", "value"]))
+    keys = list(dict.fromkeys([*metrics, *in_sample.keys()]))[:14]
+    rows = [(k, in_sample.get(k, ""), out_of_sample.get(k, "")) for k in keys]
+    parts.append(table(rows, ["metric", "in-sample", "out-of-sample"]))
+    if baselines:
+        brow = []
+        for name, res in baselines.items():
+            ins, oos = res.get("in_sample", {}), res.get("out_of_sample", {})
+            for m in metrics:
+                brow.append((name, m, ins.get(m, ""), oos.get(m, "")))
+        parts.append(table(brow, ["baseline", "metric", "in-sample", "out-of-sample"]))
+    parts.append("Exported: " + ", ".join(str(p) for p in export_paths))
+    parts.append(f"Browse every trial: {ui_command}   (experiment {study_name}, id {experiment_id})")
+    return "\n\n".join(parts) + "\n"

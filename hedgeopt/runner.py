@@ -1,0 +1,429 @@
+"""One invocation of a study: workers search, the parent logs, then export and report.
+
+The parent process never runs trials. It creates (or loads) the Optuna study, opens the
+MLflow parent run, starts the worker processes through joblib (loky), and while they work it
+polls the storage: every trial its workers finish becomes a nested MLflow run, and the
+progress bar moves. When the workers stop it scores the best config out-of-sample, collects
+baselines and plots (in the same worker processes, whose objectives are already built),
+writes the export and prints the summary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import optuna
+import yaml
+from joblib import Parallel, delayed
+from optuna.trial import TrialState
+
+from hedgeopt import export as export_mod
+from hedgeopt import report
+from hedgeopt.config import ConfigError
+from hedgeopt.samplers import worker_seed
+from hedgeopt.search_space import SearchSpace
+from hedgeopt.settings import StudySettings
+from hedgeopt.storage import (ATTR_COUNTED, ATTR_FAIL_REASON, ATTR_INVOCATION, ATTR_METRIC_PREFIX,
+                              count_trials, mask_url, open_storage, reap_orphans)
+from hedgeopt.tracking import Tracker, flatten, nest
+from hedgeopt.worker import WorkerTask, limit_threads, run_task, run_worker
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+_FRAMEWORK_KEYS = ("study_name", "n_trials", "n_jobs", "timeout", "seed", "storage", "max_failures",
+                   "heartbeat_interval", "grace_period", "export_dir", "progress", "metrics",
+                   "directions", "replay")
+
+
+class StudyFailed(RuntimeError):
+    """The study could not produce a result (exit status 1)."""
+
+
+def say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def masked_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The composed config with passwords in storage and tracking URLs masked."""
+    out = json.loads(json.dumps(cfg, default=str))
+    if out.get("storage"):
+        out["storage"] = mask_url(out["storage"])
+    if isinstance(out.get("mlflow"), dict):
+        out["mlflow"]["tracking_uri"] = mask_url(out["mlflow"].get("tracking_uri"))
+    return out
+
+
+def config_key(cfg: Mapping[str, Any]) -> str:
+    """Identifies the objective set-up a worker caches (the config minus framework knobs)."""
+    relevant = {k: v for k, v in cfg.items() if k not in ("n_trials", "n_jobs", "timeout", "progress",
+                                                          "replay", "export_dir", "mlflow",
+                                                          "storage", "sampler", "pruner")}
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def ui_command(tracking_uri: str) -> str:
+    if tracking_uri.startswith(("http://", "https://")):
+        return f"open {mask_url(tracking_uri)}"
+    return f"mlflow ui --backend-store-uri {mask_url(tracking_uri)}"
+
+
+def trial_overlay(study_name: str, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """A trial's ``trial.yaml``: its params as a config overlay, shaped like an export."""
+    doc = nest(dict(trial.params))
+    metrics = {k[len(ATTR_METRIC_PREFIX):]: v for k, v in trial.user_attrs.items()
+               if k.startswith(ATTR_METRIC_PREFIX)}
+    doc["metadata"] = {"study": study_name, "trial_number": trial.number, "state": trial.state.name}
+    if trial.user_attrs.get(ATTR_FAIL_REASON):
+        doc["metadata"]["fail_reason"] = trial.user_attrs[ATTR_FAIL_REASON]
+    doc["performance"] = {"in_sample": metrics}
+    return export_mod._plain(doc)
+
+
+def trial_metrics(trial: optuna.trial.FrozenTrial) -> dict[str, float]:
+    return {k[len(ATTR_METRIC_PREFIX):]: float(v) for k, v in trial.user_attrs.items()
+            if k.startswith(ATTR_METRIC_PREFIX)}
+
+
+class Invocation:
+    """State shared by the parent's poller and its main flow."""
+
+    def __init__(self, cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) -> None:
+        self.cfg, self.settings, self.space = cfg, settings, space
+        self.key = config_key(cfg)
+        self.logged: set[int] = set()
+        self.run_ids: dict[int, str] = {}
+        self.lock = threading.Lock()
+        self.error: BaseException | None = None
+
+    # ------------------------------------------------------------------ polling
+    def poll(self, study: optuna.Study, tracker: Tracker, invocation: str, staging: Path,
+             bar: Any) -> None:
+        """Log this invocation's newly finished trials; refresh the progress bar."""
+        with self.lock:
+            trials = study.get_trials(deepcopy=False)
+            for t in trials:
+                if t.number in self.logged or not t.state.is_finished():
+                    continue
+                if t.user_attrs.get(ATTR_INVOCATION) != invocation:
+                    continue
+                self._log_trial(tracker, t, staging / str(t.number))
+            if bar is not None:
+                counted = sum(1 for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+                              or (t.state == TrialState.FAIL and t.user_attrs.get(ATTR_COUNTED)))
+                fails = sum(1 for t in trials if t.state == TrialState.FAIL)
+                bar.n = min(counted, bar.total)
+                bar.set_postfix_str(f"best={_best_text(study, self.settings)} fail={fails}",
+                                    refresh=False)
+                bar.refresh()
+
+    def _log_trial(self, tracker: Tracker, t: optuna.trial.FrozenTrial, folder: Path,
+                   extra: Mapping[str, str] | None = None) -> None:
+        run_id = tracker.log_trial(t, self.settings.directions, self.settings.metrics,
+                                   trial_overlay(self.settings.study_name, t), folder, extra)
+        self.logged.add(t.number)
+        self.run_ids[t.number] = run_id
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def poll_forever(self, stop: threading.Event, *args: Any) -> None:
+        while not stop.wait(0.5):
+            try:
+                self.poll(*args)
+            except Exception as exc:  # keep polling; report at the end
+                self.error = exc
+
+
+def _best_text(study: optuna.Study, settings: StudySettings) -> str:
+    if settings.multi_objective:
+        try:
+            return f"{len(study.best_trials)} on front"
+        except Exception:
+            return "-"
+    try:
+        return f"{study.best_value:.4g}"
+    except ValueError:
+        return "-"
+
+
+def _knee(best_trials: list[optuna.trial.FrozenTrial], directions: tuple[str, ...]) -> optuna.trial.FrozenTrial:
+    """The Pareto-front trial closest to the utopia point after scaling each objective to [0, 1]."""
+    import numpy as np
+
+    vals = np.array([t.values for t in best_trials], dtype=float)
+    for j, d in enumerate(directions):
+        if d == "maximize":
+            vals[:, j] = -vals[:, j]
+    lo, hi = vals.min(axis=0), vals.max(axis=0)
+    scaled = (vals - lo) / np.where(hi > lo, hi - lo, 1.0)
+    return best_trials[int(np.argmin(np.linalg.norm(scaled, axis=1)))]
+
+
+def _state_counts(study: optuna.Study) -> dict[str, int]:
+    counts = {"COMPLETE": 0, "PRUNED": 0, "FAIL": 0}
+    for t in study.get_trials(deepcopy=False):
+        if t.state.name in counts:
+            counts[t.state.name] += 1
+    return counts
+
+
+def _create_study(settings: StudySettings) -> optuna.Study:
+    storage = open_storage(settings.storage)
+    study = optuna.create_study(study_name=settings.study_name, storage=storage,
+                                directions=list(settings.directions), load_if_exists=True)
+    existing = [d.name.lower() for d in study.directions]
+    if existing != list(settings.directions):
+        raise ConfigError(f"study {settings.study_name!r} already exists in "
+                          f"{settings.storage.masked} with directions {existing}, not "
+                          f"{list(settings.directions)}; choose another study_name")
+    return study
+
+
+def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) -> int:
+    """Search, log, export. Returns the exit status."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = _create_study(settings)
+    tracker = Tracker(settings.tracking_uri, settings.study_name, settings.artifact_location)
+    n_workers_max = settings.workers()
+    parent_params = {k: cfg.get(k) for k in _FRAMEWORK_KEYS if k in cfg}
+    parent_params["storage"] = settings.storage.masked
+    parent_params["sampler"] = cfg["sampler"].get("_target_")
+    parent_params["pruner"] = cfg["pruner"].get("_target_")
+    parent_params["objective"] = settings.objective_target
+    parent_params["workers"] = n_workers_max
+    domain = {k: v for k, v in cfg.items() if k not in _FRAMEWORK_KEYS and k not in
+              ("sampler", "pruner", "objective", "search_space", "mlflow")}
+    parent_params.update(flatten(domain))
+    invocation = tracker.start_parent(
+        f"{settings.study_name}-{time.strftime('%Y%m%d-%H%M%S')}", parent_params,
+        {"hedgeopt.study": settings.study_name, "hedgeopt.storage": settings.storage.masked})
+    tracker.log_text(invocation, yaml.safe_dump(masked_config(cfg), sort_keys=False), "config.yaml")
+    inv = Invocation(cfg, settings, space)
+    staging = Path("mlruns") / ".staging" / invocation
+    staging.mkdir(parents=True, exist_ok=True)
+    status = "FAILED"
+    try:
+        reap_orphans(study)
+        _adopt_unlogged(study, tracker, inv)
+        n_counted, _ = count_trials(study)
+        remaining = max(0, settings.n_trials - n_counted)
+        n_workers = max(1, min(n_workers_max, remaining))
+        inner = max(1, (os.cpu_count() or 1) // n_workers)
+        deadline = None if settings.timeout is None else time.time() + settings.timeout
+        tasks = [WorkerTask(cfg, inv.key, w, worker_seed(settings.seed, n_counted, w), invocation,
+                            str(staging.resolve()), deadline, inner) for w in range(n_workers)]
+        if remaining:
+            say(f"hedgeopt: study {settings.study_name}: {n_counted} of {settings.n_trials} trials "
+                f"done, running {remaining} more on {n_workers} worker(s); storage "
+                f"{settings.storage.masked}")
+        else:
+            say(f"hedgeopt: study {settings.study_name} already has {n_counted} trials "
+                f"(n_trials={settings.n_trials}); exporting")
+        _run_workers(study, tracker, inv, invocation, staging, tasks, n_counted, remaining)
+        status = _finish(study, tracker, inv, invocation, n_workers, inner)
+        return EXIT_OK if status == "FINISHED" else EXIT_FAILED
+    except KeyboardInterrupt:
+        status = "KILLED"
+        reap_orphans(study)
+        try:
+            inv.poll(study, tracker, invocation, staging, None)
+        except Exception:
+            pass
+        n, _ = count_trials(study)
+        say(f"hedgeopt: interrupted with {n} of {settings.n_trials} trials done; run the same "
+            "command again to resume")
+        return EXIT_INTERRUPTED
+    except StudyFailed as exc:
+        say(f"hedgeopt: error: {exc}")
+        return EXIT_FAILED
+    finally:
+        tracker.finish(invocation, status)
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _adopt_unlogged(study: optuna.Study, tracker: Tracker, inv: Invocation) -> None:
+    """Log finished trials that an earlier, killed invocation never got to log."""
+    finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
+    if not finished:
+        return
+    logged = tracker.logged_trial_numbers()
+    abandoned = tracker.abandoned_invocations()
+    for t in finished:
+        if t.number in logged:
+            continue
+        if t.user_attrs.get(ATTR_INVOCATION) not in abandoned:
+            continue  # a live invocation elsewhere will log it
+        inv._log_trial(tracker, t, Path("mlruns") / ".staging" / str(t.user_attrs.get(ATTR_INVOCATION))
+                       / str(t.number), {"hedgeopt.adopted": "true"})
+
+
+def _run_workers(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: str,
+                 staging: Path, tasks: list[WorkerTask], n_counted: int, remaining: int) -> None:
+    if not remaining:
+        return
+    bar = None
+    if inv.settings.progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=inv.settings.n_trials, initial=n_counted, desc=inv.settings.study_name,
+                   unit="trial", file=sys.stderr, dynamic_ncols=True, leave=True)
+    stop = threading.Event()
+    poller = threading.Thread(target=inv.poll_forever,
+                              args=(stop, study, tracker, invocation, staging, bar), daemon=True)
+    poller.start()
+    try:
+        Parallel(n_jobs=len(tasks), backend="loky")(delayed(run_worker)(t) for t in tasks)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        stop.set()
+        poller.join()
+        inv.poll(study, tracker, invocation, staging, bar)
+        raise StudyFailed(f"a worker failed: {type(exc).__name__}: "
+                          f"{(str(exc).strip().splitlines() or [''])[-1][:300]}") from exc
+    finally:
+        stop.set()
+        poller.join()
+        if bar is not None:
+            bar.close()
+    inv.poll(study, tracker, invocation, staging, None)
+    if inv.error is not None:
+        say(f"hedgeopt: warning: MLflow logging hiccup: {inv.error}")
+
+
+def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: str,
+            n_workers: int, inner: int) -> str:
+    settings, cfg = inv.settings, inv.cfg
+    counts = _state_counts(study)
+    failures = [t for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+                if t.user_attrs.get(ATTR_INVOCATION) == invocation and t.user_attrs.get(ATTR_COUNTED)]
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    tracker.log_metrics(invocation, {f"trials_{k.lower()}": v for k, v in counts.items()})
+    if not complete:
+        reason = failures[-1].user_attrs.get(ATTR_FAIL_REASON) if failures else "no trial completed"
+        raise StudyFailed(f"no trial completed in study {settings.study_name}; last failure: {reason}")
+
+    if settings.multi_objective:
+        front = study.best_trials
+        best = _knee(front, settings.directions)
+    else:
+        front = []
+        best = study.best_trial
+    best_params = dict(best.params)
+    in_sample = trial_metrics(best)
+
+    out_dir = Path("mlruns") / ".staging" / invocation / "_study"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    trials_info = [{"number": t.number, "state": t.state.name, "params": dict(t.params),
+                    "metrics": trial_metrics(t)} for t in study.get_trials(deepcopy=False)
+                   if t.state.is_finished()]
+    say("hedgeopt: scoring the best config out-of-sample and running the baselines")
+    jobs = [("evaluate", (best_params,)), ("baselines", ()),
+            ("plots", (best_params, trials_info, out_dir.resolve()))]
+    results = Parallel(n_jobs=min(n_workers, len(jobs)), backend="loky")(
+        delayed(run_task)(cfg, inv.key, inner, m, a) for m, a in jobs)
+    out_of_sample, baselines, plot_paths = dict(results[0]), dict(results[1]), list(results[2] or [])
+
+    # framework figures
+    figures = [Path(p) for p in plot_paths]
+    figures.append(report.optimization_history(study.get_trials(deepcopy=False), settings.metrics[0],
+                                               settings.directions[0], out_dir / "optimization_history.png"))
+    if settings.multi_objective and len(settings.metrics) >= 2:
+        figures.append(report.pareto_front(study.get_trials(deepcopy=False), front, settings.metrics,
+                                           settings.directions, out_dir / "pareto_front.png"))
+    try:
+        imp = optuna.importance.get_param_importances(
+            study, target=(lambda t: t.values[0]) if settings.multi_objective else None)
+        if imp:
+            figures.append(report.param_importance(imp, out_dir / "param_importance.png"))
+    except Exception:
+        pass  # too few completed trials or no varying parameter
+
+    metadata = {
+        "study": settings.study_name, "objective": settings.objective_target,
+        "metrics": list(settings.metrics), "directions": list(settings.directions),
+        "best_trial": best.number,
+        "values": dict(zip(settings.metrics, best.values)),
+        "n_trials": counts, "date": export_mod.now_iso(), "code_version": export_mod.code_version(),
+        "mlflow_run_id": invocation, "mlflow_trial_run_id": inv.run_ids.get(best.number),
+        "mlflow_tracking_uri": mask_url(settings.tracking_uri), "storage": settings.storage.masked,
+        "seed": settings.seed, "sampler": cfg["sampler"].get("_target_"),
+    }
+    pareto = [{"trial": t.number, "values": dict(zip(settings.metrics, t.values)),
+               "params": dict(t.params)} for t in front]
+    doc = export_mod.build_export(best_params, metadata, in_sample, out_of_sample, baselines, pareto)
+    ypath, jpath = export_mod.write_export(doc, settings.export_dir, settings.study_name)
+
+    for f in figures:
+        if Path(f).is_file():
+            tracker.log_artifact(invocation, Path(f), "plots")
+    tracker.log_artifact(invocation, ypath, "export")
+    tracker.log_artifact(invocation, jpath, "export")
+    tracker.log_text(invocation, json.dumps(export_mod._plain(baselines), indent=2), "baselines.json")
+    bmetrics: dict[str, float] = {}
+    for name, res in baselines.items():
+        for split, label in (("in_sample", "is"), ("out_of_sample", "oos")):
+            for m in settings.metrics:
+                v = (res.get(split) or {}).get(m)
+                if v is not None:
+                    bmetrics[f"baseline.{name}.{label}.{m}"] = float(v)
+    for m, v in in_sample.items():
+        bmetrics[f"best.is.{m}"] = float(v)
+    for m, v in out_of_sample.items():
+        bmetrics[f"best.oos.{m}"] = float(v)
+    tracker.log_metrics(invocation, bmetrics)
+    try:
+        df = study.trials_dataframe()
+        tracker.log_text(invocation, df.to_csv(index=False), "trials.csv")
+    except Exception:
+        pass
+    text = report.summary(settings.study_name, counts, best_params, in_sample, out_of_sample,
+                          baselines, settings.metrics, [ypath, jpath], ui_command(settings.tracking_uri),
+                          tracker.experiment_id)
+    summary = {"study": settings.study_name, "counts": counts, "best_trial": best.number,
+               "best_params": best_params, "in_sample": in_sample, "out_of_sample": out_of_sample,
+               "failures_this_invocation": len(failures)}
+    tracker.log_text(invocation, json.dumps(export_mod._plain(summary), indent=2), "study_summary.json")
+    tracker.log_text(invocation, text, "summary.txt")
+    print(text, flush=True)
+    if len(failures) >= settings.max_failures:
+        reason = failures[-1].user_attrs.get(ATTR_FAIL_REASON)
+        say(f"hedgeopt: error: {len(failures)} trials failed (max_failures={settings.max_failures}); "
+            f"last: {reason}")
+        return "FAILED"
+    return "FINISHED"
+
+
+def run_replay(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) -> int:
+    """Evaluate an exported config out-of-sample, as its own MLflow run; no search."""
+    params = export_mod.read_replay(settings.replay or "", space)
+    tracker = Tracker(settings.tracking_uri, settings.study_name, settings.artifact_location)
+    run_name = f"{settings.study_name}-replay-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_id = tracker.start_parent(run_name, params, {"hedgeopt.role": "replay",
+                                                     "hedgeopt.study": settings.study_name,
+                                                     "hedgeopt.replay_of": str(settings.replay)})
+    status = "FAILED"
+    try:
+        tracker.log_artifact(run_id, Path(settings.replay or ""), "replayed")
+        key = config_key(cfg)
+        inner = max(1, os.cpu_count() or 1)
+        limit_threads(inner)
+        [metrics] = Parallel(n_jobs=1, backend="loky")(
+            delayed(run_task)(cfg, key, inner, "evaluate", (params,)) for _ in range(1))
+        metrics = {k: float(v) for k, v in dict(metrics).items()}
+        tracker.log_metrics(run_id, metrics)
+        print(report.table([(k, v) for k, v in metrics.items()], ["metric", "out-of-sample"]))
+        print(f"\nReplay logged as MLflow run {run_id}: {ui_command(settings.tracking_uri)}")
+        status = "FINISHED"
+        return EXIT_OK
+    except Exception as exc:
+        say(f"hedgeopt: error: replay failed: {type(exc).__name__}: {exc}")
+        return EXIT_FAILED
+    finally:
+        tracker.finish(run_id, status)

@@ -1,0 +1,162 @@
+"""Validating the composed config into :class:`StudySettings` before anything runs.
+
+Every check here raises :class:`~hedgeopt.config.ConfigError` with a one-line message naming
+the key, so a bad command line exits 2 having written nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from hydra.utils import get_class
+
+from hedgeopt.config import ConfigError
+from hedgeopt.protocol import Objective
+from hedgeopt.samplers import build_pruner, build_sampler, is_grid, is_nop
+from hedgeopt.search_space import SearchSpace, SearchSpaceError
+from hedgeopt.storage import StorageSpec, resolve_storage
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    """The validated framework keys of one invocation."""
+
+    study_name: str
+    n_trials: int
+    n_jobs: int
+    timeout: float | None
+    seed: int
+    storage: StorageSpec
+    tracking_uri: str
+    artifact_location: str | None
+    export_dir: str
+    max_failures: int
+    metrics: tuple[str, ...]
+    directions: tuple[str, ...]
+    objective_target: str
+    progress: bool
+    replay: str | None
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.metrics) > 1
+
+    def workers(self) -> int:
+        """Worker processes for this invocation (``-1``: one per core)."""
+        cores = os.cpu_count() or 1
+        n = cores if self.n_jobs == -1 else self.n_jobs
+        return max(1, n)
+
+
+def _int(cfg: Mapping[str, Any], key: str, *, minimum: int | None = None) -> int:
+    v = cfg.get(key)
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ConfigError(f"{key} must be an integer, got {v!r}")
+    if minimum is not None and v < minimum:
+        raise ConfigError(f"{key} must be >= {minimum}, got {v}")
+    return v
+
+
+def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
+    """Check the composed config; returns the settings and the parsed search space."""
+    name = cfg.get("study_name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigError(f"study_name must be a name of letters, digits, '_', '-' or '.', got {name!r}")
+    n_trials = _int(cfg, "n_trials", minimum=1)
+    n_jobs = _int(cfg, "n_jobs", minimum=-1)
+    if n_jobs == 0:
+        raise ConfigError("n_jobs must be a positive number of workers or -1 (one per core)")
+    timeout = cfg.get("timeout")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or timeout <= 0):
+        raise ConfigError(f"timeout must be a positive number of seconds or null, got {timeout!r}")
+    seed = _int(cfg, "seed", minimum=0)
+    max_failures = _int(cfg, "max_failures", minimum=1)
+    for key in ("heartbeat_interval", "grace_period"):
+        _int(cfg, key, minimum=1)
+
+    storage_value = cfg.get("storage")
+    if storage_value is not None and not isinstance(storage_value, str):
+        raise ConfigError(f"storage must be an Optuna storage URL, a journal file path or null")
+    try:
+        storage = resolve_storage(storage_value, name, heartbeat_interval=cfg["heartbeat_interval"],
+                                  grace_period=cfg["grace_period"])
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
+    mlflow_cfg = cfg.get("mlflow")
+    if not isinstance(mlflow_cfg, Mapping) or not isinstance(mlflow_cfg.get("tracking_uri"), str) \
+            or not mlflow_cfg["tracking_uri"].strip():
+        raise ConfigError("mlflow.tracking_uri must be a tracking URI")
+    tracking_uri = mlflow_cfg["tracking_uri"].strip()
+    if "://" not in tracking_uri and not tracking_uri.startswith(("databricks",)):
+        raise ConfigError(f"mlflow.tracking_uri must be a URI such as sqlite:///mlruns/mlflow.db, "
+                          f"got {tracking_uri!r}")
+    export_dir = cfg.get("export_dir")
+    if not isinstance(export_dir, str) or not export_dir.strip():
+        raise ConfigError("export_dir must be a folder path")
+
+    metrics = cfg.get("metrics")
+    directions = cfg.get("directions")
+    if not isinstance(metrics, list) or not metrics or not all(isinstance(m, str) for m in metrics):
+        raise ConfigError("metrics must be a non-empty list of the objective's metric names")
+    if len(set(metrics)) != len(metrics):
+        raise ConfigError(f"metrics lists a name twice: {metrics}")
+    if not isinstance(directions, list) or len(directions) != len(metrics):
+        raise ConfigError(f"directions must list one direction per metric ({len(metrics)})")
+    for d in directions:
+        if d not in ("minimize", "maximize"):
+            raise ConfigError(f"directions: {d!r} is not minimize or maximize")
+
+    objective = cfg.get("objective")
+    if not isinstance(objective, Mapping) or not isinstance(objective.get("_target_"), str):
+        raise ConfigError("objective._target_ must name the study's objective class")
+    target = objective["_target_"]
+    try:
+        cls = get_class(target)
+    except Exception as exc:
+        raise ConfigError(f"objective._target_: cannot import {target!r}: {_first(exc)}") from exc
+    if not (isinstance(cls, type) and issubclass(cls, Objective)):
+        raise ConfigError(f"objective._target_: {target!r} is not a hedgeopt Objective")
+
+    try:
+        space = SearchSpace.from_config(cfg.get("search_space"), cfg)
+    except SearchSpaceError as exc:
+        raise ConfigError(str(exc)) from exc
+
+    sampler_cfg, pruner_cfg = cfg.get("sampler"), cfg.get("pruner")
+    try:
+        build_sampler(sampler_cfg or {}, space, seed)
+        build_pruner(pruner_cfg or {})
+    except (ValueError, SearchSpaceError) as exc:
+        raise ConfigError(str(exc)) from exc
+    if len(metrics) > 1 and not is_nop(pruner_cfg or {}):
+        raise ConfigError("pruner: Optuna's pruners do not support multi-objective studies; "
+                          "use pruner=none")
+    if is_grid(sampler_cfg or {}) and any(p.when for p in space.params):
+        pass  # allowed: a conditional parameter not sampled in a trial is simply left out
+
+    replay = cfg.get("replay")
+    if replay is not None and not isinstance(replay, str):
+        raise ConfigError("replay must be the path of an exported best.yaml")
+    if replay is not None and not os.path.isfile(replay):
+        raise ConfigError(f"replay: no such file {replay!r}")
+
+    settings = StudySettings(
+        study_name=name, n_trials=n_trials, n_jobs=n_jobs,
+        timeout=None if timeout is None else float(timeout), seed=seed, storage=storage,
+        tracking_uri=tracking_uri, artifact_location=mlflow_cfg.get("artifact_location"),
+        export_dir=export_dir, max_failures=max_failures, metrics=tuple(metrics),
+        directions=tuple(directions), objective_target=target,
+        progress=bool(cfg.get("progress", True)), replay=replay,
+    )
+    return settings, space
+
+
+def _first(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -1,0 +1,221 @@
+"""MLflow logging: one parent run per invocation, one nested run per trial.
+
+Only the invocation's parent process talks to MLflow (a single writer, so a SQLite store never
+sees concurrent writers and a killed worker never leaves a run open). It turns finished Optuna
+trials into nested runs: params, metrics, intermediate values as step metrics, state tags,
+the failure reason, and the trial's own artifacts (its ``trial.yaml`` overlay plus whatever the
+objective left in the trial's folder).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+ROLE = "hedgeopt.role"
+TRIAL_NUMBER = "hedgeopt.trial_number"
+TRIAL_STATE = "hedgeopt.trial_state"
+FAIL_REASON = "hedgeopt.fail_reason"
+PARENT = "mlflow.parentRunId"
+
+
+def _ms(dt: Any) -> int | None:
+    return None if dt is None else int(dt.timestamp() * 1000)
+
+
+def _param_value(v: Any) -> str:
+    s = repr(v) if isinstance(v, float) else str(v)
+    return s[:6000]
+
+
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping) and v:
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"a.b": 1}`` -> ``{"a": {"b": 1}}`` (a config overlay)."""
+    out: dict[str, Any] = {}
+    for dotted, value in flat.items():
+        node = out
+        parts = dotted.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return out
+
+
+class Tracker:
+    """The MLflow side of one invocation."""
+
+    def __init__(self, tracking_uri: str, experiment: str, artifact_location: str | None) -> None:
+        import mlflow
+        from mlflow import MlflowClient
+
+        self._mlflow = mlflow
+        self.tracking_uri = tracking_uri
+        _prepare_local_store(tracking_uri)
+        self.client = MlflowClient(tracking_uri=tracking_uri)
+        exp = self.client.get_experiment_by_name(experiment)
+        if exp is None:
+            location = artifact_location
+            if location is None and _is_local(tracking_uri):
+                location = (Path("mlruns") / "artifacts").resolve().as_uri()
+            try:
+                self.experiment_id = self.client.create_experiment(experiment, artifact_location=location)
+            except Exception:  # created by a concurrent invocation
+                self.experiment_id = self.client.get_experiment_by_name(experiment).experiment_id
+        else:
+            self.experiment_id = exp.experiment_id
+        self.parent_id: str | None = None
+
+    # ------------------------------------------------------------------ parent run
+    def start_parent(self, run_name: str, params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
+        all_tags = {ROLE: "study", "hedgeopt.host": socket.gethostname(),
+                    "hedgeopt.pid": str(os.getpid()), **tags}
+        run = self.client.create_run(self.experiment_id, tags=all_tags, run_name=run_name)
+        self.parent_id = run.info.run_id
+        self.log_params(self.parent_id, params)
+        return self.parent_id
+
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(str(k)[:250], _param_value(v)) for k, v in params.items()]
+        for i in range(0, len(items), 100):
+            self.client.log_batch(run_id, params=items[i:i + 100])
+
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = [Metric(_metric_key(k), float(v), now, step) for k, v in metrics.items()]
+        for i in range(0, len(items), 1000):
+            self.client.log_batch(run_id, metrics=items[i:i + 1000])
+
+    def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(run_id, str(path), artifact_path)
+
+    def log_text(self, run_id: str, text: str, name: str) -> None:
+        self.client.log_text(run_id, text, name)
+
+    def finish(self, run_id: str, status: str) -> None:
+        self.client.set_terminated(run_id, status=status)
+
+    # ------------------------------------------------------------------ trial runs
+    def log_trial(self, trial: Any, directions: tuple[str, ...], metric_names: tuple[str, ...],
+                  overlay: Mapping[str, Any], artifact_dir: Path | None,
+                  extra_tags: Mapping[str, str] | None = None) -> str:
+        """Log one finished Optuna trial as a nested run; returns the run id."""
+        from mlflow.entities import Metric, Param, RunTag
+
+        state = trial.state.name
+        tags = {ROLE: "trial", PARENT: self.parent_id or "", TRIAL_NUMBER: str(trial.number),
+                TRIAL_STATE: state, "hedgeopt.optuna_trial_id": str(trial._trial_id)}
+        reason = trial.user_attrs.get("hedgeopt.fail_reason")
+        if state == "FAIL":
+            tags[FAIL_REASON] = str(reason or "interrupted: the worker stopped during the trial")
+        if extra_tags:
+            tags.update(extra_tags)
+        run = self.client.create_run(self.experiment_id, start_time=_ms(trial.datetime_start),
+                                     tags=tags, run_name=f"trial-{trial.number:04d}")
+        run_id = run.info.run_id
+        ts = _ms(trial.datetime_complete) or int(time.time() * 1000)
+        params = [Param(k[:250], _param_value(v)) for k, v in trial.params.items()]
+        metrics = []
+        for key, value in trial.user_attrs.items():
+            if key.startswith("metric."):
+                metrics.append(Metric(_metric_key(key[len("metric."):]), float(value), ts, 0))
+        if trial.values is not None:
+            for name, value in zip(metric_names, trial.values):
+                metrics.append(Metric("objective." + _metric_key(name), float(value), ts, 0))
+        first = metric_names[0]
+        for step, value in trial.user_attrs.get("hedgeopt.steps", []) or []:
+            metrics.append(Metric(_metric_key(f"{first}_by_step"), float(value), ts, int(step)))
+        self.client.log_batch(run_id, metrics=metrics[:1000], params=params[:100])
+        self.client.log_text(run_id, yaml.safe_dump(dict(overlay), sort_keys=False), "trial.yaml")
+        if artifact_dir is not None and artifact_dir.is_dir() and any(artifact_dir.iterdir()):
+            self.client.log_artifacts(run_id, str(artifact_dir))
+        status = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED"}.get(state)
+        if status is None:
+            status = "FAILED" if trial.user_attrs.get("hedgeopt.counted") else "KILLED"
+        self.client.set_terminated(run_id, status=status, end_time=ts)
+        return run_id
+
+    def logged_trial_numbers(self) -> set[int]:
+        """Trial numbers that already have a run in this experiment (any invocation)."""
+        numbers: set[int] = set()
+        token = None
+        while True:
+            page = self.client.search_runs(
+                [self.experiment_id], filter_string=f"tags.`{ROLE}` = 'trial'",
+                max_results=1000, page_token=token)
+            for r in page:
+                n = r.data.tags.get(TRIAL_NUMBER)
+                if n is not None:
+                    numbers.add(int(n))
+            token = page.token
+            if not token:
+                return numbers
+
+    def abandoned_invocations(self) -> set[str]:
+        """Parent runs that no longer run: finished, or RUNNING but their process on this host is gone."""
+        out: set[str] = set()
+        token = None
+        while True:
+            page = self.client.search_runs(
+                [self.experiment_id], filter_string=f"tags.`{ROLE}` = 'study'",
+                max_results=1000, page_token=token)
+            for r in page:
+                if r.info.status != "RUNNING":
+                    out.add(r.info.run_id)
+                elif r.data.tags.get("hedgeopt.host") == socket.gethostname() and \
+                        not _pid_alive(r.data.tags.get("hedgeopt.pid")):
+                    self.client.set_terminated(r.info.run_id, status="KILLED")
+                    out.add(r.info.run_id)
+            token = page.token
+            if not token:
+                return out
+
+
+def _pid_alive(pid: str | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return True
+
+
+def _metric_key(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "_-./ " else "_" for c in name)[:250]
+
+
+def _is_local(uri: str) -> bool:
+    return uri.startswith(("sqlite:", "file:")) or "://" not in uri
+
+
+def _prepare_local_store(uri: str) -> None:
+    """Create the folder of a local SQLite store (MLflow does not)."""
+    if uri.startswith("sqlite:///"):
+        path = Path(uri[len("sqlite:///"):])
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def iter_new(trials: Iterable[Any], seen: set[int]) -> list[Any]:
+    return [t for t in trials if t.number not in seen]

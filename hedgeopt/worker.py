@@ -1,0 +1,236 @@
+"""What runs inside one worker process: build the objective once, then claim and run trials.
+
+Each worker opens the shared storage itself, builds its own seeded sampler, limits inner
+thread pools (BLAS, numba, torch) to its share of the cores, and loops: take the storage's
+slot lock, stop if the study already has ``n_trials`` counted trials, otherwise let
+``study.optimize(n_trials=1)`` ask a trial (the objective wrapper releases the lock as soon as
+the trial exists) and run it. Metrics go to the trial's user attrs; MLflow logging is done by
+the invocation's parent process, so a worker that dies never leaves an MLflow run open.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+_OBJECTIVES: dict[str, Any] = {}  # objective instances cached per worker process
+
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+              "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+@dataclass(frozen=True)
+class WorkerTask:
+    """Everything a worker needs; picklable."""
+
+    config: dict[str, Any]
+    config_key: str
+    worker: int
+    sampler_seed: int
+    invocation: str
+    staging_dir: str
+    deadline: float | None
+    inner_threads: int
+
+
+def limit_threads(n: int) -> None:
+    """Cap BLAS/OpenMP, numba and torch thread pools at ``n`` in this process."""
+    for var in THREAD_ENV:
+        os.environ[var] = str(n)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(n)
+    except Exception:
+        pass
+    if "numba" in sys.modules:
+        try:
+            import numba
+
+            numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+        except Exception:
+            pass
+    if "torch" in sys.modules:
+        try:
+            import torch
+
+            torch.set_num_threads(n)
+        except Exception:
+            pass
+
+
+def get_objective(config: Mapping[str, Any], key: str) -> Any:
+    """The objective for ``config``, built once per process (heavy set-up happens here)."""
+    obj = _OBJECTIVES.get(key)
+    if obj is None:
+        from hydra.utils import get_class
+
+        cls = get_class(config["objective"]["_target_"])
+        obj = cls(config)
+        _OBJECTIVES.clear()
+        _OBJECTIVES[key] = obj
+    return obj
+
+
+class TrialReporter:
+    """The :class:`hedgeopt.protocol.Reporter` a trial's objective sees."""
+
+    def __init__(self, trial: Any, artifact_dir: Path, single_objective: bool) -> None:
+        self._trial = trial
+        self.artifact_dir = artifact_dir
+        self._single = single_objective
+        self.values: list[tuple[int, float]] = []
+
+    def report(self, value: float, step: int) -> None:
+        value = float(value)
+        self.values.append((int(step), value))
+        if self._single and math.isfinite(value):
+            self._trial.report(value, int(step))
+
+    def should_prune(self) -> bool:
+        return self._single and bool(self._trial.should_prune())
+
+
+def run_worker(task: WorkerTask) -> dict[str, int]:
+    """Run trials until the study has enough, the deadline passes or failures run out."""
+    import optuna
+
+    from hedgeopt.protocol import TrialPruned
+    from hedgeopt.samplers import build_pruner, build_sampler
+    from hedgeopt.search_space import SearchSpace
+    from hedgeopt.settings import validate
+    from hedgeopt.storage import (ATTR_COUNTED, ATTR_FAIL_REASON, ATTR_HOST, ATTR_INVOCATION,
+                                  ATTR_METRIC_PREFIX, ATTR_PID, count_trials, open_storage,
+                                  reap_orphans, slot_lock)
+
+    limit_threads(task.inner_threads)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    cfg = task.config
+    settings, space = validate(cfg)
+    objective = get_objective(cfg, task.config_key)
+    limit_threads(task.inner_threads)  # again: the objective may have imported torch or numba
+
+    storage = open_storage(settings.storage)
+    study = optuna.load_study(
+        study_name=settings.study_name, storage=storage,
+        sampler=build_sampler(cfg["sampler"], space, task.sampler_seed),
+        pruner=build_pruner(cfg["pruner"]),
+    )
+    lock = slot_lock(settings.storage, settings.study_name)
+    host, pid = socket.gethostname(), os.getpid()
+    single = not settings.multi_objective
+    staging = Path(task.staging_dir)
+    done = {"complete": 0, "pruned": 0, "failed": 0}
+
+    def wrapped(trial: optuna.Trial) -> Any:
+        lock.release()  # the trial exists: let the next worker claim a slot
+        trial.set_user_attr(ATTR_INVOCATION, task.invocation)
+        trial.set_user_attr(ATTR_HOST, host)
+        trial.set_user_attr(ATTR_PID, pid)
+        artifact_dir = staging / str(trial.number)
+        artifact_dir.mkdir(parents=True, exist_ok=True)
+        reporter = TrialReporter(trial, artifact_dir, single)
+        try:
+            params = space.suggest(trial)
+            metrics = objective(params, reporter)
+            clean = _check_metrics(metrics, settings.metrics)
+        except TrialPruned as exc:
+            _store_metrics(trial, reporter, {}, ATTR_METRIC_PREFIX)
+            done["pruned"] += 1
+            raise optuna.TrialPruned(str(exc)) from exc
+        except optuna.TrialPruned:
+            done["pruned"] += 1
+            raise
+        except Exception as exc:
+            trial.set_user_attr(ATTR_FAIL_REASON, _reason(exc))
+            trial.set_user_attr(ATTR_COUNTED, True)
+            _store_metrics(trial, reporter, {}, ATTR_METRIC_PREFIX)
+            done["failed"] += 1
+            raise
+        _store_metrics(trial, reporter, clean, ATTR_METRIC_PREFIX)
+        done["complete"] += 1
+        values = tuple(clean[m] for m in settings.metrics)
+        return values[0] if single else values
+
+    try:
+        while True:
+            if task.deadline is not None and time.time() >= task.deadline:
+                break
+            if _invocation_failures(study, task.invocation, ATTR_INVOCATION, ATTR_COUNTED) \
+                    >= settings.max_failures:
+                break
+            lock.acquire()
+            try:
+                reap_orphans(study)
+                n_counted, n_running = count_trials(study)
+                if n_counted >= settings.n_trials:
+                    if n_running == 0:
+                        break
+                    lock.release()  # a running trial may still die and need replacing
+                    time.sleep(0.25)
+                    continue
+                study.optimize(wrapped, n_trials=1, catch=(Exception,))
+            finally:
+                lock.release()
+    finally:
+        lock.close()
+    return done
+
+
+def _invocation_failures(study: Any, invocation: str, attr_inv: str, attr_counted: str) -> int:
+    from optuna.trial import TrialState
+
+    return sum(1 for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+               if t.user_attrs.get(attr_inv) == invocation and t.user_attrs.get(attr_counted))
+
+
+def _check_metrics(metrics: Any, optimised: tuple[str, ...]) -> dict[str, float]:
+    if not isinstance(metrics, Mapping):
+        raise TypeError(f"objective returned {type(metrics).__name__}, expected a mapping of metrics")
+    clean: dict[str, float] = {}
+    for name, value in metrics.items():
+        try:
+            v = float(value)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"metric {name!r} is not a number: {value!r}") from exc
+        if not math.isfinite(v):
+            raise ValueError(f"metric {name!r} is not finite: {v}")
+        clean[str(name)] = v
+    for m in optimised:
+        if m not in clean:
+            raise KeyError(f"objective returned no metric {m!r} (it returned {sorted(clean)})")
+    return clean
+
+
+def _store_metrics(trial: Any, reporter: TrialReporter, metrics: Mapping[str, float],
+                   prefix: str) -> None:
+    for name, value in metrics.items():
+        trial.set_user_attr(prefix + name, value)
+    if reporter.values:
+        trial.set_user_attr("hedgeopt.steps", reporter.values)
+
+
+def _reason(exc: BaseException) -> str:
+    """A one-line failure reason plus the innermost frame, kept short for Optuna and MLflow."""
+    head = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+    tb = traceback.extract_tb(exc.__traceback__)
+    if tb:
+        last = tb[-1]
+        head += f" (at {Path(last.filename).name}:{last.lineno} in {last.name})"
+    return head[:900]
+
+
+def run_task(config: dict[str, Any], config_key: str, inner_threads: int, method: str,
+             args: tuple[Any, ...]) -> Any:
+    """Run one of the objective's other methods (evaluate, baselines, plots) in a worker."""
+    limit_threads(inner_threads)
+    objective = get_objective(config, config_key)
+    limit_threads(inner_threads)
+    return getattr(objective, method)(*args)
