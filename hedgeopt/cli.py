@@ -28,6 +28,17 @@ def _error(msg: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    import logging
+
+    for name in ("mlflow", "alembic", "optuna"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    import signal
+
+    def _terminate(signum: int, frame: object) -> None:  # SIGTERM stops like Ctrl-C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
     from hedgeopt.config import ConfigError, available_studies, compose
 
     if any(a in ("-h", "--help") for a in args):

@@ -84,6 +84,7 @@ def to_container(cfg: DictConfig) -> dict[str, Any]:
 
 
 def _one_line(exc: BaseException) -> str:
+    """Hydra's multi-line messages as one line: the unindented lines, joined."""
     text = str(exc).strip() or type(exc).__name__
-    first = text.splitlines()[0].strip()
-    return first
+    lines = [l.strip() for l in text.splitlines() if l.strip() and not l.startswith((" ", "\t"))]
+    return " ".join(lines)[:400]

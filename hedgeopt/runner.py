@@ -230,7 +230,8 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
         return EXIT_OK if status == "FINISHED" else EXIT_FAILED
     except KeyboardInterrupt:
         status = "KILLED"
-        reap_orphans(study)
+        _stop_workers()
+        reap_orphans(study, "interrupted: the invocation was stopped (Ctrl-C)")
         try:
             inv.poll(study, tracker, invocation, staging, None)
         except Exception:
@@ -245,6 +246,16 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
     finally:
         tracker.finish(invocation, status)
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _stop_workers() -> None:
+    """Kill this invocation's worker processes (their trials are then reaped as interrupted)."""
+    try:
+        from joblib.externals.loky import get_reusable_executor
+
+        get_reusable_executor().shutdown(wait=True, kill_workers=True)
+    except Exception:
+        pass
 
 
 def _adopt_unlogged(study: optuna.Study, tracker: Tracker, inv: Invocation) -> None:
@@ -291,7 +302,10 @@ def _run_workers(study: optuna.Study, tracker: Tracker, inv: Invocation, invocat
         stop.set()
         poller.join()
         if bar is not None:
-            bar.close()
+            try:
+                inv.poll(study, tracker, invocation, staging, bar)
+            finally:
+                bar.close()
     inv.poll(study, tracker, invocation, staging, None)
     if inv.error is not None:
         say(f"hedgeopt: warning: MLflow logging hiccup: {inv.error}")

@@ -138,8 +138,9 @@ def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
     if len(metrics) > 1 and not is_nop(pruner_cfg or {}):
         raise ConfigError("pruner: Optuna's pruners do not support multi-objective studies; "
                           "use pruner=none")
-    if is_grid(sampler_cfg or {}) and any(p.when for p in space.params):
-        pass  # allowed: a conditional parameter not sampled in a trial is simply left out
+    if is_grid(sampler_cfg or {}):
+        # The grid sampler visits each point once; more trials than points would repeat them.
+        n_trials = min(n_trials, space.grid_size())
 
     replay = cfg.get("replay")
     if replay is not None and not isinstance(replay, str):

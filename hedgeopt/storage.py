@@ -243,7 +243,7 @@ def count_trials(study: optuna.Study) -> tuple[int, int]:
     return sum(counted(t) for t in trials), sum(t.state == TrialState.RUNNING for t in trials)
 
 
-def reap_orphans(study: optuna.Study) -> int:
+def reap_orphans(study: optuna.Study, reason: str = "worker lost: its process is gone") -> int:
     """Fail RUNNING trials whose worker process on this host is gone (journal storages).
 
     RDB storages have heartbeats for this; journal files have none, so a trial left RUNNING
@@ -263,8 +263,7 @@ def reap_orphans(study: optuna.Study) -> int:
         elif _alive(int(pid)):
             continue
         try:
-            storage.set_trial_user_attr(t._trial_id, ATTR_FAIL_REASON,  # noqa: SLF001
-                                        "worker lost: its process is gone")
+            storage.set_trial_user_attr(t._trial_id, ATTR_FAIL_REASON, reason)  # noqa: SLF001
             storage.set_trial_state_values(t._trial_id, TrialState.FAIL)  # noqa: SLF001
             n += 1
         except Exception:  # finished meanwhile

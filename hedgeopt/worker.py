@@ -100,10 +100,15 @@ class TrialReporter:
 
 def run_worker(task: WorkerTask) -> dict[str, int]:
     """Run trials until the study has enough, the deadline passes or failures run out."""
+    import signal
+
+    # Ctrl-C is the parent's to handle: it stops the workers and records their trials as
+    # interrupted. A worker that took SIGINT itself would die mid-write with a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import optuna
 
     from hedgeopt.protocol import TrialPruned
-    from hedgeopt.samplers import build_pruner, build_sampler
+    from hedgeopt.samplers import build_pruner, build_sampler, is_grid
     from hedgeopt.search_space import SearchSpace
     from hedgeopt.settings import validate
     from hedgeopt.storage import (ATTR_COUNTED, ATTR_FAIL_REASON, ATTR_HOST, ATTR_INVOCATION,
@@ -120,7 +125,9 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
     storage = open_storage(settings.storage)
     study = optuna.load_study(
         study_name=settings.study_name, storage=storage,
-        sampler=build_sampler(cfg["sampler"], space, task.sampler_seed),
+        # GridSampler shuffles its grid with the seed: every worker must share one order.
+        sampler=build_sampler(cfg["sampler"], space,
+                              settings.seed if is_grid(cfg["sampler"]) else task.sampler_seed),
         pruner=build_pruner(cfg["pruner"]),
     )
     lock = slot_lock(settings.storage, settings.study_name)

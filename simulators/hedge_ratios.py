@@ -1,0 +1,426 @@
+"""Hedge ratios of a mean-reverting spread (seed 001's six methods) and the spread itself.
+
+Conventions (seed 001): the dependent leg has hedge ratio 1 and the spread is
+``S = leg1 - sum_i ratio_i * leg_i``; the first column is the dependent leg unless
+``dependent_variable`` names another. Every ``get_*`` function returns a dict of ratios keyed by
+column (dependent first), the hedge legs ``X``, the dependent leg ``y`` (``None`` for Box-Tiao)
+and the fit residuals / spread; the two numerical methods also return scipy's result.
+
+Econometrics come from statsmodels (OLS, ADF via ``adfuller``, Johansen via ``coint_johansen``,
+VAR(1) for Box-Tiao). The numerical methods (minimum half-life, minimum ADF statistic) search
+in volatility-scaled units ``theta_i = ratio_i * sd(leg_i) / sd(y)`` with BFGS, from the OLS ratio
+and from the exact minimum-AR(1)-slope portfolio (a generalised eigenvector), keeping the better:
+
+* non-convergence (``result.success`` false) raises a :class:`HedgeRatioConvergenceWarning`;
+* a *divergent* optimisation -- the best spread puts (almost) no weight on the dependent leg,
+  which is what a pair that is not cointegrated produces -- raises a
+  :class:`DivergentHedgeRatioWarning`, sets ``result.diverged = True`` and returns NaN ratios
+  (and NaN residuals) rather than a ratio that looks plausible but means nothing. Divergent
+  means ``max|theta| > DIVERGENCE_THETA`` or the optimum beats the hedge-legs-only portfolio
+  along the same direction (the ``theta -> infinity`` limit) by less than ``MIN_IMPROVEMENT``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+import scipy.linalg
+import statsmodels.api as sm
+from scipy.optimize import OptimizeResult, minimize
+from statsmodels.tsa.api import VAR
+from statsmodels.tsa.stattools import adfuller
+from statsmodels.tsa.vector_ar.vecm import coint_johansen
+
+#: Fewest rows any method accepts (per leg: ``max(MIN_ROWS, 5 * n_legs)``).
+MIN_ROWS = 10
+#: Largest hedge size, in volatility units of the dependent leg, not flagged as divergent.
+DIVERGENCE_THETA = 10.0
+#: Smallest relative gain of the optimum over the hedge-legs-only limit not flagged as divergent.
+MIN_IMPROVEMENT = 0.05
+
+METHODS = ("ols", "tls", "johansen", "box_tiao", "min_half_life", "min_adf")
+
+
+class HedgeRatioConvergenceWarning(UserWarning):
+    """A numerical hedge-ratio search stopped before scipy reported convergence."""
+
+
+class DivergentHedgeRatioWarning(UserWarning):
+    """A numerical hedge-ratio search ran off to a spread without the dependent leg."""
+
+
+# --------------------------------------------------------------------------------------------
+# input checks and the spread
+
+
+def _split_legs(
+    price_data: pd.DataFrame, dependent_variable: str | None
+) -> tuple[pd.Series, pd.DataFrame]:
+    """Validate ``price_data`` and return (dependent leg, hedge legs)."""
+    if not isinstance(price_data, pd.DataFrame):
+        raise ValueError(f"price_data must be a pandas DataFrame, got {type(price_data).__name__}")
+    if price_data.shape[1] < 2:
+        raise ValueError(f"price_data needs at least two columns (legs), got {price_data.shape[1]}")
+    if price_data.columns.duplicated().any():
+        raise ValueError(f"price_data has duplicated columns {list(price_data.columns)}")
+    dep = price_data.columns[0] if dependent_variable is None else dependent_variable
+    if dep not in price_data.columns:
+        raise ValueError(
+            f"dependent_variable {dep!r} is not a column of price_data {list(price_data.columns)}"
+        )
+    min_rows = max(MIN_ROWS, 5 * price_data.shape[1])
+    if len(price_data) < min_rows:
+        raise ValueError(
+            f"price_data has {len(price_data)} rows; at least {min_rows} are needed for "
+            f"{price_data.shape[1]} legs"
+        )
+    try:
+        values = price_data.to_numpy(dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"price_data must be numeric: {exc}") from None
+    if not np.isfinite(values).all():
+        bad = [c for c, ok in zip(price_data.columns, np.isfinite(values).all(axis=0)) if not ok]
+        raise ValueError(f"price_data has NaN or infinite values in column(s) {bad}")
+    for col, column in zip(price_data.columns, values.T):
+        if np.ptp(column) <= 1e-12 * max(1.0, float(np.abs(column).max())):
+            raise ValueError(f"column {col!r} is constant: it cannot be a leg of a spread")
+    frame = price_data.astype(float)
+    y = frame[dep]
+    X = frame.drop(columns=[dep])
+    return y, X
+
+
+def _ratios_dict(dependent: str, legs: list[str], ratios: np.ndarray) -> dict[str, float]:
+    return {dependent: 1.0, **{leg: float(r) for leg, r in zip(legs, ratios)}}
+
+
+def construct_spread(
+    price_data: pd.DataFrame,
+    hedge_ratios: pd.Series | Mapping[str, float],
+    dependent_variable: str | None = None,
+) -> pd.Series:
+    """The spread ``ratio_dep * dep - sum(ratio_i * leg_i)`` (seed 001).
+
+    ``dependent_variable=None`` makes the first column of ``price_data`` the dependent leg.
+    Every column needs a ratio; ratios for columns not in ``price_data`` are an error. NaN
+    ratios (a divergent estimate) give a NaN spread.
+    """
+    ratios = pd.Series(hedge_ratios, dtype=float)
+    if not isinstance(price_data, pd.DataFrame) or price_data.shape[1] < 2:
+        raise ValueError("price_data must be a DataFrame with at least two columns")
+    missing = [c for c in price_data.columns if c not in ratios.index]
+    if missing:
+        raise ValueError(f"hedge_ratios has no ratio for column(s) {missing}")
+    extra = [c for c in ratios.index if c not in price_data.columns]
+    if extra:
+        raise ValueError(f"hedge_ratios names column(s) {extra} that price_data lacks")
+    dep = price_data.columns[0] if dependent_variable is None else dependent_variable
+    if dep not in price_data.columns:
+        raise ValueError(f"dependent_variable {dep!r} is not a column of price_data")
+    others = [c for c in price_data.columns if c != dep]
+    spread = ratios[dep] * price_data[dep] - price_data[others].mul(ratios[others], axis=1).sum(
+        axis=1, min_count=len(others)
+    )
+    if ratios[others].isna().any():
+        spread[:] = np.nan
+    spread.name = "spread"
+    return spread
+
+
+# --------------------------------------------------------------------------------------------
+# mean reversion measures
+
+
+def ar1_slope(spread: np.ndarray | pd.Series, mean: float | None = None) -> float:
+    """OLS slope ``lambda`` of ``ds_t = a + lambda * s_{t-1} + e_t``.
+
+    With ``mean`` given, the spread's equilibrium is known (e.g. from a formation window) and the
+    regression is ``ds_t = lambda * (s_{t-1} - mean) + e_t`` without intercept.
+    """
+    s = np.asarray(spread, dtype=float)
+    if s.ndim != 1 or len(s) < 3:
+        raise ValueError("a spread needs at least 3 observations for its half-life")
+    lag = s[:-1]
+    ds = np.diff(s)
+    if mean is None:
+        lag = lag - lag.mean()
+        ds = ds - ds.mean()
+    else:
+        lag = lag - mean
+    denom = float(lag @ lag)
+    if denom <= 0.0:
+        return 0.0
+    return float(lag @ ds) / denom
+
+
+def half_life_from_slope(slope: float) -> float:
+    """Half-life in observations of an AR(1) ``s_t = (1 + slope) s_{t-1} + e``: ``-ln 2 / ln|1 + slope|``.
+
+    ``inf`` when the spread does not mean-revert (``|1 + slope| >= 1``). For small ``slope`` this
+    is Chan's familiar ``-ln 2 / slope``.
+    """
+    phi = abs(1.0 + slope)
+    if not math.isfinite(phi) or phi >= 1.0:
+        return math.inf
+    if phi == 0.0:
+        return 0.0
+    return -math.log(2.0) / math.log(phi)
+
+
+def half_life(spread: np.ndarray | pd.Series, mean: float | None = None) -> float:
+    """Half-life of mean reversion (observations) from OLS of the spread's change on its lagged level."""
+    return half_life_from_slope(ar1_slope(spread, mean))
+
+
+def adf_statistic(spread: np.ndarray | pd.Series, maxlag: int = 1) -> float:
+    """ADF t-statistic (constant, ``maxlag`` fixed lags) from statsmodels' ``adfuller``."""
+    s = np.asarray(spread, dtype=float)
+    return float(adfuller(s, maxlag=maxlag, regression="c", autolag=None, result_object=False)[0])
+
+
+# --------------------------------------------------------------------------------------------
+# linear methods
+
+
+def get_ols_hedge_ratio(
+    price_data: pd.DataFrame, dependent_variable: str | None = None, add_constant: bool = False
+) -> tuple[dict[str, float], pd.DataFrame, pd.Series, pd.Series]:
+    """OLS hedge ratio ``y = [alpha +] beta . X``: (ratios, X, y, residuals)."""
+    y, X = _split_legs(price_data, dependent_variable)
+    design = sm.add_constant(X, prepend=True, has_constant="add") if add_constant else X
+    fit = sm.OLS(y, design).fit()
+    beta = fit.params[X.columns].to_numpy()
+    residuals = y - fit.fittedvalues
+    return _ratios_dict(y.name, list(X.columns), beta), X, y, residuals
+
+
+def get_tls_hedge_ratio(
+    price_data: pd.DataFrame, dependent_variable: str | None = None, add_constant: bool = False
+) -> tuple[dict[str, float], pd.DataFrame, pd.Series, pd.Series]:
+    """Total least squares (orthogonal regression) hedge ratio: (ratios, X, y, residuals).
+
+    The normal vector of the best-fitting hyperplane is the eigenvector of the smallest
+    eigenvalue of the (centred, with a constant; raw, without) second-moment matrix of [y, X].
+    Residuals are ``y - [alpha] - beta . X``.
+    """
+    y, X = _split_legs(price_data, dependent_variable)
+    Z = np.column_stack([y.to_numpy(), X.to_numpy()])
+    centre = Z.mean(axis=0) if add_constant else np.zeros(Z.shape[1])
+    Zc = Z - centre
+    _, vecs = np.linalg.eigh(Zc.T @ Zc)
+    normal = vecs[:, 0]
+    if abs(normal[0]) < 1e-12:
+        raise ValueError("TLS fit is degenerate: the dependent leg has no weight in the spread")
+    beta = -normal[1:] / normal[0]
+    alpha = float(centre[0] - centre[1:] @ beta) if add_constant else 0.0
+    residuals = y - alpha - X.to_numpy() @ beta
+    return _ratios_dict(y.name, list(X.columns), beta), X, y, residuals
+
+
+def get_johansen_hedge_ratio(
+    price_data: pd.DataFrame,
+    dependent_variable: str | None = None,
+    det_order: int = 0,
+    k_ar_diff: int = 1,
+) -> tuple[dict[str, float], pd.DataFrame, pd.Series, pd.Series]:
+    """Hedge ratio from Johansen's first (most stationary) eigenvector: (ratios, X, y, spread).
+
+    ``det_order`` and ``k_ar_diff`` are passed to statsmodels' ``coint_johansen``.
+    """
+    y, X = _split_legs(price_data, dependent_variable)
+    frame = pd.concat([y, X], axis=1)
+    result = coint_johansen(frame.to_numpy(), det_order, k_ar_diff)
+    vector = np.asarray(result.evec)[:, 0]
+    if abs(vector[0]) < 1e-12 * np.abs(vector).max():
+        raise ValueError("Johansen eigenvector gives the dependent leg no weight")
+    beta = -vector[1:] / vector[0]
+    ratios = _ratios_dict(y.name, list(X.columns), beta)
+    spread = construct_spread(frame, ratios)
+    return ratios, X, y, spread
+
+
+def get_box_tiao_hedge_ratio(
+    price_data: pd.DataFrame, dependent_variable: str | None = None
+) -> tuple[dict[str, float], pd.DataFrame, None, pd.Series]:
+    """Box-Tiao canonical decomposition: the least predictable portfolio of a VAR(1) fit.
+
+    With ``Gamma`` the covariance of the prices and ``Gamma_hat`` that of the VAR(1) forecasts,
+    the predictability of weights ``w`` is ``w' Gamma_hat w / w' Gamma w``; the generalised
+    eigenvector of the smallest eigenvalue is the most mean-reverting portfolio. Returns
+    (ratios, X, None, spread).
+    """
+    y, X = _split_legs(price_data, dependent_variable)
+    frame = pd.concat([y, X], axis=1)
+    values = frame.to_numpy()
+    fit = VAR(values).fit(1, trend="c")
+    fitted = np.asarray(fit.fittedvalues)
+    gamma = np.cov(values[1:], rowvar=False)
+    gamma_hat = np.cov(fitted, rowvar=False)
+    _, vecs = scipy.linalg.eigh(gamma_hat, gamma)
+    weights = vecs[:, 0]
+    if abs(weights[0]) < 1e-12 * np.abs(weights).max():
+        raise ValueError("Box-Tiao portfolio gives the dependent leg no weight")
+    beta = -weights[1:] / weights[0]
+    ratios = _ratios_dict(y.name, list(X.columns), beta)
+    return ratios, X, None, construct_spread(frame, ratios)
+
+
+# --------------------------------------------------------------------------------------------
+# numerical methods
+
+
+def _fastest_reverting_ratio(yv: np.ndarray, Xv: np.ndarray) -> np.ndarray | None:
+    """Ratios of the portfolio with the smallest AR(1) slope, or None if it excludes ``y``.
+
+    The slope of ``w . P`` is the Rayleigh quotient ``w'Aw / w'Bw`` (A: symmetrised
+    lag-change cross-moment, B: lag second moment, both centred), so its minimum is the
+    generalised eigenvector of the smallest eigenvalue.
+    """
+    P = np.column_stack([yv, Xv])
+    lag = P[:-1] - P[:-1].mean(axis=0)
+    d = np.diff(P, axis=0)
+    d = d - d.mean(axis=0)
+    a = 0.5 * (lag.T @ d + d.T @ lag)
+    try:
+        _, vecs = scipy.linalg.eigh(a, lag.T @ lag)
+    except (np.linalg.LinAlgError, ValueError):
+        return None
+    w = vecs[:, 0]
+    if abs(w[0]) < 1e-8 * np.abs(w).max():
+        return None
+    return -w[1:] / w[0]
+
+
+def _optimise_ratio(
+    y: pd.Series,
+    X: pd.DataFrame,
+    criterion: Callable[[np.ndarray], float],
+    what: str,
+    options: Mapping[str, Any] | None,
+) -> tuple[dict[str, float], pd.Series, OptimizeResult]:
+    """Minimise ``criterion(spread)`` over the hedge ratios; flag non-convergence and divergence."""
+    yv = y.to_numpy()
+    Xv = X.to_numpy()
+    scale = yv.std() / Xv.std(axis=0)
+    starts = [np.linalg.lstsq(Xv, yv, rcond=None)[0] / scale]
+    fastest = _fastest_reverting_ratio(yv, Xv)
+    if fastest is not None:
+        starts.append(fastest / scale)
+
+    def loss(theta: np.ndarray) -> float:
+        return criterion(yv - Xv @ (theta * scale))
+
+    # Both criteria depend only on the spread's direction, so a line search from one start
+    # can run off the wrong way round; start from OLS and from the exact minimum-AR(1)-slope
+    # portfolio, and keep the better end point.
+    runs = [minimize(loss, x0, method="BFGS", options=dict(options or {})) for x0 in starts]
+    result = min(runs, key=lambda r: (not np.isfinite(r.fun), r.fun))
+    if not result.success:  # a start at the exact optimum can end in "precision loss"
+        tol = 1e-6 * max(abs(float(result.fun)), 1e-12)
+        converged = [r for r in runs if r.success and float(r.fun) <= float(result.fun) + tol]
+        result = converged[0] if converged else result
+    result.diverged = False
+    if not result.success:
+        warnings.warn(
+            f"{what} hedge ratio search did not converge ({result.message}); "
+            "check result.status before using the ratio",
+            HedgeRatioConvergenceWarning,
+            stacklevel=3,
+        )
+    theta = np.asarray(result.x, dtype=float)
+    reason = ""
+    if not np.isfinite(theta).all() or not np.isfinite(result.fun):
+        reason = "the search returned non-finite values"
+    elif np.abs(theta).max() > DIVERGENCE_THETA:
+        reason = f"hedge legs reached {np.abs(theta).max():.3g}x the dependent leg's volatility"
+    else:
+        limit = criterion(-(Xv @ (theta * scale)))  # theta -> infinity along the same direction
+        gain = (limit - float(result.fun)) / max(abs(limit), 1e-12)
+        if gain < MIN_IMPROVEMENT:
+            reason = (
+                f"the optimum beats the hedge-legs-only portfolio by only {gain:.1%} "
+                "(the dependent leg adds nothing)"
+            )
+    if reason:
+        result.diverged = True
+        warnings.warn(
+            f"{what} hedge ratio search diverged: {reason}; the legs look not cointegrated, "
+            "ratios are returned as NaN (see result.x)",
+            DivergentHedgeRatioWarning,
+            stacklevel=3,
+        )
+        beta = np.full(X.shape[1], np.nan)
+    else:
+        beta = theta * scale
+    ratios = _ratios_dict(y.name, list(X.columns), beta)
+    residuals = y - Xv @ beta
+    return ratios, residuals, result
+
+
+def get_minimum_hl_hedge_ratio(
+    price_data: pd.DataFrame,
+    dependent_variable: str | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> tuple[dict[str, float], pd.DataFrame, pd.Series, pd.Series, OptimizeResult]:
+    """Hedge ratio minimising the spread's half-life: (ratios, X, y, residuals, scipy result).
+
+    The half-life ``-ln2 / ln(1 + lambda)`` increases with the AR(1) slope ``lambda`` on the
+    mean-reverting range, so the search minimises ``lambda`` itself (smooth everywhere, where
+    the half-life is infinite off that range); ``result.fun`` is that slope. A minimum with
+    ``lambda >= 0`` means no mean-reverting spread exists and is flagged as divergent.
+    ``options`` go to ``scipy.optimize.minimize`` (BFGS).
+    """
+    y, X = _split_legs(price_data, dependent_variable)
+    ratios, residuals, result = _optimise_ratio(y, X, ar1_slope, "minimum half-life", options)
+    if not result.diverged and result.fun >= 0.0:
+        result.diverged = True
+        warnings.warn(
+            "minimum half-life search found no mean-reverting spread (AR(1) slope >= 0); "
+            "ratios are returned as NaN",
+            DivergentHedgeRatioWarning,
+            stacklevel=2,
+        )
+        ratios = {k: (v if k == y.name else math.nan) for k, v in ratios.items()}
+        residuals = residuals * np.nan
+    return ratios, X, y, residuals, result
+
+
+def get_adf_optimal_hedge_ratio(
+    price_data: pd.DataFrame,
+    dependent_variable: str | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> tuple[dict[str, float], pd.DataFrame, pd.Series, pd.Series, OptimizeResult]:
+    """Hedge ratio minimising the spread's ADF t-statistic: (ratios, X, y, residuals, scipy result).
+
+    ADF(1) with a constant from statsmodels' ``adfuller`` (a fixed lag keeps the criterion
+    smooth). ``options`` go to ``scipy.optimize.minimize`` (BFGS).
+    """
+    y, X = _split_legs(price_data, dependent_variable)
+    ratios, residuals, result = _optimise_ratio(y, X, adf_statistic, "minimum ADF", options)
+    return ratios, X, y, residuals, result
+
+
+def hedge_ratio(
+    method: str,
+    price_data: pd.DataFrame,
+    dependent_variable: str | None = None,
+    add_constant: bool = False,
+) -> dict[str, float]:
+    """The ratios of one of :data:`METHODS` (``add_constant`` only matters for ols and tls)."""
+    if method == "ols":
+        return get_ols_hedge_ratio(price_data, dependent_variable, add_constant)[0]
+    if method == "tls":
+        return get_tls_hedge_ratio(price_data, dependent_variable, add_constant)[0]
+    if method == "johansen":
+        return get_johansen_hedge_ratio(price_data, dependent_variable)[0]
+    if method == "box_tiao":
+        return get_box_tiao_hedge_ratio(price_data, dependent_variable)[0]
+    if method == "min_half_life":
+        return get_minimum_hl_hedge_ratio(price_data, dependent_variable)[0]
+    if method == "min_adf":
+        return get_adf_optimal_hedge_ratio(price_data, dependent_variable)[0]
+    raise ValueError(f"unknown hedge-ratio method {method!r}; choose one of {list(METHODS)}")

@@ -1,0 +1,249 @@
+"""Torch path generators for deep hedging: GBM and Heston, batched, seeded, CPU or GPU.
+
+Conventions (used throughout deep_hedge):
+- Zero interest rate and no dividends, so the Black-Scholes price of a call is the
+  undiscounted expectation under the pricing measure and hedge gains are sum h_k (S_{k+1} - S_k).
+- A path set holds ``n_steps`` hedging intervals on [0, T]: ``spot`` and ``variance`` have
+  ``n_steps + 1`` columns (t_0 = 0 ... t_n = T). ``variance[:, k]`` is the instantaneous
+  variance *at* t_k (observable then), never the realised variance of the step ahead.
+- Heston is simulated with full-truncation Euler on a grid ``substeps`` times finer than the
+  hedging grid (log-Euler for the spot), then sampled on the hedging grid.
+- Each path set draws from its own ``torch.Generator``; :func:`derive_seed` gives train,
+  validation, test and out-of-sample sets distinct, reproducible seeds from one config seed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+SPLITS: tuple[str, ...] = ("train", "val", "test", "oos")
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Simulated market paths on the hedging grid.
+
+    ``spot`` and ``variance`` are ``[n_paths, n_steps + 1]``; ``maturity`` is T in years.
+    """
+
+    spot: torch.Tensor
+    variance: torch.Tensor
+    maturity: float
+
+    @property
+    def n_paths(self) -> int:
+        return int(self.spot.shape[0])
+
+    @property
+    def n_steps(self) -> int:
+        return int(self.spot.shape[1] - 1)
+
+    @property
+    def dt(self) -> float:
+        return self.maturity / self.n_steps
+
+    def times(self) -> torch.Tensor:
+        """Grid times t_0 .. t_n, shape ``[n_steps + 1]``."""
+        return torch.linspace(0.0, self.maturity, self.n_steps + 1, dtype=self.spot.dtype, device=self.spot.device)
+
+    def to(self, device: torch.device | str) -> "Paths":
+        return Paths(self.spot.to(device), self.variance.to(device), self.maturity)
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """``"auto"`` (or None) picks CUDA when available, else CPU."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _check_grid(n_paths: int, n_steps: int, maturity: float, s0: float) -> None:
+    if n_paths < 1:
+        raise ValueError(f"n_paths must be >= 1, got {n_paths}")
+    if n_steps < 1:
+        raise ValueError(f"n_steps must be >= 1, got {n_steps}")
+    if not maturity > 0:
+        raise ValueError(f"maturity must be > 0, got {maturity}")
+    if not s0 > 0:
+        raise ValueError(f"s0 must be > 0, got {s0}")
+
+
+def simulate_gbm(
+    n_paths: int,
+    n_steps: int,
+    maturity: float,
+    *,
+    s0: float = 100.0,
+    sigma: float = 0.2,
+    mu: float = 0.0,
+    generator: torch.Generator | None = None,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> Paths:
+    """Geometric Brownian motion, exact in distribution: S_{k+1} = S_k exp((mu - s^2/2) dt + s sqrt(dt) Z)."""
+    _check_grid(n_paths, n_steps, maturity, s0)
+    if not sigma > 0:
+        raise ValueError(f"sigma must be > 0, got {sigma}")
+    device = torch.device(device)
+    dt = maturity / n_steps
+    # Draw on CPU with the CPU generator, then move: reproducible across devices.
+    z = torch.randn(n_paths, n_steps, generator=generator, dtype=torch.float64)
+    incr = (mu - 0.5 * sigma**2) * dt + sigma * math.sqrt(dt) * z
+    log_s = torch.cat([torch.zeros(n_paths, 1, dtype=torch.float64), incr.cumsum(dim=1)], dim=1)
+    spot = s0 * torch.exp(log_s)
+    variance = torch.full_like(spot, sigma**2)
+    return Paths(spot.to(device=device, dtype=dtype), variance.to(device=device, dtype=dtype), float(maturity))
+
+
+def simulate_heston(
+    n_paths: int,
+    n_steps: int,
+    maturity: float,
+    *,
+    s0: float = 100.0,
+    v0: float = 0.04,
+    kappa: float = 2.0,
+    theta: float = 0.04,
+    xi: float = 0.5,
+    rho: float = -0.7,
+    mu: float = 0.0,
+    substeps: int = 4,
+    generator: torch.Generator | None = None,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> Paths:
+    """Heston paths by full-truncation Euler (Lord et al. 2010) on a grid ``substeps`` finer.
+
+    dv = kappa (theta - v+) dt + xi sqrt(v+) dW2;  d log S = (mu - v+/2) dt + sqrt(v+) dW1,
+    corr(dW1, dW2) = rho, v+ = max(v, 0). The reported variance is v+ at each hedging time.
+    """
+    _check_grid(n_paths, n_steps, maturity, s0)
+    if v0 < 0 or theta < 0 or kappa < 0 or xi < 0:
+        raise ValueError("heston v0, kappa, theta, xi must be >= 0")
+    if not -1.0 <= rho <= 1.0:
+        raise ValueError(f"heston rho must be in [-1, 1], got {rho}")
+    if substeps < 1:
+        raise ValueError(f"substeps must be >= 1, got {substeps}")
+    device = torch.device(device)
+    m = n_steps * substeps
+    h = maturity / m
+    z1 = torch.randn(n_paths, m, generator=generator, dtype=torch.float64)
+    z2 = torch.randn(n_paths, m, generator=generator, dtype=torch.float64)
+    zv = rho * z1 + math.sqrt(max(1.0 - rho * rho, 0.0)) * z2
+    log_s = torch.full((n_paths,), math.log(s0), dtype=torch.float64)
+    v = torch.full((n_paths,), float(v0), dtype=torch.float64)
+    spot = [torch.exp(log_s)]
+    var = [v.clamp(min=0.0)]
+    sqrt_h = math.sqrt(h)
+    for j in range(m):
+        vp = v.clamp(min=0.0)
+        sv = vp.sqrt()
+        log_s = log_s + (mu - 0.5 * vp) * h + sv * sqrt_h * z1[:, j]
+        v = v + kappa * (theta - vp) * h + xi * sv * sqrt_h * zv[:, j]
+        if (j + 1) % substeps == 0:
+            spot.append(torch.exp(log_s))
+            var.append(v.clamp(min=0.0))
+    s = torch.stack(spot, dim=1)
+    vv = torch.stack(var, dim=1)
+    return Paths(s.to(device=device, dtype=dtype), vv.to(device=device, dtype=dtype), float(maturity))
+
+
+def derive_seed(seed: int, split: str) -> int:
+    """A distinct, reproducible 63-bit seed for one data split, derived from the config seed."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+    ss = np.random.SeedSequence(int(seed), spawn_key=(SPLITS.index(split) + 1,))
+    return int(ss.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+
+
+def simulate(market: Mapping[str, Any], n_paths: int, seed: int, *, device: str | torch.device = "cpu",
+             dtype: torch.dtype = torch.float32) -> Paths:
+    """Paths of the model named by ``market["model"]`` (``gbm`` or ``heston``) from a market config."""
+    gen = torch.Generator(device="cpu").manual_seed(int(seed))
+    model = market.get("model", "heston")
+    common = dict(s0=float(market.get("s0", 100.0)), mu=float(market.get("mu", 0.0)), generator=gen,
+                  device=device, dtype=dtype)
+    n_steps = int(market["n_steps"])
+    maturity = float(market["maturity"])
+    if model == "gbm":
+        return simulate_gbm(n_paths, n_steps, maturity, sigma=float(market["sigma"]), **common)
+    if model == "heston":
+        hp = dict(market.get("heston", {}))
+        return simulate_heston(
+            n_paths, n_steps, maturity,
+            v0=float(hp.get("v0", 0.04)), kappa=float(hp.get("kappa", 2.0)), theta=float(hp.get("theta", 0.04)),
+            xi=float(hp.get("xi", 0.5)), rho=float(hp.get("rho", -0.7)),
+            substeps=int(market.get("substeps", 4)), **common,
+        )
+    raise ValueError(f"market.model must be 'gbm' or 'heston', got {model!r}")
+
+
+def make_datasets(market: Mapping[str, Any], sizes: Mapping[str, int], seed: int, *,
+                  device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> dict[str, Paths]:
+    """One :class:`Paths` per split in ``sizes`` (train/val/test/oos), each with its own derived seed."""
+    return {split: simulate(market, int(n), derive_seed(seed, split), device=device, dtype=dtype)
+            for split, n in sizes.items()}
+
+
+# ---------------------------------------------------------------- payoff and Black-Scholes
+
+def call_payoff(spot_T: torch.Tensor, strike: float) -> torch.Tensor:
+    """European call payoff (S_T - K)+."""
+    return (spot_T - strike).clamp(min=0.0)
+
+
+def _norm_cdf(x: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (1.0 + torch.erf(x / math.sqrt(2.0)))
+
+
+def bs_call_price(spot: torch.Tensor | float, strike: float, tau: torch.Tensor | float,
+                  sigma: torch.Tensor | float) -> torch.Tensor:
+    """Black-Scholes call price with zero rate (tau > 0, sigma > 0)."""
+    spot, tau, sigma = (torch.as_tensor(x, dtype=torch.float64) if not torch.is_tensor(x) else x
+                        for x in (spot, tau, sigma))
+    sd = (sigma * torch.sqrt(tau)).clamp(min=1e-12)
+    d1 = (torch.log(spot / strike) + 0.5 * sd * sd) / sd
+    return spot * _norm_cdf(d1) - strike * _norm_cdf(d1 - sd)
+
+
+def bs_call_delta(spot: torch.Tensor, strike: float, tau: torch.Tensor | float,
+                  sigma: torch.Tensor | float) -> torch.Tensor:
+    """Black-Scholes call delta N(d1) with zero rate; as sigma*sqrt(tau) -> 0 it tends to 1{S > K}."""
+    tau = torch.as_tensor(tau, dtype=spot.dtype, device=spot.device)
+    sigma = torch.as_tensor(sigma, dtype=spot.dtype, device=spot.device)
+    sd = (sigma * torch.sqrt(tau)).clamp(min=1e-8)
+    d1 = (torch.log(spot / strike) + 0.5 * sd * sd) / sd
+    return _norm_cdf(d1)
+
+
+def bs_hedge_vol(paths: Paths, vol_mode: str = "instantaneous", sigma: float | None = None) -> torch.Tensor:
+    """The volatility Black-Scholes uses at each hedging time, shape ``[n_paths, n_steps]``.
+
+    ``instantaneous``: the path's current sqrt(v_{t_k}) (known at t_k; constant sigma under GBM).
+    ``fixed``: the constant ``sigma`` from config for every path and time.
+    """
+    if vol_mode == "instantaneous":
+        return paths.variance[:, :-1].clamp(min=0.0).sqrt()
+    if vol_mode == "fixed":
+        if sigma is None or not sigma > 0:
+            raise ValueError(f"bs vol_mode 'fixed' needs sigma > 0, got {sigma}")
+        return torch.full_like(paths.spot[:, :-1], float(sigma))
+    raise ValueError(f"bs vol_mode must be 'instantaneous' or 'fixed', got {vol_mode!r}")
+
+
+def bs_delta_hedge(paths: Paths, strike: float, vol_mode: str = "instantaneous",
+                   sigma: float | None = None) -> torch.Tensor:
+    """Black-Scholes delta held over each interval [t_k, t_{k+1}), shape ``[n_paths, n_steps]``."""
+    tau = (paths.maturity - paths.times()[:-1]).clamp(min=0.0)
+    vol = bs_hedge_vol(paths, vol_mode, sigma)
+    return bs_call_delta(paths.spot[:, :-1], strike, tau.unsqueeze(0), vol)
+
+
+def bs_initial_price(s0: float, strike: float, maturity: float, sigma: float) -> float:
+    """Black-Scholes price at t=0: the default initial capital of the hedger."""
+    return float(bs_call_price(float(s0), strike, float(maturity), float(sigma)))

@@ -1,0 +1,72 @@
+"""Shared fixtures: run the CLI in a temporary working directory, read its MLflow store."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SUPPORT = ROOT / "tests" / "support"
+TEST_CONF = ROOT / "tests" / "conf"
+
+os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+
+
+def cli_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(SUPPORT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["HEDGEOPT_CONFIG_PATH"] = str(TEST_CONF)
+    env["MLFLOW_LOGGING_LEVEL"] = "WARNING"
+    return env
+
+
+def run_cli(cwd: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``python -m hedgeopt ARGS`` in ``cwd`` with the test studies on the config path."""
+    return subprocess.run([sys.executable, "-m", "hedgeopt", "progress=false", *args], cwd=cwd,
+                          env=cli_env(), capture_output=True, text=True, timeout=timeout)
+
+
+def start_cli(cwd: Path, *args: str) -> subprocess.Popen:
+    """Start the CLI in its own process group with Ctrl-C deliverable (as from a terminal)."""
+    return subprocess.Popen([sys.executable, "-m", "hedgeopt", "progress=false", *args], cwd=cwd,
+                            env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+class Store:
+    """Read access to the MLflow store and Optuna journal a CLI run left in ``cwd``."""
+
+    def __init__(self, cwd: Path) -> None:
+        from mlflow import MlflowClient
+
+        self.cwd = cwd
+        self.client = MlflowClient(f"sqlite:///{cwd}/mlruns/mlflow.db")
+
+    def runs(self, experiment: str, role: str | None = None) -> list:
+        exp = self.client.get_experiment_by_name(experiment)
+        if exp is None:
+            return []
+        flt = f"tags.`hedgeopt.role` = '{role}'" if role else ""
+        return list(self.client.search_runs([exp.experiment_id], filter_string=flt, max_results=5000))
+
+    def trials(self, study_name: str) -> list:
+        import optuna
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+
+        storage = JournalStorage(JournalFileBackend(str(self.cwd / "mlruns" / "optuna" / f"{study_name}.journal")))
+        return optuna.load_study(study_name=study_name, storage=storage).trials
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    d = tmp_path / "work"
+    d.mkdir()
+    return d

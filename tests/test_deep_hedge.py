@@ -1,0 +1,176 @@
+"""deep_hedge: path generators, P&L accounting, CVaR, training, pruning, weights round trip."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from hedgeopt.config import compose
+from hedgeopt.protocol import NullReporter, TrialPruned
+from objectives.deep_hedge import DeepHedgeObjective
+from simulators.deep_hedger import (
+    HedgerNet, cvar, hedge_features, hedging_loss, load_hedger, predict_hedges, terminal_pnl, trading_costs,
+)
+from simulators.sv_paths import (
+    bs_call_price, bs_delta_hedge, call_payoff, derive_seed, make_datasets, simulate_gbm, simulate_heston,
+)
+
+SMALL = [
+    "+study=deep_hedge", "data.n_train=256", "data.n_val=128", "data.n_test=256", "data.n_oos=256",
+    "market.n_steps=10", "model.hidden_size=16", "train.batch_size=64", "train.epochs=6",
+    "train.accelerator=cpu",
+]
+
+
+@pytest.fixture(scope="module")
+def small_objective() -> DeepHedgeObjective:
+    return DeepHedgeObjective(compose(SMALL))
+
+
+# ---------------------------------------------------------------- accounting
+
+def test_pnl_accounting_by_hand() -> None:
+    spot = torch.tensor([[100.0, 110.0, 105.0]], dtype=torch.float64)
+    hedges = torch.tensor([[0.5, 1.0]], dtype=torch.float64)
+    payoff = call_payoff(spot[:, -1], 100.0)
+    # gains 0.5*10 + 1*(-5) = 0; trades 0.5@100, 0.5@110, 1.0@105 (closing) -> cost 0.01*210
+    assert float(trading_costs(spot, hedges, 0.01)) == pytest.approx(2.1)
+    assert float(terminal_pnl(spot, hedges, payoff, 3.0, 0.01)) == pytest.approx(3.0 + 0.0 - 2.1 - 5.0)
+    with pytest.raises(ValueError, match="cost_rate"):
+        trading_costs(spot, hedges, -0.1)
+
+
+def test_bs_delta_on_fine_steps_replicates_the_call() -> None:
+    s0, k, T, sigma, n_paths = 100.0, 100.0, 0.25, 0.2, 4000
+    p0 = float(bs_call_price(s0, k, T, sigma))
+    stds = {}
+    for n_steps in (25, 400):
+        gen = torch.Generator().manual_seed(7)
+        paths = simulate_gbm(n_paths, n_steps, T, s0=s0, sigma=sigma, generator=gen, dtype=torch.float64)
+        payoff = call_payoff(paths.spot[:, -1], k)
+        pnl = terminal_pnl(paths.spot, bs_delta_hedge(paths, k), payoff, p0, 0.0)
+        stds[n_steps] = float(pnl.std())
+        # self-financing replication: the mean error is zero up to sampling noise
+        assert abs(float(pnl.mean())) < 4 * stds[n_steps] / math.sqrt(n_paths)
+    unhedged_std = float(payoff.std())
+    assert stds[400] < 0.05 * unhedged_std           # small error against the payoff
+    assert stds[400] < 0.2
+    # discrete-hedging error shrinks like 1/sqrt(n_steps): 16x the steps, about 1/4 the std
+    assert 3.3 < stds[25] / stds[400] < 4.7
+
+
+def test_heston_moments_and_seeds() -> None:
+    gen = torch.Generator().manual_seed(3)
+    p = simulate_heston(20000, 20, 0.5, v0=0.09, kappa=2.0, theta=0.04, xi=0.3, rho=-0.7, substeps=5,
+                        generator=gen, dtype=torch.float64)
+    assert float(p.spot[:, -1].mean()) == pytest.approx(100.0, abs=0.35)     # martingale (mu = 0)
+    expected_v = 0.04 + (0.09 - 0.04) * math.exp(-2.0 * 0.5)
+    assert float(p.variance[:, -1].mean()) == pytest.approx(expected_v, rel=0.03)
+    assert (p.variance >= 0).all()
+    market = {"model": "heston", "n_steps": 5, "maturity": 0.1, "heston": {}}
+    a = make_datasets(market, {"train": 50, "test": 50}, seed=1)
+    b = make_datasets(market, {"train": 50, "test": 50}, seed=1)
+    assert torch.equal(a["train"].spot, b["train"].spot)
+    assert not torch.equal(a["train"].spot, a["test"].spot)
+    assert len({derive_seed(1, s) for s in ("train", "val", "test", "oos")}) == 4
+    with pytest.raises(ValueError, match="market.model"):
+        make_datasets({**market, "model": "sabr"}, {"train": 5}, seed=1)
+
+
+def test_features_are_causal() -> None:
+    gen = torch.Generator().manual_seed(0)
+    p = simulate_gbm(3, 4, 1.0, generator=gen, dtype=torch.float64)
+    f = hedge_features(p)
+    assert f.shape == (3, 4, 4)
+    assert torch.allclose(f[:, :, 0], p.spot[:, :-1] / p.spot[:, :1])
+    assert torch.allclose(f[:, 1:, 2], torch.log(p.spot[:, 1:-1] / p.spot[:, :-2]))
+    assert torch.allclose(f[0, :, 1], torch.tensor([1.0, 0.75, 0.5, 0.25], dtype=torch.float64))
+
+
+# ---------------------------------------------------------------- CVaR
+
+def test_cvar_matches_sorted_sample_definition() -> None:
+    gen = torch.Generator().manual_seed(11)
+    for n, level in ((1000, 0.95), (999, 0.95), (37, 0.9), (10, 0.5)):
+        x = torch.randn(n, generator=gen, dtype=torch.float64)
+        k = math.ceil((1 - level) * n - 1e-9)
+        worst = torch.sort(x, descending=True).values[:k]
+        assert float(cvar(x, level)) == pytest.approx(float(worst.mean()), rel=1e-12)
+    # Rockafellar-Uryasev: min_t t + E[(L - t)+]/(1 - a) equals it when (1 - a) n is an integer
+    x = torch.randn(1000, generator=gen, dtype=torch.float64)
+    ru = min(float(t + (x - t).clamp(min=0).mean() / 0.05) for t in x)
+    assert float(cvar(x, 0.95)) == pytest.approx(ru, rel=1e-9)
+    with pytest.raises(ValueError, match="CVaR level"):
+        cvar(x, 1.0)
+
+
+def test_hedging_loss_itm_only_uses_in_the_money_paths() -> None:
+    pnl = torch.tensor([-4.0, -1.0, 2.0, 3.0])
+    itm = torch.tensor([False, True, True, False])
+    sub = torch.tensor([-1.0, 2.0])
+    assert float(hedging_loss(pnl, 0.5, 0.1, itm)) == pytest.approx(float(cvar(-sub, 0.5) + 0.1 * (sub**2).mean()))
+    assert float(hedging_loss(pnl, 0.75, 0.0)) == pytest.approx(4.0)
+
+
+# ---------------------------------------------------------------- training, pruning, weights
+
+def test_short_training_lowers_the_risk_and_writes_artifacts(small_objective, tmp_path) -> None:
+    reporter = NullReporter(tmp_path)
+    metrics = small_objective({"train.learning_rate": 0.01}, reporter)
+    assert all(math.isfinite(v) for v in metrics.values())
+    steps = [s for s, _ in reporter.values]
+    vals = [v for _, v in reporter.values]
+    assert steps == list(range(6))
+    assert min(vals[-2:]) < 0.8 * vals[0]               # validation CVaR95 falls during training
+    # the trained hedger is far better than no hedge on the test paths
+    no_hedge = small_objective.baselines()["no_hedge"]["in_sample"]["test_cvar95"]
+    assert metrics["test_cvar95"] < 0.6 * no_hedge
+    rows = (tmp_path / "training_curve.csv").read_text().strip().splitlines()
+    assert len(rows) == 7 and rows[0].startswith("epoch")
+    assert (tmp_path / "training_curve.png").stat().st_size > 0
+
+
+def test_saved_weights_reload_to_the_same_outputs(small_objective, tmp_path) -> None:
+    params = {"train.learning_rate": 0.01}
+    small_objective(params, NullReporter(tmp_path))
+    net = small_objective._cache[next(iter(small_objective._cache))]
+    loaded = load_hedger(tmp_path / "hedger.pt")
+    feats = small_objective.features["test"]
+    assert torch.equal(predict_hedges(net, feats), predict_hedges(loaded, feats))
+    mlp = HedgerNet("mlp", 8, 2)
+    mlp.fit_scaling(feats)
+    from simulators.deep_hedger import save_hedger
+    reloaded = load_hedger(save_hedger(mlp, tmp_path / "mlp"))
+    assert torch.equal(predict_hedges(mlp, feats), predict_hedges(reloaded, feats))
+
+
+class _PruneAfter(NullReporter):
+    def __init__(self, artifact_dir, k: int) -> None:
+        super().__init__(artifact_dir)
+        self.k = k
+
+    def should_prune(self) -> bool:
+        return bool(self.values) and self.values[-1][0] >= self.k
+
+
+def test_pruning_raises_trial_pruned(small_objective, tmp_path) -> None:
+    reporter = _PruneAfter(tmp_path, k=2)
+    with pytest.raises(TrialPruned):
+        small_objective({"model.hidden_size": 8}, reporter)
+    assert [s for s, _ in reporter.values] == [0, 1, 2]
+    assert len((tmp_path / "training_curve.csv").read_text().strip().splitlines()) == 4
+
+
+def test_evaluate_baselines_and_plots(small_objective, tmp_path) -> None:
+    params = {"train.learning_rate": 0.01}
+    oos = small_objective.evaluate(params, NullReporter(tmp_path))
+    assert all(math.isfinite(v) for v in oos.values()) and "test_cvar95" in oos
+    assert (tmp_path / "hedger.pt").exists()
+    base = small_objective.baselines()
+    assert set(base) == {"no_hedge", "bs_delta"}
+    assert base["bs_delta"]["out_of_sample"]["test_cvar95"] == pytest.approx(oos["bs_cvar95"])
+    assert base["bs_delta"]["in_sample"]["test_cvar95"] < base["no_hedge"]["in_sample"]["test_cvar95"]
+    pngs = small_objective.plots(params, [], tmp_path / "plots")
+    assert len(pngs) == 2 and all(p.exists() and p.suffix == ".png" for p in pngs)
