@@ -9,11 +9,13 @@ objective left in the trial's folder).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import socket
 import time
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import yaml
 
@@ -66,20 +68,23 @@ class Tracker:
 
         self._mlflow = mlflow
         self.tracking_uri = tracking_uri
-        _prepare_local_store(tracking_uri)
-        self.client = MlflowClient(tracking_uri=tracking_uri)
-        exp = self.client.get_experiment_by_name(experiment)
-        if exp is None:
-            location = artifact_location
-            if location is None and _is_local(tracking_uri):
-                location = (Path("mlruns") / "artifacts").resolve().as_uri()
-            try:
-                self.experiment_id = self.client.create_experiment(experiment, artifact_location=location)
-            except Exception:  # created by a concurrent invocation
-                self.experiment_id = self.client.get_experiment_by_name(experiment).experiment_id
-        else:
-            self.experiment_id = exp.experiment_id
+        with _store_lock(tracking_uri):  # two invocations must not both create the tables
+            self.client = MlflowClient(tracking_uri=tracking_uri)
+            exp = self.client.get_experiment_by_name(experiment)
+            if exp is None:
+                self.experiment_id = self._create_experiment(experiment, artifact_location)
+            else:
+                self.experiment_id = exp.experiment_id
         self.parent_id: str | None = None
+
+    def _create_experiment(self, experiment: str, artifact_location: str | None) -> str:
+        location = artifact_location
+        if location is None and _is_local(self.tracking_uri):
+            location = (Path("mlruns") / "artifacts").resolve().as_uri()
+        try:
+            return self.client.create_experiment(experiment, artifact_location=location)
+        except Exception:  # created by a concurrent invocation
+            return self.client.get_experiment_by_name(experiment).experiment_id
 
     # ------------------------------------------------------------------ parent run
     def start_parent(self, run_name: str, params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
@@ -210,11 +215,21 @@ def _is_local(uri: str) -> bool:
     return uri.startswith(("sqlite:", "file:")) or "://" not in uri
 
 
-def _prepare_local_store(uri: str) -> None:
-    """Create the folder of a local SQLite store (MLflow does not)."""
-    if uri.startswith("sqlite:///"):
-        path = Path(uri[len("sqlite:///"):])
-        path.parent.mkdir(parents=True, exist_ok=True)
+@contextlib.contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    """Serialise opening a local SQLite store (MLflow creates its tables on first open)."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    path = Path(uri[len("sqlite:///"):])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(str(path) + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 def iter_new(trials: Iterable[Any], seen: set[int]) -> list[Any]:
