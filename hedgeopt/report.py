@@ -95,6 +95,19 @@ def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+_SPLIT_PREFIXES = (("val_", "test_"), ("is_", "oos_"), ("in_sample_", "out_of_sample_"))
+
+
+def counterpart(out_of_sample: Mapping[str, float], name: str) -> Any:
+    """The out-of-sample value of an in-sample metric: same name, or ``val_x`` -> ``test_x``."""
+    if name in out_of_sample:
+        return out_of_sample[name]
+    for ins, oos in _SPLIT_PREFIXES:
+        if name.startswith(ins) and oos + name[len(ins):] in out_of_sample:
+            return out_of_sample[oos + name[len(ins):]]
+    return ""
+
+
 def summary(study_name: str, counts: Mapping[str, int], best_params: Mapping[str, Any],
             in_sample: Mapping[str, float], out_of_sample: Mapping[str, float],
             baselines: Mapping[str, Mapping[str, Mapping[str, float]]], metrics: Sequence[str],
@@ -103,14 +116,14 @@ def summary(study_name: str, counts: Mapping[str, int], best_params: Mapping[str
     parts = [f"\nStudy {study_name}: " + ", ".join(f"{k.lower()} {v}" for k, v in counts.items())]
     parts.append(table([(k, v) for k, v in best_params.items()], ["best param", "value"]))
     keys = list(dict.fromkeys([*metrics, *in_sample.keys()]))[:14]
-    rows = [(k, in_sample.get(k, ""), out_of_sample.get(k, "")) for k in keys]
+    rows = [(k, in_sample.get(k, ""), counterpart(out_of_sample, k)) for k in keys]
     parts.append(table(rows, ["metric", "in-sample", "out-of-sample"]))
     if baselines:
         brow = []
         for name, res in baselines.items():
             ins, oos = res.get("in_sample", {}), res.get("out_of_sample", {})
             for m in metrics:
-                brow.append((name, m, ins.get(m, ""), oos.get(m, "")))
+                brow.append((name, m, ins.get(m, ""), counterpart(oos, m)))
         parts.append(table(brow, ["baseline", "metric", "in-sample", "out-of-sample"]))
     parts.append("Exported: " + ", ".join(str(p) for p in export_paths))
     parts.append(f"Browse every trial: {ui_command}   (experiment {study_name}, id {experiment_id})")

@@ -28,6 +28,7 @@ from optuna.trial import TrialState
 from hedgeopt import export as export_mod
 from hedgeopt import report
 from hedgeopt.config import ConfigError
+from hedgeopt.protocol import NullReporter
 from hedgeopt.samplers import worker_seed
 from hedgeopt.search_space import SearchSpace
 from hedgeopt.settings import StudySettings
@@ -338,7 +339,9 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
                     "metrics": trial_metrics(t)} for t in study.get_trials(deepcopy=False)
                    if t.state.is_finished()]
     say("hedgeopt: scoring the best config out-of-sample and running the baselines")
-    jobs = [("evaluate", (best_params,)), ("baselines", ()),
+    best_dir = out_dir / "best"
+    best_dir.mkdir(parents=True, exist_ok=True)
+    jobs = [("evaluate", (best_params, NullReporter(best_dir.resolve()))), ("baselines", ()),
             ("plots", (best_params, trials_info, out_dir.resolve()))]
     results = Parallel(n_jobs=min(n_workers, len(jobs)), backend="loky")(
         delayed(run_task)(cfg, inv.key, inner, m, a) for m, a in jobs)
@@ -377,6 +380,8 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
     for f in figures:
         if Path(f).is_file():
             tracker.log_artifact(invocation, Path(f), "plots")
+    if any(best_dir.iterdir()):  # what the objective keeps of the best config (weights, curves)
+        tracker.client.log_artifacts(invocation, str(best_dir), "best")
     tracker.log_artifact(invocation, ypath, "export")
     tracker.log_artifact(invocation, jpath, "export")
     tracker.log_text(invocation, json.dumps(export_mod._plain(baselines), indent=2), "baselines.json")
