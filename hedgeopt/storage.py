@@ -13,18 +13,24 @@ trial itself runs outside the lock.
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import hashlib
 import os
 import re
 import socket
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.storages import JournalStorage, RDBStorage
+try:  # Optuna >= 4.9; RetryFailedTrialCallback is its deprecated alias
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
+except ImportError:  # pragma: no cover - older Optuna
+    from optuna.storages import RetryFailedTrialCallback as RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend, JournalRedisBackend
 from optuna.trial import TrialState
 
@@ -76,12 +82,30 @@ def resolve_storage(storage: str | None, study_name: str, *, heartbeat_interval:
         if scheme in ("redis", "rediss"):
             return StorageSpec(url, "redis")
         if scheme.split("+")[0] in ("sqlite", "postgresql", "postgres", "mysql", "oracle", "mssql"):
-            hb = heartbeat_interval if scheme != "sqlite" else heartbeat_interval
-            return StorageSpec(url, "rdb", heartbeat_interval=hb, grace_period=grace_period)
+            return StorageSpec(_with_driver(url), "rdb", heartbeat_interval=heartbeat_interval,
+                               grace_period=grace_period)
         if scheme == "file":
             return StorageSpec(url.split("://", 1)[1], "journal")
         raise ValueError(f"storage: unsupported URL scheme {scheme!r} in {mask_url(url)}")
     return StorageSpec(url, "journal")
+
+
+def _with_driver(url: str) -> str:
+    """``postgres[ql]://`` with the PostgreSQL driver that is installed.
+
+    SQLAlchemy 2.1 reads a bare ``postgresql://`` as psycopg (3); a machine that has only
+    psycopg2 would fail on it, so the scheme names the driver that can be imported.
+    ``postgres://`` (which SQLAlchemy rejects) is read as ``postgresql://``.
+    """
+    scheme, rest = url.split("://", 1)
+    if scheme.lower() not in ("postgres", "postgresql"):
+        return url
+    import importlib.util
+
+    for module, driver in (("psycopg", "psycopg"), ("psycopg2", "psycopg2")):
+        if importlib.util.find_spec(module) is not None:
+            return f"postgresql+{driver}://{rest}"
+    return f"postgresql://{rest}"
 
 
 def open_storage(spec: StorageSpec) -> optuna.storages.BaseStorage:
@@ -90,23 +114,101 @@ def open_storage(spec: StorageSpec) -> optuna.storages.BaseStorage:
         path = Path(spec.url)
         path.parent.mkdir(parents=True, exist_ok=True)
         lock = optuna.storages.journal.JournalFileOpenLock(str(path))
+        repair_journal(path, lock)
         return JournalStorage(JournalFileBackend(str(path), lock_obj=lock))
     if spec.kind == "redis":
         return JournalStorage(JournalRedisBackend(spec.url))
     kwargs: dict[str, Any] = {}
     if spec.url.startswith("sqlite"):
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
+    else:
+        kwargs["engine_kwargs"] = {"pool_pre_ping": True}
     if spec.heartbeat_interval:
         kwargs["heartbeat_interval"] = int(spec.heartbeat_interval)
         kwargs["grace_period"] = int(spec.grace_period or 2 * spec.heartbeat_interval)
-        kwargs["failed_trial_callback"] = _record_stale
-    return RDBStorage(spec.url, **kwargs)
+        kwargs["heartbeat_stale_trial_callback"] = RetryStaleTrial(max_retry=MAX_RETRY)
+    with warnings.catch_warnings():  # heartbeat_interval is "experimental" in Optuna
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return RDBStorage(spec.url, **kwargs)
 
 
-def _record_stale(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-    """Optuna's heartbeat failed a stale trial: say why, so it is logged and not counted."""
-    study._storage.set_trial_user_attr(  # noqa: SLF001 - the trial is already FAIL
-        trial._trial_id, ATTR_FAIL_REASON, "worker lost: no heartbeat within the grace period")
+def repair_journal(path: Path, lock: Any) -> bool:
+    """Cut a half-written last line (a writer killed mid-append) off a journal file.
+
+    Optuna skips a last line without its newline when it reads the journal, but the next
+    append would glue a whole record onto it and corrupt both, so the fragment goes first.
+    Runs under the journal's own lock; returns whether anything was cut.
+    """
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            if fh.tell() == 0:
+                return False
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) == b"\n":
+                return False
+    except FileNotFoundError:
+        return False
+    lock.acquire()
+    try:
+        with open(path, "r+b") as fh:
+            data = fh.read()
+            if not data or data.endswith(b"\n"):
+                return False
+            fh.truncate(data.rfind(b"\n") + 1)
+            fh.flush()
+            os.fsync(fh.fileno())
+            return True
+    finally:
+        lock.release()
+
+
+#: How often a trial whose worker was lost is retried with the same params.
+MAX_RETRY = 3
+REASON_STALE = "worker lost: no heartbeat within the grace period"
+ATTR_RETRY_OF = "hedgeopt.retry_of"
+#: User attrs that belong to one run of a trial, not to its params (a retry starts without them).
+_RUN_ATTRS = (ATTR_COUNTED, ATTR_FAIL_REASON, ATTR_INVOCATION, ATTR_HOST, ATTR_PID, "hedgeopt.steps")
+
+
+class RetryStaleTrial(RetryHeartbeatStaleTrialCallback):
+    """Optuna's retry callback, plus the failure reason on the failed trial.
+
+    The failed trial keeps a reason (so it is logged and, having no ``hedgeopt.counted``, not
+    counted); the retry is a WAITING trial with the same params (Optuna's ``failed_trial`` and
+    ``retry_history`` system attrs name the original) that the next worker to ask pops. The
+    retry does not inherit the failed run's own attrs (invocation, host, pid, metrics), which
+    the worker that runs it writes afresh.
+    """
+
+    def __init__(self, max_retry: int | None = MAX_RETRY, reason: str = REASON_STALE) -> None:
+        with warnings.catch_warnings():  # "experimental" since Optuna 2.8
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            super().__init__(max_retry=max_retry)
+        self.reason = reason
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        storage = study._storage  # noqa: SLF001
+        if not trial.user_attrs.get(ATTR_FAIL_REASON):
+            storage.set_trial_user_attr(trial._trial_id, ATTR_FAIL_REASON, self.reason)  # noqa: SLF001
+        trial = copy.deepcopy(trial)
+        trial.user_attrs = {k: v for k, v in trial.user_attrs.items()
+                            if k not in _RUN_ATTRS and not k.startswith(ATTR_METRIC_PREFIX)}
+        super().__call__(study, trial)
+
+
+def fail_stale(study: optuna.Study) -> None:
+    """Fail (and retry) trials whose heartbeat stopped; a no-op without heartbeats."""
+    if has_heartbeat(study):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+
+
+def has_heartbeat(study: optuna.Study) -> bool:
+    from optuna.storages._heartbeat import is_heartbeat_enabled
+
+    return is_heartbeat_enabled(study._storage)  # noqa: SLF001
 
 
 def storage_exists(spec: StorageSpec) -> bool:
@@ -243,17 +345,25 @@ def count_trials(study: optuna.Study) -> tuple[int, int]:
     return sum(counted(t) for t in trials), sum(t.state == TrialState.RUNNING for t in trials)
 
 
-def reap_orphans(study: optuna.Study, reason: str = "worker lost: its process is gone") -> int:
-    """Fail RUNNING trials whose worker process on this host is gone (journal storages).
+def reap_orphans(study: optuna.Study, reason: str = "worker lost: its process is gone",
+                 invocation: str | None = None) -> int:
+    """Fail RUNNING trials whose worker process on this host is gone, and retry them.
 
-    RDB storages have heartbeats for this; journal files have none, so a trial left RUNNING
-    by a killed invocation is recognised by its host and process id.
+    Journal storages have no heartbeats, so a trial left RUNNING by a killed worker is
+    recognised by its host and process id. On storages with heartbeats this only looks at the
+    trials of ``invocation`` (whose workers are known to run on this host, so a second machine
+    with the same host name is never mistaken for this one); heartbeats catch the rest. Each
+    reaped trial gets a WAITING retry with the same params, as a heartbeat-stale trial does.
     """
     host = socket.gethostname()
     storage = study._storage  # noqa: SLF001
+    heartbeat = has_heartbeat(study)
+    retry = RetryStaleTrial(reason=reason)
     n = 0
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if t.user_attrs.get(ATTR_HOST) != host:
+            continue
+        if heartbeat and (invocation is None or t.user_attrs.get(ATTR_INVOCATION) != invocation):
             continue
         pid = t.user_attrs.get(ATTR_PID)
         if pid is None:
@@ -264,9 +374,14 @@ def reap_orphans(study: optuna.Study, reason: str = "worker lost: its process is
             continue
         try:
             storage.set_trial_user_attr(t._trial_id, ATTR_FAIL_REASON, reason)  # noqa: SLF001
-            storage.set_trial_state_values(t._trial_id, TrialState.FAIL)  # noqa: SLF001
-            n += 1
+            if not storage.set_trial_state_values(t._trial_id, TrialState.FAIL):  # noqa: SLF001
+                continue
         except Exception:  # finished meanwhile
+            continue
+        n += 1
+        try:
+            retry(study, storage.get_trial(t._trial_id))  # noqa: SLF001
+        except Exception:  # the trial is failed (and replaced by a fresh one) all the same
             pass
     return n
 

@@ -23,6 +23,7 @@ ROLE = "hedgeopt.role"
 TRIAL_NUMBER = "hedgeopt.trial_number"
 TRIAL_STATE = "hedgeopt.trial_state"
 FAIL_REASON = "hedgeopt.fail_reason"
+RETRY_OF = "hedgeopt.retry_of"
 PARENT = "mlflow.parentRunId"
 
 
@@ -132,6 +133,9 @@ class Tracker:
         reason = trial.user_attrs.get("hedgeopt.fail_reason")
         if state == "FAIL":
             tags[FAIL_REASON] = str(reason or "interrupted: the worker stopped during the trial")
+        retry_of = (trial.system_attrs or {}).get("failed_trial")
+        if retry_of is not None:  # a retry, with the same params, of a trial whose worker was lost
+            tags[RETRY_OF] = str(retry_of)
         if extra_tags:
             tags.update(extra_tags)
         run = self.client.create_run(self.experiment_id, start_time=_ms(trial.datetime_start),

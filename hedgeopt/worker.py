@@ -112,8 +112,8 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
     from hedgeopt.search_space import SearchSpace
     from hedgeopt.settings import validate
     from hedgeopt.storage import (ATTR_COUNTED, ATTR_FAIL_REASON, ATTR_HOST, ATTR_INVOCATION,
-                                  ATTR_METRIC_PREFIX, ATTR_PID, count_trials, open_storage,
-                                  reap_orphans, slot_lock)
+                                  ATTR_METRIC_PREFIX, ATTR_PID, count_trials, fail_stale,
+                                  open_storage, reap_orphans, slot_lock)
 
     limit_threads(task.inner_threads)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -175,7 +175,10 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
                 break
             lock.acquire()
             try:
-                reap_orphans(study)
+                # Trials of lost workers: failed and retried (a WAITING copy that the next
+                # ask pops), so they stop counting and their params run again.
+                fail_stale(study)
+                reap_orphans(study, invocation=task.invocation)
                 n_counted, n_running = count_trials(study)
                 if n_counted >= settings.n_trials:
                     if n_running == 0:
@@ -231,7 +234,9 @@ def _reason(exc: BaseException) -> str:
     if tb:
         last = tb[-1]
         head += f" (at {Path(last.filename).name}:{last.lineno} in {last.name})"
-    return head[:900]
+    from hedgeopt.storage import mask_url
+
+    return str(mask_url(head))[:900]
 
 
 def run_task(config: dict[str, Any], config_key: str, inner_threads: int, method: str,
