@@ -33,7 +33,7 @@ from hedgeopt.samplers import worker_seed
 from hedgeopt.search_space import SearchSpace
 from hedgeopt.settings import StudySettings
 from hedgeopt.storage import (ATTR_COUNTED, ATTR_FAIL_REASON, ATTR_INVOCATION, ATTR_METRIC_PREFIX,
-                              count_trials, mask_url, open_storage, reap_orphans)
+                              count_trials, mask_url, open_storage, reap_orphans, slot_lock)
 from hedgeopt.tracking import Tracker, flatten, nest
 from hedgeopt.worker import WorkerTask, limit_threads, run_task, run_worker
 
@@ -49,7 +49,7 @@ class StudyFailed(RuntimeError):
 
 
 def say(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    print(mask_url(msg), file=sys.stderr, flush=True)
 
 
 def masked_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -217,7 +217,10 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
         n_workers = max(1, min(n_workers_max, remaining))
         inner = max(1, (os.cpu_count() or 1) // n_workers)
         deadline = None if settings.timeout is None else time.time() + settings.timeout
-        tasks = [WorkerTask(cfg, inv.key, w, worker_seed(settings.seed, n_counted, w), invocation,
+        # Invocations running at once on one study need distinct sampler seeds: each claims an
+        # ordinal in the study (0 for the first), which spreads its workers' seeds apart.
+        base = _WORKER_SEED_STRIDE * _claim_ordinal(study, settings)
+        tasks = [WorkerTask(cfg, inv.key, w, worker_seed(settings.seed, n_counted, base + w), invocation,
                             str(staging.resolve()), deadline, inner) for w in range(n_workers)]
         if remaining:
             say(f"hedgeopt: study {settings.study_name}: {n_counted} of {settings.n_trials} trials "
@@ -227,12 +230,14 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
             say(f"hedgeopt: study {settings.study_name} already has {n_counted} trials "
                 f"(n_trials={settings.n_trials}); exporting")
         _run_workers(study, tracker, inv, invocation, staging, tasks, n_counted, remaining)
+        if remaining:  # trials of dead invocations that heartbeats failed meanwhile
+            _adopt_unlogged(study, tracker, inv)
         status = _finish(study, tracker, inv, invocation, n_workers, inner)
         return EXIT_OK if status == "FINISHED" else EXIT_FAILED
     except KeyboardInterrupt:
         status = "KILLED"
         _stop_workers()
-        reap_orphans(study, "interrupted: the invocation was stopped (Ctrl-C)")
+        reap_orphans(study, "interrupted: the invocation was stopped (Ctrl-C)", invocation)
         try:
             inv.poll(study, tracker, invocation, staging, None)
         except Exception:
@@ -259,6 +264,22 @@ def _stop_workers() -> None:
         pass
 
 
+_WORKER_SEED_STRIDE = 1 << 16
+ATTR_ORDINALS = "hedgeopt.invocations"
+
+
+def _claim_ordinal(study: optuna.Study, settings: StudySettings) -> int:
+    """This invocation's ordinal among those that ran on the study (under the slot lock)."""
+    lock = slot_lock(settings.storage, settings.study_name)
+    lock.acquire()
+    try:
+        n = int(study.user_attrs.get(ATTR_ORDINALS, 0))
+        study.set_user_attr(ATTR_ORDINALS, n + 1)
+        return n
+    finally:
+        lock.close()
+
+
 def _adopt_unlogged(study: optuna.Study, tracker: Tracker, inv: Invocation) -> None:
     """Log finished trials that an earlier, killed invocation never got to log."""
     finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
@@ -273,6 +294,36 @@ def _adopt_unlogged(study: optuna.Study, tracker: Tracker, inv: Invocation) -> N
             continue  # a live invocation elsewhere will log it
         inv._log_trial(tracker, t, Path("mlruns") / ".staging" / str(t.user_attrs.get(ATTR_INVOCATION))
                        / str(t.number), {"hedgeopt.adopted": "true"})
+
+
+def _run_worker_pool(study: optuna.Study, inv: Invocation, invocation: str,
+                     tasks: list[WorkerTask]) -> None:
+    """Run the workers; when one dies (SIGKILL, out of memory, a crash), start them again.
+
+    loky stops every worker of a pool once one of them dies, so the lost trials (the dead
+    worker's and its siblings') are failed and queued for a retry with the same params, and a
+    fresh pool, with fresh sampler seeds, carries on. More than ``max_failures`` such deaths
+    end the invocation.
+    """
+    from dataclasses import replace
+
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    restarts = 0
+    while True:
+        try:
+            Parallel(n_jobs=len(tasks), backend="loky")(delayed(run_worker)(t) for t in tasks)
+            return
+        except TerminatedWorkerError:
+            restarts += 1
+            _stop_workers()
+            lost = reap_orphans(study, "worker lost: its process died during the trial", invocation)
+            if restarts > inv.settings.max_failures:
+                raise
+            say(f"hedgeopt: a worker process died; {lost} trial(s) will be retried, restarting "
+                f"the workers ({restarts} of at most {inv.settings.max_failures})")
+            tasks = [replace(t, sampler_seed=worker_seed(t.sampler_seed, restarts, t.worker))
+                     for t in tasks]
 
 
 def _run_workers(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: str,
@@ -290,7 +341,7 @@ def _run_workers(study: optuna.Study, tracker: Tracker, inv: Invocation, invocat
                               args=(stop, study, tracker, invocation, staging, bar), daemon=True)
     poller.start()
     try:
-        Parallel(n_jobs=len(tasks), backend="loky")(delayed(run_worker)(t) for t in tasks)
+        _run_worker_pool(study, inv, invocation, tasks)
     except KeyboardInterrupt:
         raise
     except Exception as exc:

@@ -117,7 +117,9 @@ def open_storage(spec: StorageSpec) -> optuna.storages.BaseStorage:
         repair_journal(path, lock)
         return JournalStorage(JournalFileBackend(str(path), lock_obj=lock))
     if spec.kind == "redis":
-        return JournalStorage(JournalRedisBackend(spec.url))
+        with warnings.catch_warnings():  # "experimental" in Optuna
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return JournalStorage(JournalRedisBackend(spec.url))
     kwargs: dict[str, Any] = {}
     if spec.url.startswith("sqlite"):
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
@@ -190,19 +192,38 @@ class RetryStaleTrial(RetryHeartbeatStaleTrialCallback):
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         storage = study._storage  # noqa: SLF001
         if not trial.user_attrs.get(ATTR_FAIL_REASON):
-            storage.set_trial_user_attr(trial._trial_id, ATTR_FAIL_REASON, self.reason)  # noqa: SLF001
+            try:  # Optuna's own stale check fails the trial first; an RDB then refuses attrs
+                storage.set_trial_user_attr(trial._trial_id, ATTR_FAIL_REASON, self.reason)  # noqa: SLF001
+            except optuna.exceptions.UpdateFinishedTrialError:
+                pass
         trial = copy.deepcopy(trial)
         trial.user_attrs = {k: v for k, v in trial.user_attrs.items()
                             if k not in _RUN_ATTRS and not k.startswith(ATTR_METRIC_PREFIX)}
         super().__call__(study, trial)
 
 
-def fail_stale(study: optuna.Study) -> None:
-    """Fail (and retry) trials whose heartbeat stopped; a no-op without heartbeats."""
-    if has_heartbeat(study):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna.storages.fail_stale_trials(study)
+def fail_stale(study: optuna.Study) -> int:
+    """Fail and retry the trials whose heartbeat stopped; a no-op without heartbeats.
+
+    Optuna's ``fail_stale_trials``, except that the reason is written while the trial is still
+    RUNNING (an RDB refuses attrs on a finished trial).
+    """
+    if not has_heartbeat(study):
+        return 0
+    storage = study._storage  # noqa: SLF001
+    callback = storage.get_heartbeat_stale_trial_callback()
+    n = 0
+    for trial_id in storage._get_stale_trial_ids(study._study_id):  # noqa: SLF001
+        try:
+            storage.set_trial_user_attr(trial_id, ATTR_FAIL_REASON, REASON_STALE)
+            if not storage.set_trial_state_values(trial_id, state=TrialState.FAIL):
+                continue
+        except optuna.exceptions.UpdateFinishedTrialError:  # finished, or failed by another process
+            continue
+        n += 1
+        if callback is not None:
+            callback(study, copy.deepcopy(storage.get_trial(trial_id)))
+    return n
 
 
 def has_heartbeat(study: optuna.Study) -> bool:
@@ -284,13 +305,13 @@ class PostgresSlotLock(SlotLock):
 
 
 class RedisSlotLock(SlotLock):
-    """A Redis lock (with a timeout, so a killed holder cannot block others for long)."""
+    """A Redis lock; it expires after 30 s, so a killed holder blocks the others at most that long."""
 
     def __init__(self, url: str, study_name: str) -> None:
         import redis
 
         self._client = redis.Redis.from_url(url)
-        self._lock = self._client.lock(f"hedgeopt:slot:{study_name}", timeout=60)
+        self._lock = self._client.lock(f"hedgeopt:slot:{study_name}", timeout=30)
         self._held = False
 
     def acquire(self) -> None:

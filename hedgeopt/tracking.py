@@ -69,6 +69,9 @@ class Tracker:
 
         self._mlflow = mlflow
         self.tracking_uri = tracking_uri
+        # With a tracking server MLflow prints "View run at <tracking URI>" for every run it
+        # ends: noise over the progress bar, and a leak of any password in the URI.
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
         with _store_lock(tracking_uri):  # two invocations must not both create the tables
             self.client = MlflowClient(tracking_uri=tracking_uri)
             exp = self.client.get_experiment_by_name(experiment)
