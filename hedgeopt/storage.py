@@ -129,9 +129,34 @@ def open_storage(spec: StorageSpec) -> optuna.storages.BaseStorage:
         kwargs["heartbeat_interval"] = int(spec.heartbeat_interval)
         kwargs["grace_period"] = int(spec.grace_period or 2 * spec.heartbeat_interval)
         kwargs["heartbeat_stale_trial_callback"] = RetryStaleTrial(max_retry=MAX_RETRY)
-    with warnings.catch_warnings():  # heartbeat_interval is "experimental" in Optuna
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return RDBStorage(spec.url, **kwargs)
+    return _open_rdb(spec.url, kwargs)
+
+
+def _open_rdb(url: str, kwargs: dict[str, Any]) -> RDBStorage:
+    """``RDBStorage(url)``, safe when several invocations create the tables at once.
+
+    On PostgreSQL the first open of a fresh database is serialised by an advisory lock (two
+    processes creating Optuna's enum types and tables together collide); elsewhere a failed
+    first open is retried once the other process has created them.
+    """
+    import sqlalchemy.exc
+
+    lock = PostgresSlotLock(url, "__optuna_schema__") if url.lower().startswith("postgres") else None
+    for attempt in range(5):
+        if lock is not None:
+            lock.acquire()
+        try:
+            with warnings.catch_warnings():  # heartbeat_interval is "experimental" in Optuna
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(url, **kwargs)
+        except sqlalchemy.exc.SQLAlchemyError:
+            if attempt == 4:
+                raise
+            time.sleep(0.5 + attempt)
+        finally:
+            if lock is not None:
+                lock.release()
+    raise AssertionError("unreachable")
 
 
 def repair_journal(path: Path, lock: Any) -> bool:
