@@ -285,8 +285,8 @@ def _adopt_unlogged(study: optuna.Study, tracker: Tracker, inv: Invocation) -> N
     finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
     if not finished:
         return
-    logged = tracker.logged_trial_numbers()
     abandoned = tracker.abandoned_invocations()
+    logged = tracker.logged_trial_numbers(abandoned)
     for t in finished:
         if t.number in logged:
             continue

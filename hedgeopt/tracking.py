@@ -166,8 +166,12 @@ class Tracker:
         self.client.set_terminated(run_id, status=status, end_time=ts)
         return run_id
 
-    def logged_trial_numbers(self) -> set[int]:
-        """Trial numbers that already have a run in this experiment (any invocation)."""
+    def logged_trial_numbers(self, abandoned: set[str] | None = None) -> set[int]:
+        """Trial numbers that already have a complete run in this experiment (any invocation).
+
+        A trial run still RUNNING under an ``abandoned`` parent was cut off mid-logging by a
+        kill: it is deleted here, so that the trial is logged again, whole.
+        """
         numbers: set[int] = set()
         token = None
         while True:
@@ -176,8 +180,13 @@ class Tracker:
                 max_results=1000, page_token=token)
             for r in page:
                 n = r.data.tags.get(TRIAL_NUMBER)
-                if n is not None:
-                    numbers.add(int(n))
+                if n is None:
+                    continue
+                if r.info.status == "RUNNING" and abandoned is not None \
+                        and r.data.tags.get(PARENT) in abandoned:
+                    self.client.delete_run(r.info.run_id)
+                    continue
+                numbers.add(int(n))
             token = page.token
             if not token:
                 return numbers
