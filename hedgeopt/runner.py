@@ -35,7 +35,7 @@ from hedgeopt.settings import StudySettings
 from hedgeopt.storage import (ATTR_COUNTED, ATTR_FAIL_REASON, ATTR_INVOCATION, ATTR_METRIC_PREFIX,
                               count_trials, mask_url, open_storage, reap_orphans, slot_lock)
 from hedgeopt.tracking import Tracker, flatten, nest
-from hedgeopt.worker import WorkerTask, limit_threads, run_task, run_worker
+from hedgeopt.worker import WorkerTask, limit_threads, prewarm, run_task, run_worker
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -190,7 +190,9 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
     """Search, log, export. Returns the exit status."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = _create_study(settings)
+    warm = _prewarm_workers(cfg, settings, study)  # worker start-up overlaps MLflow's
     tracker = Tracker(settings.tracking_uri, settings.study_name, settings.artifact_location)
+    warm.join()
     n_workers_max = settings.workers()
     parent_params = {k: cfg.get(k) for k in _FRAMEWORK_KEYS if k in cfg}
     parent_params["storage"] = settings.storage.masked
@@ -252,6 +254,31 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
     finally:
         tracker.finish(invocation, status)
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _prewarm_workers(cfg: dict[str, Any], settings: StudySettings,
+                     study: optuna.Study) -> threading.Thread:
+    """Start the worker processes and build their objectives in the background.
+
+    Process start-up, imports and the objective's set-up take seconds, as does opening the
+    MLflow store in the parent; done at once they overlap. joblib reuses the same loky
+    workers for the search, and each worker keeps its objective (cached by config key).
+    """
+    remaining = max(0, settings.n_trials - count_trials(study)[0])
+    n_workers = max(1, min(settings.workers(), remaining))
+    inner = max(1, (os.cpu_count() or 1) // n_workers)
+    key = config_key(cfg)
+
+    def warm() -> None:
+        try:
+            Parallel(n_jobs=n_workers, backend="loky")(
+                delayed(prewarm)(cfg, key, inner) for _ in range(n_workers))
+        except BaseException:  # the search itself reports set-up failures
+            pass
+
+    thread = threading.Thread(target=warm, daemon=True)
+    thread.start()
+    return thread
 
 
 def _stop_workers() -> None:

@@ -246,3 +246,14 @@ def run_task(config: dict[str, Any], config_key: str, inner_threads: int, method
     objective = get_objective(config, config_key)
     limit_threads(inner_threads)
     return getattr(objective, method)(*args)
+
+
+def prewarm(config: dict[str, Any], config_key: str, inner_threads: int) -> int:
+    """Build this worker's objective ahead of the search; returns the worker's pid."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    limit_threads(inner_threads)
+    get_objective(config, config_key)
+    limit_threads(inner_threads)
+    return os.getpid()
