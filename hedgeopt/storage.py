@@ -406,18 +406,23 @@ def reap_orphans(study: optuna.Study, reason: str = "worker lost: its process is
     heartbeat = has_heartbeat(study)
     retry = RetryStaleTrial(reason=reason)
     n = 0
+    unstamped_after = _unstamped_limit(storage, heartbeat)
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if t.user_attrs.get(ATTR_HOST) != host:
-            continue
-        if heartbeat and (invocation is None or t.user_attrs.get(ATTR_INVOCATION) != invocation):
-            continue
         pid = t.user_attrs.get(ATTR_PID)
         if pid is None:
-            # Created but not yet stamped: give its worker a moment before judging.
-            if t.datetime_start is None or time.time() - t.datetime_start.timestamp() < 30:
+            # Created but never stamped by its worker (a live worker stamps it within
+            # milliseconds): its process died between creating and starting it. Heartbeats
+            # cannot tell, since Optuna only judges trials that have sent one.
+            if t.datetime_start is None or \
+                    time.time() - t.datetime_start.timestamp() < unstamped_after:
                 continue
-        elif _alive(int(pid)):
-            continue
+        else:
+            if t.user_attrs.get(ATTR_HOST) != host:
+                continue
+            if heartbeat and (invocation is None or t.user_attrs.get(ATTR_INVOCATION) != invocation):
+                continue
+            if _alive(int(pid)):
+                continue
         try:
             storage.set_trial_user_attr(t._trial_id, ATTR_FAIL_REASON, reason)  # noqa: SLF001
             if not storage.set_trial_state_values(t._trial_id, TrialState.FAIL):  # noqa: SLF001
@@ -430,6 +435,15 @@ def reap_orphans(study: optuna.Study, reason: str = "worker lost: its process is
         except Exception:  # the trial is failed (and replaced by a fresh one) all the same
             pass
     return n
+
+
+def _unstamped_limit(storage: Any, heartbeat: bool) -> float:
+    """Seconds after which a trial its worker never stamped is taken for lost."""
+    if heartbeat:
+        interval = getattr(storage, "heartbeat_interval", None) or 10
+        grace = getattr(storage, "grace_period", None) or 2 * interval
+        return float(grace)
+    return 60.0
 
 
 def _alive(pid: int) -> bool:
