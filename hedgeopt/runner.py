@@ -134,7 +134,7 @@ class Invocation:
         shutil.rmtree(folder, ignore_errors=True)
 
     def poll_forever(self, stop: threading.Event, *args: Any) -> None:
-        while not stop.wait(0.5):
+        while not stop.wait(0.2):
             try:
                 self.poll(*args)
             except Exception as exc:  # keep polling; report at the end
@@ -231,7 +231,13 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
         else:
             say(f"hedgeopt: study {settings.study_name} already has {n_counted} trials "
                 f"(n_trials={settings.n_trials}); exporting")
+        t_search = time.perf_counter()
         _run_workers(study, tracker, inv, invocation, staging, tasks, n_counted, remaining)
+        if remaining and inv.logged:
+            # search throughput as a user sees it: workers started -> every trial logged
+            search_s = time.perf_counter() - t_search
+            tracker.log_metrics(invocation, {"search_seconds": search_s,
+                                             "trials_per_s": len(inv.logged) / search_s})
         if remaining:  # trials of dead invocations that heartbeats failed meanwhile
             _adopt_unlogged(study, tracker, inv)
         status = _finish(study, tracker, inv, invocation, n_workers, inner)
