@@ -32,8 +32,9 @@ from hedgeopt.protocol import NullReporter
 from hedgeopt.samplers import worker_seed
 from hedgeopt.search_space import SearchSpace
 from hedgeopt.settings import StudySettings
-from hedgeopt.storage import (ATTR_COUNTED, ATTR_FAIL_REASON, ATTR_INVOCATION, ATTR_METRIC_PREFIX,
-                              count_trials, mask_url, open_storage, reap_orphans, slot_lock)
+from hedgeopt.storage import (ATTR_FAIL_REASON, ATTR_INVOCATION, ATTR_METRIC_PREFIX, count_trials,
+                              counted, invocation_failures, mask_url, open_storage, reap_orphans,
+                              slot_lock)
 from hedgeopt.tracking import Tracker, flatten, nest
 from hedgeopt.worker import WorkerTask, limit_threads, prewarm, run_task, run_worker
 
@@ -79,8 +80,7 @@ def ui_command(tracking_uri: str) -> str:
 def trial_overlay(study_name: str, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     """A trial's ``trial.yaml``: its params as a config overlay, shaped like an export."""
     doc = nest(dict(trial.params))
-    metrics = {k[len(ATTR_METRIC_PREFIX):]: v for k, v in trial.user_attrs.items()
-               if k.startswith(ATTR_METRIC_PREFIX)}
+    metrics = trial_metrics(trial)
     doc["metadata"] = {"study": study_name, "trial_number": trial.number, "state": trial.state.name}
     if trial.user_attrs.get(ATTR_FAIL_REASON):
         doc["metadata"]["fail_reason"] = trial.user_attrs[ATTR_FAIL_REASON]
@@ -117,10 +117,9 @@ class Invocation:
                     continue
                 self._log_trial(tracker, t, staging / str(t.number))
             if bar is not None:
-                counted = sum(1 for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-                              or (t.state == TrialState.FAIL and t.user_attrs.get(ATTR_COUNTED)))
+                done = sum(1 for t in trials if counted(t) and t.state.is_finished())
                 fails = sum(1 for t in trials if t.state == TrialState.FAIL)
-                bar.n = min(counted, bar.total)
+                bar.n = min(done, bar.total)
                 bar.set_postfix_str(f"best={_best_text(study, self.settings)} fail={fails}",
                                     refresh=False)
                 bar.refresh()
@@ -166,9 +165,9 @@ def _knee(best_trials: list[optuna.trial.FrozenTrial], directions: tuple[str, ..
     return best_trials[int(np.argmin(np.linalg.norm(scaled, axis=1)))]
 
 
-def _state_counts(study: optuna.Study) -> dict[str, int]:
+def _state_counts(trials: list[optuna.trial.FrozenTrial]) -> dict[str, int]:
     counts = {"COMPLETE": 0, "PRUNED": 0, "FAIL": 0}
-    for t in study.get_trials(deepcopy=False):
+    for t in trials:
         if t.state.name in counts:
             counts[t.state.name] += 1
     return counts
@@ -215,9 +214,7 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
         reap_orphans(study)
         _adopt_unlogged(study, tracker, inv)
         n_counted, _ = count_trials(study)
-        remaining = max(0, settings.n_trials - n_counted)
-        n_workers = max(1, min(n_workers_max, remaining))
-        inner = max(1, (os.cpu_count() or 1) // n_workers)
+        remaining, n_workers, inner = _worker_plan(settings, n_counted)
         deadline = None if settings.timeout is None else time.time() + settings.timeout
         # Invocations running at once on one study need distinct sampler seeds: each claims an
         # ordinal in the study (0 for the first), which spreads its workers' seeds apart.
@@ -262,6 +259,13 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _worker_plan(settings: StudySettings, n_counted: int) -> tuple[int, int, int]:
+    """``(trials remaining, worker processes, inner threads per worker)``."""
+    remaining = max(0, settings.n_trials - n_counted)
+    n_workers = max(1, min(settings.workers(), remaining))
+    return remaining, n_workers, max(1, (os.cpu_count() or 1) // n_workers)
+
+
 def _prewarm_workers(cfg: dict[str, Any], settings: StudySettings,
                      study: optuna.Study) -> threading.Thread:
     """Start the worker processes and build their objectives in the background.
@@ -270,9 +274,7 @@ def _prewarm_workers(cfg: dict[str, Any], settings: StudySettings,
     MLflow store in the parent; done at once they overlap. joblib reuses the same loky
     workers for the search, and each worker keeps its objective (cached by config key).
     """
-    remaining = max(0, settings.n_trials - count_trials(study)[0])
-    n_workers = max(1, min(settings.workers(), remaining))
-    inner = max(1, (os.cpu_count() or 1) // n_workers)
+    _, n_workers, inner = _worker_plan(settings, count_trials(study)[0])
     key = config_key(cfg)
 
     def warm() -> None:
@@ -399,10 +401,10 @@ def _run_workers(study: optuna.Study, tracker: Tracker, inv: Invocation, invocat
 def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: str,
             n_workers: int, inner: int) -> str:
     settings, cfg = inv.settings, inv.cfg
-    counts = _state_counts(study)
-    failures = [t for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-                if t.user_attrs.get(ATTR_INVOCATION) == invocation and t.user_attrs.get(ATTR_COUNTED)]
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    trials = study.get_trials(deepcopy=False)
+    counts = _state_counts(trials)
+    failures = invocation_failures(study, invocation)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
     tracker.log_metrics(invocation, {f"trials_{k.lower()}": v for k, v in counts.items()})
     if not complete:
         reason = failures[-1].user_attrs.get(ATTR_FAIL_REASON) if failures else "no trial completed"
@@ -420,8 +422,7 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
     out_dir = Path("mlruns") / ".staging" / invocation / "_study"
     out_dir.mkdir(parents=True, exist_ok=True)
     trials_info = [{"number": t.number, "state": t.state.name, "params": dict(t.params),
-                    "metrics": trial_metrics(t)} for t in study.get_trials(deepcopy=False)
-                   if t.state.is_finished()]
+                    "metrics": trial_metrics(t)} for t in trials if t.state.is_finished()]
     say("hedgeopt: scoring the best config out-of-sample and running the baselines")
     best_dir = out_dir / "best"
     best_dir.mkdir(parents=True, exist_ok=True)
@@ -433,10 +434,10 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
 
     # framework figures
     figures = [Path(p) for p in plot_paths]
-    figures.append(report.optimization_history(study.get_trials(deepcopy=False), settings.metrics[0],
+    figures.append(report.optimization_history(trials, settings.metrics[0],
                                                settings.directions[0], out_dir / "optimization_history.png"))
     if settings.multi_objective and len(settings.metrics) >= 2:
-        figures.append(report.pareto_front(study.get_trials(deepcopy=False), front, settings.metrics,
+        figures.append(report.pareto_front(trials, front, settings.metrics,
                                            settings.directions, out_dir / "pareto_front.png"))
     try:
         imp = optuna.importance.get_param_importances(

@@ -82,7 +82,7 @@ def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
 
     storage_value = cfg.get("storage")
     if storage_value is not None and not isinstance(storage_value, str):
-        raise ConfigError(f"storage must be an Optuna storage URL, a journal file path or null")
+        raise ConfigError("storage must be an Optuna storage URL, a journal file path or null")
     try:
         storage = resolve_storage(storage_value, name, heartbeat_interval=cfg["heartbeat_interval"],
                                   grace_period=cfg["grace_period"])

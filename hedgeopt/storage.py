@@ -385,6 +385,12 @@ def counted(trial: optuna.trial.FrozenTrial) -> bool:
     return False
 
 
+def invocation_failures(study: optuna.Study, invocation: str) -> list[optuna.trial.FrozenTrial]:
+    """The objective failures (counted FAIL trials) of one invocation: ``max_failures`` counts these."""
+    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+            if t.user_attrs.get(ATTR_INVOCATION) == invocation and t.user_attrs.get(ATTR_COUNTED)]
+
+
 def count_trials(study: optuna.Study) -> tuple[int, int]:
     """``(counted trials, running trials)`` of the study."""
     trials = study.get_trials(deepcopy=False)

@@ -129,7 +129,7 @@ class Tracker:
                   overlay: Mapping[str, Any], artifact_dir: Path | None,
                   extra_tags: Mapping[str, str] | None = None) -> str:
         """Log one finished Optuna trial as a nested run; returns the run id."""
-        from mlflow.entities import Metric, Param, RunTag
+        from mlflow.entities import Metric, Param
 
         state = trial.state.name
         tags = {ROLE: "trial", PARENT: self.parent_id or "", TRIAL_NUMBER: str(trial.number),

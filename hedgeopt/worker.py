@@ -109,11 +109,11 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
 
     from hedgeopt.protocol import TrialPruned
     from hedgeopt.samplers import build_pruner, build_sampler, is_grid
-    from hedgeopt.search_space import SearchSpace
     from hedgeopt.settings import validate
     from hedgeopt.storage import (ATTR_COUNTED, ATTR_FAIL_REASON, ATTR_HOST, ATTR_INVOCATION,
                                   ATTR_METRIC_PREFIX, ATTR_PID, count_trials, fail_stale,
-                                  open_storage, reap_orphans, slot_lock)
+                                  invocation_failures, open_storage, reap_orphans,
+                                  slot_lock)
 
     limit_threads(task.inner_threads)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -170,8 +170,7 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
         while True:
             if task.deadline is not None and time.time() >= task.deadline:
                 break
-            if _invocation_failures(study, task.invocation, ATTR_INVOCATION, ATTR_COUNTED) \
-                    >= settings.max_failures:
+            if len(invocation_failures(study, task.invocation)) >= settings.max_failures:
                 break
             lock.acquire()
             try:
@@ -192,13 +191,6 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
     finally:
         lock.close()
     return done
-
-
-def _invocation_failures(study: Any, invocation: str, attr_inv: str, attr_counted: str) -> int:
-    from optuna.trial import TrialState
-
-    return sum(1 for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-               if t.user_attrs.get(attr_inv) == invocation and t.user_attrs.get(attr_counted))
 
 
 def _check_metrics(metrics: Any, optimised: tuple[str, ...]) -> dict[str, float]:

@@ -36,7 +36,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from hedgeopt.protocol import Objective, Reporter, TrialPruned, get_path
+from hedgeopt.protocol import NullReporter, Objective, Reporter, TrialPruned, get_path
 from simulators import hedge_ratios as hr
 from simulators.prices import load_prices
 
@@ -261,7 +261,7 @@ class SpreadHedgeObjective(Objective):
         out = {}
         for method in hr.METHODS:
             params = {"spread.method": method}
-            out[method] = {"in_sample": self(params, _Silent()), "out_of_sample": self.evaluate(params)}
+            out[method] = {"in_sample": self(params, NullReporter()), "out_of_sample": self.evaluate(params)}
         return out
 
     def plots(
@@ -332,18 +332,6 @@ class SpreadHedgeObjective(Objective):
         fig.savefig(p2, dpi=110)
         plt.close(fig)
         return [p1, p2]
-
-
-class _Silent:
-    """A reporter that records nothing and never prunes (baselines)."""
-
-    artifact_dir = Path(".")
-
-    def report(self, value: float, step: int) -> None:
-        pass
-
-    def should_prune(self) -> bool:
-        return False
 
 
 def _as_bool(value: Any) -> bool:
