@@ -316,7 +316,11 @@ def _claim_ordinal(study: optuna.Study, settings: StudySettings) -> int:
 
 
 def _adopt_unlogged(study: optuna.Study, tracker: Tracker, inv: Invocation) -> None:
-    """Log finished trials that an earlier, killed invocation never got to log."""
+    """Log finished trials that no live invocation will log.
+
+    Those of an earlier, killed invocation, and those whose worker died before stamping them
+    with its invocation (reaped later as lost: no poller claims them).
+    """
     finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
     if not finished:
         return
@@ -325,10 +329,11 @@ def _adopt_unlogged(study: optuna.Study, tracker: Tracker, inv: Invocation) -> N
     for t in finished:
         if t.number in logged:
             continue
-        if t.user_attrs.get(ATTR_INVOCATION) not in abandoned:
+        owner = t.user_attrs.get(ATTR_INVOCATION)
+        if owner is not None and owner not in abandoned:
             continue  # a live invocation elsewhere will log it
-        inv._log_trial(tracker, t, Path("mlruns") / ".staging" / str(t.user_attrs.get(ATTR_INVOCATION))
-                       / str(t.number), {"hedgeopt.adopted": "true"})
+        folder = Path("mlruns") / ".staging" / str(owner) / str(t.number)
+        inv._log_trial(tracker, t, folder, {"hedgeopt.adopted": "true"})
 
 
 def _run_worker_pool(study: optuna.Study, inv: Invocation, invocation: str,

@@ -166,7 +166,10 @@ def test_sigkill_of_one_worker_fails_and_retries_its_trial(workdir: Path, pg_url
             except Exception:  # noqa: BLE001 - not created yet
                 return None
             for t in study.get_trials(deepcopy=False):
-                if t.state.name == "RUNNING" and t.user_attrs.get("hedgeopt.pid"):
+                # params sampled (so the retry has params to repeat), started under a second
+                # ago (so it cannot finish, 2 s, before the kill)
+                if t.state.name == "RUNNING" and t.user_attrs.get("hedgeopt.pid") and t.params \
+                        and time.time() - t.datetime_start.timestamp() < 1.0:
                     return t
             return None
 
