@@ -82,7 +82,8 @@ class DeltaHedgeObjective(Objective):
         self.oos_seed = derive_oos_seed(self.seed) if oos_seed is None else int(oos_seed)
         if self.oos_seed == self.seed:
             raise ValueError("delta_hedge: paths.oos_seed must differ from seed")
-        policy, costs = self._policy(cfg), self._costs(cfg)  # validate before any trial
+        self._policy(cfg)  # validate the policy and cost keys before any path is simulated
+        self._costs(cfg)
         self.inputs = self._build(self.n_paths, self.seed)
         self.ideal_pnl = self._ideal(self.inputs)
         self._oos: HedgeInputs | None = None
