@@ -14,7 +14,15 @@ from __future__ import annotations
 import copy
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, Mapping, Protocol, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Protocol, Sequence, Union
+
+import numpy as np
+
+from hedgeopt.stats import CVaR, Mean, Sharpe, Statistic, cvar
+
+__all__ = ["CVaR", "Evaluation", "Mean", "Metrics", "NullReporter", "Objective", "Reporter",
+           "Sharpe", "Statistic", "TrialPruned", "apply_params", "cvar", "get_path", "metrics_of"]
 
 
 class TrialPruned(Exception):
@@ -51,7 +59,45 @@ class NullReporter:
         return False
 
 
-Metrics = Mapping[str, float]
+@dataclass
+class Evaluation:
+    """Metrics plus the per-sample values behind the optimised ones.
+
+    Wherever an objective returns metrics (``__call__``, ``evaluate``, each baseline split) it
+    may return an ``Evaluation`` instead, so that the framework can say how sure the result is:
+    bootstrap intervals, paired differences against baselines on the same samples, a verdict,
+    and the probability of backtest overfitting across trials.
+
+    ``samples[m]``: for an optimised metric ``m``, a ``(n,)`` or ``(n, k)`` array with one row
+    per sample (simulated path, walk-forward window, day); ``statistics[m]`` turns such rows
+    into ``m`` (:class:`Mean` when absent), so ``statistics[m](samples[m])`` equals
+    ``metrics[m]``. Samples of the out-of-sample evaluation and of every baseline must be the
+    *same* samples (common random numbers, the same days) so differences pair up; in-sample
+    samples of every trial must be the same in-sample samples. ``serial``: rows are a time
+    series (daily returns), resampled in moving blocks of ``block_length`` rows (``None``: the
+    framework picks n^(1/3)).
+    """
+
+    metrics: dict[str, float]
+    samples: dict[str, np.ndarray] = field(default_factory=dict)
+    statistics: dict[str, Statistic] = field(default_factory=dict)
+    serial: bool = False
+    block_length: int | None = None
+
+    def statistic(self, metric: str) -> Statistic:
+        return self.statistics.get(metric) or Mean()
+
+
+Metrics = Union[Mapping[str, float], Evaluation]
+
+
+def metrics_of(result: Metrics | None) -> dict[str, float]:
+    """The plain metrics of what an objective returned (a mapping or an :class:`Evaluation`)."""
+    if result is None:
+        return {}
+    if isinstance(result, Evaluation):
+        return dict(result.metrics)
+    return dict(result)
 
 
 class Objective(ABC):
@@ -78,7 +124,11 @@ class Objective(ABC):
         """Metrics of ``params`` on held-out data the search never saw."""
 
     def baselines(self) -> Mapping[str, Mapping[str, Metrics]]:
-        """Reference strategies: ``{name: {"in_sample": metrics, "out_of_sample": metrics}}``."""
+        """Reference strategies: ``{name: {"in_sample": metrics, "out_of_sample": metrics}}``.
+
+        Give :class:`Evaluation` objects on the same samples as :meth:`evaluate` so that the
+        export can pair the tuned config against each baseline.
+        """
         return {}
 
     def plots(
