@@ -6,8 +6,8 @@ Conventions (seed 001): the dependent leg has hedge ratio 1 and the spread is
 column (dependent first), the hedge legs ``X``, the dependent leg ``y`` (``None`` for Box-Tiao)
 and the fit residuals / spread; the two numerical methods also return scipy's result.
 
-Econometrics come from statsmodels (OLS, ADF via ``adfuller``, Johansen via ``coint_johansen``,
-VAR(1) for Box-Tiao). The numerical methods (minimum half-life, minimum ADF statistic) search
+Econometrics come from statsmodels (OLS, Johansen via ``coint_johansen``); the ADF(1) statistic
+(``adfuller``'s value) and Box-Tiao's VAR(1) are computed by least squares in numpy. The numerical methods (minimum half-life, minimum ADF statistic) search
 in volatility-scaled units ``theta_i = ratio_i * sd(leg_i) / sd(y)`` with BFGS, from the OLS ratio
 and from the exact minimum-AR(1)-slope portfolio (a generalised eigenvector), keeping the better:
 
@@ -31,8 +31,6 @@ import pandas as pd
 import scipy.linalg
 import statsmodels.api as sm
 from scipy.optimize import OptimizeResult, minimize
-from statsmodels.tsa.api import VAR
-from statsmodels.tsa.stattools import adfuller
 from statsmodels.tsa.vector_ar.vecm import coint_johansen
 
 #: Fewest rows any method accepts (per leg: ``max(MIN_ROWS, 5 * n_legs)``).
@@ -177,9 +175,30 @@ def half_life(spread: np.ndarray | pd.Series, mean: float | None = None) -> floa
 
 
 def adf_statistic(spread: np.ndarray | pd.Series, maxlag: int = 1) -> float:
-    """ADF t-statistic (constant, ``maxlag`` fixed lags) from statsmodels' ``adfuller``."""
+    """ADF t-statistic with a constant and ``maxlag`` fixed lags (statsmodels' ``adfuller`` value).
+
+    Computed directly by least squares (the regression ``adfuller`` runs with ``autolag=None``):
+    the numerical hedge-ratio search and the surrogate tests call it thousands of times.
+    """
     s = np.asarray(spread, dtype=float)
-    return float(adfuller(s, maxlag=maxlag, regression="c", autolag=None, result_object=False)[0])
+    if s.ndim != 1 or len(s) < maxlag + 4:
+        raise ValueError(f"ADF({maxlag}) needs at least {maxlag + 4} observations, got {len(s)}")
+    ds = np.diff(s)
+    nobs = len(ds) - maxlag
+    cols = [s[maxlag:-1]] + [ds[maxlag - j : len(ds) - j] for j in range(1, maxlag + 1)]
+    design = np.column_stack(cols + [np.ones(nobs)])
+    target = ds[maxlag:]
+    coef, _, rank, _ = np.linalg.lstsq(design, target, rcond=None)
+    dof = nobs - design.shape[1]
+    if rank < design.shape[1] or dof <= 0:
+        return math.nan
+    resid = target - design @ coef
+    sigma2 = float(resid @ resid) / dof
+    try:
+        var0 = float(np.linalg.inv(design.T @ design)[0, 0]) * sigma2
+    except np.linalg.LinAlgError:
+        return math.nan
+    return float(coef[0] / math.sqrt(var0)) if var0 > 0 else math.nan
 
 
 # --------------------------------------------------------------------------------------------
@@ -246,21 +265,25 @@ def get_johansen_hedge_ratio(
 def get_box_tiao_hedge_ratio(
     price_data: pd.DataFrame, dependent_variable: str | None = None
 ) -> tuple[dict[str, float], pd.DataFrame, None, pd.Series]:
-    """Box-Tiao canonical decomposition: the least predictable portfolio of a VAR(1) fit.
+    """Box-Tiao canonical decomposition, as the reference library estimates it: (ratios, X, None, spread).
 
-    With ``Gamma`` the covariance of the prices and ``Gamma_hat`` that of the VAR(1) forecasts,
-    the predictability of weights ``w`` is ``w' Gamma_hat w / w' Gamma w``; the generalised
-    eigenvector of the smallest eigenvalue is the most mean-reverting portfolio. Returns
-    (ratios, X, None, spread).
+    The prices are demeaned (``D = P - mean(P)``); a VAR(1) ``D_t = c + A D_{t-1} + e_t`` is
+    fitted by least squares on them (with the intercept, as statsmodels' ``VAR.fit(1)`` does);
+    ``Gamma`` is the covariance (ddof 1) of all demeaned rows. The predictability of weights
+    ``w`` is ``w' A Gamma A' w / w' Gamma w``; the weights are the eigenvector of
+    ``inv(Gamma) A Gamma A'`` with the smallest eigenvalue (the least predictable, most
+    mean-reverting portfolio), solved as the symmetric generalised problem
+    ``(A Gamma A') w = lambda Gamma w``.
     """
     y, X = _split_legs(price_data, dependent_variable)
     frame = pd.concat([y, X], axis=1)
-    values = frame.to_numpy()
-    fit = VAR(values).fit(1, trend="c")
-    fitted = np.asarray(fit.fittedvalues)
-    gamma = np.cov(values[1:], rowvar=False)
-    gamma_hat = np.cov(fitted, rowvar=False)
-    _, vecs = scipy.linalg.eigh(gamma_hat, gamma)
+    demeaned = frame.to_numpy() - frame.to_numpy().mean(axis=0)
+    design = np.column_stack([np.ones(len(demeaned) - 1), demeaned[:-1]])
+    coef = np.linalg.lstsq(design, demeaned[1:], rcond=None)[0]
+    var_matrix = coef[1:].T  # A: row i holds the coefficients of leg i's equation
+    gamma = np.cov(demeaned, rowvar=False)
+    predictable = var_matrix @ gamma @ var_matrix.T
+    _, vecs = scipy.linalg.eigh(0.5 * (predictable + predictable.T), gamma)
     weights = vecs[:, 0]
     if abs(weights[0]) < 1e-12 * np.abs(weights).max():
         raise ValueError("Box-Tiao portfolio gives the dependent leg no weight")
@@ -396,7 +419,7 @@ def get_adf_optimal_hedge_ratio(
 ) -> tuple[dict[str, float], pd.DataFrame, pd.Series, pd.Series, OptimizeResult]:
     """Hedge ratio minimising the spread's ADF t-statistic: (ratios, X, y, residuals, scipy result).
 
-    ADF(1) with a constant from statsmodels' ``adfuller`` (a fixed lag keeps the criterion
+    ADF(1) with a constant, ``adfuller``'s value (a fixed lag keeps the criterion
     smooth). ``options`` go to ``scipy.optimize.minimize`` (BFGS).
     """
     y, X = _split_legs(price_data, dependent_variable)
