@@ -223,7 +223,7 @@ def test_minimum_half_life_on_seed_avb_a_pair_finds_global_minimum(avb_a):
 
 
 def test_minimum_adf_beats_a_grid_scan(pair):
-    ratios, X, y, residuals, result = hr.get_adf_optimal_hedge_ratio(pair)
+    _ratios, X, y, residuals, result = hr.get_adf_optimal_hedge_ratio(pair)
     best = hr.adf_statistic(residuals)
     assert best == pytest.approx(result.fun)
     grid = np.linspace(4.9, 5.1, 81)
@@ -234,7 +234,7 @@ def test_minimum_adf_beats_a_grid_scan(pair):
 def test_non_convergence_warns_and_returns_result(pair):
     for func in (hr.get_minimum_hl_hedge_ratio, hr.get_adf_optimal_hedge_ratio):
         with pytest.warns(hr.HedgeRatioConvergenceWarning, match="did not converge"):
-            ratios, _, _, _, result = func(pair, options={"maxiter": 1})
+            _ratios, _, _, _, result = func(pair, options={"maxiter": 1})
         assert not result.success and result.status != 0
 
 
