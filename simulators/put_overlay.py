@@ -133,8 +133,8 @@ def _overlay_kernel(spot, atm, expo, start, moneyness, tenor, roll_before, sizin
     dt = 1.0 / 252.0
     interval = tenor - roll_before
     for p in range(n_paths):
-        E = 0.0
-        C = 1.0
+        E = expo[p, start]  # the portfolio starts invested: no cost to build the first position
+        C = 1.0 - E
         n = 0.0
         K = 1.0
         expiry = start
