@@ -8,8 +8,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,7 +34,7 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
-def history_figures(obj: "TailHedgeObjective", best_params: Mapping[str, Any], out_dir: Path) -> list[Path]:
+def history_figures(obj: TailHedgeObjective, best_params: Mapping[str, Any], out_dir: Path) -> list[Path]:
     plt = _plt()
     out_dir.mkdir(parents=True, exist_ok=True)
     best, res = obj.history(best_params)

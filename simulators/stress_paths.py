@@ -12,8 +12,9 @@ deliberately crash-heavy, not fitted to the history the study is judged on.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +35,7 @@ class StressModel:
     jump_variance: float = 0.03  # variance added at each jump
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> "StressModel":
+    def from_config(cls, cfg: Mapping[str, Any]) -> StressModel:
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(cfg) - known)
         if unknown:

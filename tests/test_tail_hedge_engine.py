@@ -140,7 +140,7 @@ def test_trend_signal_matches_a_rolling_mean_and_never_looks_ahead() -> None:
     np.testing.assert_array_equal(trend_exposure(shocked, 50, 0.7)[:200], expo[:200])
     # the engine's returns up to close 200 ignore what happens after it, too
     m = Market()
-    atm = lambda s: SkewVolModel().atm(trailing_realised_vol(np.diff(np.log(s)), 21))  # noqa: E731
+    atm = lambda s: SkewVolModel().atm(trailing_realised_vol(np.diff(np.log(s)), 21))
     a = run_overlay(spot, atm(spot), expo, PutPolicy(), m, start=21)
     b = run_overlay(shocked, atm(shocked), trend_exposure(shocked, 50, 0.7), PutPolicy(), m, start=21)
     np.testing.assert_array_equal(a.returns[0, :200], b.returns[0, :200])
