@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from statsmodels.tsa.statespace.kalman_filter import KalmanFilter
 
-from simulators.kalman import kalman_filter
+from simulators.kalman import fit_observation_noise, kalman_filter
 from simulators.static_hedge import min_variance_ratio, ols_hedge, ridge_hedge, rolling_ols_ratios
 
 
@@ -115,6 +115,18 @@ def test_rejects_bad_noise() -> None:
         kalman_filter(y, X, 1e-5, 0.0)
     with pytest.raises(ValueError, match="process_noise"):
         kalman_filter(y, X, -1e-5, 1e-3)
+
+
+def test_observation_noise_by_maximum_likelihood() -> None:
+    # data from the model with beta step sd 0.01 (q = 1e-4) and noise sd 0.004 (R = 1.6e-5)
+    y, X, beta = _synthetic(n=1500)
+    delta = 1e-4 / 1.6e-5
+    r = fit_observation_noise(y, X, delta, beta[0], 1e-4 * np.eye(3))
+    assert 1.6e-5 / 1.5 < r < 1.6e-5 * 1.5
+    ll = lambda v: kalman_filter(y, X, delta * v, v, beta[0], 1e-4 * np.eye(3)).loglik  # noqa: E731
+    assert ll(r) >= max(ll(r * 1.05), ll(r / 1.05))  # a maximum of the likelihood
+    with pytest.raises(ValueError, match="signal_to_noise"):
+        fit_observation_noise(y, X, -1.0)
 
 
 def test_min_variance_ratio_is_rho_sigma_ratio() -> None:
