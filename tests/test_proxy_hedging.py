@@ -77,6 +77,28 @@ def test_buy_and_hold_matches_share_accounting() -> None:
     np.testing.assert_allclose(res.positions, shares_x * p_x[:-1] / (shares_t * p_t[:-1])[:, None], rtol=1e-10)
 
 
+def test_weekly_with_costs_matches_share_loop() -> None:
+    # an independent day-by-day book: share counts, prices, trades at the close before the day
+    target, proxies, ratios = _market(seed=11)
+    mask = rebalance_mask(pd.bdate_range("2021-01-04", periods=len(target)), "weekly")
+    res = run_hedge(target, proxies, ratios, mask, cost_bps=7.0, notional=1e6)
+    p_t, p_x, s_t, s_x = 40.0, np.array([25.0, 90.0]), 1e6 / 40.0, np.zeros(2)
+    net, cost_ccy = [], 0.0
+    for t in range(len(target)):
+        value = s_t * p_t
+        cost = 0.0
+        if mask[t]:
+            want = ratios[t] * value / p_x
+            cost = float(np.abs(want - s_x) @ p_x) * 7e-4
+            s_x = want
+        n_t, n_x = p_t * (1 + target[t]), p_x * (1 + proxies[t])
+        net.append((s_t * (n_t - p_t) - s_x @ (n_x - p_x) - cost) / value)
+        cost_ccy += cost
+        p_t, p_x = n_t, n_x
+    np.testing.assert_allclose(res.net, net, rtol=1e-9, atol=1e-15)
+    assert hedge_metrics(res)["total_cost"] == pytest.approx(cost_ccy, rel=1e-9)
+
+
 def test_daily_is_constant_ratio_and_weekly_differs_without_costs() -> None:
     target, proxies, ratios = _market()
     idx = pd.bdate_range("2021-01-04", periods=len(target))
