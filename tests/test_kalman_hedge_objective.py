@@ -194,7 +194,7 @@ def test_baselines_on_the_test_days(obj: KalmanHedgeObjective) -> None:
     assert set(b) == {"no_hedge", "static_ols", "ridge", "min_variance_single", "rolling_ols", "kalman_grid_calibration"}
     tuned = _check_evaluation(obj.evaluate(PARAMS))
     assert tuned.shape[0] == obj.walk.test.days
-    for name, splits in b.items():
+    for splits in b.values():
         assert set(splits) == {"in_sample", "out_of_sample"}
         _check_evaluation(splits["in_sample"])
         x = _check_evaluation(splits["out_of_sample"])
