@@ -65,11 +65,16 @@ def _plain(v: Any) -> Any:
 def build_export(params: Mapping[str, Any], metadata: Mapping[str, Any],
                  in_sample: Mapping[str, float], out_of_sample: Mapping[str, float],
                  baselines: Mapping[str, Any], pareto_front: list[Mapping[str, Any]] | None = None,
-                 ) -> dict[str, Any]:
+                 confidence: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The export document; ``confidence`` is :func:`hedgeopt.assessment.assess_study`'s result."""
     doc: dict[str, Any] = nest(dict(params))
     doc["metadata"] = dict(metadata)
     doc["performance"] = {"in_sample": dict(in_sample), "out_of_sample": dict(out_of_sample),
                           "baselines": dict(baselines)}
+    if confidence:
+        doc["performance"]["verdict"] = confidence["verdict"]
+        doc["performance"]["intervals"] = confidence["metrics"]
+        doc["performance"]["overfitting"] = confidence["overfitting"]
     if pareto_front:
         doc["pareto_front"] = list(pareto_front)
     return _plain(doc)

@@ -8,6 +8,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from hedgeopt.assessment import counterpart as oos_name
+
 
 def _plt():
     import matplotlib
@@ -95,23 +97,17 @@ def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-_SPLIT_PREFIXES = (("val_", "test_"), ("is_", "oos_"), ("in_sample_", "out_of_sample_"))
-
-
 def counterpart(out_of_sample: Mapping[str, float], name: str) -> Any:
     """The out-of-sample value of an in-sample metric: same name, or ``val_x`` -> ``test_x``."""
-    if name in out_of_sample:
-        return out_of_sample[name]
-    for ins, oos in _SPLIT_PREFIXES:
-        if name.startswith(ins) and oos + name[len(ins):] in out_of_sample:
-            return out_of_sample[oos + name[len(ins):]]
-    return ""
+    key = oos_name(out_of_sample, name)
+    return "" if key is None else out_of_sample[key]
 
 
 def summary(study_name: str, counts: Mapping[str, int], best_params: Mapping[str, Any],
             in_sample: Mapping[str, float], out_of_sample: Mapping[str, float],
             baselines: Mapping[str, Mapping[str, Mapping[str, float]]], metrics: Sequence[str],
-            export_paths: Sequence[Path], ui_command: str, experiment_id: str) -> str:
+            export_paths: Sequence[Path], ui_command: str, experiment_id: str,
+            confidence: Sequence[str] = ()) -> str:
     """The end-of-study console report."""
     parts = [f"\nStudy {study_name}: " + ", ".join(f"{k.lower()} {v}" for k, v in counts.items())]
     parts.append(table([(k, v) for k, v in best_params.items()], ["best param", "value"]))
@@ -125,6 +121,8 @@ def summary(study_name: str, counts: Mapping[str, int], best_params: Mapping[str
             for m in metrics:
                 brow.append((name, m, ins.get(m, ""), counterpart(oos, m)))
         parts.append(table(brow, ["baseline", "metric", "in-sample", "out-of-sample"]))
+    if confidence:
+        parts.append("\n".join(confidence))
     parts.append("Exported: " + ", ".join(str(p) for p in export_paths))
     parts.append(f"Browse every trial: {ui_command}   (experiment {study_name}, id {experiment_id})")
     return "\n\n".join(parts) + "\n"

@@ -27,12 +27,14 @@ from optuna.trial import TrialState
 
 from hedgeopt import export as export_mod
 from hedgeopt import report
+from hedgeopt.assessment import assess_metric, assess_study, headline_metrics, summary_lines
 from hedgeopt.config import ConfigError
-from hedgeopt.protocol import NullReporter
+from hedgeopt.protocol import NullReporter, metrics_of
 from hedgeopt.samplers import worker_seed
 from hedgeopt.search_space import SearchSpace
 from hedgeopt.settings import StudySettings
-from hedgeopt.storage import (ATTR_FAIL_REASON, ATTR_INVOCATION, ATTR_METRIC_PREFIX, count_trials,
+from hedgeopt.storage import (ATTR_FAIL_REASON, ATTR_INVOCATION, ATTR_METRIC_PREFIX,
+                              ATTR_SAMPLES_PREFIX, count_trials,
                               counted, invocation_failures, mask_url, open_storage, reap_orphans,
                               slot_lock)
 from hedgeopt.tracking import Tracker, flatten, nest
@@ -435,7 +437,13 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
             ("plots", (best_params, trials_info, out_dir.resolve()))]
     results = Parallel(n_jobs=min(n_workers, len(jobs)), backend="loky")(
         delayed(run_task)(cfg, inv.key, inner, m, a) for m, a in jobs)
-    out_of_sample, baselines, plot_paths = dict(results[0]), dict(results[1]), list(results[2] or [])
+    oos_result, raw_baselines, plot_paths = results[0], dict(results[1] or {}), list(results[2] or [])
+    out_of_sample = metrics_of(oos_result)
+    baselines = {name: {split: metrics_of(res) for split, res in splits.items()}
+                 for name, splits in raw_baselines.items()}
+    confidence = assess_study(settings.metrics, settings.directions, in_sample, oos_result,
+                              raw_baselines, trials, ATTR_SAMPLES_PREFIX,
+                              worker_seed(settings.seed, 0, 0xA55E55))
 
     # framework figures
     figures = [Path(p) for p in plot_paths]
@@ -464,7 +472,8 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
     }
     pareto = [{"trial": t.number, "values": dict(zip(settings.metrics, t.values)),
                "params": dict(t.params)} for t in front]
-    doc = export_mod.build_export(best_params, metadata, in_sample, out_of_sample, baselines, pareto)
+    doc = export_mod.build_export(best_params, metadata, in_sample, out_of_sample, baselines, pareto,
+                                  confidence)
     ypath, jpath = export_mod.write_export(doc, settings.export_dir, settings.study_name)
 
     for f in figures:
@@ -486,7 +495,12 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
         bmetrics[f"best.is.{m}"] = float(v)
     for m, v in out_of_sample.items():
         bmetrics[f"best.oos.{m}"] = float(v)
+    bmetrics.update(headline_metrics(confidence))
     tracker.log_metrics(invocation, bmetrics)
+    verdict = confidence["verdict"]
+    tracker.client.set_tag(invocation, "hedgeopt.verdict", str(verdict.get("outcome")))
+    if verdict.get("best_baseline"):
+        tracker.client.set_tag(invocation, "hedgeopt.best_baseline", str(verdict["best_baseline"]))
     try:
         df = study.trials_dataframe()
         tracker.log_text(invocation, df.to_csv(index=False), "trials.csv")
@@ -494,10 +508,10 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
         pass
     text = report.summary(settings.study_name, counts, best_params, in_sample, out_of_sample,
                           baselines, settings.metrics, [ypath, jpath], ui_command(settings.tracking_uri),
-                          tracker.experiment_id)
+                          tracker.experiment_id, summary_lines(confidence))
     summary = {"study": settings.study_name, "counts": counts, "best_trial": best.number,
                "best_params": best_params, "in_sample": in_sample, "out_of_sample": out_of_sample,
-               "failures_this_invocation": len(failures)}
+               "failures_this_invocation": len(failures), "confidence": confidence}
     tracker.log_text(invocation, json.dumps(export_mod._plain(summary), indent=2), "study_summary.json")
     tracker.log_text(invocation, text, "summary.txt")
     print(text, flush=True)
@@ -523,9 +537,15 @@ def run_replay(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace)
         key = config_key(cfg)
         inner = max(1, os.cpu_count() or 1)
         limit_threads(inner)
-        [metrics] = Parallel(n_jobs=1, backend="loky")(
+        [result] = Parallel(n_jobs=1, backend="loky")(
             delayed(run_task)(cfg, key, inner, "evaluate", (params,)) for _ in range(1))
-        metrics = {k: float(v) for k, v in dict(metrics).items()}
+        metrics = {k: float(v) for k, v in metrics_of(result).items()}
+        seed = worker_seed(settings.seed, 0, 0xA55E55)
+        intervals = {m: assess_metric(m, d, result, {}, seed)["best"]
+                     for m, d in zip(settings.metrics, settings.directions)}
+        for m, iv in intervals.items():
+            if iv.get("low") is not None:
+                metrics.update({f"{m}.low": float(iv["low"]), f"{m}.high": float(iv["high"])})
         tracker.log_metrics(run_id, metrics)
         print(report.table([(k, v) for k, v in metrics.items()], ["metric", "out-of-sample"]))
         print(f"\nReplay logged as MLflow run {run_id}: {ui_command(settings.tracking_uri)}")

@@ -15,9 +15,10 @@ difference is far narrower than the two intervals suggest.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -207,7 +208,7 @@ class Overfitting:
 
 
 def probability_of_overfitting(performance: np.ndarray, statistic: Statistic, direction: str, *,
-                               n_partitions: int = 16, max_splits: int = 4000,
+                               n_partitions: int = 16, max_splits: int = 2000,
                                seed: int = 0) -> Overfitting:
     """PBO of Bailey, Borwein, Lopez de Prado and Zhu (2017) by CSCV.
 
@@ -216,8 +217,10 @@ def probability_of_overfitting(performance: np.ndarray, statistic: Statistic, di
     in-sample half and the rest its out-of-sample half. For each split the trial best in-sample
     is ranked among all trials out of sample; its relative rank w gives the logit
     log(w / (1 - w)); PBO is the share of splits whose logit is <= 0 (the in-sample winner is
-    at or below the out-of-sample median). With more than ``max_splits`` combinations a seeded
-    random subset of them is used.
+    at or below the out-of-sample median). Splits come in complementary pairs (each half is
+    in-sample once and out-of-sample once), so every statistic evaluated serves two splits;
+    with more than ``max_splits`` splits a seeded random subset of the pairs is used
+    (C(16, 8) = 12870 splits; 2000 of them estimate PBO to about +-0.01).
     """
     m = np.asarray(performance, dtype=float)
     if m.ndim == 2:
@@ -230,30 +233,32 @@ def probability_of_overfitting(performance: np.ndarray, statistic: Statistic, di
         raise ValueError(f"PBO needs at least 2 samples per trial, got {n_rows}")
     rows = n_rows // s * s
     groups = np.arange(rows).reshape(s, rows // s)
-    combos = list(combinations(range(s), s // 2))
-    if len(combos) > max_splits:
+    # halves containing group 0, each paired with its complement
+    halves = [c for c in combinations(range(s), s // 2) if c[0] == 0]
+    if 2 * len(halves) > max_splits:
         rng = np.random.default_rng(seed)
-        combos = [combos[i] for i in rng.choice(len(combos), size=max_splits, replace=False)]
+        keep = rng.choice(len(halves), size=max(1, max_splits // 2), replace=False)
+        halves = [halves[i] for i in sorted(keep)]
     sign = 1.0 if direction == "maximize" else -1.0
-    logits = np.empty(len(combos))
-    chunk = max(1, int(2e7 // max(1, n_trials * rows * m.shape[2])))
-    for c0 in range(0, len(combos), chunk):
-        part = combos[c0:c0 + chunk]
-        is_rows = np.stack([groups[list(c)].ravel() for c in part])              # (C, rows/2)
-        mask = np.ones((len(part), s), bool)
+    logits = np.empty(2 * len(halves))
+    chunk = max(1, int(1e7 // max(1, n_trials * rows * m.shape[2])))
+    for c0 in range(0, len(halves), chunk):
+        part = halves[c0:c0 + chunk]
+        mask = np.zeros((len(part), s), bool)
         for i, c in enumerate(part):
-            mask[i, list(c)] = False
-        oos_rows = np.stack([groups[mk].ravel() for mk in mask])
-        perf_is = sign * np.asarray(statistic(m[:, is_rows].transpose(1, 0, 2, 3)), float)
-        perf_oos = sign * np.asarray(statistic(m[:, oos_rows].transpose(1, 0, 2, 3)), float)
-        best = np.argmax(perf_is, axis=1)                                        # (C,)
-        chosen = perf_oos[np.arange(len(part)), best][:, None]
-        below = (perf_oos < chosen).sum(axis=1)
-        ties = (perf_oos == chosen).sum(axis=1)
-        rank = below + (ties + 1) / 2.0                                         # 1 = worst
-        w = rank / (n_trials + 1.0)
-        logits[c0:c0 + len(part)] = np.log(w / (1.0 - w))
-    return Overfitting(float(np.mean(logits <= 0.0)), n_trials, rows, s, len(combos), logits)
+            mask[i, list(c)] = True
+        a_rows = np.stack([groups[mk].ravel() for mk in mask])                    # (C, rows/2)
+        b_rows = np.stack([groups[~mk].ravel() for mk in mask])
+        perf_a = sign * np.asarray(statistic(m[:, a_rows].transpose(1, 0, 2, 3)), float)  # (C, N)
+        perf_b = sign * np.asarray(statistic(m[:, b_rows].transpose(1, 0, 2, 3)), float)
+        for j, (p_is, p_oos) in enumerate(((perf_a, perf_b), (perf_b, perf_a))):
+            best = np.argmax(p_is, axis=1)
+            chosen = p_oos[np.arange(len(part)), best][:, None]
+            below = (p_oos < chosen).sum(axis=1)
+            ties = (p_oos == chosen).sum(axis=1)
+            w = (below + (ties + 1) / 2.0) / (n_trials + 1.0)                 # rank 1 = worst
+            logits[2 * c0 + j * len(part): 2 * c0 + (j + 1) * len(part)] = np.log(w / (1.0 - w))
+    return Overfitting(float(np.mean(logits <= 0.0)), n_trials, rows, s, len(logits), logits)
 
 
 # ---------------------------------------------------------------------------- assessment
@@ -300,9 +305,3 @@ def assess(metric: str, direction: str, best: SampleSet, baselines: Mapping[str,
         out["verdict"] = {"best_baseline": ref, "outcome": res, "difference": d,
                           "text": verdict_text(res, metric, ref, diff, direction)}
     return out
-
-
-def summarise_samples(values: Sequence[float]) -> str:
-    """``mean ± sd (n)`` of a sample, for logs."""
-    v = np.asarray(values, dtype=float)
-    return f"{v.mean():.4g} ± {v.std(ddof=1) if v.size > 1 else 0.0:.3g} (n={v.size})"

@@ -43,6 +43,7 @@ ATTR_INVOCATION = "hedgeopt.invocation"  # the parent run id of the invocation t
 ATTR_HOST = "hedgeopt.host"
 ATTR_PID = "hedgeopt.pid"
 ATTR_METRIC_PREFIX = "metric."
+ATTR_SAMPLES_PREFIX = "samples."  # a completed trial's in-sample per-sample values (PBO)
 
 
 def mask_url(text: str | None) -> str | None:
@@ -223,7 +224,8 @@ class RetryStaleTrial(RetryHeartbeatStaleTrialCallback):
                 pass
         trial = copy.deepcopy(trial)
         trial.user_attrs = {k: v for k, v in trial.user_attrs.items()
-                            if k not in _RUN_ATTRS and not k.startswith(ATTR_METRIC_PREFIX)}
+                            if k not in _RUN_ATTRS
+                            and not k.startswith((ATTR_METRIC_PREFIX, ATTR_SAMPLES_PREFIX))}
         super().__call__(study, trial)
 
 

@@ -111,7 +111,7 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
     from hedgeopt.samplers import build_pruner, build_sampler, is_grid
     from hedgeopt.settings import validate
     from hedgeopt.storage import (ATTR_COUNTED, ATTR_FAIL_REASON, ATTR_HOST, ATTR_INVOCATION,
-                                  ATTR_METRIC_PREFIX, ATTR_PID, count_trials, fail_stale,
+                                  ATTR_METRIC_PREFIX, ATTR_PID, ATTR_SAMPLES_PREFIX, count_trials, fail_stale,
                                   invocation_failures, open_storage, reap_orphans,
                                   slot_lock)
 
@@ -146,8 +146,9 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
         reporter = TrialReporter(trial, artifact_dir, single)
         try:
             params = space.suggest(trial)
-            metrics = objective(params, reporter)
-            clean = _check_metrics(metrics, settings.metrics)
+            result = objective(params, reporter)
+            clean = _check_metrics(result, settings.metrics)
+            samples = _check_samples(result, settings.metrics)
         except TrialPruned as exc:
             _store_metrics(trial, reporter, {}, ATTR_METRIC_PREFIX)
             done["pruned"] += 1
@@ -162,6 +163,8 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
             done["failed"] += 1
             raise
         _store_metrics(trial, reporter, clean, ATTR_METRIC_PREFIX)
+        for name, rows in samples.items():
+            trial.set_user_attr(ATTR_SAMPLES_PREFIX + name, rows)
         done["complete"] += 1
         values = tuple(clean[m] for m in settings.metrics)
         return values[0] if single else values
@@ -193,7 +196,10 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
     return done
 
 
-def _check_metrics(metrics: Any, optimised: tuple[str, ...]) -> dict[str, float]:
+def _check_metrics(result: Any, optimised: tuple[str, ...]) -> dict[str, float]:
+    from hedgeopt.protocol import Evaluation
+
+    metrics = result.metrics if isinstance(result, Evaluation) else result
     if not isinstance(metrics, Mapping):
         raise TypeError(f"objective returned {type(metrics).__name__}, expected a mapping of metrics")
     clean: dict[str, float] = {}
@@ -209,6 +215,25 @@ def _check_metrics(metrics: Any, optimised: tuple[str, ...]) -> dict[str, float]
         if m not in clean:
             raise KeyError(f"objective returned no metric {m!r} (it returned {sorted(clean)})")
     return clean
+
+
+def _check_samples(result: Any, optimised: tuple[str, ...]) -> dict[str, list[list[float]]]:
+    """The in-sample per-sample values of the optimised metrics, as JSON-ready rows."""
+    import numpy as np
+
+    from hedgeopt.protocol import Evaluation
+    from hedgeopt.stats import as_matrix
+
+    if not isinstance(result, Evaluation):
+        return {}
+    out: dict[str, list[list[float]]] = {}
+    for m in optimised:
+        if m in result.samples:
+            x = as_matrix(result.samples[m])
+            if not np.all(np.isfinite(x)):
+                raise ValueError(f"per-sample values of {m!r} are not all finite")
+            out[m] = x.tolist()
+    return out
 
 
 def _store_metrics(trial: Any, reporter: TrialReporter, metrics: Mapping[str, float],

@@ -1,0 +1,80 @@
+"""Figures of the tail_hedge study on the judged SPY history (matplotlib, Agg backend).
+
+* ``equity_curves.png``: value of the tuned overlay beside every baseline (log scale);
+* ``drawdowns.png``: their drawdowns from the running peak;
+* ``protection_cost.png``: the tuned overlay's cumulative premium, put-leg result and spreads
+  (fractions of portfolio value) and the log growth it gave up against unhedged SPY.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from objectives.tail_hedge import TailHedgeObjective
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _plt().close(fig)
+    return path
+
+
+def history_figures(obj: TailHedgeObjective, best_params: Mapping[str, Any], out_dir: Path) -> list[Path]:
+    plt = _plt()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    best, res = obj.history(best_params)
+    series = {"tuned overlay": best}
+    for name, params in obj.baseline_params().items():
+        series[name] = obj.history(params)[0]
+    series["sixty_forty"] = obj.sixty_forty()
+    days = obj.days
+    wealth = {k: np.cumprod(1.0 + v) for k, v in series.items()}
+    paths: list[Path] = []
+
+    fig, ax = plt.subplots(figsize=(11, 5))
+    for k, w in wealth.items():
+        ax.plot(days, w, lw=1.8 if k == "tuned overlay" else 1.0, label=k)
+    ax.set_yscale("log")
+    ax.set_ylabel("portfolio value (start = 1)")
+    ax.set_title("SPY with a tail overlay vs baselines, judged history")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.25)
+    paths.append(_save(fig, out_dir / "equity_curves.png"))
+
+    fig, ax = plt.subplots(figsize=(11, 4))
+    for k, w in wealth.items():
+        ax.plot(days, w / np.maximum.accumulate(w) - 1.0, lw=1.8 if k == "tuned overlay" else 1.0, label=k)
+    ax.set_ylabel("drawdown")
+    ax.set_title("drawdowns from the running peak")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.25)
+    paths.append(_save(fig, out_dir / "drawdowns.png"))
+
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    ax.plot(days, np.cumsum(res.window("premium")[0]), label="premium paid (cumulative)")
+    ax.plot(days, np.cumsum(res.window("put_pnl")[0]), label="put leg result incl. spreads (cumulative)")
+    ax.plot(days, np.cumsum(res.window("spread_cost")[0]), label="spreads paid (cumulative)")
+    given_up = np.cumsum(np.log1p(obj.hist_ref[0]) - np.log1p(best))
+    ax.plot(days, given_up, ls="--", label="log growth given up vs unhedged SPY")
+    ax.axhline(0.0, color="black", lw=0.6)
+    ax.set_ylabel("fraction of portfolio value")
+    ax.set_title("cost of protection over time (tuned overlay)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.25)
+    paths.append(_save(fig, out_dir / "protection_cost.png"))
+    return paths
