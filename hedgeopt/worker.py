@@ -147,7 +147,7 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
         try:
             params = space.suggest(trial)
             metrics = objective(params, reporter)
-            clean = _check_metrics(metrics, settings.metrics)
+            clean = _check_metrics(_plain(metrics), settings.metrics)
         except TrialPruned as exc:
             _store_metrics(trial, reporter, {}, ATTR_METRIC_PREFIX)
             done["pruned"] += 1
@@ -237,7 +237,19 @@ def run_task(config: dict[str, Any], config_key: str, inner_threads: int, method
     limit_threads(inner_threads)
     objective = get_objective(config, config_key)
     limit_threads(inner_threads)
-    return getattr(objective, method)(*args)
+    result = getattr(objective, method)(*args)
+    if method == "evaluate":
+        return _plain(result)
+    if method == "baselines":
+        return {name: {split: _plain(r) for split, r in res.items()} for name, res in (result or {}).items()}
+    return result
+
+
+def _plain(result: Any) -> Any:
+    """The metrics of an objective's result (a mapping, or an Evaluation's ``metrics``)."""
+    from hedgeopt.protocol import Evaluation, metrics_of
+
+    return metrics_of(result) if isinstance(result, Evaluation) else result
 
 
 def prewarm(config: dict[str, Any], config_key: str, inner_threads: int) -> int:
