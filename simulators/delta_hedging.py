@@ -243,6 +243,7 @@ def _hedge_kernel(spot, book_delta, book_gamma, book_value, sample_idx, funding_
     n_fund = funding_idx.shape[0]
     n_samp = sample_idx.shape[0]
     third = 1.0 / 3.0
+    wide = 0.0
     for p in range(p0, p1):
         i = p - p0
         h = 0.0
@@ -270,15 +271,18 @@ def _hedge_kernel(spot, book_delta, book_gamma, book_value, sample_idx, funding_
             if t < n:
                 target = -hedge_ratio * bd
                 dev = h - target
-                if ww_coef > 0.0:
+                adev = abs(dev)
+                if ww_coef > 0.0:  # |dev| > cbrt(k S G^2) without a cube root on every tick
                     g = book_gamma[p, t]
-                    half = (ww_coef * s * g * g) ** third
+                    wide = ww_coef * s * g * g
+                    breach = adev * adev * adev > wide
                 else:
-                    half = band_usd / s
+                    breach = adev * s > band_usd
                 timed = t - last_t >= cadence_ticks or abs(s - last_s) > move_band * last_s
-                if timed or abs(dev) > half:
+                if timed or breach:
                     goal = target
                     if to_edge and not timed:
+                        half = wide ** third if ww_coef > 0.0 else band_usd / s
                         goal = target + half if dev > 0.0 else target - half
                     trade = goal - h
                     lim = max_trade_usd / s
