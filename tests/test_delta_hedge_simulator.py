@@ -61,7 +61,7 @@ def test_default_preset_is_a_martingale_with_jumps_and_bounded_vol():
 
 
 def test_variance_risk_premium_scales_the_diffusion_not_the_implied_vol():
-    base = dict(iv0=0.6, horizon_hours=2.0, jump_intensity=0.0, vol_of_vol=0.0, vol_mean_reversion=0.0)
+    base = {"iv0": 0.6, "horizon_hours": 2.0, "jump_intensity": 0.0, "vol_of_vol": 0.0, "vol_mean_reversion": 0.0}
     plain = simulate_paths(CryptoPerpParams(**base), 2, seed=5)
     rich = simulate_paths(CryptoPerpParams(**base, variance_risk_premium=0.25), 2, seed=5)
     np.testing.assert_array_equal(plain.iv, rich.iv)  # the book is marked at the same implied vol

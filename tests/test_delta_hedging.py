@@ -30,8 +30,8 @@ def straddle(sign: float = -1.0, expiry_days: float = 30.0, s0: float = 50_000.0
 
 def gbm(tick: float, hours: float, **kw) -> CryptoPerpParams:
     """Constant-vol GBM: no jumps, no vol dynamics, no funding (unless overridden)."""
-    base = dict(iv0=0.6, tick_seconds=tick, horizon_hours=hours, jump_intensity=0.0,
-                vol_of_vol=0.0, vol_mean_reversion=0.0, funding_base=0.0)
+    base = {"iv0": 0.6, "tick_seconds": tick, "horizon_hours": hours, "jump_intensity": 0.0,
+                "vol_of_vol": 0.0, "vol_mean_reversion": 0.0, "funding_base": 0.0}
     base.update(kw)
     return CryptoPerpParams(**base)
 
@@ -89,7 +89,7 @@ def test_costs_equal_fee_times_traded_notional():
     paths = simulate_paths(CryptoPerpParams(horizon_hours=4.0), 1, seed=5)
     inputs = build_hedge_inputs(paths, straddle(), 3600.0)
     costs = CostModel(taker_fee=0.0005, slippage=0.0001)
-    res, h, _, trades = traces(inputs, HedgePolicy(cadence_seconds=60.0), costs)
+    res, _h, _, trades = traces(inputs, HedgePolicy(cadence_seconds=60.0), costs)
     notional_traded = np.sum(np.abs(trades) * inputs.spot[0])
     assert res.traded_notional[0] == pytest.approx(notional_traded, rel=1e-12)
     assert res.costs[0] == pytest.approx(0.0006 * notional_traded, rel=1e-12)
