@@ -9,7 +9,7 @@ Conventions (used throughout deep_hedge):
 - Heston is simulated with full-truncation Euler on a grid ``substeps`` times finer than the
   hedging grid (log-Euler for the spot), then sampled on the hedging grid.
 - Each path set draws from its own ``torch.Generator``; :func:`derive_seed` gives train,
-  validation, test and out-of-sample sets distinct, reproducible seeds from one config seed.
+  validation, selection and held-out test sets distinct, reproducible seeds from one config seed.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-SPLITS: tuple[str, ...] = ("train", "val", "test", "oos")
+SPLITS: tuple[str, ...] = ("train", "val", "select", "test")
 
 
 @dataclass(frozen=True)
@@ -185,7 +185,7 @@ def simulate(market: Mapping[str, Any], n_paths: int, seed: int, *, device: str 
 
 def make_datasets(market: Mapping[str, Any], sizes: Mapping[str, int], seed: int, *,
                   device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> dict[str, Paths]:
-    """One :class:`Paths` per split in ``sizes`` (train/val/test/oos), each with its own derived seed."""
+    """One :class:`Paths` per split in ``sizes`` (train/val/select/test), each with its own derived seed."""
     return {split: simulate(market, int(n), derive_seed(seed, split), device=device, dtype=dtype)
             for split, n in sizes.items()}
 
