@@ -17,22 +17,45 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
+import lightning as L
 import numpy as np
 import torch
 
-from hedgeopt.protocol import CVaR, Evaluation, NullReporter, Objective, Reporter, TrialPruned
+from hedgeopt.protocol import (
+    CVaR,
+    Evaluation,
+    NullReporter,
+    Objective,
+    Reporter,
+    TrialPruned,
+)
 from simulators.deep_hedger import (
-    DeepHedgeModule, HedgerNet, fit_best_epoch, hedge_features, hedger_from_config, load_hedger, make_loader,
-    predict_hedges, save_hedger, terminal_pnl, trading_costs,
+    DeepHedgeModule,
+    HedgerNet,
+    fit_best_epoch,
+    hedge_features,
+    hedger_from_config,
+    load_hedger,
+    make_loader,
+    predict_hedges,
+    save_hedger,
+    terminal_pnl,
+    trading_costs,
 )
 from simulators.heston import HestonParams, heston_call_price
 from simulators.sv_hedges import band_hedges, bs_gamma_on_paths, heston_hedge_greeks
-from simulators.sv_paths import Paths, bs_delta_hedge, bs_initial_price, call_payoff, derive_seed, make_datasets
-
-import lightning as L
+from simulators.sv_paths import (
+    Paths,
+    bs_delta_hedge,
+    bs_initial_price,
+    call_payoff,
+    derive_seed,
+    make_datasets,
+)
 
 YARDSTICK = CVaR(0.95)
 PREMIUMS = ("model", "heston", "bs", "learned")
@@ -67,7 +90,7 @@ class DeepHedgeObjective(Objective):
         cfg = self.config
         for section in ("market", "option", "hedge", "data", "model", "loss", "train"):
             if not isinstance(cfg.get(section), Mapping):
-                raise ValueError(f"deep_hedge config needs a '{section}' section")
+                raise ValueError(f"deep_hedge config needs a '{section}' section")  # noqa: TRY004 (a config error)
         self.seed = int(cfg.get("seed", 0))
         market = cfg["market"]
         self.strike = float(cfg["option"]["strike"])

@@ -23,8 +23,9 @@ import json
 import math
 import tempfile
 import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import lightning as L
 import torch
@@ -143,8 +144,8 @@ class HedgerNet(nn.Module):
             raise ValueError(f"arch must be one of {ARCHES}, got {arch!r}")
         if hidden_size < 1 or num_layers < 1:
             raise ValueError(f"hidden_size and num_layers must be >= 1, got {hidden_size}, {num_layers}")
-        self.hparams_dict = dict(arch=arch, hidden_size=int(hidden_size), num_layers=int(num_layers),
-                                 feed_prev_hedge=bool(feed_prev_hedge))
+        self.hparams_dict = {"arch": arch, "hidden_size": int(hidden_size), "num_layers": int(num_layers),
+                                 "feed_prev_hedge": bool(feed_prev_hedge)}
         self.arch, self.feed_prev_hedge = arch, bool(feed_prev_hedge)
         n_in = N_STATIC_FEATURES + int(self.feed_prev_hedge)
         self.register_buffer("feat_mean", torch.zeros(N_STATIC_FEATURES))

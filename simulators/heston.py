@@ -23,8 +23,9 @@ quad version).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 from scipy import integrate
@@ -47,7 +48,7 @@ class HestonParams:
             raise ValueError(f"heston: rho must be in (-1, 1), got {self.rho}")
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> "HestonParams":
+    def from_config(cls, cfg: Mapping[str, Any]) -> HestonParams:
         """From a ``market.heston`` config section (missing keys take the defaults)."""
         d = cls()
         return cls(**{k: float(cfg.get(k, getattr(d, k))) for k in ("v0", "kappa", "theta", "xi", "rho")})

@@ -15,8 +15,9 @@ Conventions (used throughout deep_hedge):
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -51,7 +52,7 @@ class Paths:
         """Grid times t_0 .. t_n, shape ``[n_steps + 1]``."""
         return torch.linspace(0.0, self.maturity, self.n_steps + 1, dtype=self.spot.dtype, device=self.spot.device)
 
-    def to(self, device: torch.device | str) -> "Paths":
+    def to(self, device: torch.device | str) -> Paths:
         return Paths(self.spot.to(device), self.variance.to(device), self.maturity)
 
 
@@ -166,8 +167,8 @@ def simulate(market: Mapping[str, Any], n_paths: int, seed: int, *, device: str 
     """Paths of the model named by ``market["model"]`` (``gbm`` or ``heston``) from a market config."""
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     model = market.get("model", "heston")
-    common = dict(s0=float(market.get("s0", 100.0)), mu=float(market.get("mu", 0.0)), generator=gen,
-                  device=device, dtype=dtype)
+    common = {"s0": float(market.get("s0", 100.0)), "mu": float(market.get("mu", 0.0)), "generator": gen,
+                  "device": device, "dtype": dtype}
     n_steps = int(market["n_steps"])
     maturity = float(market["maturity"])
     if model == "gbm":
