@@ -95,7 +95,7 @@ def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-_SPLIT_PREFIXES = (("val_", "test_"), ("is_", "oos_"), ("in_sample_", "out_of_sample_"))
+_SPLIT_PREFIXES = (("val_", "test_"), ("select_", "test_"), ("is_", "oos_"), ("in_sample_", "out_of_sample_"))
 
 
 def counterpart(out_of_sample: Mapping[str, float], name: str) -> Any:
