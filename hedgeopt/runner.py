@@ -509,9 +509,11 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
     return "FINISHED"
 
 
-def run_replay(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) -> int:
+def run_replay(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace,
+               params: dict[str, Any] | None = None) -> int:
     """Evaluate an exported config out-of-sample, as its own MLflow run; no search."""
-    params = export_mod.read_replay(settings.replay or "", space)
+    if params is None:  # the CLI passes the params it has already read and checked
+        params = export_mod.read_replay(settings.replay or "", space)
     tracker = Tracker(settings.tracking_uri, settings.study_name, settings.artifact_location)
     run_name = f"{settings.study_name}-replay-{time.strftime('%Y%m%d-%H%M%S')}"
     run_id = tracker.start_parent(run_name, params, {"hedgeopt.role": "replay",

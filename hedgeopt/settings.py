@@ -17,7 +17,7 @@ from hedgeopt.config import ConfigError
 from hedgeopt.protocol import Objective
 from hedgeopt.samplers import build_pruner, build_sampler, is_grid, is_nop
 from hedgeopt.search_space import SearchSpace, SearchSpaceError
-from hedgeopt.storage import StorageSpec, resolve_storage
+from hedgeopt.storage import StorageSpec, _with_driver, resolve_storage
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
@@ -93,7 +93,8 @@ def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
     if not isinstance(mlflow_cfg, Mapping) or not isinstance(mlflow_cfg.get("tracking_uri"), str) \
             or not mlflow_cfg["tracking_uri"].strip():
         raise ConfigError("mlflow.tracking_uri must be a tracking URI")
-    tracking_uri = mlflow_cfg["tracking_uri"].strip()
+    # a bare postgresql:// names the driver that is installed, as for the storage
+    tracking_uri = _with_driver(mlflow_cfg["tracking_uri"].strip())
     if "://" not in tracking_uri and not tracking_uri.startswith(("databricks",)):
         raise ConfigError(f"mlflow.tracking_uri must be a URI such as sqlite:///mlruns/mlflow.db, "
                           f"got {tracking_uri!r}")

@@ -122,7 +122,22 @@ class Tracker:
         self.client.log_text(run_id, text, name)
 
     def finish(self, run_id: str, status: str) -> None:
-        self.client.set_terminated(run_id, status=status)
+        """End the run; if the store refuses (locked, gone), say so and carry on.
+
+        This runs while an invocation is already ending (often because of an error); the next
+        invocation marks a parent run whose process is gone as KILLED.
+        """
+        try:
+            self.client.set_terminated(run_id, status=status)
+        except Exception as exc:  # noqa: BLE001 - the store's own errors; ending must not raise
+            import sys
+
+            from hedgeopt.storage import mask_url
+
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            print(f"hedgeopt: warning: could not mark MLflow run {run_id} {status}: "
+                  f"{mask_url(first)}; the next invocation of the study closes it",
+                  file=sys.stderr, flush=True)
 
     # ------------------------------------------------------------------ trial runs
     def log_trial(self, trial: Any, directions: tuple[str, ...], metric_names: tuple[str, ...],
