@@ -51,6 +51,8 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     first = lines[0] if lines else ""
     name = type(exc).__name__
+    if isinstance(exc, HedgeoptError) and first:
+        return mask(first)[:limit]
     msg = f"{name}: {first}" if first else name
     return mask(msg)[:limit]
 
@@ -67,3 +69,7 @@ def report(exc: BaseException, context: str = "") -> None:
     prefix = f"{context}: " if context else ""
     hint = "" if debug() else f" (set {DEBUG_ENV}=1 for the traceback)"
     print(f"hedgeopt: error: {prefix}{one_line(exc)}{hint}", file=sys.stderr, flush=True)
+
+
+class HedgeoptError(RuntimeError):
+    """A failure whose message is already written for the user (printed without its type)."""

@@ -28,6 +28,7 @@ from optuna.trial import TrialState
 from hedgeopt import export as export_mod
 from hedgeopt import report
 from hedgeopt.config import ConfigError
+from hedgeopt.final_tasks import run_final_tasks
 from hedgeopt.protocol import NullReporter
 from hedgeopt.samplers import worker_seed
 from hedgeopt.search_space import SearchSpace
@@ -433,8 +434,7 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
     best_dir.mkdir(parents=True, exist_ok=True)
     jobs = [("evaluate", (best_params, NullReporter(best_dir.resolve()))), ("baselines", ()),
             ("plots", (best_params, trials_info, out_dir.resolve()))]
-    results = Parallel(n_jobs=min(n_workers, len(jobs)), backend="loky")(
-        delayed(run_task)(cfg, inv.key, inner, m, a) for m, a in jobs)
+    results = run_final_tasks(cfg, inv.key, inner, jobs, min(n_workers, len(jobs)))
     out_of_sample, baselines, plot_paths = dict(results[0]), dict(results[1]), list(results[2] or [])
 
     # framework figures

@@ -6,6 +6,7 @@ the key, so a bad command line exits 2 having written nothing.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -73,7 +74,7 @@ def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
         raise ConfigError("n_jobs must be a positive number of workers or -1 (one per core)")
     timeout = cfg.get("timeout")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                or timeout <= 0):
+                                or not math.isfinite(timeout) or timeout <= 0):
         raise ConfigError(f"timeout must be a positive number of seconds or null, got {timeout!r}")
     seed = _int(cfg, "seed", minimum=0)
     max_failures = _int(cfg, "max_failures", minimum=1)
@@ -129,6 +130,7 @@ def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
         space = SearchSpace.from_config(cfg.get("search_space"), cfg)
     except SearchSpaceError as exc:
         raise ConfigError(str(exc)) from exc
+    _check_tunable(space, cls, target)
 
     sampler_cfg, pruner_cfg = cfg.get("sampler"), cfg.get("pruner")
     try:
@@ -146,6 +148,8 @@ def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
     replay = cfg.get("replay")
     if replay is not None and not isinstance(replay, str):
         raise ConfigError("replay must be the path of an exported best.yaml")
+    if replay is not None and os.path.isdir(replay):
+        raise ConfigError(f"replay: {replay!r} is a folder; give the path of an exported best.yaml")
     if replay is not None and not os.path.isfile(replay):
         raise ConfigError(f"replay: no such file {replay!r}")
 
@@ -158,6 +162,17 @@ def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
         progress=bool(cfg.get("progress", True)), replay=replay,
     )
     return settings, space
+
+
+def _check_tunable(space: SearchSpace, cls: type, target: str) -> None:
+    """Refuse search-space keys that the objective declares it never reads from a trial."""
+    fixed = tuple(getattr(cls, "fixed_keys", ()) or ())
+    for p in space.params:
+        for prefix in fixed:
+            if p.name == prefix or p.name.startswith(prefix + "."):
+                raise ConfigError(
+                    f"search_space.{p.name}: {target} reads {prefix!r} from the study config, not "
+                    "from the trial, so tuning it would change nothing; set it in the study config")
 
 
 def _first(exc: BaseException) -> str:
