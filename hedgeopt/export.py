@@ -85,7 +85,7 @@ def _load_bounded(path: Path) -> Any:
     try:
         return yaml.load(text, Loader=_BoundedLoader)  # a SafeLoader subclass: values only
     except yaml.YAMLError as exc:
-        raise ReplayError(f"replay: {path} is not a valid export "
+        raise ReplayError(f"replay: {path} is not valid YAML "
                           f"({' '.join(str(exc).split())[:200]})") from None
     except RecursionError:
         raise ReplayError(f"replay: {path} nests too deeply") from None

@@ -214,6 +214,7 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
     try:
         reap_orphans(study)
         _adopt_unlogged(study, tracker, inv)
+        tracker.clean_staging(staging.parent)  # folders of killed invocations, now adopted
         n_counted, _ = count_trials(study)
         remaining, n_workers, inner = _worker_plan(settings, n_counted)
         deadline = None if settings.timeout is None else time.time() + settings.timeout
@@ -458,7 +459,7 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
         "best_trial": best.number,
         "values": dict(zip(settings.metrics, best.values)),
         "n_trials": counts, "date": export_mod.now_iso(), "code_version": export_mod.code_version(),
-        "mlflow_run_id": invocation, "mlflow_trial_run_id": inv.run_ids.get(best.number),
+        "mlflow_run_id": invocation, "mlflow_trial_run_id": inv.run_ids.get(best.number) or tracker.trial_run_id(best.number),
         "mlflow_tracking_uri": mask_url(settings.tracking_uri), "storage": settings.storage.masked,
         "seed": settings.seed, "sampler": cfg["sampler"].get("_target_"),
     }

@@ -102,6 +102,8 @@ def _with_driver(url: str) -> str:
     psycopg2 would fail on it, so the scheme names the driver that can be imported.
     ``postgres://`` (which SQLAlchemy rejects) is read as ``postgresql://``.
     """
+    if "://" not in url:
+        return url
     scheme, rest = url.split("://", 1)
     if scheme.lower() not in ("postgres", "postgresql"):
         return url

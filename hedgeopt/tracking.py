@@ -211,6 +211,42 @@ class Tracker:
             if not token:
                 return numbers
 
+    def trial_run_id(self, number: int) -> str | None:
+        """The run id of trial ``number``'s finished run in this experiment (any invocation)."""
+        runs = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.`{ROLE}` = 'trial' and tags.`{TRIAL_NUMBER}` = '{int(number)}'",
+            max_results=50, order_by=["attributes.start_time DESC"])
+        for r in runs:
+            if r.info.status != "RUNNING":
+                return r.info.run_id
+        return None
+
+    def clean_staging(self, root: Path) -> int:
+        """Remove the staging folders under ``root`` of this store's invocations that have ended.
+
+        A killed invocation leaves its folder behind; folders of runs this store does not know
+        (another tracking store sharing the working directory) are left alone.
+        """
+        n = 0
+        if not root.is_dir():
+            return 0
+        for folder in root.iterdir():
+            try:
+                run = self.client.get_run(folder.name)
+            except Exception:  # noqa: BLE001, S112 - not a run of this store
+                continue
+            tags = run.data.tags
+            ended = run.info.status != "RUNNING" or (
+                tags.get("hedgeopt.host") == socket.gethostname()
+                and not _pid_alive(tags.get("hedgeopt.pid")))
+            if ended:
+                import shutil
+
+                shutil.rmtree(folder, ignore_errors=True)
+                n += 1
+        return n
+
     def abandoned_invocations(self) -> set[str]:
         """Parent runs that no longer run: finished, or RUNNING but their process on this host is gone."""
         out: set[str] = set()
