@@ -184,6 +184,7 @@ def _read_table(path: Path, name: str) -> pd.DataFrame:
         raise ValueError(f"{name}: the file is UTF-16 text; save it as UTF-8 CSV")
     if b"\x00" in head:
         raise ValueError(f"{name}: a binary file, not a CSV of prices")
+    _check_fields(path, name)
     try:
         raw = pd.read_csv(
             path,
@@ -200,14 +201,30 @@ def _read_table(path: Path, name: str) -> pd.DataFrame:
     except pd.errors.ParserError as exc:
         detail = " ".join(str(exc).split())[:160]
         raise ValueError(f"{name}: malformed CSV, rows have different numbers of fields ({detail})") from None
-    short = raw.isna().any(axis=1).to_numpy()
-    if short.any():
-        row = int(np.flatnonzero(short)[0])
-        raise ValueError(
-            f"{name}: malformed CSV, data row {row + 1} has fewer fields than the header "
-            f"({raw.shape[1]})"
-        )
     return raw
+
+
+def _check_fields(path: Path, name: str) -> None:
+    """Every non-blank row has as many fields as the header (pandas would shift or pad them)."""
+    import csv
+
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            rows = csv.reader(fh, skipinitialspace=True)
+            header = next(rows, None)
+            if not header:
+                raise ValueError(f"{name}: the file is empty; expected a header row and daily prices")
+            for number, row in enumerate(rows, start=1):
+                if row and len(row) != len(header):
+                    fewer = "fewer" if len(row) < len(header) else "more"
+                    raise ValueError(
+                        f"{name}: malformed CSV, data row {number} has {fewer} fields "
+                        f"({len(row)}) than the header ({len(header)})"
+                    )
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{name}: not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV") from None
+    except csv.Error as exc:
+        raise ValueError(f"{name}: malformed CSV ({exc})") from None
 
 
 def _check_moving(prices: pd.DataFrame, name: str) -> None:
