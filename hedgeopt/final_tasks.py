@@ -1,6 +1,7 @@
 """Running the end-of-study tasks (out-of-sample score, baselines, plots) so a lost worker is retried.
 
-These tasks run in loky worker processes like the trials. A worker that dies (killed, out of
+These tasks run in loky worker processes like the trials (never in the parent, even with
+one worker). A worker that dies (killed, out of
 memory) fails the whole pool with ``TerminatedWorkerError``; the tasks are pure functions of
 the config and the best params, so they are simply run again in a fresh pool. After
 ``retries`` such deaths the invocation ends with one error line; the study's trials are all in
@@ -31,8 +32,13 @@ def run_final_tasks(cfg: dict[str, Any], key: str, inner: int,
 
     for attempt in range(retries + 1):
         try:
-            return Parallel(n_jobs=n_jobs, backend="loky")(
-                delayed(run_task)(cfg, key, inner, m, a) for m, a in jobs)
+            if n_jobs > 1:  # the search's workers, whose objectives are already built
+                return Parallel(n_jobs=n_jobs, backend="loky")(
+                    delayed(run_task)(cfg, key, inner, m, a) for m, a in jobs)
+            # joblib runs n_jobs=1 in this process, where a crash would end the invocation
+            executor = get_reusable_executor(max_workers=1)
+            futures = [executor.submit(run_task, cfg, key, inner, m, a) for m, a in jobs]
+            return [f.result() for f in futures]
         except TerminatedWorkerError:
             try:
                 get_reusable_executor().shutdown(wait=True, kill_workers=True)
