@@ -37,7 +37,7 @@ from optuna.trial import TrialState
 from hedgeopt.journal_repair import JournalDamaged
 from hedgeopt.journal_repair import repair_journal as _repair
 
-__all__ = ["JournalDamaged", "repair_journal", "mask_url", "open_storage", "resolve_storage"]
+__all__ = ["JournalDamaged", "mask_url", "open_storage", "repair_journal", "resolve_storage"]
 
 _URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)(?P<at>@)")
 
