@@ -79,6 +79,8 @@ class Tracker:
                 self.experiment_id = self._create_experiment(experiment, artifact_location)
             else:
                 self.experiment_id = exp.experiment_id
+                if artifact_location is None:
+                    _relocate_copied_store(tracking_uri, exp.experiment_id, exp.artifact_location)
             _use_wal(tracking_uri)
         self.parent_id: str | None = None
 
@@ -265,6 +267,42 @@ class Tracker:
             token = page.token
             if not token:
                 return out
+
+
+def _relocate_copied_store(uri: str, experiment_id: str, location: str) -> bool:
+    """Point an experiment of a copied (or moved) working directory at its own artifacts.
+
+    MLflow stores the artifact location as an absolute path, so a copy of a working directory
+    would keep logging into the original's ``mlruns/artifacts``. When the SQLite store lies in
+    this directory's ``mlruns/`` and the experiment uses the default layout of another
+    directory, the experiment and its runs are re-pointed here (the copy holds their files).
+    """
+    if not uri.startswith("sqlite:///"):
+        return False
+    here = (Path("mlruns") / "artifacts").resolve()
+    db = Path(uri[len("sqlite:///"):]).resolve()
+    if db.parent != here.parent:
+        return False
+    old = location[len("file://"):] if location.startswith("file://") else location
+    if not old.startswith("/") or Path(old) == here or Path(old).parts[-2:] != ("mlruns", "artifacts"):
+        return False
+    import sqlite3
+    import sys
+
+    new = here.as_uri()
+    con = sqlite3.connect(str(db), timeout=60)
+    try:
+        with con:
+            con.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?",
+                        (new, int(experiment_id)))
+            con.execute("UPDATE runs SET artifact_uri = ? || substr(artifact_uri, ?) "
+                        "WHERE experiment_id = ? AND substr(artifact_uri, 1, ?) = ?",
+                        (new, len(location) + 1, int(experiment_id), len(location), location))
+    finally:
+        con.close()
+    print(f"hedgeopt: warning: experiment {experiment_id} kept its artifacts in {old} (this "
+          f"working directory was copied or moved); it now uses {here}", file=sys.stderr, flush=True)
+    return True
 
 
 def _use_wal(uri: str) -> None:

@@ -294,3 +294,38 @@ def test_concurrent_exports_never_remove_each_other_nor_show_half_a_file(tmp_pat
     assert errors.empty(), errors.get()
     assert reads > 0
     assert sorted(p.name for p in (tmp_path / "toy").iterdir()) == ["best.json", "best.yaml"]
+
+
+# --------------------------------------------------------------------------- 11: a copied working directory
+
+def test_a_copied_working_directory_logs_artifacts_into_the_copy(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from hedgeopt.tracking import Tracker
+
+    original, copy = tmp_path / "original", tmp_path / "copy"
+    original.mkdir()
+    monkeypatch.chdir(original)
+    # absolute URIs: MLflow caches one store per URI string in a process
+    tracker = Tracker(f"sqlite:///{original}/mlruns/mlflow.db", "demo", None)
+    first = tracker.start_parent("first", {}, {})
+    tracker.log_text(first, "one", "a.txt")
+    tracker.finish(first, "FINISHED")
+    shutil.copytree(original, copy)
+    before = sorted(p.relative_to(original) for p in original.rglob("*") if p.is_file())
+
+    monkeypatch.chdir(copy)
+    tracker = Tracker(f"sqlite:///{copy}/mlruns/mlflow.db", "demo", None)
+    assert "was copied or moved" in capsys.readouterr().err
+    second = tracker.start_parent("second", {}, {})
+    tracker.log_text(second, "two", "b.txt")
+    tracker.finish(second, "FINISHED")
+    exp = tracker.client.get_experiment(tracker.experiment_id)
+    assert exp.artifact_location == (copy / "mlruns" / "artifacts").as_uri()
+    assert (copy / "mlruns" / "artifacts" / second / "artifacts" / "b.txt").read_text() == "two"
+    # the old run's artifacts are read from the copy too, and the original is untouched
+    assert tracker.client.download_artifacts(first, "a.txt", str(tmp_path)) and \
+        tracker.client.get_run(first).info.artifact_uri.startswith((copy / "mlruns").as_uri())
+    after = sorted(p.relative_to(original) for p in original.rglob("*") if p.is_file())
+    assert [p for p in after if "-wal" not in p.name and "-shm" not in p.name] == \
+        [p for p in before if "-wal" not in p.name and "-shm" not in p.name]
