@@ -459,7 +459,8 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
         "best_trial": best.number,
         "values": dict(zip(settings.metrics, best.values)),
         "n_trials": counts, "date": export_mod.now_iso(), "code_version": export_mod.code_version(),
-        "mlflow_run_id": invocation, "mlflow_trial_run_id": inv.run_ids.get(best.number) or tracker.trial_run_id(best.number),
+        "mlflow_run_id": invocation,
+        "mlflow_trial_run_id": inv.run_ids.get(best.number) or tracker.trial_run_id(best.number),
         "mlflow_tracking_uri": mask_url(settings.tracking_uri), "storage": settings.storage.masked,
         "seed": settings.seed, "sampler": cfg["sampler"].get("_target_"),
     }
