@@ -17,6 +17,7 @@ USAGE = """usage: python -m hedgeopt +study=NAME [key=value ...]
   mlflow.tracking_uri=URI sampler=tpe|random|grid|cmaes|qmc|nsga2 pruner=none|median|hyperband
   +replay=PATH           re-evaluate an exported best.yaml out-of-sample, without searching
   any other config key: key=value (Hydra override syntax)
+  HEDGEOPT_DEBUG=1       (environment) print the traceback beside an error line
 """
 
 
