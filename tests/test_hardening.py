@@ -329,3 +329,14 @@ def test_a_copied_working_directory_logs_artifacts_into_the_copy(tmp_path, monke
     after = sorted(p.relative_to(original) for p in original.rglob("*") if p.is_file())
     assert [p for p in after if "-wal" not in p.name and "-shm" not in p.name] == \
         [p for p in before if "-wal" not in p.name and "-shm" not in p.name]
+
+
+@pytest.mark.slow  # imports every objective (torch, numba)
+def test_no_shipped_study_tunes_a_key_its_objective_declares_fixed(in_empty_dir):
+    from hedgeopt.config import available_studies, compose
+    from hedgeopt.settings import validate
+
+    shipped = [p.stem for p in (Path(__file__).resolve().parent.parent / "conf" / "study").glob("*.yaml")]
+    assert shipped and set(shipped) <= set(available_studies())
+    for name in shipped:
+        validate(compose([f"+study={name}"]))  # raises ConfigError naming the key otherwise
