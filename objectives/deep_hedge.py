@@ -85,6 +85,9 @@ def _params_key(params: Mapping[str, Any]) -> tuple:
 class DeepHedgeObjective(Objective):
     """Trains a deep hedger per trial with Lightning and scores it on the fixed selection paths."""
 
+    #: read from the study config only (paths, costs and the premium are set up once per worker)
+    fixed_keys = ("market", "option", "data", "hedge.cost_rate", "hedge.initial_capital")
+
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
         cfg = self.config

@@ -115,6 +115,9 @@ def derive_oos_seed(seed: int) -> int:
 class DeltaHedgeObjective(Objective):
     """Delta-hedging a crypto options book with a perpetual: in-sample search, OOS evaluation."""
 
+    #: read from the study config only (paths, marks, risk aversion and score weights are set up once per worker)
+    fixed_keys = ("simulator", "book", "paths", "risk", "score", "baselines")
+
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
         cfg = self.config

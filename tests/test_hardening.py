@@ -340,3 +340,18 @@ def test_no_shipped_study_tunes_a_key_its_objective_declares_fixed(in_empty_dir)
     assert shipped and set(shipped) <= set(available_studies())
     for name in shipped:
         validate(compose([f"+study={name}"]))  # raises ConfigError naming the key otherwise
+
+
+@pytest.mark.slow  # imports the delta_hedge objective (numba)
+@pytest.mark.parametrize("study, key", [
+    ("delta_hedge_seed", "score.w_costs"), ("delta_hedge", "risk.risk_aversion"),
+    ("delta_hedge", "paths.n_paths"), ("kalman_hedge", "walk_forward.test"),
+    ("tail_hedge", "utility.cvar_weight")])
+def test_tuning_a_key_read_only_at_set_up_is_refused(in_empty_dir, capsys, study, key):
+    from hedgeopt.cli import main
+
+    rc = main([f"+study={study}", f"+search_space={{{key}:{{type:float,low:0.1,high:0.2}}}}"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2, err
+    assert err[-1].startswith(f"hedgeopt: error: search_space.{key}:") and "would change nothing" in err[-1]
+    assert os.listdir(in_empty_dir) == []
