@@ -1,10 +1,17 @@
-"""Exporting the best config (YAML and JSON) and reading it back for ``+replay``.
+"""Exporting the best config and reading it back for ``+replay``.
 
-An export is a config overlay (the best params nested under the same keys as the study
-config) plus two reserved blocks: ``metadata`` (study, values, trial counts by state, date,
-code version, MLflow run id) and ``performance`` (in-sample and out-of-sample metrics of the
-best config, beside the baselines). Replay reads values only, with ``yaml.safe_load``; it
-never imports or instantiates anything named in the file.
+An export folder ``{export_dir}/{study_name}/`` holds three files:
+
+- ``best.yaml``: the best params nested under the same keys as the study config, and nothing
+  else, marked ``# @package _global_``: a drop-in Hydra config (``+overlay=PATH``, or a file in
+  any config group) that a struct-mode merge accepts.
+- ``report.yaml``: the reserved blocks ``metadata`` (study, values, trial counts by state, date,
+  code version, MLflow run ids, fingerprint), ``performance`` (in-sample and out-of-sample
+  metrics of the best config, baselines, how sure) and ``pareto_front``.
+- ``best.json``: both in one document, for programs.
+
+Replay reads values only, with ``yaml.safe_load``; it never imports or instantiates anything
+named in the file.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from hedgeopt.search_space import SearchSpace, SearchSpaceError
 from hedgeopt.tracking import flatten, nest
 
 RESERVED_BLOCKS = ("metadata", "performance", "pareto_front")
+REPORT_NAME = "report.yaml"
 
 
 class ReplayError(ValueError):
@@ -80,26 +88,40 @@ def build_export(params: Mapping[str, Any], metadata: Mapping[str, Any],
     return _plain(doc)
 
 
-def write_export(doc: Mapping[str, Any], export_dir: str | Path, study_name: str) -> tuple[Path, Path]:
-    """Write ``{export_dir}/{study_name}/best.yaml`` and ``best.json`` atomically."""
+def split_export(doc: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(overlay, report)``: the config keys, and the reserved blocks."""
+    overlay = {k: v for k, v in doc.items() if k not in RESERVED_BLOCKS}
+    report = {k: doc[k] for k in RESERVED_BLOCKS if k in doc}
+    return overlay, report
+
+
+def write_export(doc: Mapping[str, Any], export_dir: str | Path,
+                 study_name: str) -> tuple[Path, Path, Path]:
+    """Write ``best.yaml`` (overlay), ``report.yaml`` and ``best.json`` atomically."""
     folder = Path(export_dir) / study_name
     folder.mkdir(parents=True, exist_ok=True)
-    ypath, jpath = folder / "best.yaml", folder / "best.json"
-    header = (f"# hedgeopt export of study {study_name!r}: the top-level keys other than\n"
-              f"# {', '.join(RESERVED_BLOCKS)} are a config overlay. Replay with\n"
-              f"#   python -m hedgeopt +study=<study> +replay={ypath}\n")
-    for path, text in ((ypath, header + yaml.safe_dump(dict(doc), sort_keys=False)),
+    ypath, jpath, rpath = folder / "best.yaml", folder / "best.json", folder / REPORT_NAME
+    overlay, report = split_export(doc)
+    header = (f"# @package _global_\n"
+              f"# hedgeopt export of study {study_name!r}: its best config as a global overlay.\n"
+              f"# Apply to a run:  python -m hedgeopt +study=<study> +overlay={ypath}\n"
+              f"# Replay:          python -m hedgeopt +study=<study> +replay={ypath}\n"
+              f"# Metadata and expected performance: {rpath}\n")
+    rheader = f"# hedgeopt report of study {study_name!r}; the config itself is {ypath}\n"
+    for path, text in ((ypath, header + yaml.safe_dump(overlay, sort_keys=False)),
+                       (rpath, rheader + yaml.safe_dump(report, sort_keys=False)),
                        (jpath, json.dumps(doc, indent=2))):
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(text)
         tmp.replace(path)
-    return ypath, jpath
+    return ypath, jpath, rpath
 
 
 def read_replay(path: str | Path, space: SearchSpace) -> dict[str, Any]:
     """The params of an export, validated against the study's search space.
 
-    Only keys of the search space are accepted; a ``_target_`` anywhere is refused, since a
+    Reads ``best.yaml`` (overlay only), ``best.json`` or an export of the earlier one-file
+    layout (overlay plus reserved blocks, which are skipped). Only keys of the search space are accepted; a ``_target_`` anywhere is refused, since a
     replayed file must never choose what code runs.
     """
     try:

@@ -190,6 +190,8 @@ def _create_study(settings: StudySettings) -> optuna.Study:
 def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) -> int:
     """Search, log, export. Returns the exit status."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for note in space.notes:
+        say(f"hedgeopt: note: {note}")
     study = _create_study(settings)
     warm = _prewarm_workers(cfg, settings, study)  # worker start-up overlaps MLflow's
     tracker = Tracker(settings.tracking_uri, settings.study_name, settings.artifact_location)
@@ -474,7 +476,7 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
                "params": dict(t.params)} for t in front]
     doc = export_mod.build_export(best_params, metadata, in_sample, out_of_sample, baselines, pareto,
                                   confidence)
-    ypath, jpath = export_mod.write_export(doc, settings.export_dir, settings.study_name)
+    ypath, jpath, rpath = export_mod.write_export(doc, settings.export_dir, settings.study_name)
 
     for f in figures:
         if Path(f).is_file():
@@ -483,6 +485,7 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
         tracker.client.log_artifacts(invocation, str(best_dir), "best")
     tracker.log_artifact(invocation, ypath, "export")
     tracker.log_artifact(invocation, jpath, "export")
+    tracker.log_artifact(invocation, rpath, "export")
     tracker.log_text(invocation, json.dumps(export_mod._plain(baselines), indent=2), "baselines.json")
     bmetrics: dict[str, float] = {}
     for name, res in baselines.items():
@@ -507,7 +510,7 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
     except Exception:
         pass
     text = report.summary(settings.study_name, counts, best_params, in_sample, out_of_sample,
-                          baselines, settings.metrics, [ypath, jpath], ui_command(settings.tracking_uri),
+                          baselines, settings.metrics, [ypath, rpath, jpath], ui_command(settings.tracking_uri),
                           tracker.experiment_id, summary_lines(confidence))
     summary = {"study": settings.study_name, "counts": counts, "best_trial": best.number,
                "best_params": best_params, "in_sample": in_sample, "out_of_sample": out_of_sample,

@@ -93,9 +93,10 @@ def test_export_round_trips_through_replay(workdir: Path):
     r = run_cli(workdir, "+study=toy", "n_trials=6", "n_jobs=2")
     assert r.returncode == 0, r.stderr
     export = yaml.safe_load((workdir / "exports" / "toy" / "best.yaml").read_text())
+    report = yaml.safe_load((workdir / "exports" / "toy" / "report.yaml").read_text())
     as_json = json.loads((workdir / "exports" / "toy" / "best.json").read_text())
-    assert export == as_json
-    meta, perf = export["metadata"], export["performance"]
+    assert set(export) == {"toy"} and {**export, **report} == as_json
+    meta, perf = report["metadata"], report["performance"]
     assert meta["n_trials"]["COMPLETE"] == 6 and meta["study"] == "toy"
     assert meta["mlflow_run_id"] and meta["code_version"]
     best = Store(workdir).runs("toy", "trial")
@@ -116,7 +117,7 @@ def test_export_round_trips_through_replay(workdir: Path):
 def test_multi_objective_study_exports_a_pareto_front(workdir: Path):
     r = run_cli(workdir, "+study=toy_pareto", "n_trials=10", "n_jobs=2")
     assert r.returncode == 0, r.stderr
-    export = yaml.safe_load((workdir / "exports" / "toy_pareto" / "best.yaml").read_text())
+    export = yaml.safe_load((workdir / "exports" / "toy_pareto" / "report.yaml").read_text())
     front = export["pareto_front"]
     assert front and all(set(f["values"]) == {"loss", "cost"} for f in front)
     # no member of the front is dominated by another

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 
 
 def _export(workdir, study):
-    doc = yaml.safe_load((workdir / "exports" / study / "best.yaml").read_text())
+    doc = yaml.safe_load((workdir / "exports" / study / "report.yaml").read_text())
     assert json.loads((workdir / "exports" / study / "best.json").read_text())["performance"]["verdict"] \
         == doc["performance"]["verdict"]
     return doc
