@@ -187,7 +187,8 @@ class SearchSpace:
 _RESERVED = {
     "study_name", "n_trials", "n_jobs", "timeout", "seed", "storage", "max_failures",
     "heartbeat_interval", "grace_period", "export_dir", "progress", "mlflow", "objective",
-    "metrics", "directions", "search_space", "sampler", "pruner", "replay",
+    "metrics", "directions", "search_space", "sampler", "pruner", "replay", "deterministic",
+    "resume",
 }
 
 
