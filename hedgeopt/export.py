@@ -121,8 +121,9 @@ def read_replay(path: str | Path, space: SearchSpace) -> dict[str, Any]:
     """The params of an export, validated against the study's search space.
 
     Reads ``best.yaml`` (overlay only), ``best.json`` or an export of the earlier one-file
-    layout (overlay plus reserved blocks, which are skipped). Only keys of the search space are accepted; a ``_target_`` anywhere is refused, since a
-    replayed file must never choose what code runs.
+    layout (overlay plus reserved blocks, which are skipped). Only keys of the search space
+    are accepted; a ``_target_`` anywhere is refused, since a replayed file must never choose
+    what code runs.
     """
     try:
         doc = yaml.safe_load(Path(path).read_text())

@@ -8,8 +8,9 @@ how the search runs (trial counts, workers, timeout, storage, tracking, export f
 failure budget, sampler, pruner, deterministic mode) are not part of it: changing them
 resumes the study as before.
 
-The identity is stored flat (``{dotted key: value}``) as the study user attr
-``hedgeopt.fingerprint``, so a mismatch can name what changed.
+The study user attr ``hedgeopt.fingerprint`` holds its digest (short, so ``optuna studies``
+stays readable); the identity itself, flat (``{dotted key: value}``), is a study system attr
+``hedgeopt.identity``, so a mismatch can name what changed.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, Callable, Mapping
 from hedgeopt.config import ConfigError
 
 ATTR_FINGERPRINT = "hedgeopt.fingerprint"
+ATTR_IDENTITY = "hedgeopt.identity"
 ATTR_FORCED = "hedgeopt.fingerprint_forced"
 
 #: Keys that do not change what a trial's value means.
@@ -131,27 +133,32 @@ def check(study: Any, cfg: Mapping[str, Any], study_name: str, where: str) -> li
     """
     mode = resume_mode(cfg)
     current = fingerprint(cfg)
-    stored = study.user_attrs.get(ATTR_FINGERPRINT)
-    if stored is None:
-        study.set_user_attr(ATTR_FINGERPRINT, current)
+    storage, study_id = study._storage, study._study_id  # noqa: SLF001
+    stored_digest = study.user_attrs.get(ATTR_FINGERPRINT)
+
+    def record() -> None:
+        storage.set_study_system_attr(study_id, ATTR_IDENTITY, current["identity"])
+        study.set_user_attr(ATTR_FINGERPRINT, current["digest"])
+
+    if stored_digest is None:
+        record()
         if study.get_trials(deepcopy=False):
             return [f"study {study_name} had no fingerprint (an older hedgeopt); recorded the "
                     "current one"]
         return []
-    if stored.get("digest") == current["digest"]:
+    if stored_digest == current["digest"]:
         return []
-    diff = changes(stored.get("identity", {}), current["identity"])
-    if not diff:  # same identity, digest of another version: nothing to report
-        return []
+    stored = storage.get_study_system_attrs(study_id).get(ATTR_IDENTITY, {})
+    diff = changes(stored, current["identity"]) or ["the fingerprint digest changed"]
     head = "; ".join(diff[:3]) + (f" (and {len(diff) - 3} more)" if len(diff) > 3 else "")
     if mode != "force":
         raise ConfigError(
             f"study {study_name!r} in {where} was defined differently: {head}. Its trials would "
             f"mix two experiments: give a new study_name=..., or resume=force to add to it anyway")
     forced = list(study.user_attrs.get(ATTR_FORCED, []))
-    forced.append({"from": stored.get("digest"), "to": current["digest"], "changes": diff[:50]})
+    forced.append({"from": stored_digest, "to": current["digest"], "changes": diff[:20]})
     study.set_user_attr(ATTR_FORCED, forced)
-    study.set_user_attr(ATTR_FINGERPRINT, current)
+    record()
     return [f"resume=force: study {study_name} continues with a changed definition: {head}"]
 
 

@@ -484,7 +484,7 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
         "mlflow_trial_run_id": tag_best_run(tracker, invocation, best.number, inv.run_ids.get(best.number)),
         "mlflow_tracking_uri": mask_url(settings.tracking_uri), "storage": settings.storage.masked,
         "seed": settings.seed, "sampler": cfg["sampler"].get("_target_"),
-        "fingerprint": (study.user_attrs.get(ATTR_FINGERPRINT) or {}).get("digest"),
+        "fingerprint": study.user_attrs.get(ATTR_FINGERPRINT),
         "deterministic": deterministic_mode(cfg),
     }
     pareto = [{"trial": t.number, "values": dict(zip(settings.metrics, t.values)),

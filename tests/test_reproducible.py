@@ -89,7 +89,8 @@ def test_a_changed_study_is_never_silently_resumed(workdir: Path):
 
     study = optuna.load_study(study_name="toy", storage=JournalStorage(JournalFileBackend(str(journal))))
     assert len(study.trials) == 5
-    assert study.user_attrs["hedgeopt.fingerprint"]["identity"]["toy.oos_shift"] == 0.5
+    identity = study._storage.get_study_system_attrs(study._study_id)["hedgeopt.identity"]
+    assert identity["toy.oos_shift"] == 0.5 and identity["seed"] == 7
     assert study.user_attrs["hedgeopt.fingerprint_forced"][0]["changes"] == \
         ["toy.oos_shift changed 0.25 -> 0.5"]
     # the Optuna study names its metric (optuna-dashboard and the optuna CLI show it)
@@ -106,7 +107,7 @@ def test_a_changed_study_is_never_silently_resumed(workdir: Path):
     assert parents[-1].data.tags["hedgeopt.best_trial_run_id"] == tagged[0].info.run_id
     report = yaml.safe_load((workdir / "exports" / "toy" / "report.yaml").read_text())
     assert report["metadata"]["mlflow_trial_run_id"] == tagged[0].info.run_id
-    assert report["metadata"]["fingerprint"] == study.user_attrs["hedgeopt.fingerprint"]["digest"]
+    assert report["metadata"]["fingerprint"] == study.user_attrs["hedgeopt.fingerprint"]
     # a new study_name is the other way on: a fresh study beside the old one
     r = run_cli(workdir, "+study=toy", "n_trials=2", "n_jobs=1", "seed=8", "study_name=toy_seed8")
     assert r.returncode == 0, r.stderr
