@@ -29,7 +29,7 @@ ATTR_SLOT = "hedgeopt.slot"
 DETERMINISTIC_PRUNERS = ("NopPruner", "MedianPruner", "PercentilePruner",
                          "SuccessiveHalvingPruner", "ThresholdPruner")
 
-_STUDIES: dict[tuple[str, str], Any] = {}  # per worker process: the loaded study
+_STUDIES: dict[str, tuple[Any, Any]] = {}  # per worker process: (settings, study) by config key
 
 
 def deterministic_mode(cfg: Mapping[str, Any]) -> bool:
@@ -80,20 +80,21 @@ def run_asked(task: Any, trial_id: int, params: dict[str, Any], batch: int) -> s
     from hedgeopt.storage import open_storage
     from hedgeopt.worker import execute_trial, get_objective, limit_threads
 
-    limit_threads(task.inner_threads)
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
     cfg = task.config
-    settings, _ = validate(cfg)
-    objective = get_objective(cfg, task.config_key)
-    limit_threads(task.inner_threads)
-    key = (settings.storage.url, settings.study_name)
-    study = _STUDIES.get(key)
-    if study is None:
+    cached = _STUDIES.get(task.config_key)
+    if cached is None:  # once per process: validation, the objective, the study
+        limit_threads(task.inner_threads)
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        settings, _ = validate(cfg)
+        get_objective(cfg, task.config_key)
+        limit_threads(task.inner_threads)
         study = optuna.load_study(study_name=settings.study_name,
                                   storage=open_storage(settings.storage),
                                   pruner=build_pruner(cfg["pruner"]))
         _STUDIES.clear()
-        _STUDIES[key] = study
+        _STUDIES[task.config_key] = cached = (settings, study)
+    settings, study = cached
+    objective = get_objective(cfg, task.config_key)
     trial = optuna.Trial(study, trial_id)
     view = EarlierBatches(study, batch)
 

@@ -37,6 +37,10 @@ NOT_IDENTITY = frozenset({
 #: shipped studies' convention for their embedded data.
 DATA_DIRS = (Path(__file__).resolve().parent.parent / "simulators" / "data",)
 
+#: Suffixes of the data files whose contents are part of the identity (not logs or markers).
+DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".feather", ".arrow", ".h5", ".hdf5", ".npy",
+                 ".npz", ".xlsx", ".xls", ".gz", ".zip")
+
 RESUME_MODES = ("auto", "force")
 
 
@@ -57,7 +61,8 @@ def _flat(node: Any, prefix: str, out: dict[str, Any]) -> None:
 
 
 def _data_file(value: str) -> Path | None:
-    if not value or len(value) > 4096 or "\n" in value or "://" in value or not Path(value).suffix:
+    if not value or len(value) > 4096 or "\n" in value or "://" in value \
+            or not value.lower().endswith(DATA_SUFFIXES):
         return None
     candidates = [Path(value)] + [d / value for d in DATA_DIRS if not Path(value).is_absolute()]
     for path in candidates:
