@@ -69,8 +69,9 @@ def compose_config(overrides: Sequence[str]) -> DictConfig:
 
 def compose(overrides: Sequence[str]) -> dict[str, Any]:
     """The composed config as a plain, fully resolved ``dict`` (what objectives receive)."""
-    cfg = compose_config(overrides)
-    return to_container(cfg)
+    from hedgeopt.overlay import compose_overlaid  # +overlay=PATH applies a config file
+
+    return compose_overlaid(overrides, lambda o: to_container(compose_config(o)))
 
 
 def to_container(cfg: DictConfig) -> dict[str, Any]:

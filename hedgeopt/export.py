@@ -1,10 +1,18 @@
-"""Exporting the best config (YAML and JSON) and reading it back for ``+replay``.
+"""Exporting the best config and reading it back for ``+replay``.
 
-An export is a config overlay (the best params nested under the same keys as the study
-config) plus two reserved blocks: ``metadata`` (study, values, trial counts by state, date,
-code version, MLflow run id) and ``performance`` (in-sample and out-of-sample metrics of the
-best config, beside the baselines). Replay reads values only, with ``yaml.safe_load``; it
-never imports or instantiates anything named in the file.
+An export folder ``{export_dir}/{study_name}/`` holds three files:
+
+- ``best.yaml``: the best params nested under the same keys as the study config, plus the
+  reserved blocks ``metadata`` (study, values, trial counts by state, date, code version,
+  MLflow run ids, fingerprint), ``performance`` (in-sample and out-of-sample metrics of the best
+  config, baselines, how sure: verdict, intervals, overfitting) and ``pareto_front``: what a
+  reader opens to judge the result.
+- ``overlay.yaml``: the best params only, marked ``# @package _global_``: a drop-in Hydra config
+  (``+overlay=PATH``, or a file in any config group) that a struct-mode merge accepts.
+- ``best.json``: the same document as ``best.yaml``, for programs.
+
+Replay reads values only, with ``yaml.safe_load``; it never imports or instantiates anything
+named in the file.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from hedgeopt.search_space import SearchSpace, SearchSpaceError
 from hedgeopt.tracking import flatten, nest
 
 RESERVED_BLOCKS = ("metadata", "performance", "pareto_front")
+OVERLAY_NAME = "overlay.yaml"
 
 
 class ReplayError(ValueError):
@@ -60,7 +69,7 @@ class _BoundedLoader(yaml.SafeLoader):
             self._depth -= 1
 
 
-def _load_bounded(path: Path) -> Any:
+def load_bounded(path: Path) -> Any:
     """The YAML document at ``path``, checked for size, encoding, depth and aliases first."""
     try:
         size = path.stat().st_size
@@ -143,18 +152,33 @@ def build_export(params: Mapping[str, Any], metadata: Mapping[str, Any],
     return _plain(doc)
 
 
-def write_export(doc: Mapping[str, Any], export_dir: str | Path, study_name: str) -> tuple[Path, Path]:
-    """Write ``{export_dir}/{study_name}/best.yaml`` and ``best.json`` atomically."""
+def split_export(doc: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(overlay, report)``: the config keys, and the reserved blocks."""
+    overlay = {k: v for k, v in doc.items() if k not in RESERVED_BLOCKS}
+    report = {k: doc[k] for k in RESERVED_BLOCKS if k in doc}
+    return overlay, report
+
+
+def write_export(doc: Mapping[str, Any], export_dir: str | Path,
+                 study_name: str) -> tuple[Path, Path, Path]:
+    """Write ``best.yaml`` (the whole export), ``overlay.yaml`` (config keys only, a global
+    Hydra overlay) and ``best.json`` atomically; returns their paths in that order."""
     folder = Path(export_dir) / study_name
     folder.mkdir(parents=True, exist_ok=True)
-    ypath, jpath = folder / "best.yaml", folder / "best.json"
+    ypath, opath, jpath = folder / "best.yaml", folder / OVERLAY_NAME, folder / "best.json"
+    overlay, _ = split_export(doc)
     header = (f"# hedgeopt export of study {study_name!r}: the top-level keys other than\n"
-              f"# {', '.join(RESERVED_BLOCKS)} are a config overlay. Replay with\n"
-              f"#   python -m hedgeopt +study=<study> +replay={ypath}\n")
+              f"# {', '.join(RESERVED_BLOCKS)} are its best config; {opath.name} beside it holds\n"
+              f"# only those keys, as a global Hydra overlay.\n"
+              f"# Apply to a run:  python -m hedgeopt +study=<study> +overlay={opath}\n"
+              f"# Replay:          python -m hedgeopt +study=<study> +replay={ypath}\n")
+    oheader = (f"# @package _global_\n"
+               f"# Best config of study {study_name!r} (metadata and performance: {ypath.name})\n")
     for path, text in ((ypath, header + yaml.safe_dump(dict(doc), sort_keys=False)),
+                       (opath, oheader + yaml.safe_dump(overlay, sort_keys=False)),
                        (jpath, json.dumps(doc, indent=2))):
         _replace_atomically(path, text)
-    return ypath, jpath
+    return ypath, opath, jpath
 
 
 def _replace_atomically(path: Path, text: str) -> None:
@@ -182,11 +206,12 @@ def _replace_atomically(path: Path, text: str) -> None:
 def read_replay(path: str | Path, space: SearchSpace) -> dict[str, Any]:
     """The params of an export, validated against the study's search space.
 
+    Reads ``best.yaml``, ``overlay.yaml`` or ``best.json`` (the reserved blocks are skipped).
     Only keys of the search space are accepted; a ``_target_`` anywhere is refused, since a
     replayed file must never choose what code runs. Size, encoding, depth and aliases are
     checked before anything is expanded.
     """
-    doc = _load_bounded(Path(path))
+    doc = load_bounded(Path(path))
     if not isinstance(doc, Mapping):
         raise ReplayError(f"replay: {path} does not hold a config mapping")
     overlay = {k: v for k, v in doc.items() if k not in RESERVED_BLOCKS}

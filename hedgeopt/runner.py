@@ -29,7 +29,10 @@ from hedgeopt import export as export_mod
 from hedgeopt import report
 from hedgeopt.assessment import assess_metric, assess_study, headline_metrics, summary_lines
 from hedgeopt.config import ConfigError
+from hedgeopt.best_run import tag_best_run
+from hedgeopt.deterministic import deterministic_mode, run_batches
 from hedgeopt.final_tasks import run_final_tasks
+from hedgeopt.fingerprint import ATTR_FINGERPRINT, identify_study, resume_mode
 from hedgeopt.protocol import NullReporter, metrics_of
 from hedgeopt.samplers import worker_seed
 from hedgeopt.search_space import SearchSpace
@@ -45,7 +48,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 _FRAMEWORK_KEYS = ("study_name", "n_trials", "n_jobs", "timeout", "seed", "storage", "max_failures",
                    "heartbeat_interval", "grace_period", "export_dir", "progress", "metrics",
-                   "directions", "replay")
+                   "directions", "replay", "deterministic", "resume")
 
 
 class StudyFailed(RuntimeError):
@@ -176,22 +179,30 @@ def _state_counts(trials: list[optuna.trial.FrozenTrial]) -> dict[str, int]:
     return counts
 
 
-def _create_study(settings: StudySettings) -> optuna.Study:
+def _create_study(settings: StudySettings, cfg: Mapping[str, Any] | None = None) -> optuna.Study:
     storage = open_storage(settings.storage)
-    study = optuna.create_study(study_name=settings.study_name, storage=storage,
-                                directions=list(settings.directions), load_if_exists=True)
+    try:  # loading first: a journal would record even a failed create
+        study = optuna.load_study(study_name=settings.study_name, storage=storage)
+    except KeyError:
+        study = optuna.create_study(study_name=settings.study_name, storage=storage,
+                                    directions=list(settings.directions), load_if_exists=True)
     existing = [d.name.lower() for d in study.directions]
     if existing != list(settings.directions):
         raise ConfigError(f"study {settings.study_name!r} already exists in "
                           f"{settings.storage.masked} with directions {existing}, not "
                           f"{list(settings.directions)}; choose another study_name")
+    if cfg is not None:
+        identify_study(study, cfg, settings, say)
     return study
 
 
 def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) -> int:
     """Search, log, export. Returns the exit status."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = _create_study(settings)
+    for note in space.notes:
+        say(f"hedgeopt: note: {note}")
+    resume_mode(cfg), deterministic_mode(cfg)  # config errors before anything is written
+    study = _create_study(settings, cfg)
     warm = _prewarm_workers(cfg, settings, study)  # worker start-up overlaps MLflow's
     tracker = Tracker(settings.tracking_uri, settings.study_name, settings.artifact_location)
     warm.join()
@@ -353,6 +364,9 @@ def _run_worker_pool(study: optuna.Study, inv: Invocation, invocation: str,
 
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
+    if deterministic_mode(inv.cfg):  # batches asked here, told before the next
+        run_batches(study, inv.cfg, inv.settings, inv.space, tasks, invocation, say)
+        return
     restarts = 0
     while True:
         try:
@@ -468,15 +482,18 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
         "values": dict(zip(settings.metrics, best.values)),
         "n_trials": counts, "date": export_mod.now_iso(), "code_version": export_mod.code_version(),
         "mlflow_run_id": invocation,
-        "mlflow_trial_run_id": inv.run_ids.get(best.number) or tracker.trial_run_id(best.number),
+        "mlflow_trial_run_id": tag_best_run(tracker, invocation, best.number,
+                                            inv.run_ids.get(best.number) or tracker.trial_run_id(best.number)),
         "mlflow_tracking_uri": mask_url(settings.tracking_uri), "storage": settings.storage.masked,
         "seed": settings.seed, "sampler": cfg["sampler"].get("_target_"),
+        "fingerprint": study.user_attrs.get(ATTR_FINGERPRINT),
+        "deterministic": deterministic_mode(cfg),
     }
     pareto = [{"trial": t.number, "values": dict(zip(settings.metrics, t.values)),
                "params": dict(t.params)} for t in front]
     doc = export_mod.build_export(best_params, metadata, in_sample, out_of_sample, baselines, pareto,
                                   confidence)
-    ypath, jpath = export_mod.write_export(doc, settings.export_dir, settings.study_name)
+    ypath, opath, jpath = export_mod.write_export(doc, settings.export_dir, settings.study_name)
 
     for f in figures:
         if Path(f).is_file():
@@ -485,6 +502,7 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
         tracker.client.log_artifacts(invocation, str(best_dir), "best")
     tracker.log_artifact(invocation, ypath, "export")
     tracker.log_artifact(invocation, jpath, "export")
+    tracker.log_artifact(invocation, opath, "export")
     tracker.log_text(invocation, json.dumps(export_mod._plain(baselines), indent=2), "baselines.json")
     bmetrics: dict[str, float] = {}
     for name, res in baselines.items():
@@ -509,7 +527,7 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
     except Exception:
         pass
     text = report.summary(settings.study_name, counts, best_params, in_sample, out_of_sample,
-                          baselines, settings.metrics, [ypath, jpath], ui_command(settings.tracking_uri),
+                          baselines, settings.metrics, [ypath, opath, jpath], ui_command(settings.tracking_uri),
                           tracker.experiment_id, summary_lines(confidence))
     summary = {"study": settings.study_name, "counts": counts, "best_trial": best.number,
                "best_params": best_params, "in_sample": in_sample, "out_of_sample": out_of_sample,
