@@ -113,13 +113,14 @@ def johansen_trace(levels: np.ndarray) -> np.ndarray:
     d0 = dx[:, 1:]  # difference
     lx = y[:, 1:-1]  # lagged level
     z, d0, lx = (a - a.mean(axis=1, keepdims=True) for a in (z, d0, lx))
-    zz = np.einsum("pti,ptj->pij", z, z)
-    r0 = d0 - z @ np.linalg.solve(zz, np.einsum("pti,ptj->pij", z, d0))
-    rk = lx - z @ np.linalg.solve(zz, np.einsum("pti,ptj->pij", z, lx))
+    zt = np.swapaxes(z, 1, 2)
+    zz = zt @ z
+    r0 = d0 - z @ np.linalg.solve(zz, zt @ d0)
+    rk = lx - z @ np.linalg.solve(zz, zt @ lx)
     t = rk.shape[1]
-    skk = np.einsum("pti,ptj->pij", rk, rk) / t
-    sk0 = np.einsum("pti,ptj->pij", rk, r0) / t
-    s00 = np.einsum("pti,ptj->pij", r0, r0) / t
+    rkt = np.swapaxes(rk, 1, 2)
+    skk, sk0 = rkt @ rk / t, rkt @ r0 / t
+    s00 = np.swapaxes(r0, 1, 2) @ r0 / t
     sig = sk0 @ np.linalg.solve(s00, np.swapaxes(sk0, 1, 2))
     eig = np.linalg.eigvals(np.linalg.solve(skk, sig)).real
     return -t * np.log1p(-np.clip(eig, 0.0, 1.0 - 1e-15)).sum(axis=1)
