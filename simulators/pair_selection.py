@@ -102,28 +102,51 @@ def engle_granger_statistic(y: np.ndarray, x: np.ndarray) -> np.ndarray:
     return gamma / np.sqrt(sigma2 * s22 / det)
 
 
+def _johansen_problem(levels: np.ndarray) -> tuple[int, np.ndarray]:
+    """Johansen's eigenproblem per pair (one lagged difference, constant, as ``coint_johansen(x, 0,
+    1)``): the number of rows used and ``inv(S_kk) S_k0 inv(S_00) S_0k``, ``(pairs, 2, 2)``."""
+    x = np.ascontiguousarray(np.swapaxes(levels, 1, 2))  # (pairs, 2, rows): rows contiguous
+    x = x - x.mean(axis=2, keepdims=True)
+    dx = np.diff(x, axis=2)
+    z = dx[:, :, :-1]  # lagged difference
+    d0 = dx[:, :, 1:]  # difference
+    lx = x[:, :, 1:-1]  # lagged level
+    z, d0, lx = (a - a.mean(axis=2, keepdims=True) for a in (z, d0, lx))
+    zt = np.swapaxes(z, 1, 2)
+    coef_d0 = np.linalg.solve(z @ zt, z @ np.swapaxes(d0, 1, 2))  # (pairs, 2, 2)
+    coef_lx = np.linalg.solve(z @ zt, z @ np.swapaxes(lx, 1, 2))
+    r0 = d0 - np.swapaxes(coef_d0, 1, 2) @ z  # residuals, (pairs, 2, t)
+    rk = lx - np.swapaxes(coef_lx, 1, 2) @ z
+    t = rk.shape[2]
+    r0t, rkt = np.swapaxes(r0, 1, 2), np.swapaxes(rk, 1, 2)
+    skk, sk0, s00 = rk @ rkt / t, rk @ r0t / t, r0 @ r0t / t
+    sig = sk0 @ np.linalg.solve(s00, np.swapaxes(sk0, 1, 2))
+    return t, np.linalg.solve(skk, sig)
+
+
 def johansen_trace(levels: np.ndarray) -> np.ndarray:
     """Johansen trace statistics for rank 0 (one lagged difference, constant), per pair.
 
     ``levels``: ``(pairs, rows, 2)``. Equal to ``coint_johansen(levels[p], 0, 1).lr1[0]``.
     """
-    y = levels - levels.mean(axis=1, keepdims=True)
-    dx = np.diff(y, axis=1)
-    z = dx[:, :-1]  # lagged difference
-    d0 = dx[:, 1:]  # difference
-    lx = y[:, 1:-1]  # lagged level
-    z, d0, lx = (a - a.mean(axis=1, keepdims=True) for a in (z, d0, lx))
-    zt = np.swapaxes(z, 1, 2)
-    zz = zt @ z
-    r0 = d0 - z @ np.linalg.solve(zz, zt @ d0)
-    rk = lx - z @ np.linalg.solve(zz, zt @ lx)
-    t = rk.shape[1]
-    rkt = np.swapaxes(rk, 1, 2)
-    skk, sk0 = rkt @ rk / t, rkt @ r0 / t
-    s00 = np.swapaxes(r0, 1, 2) @ r0 / t
-    sig = sk0 @ np.linalg.solve(s00, np.swapaxes(sk0, 1, 2))
-    eig = np.linalg.eigvals(np.linalg.solve(skk, sig)).real
+    t, problem = _johansen_problem(levels)
+    eig = np.linalg.eigvals(problem).real
     return -t * np.log1p(-np.clip(eig, 0.0, 1.0 - 1e-15)).sum(axis=1)
+
+
+def johansen_ratios(levels: np.ndarray) -> np.ndarray:
+    """Hedge ratio of the second leg from Johansen's first eigenvector, per pair: ``-v1 / v0``.
+
+    ``levels``: ``(pairs, rows, 2)``. The same ratio as ``coint_johansen(levels[p], 0, 1).evec[:, 0]``
+    gives (NaN where the eigenvector gives the first leg no weight).
+    """
+    _, problem = _johansen_problem(levels)
+    values, vectors = np.linalg.eig(problem)
+    first = np.argmax(values.real, axis=1)
+    v = np.take_along_axis(vectors.real, first[:, None, None], axis=2)[..., 0]  # (pairs, 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = -v[:, 1] / v[:, 0]
+    return np.where(np.abs(v[:, 0]) < 1e-12 * np.abs(v).max(axis=1), np.nan, ratio)
 
 
 def engle_granger_p_values(stats: np.ndarray) -> np.ndarray:

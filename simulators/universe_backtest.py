@@ -25,8 +25,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simulators.pair_ratios import BATCHED_METHODS, pair_ratios
 from simulators.pair_selection import TESTS, Screen, screen
-from simulators.pairs_backtest import RatioEstimator, SpreadSettings, trading_windows
+from simulators.pairs_backtest import (
+    Estimate,
+    RatioEstimator,
+    SpreadSettings,
+    trading_windows,
+)
 from simulators.pairs_trading import (
     TRADING_DAYS,
     annualised_sharpe,
@@ -53,7 +59,7 @@ class Selection:
 
 
 class UniverseBacktest:
-    """Caches of one price universe ``(rows, assets)``: screens and per-pair ratio estimates."""
+    """Caches of one price universe ``(rows, assets)``: screens and per-pair formation estimates."""
 
     def __init__(self, values: np.ndarray, candidates: int, cache: bool = True) -> None:
         self.values = np.asarray(values, dtype=float)
@@ -64,7 +70,7 @@ class UniverseBacktest:
             raise ValueError(f"selection.candidates must be >= 1, got {candidates}")
         self.cache = cache
         self._screens: dict[tuple[str, int, int], Screen] = {}
-        self._estimators: dict[tuple[int, int], RatioEstimator] = {}
+        self._estimates: dict[tuple, Estimate] = {}
 
     def screen(self, test: str, formation: int, t: int) -> Screen:
         """The ranked candidates of the formation rows ``[t - formation, t)``."""
@@ -78,13 +84,35 @@ class UniverseBacktest:
                 self._screens[key] = found
         return found
 
-    def estimator(self, pair: tuple[int, int]) -> RatioEstimator:
-        """The ratio estimator of one pair (first leg dependent)."""
-        found = self._estimators.get(pair)
-        if found is None:
-            found = RatioEstimator(self.values[:, list(pair)], [str(pair[0]), str(pair[1])], cache=self.cache)
-            if self.cache:
-                self._estimators[pair] = found
+    def estimates(self, s: SpreadSettings, t: int, pairs: np.ndarray) -> list[Estimate]:
+        """Each pair's ratio, spread mean and std on the formation rows ``[t - s.formation, t)``
+        (first leg dependent). Closed-form ratios of all the pairs not yet cached are computed
+        in one batch (``simulators.pair_ratios``); the numerical methods, and a batch with a
+        singular pair, go pair by pair through the single-pair ``RatioEstimator``."""
+        keys = [(int(i), int(j), s.method, s.add_constant, s.formation, t) for i, j in pairs]
+        todo = [k for k in keys if k not in self._estimates]
+        if todo and s.method in BATCHED_METHODS:
+            lo = t - s.formation
+            levels = np.stack([self.values[lo:t, [k[0], k[1]]] for k in todo])
+            try:
+                ratios = pair_ratios(s.method, levels, s.add_constant)
+            except np.linalg.LinAlgError:
+                ratios = np.array([])
+            for key, block, ratio in zip(todo, levels, ratios):
+                if np.isfinite(ratio):
+                    spread = block[:, 0] - ratio * block[:, 1]
+                    self._estimates[key] = Estimate(np.array([ratio]), float(spread.mean()),
+                                                    float(spread.std(ddof=1)))
+                else:
+                    self._estimates[key] = Estimate(None, math.nan, math.nan)
+        for key in todo:
+            if key not in self._estimates:
+                pair = self.values[:, [key[0], key[1]]]
+                self._estimates[key] = RatioEstimator(pair, ["a", "b"], cache=False).estimate(
+                    s.method, s.add_constant, s.formation, t)
+        found = [self._estimates[k] for k in keys]
+        if not self.cache:
+            self._estimates.clear()
         return found
 
 
@@ -118,8 +146,7 @@ def walk_forward_universe(
     for w, (t, e) in enumerate(windows):
         chosen = bt.screen(sel.test, s.formation, t).select(sel.k, sel.level)
         walk.selected.append(chosen)
-        for i, j in chosen:
-            est = bt.estimator((int(i), int(j))).estimate(s.method, s.add_constant, s.formation, t)
+        for (i, j), est in zip(chosen, bt.estimates(s, t, chosen)):
             if est.beta is None:
                 walk.failed += 1
                 continue

@@ -14,7 +14,7 @@ from hedgeopt.protocol import Evaluation, NullReporter
 from hedgeopt.stats import paired_difference
 from objectives.spread_hedge_universe import SpreadHedgeUniverseObjective
 from simulators import pair_selection as ps
-from simulators.pairs_backtest import SpreadSettings
+from simulators.pairs_backtest import RatioEstimator, SpreadSettings
 from simulators.pairs_trading import ZScoreRule, trade_window
 from simulators.universe_backtest import (
     Selection,
@@ -62,7 +62,27 @@ def test_engle_granger_and_johansen_match_statsmodels():
         ref = coint(v[:, i], v[:, j], maxlag=1, autolag=None)
         assert stats[k] == pytest.approx(ref[0], rel=1e-9)
         assert ps.engle_granger_p_values(stats[k : k + 1])[0] == pytest.approx(ref[1], rel=1e-9)
-        assert trace[k] == pytest.approx(coint_johansen(v[:, [i, j]], 0, 1).lr1[0], rel=1e-9)
+        johansen = coint_johansen(v[:, [i, j]], 0, 1)
+        assert trace[k] == pytest.approx(johansen.lr1[0], rel=1e-9)
+        vector = johansen.evec[:, 0]
+        assert ps.johansen_ratios(np.stack([y, x], axis=2))[k] == pytest.approx(-vector[1] / vector[0], rel=1e-9)
+
+
+@pytest.mark.parametrize("method", ["ols", "tls", "johansen", "box_tiao", "min_half_life"])
+def test_batched_estimates_equal_the_single_pair_estimator(method):
+    """Ratios, means and stds batched per window are those of the single-pair estimator."""
+    v = _planted_universe()
+    constant = method in ("ols", "tls")
+    s = SpreadSettings(method, constant, 80, 40, ZScoreRule(1.5, 0.3, 4.0), 5.0)
+    sel = Selection("johansen", 0.10, 4)
+    walk = walk_forward_universe(UniverseBacktest(v, 30), s, sel, 100, 300)
+    bt = UniverseBacktest(v, 30)
+    assert sum(len(c) for c in walk.selected) >= 5
+    for (t, _e), chosen in zip(walk.windows, walk.selected):
+        for (i, j), est in zip(chosen, bt.estimates(s, t, chosen)):
+            ref = RatioEstimator(v[:, [i, j]], ["a", "b"]).estimate(method, constant, 80, t)
+            assert est.beta == pytest.approx(ref.beta, rel=1e-8)
+            assert (est.mean, est.std) == pytest.approx((ref.mean, ref.std), rel=1e-8, nan_ok=True)
 
 
 def test_prescreen_keeps_the_most_correlated_pairs():
