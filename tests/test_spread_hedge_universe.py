@@ -222,3 +222,21 @@ def test_sp100_universe_runs(tmp_path):
     _contract(ev, obj.split - obj.warmup)
     assert obj.split - obj.warmup >= 450 and (len(obj.values) - obj.split) // 60 >= 3
     assert ev.metrics["pairs_per_window"] > 0
+
+
+@pytest.mark.slow
+def test_universe_without_cointegration_is_not_significant(tmp_path):
+    """A small random search on a surrogate universe (every asset's returns block-bootstrapped
+    independently): the in-sample winner's held-out Sharpe does not beat the surrogates at 5%."""
+    obj = SpreadHedgeUniverseObjective(compose(["+study=spread_hedge_universe", "data.surrogate_seed=1",
+                                                "surrogates.n=40"]))
+    rng = np.random.default_rng(0)
+    trials = [{"selection.test": str(rng.choice(ps.TESTS)), "selection.k": int(rng.integers(1, 11)),
+               "selection.p_value": float(rng.choice([0.01, 0.05, 0.1])),
+               "spread.method": str(rng.choice(["ols", "tls", "box_tiao"])),
+               "spread.formation_window": int(rng.choice([60, 120, 250])),
+               "spread.trading_window": int(rng.choice([60, 120])),
+               "trade.entry_z": float(rng.uniform(1.0, 3.0))} for _ in range(8)]
+    best = max(trials, key=lambda p: obj(p, NullReporter(tmp_path)).metrics["sharpe"])
+    p_value = obj.evaluate(best).metrics["surrogate_p_value"]
+    assert 0.05 < p_value < 1.0, p_value
