@@ -224,7 +224,6 @@ def test_sp100_universe_runs(tmp_path):
     assert ev.metrics["pairs_per_window"] > 0
 
 
-@pytest.mark.slow
 def test_universe_without_cointegration_is_not_significant(tmp_path):
     """A small random search on a surrogate universe (every asset's returns block-bootstrapped
     independently): the in-sample winner's held-out Sharpe does not beat the surrogates at 5%."""
