@@ -17,6 +17,7 @@ USAGE = """usage: python -m hedgeopt +study=NAME [key=value ...]
   mlflow.tracking_uri=URI sampler=tpe|random|grid|cmaes|qmc|nsga2 pruner=none|median|hyperband
   +replay=PATH           re-evaluate an exported best.yaml out-of-sample, without searching
   any other config key: key=value (Hydra override syntax)
+  HEDGEOPT_DEBUG=1       (environment) print the traceback beside an error line
 """
 
 
@@ -51,24 +52,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     for a in args:
         if a.startswith("-"):
             return _error(f"unknown option {a!r}; settings are key=value overrides")
+    from hedgeopt import errors
+
     try:
         cfg = compose(args)
         from hedgeopt.settings import validate
 
         settings, space = validate(cfg)
-        from hedgeopt import runner
+        from hedgeopt import preflight, runner
 
         if settings.replay is not None:
             from hedgeopt.export import ReplayError, read_replay
 
             try:
-                read_replay(settings.replay, space)
+                params = read_replay(settings.replay, space)
             except ReplayError as exc:
                 return _error(str(exc))
-            return runner.run_replay(cfg, settings, space)
+            preflight.check(settings, search=False)
+            return runner.run_replay(cfg, settings, space, params)
+        preflight.check(settings)
         return runner.run_study(cfg, settings, space)
     except ConfigError as exc:
-        return _error(str(exc))
+        return _error(errors.mask(str(exc)))
+    except KeyboardInterrupt:
+        print("hedgeopt: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback (unless HEDGEOPT_DEBUG=1)
+        from hedgeopt.storage import JournalDamaged
+
+        if isinstance(exc, JournalDamaged):
+            return _error(errors.mask(str(exc)))
+        errors.report(exc)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

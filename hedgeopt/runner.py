@@ -29,6 +29,7 @@ from hedgeopt import export as export_mod
 from hedgeopt import report
 from hedgeopt.assessment import assess_metric, assess_study, headline_metrics, summary_lines
 from hedgeopt.config import ConfigError
+from hedgeopt.final_tasks import run_final_tasks
 from hedgeopt.protocol import NullReporter, metrics_of
 from hedgeopt.samplers import worker_seed
 from hedgeopt.search_space import SearchSpace
@@ -215,6 +216,7 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
     try:
         reap_orphans(study)
         _adopt_unlogged(study, tracker, inv)
+        tracker.clean_staging(staging.parent)  # folders of killed invocations, now adopted
         n_counted, _ = count_trials(study)
         remaining, n_workers, inner = _worker_plan(settings, n_counted)
         deadline = None if settings.timeout is None else time.time() + settings.timeout
@@ -435,8 +437,7 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
     best_dir.mkdir(parents=True, exist_ok=True)
     jobs = [("evaluate", (best_params, NullReporter(best_dir.resolve()))), ("baselines", ()),
             ("plots", (best_params, trials_info, out_dir.resolve()))]
-    results = Parallel(n_jobs=min(n_workers, len(jobs)), backend="loky")(
-        delayed(run_task)(cfg, inv.key, inner, m, a) for m, a in jobs)
+    results = run_final_tasks(cfg, inv.key, inner, jobs, min(n_workers, len(jobs)))
     oos_result, raw_baselines, plot_paths = results[0], dict(results[1] or {}), list(results[2] or [])
     out_of_sample = metrics_of(oos_result)
     baselines = {name: {split: metrics_of(res) for split, res in splits.items()}
@@ -466,7 +467,8 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
         "best_trial": best.number,
         "values": dict(zip(settings.metrics, best.values)),
         "n_trials": counts, "date": export_mod.now_iso(), "code_version": export_mod.code_version(),
-        "mlflow_run_id": invocation, "mlflow_trial_run_id": inv.run_ids.get(best.number),
+        "mlflow_run_id": invocation,
+        "mlflow_trial_run_id": inv.run_ids.get(best.number) or tracker.trial_run_id(best.number),
         "mlflow_tracking_uri": mask_url(settings.tracking_uri), "storage": settings.storage.masked,
         "seed": settings.seed, "sampler": cfg["sampler"].get("_target_"),
     }
@@ -523,9 +525,11 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
     return "FINISHED"
 
 
-def run_replay(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) -> int:
+def run_replay(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace,
+               params: dict[str, Any] | None = None) -> int:
     """Evaluate an exported config out-of-sample, as its own MLflow run; no search."""
-    params = export_mod.read_replay(settings.replay or "", space)
+    if params is None:  # the CLI passes the params it has already read and checked
+        params = export_mod.read_replay(settings.replay or "", space)
     tracker = Tracker(settings.tracking_uri, settings.study_name, settings.artifact_location)
     run_name = f"{settings.study_name}-replay-{time.strftime('%Y%m%d-%H%M%S')}"
     run_id = tracker.start_parent(run_name, params, {"hedgeopt.role": "replay",

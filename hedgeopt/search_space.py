@@ -214,12 +214,14 @@ def _parse_param(name: str, entry: Any) -> Param:
         for c in choices:
             if c is not None and not isinstance(c, (bool, int, float, str)):
                 raise SearchSpaceError(f"{where}: choice {c!r} is not a scalar")
+            if isinstance(c, float) and not math.isfinite(c):
+                raise SearchSpaceError(f"{where}: choice {c!r} is not a finite number")
         param = Param(name, kind, choices=tuple(choices), grid=grid, when=when)
     else:
         low, high = entry.get("low"), entry.get("high")
         for label, v in (("low", low), ("high", high)):
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise SearchSpaceError(f"{where}: {label} must be a number, got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise SearchSpaceError(f"{where}: {label} must be a finite number, got {v!r}")
             if kind == "int" and not float(v).is_integer():
                 raise SearchSpaceError(f"{where}: {label} must be an integer, got {v!r}")
         if low >= high:
@@ -231,7 +233,8 @@ def _parse_param(name: str, entry: Any) -> Param:
             raise SearchSpaceError(f"{where}: log scale needs low > 0, got {low}")
         step = entry.get("step")
         if step is not None:
-            if isinstance(step, bool) or not isinstance(step, (int, float)) or step <= 0:
+            if isinstance(step, bool) or not isinstance(step, (int, float)) \
+                    or not math.isfinite(step) or step <= 0:
                 raise SearchSpaceError(f"{where}: step must be a positive number")
             if log:
                 raise SearchSpaceError(f"{where}: step and log cannot be combined")

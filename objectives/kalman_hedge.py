@@ -73,6 +73,9 @@ class HedgeEffectiveness:
 class KalmanHedgeObjective(Objective):
     """Pooled validation net hedge effectiveness of a Kalman multi-proxy hedge (anchored walk-forward)."""
 
+    #: read from the study config only (prices and windows are loaded once per worker)
+    fixed_keys = ("data", "walk_forward")
+
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
         data = self.config["data"]

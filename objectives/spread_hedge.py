@@ -63,6 +63,9 @@ SCORE = "sharpe"
 class SpreadHedgeObjective(Objective):
     """Tunes the hedge-ratio method, windows and z-score thresholds of a pairs trade."""
 
+    #: read from the study config only (prices and surrogates are set up once per worker)
+    fixed_keys = ("data", "surrogates")
+
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
         data = dict(self.config.get("data") or {})
