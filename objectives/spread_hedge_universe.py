@@ -41,6 +41,10 @@ from simulators.universe_backtest import (
 class SpreadHedgeUniverseObjective(SpreadHedgeObjective):
     """Tunes pair selection (k, test, threshold) beside the rule, windows and hedge-ratio method."""
 
+    #: read from the study config only (prices, the pre-screen's size and surrogates are set up
+    #: once per worker)
+    fixed_keys = ("data", "surrogates", "selection.candidates")
+
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
         if len(self.columns) < 3:
