@@ -239,3 +239,15 @@ def test_universe_without_cointegration_is_not_significant(tmp_path):
     best = max(trials, key=lambda p: obj(p, NullReporter(tmp_path)).metrics["sharpe"])
     p_value = obj.evaluate(best).metrics["surrogate_p_value"]
     assert 0.05 < p_value < 1.0, p_value
+
+
+def test_the_prescreen_size_cannot_be_tuned():
+    """selection.candidates is read once per worker: the validator refuses it in the search space."""
+    from hedgeopt.config import ConfigError
+    from hedgeopt.settings import validate
+
+    cfg = compose(["+study=spread_hedge_universe"])
+    validate(cfg)
+    cfg["search_space"]["selection.candidates"] = {"type": "int", "low": 10, "high": 60}
+    with pytest.raises(ConfigError, match="selection.candidates"):
+        validate(cfg)
