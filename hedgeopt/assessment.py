@@ -139,9 +139,10 @@ def assess_study(metrics: Sequence[str], directions: Sequence[str], in_sample: M
                  oos: Metrics | None, baselines: Mapping[str, Mapping[str, Metrics]],
                  trials: Sequence[Any], samples_attr_prefix: str, seed: int) -> dict[str, Any]:
     """Everything the export says about how sure it is (see the module docstring)."""
-    per_metric = {m: assess_metric(m, d, oos, baselines, seed) for m, d in zip(metrics, directions)}
-    for m, a in per_metric.items():  # the held-out name of the metric (select_x is judged as test_x)
-        a["out_of_sample_metric"] = counterpart(metrics_of(oos), m) or m
+    per_metric = {}
+    for m, d in zip(metrics, directions):  # judged under its held-out name (select_x as test_x)
+        per_metric[m] = assess_metric(counterpart(metrics_of(oos), m) or m, d, oos, baselines, seed)
+        per_metric[m]["out_of_sample_metric"] = per_metric[m]["metric"]
     first, direction = metrics[0], directions[0]
     best_set = _sample_set(oos, first)
     statistic = best_set.statistic if best_set is not None else Mean()
