@@ -17,7 +17,7 @@ jump P&L that no delta hedge removes. Other measures are metrics too and can be 
 instead (``metrics=[cvar_loss]`` or ``[entropic_risk]``, ``directions=[minimize]``):
 ``cvar_loss`` is the CVaR of net losses at ``risk.cvar_level`` (the product's convention:
 positive = money lost), ``entropic_risk`` is ``log E[exp(-a x net P&L)] / a`` at ``a =
-risk.risk_aversion``. ``score`` is seed 002's: mean Sharpe - w_drawdown |mean max drawdown|
+risk.risk_aversion``. ``score`` is the seed notebook's: mean Sharpe - w_drawdown |mean max drawdown|
 / drawdown_scale - w_costs mean costs / cost_scale (the ``delta_hedge_seed`` study).
 
 Every method returns a :class:`hedgeopt.protocol.Evaluation` whose per-path samples make
@@ -69,7 +69,7 @@ HEADLINE = ("risk_cost", "hedging_risk", "costs", "hedge_count", "cvar_loss", "e
             "net_pnl", "sharpe", "max_drawdown", "score", "hedging_error", "mean_abs_net_delta",
             "pnl_vol", "funding")
 
-#: Seed 002's score weights, used when the config has no ``score:`` section.
+#: The seed notebook's score weights, used when the config has no ``score:`` section.
 SEED_SCORE = {"w_drawdown": 0.1, "drawdown_scale": 10_000.0, "w_costs": 0.05, "cost_scale": 1_000.0}
 
 

@@ -1,4 +1,4 @@
-"""spread_hedge: what a pairs trader earns with a tuned spread and z-score rule (seeds 001, 003).
+"""spread_hedge: what a pairs trader earns with a tuned spread and z-score rule.
 
 Walk-forward over a real price file (``simulators.pairs_backtest``): at each trading-window
 start the hedge ratios (``spread.method``), the spread's mean and its standard deviation come

@@ -1,6 +1,6 @@
 """Delta-hedging engine: an options book hedged with a linear perpetual, over many paths.
 
-Policy (DESIGN section 5), evaluated at every tick ``t`` on what is known at ``t``, with the
+Policy, evaluated at every tick ``t`` on what is known at ``t``, with the
 hedge position ``h`` and the target ``target = -hedge_ratio x book delta`` (underlying units):
 
 * a *timed* re-hedge when ``cadence_seconds`` have elapsed since the last re-hedge, or when
@@ -67,7 +67,7 @@ REHEDGE_TO = ("target", "band_edge")
 
 @dataclass(frozen=True)
 class HedgePolicy:
-    """A re-hedging policy: seed 002's five parameters plus the band's mode and re-hedge rule.
+    """A re-hedging policy: the five parameters of the seed notebook's hedger plus the band's mode and re-hedge rule.
 
     ``inf`` disables the cadence, a band or the clip. ``risk_aversion`` (per USD) sizes the
     Whalley-Wilmott band; it is the objective's, not a tuned knob (``band_scale`` is).

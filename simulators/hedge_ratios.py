@@ -1,6 +1,6 @@
-"""Hedge ratios of a mean-reverting spread (seed 001's six methods) and the spread itself.
+"""Hedge ratios of a mean-reverting spread (six estimation methods) and the spread itself.
 
-Conventions (seed 001): the dependent leg has hedge ratio 1 and the spread is
+Conventions: the dependent leg has hedge ratio 1 and the spread is
 ``S = leg1 - sum_i ratio_i * leg_i``; the first column is the dependent leg unless
 ``dependent_variable`` names another. Every ``get_*`` function returns a dict of ratios keyed by
 column (dependent first), the hedge legs ``X``, the dependent leg ``y`` (``None`` for Box-Tiao)
@@ -101,7 +101,7 @@ def construct_spread(
     hedge_ratios: pd.Series | Mapping[str, float],
     dependent_variable: str | None = None,
 ) -> pd.Series:
-    """The spread ``ratio_dep * dep - sum(ratio_i * leg_i)`` (seed 001).
+    """The spread ``ratio_dep * dep - sum(ratio_i * leg_i)``.
 
     ``dependent_variable=None`` makes the first column of ``price_data`` the dependent leg.
     Every column needs a ratio; ratios for columns not in ``price_data`` are an error. NaN

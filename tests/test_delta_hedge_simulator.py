@@ -12,10 +12,10 @@ from simulators.options_book import OptionLeg, OptionsBook
 
 @pytest.fixture(scope="module")
 def seed_preset() -> CryptoPerpParams:
-    return CryptoPerpParams.from_config(compose(["+study=delta_hedge", "simulator=seed_002"])["simulator"])
+    return CryptoPerpParams.from_config(compose(["+study=delta_hedge", "delta_hedge_simulator=seed_notebook"])["simulator"])
 
 
-def test_seed_002_preset_reproduces_the_seed_generator(seed_preset):
+def test_seed_notebook_preset_reproduces_the_seed_generator(seed_preset):
     p = seed_preset
     assert p.n_steps == 7 * 24 * 360 and p.s0 == 50_000 and p.iv0 == 0.6
     paths = simulate_paths(p, 2, seed=42)
@@ -72,7 +72,7 @@ def test_variance_risk_premium_scales_the_diffusion_not_the_implied_vol():
     np.testing.assert_allclose(z[0], z[1], rtol=1e-6, atol=1e-8)
     with pytest.raises(ValueError, match="variance_risk_premium"):
         CryptoPerpParams(variance_risk_premium=-1.0)
-    seed = CryptoPerpParams.from_config(compose(["+study=delta_hedge", "simulator=seed_002"])["simulator"])
+    seed = CryptoPerpParams.from_config(compose(["+study=delta_hedge", "delta_hedge_simulator=seed_notebook"])["simulator"])
     assert seed.variance_risk_premium == 0.0
 
 

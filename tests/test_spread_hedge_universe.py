@@ -215,7 +215,7 @@ def test_bad_config_errors(objective):
 
 
 def test_sp100_universe_runs(tmp_path):
-    obj = SpreadHedgeUniverseObjective(compose(["+study=spread_hedge_universe", "universe=sp100",
+    obj = SpreadHedgeUniverseObjective(compose(["+study=spread_hedge_universe", "spread_hedge_universe_set=sp100",
                                                 "surrogates.n=0"]))
     assert len(obj.columns) == 100 and obj.backtest.candidates == 150
     ev = obj({"spread.formation_window": 120, "spread.trading_window": 60}, NullReporter(tmp_path))
