@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
 
 from hedgeopt.protocol import (
@@ -45,6 +44,7 @@ from simulators.deep_hedger import (
     save_hedger,
     terminal_pnl,
     trading_costs,
+    value_at_risk,
 )
 from simulators.heston import HestonParams, heston_call_price
 from simulators.sv_hedges import band_hedges, bs_gamma_on_paths, heston_hedge_greeks
@@ -223,7 +223,7 @@ class DeepHedgeObjective(Objective):
         key = f"{prefix}cvar95"
         metrics = {
             key: float(YARDSTICK(losses[:, None])),
-            f"{prefix}var95": float(np.sort(losses)[-max(1, math.ceil(0.05 * losses.size - 1e-9))]),
+            f"{prefix}var95": float(value_at_risk(-pnl, 0.95)),
             f"{prefix}pnl_mean": float(pnl.mean()),
             f"{prefix}pnl_std": float(pnl.std()),
             f"{prefix}cost_mean": float(trading_costs(p.spot, hedges, self.cost_rate).double().mean()),

@@ -35,7 +35,6 @@ from torch import nn
 from simulators.sv_paths import Paths
 
 N_STATIC_FEATURES = 4
-FEATURE_NAMES = ("spot_over_s0", "time_to_maturity", "log_return", "volatility")
 ARCHES = ("gru", "mlp")
 
 
@@ -82,7 +81,11 @@ def terminal_pnl(spot: torch.Tensor, hedges: torch.Tensor, payoff: torch.Tensor,
 
 
 def cvar(losses: torch.Tensor, level: float) -> torch.Tensor:
-    """CVaR at ``level``: mean of the worst ``ceil((1 - level) n)`` losses (sorted-sample estimator)."""
+    """CVaR at ``level``: mean of the worst ``ceil((1 - level) n)`` losses (positive = money lost).
+
+    The differentiable torch form of the product's one CVaR (``hedgeopt.protocol.CVaR``: same
+    estimator, same sign convention); the training loss needs gradients, which numpy cannot give.
+    """
     if not 0.0 <= level < 1.0:
         raise ValueError(f"CVaR level must be in [0, 1), got {level}")
     losses = losses.reshape(-1)

@@ -22,9 +22,11 @@ import numpy as np
 from numba import njit
 
 from simulators.black_scholes import (
+    bs_d1_scalar,
     bs_delta,
     bs_delta_scalar,
     bs_gamma,
+    bs_gamma_scalar,
     bs_price,
     bs_price_scalar,
     norm_cdf_scalar,
@@ -181,9 +183,7 @@ def _mark_delta(spot, iv, t_years, g_strike, g_expiry, g_qcall, g_qput, r, q, ou
                     acc += g_qcall[j] * bs_delta_scalar(s, g_strike[j], tau, sig, r, q, True)
                     acc += g_qput[j] * bs_delta_scalar(s, g_strike[j], tau, sig, r, q, False)
                 else:
-                    vst = sig * math.sqrt(tau)
-                    d1 = (math.log(s / g_strike[j]) + (r - q + 0.5 * sig * sig) * tau) / vst
-                    nd1 = norm_cdf_scalar(d1)
+                    nd1 = norm_cdf_scalar(bs_d1_scalar(s, g_strike[j], tau, sig, r, q))
                     acc += math.exp(-q * tau) * ((g_qcall[j] + g_qput[j]) * nd1 - g_qput[j])
             out[p, t] = acc
 
@@ -199,11 +199,7 @@ def _mark_gamma(spot, iv, t_years, g_strike, g_expiry, g_qcall, g_qput, r, q, ou
             acc = 0.0
             for j in range(g_strike.size):
                 tau = g_expiry[j] - t_years[t]
-                if tau > 0.0 and sig > 0.0:
-                    vst = sig * math.sqrt(tau)
-                    d1 = (math.log(s / g_strike[j]) + (r - q + 0.5 * sig * sig) * tau) / vst
-                    pdf = math.exp(-0.5 * d1 * d1) / math.sqrt(2.0 * math.pi)
-                    acc += (g_qcall[j] + g_qput[j]) * math.exp(-q * tau) * pdf / (s * vst)
+                acc += (g_qcall[j] + g_qput[j]) * bs_gamma_scalar(s, g_strike[j], tau, sig, r, q)
             out[p, t] = acc
 
 

@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from simulators.black_scholes import bs_delta, bs_price
+
 SPLITS: tuple[str, ...] = ("train", "val", "select", "test")
 
 
@@ -54,13 +56,6 @@ class Paths:
 
     def to(self, device: torch.device | str) -> Paths:
         return Paths(self.spot.to(device), self.variance.to(device), self.maturity)
-
-
-def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """``"auto"`` (or None) picks CUDA when available, else CPU."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def _check_grid(n_paths: int, n_steps: int, maturity: float, s0: float) -> None:
@@ -198,28 +193,22 @@ def call_payoff(spot_T: torch.Tensor, strike: float) -> torch.Tensor:
     return (spot_T - strike).clamp(min=0.0)
 
 
-def _norm_cdf(x: torch.Tensor) -> torch.Tensor:
-    return 0.5 * (1.0 + torch.erf(x / math.sqrt(2.0)))
+def _as_numpy(x: torch.Tensor | float) -> np.ndarray:
+    return x.detach().double().cpu().numpy() if torch.is_tensor(x) else np.asarray(x, dtype=np.float64)
 
 
 def bs_call_price(spot: torch.Tensor | float, strike: float, tau: torch.Tensor | float,
                   sigma: torch.Tensor | float) -> torch.Tensor:
-    """Black-Scholes call price with zero rate (tau > 0, sigma > 0)."""
-    spot, tau, sigma = (torch.as_tensor(x, dtype=torch.float64) if not torch.is_tensor(x) else x
-                        for x in (spot, tau, sigma))
-    sd = (sigma * torch.sqrt(tau)).clamp(min=1e-12)
-    d1 = (torch.log(spot / strike) + 0.5 * sd * sd) / sd
-    return spot * _norm_cdf(d1) - strike * _norm_cdf(d1 - sd)
+    """Black-Scholes call price with zero rate (:func:`simulators.black_scholes.bs_price`), float64."""
+    return torch.from_numpy(np.asarray(bs_price(_as_numpy(spot), strike, _as_numpy(tau), _as_numpy(sigma))))
 
 
 def bs_call_delta(spot: torch.Tensor, strike: float, tau: torch.Tensor | float,
                   sigma: torch.Tensor | float) -> torch.Tensor:
-    """Black-Scholes call delta N(d1) with zero rate; as sigma*sqrt(tau) -> 0 it tends to 1{S > K}."""
-    tau = torch.as_tensor(tau, dtype=spot.dtype, device=spot.device)
-    sigma = torch.as_tensor(sigma, dtype=spot.dtype, device=spot.device)
-    sd = (sigma * torch.sqrt(tau)).clamp(min=1e-8)
-    d1 = (torch.log(spot / strike) + 0.5 * sd * sd) / sd
-    return _norm_cdf(d1)
+    """Black-Scholes call delta N(d1) with zero rate, on ``spot``'s device and dtype; 1{S > K} when
+    sigma sqrt(tau) is zero (:func:`simulators.black_scholes.bs_delta`)."""
+    delta = bs_delta(_as_numpy(spot), strike, _as_numpy(tau), _as_numpy(sigma))
+    return torch.from_numpy(np.ascontiguousarray(delta)).to(spot)
 
 
 def bs_hedge_vol(paths: Paths, vol_mode: str = "instantaneous", sigma: float | None = None) -> torch.Tensor:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from hedgeopt.config import compose
 from hedgeopt.protocol import CVaR, Evaluation, NullReporter, TrialPruned
+from hedgeopt.protocol import cvar as product_cvar
 from hedgeopt.stats import SampleSet, assess
 from objectives.deep_hedge import DeepHedgeObjective
 from simulators.deep_hedger import (
@@ -276,3 +278,11 @@ def test_premium_options_and_learned_premium(tmp_path) -> None:
     assert ev.metrics["premium_learned"] != pytest.approx(learned.premium, abs=1e-3)
     assert ev.metrics["premium"] == pytest.approx(learned.premium)
     assert abs(ev.metrics["premium_learned"] - learned.premium) < 1.0
+
+
+def test_torch_cvar_is_the_products_cvar() -> None:
+    """The differentiable training CVaR and hedgeopt's numpy CVaR are one estimator, one sign."""
+    rng = np.random.default_rng(3)
+    for n, level in ((20, 0.95), (1000, 0.95), (37, 0.5), (10, 0.0)):
+        losses = rng.standard_t(4, size=n)
+        assert float(cvar(torch.from_numpy(losses), level)) == pytest.approx(product_cvar(losses, level), rel=1e-12)
