@@ -50,7 +50,7 @@ from simulators.pairs_trading import (
     max_drawdown,
 )
 from simulators.prices import load_prices
-from simulators.surrogates import independent_block_bootstrap
+from simulators.surrogates import independent_block_bootstrap, surrogate_summary
 
 METHODS_WITH_CONSTANT = ("ols", "tls")
 #: Methods that run an optimiser per window (each surrogate costs ~10x a closed-form method's).
@@ -212,13 +212,7 @@ class SpreadHedgeObjective(Objective):
         n = self.n_surrogates_numerical if s.method in NUMERICAL_METHODS else self.n_surrogates
         if n > 0:
             sharpes = self.surrogate_sharpes(s, n, self.seed + 7919)
-            real = result.metrics[SCORE]
-            result.metrics.update({
-                "surrogate_p_value": float((1 + np.sum(sharpes >= real)) / (1 + sharpes.size)),
-                "surrogate_sharpe_mean": float(sharpes.mean()),
-                "surrogate_sharpe_q95": float(np.quantile(sharpes, 0.95)),
-                "n_surrogates": float(sharpes.size),
-            })
+            result.metrics.update(surrogate_summary(result.metrics[SCORE], sharpes))
         return result
 
     def baselines(self) -> dict[str, dict[str, Evaluation]]:

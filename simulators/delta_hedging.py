@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from simulators._numerics import PathGrid
 from simulators.black_scholes import bs_delta, bs_gamma, bs_price
 from simulators.crypto_perp import SECONDS_PER_YEAR, MarketPaths
 from simulators.options_book import OptionsBook
@@ -160,7 +161,7 @@ class CostModel:
 
 
 @dataclass
-class HedgeInputs:
+class HedgeInputs(PathGrid):
     """Policy-independent arrays shared by all trials (float64, C-contiguous).
 
     ``spot``/``book_delta``/``book_gamma``: (n_paths, n_steps + 1); ``sample_idx``: ticks where P&L is
@@ -178,14 +179,6 @@ class HedgeInputs:
     tick_seconds: float
     sample_seconds: float
     notional: float
-
-    @property
-    def n_paths(self) -> int:
-        return self.spot.shape[0]
-
-    @property
-    def n_steps(self) -> int:
-        return self.spot.shape[1] - 1
 
 
 @dataclass

@@ -116,30 +116,26 @@ class OptionsBook:
         return (np.array([k[0] for k in keys]), np.array([k[1] for k in keys]),
                 np.array([groups[k][0] for k in keys]), np.array([groups[k][1] for k in keys]))
 
-    def delta(self, spot: np.ndarray, iv: np.ndarray, times_s: np.ndarray) -> np.ndarray:
-        """Book delta (underlying units) at every (path, tick): shape of ``spot``."""
+    def _mark(self, kernel, legs, spot, iv, times_s) -> np.ndarray:
+        """Run a compiled marking ``kernel`` over every (path, tick) of ``spot``."""
         spot, iv = _as2d(spot), _as2d(iv)
         t_years = np.asarray(times_s, dtype=np.float64) / SECONDS_PER_YEAR
         out = np.empty_like(spot)
-        _mark_delta(spot, iv, t_years, *self._leg_groups(), self.r, self.q, out)
+        kernel(spot, iv, t_years, *legs, self.r, self.q, out)
         return out
+
+    def delta(self, spot: np.ndarray, iv: np.ndarray, times_s: np.ndarray) -> np.ndarray:
+        """Book delta (underlying units) at every (path, tick): shape of ``spot``."""
+        return self._mark(_mark_delta, self._leg_groups(), spot, iv, times_s)
 
     def value(self, spot: np.ndarray, iv: np.ndarray, times_s: np.ndarray) -> np.ndarray:
         """Book value (USD, long positive) at every (path, tick): shape of ``spot``."""
-        spot, iv = _as2d(spot), _as2d(iv)
-        t_years = np.asarray(times_s, dtype=np.float64) / SECONDS_PER_YEAR
-        out = np.empty_like(spot)
-        _mark_value(spot, iv, t_years, *self._leg_arrays(), self.r, self.q, out)
-        return out
+        return self._mark(_mark_value, self._leg_arrays(), spot, iv, times_s)
 
     def gamma(self, spot: np.ndarray, iv: np.ndarray, times_s: np.ndarray) -> np.ndarray:
         """Book gamma (underlying units per USD of spot) at every (path, tick): the Whalley-Wilmott
         band's width follows it."""
-        spot, iv = _as2d(spot), _as2d(iv)
-        t_years = np.asarray(times_s, dtype=np.float64) / SECONDS_PER_YEAR
-        out = np.empty_like(spot)
-        _mark_gamma(spot, iv, t_years, *self._leg_groups(), self.r, self.q, out)
-        return out
+        return self._mark(_mark_gamma, self._leg_groups(), spot, iv, times_s)
 
     def gamma_numpy(self, spot, iv, times_s) -> np.ndarray:
         """Book gamma with the vectorised numpy formulas (an independent check of ``gamma``)."""

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-TRADING_DAYS = 252
+from simulators._numerics import TRADING_DAYS
+
 REBALANCE_FREQUENCIES = ("daily", "weekly", "monthly")
 
 

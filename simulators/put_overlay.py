@@ -29,7 +29,6 @@ from numba import njit
 
 from simulators.black_scholes import bs_price_scalar
 
-TRADING_DAYS = 252
 SPREAD_MODES = {"vol": 0, "premium": 1}
 SIZINGS = {"budget": 0, "hedge_ratio": 1}
 

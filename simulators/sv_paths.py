@@ -22,13 +22,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from simulators._numerics import PathGrid
 from simulators.black_scholes import bs_delta, bs_price
 
 SPLITS: tuple[str, ...] = ("train", "val", "select", "test")
 
 
 @dataclass(frozen=True)
-class Paths:
+class Paths(PathGrid):
     """Simulated market paths on the hedging grid.
 
     ``spot`` and ``variance`` are ``[n_paths, n_steps + 1]``; ``maturity`` is T in years.
@@ -37,14 +38,6 @@ class Paths:
     spot: torch.Tensor
     variance: torch.Tensor
     maturity: float
-
-    @property
-    def n_paths(self) -> int:
-        return int(self.spot.shape[0])
-
-    @property
-    def n_steps(self) -> int:
-        return int(self.spot.shape[1] - 1)
 
     @property
     def dt(self) -> float:
