@@ -38,7 +38,6 @@ from simulators.deep_hedger import (
     fit_best_epoch,
     hedge_features,
     hedger_from_config,
-    load_hedger,
     make_loader,
     predict_hedges,
     save_hedger,
@@ -382,10 +381,6 @@ class DeepHedgeObjective(Objective):
         plt.close(fig)
         return paths
 
-    @staticmethod
-    def load_weights(pt_path: Path | str) -> HedgerNet:
-        """Reload a trial's ``hedger.pt`` (with its ``hedger.json``) as a ready network."""
-        return load_hedger(pt_path)
 
 
 def _pyplot():

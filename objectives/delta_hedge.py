@@ -267,17 +267,39 @@ class DeltaHedgeObjective(Objective):
 
     def plots(self, best_params: Mapping[str, Any], trials: Sequence[Mapping[str, Any]],
               out_dir: Path) -> list[Path]:
-        from objectives import delta_hedge_plots
+        """Out-of-sample hedging errors and one traced path of the best config, and the trials."""
+        from objectives import delta_hedge_plots as plots
 
-        return delta_hedge_plots.make_plots(self, best_params, trials, Path(out_dir))
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        best = self._policy(self.configure(best_params))
+        costs = self._costs(self.config)
+        policies = {"best": best, **self.baseline_policies()}
+        evals = {name: self._run(self.oos_inputs, pol, costs) for name, pol in policies.items()}
+        written = [plots.plot_hedging_error(
+            {k: e.samples["hedging_error"] for k, e in evals.items()},
+            {k: (e.metrics["costs"], e.metrics["hedging_risk"]) for k, e in evals.items()},
+            out_dir / "pnl_distribution.png")]
+        written.append(self._plot_trace(best, costs, out_dir / "hedge_trace.png"))
+        written += plots.plot_trials(trials, list(self.config.get("metrics") or ["risk_cost"]),
+                                     list(self.config.get("directions") or []), out_dir)
+        return written
 
-    # -- helpers for plots -------------------------------------------------------------
-    def oos_result(self, policy: HedgePolicy) -> Evaluation:
-        """Out-of-sample evaluation of ``policy`` (per-path samples inside)."""
-        return self._run(self.oos_inputs, policy, self._costs(self.config))
+    def _plot_trace(self, policy: HedgePolicy, costs: CostModel, path: Path) -> Path:
+        """Out-of-sample path 0 under ``policy``, at most ~6000 points a line."""
+        from objectives.delta_hedge_plots import plot_hedge_trace
 
-    def policy_for(self, params: Mapping[str, Any]) -> HedgePolicy:
-        return self._policy(self.configure(params))
+        inputs = self.oos_inputs
+        _, h, _ = run_hedge(inputs, policy, costs, paths=slice(0, 1), trace_path=0)
+        stride = max(1, (inputs.n_steps + 1) // 6000)
+        s = inputs.spot[0, ::stride]
+        book_delta, gamma = inputs.book_delta[0, ::stride], inputs.book_gamma[0, ::stride]
+        target = -policy.hedge_ratio * book_delta
+        half = np.array([policy.half_width(si, gi, inputs.notional, costs.rate)
+                         for si, gi in zip(s, gamma, strict=True)])
+        band = half * s / inputs.notional if np.all(np.isfinite(half)) else None
+        hours = (np.arange(inputs.n_steps + 1) * inputs.tick_seconds / 3600.0)[::stride]
+        return plot_hedge_trace(hours, s, book_delta, target, h[::stride], inputs.notional, band, path)
 
 
 def _concat(parts: list[HedgeResult]) -> HedgeResult:

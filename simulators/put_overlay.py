@@ -56,10 +56,6 @@ class PutPolicy:
         if self.budget < 0 or self.hedge_ratio < 0:
             raise ValueError("puts.budget and puts.hedge_ratio must be >= 0")
 
-    @property
-    def roll_interval(self) -> int:
-        return self.tenor_days - self.roll_days_before
-
 
 @dataclass(frozen=True)
 class Market:
