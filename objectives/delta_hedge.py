@@ -115,7 +115,8 @@ def derive_oos_seed(seed: int) -> int:
 class DeltaHedgeObjective(Objective):
     """Delta-hedging a crypto options book with a perpetual: in-sample search, OOS evaluation."""
 
-    #: read from the study config only (paths, marks, risk aversion and score weights are set up once per worker)
+    #: read from the study config only (paths, marks, risk aversion and score weights are set up once per
+    #: worker)
     fixed_keys = ("simulator", "book", "paths", "risk", "score", "baselines")
 
     def __init__(self, config: Mapping[str, Any]) -> None:
@@ -141,7 +142,9 @@ class DeltaHedgeObjective(Objective):
         risk = cfg["risk"]
         self.risk_aversion = float(risk.get("risk_aversion", 0.0))
         if not self.risk_aversion > 0:
-            raise ValueError(f"delta_hedge: risk.risk_aversion must be > 0 (per USD), got {self.risk_aversion}")
+            raise ValueError(
+                f"delta_hedge: risk.risk_aversion must be > 0 (per USD), got {self.risk_aversion}"
+            )
         self.cvar_level = float(risk.get("cvar_level", 0.95))
         if not 0 < self.cvar_level < 1:
             raise ValueError(f"delta_hedge: risk.cvar_level must lie in (0, 1), got {self.cvar_level}")
@@ -242,6 +245,10 @@ class DeltaHedgeObjective(Objective):
         oos = self.oos_inputs
         return self._run(oos, self._policy(cfg), self._costs(cfg))
 
+    def policy_for(self, params: Mapping[str, Any]) -> HedgePolicy:
+        """The re-hedging policy a trial's params make."""
+        return self._policy(self.configure(params))
+
     def baseline_policies(self) -> dict[str, HedgePolicy]:
         """Unhedged, delta-hedge every tick, fixed cadences (full ratio, no bands, no clip), and
         the Whalley-Wilmott band at the study's risk aversion (no cadence, to the band edge)."""
@@ -272,7 +279,7 @@ class DeltaHedgeObjective(Objective):
 
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        best = self._policy(self.configure(best_params))
+        best = self.policy_for(best_params)
         costs = self._costs(self.config)
         policies = {"best": best, **self.baseline_policies()}
         evals = {name: self._run(self.oos_inputs, pol, costs) for name, pol in policies.items()}
@@ -305,7 +312,10 @@ class DeltaHedgeObjective(Objective):
 def _concat(parts: list[HedgeResult]) -> HedgeResult:
     if len(parts) == 1:
         return parts[0]
-    cat = lambda name: np.concatenate([getattr(p, name) for p in parts])
+
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in parts])
+
     return HedgeResult(pnl=cat("pnl"), costs=cat("costs"), funding=cat("funding"),
                        hedge_pnl=cat("hedge_pnl"), book_pnl=cat("book_pnl"),
                        traded_notional=cat("traded_notional"), hedge_count=cat("hedge_count"),

@@ -99,7 +99,9 @@ def plot_trials(trials: Sequence[Mapping[str, Any]], metric_names: Sequence[str]
     written: list[Path] = []
     done = [t for t in trials if t.get("state") == "COMPLETE" and t.get("metrics")]
     colour_by = metric_names[0]
-    rows = [t["metrics"] for t in done if all(k in t["metrics"] for k in ("costs", "hedging_risk", colour_by))]
+    rows = [
+        t["metrics"] for t in done if all(k in t["metrics"] for k in ("costs", "hedging_risk", colour_by))
+    ]
     if rows:
         fig, ax = plt.subplots(figsize=(8, 6))
         colours = np.array([r[colour_by] for r in rows])

@@ -30,7 +30,7 @@ def plot_best(obj: SpreadHedgeObjective, s: SpreadSettings, out_dir: Path) -> li
     for a, b in ((lo, obj.split), (obj.split, n)):
         walk = walk_forward(obj.estimator, s, a, b, diagnostics=False)
         returns[a - lo : b - lo] = walk.returns
-        for (t, e), est in zip(trading_windows(a, b, s.trading), walk.estimates):
+        for (t, e), est in zip(trading_windows(a, b, s.trading), walk.estimates, strict=False):
             if est.beta is None or not est.std > 0:
                 continue
             spread = obj.values[t - 1 : e] @ np.concatenate([[1.0], -est.beta])

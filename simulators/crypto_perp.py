@@ -16,8 +16,9 @@ Per path and tick of ``tick_seconds`` (``dt`` in years of 365 days):
   > 0 makes options rich against what the market then realises (short-vol books earn it on
   average). 0 (the seed's model) diffuses at the implied vol.
 * timing: by default the tick's return diffuses at the vol *at the start* of the tick and the vol
-  shock ``w`` is its own normal; ``iv_update_before_return`` reproduces the seed notebook's generator, where the vol
-  is updated first with the return's own normal ``z`` and the return then uses the new vol.
+  shock ``w`` is its own normal; ``iv_update_before_return`` reproduces the seed notebook's
+  generator, where the vol is updated first with the return's own normal ``z`` and the return
+  then uses the new vol.
 * funding: one rate per funding interval (8 h on most venues), paid at the funding times
   ``k * funding_interval_hours``: ``base + amplitude (1 + sin(2 pi t / cycle)) / 2`` plus an AR(1)
   noise across intervals (``funding_persistence``, ``funding_noise_std``). A positive rate

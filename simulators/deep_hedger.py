@@ -280,7 +280,12 @@ class DeepHedgeModule(L.LightningModule):
             raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
         self.net = net
         self.strike, self.cost_rate = float(strike), float(cost_rate)
-        self.alpha, self.beta, self.learning_rate, self.itm_only = float(alpha), float(beta), float(learning_rate), bool(itm_only)
+        self.alpha, self.beta, self.learning_rate, self.itm_only = (
+            float(alpha),
+            float(beta),
+            float(learning_rate),
+            bool(itm_only),
+        )
         self.learn_premium = bool(learn_premium)
         self.premium = nn.Parameter(torch.tensor(float(initial_capital)), requires_grad=self.learn_premium)
         self.yardstick_capital = float(initial_capital if yardstick_capital is None else yardstick_capital)
@@ -310,10 +315,17 @@ class DeepHedgeModule(L.LightningModule):
         features, spot = batch
         x, _ = self.hedged_pnl(features, spot)
         m = pnl_metrics(x + self.yardstick_capital, "val_")
-        self.last_val = {"epoch": float(self.current_epoch),
-                         "train_loss": float(sum(self._train_losses) / len(self._train_losses)) if self._train_losses else math.nan,
-                         "premium": float(self.premium.detach()), **m}
-        self.log("val_cvar95", m["val_cvar95"], on_epoch=True, prog_bar=False, logger=False, batch_size=x.shape[0])
+        self.last_val = {
+            "epoch": float(self.current_epoch),
+            "train_loss": float(sum(self._train_losses) / len(self._train_losses))
+            if self._train_losses
+            else math.nan,
+            "premium": float(self.premium.detach()),
+            **m,
+        }
+        self.log(
+            "val_cvar95", m["val_cvar95"], on_epoch=True, prog_bar=False, logger=False, batch_size=x.shape[0]
+        )
         if not self.trainer.sanity_checking:
             self.history.append(self.last_val)
 
@@ -385,7 +397,11 @@ def predict_hedges(net: HedgerNet, features: torch.Tensor, batch_size: int = 409
 
 
 def hedger_from_config(model_cfg: Mapping[str, Any]) -> HedgerNet:
-    """A :class:`HedgerNet` from a ``model`` config section (arch, hidden_size, num_layers, feed_prev_hedge)."""
-    return HedgerNet(arch=str(model_cfg.get("arch", "gru")), hidden_size=int(model_cfg.get("hidden_size", 64)),
-                     num_layers=int(model_cfg.get("num_layers", 1)),
-                     feed_prev_hedge=bool(model_cfg.get("feed_prev_hedge", True)))
+    """A :class:`HedgerNet` from a ``model`` config section (arch, hidden_size, num_layers,
+    feed_prev_hedge)."""
+    return HedgerNet(
+        arch=str(model_cfg.get("arch", "gru")),
+        hidden_size=int(model_cfg.get("hidden_size", 64)),
+        num_layers=int(model_cfg.get("num_layers", 1)),
+        feed_prev_hedge=bool(model_cfg.get("feed_prev_hedge", True)),
+    )

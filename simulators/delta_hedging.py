@@ -68,7 +68,8 @@ REHEDGE_TO = ("target", "band_edge")
 
 @dataclass(frozen=True)
 class HedgePolicy:
-    """A re-hedging policy: the five parameters of the seed notebook's hedger plus the band's mode and re-hedge rule.
+    """A re-hedging policy: the five parameters of the seed notebook's hedger plus the band's mode and
+    re-hedge rule.
 
     ``inf`` disables the cadence, a band or the clip. ``risk_aversion`` (per USD) sizes the
     Whalley-Wilmott band; it is the objective's, not a tuned knob (``band_scale`` is).
@@ -353,15 +354,19 @@ def hedge_path_reference(spot: np.ndarray, iv: np.ndarray, times: np.ndarray,
     tick = float(times[1] - times[0])
     cadence = policy.cadence_ticks(tick)
     samples = {int(k) for k in sample_ticks(n, tick, sample_seconds)}
-    funding_at = {int(k): float(rate) for k, rate in zip(funding_idx, funding_rate)}
+    funding_at = {int(k): float(rate) for k, rate in zip(funding_idx, funding_rate, strict=False)}
 
     def mark(t: int) -> tuple[float, float, float]:
         value = delta = gamma = 0.0
         tau_t = times[t] / SECONDS_PER_YEAR
         for leg in book.legs:
             tau = leg.expiry_days / 365.0 - tau_t
-            value += leg.quantity * float(bs_price(spot[t], leg.strike, tau, iv[t], book.r, book.q, leg.is_call))
-            delta += leg.quantity * float(bs_delta(spot[t], leg.strike, tau, iv[t], book.r, book.q, leg.is_call))
+            value += leg.quantity * float(
+                bs_price(spot[t], leg.strike, tau, iv[t], book.r, book.q, leg.is_call)
+            )
+            delta += leg.quantity * float(
+                bs_delta(spot[t], leg.strike, tau, iv[t], book.r, book.q, leg.is_call)
+            )
             gamma += leg.quantity * float(bs_gamma(spot[t], leg.strike, tau, iv[t], book.r, book.q))
         return value, delta, gamma
 

@@ -7,9 +7,10 @@ column (dependent first), the hedge legs ``X``, the dependent leg ``y`` (``None`
 and the fit residuals / spread; the two numerical methods also return scipy's result.
 
 Econometrics come from statsmodels (OLS, Johansen via ``coint_johansen``); the ADF(1) statistic
-(``adfuller``'s value) and Box-Tiao's VAR(1) are computed by least squares in numpy. The numerical methods (minimum half-life, minimum ADF statistic) search
-in volatility-scaled units ``theta_i = ratio_i * sd(leg_i) / sd(y)`` with BFGS, from the OLS ratio
-and from the exact minimum-AR(1)-slope portfolio (a generalised eigenvector), keeping the better:
+(``adfuller``'s value) and Box-Tiao's VAR(1) are computed by least squares in numpy. The
+numerical methods (minimum half-life, minimum ADF statistic) search in volatility-scaled units
+``theta_i = ratio_i * sd(leg_i) / sd(y)`` with BFGS, from the OLS ratio and from the exact
+minimum-AR(1)-slope portfolio (a generalised eigenvector), keeping the better:
 
 * non-convergence (``result.success`` false) raises a :class:`HedgeRatioConvergenceWarning`;
 * a *divergent* optimisation -- the best spread puts (almost) no weight on the dependent leg,
@@ -81,9 +82,9 @@ def _split_legs(
     except (TypeError, ValueError) as exc:
         raise ValueError(f"price_data must be numeric: {exc}") from None
     if not np.isfinite(values).all():
-        bad = [c for c, ok in zip(price_data.columns, np.isfinite(values).all(axis=0)) if not ok]
+        bad = [c for c, ok in zip(price_data.columns, np.isfinite(values).all(axis=0), strict=True) if not ok]
         raise ValueError(f"price_data has NaN or infinite values in column(s) {bad}")
-    for col, column in zip(price_data.columns, values.T):
+    for col, column in zip(price_data.columns, values.T, strict=True):
         if np.ptp(column) <= 1e-12 * max(1.0, float(np.abs(column).max())):
             raise ValueError(f"column {col!r} is constant: it cannot be a leg of a spread")
     frame = price_data.astype(float)
@@ -93,7 +94,7 @@ def _split_legs(
 
 
 def _ratios_dict(dependent: str, legs: list[str], ratios: np.ndarray) -> dict[str, float]:
-    return {dependent: 1.0, **{leg: float(r) for leg, r in zip(legs, ratios)}}
+    return {dependent: 1.0, **{leg: float(r) for leg, r in zip(legs, ratios, strict=False)}}
 
 
 def construct_spread(

@@ -5,7 +5,8 @@ quirks of the embedded files (UTF-8 byte-order mark, M/D/YYYY dates, '=' in colu
 as ``CL=F``) and of hand-edited ones (unsorted dates, duplicated dates, gaps), and rejects what
 cannot be a price (non-numeric, non-finite, zero or negative, above :data:`MAX_PRICE`) with a
 ValueError naming the file, the column and the row's date; an empty, binary, UTF-16 or ragged
-file, or a column whose price never moves, is a ValueError naming the file. :func:`returns` turns prices into simple or log returns.
+file, or a column whose price never moves, is a ValueError naming the file. :func:`returns`
+turns prices into simple or log returns.
 """
 
 from __future__ import annotations

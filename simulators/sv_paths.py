@@ -45,7 +45,9 @@ class Paths(PathGrid):
 
     def times(self) -> torch.Tensor:
         """Grid times t_0 .. t_n, shape ``[n_steps + 1]``."""
-        return torch.linspace(0.0, self.maturity, self.n_steps + 1, dtype=self.spot.dtype, device=self.spot.device)
+        return torch.linspace(
+            0.0, self.maturity, self.n_steps + 1, dtype=self.spot.dtype, device=self.spot.device
+        )
 
     def to(self, device: torch.device | str) -> Paths:
         return Paths(self.spot.to(device), self.variance.to(device), self.maturity)
@@ -86,7 +88,9 @@ def simulate_gbm(
     log_s = torch.cat([torch.zeros(n_paths, 1, dtype=torch.float64), incr.cumsum(dim=1)], dim=1)
     spot = s0 * torch.exp(log_s)
     variance = torch.full_like(spot, sigma**2)
-    return Paths(spot.to(device=device, dtype=dtype), variance.to(device=device, dtype=dtype), float(maturity))
+    return Paths(
+        spot.to(device=device, dtype=dtype), variance.to(device=device, dtype=dtype), float(maturity)
+    )
 
 
 def simulate_heston(
@@ -164,10 +168,16 @@ def simulate(market: Mapping[str, Any], n_paths: int, seed: int, *, device: str 
     if model == "heston":
         hp = dict(market.get("heston", {}))
         return simulate_heston(
-            n_paths, n_steps, maturity,
-            v0=float(hp.get("v0", 0.04)), kappa=float(hp.get("kappa", 2.0)), theta=float(hp.get("theta", 0.04)),
-            xi=float(hp.get("xi", 0.5)), rho=float(hp.get("rho", -0.7)),
-            substeps=int(market.get("substeps", 4)), **common,
+            n_paths,
+            n_steps,
+            maturity,
+            v0=float(hp.get("v0", 0.04)),
+            kappa=float(hp.get("kappa", 2.0)),
+            theta=float(hp.get("theta", 0.04)),
+            xi=float(hp.get("xi", 0.5)),
+            rho=float(hp.get("rho", -0.7)),
+            substeps=int(market.get("substeps", 4)),
+            **common,
         )
     raise ValueError(f"market.model must be 'gbm' or 'heston', got {model!r}")
 
