@@ -269,4 +269,11 @@ class TailHedgeObjective(Objective):
     ) -> list[Path]:
         from objectives.tail_hedge_plots import history_figures
 
-        return history_figures(self, best_params, Path(out_dir))
+        best, res = self.history(best_params)
+        series = {"tuned overlay": best}
+        for name, params in self.baseline_params().items():
+            series[name] = self.history(params)[0]
+        series["sixty_forty"] = self.sixty_forty()
+        protection = {k: res.window(k)[0] for k in ("premium", "put_pnl", "spread_cost")}
+        protection["given_up"] = np.log1p(self.hist_ref[0]) - np.log1p(best)
+        return history_figures(self.days, series, protection, Path(out_dir))
