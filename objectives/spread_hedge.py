@@ -40,6 +40,7 @@ from simulators.pairs_backtest import (
     RatioEstimator,
     SpreadSettings,
     summarise,
+    trading_windows,
     walk_forward,
 )
 from simulators.pairs_trading import (
@@ -48,6 +49,7 @@ from simulators.pairs_trading import (
     annualised_sharpe,
     buy_and_hold,
     max_drawdown,
+    positions,
 )
 from simulators.prices import load_prices
 from simulators.surrogates import independent_block_bootstrap, surrogate_summary
@@ -233,7 +235,22 @@ class SpreadHedgeObjective(Objective):
               out_dir: Path) -> list[Path]:
         from objectives.spread_hedge_plots import plot_best
 
-        return plot_best(self, self._settings(best_params), Path(out_dir))
+        s = self._settings(best_params)
+        n, lo = len(self.values), self.warmup
+        z, pos, returns = np.full(n - lo, np.nan), np.zeros(n - lo), np.zeros(n - lo)
+        for a, b in ((lo, self.split), (self.split, n)):
+            walk = walk_forward(self.estimator, s, a, b, diagnostics=False)
+            returns[a - lo : b - lo] = walk.returns
+            for (t, e), est in zip(trading_windows(a, b, s.trading), walk.estimates, strict=False):
+                if est.beta is None or not est.std > 0:
+                    continue
+                spread = self.values[t - 1 : e] @ np.concatenate([[1.0], -est.beta])
+                zz = (spread - est.mean) / est.std
+                z[t - lo : e - lo] = zz[1:]
+                pos[t - lo : e - lo] = positions(zz[:-1], s.rule)  # the position held over each day
+        held = buy_and_hold(self.values[lo - 1 : n, 0], s.cost_bps)
+        return plot_best(self.prices.index[lo:n], z, pos, returns, held, self.split - lo, self.dependent, s,
+                         Path(out_dir))
 
 
 def _plain_metrics(returns: np.ndarray) -> dict[str, float]:
