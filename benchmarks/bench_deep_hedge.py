@@ -78,7 +78,9 @@ def bare_run(obj: DeepHedgeObjective, epochs: int) -> float:
         for i in range(0, feats.shape[0], bs):
             idx = order[i:i + bs]
             s = spot[idx]
-            pnl = terminal_pnl(s, net(feats[idx]), (s[:, -1] - obj.strike).clamp(min=0.0), obj.premium, obj.cost_rate)
+            pnl = terminal_pnl(
+                s, net(feats[idx]), (s[:, -1] - obj.strike).clamp(min=0.0), obj.premium, obj.cost_rate
+            )
             loss = hedging_loss(pnl, alpha, beta)
             opt.zero_grad()
             loss.backward()
@@ -106,7 +108,10 @@ def quality(overrides: list[str], params: dict) -> None:
     base = obj.baselines()
     for name, res in base.items():
         m = res["out_of_sample"].metrics
-        print(f"{name}_test_cvar95={m['test_cvar95']:.4f}  pnl mean {m['test_pnl_mean']:.4f} std {m['test_pnl_std']:.4f}")
+        print(
+            f"{name}_test_cvar95={m['test_cvar95']:.4f}  pnl mean {m['test_pnl_mean']:.4f} std "
+            f"{m['test_pnl_std']:.4f}"
+        )
     key = "test_cvar95"
     stat = test.statistic(key)
     out = assess(key, "minimize", SampleSet(test.samples[key], stat),
@@ -119,14 +124,20 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--quality", action="store_true", help="also train the default GRU and print test CVaR95s")
+    ap.add_argument(
+        "--quality", action="store_true", help="also train the default GRU and print test CVaR95s"
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     obj = DeepHedgeObjective(compose(["+study=deep_hedge", "train.accelerator=cpu"]))
     c = obj.config
-    print(f"# model {c['model']['arch']} hidden {c['model']['hidden_size']}, {c['data']['n_train']} training paths "
-          f"x {c['market']['n_steps']} steps, batch {c['train']['batch_size']}, {c['data']['n_val']} validation "
-          f"paths, {args.epochs} epochs, {args.threads} thread(s); load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"# model {c['model']['arch']} hidden {c['model']['hidden_size']}, {c['data']['n_train']} "
+        f"training paths "
+        f"x {c['market']['n_steps']} steps, batch {c['train']['batch_size']}, {c['data']['n_val']} "
+        f"validation "
+        f"paths, {args.epochs} epochs, {args.threads} thread(s); load average {os.getloadavg()[0]:.2f}"
+    )
     lightning_run(obj, 1)   # warm-up: imports, first-call allocations
     bare_run(obj, 1)
     ratios = []
@@ -134,13 +145,23 @@ def main() -> None:
         first, second = (lightning_run, bare_run) if r % 2 == 0 else (bare_run, lightning_run)
         t = {f.__name__: f(obj, args.epochs) for f in (first, second)}
         ratios.append(t["lightning_run"] / t["bare_run"])
-        print(f"# run {r}: lightning {t['lightning_run']:.2f}s, bare PyTorch {t['bare_run']:.2f}s (reference)")
+        print(
+            f"# run {r}: lightning {t['lightning_run']:.2f}s, bare PyTorch {t['bare_run']:.2f}s (reference)"
+        )
     print(f"lightning_overhead={statistics.median(ratios):.3f}  (target <= 1.15; load average "
           f"{os.getloadavg()[0]:.2f})")
     if args.quality:
         # the best config of a default study run (seed 4, 20 trials)
-        quality(["train.accelerator=cpu"], {"loss.alpha": 0.8767, "loss.beta": 0.0596, "model.hidden_size": 128,
-                                            "model.num_layers": 2, "train.learning_rate": 0.0012})
+        quality(
+            ["train.accelerator=cpu"],
+            {
+                "loss.alpha": 0.8767,
+                "loss.beta": 0.0596,
+                "model.hidden_size": 128,
+                "model.num_layers": 2,
+                "train.learning_rate": 0.0012,
+            },
+        )
 
 
 if __name__ == "__main__":

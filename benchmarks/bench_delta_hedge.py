@@ -187,7 +187,10 @@ def main() -> None:
     seed_run_simulation(ticks, 60, 0.2, 1.0, 0.05, 0.5)
     seed_rate = n_seed / (time.perf_counter() - a)
 
-    print(f"path_steps_per_s={kernel_rate:.4g}  (best of {args.repeats}; {steps} path-steps in {best * 1e3:.1f} ms)")
+    print(
+        f"path_steps_per_s={kernel_rate:.4g}  (best of {args.repeats}; {steps} path-steps in "
+        f"{best * 1e3:.1f} ms)"
+    )
     print(f"ww_steps_per_s={steps / best_ww:.4g}  (default Whalley-Wilmott band)")
     print(f"seed_steps_per_s={seed_rate:.4g}  ({n_seed} ticks of seed 002's Python loop)")
     print(f"seed_ratio={kernel_rate / seed_rate:.4g}")

@@ -2,7 +2,8 @@
 
 1. 200 trials of a ~1 ms objective (the test study's toy bowl with toy.sleep=0.001), MLflow on,
    n_jobs=2: ``trials_per_s`` over the search phase (workers started to the last trial logged in
-   MLflow, as the runner records it in ``search_seconds``), beside the same 200 trials in a bare in-process ``optuna.Study.optimize`` (no
+   MLflow, as the runner records it in ``search_seconds``), beside the same 200 trials in a bare in-process
+   ``optuna.Study.optimize`` (no
    storage, no MLflow, no processes) as the reference.
 2. A CPU-bound objective (toy.burn: a pure-Python loop, about 0.8 s a trial) at n_jobs=1 and
    n_jobs=2 in the same run: ``parallel_speedup`` = search-phase time at 1 worker / at 2 workers.

@@ -65,7 +65,9 @@ def numpy_prior(y: np.ndarray, Z: np.ndarray) -> np.ndarray:
     return out
 
 
-def engine_loop(target: np.ndarray, proxies: np.ndarray, ratios: np.ndarray, mask: np.ndarray, bps: float) -> np.ndarray:
+def engine_loop(
+    target: np.ndarray, proxies: np.ndarray, ratios: np.ndarray, mask: np.ndarray, bps: float
+) -> np.ndarray:
     """Net hedged returns by share accounting, one day at a time (the engine's reference)."""
     n, m = proxies.shape
     p_t, p_x = 1.0, np.ones(m)
@@ -110,7 +112,10 @@ def main() -> None:
     diff_engine = float(np.abs(net - engine_loop(y, X, h, mask, 5.0)).max())
     t_eng = best_ms(lambda: run_hedge(y, X, h, mask, 5.0), 50)
     t_loop = best_ms(lambda: engine_loop(y, X, h, mask, 5.0), 3)
-    print(f"engine_ms={t_eng:.3f} engine_loop_ms={t_loop:.3f} speedup={t_loop / t_eng:.1f} max_abs_diff_net={diff_engine:.2e}")
+    print(
+        f"engine_ms={t_eng:.3f} engine_loop_ms={t_loop:.3f} speedup={t_loop / t_eng:.1f} "
+        f"max_abs_diff_net={diff_engine:.2e}"
+    )
 
     from hedgeopt.config import compose
     from hedgeopt.protocol import NullReporter

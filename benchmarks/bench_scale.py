@@ -170,9 +170,11 @@ def main() -> None:
                       flush=True)
         if not a.no_kill:
             print("\nkill-to-retry on PostgreSQL (seconds after SIGKILL: trial failed / retry started)")
-            for whole, hb, grace, what in ((False, 1, 3, "one worker killed (pid seen dead by its parent)"),
-                                           (True, 1, 3, "whole invocation killed, resumed; heartbeat 1 s, grace 3 s"),
-                                           (True, 10, 30, "whole invocation killed, resumed; defaults 10 s / 30 s")):
+            for whole, hb, grace, what in (
+                (False, 1, 3, "one worker killed (pid seen dead by its parent)"),
+                (True, 1, 3, "whole invocation killed, resumed; heartbeat 1 s, grace 3 s"),
+                (True, 10, 30, "whole invocation killed, resumed; defaults 10 s / 30 s"),
+            ):
                 fail, retry = kill_latency(pg, whole, hb, grace)
                 print(f"  {what}: {fail:.1f} / {retry:.1f}", flush=True)
     finally:

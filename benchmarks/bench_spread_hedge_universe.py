@@ -65,10 +65,17 @@ def bench_screen(obj: SpreadHedgeUniverseObjective, formation: int = 120) -> Non
     print(f"one formation window ({formation} rows, {n_assets} assets, {len(all_pairs)} pairs, "
           f"{len(pairs)} candidates after the correlation pre-screen)")
     print(f"  Engle-Granger, batched (both directions)   : {fast_eg * 1e3:9.2f} ms")
-    print(f"  reference: statsmodels coint pair by pair  : {slow_eg * 1e3:9.2f} ms  ({slow_eg / fast_eg:6.1f}x)")
+    print(
+        f"  reference: statsmodels coint pair by pair  : {slow_eg * 1e3:9.2f} ms  ({slow_eg / fast_eg:6.1f}x)"
+    )
     print(f"  Johansen trace, batched                    : {fast_jo * 1e3:9.2f} ms")
-    print(f"  reference: coint_johansen pair by pair     : {slow_jo * 1e3:9.2f} ms  ({slow_jo / fast_jo:6.1f}x)")
-    print(f"  reference: coint (AIC lags), every pair    : {slow_all * 1e3:9.2f} ms  ({slow_all / fast_eg:6.1f}x)")
+    print(
+        f"  reference: coint_johansen pair by pair     : {slow_jo * 1e3:9.2f} ms  ({slow_jo / fast_jo:6.1f}x)"
+    )
+    print(
+        f"  reference: coint (AIC lags), every pair    : {slow_all * 1e3:9.2f} ms  "
+        f"({slow_all / fast_eg:6.1f}x)"
+    )
 
 
 def bench_trials(obj: SpreadHedgeUniverseObjective, n_trials: int, seed: int) -> None:

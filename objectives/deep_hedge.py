@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
 
 from hedgeopt.protocol import (
@@ -39,12 +38,12 @@ from simulators.deep_hedger import (
     fit_best_epoch,
     hedge_features,
     hedger_from_config,
-    load_hedger,
     make_loader,
     predict_hedges,
     save_hedger,
     terminal_pnl,
     trading_costs,
+    value_at_risk,
 )
 from simulators.heston import HestonParams, heston_call_price
 from simulators.sv_hedges import band_hedges, bs_gamma_on_paths, heston_hedge_greeks
@@ -101,7 +100,9 @@ class DeepHedgeObjective(Objective):
             raise ValueError(f"option.strike must be > 0, got {self.strike}")
         for old, new in (("n_oos", "n_test"),):
             if old in cfg["data"]:
-                raise ValueError(f"data.{old} was renamed: use data.n_select (search) and data.{new} (held out)")
+                raise ValueError(
+                    f"data.{old} was renamed: use data.n_select (search) and data.{new} (held out)"
+                )
         sizes = {}
         for s in ("train", "val", "select", "test"):
             if f"n_{s}" not in cfg["data"]:
@@ -109,7 +110,11 @@ class DeepHedgeObjective(Objective):
             sizes[s] = int(cfg["data"][f"n_{s}"])
             if sizes[s] < 20:
                 raise ValueError(f"data.n_{s} must be >= 20 paths, got {sizes[s]}")
-        self.heston = HestonParams.from_config(market.get("heston") or {}) if market.get("model", "heston") == "heston" else None
+        self.heston = (
+            HestonParams.from_config(market.get("heston") or {})
+            if market.get("model", "heston") == "heston"
+            else None
+        )
         self.paths: dict[str, Paths] = make_datasets(market, sizes, self.seed)
         self.features = {s: hedge_features(p) for s, p in self.paths.items()}
         self.payoff = {s: call_payoff(p.spot[:, -1], self.strike) for s, p in self.paths.items()}
@@ -123,7 +128,8 @@ class DeepHedgeObjective(Objective):
     # ------------------------------------------------------------ config helpers
 
     def _bs_vol(self, cfg: Mapping[str, Any]) -> tuple[str, float]:
-        """(vol_mode, fixed sigma) of the Black-Scholes hedge; the fixed sigma defaults to the model's long-run vol."""
+        """(vol_mode, fixed sigma) of the Black-Scholes hedge; the fixed sigma defaults to the model's
+        long-run vol."""
         hedge, market = cfg["hedge"], cfg["market"]
         mode = str(hedge.get("bs_vol", "instantaneous"))
         sigma = hedge.get("bs_sigma")
@@ -145,7 +151,9 @@ class DeepHedgeObjective(Objective):
             try:
                 return "number", float(raw)
             except (TypeError, ValueError):
-                raise ValueError(f"hedge.initial_capital must be one of {PREMIUMS} or a number, got {raw!r}") from None
+                raise ValueError(
+                    f"hedge.initial_capital must be one of {PREMIUMS} or a number, got {raw!r}"
+                ) from None
         if raw not in PREMIUMS:
             raise ValueError(f"hedge.initial_capital must be one of {PREMIUMS} or a number, got {raw!r}")
         if raw == "heston" and self.heston is None:
@@ -166,7 +174,9 @@ class DeepHedgeObjective(Objective):
 
     # ------------------------------------------------------------ training and scoring
 
-    def _fit(self, cfg: Mapping[str, Any], reporter: Reporter, write_artifacts: bool = True) -> tuple[HedgerNet, dict[str, float]]:
+    def _fit(
+        self, cfg: Mapping[str, Any], reporter: Reporter, write_artifacts: bool = True
+    ) -> tuple[HedgerNet, dict[str, float]]:
         """Train, keep the best validation epoch; returns the net and training facts (metrics)."""
         loss, train, model_cfg = cfg["loss"], cfg["train"], cfg["model"]
         torch.manual_seed(derive_seed(self.seed, "train") % (2**31))
@@ -180,7 +190,9 @@ class DeepHedgeObjective(Objective):
         out_dir = Path(reporter.artifact_dir)
         train_loader = make_loader(self.features["train"], self.paths["train"].spot, int(train["batch_size"]),
                                    shuffle=True, seed=self.seed)
-        val_loader = make_loader(self.features["val"], self.paths["val"].spot, self.paths["val"].n_paths, shuffle=False)
+        val_loader = make_loader(
+            self.features["val"], self.paths["val"].spot, self.paths["val"].n_paths, shuffle=False
+        )
         patience = train.get("early_stopping_patience")
         try:
             facts = fit_best_epoch(module, train_loader, val_loader, max_epochs=int(train["epochs"]),
@@ -201,7 +213,9 @@ class DeepHedgeObjective(Objective):
             save_hedger(net, out_dir, "hedger")
         return net, facts
 
-    def _trained(self, params: Mapping[str, Any], reporter: Reporter | None) -> tuple[HedgerNet, dict[str, float]]:
+    def _trained(
+        self, params: Mapping[str, Any], reporter: Reporter | None
+    ) -> tuple[HedgerNet, dict[str, float]]:
         """The net for ``params``: from this worker's cache, else trained (deterministic given seed)."""
         key = _params_key(params)
         if key in self._cache:
@@ -223,7 +237,7 @@ class DeepHedgeObjective(Objective):
         key = f"{prefix}cvar95"
         metrics = {
             key: float(YARDSTICK(losses[:, None])),
-            f"{prefix}var95": float(np.sort(losses)[-max(1, math.ceil(0.05 * losses.size - 1e-9))]),
+            f"{prefix}var95": float(value_at_risk(-pnl, 0.95)),
             f"{prefix}pnl_mean": float(pnl.mean()),
             f"{prefix}pnl_std": float(pnl.std()),
             f"{prefix}cost_mean": float(trading_costs(p.spot, hedges, self.cost_rate).double().mean()),
@@ -238,7 +252,8 @@ class DeepHedgeObjective(Objective):
         return self._evaluation("select", predict_hedges(net, self.features["select"]), **facts)
 
     def evaluate(self, params: Mapping[str, Any], reporter: Reporter | None = None) -> Evaluation:
-        """``test_*`` metrics on the held-out test paths; the best epoch's weights go to the reporter's folder."""
+        """``test_*`` metrics on the held-out test paths; the best epoch's weights go to the reporter's
+        folder."""
         net, facts = self._trained(params, reporter)
         return self._evaluation("test", predict_hedges(net, self.features["test"]), **facts)
 
@@ -330,8 +345,11 @@ class DeepHedgeObjective(Objective):
         fig.savefig(out_dir / "training_curve.png", dpi=90)
         plt.close(fig)
 
-    def plots(self, best_params: Mapping[str, Any], trials: Sequence[Mapping[str, Any]], out_dir: Path) -> list[Path]:
-        """P&L histograms (best model vs the every-step baselines, test paths) and hedge ratio vs moneyness."""
+    def plots(
+        self, best_params: Mapping[str, Any], trials: Sequence[Mapping[str, Any]], out_dir: Path
+    ) -> list[Path]:
+        """P&L histograms (best model vs the every-step baselines, test paths) and hedge ratio vs
+        moneyness."""
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         cfg = self.configure(best_params)
@@ -344,7 +362,10 @@ class DeepHedgeObjective(Objective):
         curves = {f"deep hedger ({cfg['model']['arch']})": h_model, "Black-Scholes delta": base["bs_delta"]}
         if ref_name != "bs_delta":
             curves["Heston min-variance delta"] = base[ref_name]
-        pnls = {k: terminal_pnl(p.spot, h, self.payoff[split], self.premium, self.cost_rate) for k, h in curves.items()}
+        pnls = {
+            k: terminal_pnl(p.spot, h, self.payoff[split], self.premium, self.cost_rate)
+            for k, h in curves.items()
+        }
         plt = _pyplot()
         paths: list[Path] = []
 
@@ -354,7 +375,12 @@ class DeepHedgeObjective(Objective):
         bins = torch.linspace(lo, hi, 60).numpy()
         for name, pnl in pnls.items():
             cv = float(YARDSTICK((-pnl).double().numpy()[:, None]))
-            ax.hist(pnl.numpy(), bins=bins, alpha=0.45, label=f"{name}: std {float(pnl.std()):.3f}, CVaR95 {cv:.3f}")
+            ax.hist(
+                pnl.numpy(),
+                bins=bins,
+                alpha=0.45,
+                label=f"{name}: std {float(pnl.std()):.3f}, CVaR95 {cv:.3f}",
+            )
         ax.set_xlabel("terminal P&L (held-out test paths)")
         ax.set_ylabel("paths")
         ax.legend(fontsize=8)
@@ -366,7 +392,7 @@ class DeepHedgeObjective(Objective):
         n = p.n_steps
         steps = sorted({n // 4, n // 2, max(n - 2, 0)}) if n > 3 else list(range(n))
         fig, axes = plt.subplots(1, len(steps), figsize=(4 * len(steps), 3.6), sharey=True, squeeze=False)
-        for ax, k in zip(axes[0], steps):
+        for ax, k in zip(axes[0], steps, strict=False):
             x = (p.spot[:, k] / self.strike).numpy()
             for name, h in curves.items():
                 ax.scatter(x, h[:, k].numpy(), s=3, alpha=0.4, label=name)
@@ -382,10 +408,6 @@ class DeepHedgeObjective(Objective):
         plt.close(fig)
         return paths
 
-    @staticmethod
-    def load_weights(pt_path: Path | str) -> HedgerNet:
-        """Reload a trial's ``hedger.pt`` (with its ``hedger.json``) as a ready network."""
-        return load_hedger(pt_path)
 
 
 def _pyplot():

@@ -17,7 +17,7 @@ jump P&L that no delta hedge removes. Other measures are metrics too and can be 
 instead (``metrics=[cvar_loss]`` or ``[entropic_risk]``, ``directions=[minimize]``):
 ``cvar_loss`` is the CVaR of net losses at ``risk.cvar_level`` (the product's convention:
 positive = money lost), ``entropic_risk`` is ``log E[exp(-a x net P&L)] / a`` at ``a =
-risk.risk_aversion``. ``score`` is seed 002's: mean Sharpe - w_drawdown |mean max drawdown|
+risk.risk_aversion``. ``score`` is the seed notebook's: mean Sharpe - w_drawdown |mean max drawdown|
 / drawdown_scale - w_costs mean costs / cost_scale (the ``delta_hedge_seed`` study).
 
 Every method returns a :class:`hedgeopt.protocol.Evaluation` whose per-path samples make
@@ -69,7 +69,7 @@ HEADLINE = ("risk_cost", "hedging_risk", "costs", "hedge_count", "cvar_loss", "e
             "net_pnl", "sharpe", "max_drawdown", "score", "hedging_error", "mean_abs_net_delta",
             "pnl_vol", "funding")
 
-#: Seed 002's score weights, used when the config has no ``score:`` section.
+#: The seed notebook's score weights, used when the config has no ``score:`` section.
 SEED_SCORE = {"w_drawdown": 0.1, "drawdown_scale": 10_000.0, "w_costs": 0.05, "cost_scale": 1_000.0}
 
 
@@ -115,7 +115,8 @@ def derive_oos_seed(seed: int) -> int:
 class DeltaHedgeObjective(Objective):
     """Delta-hedging a crypto options book with a perpetual: in-sample search, OOS evaluation."""
 
-    #: read from the study config only (paths, marks, risk aversion and score weights are set up once per worker)
+    #: read from the study config only (paths, marks, risk aversion and score weights are set up once per
+    #: worker)
     fixed_keys = ("simulator", "book", "paths", "risk", "score", "baselines")
 
     def __init__(self, config: Mapping[str, Any]) -> None:
@@ -141,7 +142,9 @@ class DeltaHedgeObjective(Objective):
         risk = cfg["risk"]
         self.risk_aversion = float(risk.get("risk_aversion", 0.0))
         if not self.risk_aversion > 0:
-            raise ValueError(f"delta_hedge: risk.risk_aversion must be > 0 (per USD), got {self.risk_aversion}")
+            raise ValueError(
+                f"delta_hedge: risk.risk_aversion must be > 0 (per USD), got {self.risk_aversion}"
+            )
         self.cvar_level = float(risk.get("cvar_level", 0.95))
         if not 0 < self.cvar_level < 1:
             raise ValueError(f"delta_hedge: risk.cvar_level must lie in (0, 1), got {self.cvar_level}")
@@ -242,6 +245,10 @@ class DeltaHedgeObjective(Objective):
         oos = self.oos_inputs
         return self._run(oos, self._policy(cfg), self._costs(cfg))
 
+    def policy_for(self, params: Mapping[str, Any]) -> HedgePolicy:
+        """The re-hedging policy a trial's params make."""
+        return self._policy(self.configure(params))
+
     def baseline_policies(self) -> dict[str, HedgePolicy]:
         """Unhedged, delta-hedge every tick, fixed cadences (full ratio, no bands, no clip), and
         the Whalley-Wilmott band at the study's risk aversion (no cadence, to the band edge)."""
@@ -267,23 +274,48 @@ class DeltaHedgeObjective(Objective):
 
     def plots(self, best_params: Mapping[str, Any], trials: Sequence[Mapping[str, Any]],
               out_dir: Path) -> list[Path]:
-        from objectives import delta_hedge_plots
+        """Out-of-sample hedging errors and one traced path of the best config, and the trials."""
+        from objectives import delta_hedge_plots as plots
 
-        return delta_hedge_plots.make_plots(self, best_params, trials, Path(out_dir))
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        best = self.policy_for(best_params)
+        costs = self._costs(self.config)
+        policies = {"best": best, **self.baseline_policies()}
+        evals = {name: self._run(self.oos_inputs, pol, costs) for name, pol in policies.items()}
+        written = [plots.plot_hedging_error(
+            {k: e.samples["hedging_error"] for k, e in evals.items()},
+            {k: (e.metrics["costs"], e.metrics["hedging_risk"]) for k, e in evals.items()},
+            out_dir / "pnl_distribution.png")]
+        written.append(self._plot_trace(best, costs, out_dir / "hedge_trace.png"))
+        written += plots.plot_trials(trials, list(self.config.get("metrics") or ["risk_cost"]),
+                                     list(self.config.get("directions") or []), out_dir)
+        return written
 
-    # -- helpers for plots -------------------------------------------------------------
-    def oos_result(self, policy: HedgePolicy) -> Evaluation:
-        """Out-of-sample evaluation of ``policy`` (per-path samples inside)."""
-        return self._run(self.oos_inputs, policy, self._costs(self.config))
+    def _plot_trace(self, policy: HedgePolicy, costs: CostModel, path: Path) -> Path:
+        """Out-of-sample path 0 under ``policy``, at most ~6000 points a line."""
+        from objectives.delta_hedge_plots import plot_hedge_trace
 
-    def policy_for(self, params: Mapping[str, Any]) -> HedgePolicy:
-        return self._policy(self.configure(params))
+        inputs = self.oos_inputs
+        _, h, _ = run_hedge(inputs, policy, costs, paths=slice(0, 1), trace_path=0)
+        stride = max(1, (inputs.n_steps + 1) // 6000)
+        s = inputs.spot[0, ::stride]
+        book_delta, gamma = inputs.book_delta[0, ::stride], inputs.book_gamma[0, ::stride]
+        target = -policy.hedge_ratio * book_delta
+        half = np.array([policy.half_width(si, gi, inputs.notional, costs.rate)
+                         for si, gi in zip(s, gamma, strict=True)])
+        band = half * s / inputs.notional if np.all(np.isfinite(half)) else None
+        hours = (np.arange(inputs.n_steps + 1) * inputs.tick_seconds / 3600.0)[::stride]
+        return plot_hedge_trace(hours, s, book_delta, target, h[::stride], inputs.notional, band, path)
 
 
 def _concat(parts: list[HedgeResult]) -> HedgeResult:
     if len(parts) == 1:
         return parts[0]
-    cat = lambda name: np.concatenate([getattr(p, name) for p in parts])
+
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in parts])
+
     return HedgeResult(pnl=cat("pnl"), costs=cat("costs"), funding=cat("funding"),
                        hedge_pnl=cat("hedge_pnl"), book_pnl=cat("book_pnl"),
                        traded_notional=cat("traded_notional"), hedge_count=cat("hedge_count"),

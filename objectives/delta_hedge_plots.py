@@ -1,4 +1,5 @@
-"""Figures of the delta_hedge study (matplotlib, Agg backend), written for the best config.
+"""Figures of the delta_hedge study (matplotlib, Agg backend), drawn from arrays the objective
+computes (this module knows nothing of the objective):
 
 * ``pnl_distribution.png``: out-of-sample hedging error (P&L before costs minus the
   frictionless every-tick hedge's) of the best config beside the baselines, and the
@@ -15,14 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-from simulators.delta_hedging import run_hedge
-
-if TYPE_CHECKING:  # pragma: no cover
-    from objectives.delta_hedge import DeltaHedgeObjective
 
 
 def _plt():
@@ -46,30 +42,20 @@ def pareto_mask(values: np.ndarray, directions: Sequence[str]) -> np.ndarray:
     return keep
 
 
-def make_plots(obj: DeltaHedgeObjective, best_params: Mapping[str, Any],
-               trials: Sequence[Mapping[str, Any]], out_dir: Path) -> list[Path]:
+def plot_hedging_error(errors: Mapping[str, np.ndarray], risk_and_cost: Mapping[str, tuple[float, float]],
+                       path: Path) -> Path:
+    """Box plots of per-path hedging errors (``"best"`` first) beside (costs, hedging risk) points."""
     plt = _plt()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    best = obj.policy_for(best_params)
-
-    # 1. hedging error, best vs baselines, out of sample; risk against cost
-    evals = {"best": obj.oos_result(best)}
-    for name, pol in obj.baseline_policies().items():
-        evals[name] = obj.oos_result(pol)
-    errors = {k: np.asarray(e.samples["hedging_error"]) for k, e in evals.items()}
+    n_paths = len(next(iter(errors.values())))
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 5))
-    ax1.boxplot(list(errors.values()), showmeans=True)
+    ax1.boxplot([np.asarray(e) for e in errors.values()], showmeans=True)
     ax1.set_xticks(range(1, len(errors) + 1), list(errors.keys()), rotation=30)
     ax1.axhline(0.0, color="grey", lw=0.8)
     ax1.set_ylabel("hedging error over horizon (USD)")
-    ax1.set_title(f"Out-of-sample hedging error ({obj.n_paths_oos} paths)")
-    for name, e in evals.items():
-        m = e.metrics
-        ax2.scatter(m["costs"], m["hedging_risk"], s=60 if name == "best" else 30,
-                    color="r" if name == "best" else "C0")
-        ax2.annotate(name, (m["costs"], m["hedging_risk"]), fontsize=8, xytext=(3, 3),
-                     textcoords="offset points")
+    ax1.set_title(f"Out-of-sample hedging error ({n_paths} paths)")
+    for name, (costs, risk) in risk_and_cost.items():
+        ax2.scatter(costs, risk, s=60 if name == "best" else 30, color="r" if name == "best" else "C0")
+        ax2.annotate(name, (costs, risk), fontsize=8, xytext=(3, 3), textcoords="offset points")
     ax2.set_xscale("symlog", linthresh=100.0)
     ax2.set_yscale("symlog", linthresh=100.0)
     ax2.set_xlabel("mean costs per path (USD)")
@@ -77,48 +63,49 @@ def make_plots(obj: DeltaHedgeObjective, best_params: Mapping[str, Any],
     ax2.set_title("Risk against cost, out of sample")
     ax2.grid(alpha=0.3)
     fig.tight_layout()
-    written.append(_save(fig, out_dir / "pnl_distribution.png", plt))
+    return _save(fig, path, plt)
 
-    # 2. one path: hedge position, its target, and the deviation against the band
-    inputs = obj.oos_inputs
-    costs = obj._costs(obj.config)
-    _, h, _ = run_hedge(inputs, best, costs, paths=slice(0, 1), trace_path=0)
-    stride = max(1, (inputs.n_steps + 1) // 6000)  # draw at most ~6000 points a line
-    hours = (np.arange(inputs.n_steps + 1) * inputs.tick_seconds / 3600.0)[::stride]
-    s = inputs.spot[0, ::stride]
-    book_delta, gamma = inputs.book_delta[0, ::stride], inputs.book_gamma[0, ::stride]
-    h = h[::stride]
-    target = -best.hedge_ratio * book_delta
+
+def plot_hedge_trace(hours: np.ndarray, spot: np.ndarray, book_delta: np.ndarray, target: np.ndarray,
+                     hedge: np.ndarray, notional: float, band: np.ndarray | None, path: Path) -> Path:
+    """One path: spot; book delta, target and hedge (units); the deviation from target and the
+    band's half-width, both x S / notional (``band`` None: no finite band to draw)."""
+    plt = _plt()
     fig, axes = plt.subplots(3, 1, figsize=(12, 9), sharex=True)
-    axes[0].plot(hours, s, lw=0.8)
+    axes[0].plot(hours, spot, lw=0.8)
     axes[0].set_ylabel("perp price")
     axes[0].set_title("Out-of-sample path 0 under the best config")
     axes[1].plot(hours, book_delta, lw=0.8, label="book delta")
     axes[1].plot(hours, target, lw=0.8, label="target hedge")
-    axes[1].plot(hours, h, lw=0.8, label="hedge position h")
+    axes[1].plot(hours, hedge, lw=0.8, label="hedge position h")
     axes[1].set_ylabel("underlying units")
     axes[1].legend(loc="upper left")
-    axes[2].plot(hours, (h - target) * s / inputs.notional, lw=0.8, color="C2", label="h - target")
-    half = np.array([best.half_width(si, gi, inputs.notional, costs.rate) for si, gi in zip(s, gamma)])
-    if np.all(np.isfinite(half)):
-        frac = half * s / inputs.notional
-        axes[2].plot(hours, frac, color="r", ls="--", lw=0.8, label="band")
-        axes[2].plot(hours, -frac, color="r", ls="--", lw=0.8)
+    axes[2].plot(hours, (hedge - target) * spot / notional, lw=0.8, color="C2", label="h - target")
+    if band is not None:
+        axes[2].plot(hours, band, color="r", ls="--", lw=0.8, label="band")
+        axes[2].plot(hours, -band, color="r", ls="--", lw=0.8)
     axes[2].set_ylabel("x S / notional")
     axes[2].set_xlabel("hours")
     axes[2].legend(loc="upper left")
     fig.tight_layout()
-    written.append(_save(fig, out_dir / "hedge_trace.png", plt))
+    return _save(fig, path, plt)
 
-    # 3. hedging risk against costs over completed trials
+
+def plot_trials(trials: Sequence[Mapping[str, Any]], metric_names: Sequence[str], directions: Sequence[str],
+                out_dir: Path) -> list[Path]:
+    """Hedging risk against costs over completed trials, coloured by the first optimised metric;
+    with two optimised metrics, also their plane with the non-dominated front."""
+    plt = _plt()
+    written: list[Path] = []
     done = [t for t in trials if t.get("state") == "COMPLETE" and t.get("metrics")]
-    metric_names = list(obj.config.get("metrics") or ["risk_cost"])
     colour_by = metric_names[0]
-    rows = [t["metrics"] for t in done if all(k in t["metrics"] for k in ("costs", "hedging_risk", colour_by))]
+    rows = [
+        t["metrics"] for t in done if all(k in t["metrics"] for k in ("costs", "hedging_risk", colour_by))
+    ]
     if rows:
         fig, ax = plt.subplots(figsize=(8, 6))
         colours = np.array([r[colour_by] for r in rows])
-        minimised = (next(iter(obj.config.get("directions") or ["minimize"])) == "minimize")
+        minimised = next(iter(directions), "minimize") == "minimize"
         sc = ax.scatter([r["costs"] for r in rows], [r["hedging_risk"] for r in rows],
                         c=colours, cmap="RdYlGn_r" if minimised else "RdYlGn", s=30, alpha=0.8)
         fig.colorbar(sc, ax=ax, label=colour_by)
@@ -129,8 +116,6 @@ def make_plots(obj: DeltaHedgeObjective, best_params: Mapping[str, Any],
         fig.tight_layout()
         written.append(_save(fig, out_dir / "pnl_vs_costs.png", plt))
 
-    # 4. Pareto front when two metrics are optimised
-    directions = list(obj.config.get("directions") or [])
     if len(metric_names) == 2 and len(directions) == 2:
         pts = np.array([[t["metrics"][metric_names[0]], t["metrics"][metric_names[1]]]
                         for t in done if all(m in t["metrics"] for m in metric_names)])

@@ -116,13 +116,19 @@ class KalmanHedgeObjective(Objective):
         delta, q = k.get("signal_to_noise"), k.get("process_noise")
         r = k.get("observation_noise")
         if (delta is None) == (q is None):
-            raise ValueError("set exactly one of kalman.signal_to_noise (delta = q/R) and kalman.process_noise (q)")
+            raise ValueError(
+                "set exactly one of kalman.signal_to_noise (delta = q/R) and kalman.process_noise (q)"
+            )
         if r == "mle":
             if delta is None:
-                raise ValueError("kalman.observation_noise=mle needs kalman.signal_to_noise, not kalman.process_noise")
+                raise ValueError(
+                    "kalman.observation_noise=mle needs kalman.signal_to_noise, not kalman.process_noise"
+                )
             beta0, P0, _ = self._start(window, k, at_train=True)
             lo, hi = window.train
-            r = fit_observation_noise(self.y[lo:hi], self.X[lo:hi], float(delta), beta0, P0, self._intercept(k))
+            r = fit_observation_noise(
+                self.y[lo:hi], self.X[lo:hi], float(delta), beta0, P0, self._intercept(k)
+            )
         try:
             r = float(r)
         except (TypeError, ValueError) as exc:
@@ -134,7 +140,9 @@ class KalmanHedgeObjective(Objective):
     def _intercept(k: Mapping[str, Any]) -> bool:
         return bool(k.get("intercept", False))
 
-    def _start(self, window: Window, k: Mapping[str, Any], at_train: bool = False) -> tuple[np.ndarray, np.ndarray, int]:
+    def _start(
+        self, window: Window, k: Mapping[str, Any], at_train: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, int]:
         """Prior state (beta0, P0) and the row the filter starts on."""
         intercept = self._intercept(k)
         n_states = len(self.proxies) + int(intercept)
@@ -142,7 +150,11 @@ class KalmanHedgeObjective(Objective):
         if init == "ols":
             fit = self._ols(window, intercept)
             beta0 = np.concatenate([[fit.alpha], fit.ratios]) if intercept else fit.ratios
-            return beta0, float(k.get("init_cov_scale", 1.0)) * fit.cov, window.train[0] if at_train else window.scored[0]
+            return (
+                beta0,
+                float(k.get("init_cov_scale", 1.0)) * fit.cov,
+                window.train[0] if at_train else window.scored[0],
+            )
         if init == "diffuse":
             return np.zeros(n_states), float(k.get("diffuse_cov", 1.0)) * np.eye(n_states), window.train[0]
         raise ValueError(f"kalman.init must be ols or diffuse, got {init!r}")
@@ -168,7 +180,9 @@ class KalmanHedgeObjective(Objective):
         return self._ols_cache[key]
 
     # ------------------------------------------------------------------ scoring
-    def _hedge(self, window: Window, ratios: np.ndarray, cfg: Mapping[str, Any]) -> tuple[HedgeResult, dict[str, float]]:
+    def _hedge(
+        self, window: Window, ratios: np.ndarray, cfg: Mapping[str, Any]
+    ) -> tuple[HedgeResult, dict[str, float]]:
         eng = cfg["engine"]
         rebalance = eng.get("rebalance", "daily")
         if rebalance not in REBALANCE_FREQUENCIES:
@@ -211,19 +225,25 @@ class KalmanHedgeObjective(Objective):
             results.append(res)
             per_window.append(m)
             if reporter is not None:
-                so_far = np.column_stack([np.concatenate([r.net for r in results]), np.concatenate([r.unhedged for r in results])])
+                so_far = np.column_stack(
+                    [np.concatenate([r.net for r in results]), np.concatenate([r.unhedged for r in results])]
+                )
                 reporter.report(float(stat(so_far)), step)
                 if reporter.should_prune():
                     raise TrialPruned()
-        pooled = HedgeResult(*(np.concatenate([getattr(r, f) for r in results]) for f in HedgeResult.__dataclass_fields__))
+        pooled = HedgeResult(
+            *(np.concatenate([getattr(r, f) for r in results]) for f in HedgeResult.__dataclass_fields__)
+        )
         eng = cfg["engine"]
         out = hedge_metrics(pooled, int(eng.get("stability_window", 20)))
         out["beta_stability"] = float(np.mean([m["beta_stability"] for m in per_window]))
         var_u = float(np.var(pooled.unhedged, ddof=1))
         for name, b in self._cost_bps(eng).items():  # the same trades under every cost scenario
-            out[f"effectiveness_cost_{name}"] = 1.0 - float(np.var(pooled.gross - pooled.turnover * b * 1e-4, ddof=1)) / var_u
+            out[f"effectiveness_cost_{name}"] = (
+                1.0 - float(np.var(pooled.gross - pooled.turnover * b * 1e-4, ddof=1)) / var_u
+            )
         if len(windows) > 1:
-            for w, m in zip(windows, per_window):
+            for w, m in zip(windows, per_window, strict=False):
                 out[f"effectiveness_{w.name}"] = m["effectiveness"]
         samples = np.column_stack([pooled.net, pooled.unhedged])
         return Evaluation(metrics=out, samples={METRIC: samples}, statistics={METRIC: stat}, serial=True)
@@ -268,15 +288,22 @@ class KalmanHedgeObjective(Objective):
     def rolling_ratios(self) -> np.ndarray:
         """Trailing-window OLS ratios of every day (``static.rolling_window`` days before it)."""
         st = self.config.get("static", {})
-        return rolling_ols_ratios(self.y, self.X, int(st.get("rolling_window", 126)), bool(st.get("intercept", True)))
+        return rolling_ols_ratios(
+            self.y, self.X, int(st.get("rolling_window", 126)), bool(st.get("intercept", True))
+        )
 
     def grid_calibration(self) -> tuple[dict[str, Any], Evaluation]:
-        """The seed's calibration: the (q, R) of the config grids with the best pooled validation effectiveness."""
+        """The seed's calibration: the (q, R) of the config grids with the best pooled validation
+        effectiveness."""
         k = self.config["kalman"]
         best: tuple[dict[str, Any], Evaluation] | None = None
         for q in k["process_noise_grid"]:
             for r in k["observation_noise_grid"]:
-                params = {"kalman.signal_to_noise": None, "kalman.process_noise": float(q), "kalman.observation_noise": float(r)}
+                params = {
+                    "kalman.signal_to_noise": None,
+                    "kalman.process_noise": float(q),
+                    "kalman.observation_noise": float(r),
+                }
                 cfg = self.configure(params)
                 ev = self.score(self.folds, self.kalman_ratios_of(cfg), cfg)
                 if best is None or ev.metrics[METRIC] > best[1].metrics[METRIC]:
@@ -294,25 +321,40 @@ class KalmanHedgeObjective(Objective):
         out: dict[str, dict[str, Evaluation]] = {}
 
         def both(ratios_of: RatiosOf) -> dict[str, Evaluation]:
-            return {"in_sample": self.score(self.folds, ratios_of, cfg), "out_of_sample": self.score([self.walk.test], ratios_of, cfg)}
+            return {
+                "in_sample": self.score(self.folds, ratios_of, cfg),
+                "out_of_sample": self.score([self.walk.test], ratios_of, cfg),
+            }
 
-        for name, method in (("no_hedge", "none"), ("static_ols", "ols"), ("ridge", "ridge"), ("min_variance_single", "min_variance")):
+        for name, method in (
+            ("no_hedge", "none"),
+            ("static_ols", "ols"),
+            ("ridge", "ridge"),
+            ("min_variance_single", "min_variance"),
+        ):
             out[name] = both(lambda w, method=method: self.static_ratios(method, w))
         intercept = bool(cfg.get("static", {}).get("intercept", True))
-        out["static_ols"]["in_sample"].metrics["train_r2"] = float(np.mean([self._ols(w, intercept).r2 for w in self.folds]))
+        out["static_ols"]["in_sample"].metrics["train_r2"] = float(
+            np.mean([self._ols(w, intercept).r2 for w in self.folds])
+        )
         out["static_ols"]["out_of_sample"].metrics["train_r2"] = self._ols(self.walk.test, intercept).r2
         rolling = self.rolling_ratios()
         out["rolling_ols"] = both(lambda w: rolling[slice(*w.scored)])
         params, val = self.grid_calibration()
         test = self.evaluate(params)
         for ev in (val, test):
-            ev.metrics.update(process_noise=params["kalman.process_noise"], observation_noise=params["kalman.observation_noise"])
+            ev.metrics.update(
+                process_noise=params["kalman.process_noise"],
+                observation_noise=params["kalman.observation_noise"],
+            )
         out["kalman_grid_calibration"] = {"in_sample": val, "out_of_sample": test}
         self._baselines = out
         return out
 
     # ------------------------------------------------------------------ plots
-    def plots(self, best_params: Mapping[str, Any], trials: Sequence[Mapping[str, Any]], out_dir: Path) -> list[Path]:
+    def plots(
+        self, best_params: Mapping[str, Any], trials: Sequence[Mapping[str, Any]], out_dir: Path
+    ) -> list[Path]:
         from objectives.kalman_hedge_plots import kalman_plots
 
         return kalman_plots(self, best_params, trials, Path(out_dir))

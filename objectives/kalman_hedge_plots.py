@@ -23,7 +23,12 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
-def kalman_plots(obj: KalmanHedgeObjective, best_params: Mapping[str, Any], trials: Sequence[Mapping[str, Any]], out_dir: Path) -> list[Path]:
+def kalman_plots(
+    obj: KalmanHedgeObjective,
+    best_params: Mapping[str, Any],
+    trials: Sequence[Mapping[str, Any]],
+    out_dir: Path,
+) -> list[Path]:
     """Ratios of the tuned filter against static OLS over every scored window; rolling std of the
     betas; a table of validation and test metrics beside the baselines; trials over (delta, R)."""
     import matplotlib
@@ -35,13 +40,17 @@ def kalman_plots(obj: KalmanHedgeObjective, best_params: Mapping[str, Any], tria
     cfg = obj.configure(best_params)
     windows = [*obj.folds, obj.walk.test]
     idx = obj.scored_dates(windows[0]).append([obj.scored_dates(w) for w in windows[1:]])
-    kal = pd.DataFrame(np.vstack([obj.kalman_ratios(w, cfg) for w in windows]), index=idx, columns=obj.proxies)
-    stat = pd.DataFrame(np.vstack([obj.static_ratios("ols", w) for w in windows]), index=idx, columns=obj.proxies)
+    kal = pd.DataFrame(
+        np.vstack([obj.kalman_ratios(w, cfg) for w in windows]), index=idx, columns=obj.proxies
+    )
+    stat = pd.DataFrame(
+        np.vstack([obj.static_ratios("ols", w) for w in windows]), index=idx, columns=obj.proxies
+    )
     paths: list[Path] = []
 
     m = len(obj.proxies)
     fig, axes = plt.subplots(m, 1, figsize=(11, 2.6 * m), sharex=True, squeeze=False)
-    for ax, c in zip(axes[:, 0], obj.proxies):
+    for ax, c in zip(axes[:, 0], obj.proxies, strict=True):
         ax.plot(kal.index, kal[c], lw=1.0, label="Kalman (prior beta)")
         ax.plot(stat.index, stat[c], lw=1.2, ls="--", label="static OLS (train window)")
         for w in obj.folds:
@@ -51,7 +60,9 @@ def kalman_plots(obj: KalmanHedgeObjective, best_params: Mapping[str, Any], tria
         ax.grid(alpha=0.25)
     axes[0, 0].legend(loc="upper left", fontsize=8)
     q, r = obj.noise(obj.walk.test, cfg)
-    axes[0, 0].set_title(f"{obj.target} hedge ratios (test q={q:.2e}, R={r:.2e}); dotted: validation folds, solid: test start")
+    axes[0, 0].set_title(
+        f"{obj.target} hedge ratios (test q={q:.2e}, R={r:.2e}); dotted: validation folds, solid: test start"
+    )
     fig.tight_layout()
     paths.append(_save(fig, out_dir / "kalman_vs_static_ratios.png"))
 
@@ -65,7 +76,9 @@ def kalman_plots(obj: KalmanHedgeObjective, best_params: Mapping[str, Any], tria
     fig.tight_layout()
     paths.append(_save(fig, out_dir / "kalman_beta_rolling_std.png"))
 
-    rows = {"kalman_tuned": (obj(best_params, NullReporter(out_dir)).metrics, obj.evaluate(best_params).metrics)}
+    rows = {
+        "kalman_tuned": (obj(best_params, NullReporter(out_dir)).metrics, obj.evaluate(best_params).metrics)
+    }
     for name, b in obj.baselines().items():
         rows[name] = (b["in_sample"].metrics, b["out_of_sample"].metrics)
     cols = [
@@ -78,14 +91,19 @@ def kalman_plots(obj: KalmanHedgeObjective, best_params: Mapping[str, Any], tria
         ("test cost", 1, "total_cost", "{:,.0f}"),
         ("test beta std", 1, "beta_stability", "{:.4f}"),
     ]
-    cells = [[fmt.format(ms[i][key]) if key in ms[i] else "" for _, i, key, fmt in cols] for ms in rows.values()]
+    cells = [
+        [fmt.format(ms[i][key]) if key in ms[i] else "" for _, i, key, fmt in cols] for ms in rows.values()
+    ]
     fig, ax = plt.subplots(figsize=(13, 0.5 + 0.45 * (len(rows) + 1)))
     ax.axis("off")
     table = ax.table(cellText=cells, rowLabels=list(rows), colLabels=[c[0] for c in cols], loc="center")
     table.auto_set_font_size(False)
     table.set_fontsize(9)
     table.scale(1.0, 1.4)
-    ax.set_title(f"{obj.target} hedged with {', '.join(obj.proxies)}: {len(obj.folds)} validation folds, test {obj.walk.test.name}")
+    ax.set_title(
+        f"{obj.target} hedged with {', '.join(obj.proxies)}: {len(obj.folds)} validation folds, test "
+        f"{obj.walk.test.name}"
+    )
     fig.tight_layout()
     paths.append(_save(fig, out_dir / "kalman_metrics_table.png"))
 

@@ -60,7 +60,9 @@ def _dates(spec: Mapping[str, Any], key: str, where: str) -> tuple[pd.Timestamp,
     except ValueError as exc:
         raise ValueError(f"walk_forward {where}: {key} has a date that does not parse: {pair!r}") from exc
     if end < start:
-        raise ValueError(f"walk_forward {where}: {key} window ends ({end.date()}) before it starts ({start.date()})")
+        raise ValueError(
+            f"walk_forward {where}: {key} window ends ({end.date()}) before it starts ({start.date()})"
+        )
     return start, end
 
 
@@ -68,7 +70,9 @@ def _rows(index: pd.DatetimeIndex, start: pd.Timestamp, end: pd.Timestamp) -> tu
     return int(index.searchsorted(start, side="left")), int(index.searchsorted(end, side="right"))
 
 
-def _window(spec: Any, role: str, scored_key: str, index: pd.DatetimeIndex, min_days: int, default: str) -> tuple[Window, dict]:
+def _window(
+    spec: Any, role: str, scored_key: str, index: pd.DatetimeIndex, min_days: int, default: str
+) -> tuple[Window, dict]:
     spec = spec if isinstance(spec, Mapping) else {}
     name = str(spec.get("name") or default)
     where = f"{role} {name}"
@@ -76,7 +80,9 @@ def _window(spec: Any, role: str, scored_key: str, index: pd.DatetimeIndex, min_
     rows = {k: _rows(index, *v) for k, v in dates.items()}
     for k, (lo, hi) in rows.items():
         if hi - lo < min_days:
-            raise ValueError(f"walk_forward {where}: {k} window has {hi - lo} days of data, need >= {min_days}")
+            raise ValueError(
+                f"walk_forward {where}: {k} window has {hi - lo} days of data, need >= {min_days}"
+            )
     if dates["train"][1] >= dates[scored_key][0]:
         raise ValueError(
             f"walk_forward {where}: train window (to {dates['train'][1].date()}) must end before the "
@@ -106,7 +112,8 @@ def build_walk_forward(spec: Mapping[str, Any], index: pd.DatetimeIndex) -> Walk
         if db["val"][0] <= da["val"][1]:
             raise ValueError(
                 f"walk_forward folds {a.name} and {b.name}: validation windows overlap "
-                f"({da['val'][0].date()}..{da['val'][1].date()} and {db['val'][0].date()}..{db['val'][1].date()})"
+                f"({da['val'][0].date()}..{da['val'][1].date()} and "
+                f"{db['val'][0].date()}..{db['val'][1].date()})"
             )
     test_start = test_dates["test"][0]
     for w, d in folds:

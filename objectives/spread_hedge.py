@@ -1,4 +1,4 @@
-"""spread_hedge: what a pairs trader earns with a tuned spread and z-score rule (seeds 001, 003).
+"""spread_hedge: what a pairs trader earns with a tuned spread and z-score rule.
 
 Walk-forward over a real price file (``simulators.pairs_backtest``): at each trading-window
 start the hedge ratios (``spread.method``), the spread's mean and its standard deviation come
@@ -40,6 +40,7 @@ from simulators.pairs_backtest import (
     RatioEstimator,
     SpreadSettings,
     summarise,
+    trading_windows,
     walk_forward,
 )
 from simulators.pairs_trading import (
@@ -48,9 +49,10 @@ from simulators.pairs_trading import (
     annualised_sharpe,
     buy_and_hold,
     max_drawdown,
+    positions,
 )
 from simulators.prices import load_prices
-from simulators.surrogates import independent_block_bootstrap
+from simulators.surrogates import independent_block_bootstrap, surrogate_summary
 
 METHODS_WITH_CONSTANT = ("ols", "tls")
 #: Methods that run an optimiser per window (each surrogate costs ~10x a closed-form method's).
@@ -212,13 +214,7 @@ class SpreadHedgeObjective(Objective):
         n = self.n_surrogates_numerical if s.method in NUMERICAL_METHODS else self.n_surrogates
         if n > 0:
             sharpes = self.surrogate_sharpes(s, n, self.seed + 7919)
-            real = result.metrics[SCORE]
-            result.metrics.update({
-                "surrogate_p_value": float((1 + np.sum(sharpes >= real)) / (1 + sharpes.size)),
-                "surrogate_sharpe_mean": float(sharpes.mean()),
-                "surrogate_sharpe_q95": float(np.quantile(sharpes, 0.95)),
-                "n_surrogates": float(sharpes.size),
-            })
+            result.metrics.update(surrogate_summary(result.metrics[SCORE], sharpes))
         return result
 
     def baselines(self) -> dict[str, dict[str, Evaluation]]:
@@ -239,7 +235,22 @@ class SpreadHedgeObjective(Objective):
               out_dir: Path) -> list[Path]:
         from objectives.spread_hedge_plots import plot_best
 
-        return plot_best(self, self._settings(best_params), Path(out_dir))
+        s = self._settings(best_params)
+        n, lo = len(self.values), self.warmup
+        z, pos, returns = np.full(n - lo, np.nan), np.zeros(n - lo), np.zeros(n - lo)
+        for a, b in ((lo, self.split), (self.split, n)):
+            walk = walk_forward(self.estimator, s, a, b, diagnostics=False)
+            returns[a - lo : b - lo] = walk.returns
+            for (t, e), est in zip(trading_windows(a, b, s.trading), walk.estimates, strict=False):
+                if est.beta is None or not est.std > 0:
+                    continue
+                spread = self.values[t - 1 : e] @ np.concatenate([[1.0], -est.beta])
+                zz = (spread - est.mean) / est.std
+                z[t - lo : e - lo] = zz[1:]
+                pos[t - lo : e - lo] = positions(zz[:-1], s.rule)  # the position held over each day
+        held = buy_and_hold(self.values[lo - 1 : n, 0], s.cost_bps)
+        return plot_best(self.prices.index[lo:n], z, pos, returns, held, self.split - lo, self.dependent, s,
+                         Path(out_dir))
 
 
 def _plain_metrics(returns: np.ndarray) -> dict[str, float]:

@@ -3,42 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
-from simulators.pairs_backtest import SpreadSettings, trading_windows, walk_forward
-from simulators.pairs_trading import buy_and_hold, positions
-
-if TYPE_CHECKING:
-    from objectives.spread_hedge import SpreadHedgeObjective
+from simulators.pairs_backtest import SpreadSettings
 
 
-def plot_best(obj: SpreadHedgeObjective, s: SpreadSettings, out_dir: Path) -> list[Path]:
-    """z-score with positions, and cumulative net return against buy-and-hold, per period."""
+def plot_best(dates: Any, z: np.ndarray, pos: np.ndarray, returns: np.ndarray, held: np.ndarray,
+              n_search: int, dependent: str, s: SpreadSettings, out_dir: Path) -> list[Path]:
+    """z-score with positions, and cumulative net return against buy-and-hold, per period.
+
+    Daily arrays over ``dates``; the first ``n_search`` days are the searched period, the rest
+    the held-out one."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    n, lo = len(obj.values), obj.warmup
-    dates = obj.prices.index[lo:n]
-    z = np.full(n - lo, np.nan)
-    pos = np.zeros(n - lo)
-    returns = np.zeros(n - lo)
-    for a, b in ((lo, obj.split), (obj.split, n)):
-        walk = walk_forward(obj.estimator, s, a, b, diagnostics=False)
-        returns[a - lo : b - lo] = walk.returns
-        for (t, e), est in zip(trading_windows(a, b, s.trading), walk.estimates):
-            if est.beta is None or not est.std > 0:
-                continue
-            spread = obj.values[t - 1 : e] @ np.concatenate([[1.0], -est.beta])
-            zz = (spread - est.mean) / est.std
-            z[t - lo : e - lo] = zz[1:]
-            pos[t - lo : e - lo] = positions(zz[:-1], s.rule)  # the position held over each day
-    held = buy_and_hold(obj.values[lo - 1 : n, 0], s.cost_bps)
-    split_date = obj.prices.index[obj.split]
+    split_date = dates[n_search]
     label = (f"{s.method}{', constant' if s.add_constant else ''}, formation {s.formation}d, "
              f"trading {s.trading}d, entry {s.rule.entry_z:.2f} / exit {s.rule.exit_z:.2f} / "
              f"stop {s.rule.stop_z:.2f}, {s.cost_bps:g} bps")
@@ -53,14 +37,14 @@ def plot_best(obj: SpreadHedgeObjective, s: SpreadSettings, out_dir: Path) -> li
     ax1.set_ylim(-1.5 * s.rule.stop_z, 1.5 * s.rule.stop_z)
     ax1.set_title(f"Walk-forward z-score rule, {label}", fontsize=9)
     ax1.legend(fontsize=7, loc="upper left")
-    for ax, series, name in ((ax2, returns, "tuned rule"), (ax2, held, f"buy and hold {obj.dependent}")):
-        cum = np.concatenate([np.cumsum(series[: obj.split - lo]), np.cumsum(series[obj.split - lo :])])
+    for ax, series, name in ((ax2, returns, "tuned rule"), (ax2, held, f"buy and hold {dependent}")):
+        cum = np.concatenate([np.cumsum(series[:n_search]), np.cumsum(series[n_search:])])
         ax.plot(dates, cum, lw=1.0, label=name)
     ax2.set_ylabel("cumulative net return (restarts at the split)")
     ax2.legend(fontsize=7, loc="upper left")
     for ax in (ax1, ax2):
         ax.axvline(split_date, color="tab:red", lw=1.0)
-        ax.axvspan(split_date, obj.prices.index[-1], color="tab:red", alpha=0.06)
+        ax.axvspan(split_date, dates[-1], color="tab:red", alpha=0.06)
     ax2.text(split_date, ax2.get_ylim()[1], " held out", va="top", color="tab:red")
     fig.tight_layout()
     path = out_dir / "spread_hedge_best_trades.png"

@@ -28,7 +28,7 @@ from objectives.spread_hedge import SCORE, SpreadHedgeObjective, _plain_metrics
 from simulators.pair_selection import TESTS
 from simulators.pairs_backtest import SpreadSettings
 from simulators.pairs_trading import annualised_sharpe
-from simulators.surrogates import independent_block_bootstrap
+from simulators.surrogates import independent_block_bootstrap, surrogate_summary
 from simulators.universe_backtest import (
     Selection,
     UniverseBacktest,
@@ -95,13 +95,7 @@ class SpreadHedgeUniverseObjective(SpreadHedgeObjective):
         result = self._run_universe(s, sel, self.split, len(self.values))
         if self.n_surrogates > 0:
             sharpes = self.surrogate_universe_sharpes(s, sel, self.n_surrogates, self.seed + 7919)
-            real = result.metrics[SCORE]
-            result.metrics.update({
-                "surrogate_p_value": float((1 + np.sum(sharpes >= real)) / (1 + sharpes.size)),
-                "surrogate_sharpe_mean": float(sharpes.mean()),
-                "surrogate_sharpe_q95": float(np.quantile(sharpes, 0.95)),
-                "n_surrogates": float(sharpes.size),
-            })
+            result.metrics.update(surrogate_summary(result.metrics[SCORE], sharpes))
         return result
 
     def baselines(self) -> dict[str, dict[str, Evaluation]]:

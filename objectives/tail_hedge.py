@@ -91,7 +91,9 @@ def max_drawdown(returns: np.ndarray) -> np.ndarray:
     return (1.0 - wealth / np.maximum.accumulate(wealth, axis=-1)).max(axis=-1)
 
 
-def summary_metrics(returns: np.ndarray, reference: np.ndarray, res: OverlayResult | None) -> dict[str, float]:
+def summary_metrics(
+    returns: np.ndarray, reference: np.ndarray, res: OverlayResult | None
+) -> dict[str, float]:
     """CAGR, vol, max drawdown, yearly cost of protection of daily returns ``(n_paths, n_days)``.
 
     ``cost_per_year``: the CAGR given up against ``reference`` (the unhedged index on the same
@@ -155,8 +157,10 @@ class TailHedgeObjective(Objective):
         prices = load_prices(data["file"], [equity, bond], start=data.get("start"), end=data.get("end"),
                              max_ffill_days=int(data.get("max_ffill_days", 5)))
         if len(prices) < self.lookback + 2 * self.horizon:
-            raise ValueError(f"data: {len(prices)} days of {equity}/{bond} are too few for implied_vol.lookback "
-                             f"{self.lookback} and two {self.horizon}-day windows")
+            raise ValueError(
+                f"data: {len(prices)} days of {equity}/{bond} are too few for implied_vol.lookback "
+                f"{self.lookback} and two {self.horizon}-day windows"
+            )
         self.dates = prices.index
         self.spy = prices[equity].to_numpy()
         self.tlt = prices[bond].to_numpy()
@@ -173,7 +177,9 @@ class TailHedgeObjective(Objective):
         self.warmup = int(st["warmup_days"])
         n_days = int(st["n_days"])
         if self.warmup < self.lookback or n_days < self.horizon:
-            raise ValueError("stress.warmup_days must be >= implied_vol.lookback and stress.n_days >= utility.horizon")
+            raise ValueError(
+                "stress.warmup_days must be >= implied_vol.lookback and stress.n_days >= utility.horizon"
+            )
         self.n_blocks = n_days // self.horizon
         self.paths = simulate_stress_paths(StressModel.from_config(st.get("model") or {}), int(st["n_paths"]),
                                            self.warmup + self.n_blocks * self.horizon, int(cfg["seed"]))
@@ -258,7 +264,16 @@ class TailHedgeObjective(Objective):
             self._baselines = out
         return self._baselines
 
-    def plots(self, best_params: Mapping[str, Any], trials: Sequence[Mapping[str, Any]], out_dir: Path) -> list[Path]:
+    def plots(
+        self, best_params: Mapping[str, Any], trials: Sequence[Mapping[str, Any]], out_dir: Path
+    ) -> list[Path]:
         from objectives.tail_hedge_plots import history_figures
 
-        return history_figures(self, best_params, Path(out_dir))
+        best, res = self.history(best_params)
+        series = {"tuned overlay": best}
+        for name, params in self.baseline_params().items():
+            series[name] = self.history(params)[0]
+        series["sixty_forty"] = self.sixty_forty()
+        protection = {k: res.window(k)[0] for k in ("premium", "put_pnl", "spread_cost")}
+        protection["given_up"] = np.log1p(self.hist_ref[0]) - np.log1p(best)
+        return history_figures(self.days, series, protection, Path(out_dir))

@@ -1,4 +1,5 @@
-"""Figures of the tail_hedge study on the judged SPY history (matplotlib, Agg backend).
+"""Figures of the tail_hedge study on the judged SPY history (matplotlib, Agg backend), drawn from
+arrays the objective computes.
 
 * ``equity_curves.png``: value of the tuned overlay beside every baseline (log scale);
 * ``drawdowns.png``: their drawdowns from the running peak;
@@ -10,12 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:  # pragma: no cover
-    from objectives.tail_hedge import TailHedgeObjective
 
 
 def _plt():
@@ -34,15 +32,13 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
-def history_figures(obj: TailHedgeObjective, best_params: Mapping[str, Any], out_dir: Path) -> list[Path]:
+def history_figures(days: Any, series: Mapping[str, np.ndarray], protection: Mapping[str, np.ndarray],
+                    out_dir: Path) -> list[Path]:
+    """The three figures from daily returns per strategy (``"tuned overlay"`` first) and the tuned
+    overlay's daily ``premium``, ``put_pnl``, ``spread_cost`` and ``given_up`` (log growth given up
+    against unhedged SPY), all over ``days``."""
     plt = _plt()
     out_dir.mkdir(parents=True, exist_ok=True)
-    best, res = obj.history(best_params)
-    series = {"tuned overlay": best}
-    for name, params in obj.baseline_params().items():
-        series[name] = obj.history(params)[0]
-    series["sixty_forty"] = obj.sixty_forty()
-    days = obj.days
     wealth = {k: np.cumprod(1.0 + v) for k, v in series.items()}
     paths: list[Path] = []
 
@@ -66,11 +62,10 @@ def history_figures(obj: TailHedgeObjective, best_params: Mapping[str, Any], out
     paths.append(_save(fig, out_dir / "drawdowns.png"))
 
     fig, ax = plt.subplots(figsize=(11, 4.5))
-    ax.plot(days, np.cumsum(res.window("premium")[0]), label="premium paid (cumulative)")
-    ax.plot(days, np.cumsum(res.window("put_pnl")[0]), label="put leg result incl. spreads (cumulative)")
-    ax.plot(days, np.cumsum(res.window("spread_cost")[0]), label="spreads paid (cumulative)")
-    given_up = np.cumsum(np.log1p(obj.hist_ref[0]) - np.log1p(best))
-    ax.plot(days, given_up, ls="--", label="log growth given up vs unhedged SPY")
+    ax.plot(days, np.cumsum(protection["premium"]), label="premium paid (cumulative)")
+    ax.plot(days, np.cumsum(protection["put_pnl"]), label="put leg result incl. spreads (cumulative)")
+    ax.plot(days, np.cumsum(protection["spread_cost"]), label="spreads paid (cumulative)")
+    ax.plot(days, np.cumsum(protection["given_up"]), ls="--", label="log growth given up vs unhedged SPY")
     ax.axhline(0.0, color="black", lw=0.6)
     ax.set_ylabel("fraction of portfolio value")
     ax.set_title("cost of protection over time (tuned overlay)")

@@ -4,9 +4,10 @@ Two flavours of the same formulas:
 
 * vectorised numpy functions (``bs_price``, ``bs_delta``, ``bs_gamma``, ``bs_vega``,
   ``bs_theta``) that broadcast over arrays, for analysis, tests and plots;
-* scalar ``@njit`` functions (``bs_price_scalar``, ``bs_delta_scalar``, ``bs_gamma_scalar``)
-  that compiled kernels call inside their loops (the options book marks millions of
-  path-ticks with them).
+* scalar ``@njit`` functions (``bs_price_scalar``, ``bs_delta_scalar``, ``bs_gamma_scalar``,
+  and the pieces ``bs_d1_scalar`` / ``norm_cdf_scalar`` for kernels that share one N(d1)
+  between legs) that compiled kernels call inside their loops (the options book marks
+  millions of path-ticks with them).
 
 Conventions: ``S`` spot, ``K`` strike, ``T`` time to expiry in years, ``sigma`` annualised
 volatility, ``r`` continuously compounded rate, ``q`` continuous dividend (or, for a crypto
@@ -34,6 +35,7 @@ __all__ = [
     "bs_price_scalar",
     "bs_delta_scalar",
     "bs_gamma_scalar",
+    "bs_d1_scalar",
     "norm_cdf_scalar",
 ]
 
@@ -122,6 +124,12 @@ def norm_cdf_scalar(x: float) -> float:
     return 0.5 * math.erfc(-x / _SQRT2)
 
 
+@njit(cache=True, inline="always")
+def bs_d1_scalar(S: float, K: float, T: float, sigma: float, r: float, q: float) -> float:
+    """d1 = (ln(S/K) + (r - q + sigma^2/2) T) / (sigma sqrt(T)); needs T > 0 and sigma > 0."""
+    return (math.log(S / K) + (r - q + 0.5 * sigma * sigma) * T) / (sigma * math.sqrt(T))
+
+
 @njit(cache=True)
 def bs_price_scalar(S: float, K: float, T: float, sigma: float, r: float, q: float,
                     is_call: bool) -> float:
@@ -131,9 +139,8 @@ def bs_price_scalar(S: float, K: float, T: float, sigma: float, r: float, q: flo
         fs = S * math.exp(-q * Tc)
         fk = K * math.exp(-r * Tc)
         return max(fs - fk, 0.0) if is_call else max(fk - fs, 0.0)
-    vst = sigma * math.sqrt(T)
-    d1 = (math.log(S / K) + (r - q + 0.5 * sigma * sigma) * T) / vst
-    d2 = d1 - vst
+    d1 = bs_d1_scalar(S, K, T, sigma, r, q)
+    d2 = d1 - sigma * math.sqrt(T)
     if is_call:
         return S * math.exp(-q * T) * norm_cdf_scalar(d1) - K * math.exp(-r * T) * norm_cdf_scalar(d2)
     return K * math.exp(-r * T) * norm_cdf_scalar(-d2) - S * math.exp(-q * T) * norm_cdf_scalar(-d1)
@@ -150,8 +157,7 @@ def bs_delta_scalar(S: float, K: float, T: float, sigma: float, r: float, q: flo
         if is_call:
             return math.exp(-q * Tc) if fs > fk else 0.0
         return -math.exp(-q * Tc) if fs < fk else 0.0
-    vst = sigma * math.sqrt(T)
-    d1 = (math.log(S / K) + (r - q + 0.5 * sigma * sigma) * T) / vst
+    d1 = bs_d1_scalar(S, K, T, sigma, r, q)
     if is_call:
         return math.exp(-q * T) * norm_cdf_scalar(d1)
     return -math.exp(-q * T) * norm_cdf_scalar(-d1)
@@ -162,6 +168,5 @@ def bs_gamma_scalar(S: float, K: float, T: float, sigma: float, r: float, q: flo
     """Scalar Black-Scholes gamma; 0 when T <= 0 or sigma <= 0."""
     if T <= 0.0 or sigma <= 0.0:
         return 0.0
-    vst = sigma * math.sqrt(T)
-    d1 = (math.log(S / K) + (r - q + 0.5 * sigma * sigma) * T) / vst
-    return math.exp(-q * T) * _INV_SQRT_2PI * math.exp(-0.5 * d1 * d1) / (S * vst)
+    d1 = bs_d1_scalar(S, K, T, sigma, r, q)
+    return math.exp(-q * T) * _INV_SQRT_2PI * math.exp(-0.5 * d1 * d1) / (S * sigma * math.sqrt(T))

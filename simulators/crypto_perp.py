@@ -16,8 +16,9 @@ Per path and tick of ``tick_seconds`` (``dt`` in years of 365 days):
   > 0 makes options rich against what the market then realises (short-vol books earn it on
   average). 0 (the seed's model) diffuses at the implied vol.
 * timing: by default the tick's return diffuses at the vol *at the start* of the tick and the vol
-  shock ``w`` is its own normal; ``iv_update_before_return`` reproduces seed 002, where the vol
-  is updated first with the return's own normal ``z`` and the return then uses the new vol.
+  shock ``w`` is its own normal; ``iv_update_before_return`` reproduces the seed notebook's
+  generator, where the vol is updated first with the return's own normal ``z`` and the return
+  then uses the new vol.
 * funding: one rate per funding interval (8 h on most venues), paid at the funding times
   ``k * funding_interval_hours``: ``base + amplitude (1 + sin(2 pi t / cycle)) / 2`` plus an AR(1)
   noise across intervals (``funding_persistence``, ``funding_noise_std``). A positive rate
@@ -37,6 +38,8 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from simulators._numerics import PathGrid
+
 __all__ = ["SECONDS_PER_YEAR", "CryptoPerpParams", "MarketPaths", "simulate_paths"]
 
 SECONDS_PER_YEAR = 365.0 * 24.0 * 3600.0
@@ -46,12 +49,13 @@ SECONDS_PER_YEAR = 365.0 * 24.0 * 3600.0
 class CryptoPerpParams:
     """Parameters of the crypto-perpetual market model (see the module docstring)."""
 
+    # price, implied vol and the tick grid at t0
     s0: float = 50_000.0
     iv0: float = 0.55
     tick_seconds: float = 10.0
     horizon_hours: float = 168.0
-    drift: float = 0.0
-    # jumps: intensity per year, or (seed) a probability per tick that overrides it
+    drift: float = 0.0  # annualised drift of the log-price
+    # jumps: intensity per year, or (the seed notebook's) a probability per tick that overrides it
     jump_intensity: float = 20.0
     jump_prob_per_tick: float | None = None
     jump_dist: str = "normal"
@@ -60,7 +64,7 @@ class CryptoPerpParams:
     jump_low: float = -0.05
     jump_high: float = 0.05
     compensate_jumps: bool = True
-    # vol clustering: annualised vol-of-vol, or (seed) a per-tick factor that overrides it
+    # vol clustering: annualised vol-of-vol, or (the seed notebook's) a per-tick factor that overrides it
     vol_of_vol: float = 1.0
     vol_clustering: float | None = None
     vol_mean_reversion: float = 12.0
@@ -157,7 +161,7 @@ class CryptoPerpParams:
 
 
 @dataclass
-class MarketPaths:
+class MarketPaths(PathGrid):
     """Simulated paths. ``times`` in seconds from t0, shape (n_steps + 1,); ``spot`` and ``iv``
     shape (n_paths, n_steps + 1); funding paid at tick indices ``funding_idx`` (n_funding,) at
     rates ``funding_rate`` (n_paths, n_funding), each a fraction of the position's notional."""
@@ -168,14 +172,6 @@ class MarketPaths:
     funding_idx: np.ndarray
     funding_rate: np.ndarray
     tick_seconds: float
-
-    @property
-    def n_paths(self) -> int:
-        return self.spot.shape[0]
-
-    @property
-    def n_steps(self) -> int:
-        return self.spot.shape[1] - 1
 
 
 @njit(cache=True)

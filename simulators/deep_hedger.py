@@ -35,7 +35,6 @@ from torch import nn
 from simulators.sv_paths import Paths
 
 N_STATIC_FEATURES = 4
-FEATURE_NAMES = ("spot_over_s0", "time_to_maturity", "log_return", "volatility")
 ARCHES = ("gru", "mlp")
 
 
@@ -82,7 +81,11 @@ def terminal_pnl(spot: torch.Tensor, hedges: torch.Tensor, payoff: torch.Tensor,
 
 
 def cvar(losses: torch.Tensor, level: float) -> torch.Tensor:
-    """CVaR at ``level``: mean of the worst ``ceil((1 - level) n)`` losses (sorted-sample estimator)."""
+    """CVaR at ``level``: mean of the worst ``ceil((1 - level) n)`` losses (positive = money lost).
+
+    The differentiable torch form of the product's one CVaR (``hedgeopt.protocol.CVaR``: same
+    estimator, same sign convention); the training loss needs gradients, which numpy cannot give.
+    """
     if not 0.0 <= level < 1.0:
         raise ValueError(f"CVaR level must be in [0, 1), got {level}")
     losses = losses.reshape(-1)
@@ -277,7 +280,12 @@ class DeepHedgeModule(L.LightningModule):
             raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
         self.net = net
         self.strike, self.cost_rate = float(strike), float(cost_rate)
-        self.alpha, self.beta, self.learning_rate, self.itm_only = float(alpha), float(beta), float(learning_rate), bool(itm_only)
+        self.alpha, self.beta, self.learning_rate, self.itm_only = (
+            float(alpha),
+            float(beta),
+            float(learning_rate),
+            bool(itm_only),
+        )
         self.learn_premium = bool(learn_premium)
         self.premium = nn.Parameter(torch.tensor(float(initial_capital)), requires_grad=self.learn_premium)
         self.yardstick_capital = float(initial_capital if yardstick_capital is None else yardstick_capital)
@@ -307,10 +315,17 @@ class DeepHedgeModule(L.LightningModule):
         features, spot = batch
         x, _ = self.hedged_pnl(features, spot)
         m = pnl_metrics(x + self.yardstick_capital, "val_")
-        self.last_val = {"epoch": float(self.current_epoch),
-                         "train_loss": float(sum(self._train_losses) / len(self._train_losses)) if self._train_losses else math.nan,
-                         "premium": float(self.premium.detach()), **m}
-        self.log("val_cvar95", m["val_cvar95"], on_epoch=True, prog_bar=False, logger=False, batch_size=x.shape[0])
+        self.last_val = {
+            "epoch": float(self.current_epoch),
+            "train_loss": float(sum(self._train_losses) / len(self._train_losses))
+            if self._train_losses
+            else math.nan,
+            "premium": float(self.premium.detach()),
+            **m,
+        }
+        self.log(
+            "val_cvar95", m["val_cvar95"], on_epoch=True, prog_bar=False, logger=False, batch_size=x.shape[0]
+        )
         if not self.trainer.sanity_checking:
             self.history.append(self.last_val)
 
@@ -382,7 +397,11 @@ def predict_hedges(net: HedgerNet, features: torch.Tensor, batch_size: int = 409
 
 
 def hedger_from_config(model_cfg: Mapping[str, Any]) -> HedgerNet:
-    """A :class:`HedgerNet` from a ``model`` config section (arch, hidden_size, num_layers, feed_prev_hedge)."""
-    return HedgerNet(arch=str(model_cfg.get("arch", "gru")), hidden_size=int(model_cfg.get("hidden_size", 64)),
-                     num_layers=int(model_cfg.get("num_layers", 1)),
-                     feed_prev_hedge=bool(model_cfg.get("feed_prev_hedge", True)))
+    """A :class:`HedgerNet` from a ``model`` config section (arch, hidden_size, num_layers,
+    feed_prev_hedge)."""
+    return HedgerNet(
+        arch=str(model_cfg.get("arch", "gru")),
+        hidden_size=int(model_cfg.get("hidden_size", 64)),
+        num_layers=int(model_cfg.get("num_layers", 1)),
+        feed_prev_hedge=bool(model_cfg.get("feed_prev_hedge", True)),
+    )

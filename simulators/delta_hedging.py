@@ -1,6 +1,6 @@
 """Delta-hedging engine: an options book hedged with a linear perpetual, over many paths.
 
-Policy (DESIGN section 5), evaluated at every tick ``t`` on what is known at ``t``, with the
+Policy, evaluated at every tick ``t`` on what is known at ``t``, with the
 hedge position ``h`` and the target ``target = -hedge_ratio x book delta`` (underlying units):
 
 * a *timed* re-hedge when ``cadence_seconds`` have elapsed since the last re-hedge, or when
@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from simulators._numerics import PathGrid
 from simulators.black_scholes import bs_delta, bs_gamma, bs_price
 from simulators.crypto_perp import SECONDS_PER_YEAR, MarketPaths
 from simulators.options_book import OptionsBook
@@ -67,7 +68,8 @@ REHEDGE_TO = ("target", "band_edge")
 
 @dataclass(frozen=True)
 class HedgePolicy:
-    """A re-hedging policy: seed 002's five parameters plus the band's mode and re-hedge rule.
+    """A re-hedging policy: the five parameters of the seed notebook's hedger plus the band's mode and
+    re-hedge rule.
 
     ``inf`` disables the cadence, a band or the clip. ``risk_aversion`` (per USD) sizes the
     Whalley-Wilmott band; it is the objective's, not a tuned knob (``band_scale`` is).
@@ -160,7 +162,7 @@ class CostModel:
 
 
 @dataclass
-class HedgeInputs:
+class HedgeInputs(PathGrid):
     """Policy-independent arrays shared by all trials (float64, C-contiguous).
 
     ``spot``/``book_delta``/``book_gamma``: (n_paths, n_steps + 1); ``sample_idx``: ticks where P&L is
@@ -178,14 +180,6 @@ class HedgeInputs:
     tick_seconds: float
     sample_seconds: float
     notional: float
-
-    @property
-    def n_paths(self) -> int:
-        return self.spot.shape[0]
-
-    @property
-    def n_steps(self) -> int:
-        return self.spot.shape[1] - 1
 
 
 @dataclass
@@ -360,15 +354,19 @@ def hedge_path_reference(spot: np.ndarray, iv: np.ndarray, times: np.ndarray,
     tick = float(times[1] - times[0])
     cadence = policy.cadence_ticks(tick)
     samples = {int(k) for k in sample_ticks(n, tick, sample_seconds)}
-    funding_at = {int(k): float(rate) for k, rate in zip(funding_idx, funding_rate)}
+    funding_at = {int(k): float(rate) for k, rate in zip(funding_idx, funding_rate, strict=False)}
 
     def mark(t: int) -> tuple[float, float, float]:
         value = delta = gamma = 0.0
         tau_t = times[t] / SECONDS_PER_YEAR
         for leg in book.legs:
             tau = leg.expiry_days / 365.0 - tau_t
-            value += leg.quantity * float(bs_price(spot[t], leg.strike, tau, iv[t], book.r, book.q, leg.is_call))
-            delta += leg.quantity * float(bs_delta(spot[t], leg.strike, tau, iv[t], book.r, book.q, leg.is_call))
+            value += leg.quantity * float(
+                bs_price(spot[t], leg.strike, tau, iv[t], book.r, book.q, leg.is_call)
+            )
+            delta += leg.quantity * float(
+                bs_delta(spot[t], leg.strike, tau, iv[t], book.r, book.q, leg.is_call)
+            )
             gamma += leg.quantity * float(bs_gamma(spot[t], leg.strike, tau, iv[t], book.r, book.q))
         return value, delta, gamma
 

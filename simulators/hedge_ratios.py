@@ -1,15 +1,16 @@
-"""Hedge ratios of a mean-reverting spread (seed 001's six methods) and the spread itself.
+"""Hedge ratios of a mean-reverting spread (six estimation methods) and the spread itself.
 
-Conventions (seed 001): the dependent leg has hedge ratio 1 and the spread is
+Conventions: the dependent leg has hedge ratio 1 and the spread is
 ``S = leg1 - sum_i ratio_i * leg_i``; the first column is the dependent leg unless
 ``dependent_variable`` names another. Every ``get_*`` function returns a dict of ratios keyed by
 column (dependent first), the hedge legs ``X``, the dependent leg ``y`` (``None`` for Box-Tiao)
 and the fit residuals / spread; the two numerical methods also return scipy's result.
 
 Econometrics come from statsmodels (OLS, Johansen via ``coint_johansen``); the ADF(1) statistic
-(``adfuller``'s value) and Box-Tiao's VAR(1) are computed by least squares in numpy. The numerical methods (minimum half-life, minimum ADF statistic) search
-in volatility-scaled units ``theta_i = ratio_i * sd(leg_i) / sd(y)`` with BFGS, from the OLS ratio
-and from the exact minimum-AR(1)-slope portfolio (a generalised eigenvector), keeping the better:
+(``adfuller``'s value) and Box-Tiao's VAR(1) are computed by least squares in numpy. The
+numerical methods (minimum half-life, minimum ADF statistic) search in volatility-scaled units
+``theta_i = ratio_i * sd(leg_i) / sd(y)`` with BFGS, from the OLS ratio and from the exact
+minimum-AR(1)-slope portfolio (a generalised eigenvector), keeping the better:
 
 * non-convergence (``result.success`` false) raises a :class:`HedgeRatioConvergenceWarning`;
 * a *divergent* optimisation -- the best spread puts (almost) no weight on the dependent leg,
@@ -81,9 +82,9 @@ def _split_legs(
     except (TypeError, ValueError) as exc:
         raise ValueError(f"price_data must be numeric: {exc}") from None
     if not np.isfinite(values).all():
-        bad = [c for c, ok in zip(price_data.columns, np.isfinite(values).all(axis=0)) if not ok]
+        bad = [c for c, ok in zip(price_data.columns, np.isfinite(values).all(axis=0), strict=True) if not ok]
         raise ValueError(f"price_data has NaN or infinite values in column(s) {bad}")
-    for col, column in zip(price_data.columns, values.T):
+    for col, column in zip(price_data.columns, values.T, strict=True):
         if np.ptp(column) <= 1e-12 * max(1.0, float(np.abs(column).max())):
             raise ValueError(f"column {col!r} is constant: it cannot be a leg of a spread")
     frame = price_data.astype(float)
@@ -93,7 +94,7 @@ def _split_legs(
 
 
 def _ratios_dict(dependent: str, legs: list[str], ratios: np.ndarray) -> dict[str, float]:
-    return {dependent: 1.0, **{leg: float(r) for leg, r in zip(legs, ratios)}}
+    return {dependent: 1.0, **{leg: float(r) for leg, r in zip(legs, ratios, strict=False)}}
 
 
 def construct_spread(
@@ -101,7 +102,7 @@ def construct_spread(
     hedge_ratios: pd.Series | Mapping[str, float],
     dependent_variable: str | None = None,
 ) -> pd.Series:
-    """The spread ``ratio_dep * dep - sum(ratio_i * leg_i)`` (seed 001).
+    """The spread ``ratio_dep * dep - sum(ratio_i * leg_i)``.
 
     ``dependent_variable=None`` makes the first column of ``price_data`` the dependent leg.
     Every column needs a ratio; ratios for columns not in ``price_data`` are an error. NaN

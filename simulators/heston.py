@@ -35,11 +35,11 @@ from scipy import integrate
 class HestonParams:
     """dv = kappa (theta - v) dt + xi sqrt(v) dW2, corr(dW1, dW2) = rho; v0 the variance at t=0."""
 
-    v0: float = 0.04
-    kappa: float = 2.0
-    theta: float = 0.04
-    xi: float = 0.5
-    rho: float = -0.7
+    v0: float = 0.04  # variance at t=0 (0.04 = 20% vol)
+    kappa: float = 2.0  # speed of mean reversion, per year
+    theta: float = 0.04  # long-run variance
+    xi: float = 0.5  # vol of variance
+    rho: float = -0.7  # spot-variance correlation (negative: the equity skew)
 
     def __post_init__(self) -> None:
         if self.v0 < 0 or self.kappa < 0 or self.theta < 0 or not self.xi > 0:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-TRADING_DAYS = 252
+from simulators._numerics import TRADING_DAYS
 
 
 def trailing_realised_vol(log_returns: np.ndarray, lookback: int, min_periods: int = 5) -> np.ndarray:

@@ -144,7 +144,9 @@ def kalman_filter(
     filt = np.empty((n, k))
     innov = np.empty(n)
     innov_var = np.empty(n)
-    quad = _kalman_recursion(y, X, q, r, b0, np.ascontiguousarray(p0), prior, prior_var, filt, innov, innov_var)
+    quad = _kalman_recursion(
+        y, X, q, r, b0, np.ascontiguousarray(p0), prior, prior_var, filt, innov, innov_var
+    )
     used = np.isfinite(innov_var)
     loglik = -0.5 * (float(used.sum()) * np.log(2.0 * np.pi) + float(np.log(innov_var[used]).sum()) + quad)
     return KalmanResult(prior, prior_var, filt, innov, innov_var, float(loglik), bool(intercept))
@@ -178,5 +180,7 @@ def fit_observation_noise(
         r = float(np.exp(log_r))
         return -kalman_filter(y, X, delta * r, r, beta0, P0, intercept).loglik
 
-    res = minimize_scalar(neg_loglik, bounds=(np.log(lo), np.log(hi)), method="bounded", options={"xatol": 1e-3})
+    res = minimize_scalar(
+        neg_loglik, bounds=(np.log(lo), np.log(hi)), method="bounded", options={"xatol": 1e-3}
+    )
     return float(np.exp(res.x))

@@ -22,9 +22,11 @@ import numpy as np
 from numba import njit
 
 from simulators.black_scholes import (
+    bs_d1_scalar,
     bs_delta,
     bs_delta_scalar,
     bs_gamma,
+    bs_gamma_scalar,
     bs_price,
     bs_price_scalar,
     norm_cdf_scalar,
@@ -114,30 +116,26 @@ class OptionsBook:
         return (np.array([k[0] for k in keys]), np.array([k[1] for k in keys]),
                 np.array([groups[k][0] for k in keys]), np.array([groups[k][1] for k in keys]))
 
-    def delta(self, spot: np.ndarray, iv: np.ndarray, times_s: np.ndarray) -> np.ndarray:
-        """Book delta (underlying units) at every (path, tick): shape of ``spot``."""
+    def _mark(self, kernel, legs, spot, iv, times_s) -> np.ndarray:
+        """Run a compiled marking ``kernel`` over every (path, tick) of ``spot``."""
         spot, iv = _as2d(spot), _as2d(iv)
         t_years = np.asarray(times_s, dtype=np.float64) / SECONDS_PER_YEAR
         out = np.empty_like(spot)
-        _mark_delta(spot, iv, t_years, *self._leg_groups(), self.r, self.q, out)
+        kernel(spot, iv, t_years, *legs, self.r, self.q, out)
         return out
+
+    def delta(self, spot: np.ndarray, iv: np.ndarray, times_s: np.ndarray) -> np.ndarray:
+        """Book delta (underlying units) at every (path, tick): shape of ``spot``."""
+        return self._mark(_mark_delta, self._leg_groups(), spot, iv, times_s)
 
     def value(self, spot: np.ndarray, iv: np.ndarray, times_s: np.ndarray) -> np.ndarray:
         """Book value (USD, long positive) at every (path, tick): shape of ``spot``."""
-        spot, iv = _as2d(spot), _as2d(iv)
-        t_years = np.asarray(times_s, dtype=np.float64) / SECONDS_PER_YEAR
-        out = np.empty_like(spot)
-        _mark_value(spot, iv, t_years, *self._leg_arrays(), self.r, self.q, out)
-        return out
+        return self._mark(_mark_value, self._leg_arrays(), spot, iv, times_s)
 
     def gamma(self, spot: np.ndarray, iv: np.ndarray, times_s: np.ndarray) -> np.ndarray:
         """Book gamma (underlying units per USD of spot) at every (path, tick): the Whalley-Wilmott
         band's width follows it."""
-        spot, iv = _as2d(spot), _as2d(iv)
-        t_years = np.asarray(times_s, dtype=np.float64) / SECONDS_PER_YEAR
-        out = np.empty_like(spot)
-        _mark_gamma(spot, iv, t_years, *self._leg_groups(), self.r, self.q, out)
-        return out
+        return self._mark(_mark_gamma, self._leg_groups(), spot, iv, times_s)
 
     def gamma_numpy(self, spot, iv, times_s) -> np.ndarray:
         """Book gamma with the vectorised numpy formulas (an independent check of ``gamma``)."""
@@ -181,9 +179,7 @@ def _mark_delta(spot, iv, t_years, g_strike, g_expiry, g_qcall, g_qput, r, q, ou
                     acc += g_qcall[j] * bs_delta_scalar(s, g_strike[j], tau, sig, r, q, True)
                     acc += g_qput[j] * bs_delta_scalar(s, g_strike[j], tau, sig, r, q, False)
                 else:
-                    vst = sig * math.sqrt(tau)
-                    d1 = (math.log(s / g_strike[j]) + (r - q + 0.5 * sig * sig) * tau) / vst
-                    nd1 = norm_cdf_scalar(d1)
+                    nd1 = norm_cdf_scalar(bs_d1_scalar(s, g_strike[j], tau, sig, r, q))
                     acc += math.exp(-q * tau) * ((g_qcall[j] + g_qput[j]) * nd1 - g_qput[j])
             out[p, t] = acc
 
@@ -199,11 +195,7 @@ def _mark_gamma(spot, iv, t_years, g_strike, g_expiry, g_qcall, g_qput, r, q, ou
             acc = 0.0
             for j in range(g_strike.size):
                 tau = g_expiry[j] - t_years[t]
-                if tau > 0.0 and sig > 0.0:
-                    vst = sig * math.sqrt(tau)
-                    d1 = (math.log(s / g_strike[j]) + (r - q + 0.5 * sig * sig) * tau) / vst
-                    pdf = math.exp(-0.5 * d1 * d1) / math.sqrt(2.0 * math.pi)
-                    acc += (g_qcall[j] + g_qput[j]) * math.exp(-q * tau) * pdf / (s * vst)
+                acc += (g_qcall[j] + g_qput[j]) * bs_gamma_scalar(s, g_strike[j], tau, sig, r, q)
             out[p, t] = acc
 
 

@@ -179,7 +179,7 @@ def screen(levels: np.ndarray, test: str, candidates: int) -> Screen:
             stat = np.nan_to_num(johansen_trace(np.stack([a, b], axis=2)), nan=0.0)
             critical = c_sjt(2, 0)  # 90%, 95%, 99%
             p_value = np.ones(stat.size)
-            for level, cv in zip(JOHANSEN_LEVELS, critical):
+            for level, cv in zip(JOHANSEN_LEVELS, critical, strict=False):
                 p_value[stat > cv] = level
             order = np.argsort(-stat, kind="stable")
     return Screen(test, pairs[order], stat[order], p_value[order])

@@ -26,16 +26,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-TRADING_DAYS = 252.0
+from simulators._numerics import TRADING_DAYS
 
 
 @dataclass(frozen=True)
 class ZScoreRule:
     """Entry, exit and stop levels of the z-score rule (in formation standard deviations)."""
 
-    entry_z: float = 2.0
-    exit_z: float = 0.5
-    stop_z: float = 4.0
+    entry_z: float = 2.0  # open a position when |z| reaches this
+    exit_z: float = 0.5  # close it when |z| falls back to this (negative: only past the mean)
+    stop_z: float = 4.0  # close it at a loss when |z| reaches this
 
     def __post_init__(self) -> None:
         if not (-self.entry_z < self.exit_z < self.entry_z < self.stop_z) or self.entry_z <= 0:

@@ -5,13 +5,15 @@ quirks of the embedded files (UTF-8 byte-order mark, M/D/YYYY dates, '=' in colu
 as ``CL=F``) and of hand-edited ones (unsorted dates, duplicated dates, gaps), and rejects what
 cannot be a price (non-numeric, non-finite, zero or negative, above :data:`MAX_PRICE`) with a
 ValueError naming the file, the column and the row's date; an empty, binary, UTF-16 or ragged
-file, or a column whose price never moves, is a ValueError naming the file. :func:`returns` turns prices into simple or log returns.
+file, or a column whose price never moves, is a ValueError naming the file. :func:`returns`
+turns prices into simple or log returns.
 """
 
 from __future__ import annotations
 
 import warnings
 from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -307,13 +309,4 @@ def _first(mask: pd.Series, cells: pd.Series) -> tuple[str, str]:
     return mask.index[pos].strftime("%Y-%m-%d"), str(cells.iloc[pos])
 
 
-def columns_of(source: str | Path, date_column: str | None = None) -> list[str]:
-    """The price column names of a CSV (header only), e.g. to pick pairs from a wide file."""
-    path = resolve_source(source)
-    header = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
-    names = [str(c).replace("\ufeff", "").strip() for c in header]
-    date_col = names[0] if date_column is None else date_column
-    return [c for c in names if c != date_col]
-
-
-__all__ = ["DATA_DIR", "DataQualityWarning", "columns_of", "load_prices", "resolve_source", "returns"]
+__all__ = ["DATA_DIR", "DataQualityWarning", "load_prices", "resolve_source", "returns"]

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-TRADING_DAYS = 252
+from simulators._numerics import TRADING_DAYS
+
 REBALANCE_FREQUENCIES = ("daily", "weekly", "monthly")
 
 
@@ -65,7 +66,9 @@ def rebalance_mask(index: pd.DatetimeIndex, frequency: str) -> np.ndarray:
     return mask
 
 
-def apply_constraints(ratios: np.ndarray, max_abs_ratio: float | None, max_gross_leverage: float | None) -> np.ndarray:
+def apply_constraints(
+    ratios: np.ndarray, max_abs_ratio: float | None, max_gross_leverage: float | None
+) -> np.ndarray:
     """Clip each |h_j| to ``max_abs_ratio``, then scale rows whose sum |h_j| exceeds the cap."""
     h = np.array(ratios, dtype=np.float64, ndmin=2)
     if max_abs_ratio is not None:
@@ -104,7 +107,10 @@ def run_hedge(
         proxies = proxies.T
     ratios = np.array(ratios, dtype=np.float64, ndmin=2)
     if ratios.shape != proxies.shape or mask.shape != target.shape:
-        raise ValueError(f"shapes differ: target {target.shape}, proxies {proxies.shape}, ratios {ratios.shape}, mask {mask.shape}")
+        raise ValueError(
+            f"shapes differ: target {target.shape}, proxies {proxies.shape}, ratios {ratios.shape}, mask "
+            f"{mask.shape}"
+        )
     if len(target) == 0:
         raise ValueError("empty hedging window")
     if not mask[0]:

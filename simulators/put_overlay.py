@@ -29,7 +29,6 @@ from numba import njit
 
 from simulators.black_scholes import bs_price_scalar
 
-TRADING_DAYS = 252
 SPREAD_MODES = {"vol": 0, "premium": 1}
 SIZINGS = {"budget": 0, "hedge_ratio": 1}
 
@@ -57,10 +56,6 @@ class PutPolicy:
         if self.budget < 0 or self.hedge_ratio < 0:
             raise ValueError("puts.budget and puts.hedge_ratio must be >= 0")
 
-    @property
-    def roll_interval(self) -> int:
-        return self.tenor_days - self.roll_days_before
-
 
 @dataclass(frozen=True)
 class Market:
@@ -77,7 +72,9 @@ class Market:
 
     def __post_init__(self) -> None:
         if self.spread_mode not in SPREAD_MODES:
-            raise ValueError(f"market.spread_mode must be one of {sorted(SPREAD_MODES)}, got {self.spread_mode!r}")
+            raise ValueError(
+                f"market.spread_mode must be one of {sorted(SPREAD_MODES)}, got {self.spread_mode!r}"
+            )
         if self.half_spread < 0 or self.trend_cost < 0 or self.vol_floor <= 0:
             raise ValueError("market.half_spread and market.trend_cost must be >= 0, market.vol_floor > 0")
         if self.spread_mode == "premium" and self.half_spread >= 1:
@@ -145,7 +142,9 @@ def _overlay_kernel(spot, atm, expo, start, moneyness, tenor, roll_before, sizin
             tau = (expiry - t) / 252.0
             mid = 0.0
             if n > 0.0:
-                mid = _quote(S, K, tau, _put_vol(S, K, atm[p, t], skew, floor), rate, q, mode, half, floor, 0.0)
+                mid = _quote(
+                    S, K, tau, _put_vol(S, K, atm[p, t], skew, floor), rate, q, mode, half, floor, 0.0
+                )
             V = E + C + n * mid
             if t > start:
                 prev = value[p, t - 1]
@@ -161,7 +160,18 @@ def _overlay_kernel(spot, atm, expo, start, moneyness, tenor, roll_before, sizin
                     if t >= expiry:
                         C += n * mid
                     else:
-                        bid = _quote(S, K, tau, _put_vol(S, K, atm[p, t], skew, floor), rate, q, mode, half, floor, -1.0)
+                        bid = _quote(
+                            S,
+                            K,
+                            tau,
+                            _put_vol(S, K, atm[p, t], skew, floor),
+                            rate,
+                            q,
+                            mode,
+                            half,
+                            floor,
+                            -1.0,
+                        )
                         C += n * bid
                         cost += n * (mid - bid)
                     n = 0.0
@@ -195,7 +205,9 @@ def _overlay_kernel(spot, atm, expo, start, moneyness, tenor, roll_before, sizin
             C = C * (1.0 + rate * dt)
             if n > 0.0:
                 tau1 = (expiry - (t + 1)) / 252.0
-                mid1 = _quote(S1, K, tau1, _put_vol(S1, K, atm[p, t + 1], skew, floor), rate, q, mode, half, floor, 0.0)
+                mid1 = _quote(
+                    S1, K, tau1, _put_vol(S1, K, atm[p, t + 1], skew, floor), rate, q, mode, half, floor, 0.0
+                )
                 put_pnl[p, t + 1] = (n * (mid1 - mid) - cost) / V
             else:
                 put_pnl[p, t + 1] = -cost / V

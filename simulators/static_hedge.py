@@ -1,7 +1,7 @@
 """Static hedge-ratio estimators: the baselines a dynamic (Kalman) hedge must beat.
 
 - :func:`min_variance_ratio`: one proxy, h* = rho sigma_S / sigma_F, the slope of the
-  regression of spot on futures returns, with its R^2 = rho^2 (seed 003).
+  regression of spot on futures returns, with its R^2 = rho^2.
 - :func:`ols_hedge`: several proxies, OLS coefficients (the multi-proxy minimum-variance hedge)
   with R^2 and the coefficient covariance (used to initialise the Kalman state).
 - :func:`ridge_hedge`: OLS with an L2 penalty on the standardised proxies, for collinear proxies.

@@ -42,7 +42,9 @@ class StressModel:
             raise ValueError(f"stress.model: unknown key(s) {unknown}; known: {sorted(known)}")
         model = cls(**{k: float(v) for k, v in cfg.items()})
         if model.v0 < 0 or model.theta <= 0 or model.kappa < 0 or model.xi < 0 or model.jump_intensity < 0:
-            raise ValueError("stress.model: v0 >= 0, theta > 0, kappa >= 0, xi >= 0, jump_intensity >= 0 required")
+            raise ValueError(
+                "stress.model: v0 >= 0, theta > 0, kappa >= 0, xi >= 0, jump_intensity >= 0 required"
+            )
         if not -1.0 <= model.rho <= 1.0 or model.jump_std < 0 or model.jump_variance < 0:
             raise ValueError("stress.model: rho in [-1, 1], jump_std >= 0 and jump_variance >= 0 required")
         return model
@@ -57,7 +59,9 @@ def simulate_stress_paths(model: StressModel, n_paths: int, n_days: int, seed: i
     z1 = rng.standard_normal((n_days, n_paths))
     z2 = model.rho * z1 + math.sqrt(max(0.0, 1.0 - model.rho ** 2)) * rng.standard_normal((n_days, n_paths))
     n_jumps = rng.poisson(model.jump_intensity * DT, (n_days, n_paths))
-    jump_log = n_jumps * model.jump_mean + np.sqrt(n_jumps) * model.jump_std * rng.standard_normal((n_days, n_paths))
+    jump_log = n_jumps * model.jump_mean + np.sqrt(n_jumps) * model.jump_std * rng.standard_normal(
+        (n_days, n_paths)
+    )
     compensator = model.jump_intensity * (math.exp(model.jump_mean + 0.5 * model.jump_std ** 2) - 1.0)
     log_s = np.empty((n_days + 1, n_paths))
     log_s[0] = math.log(s0)

@@ -35,3 +35,18 @@ def independent_block_bootstrap(
     resampled = np.take_along_axis(r.T[None, :, :], idx, axis=2)  # (S, legs, n)
     paths = np.concatenate([np.zeros((n_surrogates, legs, 1)), np.cumsum(resampled, axis=2)], axis=2)
     return (p[0][None, :, None] * np.exp(paths)).transpose(0, 2, 1)
+
+
+def surrogate_summary(real: float, surrogate_scores: np.ndarray) -> dict[str, float]:
+    """How the real score ranks among surrogate scores (higher = better).
+
+    ``surrogate_p_value`` is the share of surrogates that score at least as well, counting the
+    real series as one of them ((1 + #{s >= real}) / (1 + n)), so it is never 0.
+    """
+    s = np.asarray(surrogate_scores, dtype=float)
+    return {
+        "surrogate_p_value": float((1 + np.sum(s >= real)) / (1 + s.size)),
+        "surrogate_sharpe_mean": float(s.mean()),
+        "surrogate_sharpe_q95": float(np.quantile(s, 0.95)),
+        "n_surrogates": float(s.size),
+    }

@@ -38,7 +38,9 @@ def banded_hedges(targets: torch.Tensor, half_widths: torch.Tensor) -> torch.Ten
     h = torch.zeros_like(targets[:, 0])
     out = torch.empty_like(targets)
     for k in range(targets.shape[1]):
-        h = torch.minimum(torch.maximum(h, targets[:, k] - half_widths[:, k]), targets[:, k] + half_widths[:, k])
+        h = torch.minimum(
+            torch.maximum(h, targets[:, k] - half_widths[:, k]), targets[:, k] + half_widths[:, k]
+        )
         out[:, k] = h
     return out
 

@@ -22,11 +22,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from simulators._numerics import PathGrid
+from simulators.black_scholes import bs_delta, bs_price
+
 SPLITS: tuple[str, ...] = ("train", "val", "select", "test")
 
 
 @dataclass(frozen=True)
-class Paths:
+class Paths(PathGrid):
     """Simulated market paths on the hedging grid.
 
     ``spot`` and ``variance`` are ``[n_paths, n_steps + 1]``; ``maturity`` is T in years.
@@ -37,30 +40,17 @@ class Paths:
     maturity: float
 
     @property
-    def n_paths(self) -> int:
-        return int(self.spot.shape[0])
-
-    @property
-    def n_steps(self) -> int:
-        return int(self.spot.shape[1] - 1)
-
-    @property
     def dt(self) -> float:
         return self.maturity / self.n_steps
 
     def times(self) -> torch.Tensor:
         """Grid times t_0 .. t_n, shape ``[n_steps + 1]``."""
-        return torch.linspace(0.0, self.maturity, self.n_steps + 1, dtype=self.spot.dtype, device=self.spot.device)
+        return torch.linspace(
+            0.0, self.maturity, self.n_steps + 1, dtype=self.spot.dtype, device=self.spot.device
+        )
 
     def to(self, device: torch.device | str) -> Paths:
         return Paths(self.spot.to(device), self.variance.to(device), self.maturity)
-
-
-def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """``"auto"`` (or None) picks CUDA when available, else CPU."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def _check_grid(n_paths: int, n_steps: int, maturity: float, s0: float) -> None:
@@ -98,7 +88,9 @@ def simulate_gbm(
     log_s = torch.cat([torch.zeros(n_paths, 1, dtype=torch.float64), incr.cumsum(dim=1)], dim=1)
     spot = s0 * torch.exp(log_s)
     variance = torch.full_like(spot, sigma**2)
-    return Paths(spot.to(device=device, dtype=dtype), variance.to(device=device, dtype=dtype), float(maturity))
+    return Paths(
+        spot.to(device=device, dtype=dtype), variance.to(device=device, dtype=dtype), float(maturity)
+    )
 
 
 def simulate_heston(
@@ -176,10 +168,16 @@ def simulate(market: Mapping[str, Any], n_paths: int, seed: int, *, device: str 
     if model == "heston":
         hp = dict(market.get("heston", {}))
         return simulate_heston(
-            n_paths, n_steps, maturity,
-            v0=float(hp.get("v0", 0.04)), kappa=float(hp.get("kappa", 2.0)), theta=float(hp.get("theta", 0.04)),
-            xi=float(hp.get("xi", 0.5)), rho=float(hp.get("rho", -0.7)),
-            substeps=int(market.get("substeps", 4)), **common,
+            n_paths,
+            n_steps,
+            maturity,
+            v0=float(hp.get("v0", 0.04)),
+            kappa=float(hp.get("kappa", 2.0)),
+            theta=float(hp.get("theta", 0.04)),
+            xi=float(hp.get("xi", 0.5)),
+            rho=float(hp.get("rho", -0.7)),
+            substeps=int(market.get("substeps", 4)),
+            **common,
         )
     raise ValueError(f"market.model must be 'gbm' or 'heston', got {model!r}")
 
@@ -198,28 +196,22 @@ def call_payoff(spot_T: torch.Tensor, strike: float) -> torch.Tensor:
     return (spot_T - strike).clamp(min=0.0)
 
 
-def _norm_cdf(x: torch.Tensor) -> torch.Tensor:
-    return 0.5 * (1.0 + torch.erf(x / math.sqrt(2.0)))
+def _as_numpy(x: torch.Tensor | float) -> np.ndarray:
+    return x.detach().double().cpu().numpy() if torch.is_tensor(x) else np.asarray(x, dtype=np.float64)
 
 
 def bs_call_price(spot: torch.Tensor | float, strike: float, tau: torch.Tensor | float,
                   sigma: torch.Tensor | float) -> torch.Tensor:
-    """Black-Scholes call price with zero rate (tau > 0, sigma > 0)."""
-    spot, tau, sigma = (torch.as_tensor(x, dtype=torch.float64) if not torch.is_tensor(x) else x
-                        for x in (spot, tau, sigma))
-    sd = (sigma * torch.sqrt(tau)).clamp(min=1e-12)
-    d1 = (torch.log(spot / strike) + 0.5 * sd * sd) / sd
-    return spot * _norm_cdf(d1) - strike * _norm_cdf(d1 - sd)
+    """Black-Scholes call price with zero rate (:func:`simulators.black_scholes.bs_price`), float64."""
+    return torch.from_numpy(np.asarray(bs_price(_as_numpy(spot), strike, _as_numpy(tau), _as_numpy(sigma))))
 
 
 def bs_call_delta(spot: torch.Tensor, strike: float, tau: torch.Tensor | float,
                   sigma: torch.Tensor | float) -> torch.Tensor:
-    """Black-Scholes call delta N(d1) with zero rate; as sigma*sqrt(tau) -> 0 it tends to 1{S > K}."""
-    tau = torch.as_tensor(tau, dtype=spot.dtype, device=spot.device)
-    sigma = torch.as_tensor(sigma, dtype=spot.dtype, device=spot.device)
-    sd = (sigma * torch.sqrt(tau)).clamp(min=1e-8)
-    d1 = (torch.log(spot / strike) + 0.5 * sd * sd) / sd
-    return _norm_cdf(d1)
+    """Black-Scholes call delta N(d1) with zero rate, on ``spot``'s device and dtype; 1{S > K} when
+    sigma sqrt(tau) is zero (:func:`simulators.black_scholes.bs_delta`)."""
+    delta = bs_delta(_as_numpy(spot), strike, _as_numpy(tau), _as_numpy(sigma))
+    return torch.from_numpy(np.ascontiguousarray(delta)).to(spot)
 
 
 def bs_hedge_vol(paths: Paths, vol_mode: str = "instantaneous", sigma: float | None = None) -> torch.Tensor:

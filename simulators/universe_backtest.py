@@ -98,7 +98,7 @@ class UniverseBacktest:
                 ratios = pair_ratios(s.method, levels, s.add_constant)
             except np.linalg.LinAlgError:
                 ratios = np.array([])
-            for key, block, ratio in zip(todo, levels, ratios):
+            for key, block, ratio in zip(todo, levels, ratios, strict=False):
                 if np.isfinite(ratio):
                     spread = block[:, 0] - ratio * block[:, 1]
                     self._estimates[key] = Estimate(np.array([ratio]), float(spread.mean()),
@@ -146,7 +146,7 @@ def walk_forward_universe(
     for w, (t, e) in enumerate(windows):
         chosen = bt.screen(sel.test, s.formation, t).select(sel.k, sel.level)
         walk.selected.append(chosen)
-        for (i, j), est in zip(chosen, bt.estimates(s, t, chosen)):
+        for (i, j), est in zip(chosen, bt.estimates(s, t, chosen), strict=False):
             if est.beta is None:
                 walk.failed += 1
                 continue

@@ -61,7 +61,9 @@ class Store:
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend
 
-        storage = JournalStorage(JournalFileBackend(str(self.cwd / "mlruns" / "optuna" / f"{study_name}.journal")))
+        storage = JournalStorage(
+            JournalFileBackend(str(self.cwd / "mlruns" / "optuna" / f"{study_name}.journal"))
+        )
         return optuna.load_study(study_name=study_name, storage=storage).trials
 
 

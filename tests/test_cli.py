@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import Store, run_cli, start_cli
 
 pytestmark = pytest.mark.slow

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from hedgeopt.config import compose
 from hedgeopt.protocol import CVaR, Evaluation, NullReporter, TrialPruned
+from hedgeopt.protocol import cvar as product_cvar
 from hedgeopt.stats import SampleSet, assess
 from objectives.deep_hedge import DeepHedgeObjective
 from simulators.deep_hedger import (
@@ -129,7 +131,9 @@ def test_hedging_loss_itm_only_uses_in_the_money_paths() -> None:
     pnl = torch.tensor([-4.0, -1.0, 2.0, 3.0])
     itm = torch.tensor([False, True, True, False])
     sub = torch.tensor([-1.0, 2.0])
-    assert float(hedging_loss(pnl, 0.5, 0.1, itm)) == pytest.approx(float(cvar(-sub, 0.5) + 0.1 * (sub**2).mean()))
+    assert float(hedging_loss(pnl, 0.5, 0.1, itm)) == pytest.approx(
+        float(cvar(-sub, 0.5) + 0.1 * (sub**2).mean())
+    )
     assert float(hedging_loss(pnl, 0.75, 0.0)) == pytest.approx(4.0)
 
 
@@ -203,13 +207,22 @@ def test_evaluate_baselines_and_plots(small_objective, tmp_path) -> None:
     assert not any(k.startswith("select_") for k in test.metrics)
     assert (tmp_path / "hedger.pt").exists()
     base = small_objective.baselines()
-    assert set(base) == {"no_hedge", "bs_delta", "bs_delta_ww_band", "heston_mv_delta", "heston_mv_delta_ww_band"}
+    assert set(base) == {
+        "no_hedge",
+        "bs_delta",
+        "bs_delta_ww_band",
+        "heston_mv_delta",
+        "heston_mv_delta_ww_band",
+    }
     for res in base.values():
         assert set(res["in_sample"].samples) == {"select_cvar95"}
         assert set(res["out_of_sample"].samples) == {"test_cvar95"}
         for key in ("pnl_mean", "pnl_std", "cvar95", "cost_mean"):
             assert math.isfinite(res["out_of_sample"].metrics[f"test_{key}"])
-    assert base["bs_delta"]["in_sample"].metrics["select_cvar95"] < base["no_hedge"]["in_sample"].metrics["select_cvar95"]
+    assert (
+        base["bs_delta"]["in_sample"].metrics["select_cvar95"]
+        < base["no_hedge"]["in_sample"].metrics["select_cvar95"]
+    )
     assert base["no_hedge"]["out_of_sample"].metrics["test_cost_mean"] == 0.0
     pngs = small_objective.plots(params, [], tmp_path / "plots")
     assert len(pngs) == 2 and all(p.exists() and p.suffix == ".png" for p in pngs)
@@ -228,12 +241,18 @@ def test_evaluations_keep_the_contract_and_pair_on_the_same_paths(small_objectiv
         assert ev.samples[key].shape == (256,)
     # an independent computation of one baseline's per-path losses: BS delta on the test paths
     p = obj.paths["test"]
-    pnl = terminal_pnl(p.spot, bs_delta_hedge(p, 100.0), call_payoff(p.spot[:, -1], 100.0), obj.premium, 0.002)
-    assert base["bs_delta"]["out_of_sample"].samples["test_cvar95"] == pytest.approx((-pnl).double().numpy(), abs=1e-5)
+    pnl = terminal_pnl(
+        p.spot, bs_delta_hedge(p, 100.0), call_payoff(p.spot[:, -1], 100.0), obj.premium, 0.002
+    )
+    assert base["bs_delta"]["out_of_sample"].samples["test_cvar95"] == pytest.approx(
+        (-pnl).double().numpy(), abs=1e-5
+    )
     # the premium is the Heston price of the study's market, and every P&L starts from it
     assert obj.premium == pytest.approx(heston_call_price(100.0, 100.0, 0.25, HestonParams()), rel=1e-10)
     nh = base["no_hedge"]["out_of_sample"]
-    assert nh.metrics["test_pnl_mean"] == pytest.approx(obj.premium - float(obj.payoff["test"].double().mean()), rel=1e-5)
+    assert nh.metrics["test_pnl_mean"] == pytest.approx(
+        obj.premium - float(obj.payoff["test"].double().mean()), rel=1e-5
+    )
     # what the framework does with them: paired differences against each baseline and a verdict
     stat = test.statistic("test_cvar95")
     out = assess("test_cvar95", "minimize", SampleSet(test.samples["test_cvar95"], stat),
@@ -276,3 +295,13 @@ def test_premium_options_and_learned_premium(tmp_path) -> None:
     assert ev.metrics["premium_learned"] != pytest.approx(learned.premium, abs=1e-3)
     assert ev.metrics["premium"] == pytest.approx(learned.premium)
     assert abs(ev.metrics["premium_learned"] - learned.premium) < 1.0
+
+
+def test_torch_cvar_is_the_products_cvar() -> None:
+    """The differentiable training CVaR and hedgeopt's numpy CVaR are one estimator, one sign."""
+    rng = np.random.default_rng(3)
+    for n, level in ((20, 0.95), (1000, 0.95), (37, 0.5), (10, 0.0)):
+        losses = rng.standard_t(4, size=n)
+        assert float(cvar(torch.from_numpy(losses), level)) == pytest.approx(
+            product_cvar(losses, level), rel=1e-12
+        )

@@ -54,7 +54,9 @@ def test_heston_limits() -> None:
     # tiny vol of vol and v0 = theta: Black-Scholes at sqrt(theta)
     p = HestonParams(v0=0.04, kappa=2.0, theta=0.04, xi=1e-4, rho=0.0)
     for k in (80.0, 100.0, 125.0):
-        assert heston_call_price(100.0, k, 0.5, p) == pytest.approx(float(bs_call_price(100.0, k, 0.5, 0.2)), abs=1e-5)
+        assert heston_call_price(100.0, k, 0.5, p) == pytest.approx(
+            float(bs_call_price(100.0, k, 0.5, 0.2)), abs=1e-5
+        )
     assert float(integrated_variance(np.array(0.09), 1.0, STUDY)) == pytest.approx(
         0.04 + 0.05 * (1 - math.exp(-2.0)) / 2.0)
 
@@ -70,7 +72,12 @@ def test_vectorised_greeks_match_quad_and_finite_differences() -> None:
 
     def quad(ds: float = 0.0, dv: np.ndarray | float = 0.0) -> np.ndarray:
         dv = np.broadcast_to(dv, s.shape)
-        return np.array([heston_call_price(a + ds, 100.0, c, STUDY, b + e) for a, b, c, e in zip(s, v, t, dv)])
+        return np.array(
+            [
+                heston_call_price(a + ds, 100.0, c, STUDY, b + e)
+                for a, b, c, e in zip(s, v, t, dv, strict=False)
+            ]
+        )
 
     ref = quad()
     assert np.abs(g["price"] - ref).max() < 1e-4
@@ -105,7 +112,9 @@ def test_min_variance_delta_reduces_one_step_hedging_variance() -> None:
 
 def test_whalley_wilmott_band_by_hand() -> None:
     # H = (3 c S Gamma^2 / (2 lambda))^(1/3)
-    assert float(whalley_wilmott_half_width(100.0, 0.04, 0.002, 1.0)) == pytest.approx((3 * 0.002 * 100 * 0.0016 / 2) ** (1 / 3))
+    assert float(whalley_wilmott_half_width(100.0, 0.04, 0.002, 1.0)) == pytest.approx(
+        (3 * 0.002 * 100 * 0.0016 / 2) ** (1 / 3)
+    )
     with pytest.raises(ValueError, match="risk_aversion"):
         whalley_wilmott_half_width(100.0, 0.04, 0.002, 0.0)
     targets = torch.tensor([[0.50, 0.55, 0.70, 0.60, 0.45]])

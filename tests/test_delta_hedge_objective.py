@@ -44,7 +44,9 @@ def test_trial_risk_cost_against_an_independent_computation(obj, tmp_path):
     m = ev.metrics
     # hedging error = P&L before costs minus the frictionless every-tick hedge's, path by path
     costs = CostModel(0.0005, 0.0001)
-    res = run_hedge(obj.inputs, HedgePolicy(3600.0, 0.05, 0.9, band_mode="fixed", rehedge_to="band_edge"), costs)
+    res = run_hedge(
+        obj.inputs, HedgePolicy(3600.0, 0.05, 0.9, band_mode="fixed", rehedge_to="band_edge"), costs
+    )
     ideal = run_hedge(obj.inputs, HedgePolicy(10.0), CostModel(0.0, 0.0)).pnl[:, -1]
     error = res.pnl[:, -1] + res.costs - ideal
     ra = 1e-4
@@ -118,7 +120,11 @@ def test_baselines_present_ordered_and_paired(obj):
     # hedging risk against the frictionless every-tick hedge: zero for it, growing with cadence
     assert ins["every_tick"]["hedging_risk"] == pytest.approx(0.0, abs=1e-6)
     assert ins["every_tick"]["risk_cost"] == pytest.approx(ins["every_tick"]["costs"])
-    assert ins["cadence_60s"]["hedging_risk"] < ins["cadence_3600s"]["hedging_risk"] < ins["unhedged"]["hedging_risk"]
+    assert (
+        ins["cadence_60s"]["hedging_risk"]
+        < ins["cadence_3600s"]["hedging_risk"]
+        < ins["unhedged"]["hedging_risk"]
+    )
 
 
 def test_default_risk_aversion_prefers_neither_extreme():
@@ -156,7 +162,9 @@ def test_seed_study_keeps_the_seed_score_and_space(tmp_path):
     ev = obj(params, NullReporter(tmp_path))
     check_contract(ev, 8)
     m = ev.metrics
-    assert m["score"] == pytest.approx(m["sharpe"] - 0.1 * abs(m["max_drawdown"]) / 1e4 - 0.05 * m["costs"] / 1e3)
+    assert m["score"] == pytest.approx(
+        m["sharpe"] - 0.1 * abs(m["max_drawdown"]) / 1e4 - 0.05 * m["costs"] / 1e3
+    )
     assert obj.policy_for(params).rehedge_to == "target"
 
 
@@ -171,8 +179,15 @@ def test_cvar_level_and_interval(tmp_path):
 
 
 def test_plots_written(obj, tmp_path):
-    trials = [{"number": i, "state": "COMPLETE", "params": {}, "metrics": obj(
-        {**PARAMS, "hedge.delta_threshold": d}, NullReporter(tmp_path)).metrics} for i, d in enumerate([0.02, 0.05, 0.2])]
+    trials = [
+        {
+            "number": i,
+            "state": "COMPLETE",
+            "params": {},
+            "metrics": obj({**PARAMS, "hedge.delta_threshold": d}, NullReporter(tmp_path)).metrics,
+        }
+        for i, d in enumerate([0.02, 0.05, 0.2])
+    ]
     trials.append({"number": 3, "state": "FAIL", "params": {}, "metrics": {}})
     paths = obj.plots(WW, trials, tmp_path / "plots")
     names = {p.name for p in paths}

@@ -12,10 +12,12 @@ from simulators.options_book import OptionLeg, OptionsBook
 
 @pytest.fixture(scope="module")
 def seed_preset() -> CryptoPerpParams:
-    return CryptoPerpParams.from_config(compose(["+study=delta_hedge", "simulator=seed_002"])["simulator"])
+    return CryptoPerpParams.from_config(
+        compose(["+study=delta_hedge", "delta_hedge_simulator=seed_notebook"])["simulator"]
+    )
 
 
-def test_seed_002_preset_reproduces_the_seed_generator(seed_preset):
+def test_seed_notebook_preset_reproduces_the_seed_generator(seed_preset):
     p = seed_preset
     assert p.n_steps == 7 * 24 * 360 and p.s0 == 50_000 and p.iv0 == 0.6
     paths = simulate_paths(p, 2, seed=42)
@@ -61,7 +63,13 @@ def test_default_preset_is_a_martingale_with_jumps_and_bounded_vol():
 
 
 def test_variance_risk_premium_scales_the_diffusion_not_the_implied_vol():
-    base = {"iv0": 0.6, "horizon_hours": 2.0, "jump_intensity": 0.0, "vol_of_vol": 0.0, "vol_mean_reversion": 0.0}
+    base = {
+        "iv0": 0.6,
+        "horizon_hours": 2.0,
+        "jump_intensity": 0.0,
+        "vol_of_vol": 0.0,
+        "vol_mean_reversion": 0.0,
+    }
     plain = simulate_paths(CryptoPerpParams(**base), 2, seed=5)
     rich = simulate_paths(CryptoPerpParams(**base, variance_risk_premium=0.25), 2, seed=5)
     np.testing.assert_array_equal(plain.iv, rich.iv)  # the book is marked at the same implied vol
@@ -72,7 +80,9 @@ def test_variance_risk_premium_scales_the_diffusion_not_the_implied_vol():
     np.testing.assert_allclose(z[0], z[1], rtol=1e-6, atol=1e-8)
     with pytest.raises(ValueError, match="variance_risk_premium"):
         CryptoPerpParams(variance_risk_premium=-1.0)
-    seed = CryptoPerpParams.from_config(compose(["+study=delta_hedge", "simulator=seed_002"])["simulator"])
+    seed = CryptoPerpParams.from_config(
+        compose(["+study=delta_hedge", "delta_hedge_simulator=seed_notebook"])["simulator"]
+    )
     assert seed.variance_risk_premium == 0.0
 
 

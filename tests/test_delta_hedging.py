@@ -42,10 +42,18 @@ def synthetic(spot, book_delta, funding_idx=(), funding_rate=(), tick=10.0, book
     gamma = np.zeros_like(spot) if book_gamma is None else np.atleast_2d(np.asarray(book_gamma, dtype=float))
     n = spot.shape[1] - 1
     idx = np.array([0, n], dtype=np.int64)
-    return HedgeInputs(spot=spot, book_delta=delta, book_gamma=gamma, book_value=np.zeros((spot.shape[0], 2)),
-                       sample_idx=idx, funding_idx=np.asarray(funding_idx, dtype=np.int64),
-                       funding_rate=np.atleast_2d(np.asarray(funding_rate, dtype=float)).reshape(spot.shape[0], -1),
-                       tick_seconds=tick, sample_seconds=n * tick, notional=NOTIONAL)
+    return HedgeInputs(
+        spot=spot,
+        book_delta=delta,
+        book_gamma=gamma,
+        book_value=np.zeros((spot.shape[0], 2)),
+        sample_idx=idx,
+        funding_idx=np.asarray(funding_idx, dtype=np.int64),
+        funding_rate=np.atleast_2d(np.asarray(funding_rate, dtype=float)).reshape(spot.shape[0], -1),
+        tick_seconds=tick,
+        sample_seconds=n * tick,
+        notional=NOTIONAL,
+    )
 
 
 def traces(inputs, policy, costs=NO_COSTS):
@@ -256,8 +264,17 @@ def test_whalley_wilmott_band_width_and_edge():
     later[0] = False
     np.testing.assert_allclose(h[later], (target + np.sign(prev_h - target) * half)[later], rtol=1e-12)
     # a wider band trades less; the band needs a risk aversion
-    _, _, _, wide = traces(inputs, HedgePolicy(cadence_seconds=math.inf, band_mode="whalley_wilmott",
-                                               band_scale=3.0, rehedge_to="band_edge", risk_aversion=ra), costs)
+    _, _, _, wide = traces(
+        inputs,
+        HedgePolicy(
+            cadence_seconds=math.inf,
+            band_mode="whalley_wilmott",
+            band_scale=3.0,
+            rehedge_to="band_edge",
+            risk_aversion=ra,
+        ),
+        costs,
+    )
     assert np.count_nonzero(wide) < np.count_nonzero(trades)
     with pytest.raises(ValueError, match="risk_aversion"):
         HedgePolicy(band_mode="whalley_wilmott")

@@ -52,7 +52,9 @@ def test_matches_statsmodels_state_space(intercept: bool) -> None:
     np.testing.assert_allclose(res.filtered_beta, sm.filtered_state.T, rtol=0, atol=1e-8)
     np.testing.assert_allclose(res.innovations, sm.forecasts_error[0], rtol=0, atol=1e-8)
     np.testing.assert_allclose(res.innovation_var, sm.forecasts_error_cov[0, 0], rtol=1e-8)
-    np.testing.assert_allclose(res.prior_var, np.diagonal(sm.predicted_state_cov[:, :, :-1], axis1=0, axis2=1), rtol=1e-8, atol=1e-14)
+    np.testing.assert_allclose(
+        res.prior_var, np.diagonal(sm.predicted_state_cov[:, :, :-1], axis1=0, axis2=1), rtol=1e-8, atol=1e-14
+    )
     assert res.loglik == pytest.approx(float(sm.llf_obs.sum()), rel=1e-8)
     assert res.hedge_ratios.shape == (len(y), X.shape[1])
     if intercept:
@@ -128,7 +130,9 @@ def test_observation_noise_by_maximum_likelihood() -> None:
     delta = 1e-4 / 1.6e-5
     r = fit_observation_noise(y, X, delta, beta[0], 1e-4 * np.eye(3))
     assert 1.6e-5 / 1.5 < r < 1.6e-5 * 1.5
-    ll = lambda v: kalman_filter(y, X, delta * v, v, beta[0], 1e-4 * np.eye(3)).loglik
+    def ll(v):
+        return kalman_filter(y, X, delta * v, v, beta[0], 1e-4 * np.eye(3)).loglik
+
     assert ll(r) >= max(ll(r * 1.05), ll(r / 1.05))  # a maximum of the likelihood
     with pytest.raises(ValueError, match="signal_to_noise"):
         fit_observation_noise(y, X, -1.0)
@@ -147,7 +151,9 @@ def test_min_variance_ratio_is_rho_sigma_ratio() -> None:
     fit = ols_hedge(s, f)  # the OLS slope and R^2 are the same numbers
     assert fit.ratios[0] == pytest.approx(h, rel=1e-10) and fit.r2 == pytest.approx(r2, rel=1e-10)
     # h* minimises the hedged variance: any other ratio does worse
-    var = lambda x: np.var(s - x * f)
+    def var(x):
+        return np.var(s - x * f)
+
     assert var(h) < var(h + 0.01) and var(h) < var(h - 0.01)
 
 

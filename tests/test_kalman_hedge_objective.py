@@ -39,7 +39,11 @@ def _check_evaluation(ev: Evaluation) -> np.ndarray:
 
 def test_config_spaces(cfg: dict) -> None:
     assert cfg["metrics"] == ["effectiveness"] and cfg["directions"] == ["maximize"]
-    assert set(cfg["search_space"]) == {"kalman.signal_to_noise", "kalman.observation_noise", "engine.rebalance"}
+    assert set(cfg["search_space"]) == {
+        "kalman.signal_to_noise",
+        "kalman.observation_noise",
+        "engine.rebalance",
+    }
     seed = compose(["+study=kalman_hedge", "kalman_hedge_space=seed_grid", "sampler=grid"])
     assert seed["search_space"]["kalman.process_noise"]["grid"] == [1e-6, 1e-5, 1e-4]
     assert seed["search_space"]["kalman.observation_noise"]["grid"] == [1e-4, 1e-3, 1e-2]
@@ -58,7 +62,11 @@ TEST = {"name": "t2012", "train": ["2008-01-01", "2011-12-31"], "test": ["2012-0
 
 
 def _spec(folds: list | None = None, test: dict | None = None) -> dict:
-    return {"folds": FOLDS if folds is None else folds, "test": TEST if test is None else test, "min_window_days": 20}
+    return {
+        "folds": FOLDS if folds is None else folds,
+        "test": TEST if test is None else test,
+        "min_window_days": 20,
+    }
 
 
 def _fold(name: str, train: tuple[str, str], val: tuple[str, str]) -> dict:
@@ -68,36 +76,99 @@ def _fold(name: str, train: tuple[str, str], val: tuple[str, str]) -> dict:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        (_spec(folds=[FOLDS[0], _fold("v2011", ("2008-01-01", "2010-12-31"), ("2011-12-31", "2011-01-01"))]),
-         r"fold v2011: val window ends \(2011-01-01\) before it starts"),
-        (_spec(folds=[FOLDS[0], _fold("v2011", ("2008-01-01", "2011-06-30"), ("2011-01-01", "2011-12-31"))]),
-         r"fold v2011: train window \(to 2011-06-30\) must end before the val window starts"),
-        (_spec(folds=[FOLDS[0], _fold("v2011", ("2012-01-01", "2012-12-31"), ("2011-01-01", "2011-12-31"))]),
-         r"fold v2011: train window \(to 2012-12-31\) must end before the val window starts"),
-        (_spec(test={"name": "t2012", "train": ["2008-01-01", "2012-03-31"], "test": ["2012-01-01", "2012-12-31"]}),
-         r"test t2012: train window \(to 2012-03-31\) must end before the test window starts"),
-        (_spec(folds=[FOLDS[0], _fold("v2010b", ("2008-01-01", "2009-06-30"), ("2010-06-01", "2011-06-30"))]),
-         r"folds v2010 and v2010b: validation windows overlap"),
-        (_spec(folds=[*FOLDS, _fold("v2013", ("2008-01-01", "2012-12-31"), ("2013-01-01", "2013-12-31"))]),
-         r"fold v2013: validation window \(to 2013-12-31\) must end before the test window t2012 starts"),
-        (_spec(folds=[FOLDS[0], _fold("v2012h1", ("2008-01-01", "2011-12-31"), ("2012-01-01", "2012-06-30"))]),
-         r"fold v2012h1: validation window \(to 2012-06-30\) must end before the test window t2012 starts"),
-        (_spec(folds=[FOLDS[0], _fold("v2011", ("2008-01-01", "2010-12-31"), ("2011-01-01", "2012-01-03"))],
-               test={"name": "t2012", "train": ["2008-01-01", "2011-12-30"], "test": ["2012-01-03", "2012-12-31"]}),
-         r"fold v2011: validation window \(to 2012-01-03\) must end before the test window t2012 starts"),
-        (_spec(folds=[FOLDS[0], _fold("v2011", ("2008-01-01", "2010-12-31"), ("2011-01-01", "2011-01-10"))]),
-         r"fold v2011: val window has 6 days of data, need >= 20"),
-        (_spec(folds=[FOLDS[0], {"name": "v2011", "train": ["2008-01-01"], "val": ["2011-01-01", "2011-12-31"]}]),
-         r"fold v2011: train must be \[start, end\]"),
+        (
+            _spec(
+                folds=[FOLDS[0], _fold("v2011", ("2008-01-01", "2010-12-31"), ("2011-12-31", "2011-01-01"))]
+            ),
+            r"fold v2011: val window ends \(2011-01-01\) before it starts",
+        ),
+        (
+            _spec(
+                folds=[FOLDS[0], _fold("v2011", ("2008-01-01", "2011-06-30"), ("2011-01-01", "2011-12-31"))]
+            ),
+            r"fold v2011: train window \(to 2011-06-30\) must end before the val window starts",
+        ),
+        (
+            _spec(
+                folds=[FOLDS[0], _fold("v2011", ("2012-01-01", "2012-12-31"), ("2011-01-01", "2011-12-31"))]
+            ),
+            r"fold v2011: train window \(to 2012-12-31\) must end before the val window starts",
+        ),
+        (
+            _spec(
+                test={
+                    "name": "t2012",
+                    "train": ["2008-01-01", "2012-03-31"],
+                    "test": ["2012-01-01", "2012-12-31"],
+                }
+            ),
+            r"test t2012: train window \(to 2012-03-31\) must end before the test window starts",
+        ),
+        (
+            _spec(
+                folds=[FOLDS[0], _fold("v2010b", ("2008-01-01", "2009-06-30"), ("2010-06-01", "2011-06-30"))]
+            ),
+            r"folds v2010 and v2010b: validation windows overlap",
+        ),
+        (
+            _spec(folds=[*FOLDS, _fold("v2013", ("2008-01-01", "2012-12-31"), ("2013-01-01", "2013-12-31"))]),
+            r"fold v2013: validation window \(to 2013-12-31\) must end before the test window t2012 starts",
+        ),
+        (
+            _spec(
+                folds=[FOLDS[0], _fold("v2012h1", ("2008-01-01", "2011-12-31"), ("2012-01-01", "2012-06-30"))]
+            ),
+            r"fold v2012h1: validation window \(to 2012-06-30\) must end before the test window t2012 starts",
+        ),
+        (
+            _spec(
+                folds=[FOLDS[0], _fold("v2011", ("2008-01-01", "2010-12-31"), ("2011-01-01", "2012-01-03"))],
+                test={
+                    "name": "t2012",
+                    "train": ["2008-01-01", "2011-12-30"],
+                    "test": ["2012-01-03", "2012-12-31"],
+                },
+            ),
+            r"fold v2011: validation window \(to 2012-01-03\) must end before the test window t2012 starts",
+        ),
+        (
+            _spec(
+                folds=[FOLDS[0], _fold("v2011", ("2008-01-01", "2010-12-31"), ("2011-01-01", "2011-01-10"))]
+            ),
+            r"fold v2011: val window has 6 days of data, need >= 20",
+        ),
+        (
+            _spec(
+                folds=[
+                    FOLDS[0],
+                    {"name": "v2011", "train": ["2008-01-01"], "val": ["2011-01-01", "2011-12-31"]},
+                ]
+            ),
+            r"fold v2011: train must be \[start, end\]",
+        ),
         (_spec(folds=[FOLDS[0], dict(FOLDS[1], name="v2010")]), r"window name 'v2010' is used twice"),
         (_spec(folds=[]), r"walk_forward.folds must list at least one validation fold"),
         ({"folds": FOLDS}, r"walk_forward.test must give the test window"),
     ],
-    ids=["reversed", "train-overlaps-val", "train-after-val", "test-train-overlaps-test", "folds-overlap",
-         "val-after-test", "val-overlaps-test", "val-touches-test-day", "too-short", "malformed", "duplicate",
-         "no-folds", "no-test"],
+    ids=[
+        "reversed",
+        "train-overlaps-val",
+        "train-after-val",
+        "test-train-overlaps-test",
+        "folds-overlap",
+        "val-after-test",
+        "val-overlaps-test",
+        "val-touches-test-day",
+        "too-short",
+        "malformed",
+        "duplicate",
+        "no-folds",
+        "no-test",
+    ],
 )
-def test_walk_forward_rejects_each_ordering_or_overlap_error(obj: KalmanHedgeObjective, spec: dict, message: str) -> None:
+def test_walk_forward_rejects_each_ordering_or_overlap_error(
+    obj: KalmanHedgeObjective, spec: dict, message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
         build_walk_forward(spec, obj.index)
 
@@ -169,7 +240,10 @@ def test_trial_evaluation_and_statistic(obj: KalmanHedgeObjective, tmp_path: Pat
 
 
 def test_rebalance_frequency_changes_risk_and_cost(obj: KalmanHedgeObjective) -> None:
-    out = {f: obj({**PARAMS, "engine.rebalance": f}, NullReporter()).metrics for f in ("daily", "weekly", "monthly")}
+    out = {
+        f: obj({**PARAMS, "engine.rebalance": f}, NullReporter()).metrics
+        for f in ("daily", "weekly", "monthly")
+    }
     assert out["daily"]["turnover"] > out["weekly"]["turnover"] > out["monthly"]["turnover"]
     assert out["daily"]["total_cost"] > out["weekly"]["total_cost"] > out["monthly"]["total_cost"]
     assert out["daily"]["effectiveness_gross"] != out["weekly"]["effectiveness_gross"]
@@ -177,7 +251,10 @@ def test_rebalance_frequency_changes_risk_and_cost(obj: KalmanHedgeObjective) ->
 
 def test_noise_parameterisations(obj: KalmanHedgeObjective) -> None:
     snr = obj({"kalman.signal_to_noise": 1e-2, "kalman.observation_noise": 1e-3}, NullReporter()).metrics
-    seed = obj({"kalman.signal_to_noise": None, "kalman.process_noise": 1e-5, "kalman.observation_noise": 1e-3}, NullReporter()).metrics
+    seed = obj(
+        {"kalman.signal_to_noise": None, "kalman.process_noise": 1e-5, "kalman.observation_noise": 1e-3},
+        NullReporter(),
+    ).metrics
     assert snr == seed  # q = delta R
     mle = obj({"kalman.observation_noise": "mle"}, NullReporter()).metrics
     assert 0.8 < mle["effectiveness"] < 1.0
@@ -191,7 +268,14 @@ def test_noise_parameterisations(obj: KalmanHedgeObjective) -> None:
 
 def test_baselines_on_the_test_days(obj: KalmanHedgeObjective) -> None:
     b = obj.baselines()
-    assert set(b) == {"no_hedge", "static_ols", "ridge", "min_variance_single", "rolling_ols", "kalman_grid_calibration"}
+    assert set(b) == {
+        "no_hedge",
+        "static_ols",
+        "ridge",
+        "min_variance_single",
+        "rolling_ols",
+        "kalman_grid_calibration",
+    }
     tuned = _check_evaluation(obj.evaluate(PARAMS))
     assert tuned.shape[0] == obj.walk.test.days
     for splits in b.values():
@@ -203,8 +287,14 @@ def test_baselines_on_the_test_days(obj: KalmanHedgeObjective) -> None:
     assert none.metrics["effectiveness"] == 0.0 and none.metrics["total_cost"] == 0.0
     grid = b["kalman_grid_calibration"]["in_sample"].metrics
     assert grid["process_noise"] in (1e-6, 1e-5, 1e-4) and grid["observation_noise"] in (1e-4, 1e-3, 1e-2)
-    points = [obj({"kalman.signal_to_noise": None, "kalman.process_noise": q, "kalman.observation_noise": r}, NullReporter())
-              for q in (1e-6, 1e-5, 1e-4) for r in (1e-4, 1e-3, 1e-2)]
+    points = [
+        obj(
+            {"kalman.signal_to_noise": None, "kalman.process_noise": q, "kalman.observation_noise": r},
+            NullReporter(),
+        )
+        for q in (1e-6, 1e-5, 1e-4)
+        for r in (1e-4, 1e-3, 1e-2)
+    ]
     assert grid["effectiveness"] == pytest.approx(max(p.metrics["effectiveness"] for p in points))
     assert 0.0 < b["static_ols"]["in_sample"].metrics["train_r2"] < 1.0
     # the framework's intervals and paired differences work on these samples
@@ -226,7 +316,9 @@ def test_other_hedging_problems(problem: str) -> None:
 
 
 def test_plots_written(obj: KalmanHedgeObjective, tmp_path: Path) -> None:
-    trials = [{"number": 0, "state": "COMPLETE", "params": PARAMS, "metrics": obj(PARAMS, NullReporter()).metrics}]
+    trials = [
+        {"number": 0, "state": "COMPLETE", "params": PARAMS, "metrics": obj(PARAMS, NullReporter()).metrics}
+    ]
     paths = obj.plots(PARAMS, trials, tmp_path)
     assert len(paths) == 4
     assert all(p.suffix == ".png" and p.stat().st_size > 1000 for p in paths)

@@ -18,10 +18,18 @@ def _write(path: Path, text: str, bom: bool = False) -> Path:
 
 
 def test_bom_and_us_dates(tmp_path: Path) -> None:
-    f = _write(tmp_path / "p.csv", "Date,XLF,XLK\n1/2/2018,27.92,64.74\n1/3/2018,28.07,65.28\n12/31/2018,25.0,60.5\n", bom=True)
+    f = _write(
+        tmp_path / "p.csv",
+        "Date,XLF,XLK\n1/2/2018,27.92,64.74\n1/3/2018,28.07,65.28\n12/31/2018,25.0,60.5\n",
+        bom=True,
+    )
     df = load_prices(f)
     assert list(df.columns) == ["XLF", "XLK"]  # no '\ufeffDate' leaking into names
-    assert list(df.index) == [pd.Timestamp("2018-01-02"), pd.Timestamp("2018-01-03"), pd.Timestamp("2018-12-31")]
+    assert list(df.index) == [
+        pd.Timestamp("2018-01-02"),
+        pd.Timestamp("2018-01-03"),
+        pd.Timestamp("2018-12-31"),
+    ]
     assert df.loc["2018-12-31", "XLK"] == 60.5
     assert (df.dtypes == np.float64).all()
 
@@ -62,7 +70,7 @@ def test_gaps_filled_up_to_limit_then_dropped(tmp_path: Path) -> None:
     rows = ["Date,A,B"]
     days = pd.bdate_range("2020-01-01", periods=12)
     a = ["10", "", "", "13", "", "", "", "", "18", "19", "20", "21"]  # gap of 2, then a gap of 4
-    for k, (d, v) in enumerate(zip(days, a)):
+    for k, (d, v) in enumerate(zip(days, a, strict=False)):
         rows.append(f"{d:%Y-%m-%d},{v},{5 + k}")  # B moves: a constant leg is refused
     f = _write(tmp_path / "p.csv", "\n".join(rows) + "\n")
     with pytest.warns(DataQualityWarning, match="dropped 2 row"):
@@ -78,7 +86,9 @@ def test_gaps_filled_up_to_limit_then_dropped(tmp_path: Path) -> None:
 
 
 def test_leading_missing_rows_dropped_and_date_bounds(tmp_path: Path) -> None:
-    f = _write(tmp_path / "p.csv", "Date,A,B\n2020-01-01,NaN,1\n2020-01-02,2,2\n2020-01-03,3,3\n2020-01-06,4,4\n")
+    f = _write(
+        tmp_path / "p.csv", "Date,A,B\n2020-01-01,NaN,1\n2020-01-02,2,2\n2020-01-03,3,3\n2020-01-06,4,4\n"
+    )
     with pytest.warns(DataQualityWarning):
         df = load_prices(f)
     assert df.index[0] == pd.Timestamp("2020-01-02")
@@ -88,7 +98,12 @@ def test_leading_missing_rows_dropped_and_date_bounds(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("cell", "pattern"),
-    [("0", "non-positive price '0'"), ("-1.5", "non-positive price '-1.5'"), ("abc", "non-numeric price 'abc'"), ("inf", "non-finite")],
+    [
+        ("0", "non-positive price '0'"),
+        ("-1.5", "non-positive price '-1.5'"),
+        ("abc", "non-numeric price 'abc'"),
+        ("inf", "non-finite"),
+    ],
 )
 def test_rejects_bad_prices_naming_file_column_and_date(tmp_path: Path, cell: str, pattern: str) -> None:
     f = _write(tmp_path / "bad.csv", f"Date,A,B\n2020-01-01,1,1\n2020-01-02,2,{cell}\n2020-01-03,3,3\n")

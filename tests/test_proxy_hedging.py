@@ -16,7 +16,9 @@ from simulators.proxy_hedging import (
 
 
 def test_rebalance_calendar() -> None:
-    idx = pd.DatetimeIndex(["2020-01-30", "2020-01-31", "2020-02-03", "2020-02-04", "2020-02-10", "2020-03-02"])
+    idx = pd.DatetimeIndex(
+        ["2020-01-30", "2020-01-31", "2020-02-03", "2020-02-04", "2020-02-10", "2020-03-02"]
+    )
     assert rebalance_mask(idx, "daily").all()
     # weekly: first trading day of each ISO week (Thu 30 Jan starts the window)
     assert rebalance_mask(idx, "weekly").tolist() == [True, False, True, False, True, True]
@@ -47,7 +49,8 @@ def test_units_held_between_rebalances_hand_computed() -> None:
     assert m["effectiveness_gross"] == pytest.approx(1 - np.var(res.gross, ddof=1) / var_u)
     assert m["effectiveness"] == pytest.approx(1 - np.var(res.net, ddof=1) / var_u)
     assert m["sharpe"] == pytest.approx(res.net.mean() / res.net.std(ddof=1) * np.sqrt(252))
-    # the same ratios rebalanced daily: what the model wants is held every day, and yesterday's drift is traded back
+    # the same ratios rebalanced daily: what the model wants is held every day, and yesterday's drift is
+    # traded back
     daily = run_hedge(target, proxies, ratios, np.ones(3, bool), cost_bps=10.0, notional=100.0)
     np.testing.assert_allclose(daily.positions[:, 0], [0.5, 0.8, 0.7])
     np.testing.assert_allclose(daily.turnover, [0.5, abs(0.8 - 6.0 / 11.0), abs(0.7 - 0.8 * 1.1 / 1.0)])
@@ -74,7 +77,9 @@ def test_buy_and_hold_matches_share_accounting() -> None:
     shares_x = ratios[0] * 1e6 / p_x[0]
     pnl = shares_t * np.diff(p_t) - (shares_x * np.diff(p_x, axis=0)).sum(axis=1)
     np.testing.assert_allclose(res.net, pnl / (shares_t * p_t[:-1]), rtol=1e-10, atol=1e-15)
-    np.testing.assert_allclose(res.positions, shares_x * p_x[:-1] / (shares_t * p_t[:-1])[:, None], rtol=1e-10)
+    np.testing.assert_allclose(
+        res.positions, shares_x * p_x[:-1] / (shares_t * p_t[:-1])[:, None], rtol=1e-10
+    )
 
 
 def test_weekly_with_costs_matches_share_loop() -> None:
@@ -105,11 +110,19 @@ def test_daily_is_constant_ratio_and_weekly_differs_without_costs() -> None:
     daily = run_hedge(target, proxies, ratios, rebalance_mask(idx, "daily"), 0.0)
     np.testing.assert_allclose(daily.gross, target - (ratios * proxies).sum(axis=1), atol=1e-15)
     weekly = run_hedge(target, proxies, ratios, rebalance_mask(idx, "weekly"), 0.0)
-    flat = run_hedge(target, proxies, np.repeat(ratios[:1], len(target), axis=0), rebalance_mask(idx, "weekly"), 0.0)
+    flat = run_hedge(
+        target, proxies, np.repeat(ratios[:1], len(target), axis=0), rebalance_mask(idx, "weekly"), 0.0
+    )
     mask = rebalance_mask(idx, "weekly")
     assert not np.allclose(weekly.gross, daily.gross)  # positions drift between rebalances
     np.testing.assert_allclose(weekly.positions[mask], ratios[mask])  # back on target on rebalance days
-    assert np.abs(weekly.positions[~mask] - ratios[np.maximum.accumulate(np.where(mask, np.arange(len(mask)), 0))][~mask]).max() > 1e-4
+    assert (
+        np.abs(
+            weekly.positions[~mask]
+            - ratios[np.maximum.accumulate(np.where(mask, np.arange(len(mask)), 0))][~mask]
+        ).max()
+        > 1e-4
+    )
     # with costs, weekly trades less than daily (daily re-trades each day's drift), and a constant
     # ratio rebalanced weekly still trades its drift back
     assert weekly.turnover.sum() < daily.turnover.sum()

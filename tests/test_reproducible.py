@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import Store, run_cli
 
 VOLATILE = ("date", "mlflow_run_id", "mlflow_trial_run_id")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import SUPPORT, TEST_CONF
 from omegaconf import OmegaConf
 
-from conftest import SUPPORT, TEST_CONF
 from hedgeopt.config import ConfigError, compose, compose_config
 from hedgeopt.export import build_export, read_replay, write_export
 from hedgeopt.search_space import SearchSpace, SearchSpaceError

@@ -19,7 +19,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from conftest import Store, cli_env, run_cli, start_cli
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
@@ -327,7 +326,9 @@ def test_a_tracking_server_with_a_postgresql_backend_receives_every_trial(workdi
     for t in trials:
         assert t.info.status == "FINISHED" and {"loss", "objective.loss"} <= set(t.data.metrics)
         assert {a.path for a in client.list_artifacts(t.info.run_id)} >= {"trial.yaml", "note.txt"}
-    assert {"config.yaml", "export", "plots"} <= {a.path for a in client.list_artifacts(parents[0].info.run_id)}
+    assert {"config.yaml", "export", "plots"} <= {
+        a.path for a in client.list_artifacts(parents[0].info.run_id)
+    }
     assert any(artifacts.rglob("trial.yaml"))  # stored by the server, not by the client
     assert not (workdir / "mlruns" / "mlflow.db").exists()
 

@@ -31,23 +31,65 @@ def test_parses_every_type_and_keeps_bounds():
     assert s.by_name["hedge.mode"].contains("b") and not s.by_name["hedge.mode"].contains("c")
 
 
-@pytest.mark.parametrize("spec, message", [
-    ({"hedge.ratio": {"type": "float", "low": 1.0, "high": 0.8}}, "search_space.hedge.ratio: low (1.0) must be below high (0.8)"),
-    ({"hedge.ratio": {"type": "float", "low": 1.0, "high": 1.0}}, "must be below high"),
-    ({"model.lr": {"type": "float", "low": 0.0, "high": 1.0, "log": True}}, "search_space.model.lr: log scale needs low > 0"),
-    ({"hedge.mode": {"type": "categorical", "choices": []}}, "search_space.hedge.mode: choices must be a non-empty list"),
-    ({"hedge.ratio": {"type": "float", "low": 0.8, "high": 1.0, "grid": [0.5, 1.5]}}, "search_space.hedge.ratio: no grid value [0.5, 1.5] lies in"),
-    ({"hedge.ratio": {"type": "float", "low": 0.8, "high": 1.0, "hgih": 2}}, "search_space.hedge.ratio: unknown field 'hgih'"),
-    ({"hedge.nope": {"type": "float", "low": 0.8, "high": 1.0}}, "search_space.hedge.nope: not a config path"),
-    ({"hedge.ratio": {"type": "normal", "low": 0.8, "high": 1.0}}, "type must be float, int or categorical"),
-    ({"hedge.cadence": {"type": "int", "low": 1.5, "high": 10}}, "low must be an integer"),
-    ({"hedge.extra": {"type": "categorical", "choices": [True, False], "when": {"hedge.ratio": [1.0]}},
-      "hedge.ratio": {"type": "float", "low": 0.5, "high": 1.0}}, "when needs a categorical parameter"),
-    ({"hedge.extra": {"type": "categorical", "choices": [True, False], "when": {"hedge.mode": ["z"]}},
-      "hedge.mode": {"type": "categorical", "choices": ["a", "b"]}}, "when value 'z' is not a choice"),
-    ({"n_trials": {"type": "int", "low": 1, "high": 5}}, "framework keys cannot be tuned"),
-    ({}, "search_space is empty"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        (
+            {"hedge.ratio": {"type": "float", "low": 1.0, "high": 0.8}},
+            "search_space.hedge.ratio: low (1.0) must be below high (0.8)",
+        ),
+        ({"hedge.ratio": {"type": "float", "low": 1.0, "high": 1.0}}, "must be below high"),
+        (
+            {"model.lr": {"type": "float", "low": 0.0, "high": 1.0, "log": True}},
+            "search_space.model.lr: log scale needs low > 0",
+        ),
+        (
+            {"hedge.mode": {"type": "categorical", "choices": []}},
+            "search_space.hedge.mode: choices must be a non-empty list",
+        ),
+        (
+            {"hedge.ratio": {"type": "float", "low": 0.8, "high": 1.0, "grid": [0.5, 1.5]}},
+            "search_space.hedge.ratio: no grid value [0.5, 1.5] lies in",
+        ),
+        (
+            {"hedge.ratio": {"type": "float", "low": 0.8, "high": 1.0, "hgih": 2}},
+            "search_space.hedge.ratio: unknown field 'hgih'",
+        ),
+        (
+            {"hedge.nope": {"type": "float", "low": 0.8, "high": 1.0}},
+            "search_space.hedge.nope: not a config path",
+        ),
+        (
+            {"hedge.ratio": {"type": "normal", "low": 0.8, "high": 1.0}},
+            "type must be float, int or categorical",
+        ),
+        ({"hedge.cadence": {"type": "int", "low": 1.5, "high": 10}}, "low must be an integer"),
+        (
+            {
+                "hedge.extra": {
+                    "type": "categorical",
+                    "choices": [True, False],
+                    "when": {"hedge.ratio": [1.0]},
+                },
+                "hedge.ratio": {"type": "float", "low": 0.5, "high": 1.0},
+            },
+            "when needs a categorical parameter",
+        ),
+        (
+            {
+                "hedge.extra": {
+                    "type": "categorical",
+                    "choices": [True, False],
+                    "when": {"hedge.mode": ["z"]},
+                },
+                "hedge.mode": {"type": "categorical", "choices": ["a", "b"]},
+            },
+            "when value 'z' is not a choice",
+        ),
+        ({"n_trials": {"type": "int", "low": 1, "high": 5}}, "framework keys cannot be tuned"),
+        ({}, "search_space is empty"),
+    ],
+)
 def test_invalid_specs_name_the_key(spec, message):
     config = dict(CONFIG, n_trials=3)
     with pytest.raises(SearchSpaceError) as err:
@@ -83,7 +125,10 @@ def test_suggested_values_respect_bounds_log_and_step():
     for _ in range(200):
         t = study.ask()
         v = s.suggest(t)
-        assert 0.8 <= v["hedge.ratio"] <= 1.0 and abs(v["hedge.ratio"] / 0.05 - round(v["hedge.ratio"] / 0.05)) < 1e-9
+        assert (
+            0.8 <= v["hedge.ratio"] <= 1.0
+            and abs(v["hedge.ratio"] / 0.05 - round(v["hedge.ratio"] / 0.05)) < 1e-9
+        )
         assert v["hedge.cadence"] % 30 == 0 and 30 <= v["hedge.cadence"] <= 900
         lrs.append(v["model.lr"])
         study.tell(t, 0.0)

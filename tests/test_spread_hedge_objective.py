@@ -57,7 +57,11 @@ def test_every_method_trades_on_the_same_days(objective, tmp_path, method):
         ev = objective(params, reporter)
         assert _finite(ev.metrics)
         _contract(ev, objective.split - objective.warmup)
-        assert len(reporter.values) == ev.metrics["n_windows"] == math.ceil((objective.split - objective.warmup) / trading)
+        assert (
+            len(reporter.values)
+            == ev.metrics["n_windows"]
+            == math.ceil((objective.split - objective.warmup) / trading)
+        )
         assert 0 <= ev.metrics["hit_rate"] <= 1 and 0 <= ev.metrics["exposure"] <= 1
 
 
@@ -68,7 +72,7 @@ def test_ols_windows_use_formation_rows_only(objective):
     s = objective._settings({"spread.method": "ols", **FAST})
     walk = walk_forward(objective.estimator, s, objective.warmup, objective.split)
     v = objective.values
-    for (t, _e), est in zip(walk.windows, walk.estimates):
+    for (t, _e), est in zip(walk.windows, walk.estimates, strict=False):
         form = v[t - 120 : t]
         beta = np.linalg.lstsq(form[:, 1:], form[:, 0], rcond=None)[0]
         spread = form[:, 0] - form[:, 1:] @ beta
@@ -146,7 +150,9 @@ def test_random_walk_pairs_best_held_out_sharpe_is_not_significant(tmp_path):
 
 @pytest.mark.parametrize("pair", ["xlf_xlk", "cl_ng"])
 def test_other_pairs_run(pair, tmp_path):
-    obj = SpreadHedgeObjective(compose(["+study=spread_hedge", f"spread_hedge_pair={pair}", "surrogates.n=5"]))
+    obj = SpreadHedgeObjective(
+        compose(["+study=spread_hedge", f"spread_hedge_pair={pair}", "surrogates.n=5"])
+    )
     assert _finite(obj({"spread.method": "box_tiao"}, NullReporter(tmp_path)).metrics)
     assert _finite(obj.evaluate({"spread.method": "box_tiao"}).metrics)
 

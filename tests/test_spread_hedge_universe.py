@@ -65,7 +65,9 @@ def test_engle_granger_and_johansen_match_statsmodels():
         johansen = coint_johansen(v[:, [i, j]], 0, 1)
         assert trace[k] == pytest.approx(johansen.lr1[0], rel=1e-9)
         vector = johansen.evec[:, 0]
-        assert ps.johansen_ratios(np.stack([y, x], axis=2))[k] == pytest.approx(-vector[1] / vector[0], rel=1e-9)
+        assert ps.johansen_ratios(np.stack([y, x], axis=2))[k] == pytest.approx(
+            -vector[1] / vector[0], rel=1e-9
+        )
 
 
 @pytest.mark.parametrize("method", ["ols", "tls", "johansen", "box_tiao", "min_half_life"])
@@ -78,8 +80,8 @@ def test_batched_estimates_equal_the_single_pair_estimator(method):
     walk = walk_forward_universe(UniverseBacktest(v, 30), s, sel, 100, 300)
     bt = UniverseBacktest(v, 30)
     assert sum(len(c) for c in walk.selected) >= 5
-    for (t, _e), chosen in zip(walk.windows, walk.selected):
-        for (i, j), est in zip(chosen, bt.estimates(s, t, chosen)):
+    for (t, _e), chosen in zip(walk.windows, walk.selected, strict=False):
+        for (i, j), est in zip(chosen, bt.estimates(s, t, chosen), strict=False):
             ref = RatioEstimator(v[:, [i, j]], ["a", "b"]).estimate(method, constant, 80, t)
             assert est.beta == pytest.approx(ref.beta, rel=1e-8)
             assert (est.mean, est.std) == pytest.approx((ref.mean, ref.std), rel=1e-8, nan_ok=True)
@@ -141,7 +143,7 @@ def test_portfolio_is_the_chosen_pairs_over_k_slots():
     bt = UniverseBacktest(v, 20)
     walk = walk_forward_universe(bt, s, sel, 100, 300)
     assert any(len(c) for c in walk.selected)
-    for (t, e), chosen in zip(walk.windows, walk.selected):
+    for (t, e), chosen in zip(walk.windows, walk.selected, strict=False):
         expected = np.zeros(e - t)
         for i, j in chosen:
             form = v[t - 100 : t]
@@ -215,8 +217,9 @@ def test_bad_config_errors(objective):
 
 
 def test_sp100_universe_runs(tmp_path):
-    obj = SpreadHedgeUniverseObjective(compose(["+study=spread_hedge_universe", "universe=sp100",
-                                                "surrogates.n=0"]))
+    obj = SpreadHedgeUniverseObjective(
+        compose(["+study=spread_hedge_universe", "spread_hedge_universe_set=sp100", "surrogates.n=0"])
+    )
     assert len(obj.columns) == 100 and obj.backtest.candidates == 150
     ev = obj({"spread.formation_window": 120, "spread.trading_window": 60}, NullReporter(tmp_path))
     _contract(ev, obj.split - obj.warmup)

@@ -41,10 +41,11 @@ def _journal_study(tmp_path):
 
 def test_counting_rule(tmp_path):
     study = _journal_study(tmp_path)
-    t = study.ask(); study.tell(t, 1.0)                                  # complete: counts
-    t = study.ask(); t.set_user_attr(st.ATTR_COUNTED, True)
+    study.tell(study.ask(), 1.0)                                         # complete: counts
+    t = study.ask()
+    t.set_user_attr(st.ATTR_COUNTED, True)
     study.tell(t, state=optuna.trial.TrialState.FAIL)                    # objective failure: counts
-    t = study.ask(); study.tell(t, state=optuna.trial.TrialState.FAIL)   # interrupted: does not
+    study.tell(study.ask(), state=optuna.trial.TrialState.FAIL)          # interrupted: does not
     study.ask()                                                          # running: counts
     assert st.count_trials(study) == (3, 1)
 

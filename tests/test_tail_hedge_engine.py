@@ -50,7 +50,9 @@ def test_daily_mark_is_black_scholes_with_the_skew() -> None:
     n, K = res.contracts[0, 0], res.strike[0, 0]
     t = 17
     cash = (1.0 - res.premium[0, 1]) * (1 + m.rate * DT) ** t
-    mark = bs_price(spot[t], K, (30 - t) / 252, _put_vol(spot[t], K, atm[t], m), m.rate, m.equity_yield, False)
+    mark = bs_price(
+        spot[t], K, (30 - t) / 252, _put_vol(spot[t], K, atm[t], m), m.rate, m.equity_yield, False
+    )
     assert res.value[0, t] == pytest.approx(cash + n * mark, rel=1e-12)
 
 
@@ -89,7 +91,9 @@ def test_costs_equal_the_stated_spread(mode: str) -> None:
     new_n, new_K = res.contracts[0, 15], res.strike[0, 15]
     sig_new = _put_vol(spot[15], new_K, atm[15], m)
     mid_new = float(bs_price(spot[15], new_K, 20 / 252, sig_new, 0.0, 0.0, False))
-    assert sold == pytest.approx(res.premium[0, 16] * res.value[0, 15] - new_n * mid_new)  # the new buy's spread
+    assert sold == pytest.approx(
+        res.premium[0, 16] * res.value[0, 15] - new_n * mid_new
+    )  # the new buy's spread
     assert res.value[0, 15] == pytest.approx(1.0 - n * ask0 + n * mid15)
 
 
@@ -140,7 +144,9 @@ def test_trend_signal_matches_a_rolling_mean_and_never_looks_ahead() -> None:
     np.testing.assert_array_equal(trend_exposure(shocked, 50, 0.7)[:200], expo[:200])
     # the engine's returns up to close 200 ignore what happens after it, too
     m = Market()
-    atm = lambda s: SkewVolModel().atm(trailing_realised_vol(np.diff(np.log(s)), 21))
+    def atm(s):
+        return SkewVolModel().atm(trailing_realised_vol(np.diff(np.log(s)), 21))
+
     a = run_overlay(spot, atm(spot), expo, PutPolicy(), m, start=21)
     b = run_overlay(shocked, atm(shocked), trend_exposure(shocked, 50, 0.7), PutPolicy(), m, start=21)
     np.testing.assert_array_equal(a.returns[0, :200], b.returns[0, :200])
@@ -151,14 +157,18 @@ def test_trend_return_is_exposure_times_index_return() -> None:
     spot = _path(50)
     expo = np.where(np.arange(spot.size) % 7 < 3, 0.0, 1.0)
     m = Market(equity_yield=0.0, trend_cost=0.0)
-    r = run_overlay(spot, np.full_like(spot, 0.2), expo, PutPolicy(budget=0.0), m, start=0).window("returns")[0]
+    r = run_overlay(spot, np.full_like(spot, 0.2), expo, PutPolicy(budget=0.0), m, start=0).window("returns")[
+        0
+    ]
     np.testing.assert_allclose(r, expo[:-1] * (spot[1:] / spot[:-1] - 1.0), atol=1e-13)
 
 
 def test_stress_paths_are_seeded_and_compensated() -> None:
     model = StressModel()
     a = simulate_stress_paths(model, 20000, 252, seed=1)
-    np.testing.assert_array_equal(simulate_stress_paths(model, 50, 30, seed=1), simulate_stress_paths(model, 50, 30, seed=1))
+    np.testing.assert_array_equal(
+        simulate_stress_paths(model, 50, 30, seed=1), simulate_stress_paths(model, 50, 30, seed=1)
+    )
     assert not np.array_equal(a, simulate_stress_paths(model, 20000, 252, seed=2))
     growth = a[:, -1] / a[:, 0]
     se = growth.std() / math.sqrt(growth.size)

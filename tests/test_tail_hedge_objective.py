@@ -50,7 +50,9 @@ def test_judged_evaluation_is_the_stated_utility(obj: TailHedgeObjective) -> Non
     assert x.shape == (len(obj.days), 1) and obj.days[0].year == 2008 and obj.days[-1].year == 2016
     assert ev.statistic("utility")(x) == pytest.approx(ev.metrics["utility"], abs=1e-12)
     r = x[:, 0]
-    assert ev.metrics["utility"] == pytest.approx(_utility(r, obj.config["utility"]["cvar_weight"]), abs=1e-10)
+    assert ev.metrics["utility"] == pytest.approx(
+        _utility(r, obj.config["utility"]["cvar_weight"]), abs=1e-10
+    )
     wealth = np.cumprod(1 + r)
     assert ev.metrics["cagr"] == pytest.approx(wealth[-1] ** (252 / r.size) - 1)
     assert ev.metrics["cvar95_21d"] == pytest.approx(
@@ -70,8 +72,10 @@ def test_trial_metric_is_the_block_statistic_on_common_paths(obj: TailHedgeObjec
     blocks = np.expm1(x).ravel()
     expected = x.mean() * 12 - np.sort(-blocks)[::-1][: math.ceil(0.05 * blocks.size)].mean()
     assert stat(x) == pytest.approx(expected)
-    days, interval = obj.n_blocks * 21, 63 - 10   # each roll prepays its whole interval
-    assert a.metrics["premium_per_year"] == pytest.approx(0.02 * math.ceil(days / interval) * interval / days, rel=1e-9)
+    days, interval = obj.n_blocks * 21, 63 - 10  # each roll prepays its whole interval
+    assert a.metrics["premium_per_year"] == pytest.approx(
+        0.02 * math.ceil(days / interval) * interval / days, rel=1e-9
+    )
     assert b.metrics["premium_per_year"] == 0.0
 
 
@@ -82,20 +86,28 @@ def test_baselines_pair_with_the_evaluation(obj: TailHedgeObjective) -> None:
     for name, b in base.items():
         oos = b["out_of_sample"]
         assert oos.samples["utility"].shape == ev.samples["utility"].shape, name
-        assert oos.statistic("utility")(oos.samples["utility"]) == pytest.approx(oos.metrics["utility"], abs=1e-12)
+        assert oos.statistic("utility")(oos.samples["utility"]) == pytest.approx(
+            oos.metrics["utility"], abs=1e-12
+        )
         for k in ("max_drawdown", "cvar95_21d", "cagr", "cost_per_year", "premium_per_year"):
             assert math.isfinite(oos.metrics[k]), (name, k)
     unhedged = base["unhedged"]["out_of_sample"]
     spy = obj.spy[obj.hist_start:]
-    np.testing.assert_allclose(unhedged.samples["utility"][:, 0], spy[1:] / spy[:-1] - 1 + 0.02 / 252, atol=1e-13)
+    np.testing.assert_allclose(
+        unhedged.samples["utility"][:, 0], spy[1:] / spy[:-1] - 1 + 0.02 / 252, atol=1e-13
+    )
     assert unhedged.metrics["cost_per_year"] == 0.0
-    assert 0.45 < unhedged.metrics["max_drawdown"] < 0.6                   # SPY closes, Oct 2007-Mar 2009 style fall
-    assert base["put_roll_10otm_3m"]["out_of_sample"].metrics["premium_per_year"] == pytest.approx(0.01, rel=0.02)
+    assert 0.45 < unhedged.metrics["max_drawdown"] < 0.6  # SPY closes, Oct 2007-Mar 2009 style fall
+    assert base["put_roll_10otm_3m"]["out_of_sample"].metrics["premium_per_year"] == pytest.approx(
+        0.01, rel=0.02
+    )
     trend = base["trend_alone"]["out_of_sample"].metrics
     assert trend["drawdown_2008"] < unhedged.metrics["drawdown_2008"]
     assert base["sixty_forty"]["in_sample"] == {}
     # the framework's paired difference runs on these samples
-    d = paired_difference(ev.samples["utility"], unhedged.samples["utility"], DailyTailUtility(1.0), block=13, n_boot=200)
+    d = paired_difference(
+        ev.samples["utility"], unhedged.samples["utility"], DailyTailUtility(1.0), block=13, n_boot=200
+    )
     assert d.value == pytest.approx(ev.metrics["utility"] - unhedged.metrics["utility"])
     assert d.low <= d.value <= d.high
     i = bootstrap_interval(ev.samples["utility"], DailyTailUtility(1.0), block=13, n_boot=200)

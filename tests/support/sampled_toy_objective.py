@@ -8,7 +8,8 @@ own noise (seeded by the config), so with ``signal = 0`` every trial is pure noi
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from hedgeopt.protocol import Objective, Reporter, TrialPruned
 
