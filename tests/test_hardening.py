@@ -293,7 +293,7 @@ def test_concurrent_exports_never_remove_each_other_nor_show_half_a_file(tmp_pat
         p.join()
     assert errors.empty(), errors.get()
     assert reads > 0
-    assert sorted(p.name for p in (tmp_path / "toy").iterdir()) == ["best.json", "best.yaml"]
+    assert sorted(p.name for p in (tmp_path / "toy").iterdir()) == ["best.json", "best.yaml", "overlay.yaml"]
 
 
 # --------------------------------------------------------------------------- 11: a copied working directory
