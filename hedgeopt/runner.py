@@ -26,7 +26,7 @@ from joblib import Parallel, delayed
 from optuna.trial import TrialState
 
 from hedgeopt import export as export_mod
-from hedgeopt import report
+from hedgeopt import console, report
 from hedgeopt.assessment import assess_metric, assess_study, headline_metrics, summary_lines
 from hedgeopt.config import ConfigError
 from hedgeopt.protocol import NullReporter, metrics_of
@@ -37,7 +37,7 @@ from hedgeopt.storage import (ATTR_FAIL_REASON, ATTR_INVOCATION, ATTR_METRIC_PRE
                               ATTR_SAMPLES_PREFIX, count_trials,
                               counted, invocation_failures, mask_url, open_storage, reap_orphans,
                               slot_lock)
-from hedgeopt.tracking import Tracker, flatten, nest
+from hedgeopt.tracking import Tracker, flatten, nest, results_table
 from hedgeopt.worker import WorkerTask, limit_threads, prewarm, run_task, run_worker
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -52,7 +52,8 @@ class StudyFailed(RuntimeError):
 
 
 def say(msg: str) -> None:
-    print(mask_url(msg), file=sys.stderr, flush=True)
+    if console.info(msg):  # --quiet keeps errors and warnings only
+        print(mask_url(msg), file=sys.stderr, flush=True)
 
 
 def masked_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -132,6 +133,7 @@ class Invocation:
                                    trial_overlay(self.settings.study_name, t), folder, extra)
         self.logged.add(t.number)
         self.run_ids[t.number] = run_id
+        console.trial_line(t.number, t.state.name, trial_metrics(t), t.params, self.settings.metrics)
         shutil.rmtree(folder, ignore_errors=True)
 
     def poll_forever(self, stop: threading.Event, *args: Any) -> None:
@@ -194,6 +196,7 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
     warm = _prewarm_workers(cfg, settings, study)  # worker start-up overlaps MLflow's
     tracker = Tracker(settings.tracking_uri, settings.study_name, settings.artifact_location)
     warm.join()
+    tracker.dataset = _describe_dataset(cfg, settings, study)
     n_workers_max = settings.workers()
     parent_params = {k: cfg.get(k) for k in _FRAMEWORK_KEYS if k in cfg}
     parent_params["storage"] = settings.storage.masked
@@ -289,6 +292,19 @@ def _prewarm_workers(cfg: dict[str, Any], settings: StudySettings,
     thread = threading.Thread(target=warm, daemon=True)
     thread.start()
     return thread
+
+
+def _describe_dataset(cfg: dict[str, Any], settings: StudySettings,
+                      study: optuna.Study) -> Mapping[str, Any] | None:
+    """``Objective.dataset()``, asked of a warm worker (the parent never builds objectives)."""
+    _, n_workers, inner = _worker_plan(settings, count_trials(study)[0])
+    try:
+        [desc] = Parallel(n_jobs=n_workers, backend="loky")(
+            [delayed(run_task)(cfg, config_key(cfg), inner, "dataset", ())])
+    except Exception as exc:  # noqa: BLE001  (the search reports set-up failures itself)
+        say(f"hedgeopt: warning: no dataset logged: {type(exc).__name__}: {exc}")
+        return None
+    return desc
 
 
 def _stop_workers() -> None:
@@ -484,17 +500,14 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
     tracker.log_artifact(invocation, ypath, "export")
     tracker.log_artifact(invocation, jpath, "export")
     tracker.log_text(invocation, json.dumps(export_mod._plain(baselines), indent=2), "baselines.json")
+    # every figure of the tuned config and the baselines goes in one table; the parent run's
+    # metrics stay few (optimised metrics and the confidence headlines) so charts stay readable
+    tracker.log_table(invocation, results_table(in_sample, out_of_sample, baselines), "results")
     bmetrics: dict[str, float] = {}
-    for name, res in baselines.items():
-        for split, label in (("in_sample", "is"), ("out_of_sample", "oos")):
-            for m in settings.metrics:
-                v = (res.get(split) or {}).get(m)
-                if v is not None:
-                    bmetrics[f"baseline.{name}.{label}.{m}"] = float(v)
-    for m, v in in_sample.items():
-        bmetrics[f"best.is.{m}"] = float(v)
-    for m, v in out_of_sample.items():
-        bmetrics[f"best.oos.{m}"] = float(v)
+    for m in settings.metrics:
+        for label, values in (("is", in_sample), ("oos", out_of_sample)):
+            if values.get(m) is not None:
+                bmetrics[f"best.{label}.{m}"] = float(values[m])
     bmetrics.update(headline_metrics(confidence))
     tracker.log_metrics(invocation, bmetrics)
     verdict = confidence["verdict"]

@@ -79,13 +79,21 @@ def diagnose(overrides: list[str], groups: Mapping[str, Sequence[str]],
             return f"key {key!r} already exists; set it without '+': {key}=..."
         if exists or o.is_add() or o.is_force_add():
             continue
-        near = closest(key, [*keys, *groups])
+        parent, _, last = key.rpartition(".")
+        node = OmegaConf.select(config, parent) if parent else config
+        if parent and isinstance(node, DictConfig):  # a known section: its own keys first
+            children = [str(k) for k in node]
+            near = closest(last, children)
+            containing = [c for c in children if last.lower() in c.lower()]
+            near = near or (containing[0] if len(containing) == 1 else None)
+            near = f"{parent}.{near}" if near is not None else None
+        else:
+            ancestors = {key.rsplit(".", i)[0] for i in range(1, key.count(".") + 1)}
+            near = closest(key, [k for k in [*keys, *groups] if k not in ancestors])
         if near in groups:
             return f"unknown config group {key!r}; did you mean {near}?"
         if near is not None:
             return f"unknown key {key!r}; did you mean {near}?"
-        parent, _, _ = key.rpartition(".")
-        node = OmegaConf.select(config, parent) if parent else config
         siblings = [str(k) for k in node] if isinstance(node, DictConfig) else []
         where = f"under {parent!r}" if parent and siblings else "at the top level"
         siblings = siblings or [str(k) for k in config]

@@ -81,6 +81,8 @@ class Tracker:
                 self.experiment_id = exp.experiment_id
             _use_wal(tracking_uri)
         self.parent_id: str | None = None
+        self.dataset: Mapping[str, Any] | None = None  # Objective.dataset(), logged on every run
+        self.source_tags = source_tags()
 
     def _create_experiment(self, experiment: str, artifact_location: str | None) -> str:
         location = artifact_location
@@ -94,11 +96,27 @@ class Tracker:
     # ------------------------------------------------------------------ parent run
     def start_parent(self, run_name: str, params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
         all_tags = {ROLE: "study", "hedgeopt.host": socket.gethostname(),
-                    "hedgeopt.pid": str(os.getpid()), **tags}
+                    "hedgeopt.pid": str(os.getpid()), **self.source_tags, **tags}
         run = self.client.create_run(self.experiment_id, tags=all_tags, run_name=run_name)
         self.parent_id = run.info.run_id
         self.log_params(self.parent_id, params)
+        self.log_dataset(self.parent_id, "evaluation")
         return self.parent_id
+
+    def log_dataset(self, run_id: str, context: str) -> None:
+        """Log :attr:`dataset` as the run's MLflow dataset input (the UI's Dataset column)."""
+        if not self.dataset:
+            return
+        from mlflow.entities import DatasetInput, InputTag
+
+        self.client.log_inputs(run_id, datasets=[DatasetInput(
+            mlflow_dataset(self.dataset), tags=[InputTag("mlflow.data.context", context)])])
+
+    def log_table(self, run_id: str, table: Any, name: str) -> None:
+        """A pandas DataFrame as ``name.csv`` and ``name.html`` artifacts (the UI shows the HTML)."""
+        self.client.log_text(run_id, table.to_csv(), f"{name}.csv")
+        self.client.log_text(run_id, table.to_html(float_format=lambda v: f"{v:,.6g}",
+                                                   na_rep=""), f"{name}.html")
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         from mlflow.entities import Param
@@ -133,7 +151,8 @@ class Tracker:
 
         state = trial.state.name
         tags = {ROLE: "trial", PARENT: self.parent_id or "", TRIAL_NUMBER: str(trial.number),
-                TRIAL_STATE: state, "hedgeopt.optuna_trial_id": str(trial._trial_id)}
+                TRIAL_STATE: state, "hedgeopt.optuna_trial_id": str(trial._trial_id),
+                **self.source_tags}
         reason = trial.user_attrs.get("hedgeopt.fail_reason")
         if state == "FAIL":
             tags[FAIL_REASON] = str(reason or "interrupted: the worker stopped during the trial")
@@ -158,6 +177,7 @@ class Tracker:
         for step, value in trial.user_attrs.get("hedgeopt.steps", []) or []:
             metrics.append(Metric(_metric_key(f"{first}_by_step"), float(value), ts, int(step)))
         self.client.log_batch(run_id, metrics=metrics[:1000], params=params[:100])
+        self.log_dataset(run_id, "training")
         text = yaml.safe_dump(dict(overlay), sort_keys=False)
         if artifact_dir is not None and artifact_dir.is_dir():
             # one artifact upload for the trial's folder, trial.yaml included
@@ -214,6 +234,82 @@ class Tracker:
             token = page.token
             if not token:
                 return out
+
+
+def source_tags() -> dict[str, str]:
+    """MLflow's source tags: the command line, and the git commit when hedgeopt runs from a checkout."""
+    import shlex
+    import subprocess
+    import sys
+
+    from mlflow.utils.mlflow_tags import (
+        MLFLOW_GIT_COMMIT,
+        MLFLOW_SOURCE_NAME,
+        MLFLOW_SOURCE_TYPE,
+        MLFLOW_USER,
+    )
+
+    argv = [a for a in sys.argv[1:] if "://" not in a]  # no URL (and no password) in a tag
+    tags = {MLFLOW_SOURCE_NAME: shlex.join(["hedgeopt", *argv])[:500], MLFLOW_SOURCE_TYPE: "LOCAL"}
+    try:
+        import getpass
+
+        tags[MLFLOW_USER] = getpass.getuser()
+    except (KeyError, OSError):  # no user name in a bare container
+        tags[MLFLOW_USER] = "unknown"
+    root = Path(__file__).resolve().parent.parent
+    if (root / ".git").exists():
+        try:
+            sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                 text=True, timeout=5, check=True).stdout.strip()
+            if sha:
+                tags[MLFLOW_GIT_COMMIT] = sha
+        except (OSError, subprocess.SubprocessError):
+            pass
+    from hedgeopt import __version__
+
+    tags["hedgeopt.version"] = __version__
+    return tags
+
+
+def mlflow_dataset(desc: Mapping[str, Any]) -> Any:
+    """An ``mlflow.entities.Dataset`` from an objective's :meth:`~hedgeopt.protocol.Objective.dataset`.
+
+    A file is a ``local`` source (its path) with the digest of its bytes; simulated paths are a
+    ``code`` source whose digest covers the generator's settings. The profile carries rows and
+    the date range or settings, which the UI shows beside the dataset.
+    """
+    import json
+
+    from mlflow.entities import Dataset
+
+    simulated = "settings" in desc
+    source = {"tags": {"settings": json.dumps(desc["settings"], default=str)[:4000]}} if simulated \
+        else {"uri": str(desc.get("source", ""))}
+    profile = {k: desc[k] for k in ("rows", "date_range") if desc.get(k) is not None}
+    if simulated:
+        profile["settings"] = desc["settings"]
+    return Dataset(name=str(desc.get("name", "data")), digest=str(desc.get("digest", ""))[:36],
+                   source_type="code" if simulated else "local", source=json.dumps(source),
+                   profile=json.dumps(profile, default=str)[:60000])
+
+
+def results_table(in_sample: Mapping[str, float], out_of_sample: Mapping[str, float],
+                  baselines: Mapping[str, Mapping[str, Mapping[str, float]]]) -> Any:
+    """Every metric of the tuned config and of each baseline, in- and out-of-sample, as one table.
+
+    Rows: ``tuned`` then the baselines; columns: ``(split, metric)``. This is where the parent
+    run keeps the figures that would otherwise be dozens of one-bar metric charts.
+    """
+    import pandas as pd
+
+    rows = {"tuned": {("in_sample", k): v for k, v in in_sample.items()}}
+    rows["tuned"].update({("out_of_sample", k): v for k, v in out_of_sample.items()})
+    for name, splits in baselines.items():
+        rows[name] = {(split, k): v for split, ms in splits.items() for k, v in (ms or {}).items()}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.columns = pd.MultiIndex.from_tuples(table.columns, names=["split", "metric"])
+    return table.sort_index(axis=1, level=0, sort_remaining=False)
 
 
 def _use_wal(uri: str) -> None:

@@ -269,6 +269,15 @@ class DeepHedgeObjective(Objective):
         """Reload a trial's ``hedger.pt`` (with its ``hedger.json``) as a ready network."""
         return load_hedger(pt_path)
 
+    def dataset(self) -> dict[str, Any]:
+        """The simulated stochastic-volatility paths: market, option, split sizes and seed."""
+        from hedgeopt.protocol import describe_settings
+
+        c = self.config
+        return describe_settings("sv_paths", {"market": c["market"], "option": c["option"],
+                                              "data": c["data"], "seed": self.seed},
+                                 rows=len(self.paths["train"].spot))
+
 
 def _pyplot():
     import matplotlib

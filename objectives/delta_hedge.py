@@ -202,6 +202,15 @@ class DeltaHedgeObjective(Objective):
     def policy_for(self, params: Mapping[str, Any]) -> HedgePolicy:
         return self._policy(self.configure(params))
 
+    def dataset(self) -> dict[str, Any]:
+        """The simulated paths trials run on: market model, book, path counts and seeds."""
+        from hedgeopt.protocol import describe_settings
+
+        c = self.config
+        return describe_settings("crypto_perp_paths", {
+            "simulator": c["simulator"], "book": c["book"], "paths": c["paths"],
+            "seed": self.seed, "oos_seed": self.oos_seed}, rows=self.n_paths)
+
 
 def _concat(parts: list[HedgeResult]) -> HedgeResult:
     if len(parts) == 1:

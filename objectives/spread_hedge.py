@@ -333,6 +333,15 @@ class SpreadHedgeObjective(Objective):
         plt.close(fig)
         return [p1, p2]
 
+    def dataset(self) -> dict[str, Any]:
+        """The pair's price file, its digest and the days the study uses."""
+        from hedgeopt.protocol import describe_file
+        from simulators.prices import resolve_source
+
+        source = self.config["data"].get("source", "XLF-XLK.csv")
+        return describe_file(resolve_source(source), rows=len(self.prices),
+                             date_range=(self.prices.index[0], self.prices.index[-1]))
+
 
 def _as_bool(value: Any) -> bool:
     if isinstance(value, str):

@@ -259,3 +259,11 @@ class TailHedgeObjective(Objective):
         from objectives.tail_hedge_plots import history_figures
 
         return history_figures(self, best_params, Path(out_dir))
+
+    def dataset(self) -> dict[str, Any]:
+        """The price file, its digest and the days of history (stress paths are simulated)."""
+        from hedgeopt.protocol import describe_file
+        from simulators.prices import resolve_source
+
+        return describe_file(resolve_source(self.config["data"]["file"]), rows=len(self.dates),
+                             date_range=(self.dates[0], self.dates[-1]))

@@ -37,7 +37,7 @@ def _clean_env() -> dict[str, str]:
 
 def _run(args: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(args, cwd=cwd, env=_clean_env(), capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +65,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_wheel_runs_a_study_from_an_empty_folder(installed: Path, tmp_path: Path) -> None:
     python, script = installed / "bin" / "python", installed / "bin" / "hedgeopt"
-    where = _run([str(python), "-c", "import hedgeopt, hedgeopt.config as c; "
-                  "print(hedgeopt.__file__); print(c.config_dir())"], tmp_path)
+    code = "import hedgeopt, hedgeopt.config as c; print(hedgeopt.__file__); print(c.config_dir())"
+    where = _run([str(python), "-c", code], tmp_path)
     module_file, conf = where.stdout.split()
     assert module_file.startswith(str(installed)) and conf.startswith(str(installed)), where.stdout
     assert conf.endswith("hedgeopt_conf")
