@@ -154,6 +154,14 @@ class Objective(ABC):
         """
         return None
 
+    def model(self, artifact_dir: Path) -> Any | None:
+        """The best config's trained model, reloaded from what :meth:`evaluate` left in ``artifact_dir``.
+
+        A ``torch.nn.Module`` is logged on the study's MLflow run as a PyTorch model (the UI's
+        Models column). None: the study has no model to log.
+        """
+        return None
+
 
 def describe_file(path: str | Path, rows: int | None = None, date_range: Sequence[Any] | None = None,
                   name: str | None = None) -> dict[str, Any]:

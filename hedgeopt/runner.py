@@ -17,6 +17,7 @@ import shutil
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -469,12 +470,19 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
         figures.append(report.pareto_front(trials, front, settings.metrics,
                                            settings.directions, out_dir / "pareto_front.png"))
     try:
-        imp = optuna.importance.get_param_importances(
-            study, target=(lambda t: t.values[0]) if settings.multi_objective else None)
+        # one completed trial has no importances (Optuna would warn that they are all equal);
+        # a multi-objective study is ranked on its first metric, signed so that lower is better
+        # (what Optuna's evaluator assumes of a target, and warns about whenever one is given)
+        sign = -1.0 if settings.directions[0] == "maximize" else 1.0
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*importances of params to achieve low")
+            imp = optuna.importance.get_param_importances(
+                study, target=(lambda t: sign * t.values[0]) if settings.multi_objective else None
+            ) if len(complete) >= 2 else {}
         if imp:
             figures.append(report.param_importance(imp, out_dir / "param_importance.png"))
     except Exception:
-        pass  # too few completed trials or no varying parameter
+        pass  # no varying parameter
 
     metadata = {
         "study": settings.study_name, "objective": settings.objective_target,
@@ -497,6 +505,7 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
             tracker.log_artifact(invocation, Path(f), "plots")
     if any(best_dir.iterdir()):  # what the objective keeps of the best config (weights, curves)
         tracker.client.log_artifacts(invocation, str(best_dir), "best")
+        _log_model(tracker, invocation, inv, n_workers, inner, best_dir, best_params)
     tracker.log_artifact(invocation, ypath, "export")
     tracker.log_artifact(invocation, jpath, "export")
     tracker.log_text(invocation, json.dumps(export_mod._plain(baselines), indent=2), "baselines.json")
@@ -534,6 +543,18 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
             f"last: {reason}")
         return "FAILED"
     return "FINISHED"
+
+
+def _log_model(tracker: Tracker, invocation: str, inv: Invocation, n_workers: int, inner: int,
+               best_dir: Path, best_params: Mapping[str, Any]) -> None:
+    """``Objective.model()`` of the best config, logged as an MLflow model when there is one."""
+    try:
+        [model] = Parallel(n_jobs=n_workers, backend="loky")(
+            [delayed(run_task)(inv.cfg, inv.key, inner, "model", (best_dir.resolve(),))])
+        if model is not None:
+            tracker.log_model(invocation, model, inv.settings.study_name, best_params)
+    except Exception as exc:  # noqa: BLE001  (the export stands without the model)
+        say(f"hedgeopt: warning: the best config's model was not logged: {type(exc).__name__}: {exc}")
 
 
 def run_replay(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) -> int:

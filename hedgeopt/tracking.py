@@ -112,6 +112,41 @@ class Tracker:
         self.client.log_inputs(run_id, datasets=[DatasetInput(
             mlflow_dataset(self.dataset), tags=[InputTag("mlflow.data.context", context)])])
 
+    def log_model(self, run_id: str, model: Any, name: str, params: Mapping[str, Any]) -> str | None:
+        """A trained torch module as an MLflow PyTorch model of ``run_id``; returns its model id.
+
+        Saved in MLflow's pickle format (the hedger's forward pass is a Python loop over time
+        steps, which the traced ``pt2`` format cannot capture in general); loading it back with
+        ``mlflow.pytorch.load_model("models:/<id>")`` needs hedgeopt's packages importable.
+        """
+        import logging
+        import tempfile
+
+        import torch
+
+        if not isinstance(model, torch.nn.Module):
+            return None
+        import mlflow.pytorch
+        from mlflow.entities import LoggedModelOutput, LoggedModelStatus
+
+        quiet = logging.getLogger("mlflow.pytorch")
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)  # the pickle-format caution: chosen on purpose, see above
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "model"
+                mlflow.pytorch.save_model(model, str(path), serialization_format="pickle",
+                                          pip_requirements=[f"torch=={torch.__version__}"])
+                logged = self.client.create_logged_model(
+                    self.experiment_id, name=name, source_run_id=run_id, model_type="pytorch",
+                    params={k: _param_value(v) for k, v in params.items()})
+                self.client.log_model_artifacts(logged.model_id, str(path))
+        finally:
+            quiet.setLevel(level)
+        self.client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
+        self.client.log_outputs(run_id, [LoggedModelOutput(logged.model_id, step=0)])
+        return logged.model_id
+
     def log_table(self, run_id: str, table: Any, name: str) -> None:
         """A pandas DataFrame as ``name.csv`` and ``name.html`` artifacts (the UI shows the HTML)."""
         self.client.log_text(run_id, table.to_csv(), f"{name}.csv")

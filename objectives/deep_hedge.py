@@ -278,6 +278,11 @@ class DeepHedgeObjective(Objective):
                                               "data": c["data"], "seed": self.seed},
                                  rows=len(self.paths["train"].spot))
 
+    def model(self, artifact_dir: Path) -> HedgerNet | None:
+        """The best config's hedger, reloaded from the ``hedger.pt`` that evaluate wrote."""
+        pt = Path(artifact_dir) / "hedger.pt"
+        return load_hedger(pt) if pt.is_file() else None
+
 
 def _pyplot():
     import matplotlib

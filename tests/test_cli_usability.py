@@ -210,3 +210,26 @@ def test_mlflow_record_reads_well_in_the_ui(workdir: Path):
     assert len(digests) == 1
     for run in trials:  # trial runs carry the optimised metric under its own name
         assert "score" in run.data.metrics
+
+
+@pytest.mark.slow
+def test_deep_hedger_is_logged_as_an_mlflow_model(workdir: Path):
+    import mlflow
+    import torch
+
+    r = run_cli(workdir, "+study=deep_hedge", "n_trials=1", "n_jobs=1", "data.n_train=128",
+                "data.n_val=64", "data.n_test=64", "data.n_oos=64", "train.epochs=1")
+    assert r.returncode == 0, r.stderr
+    assert "warning" not in r.stderr.lower(), r.stderr
+    store = Store(workdir)
+    [parent] = store.runs("deep_hedge", "study")
+    [output] = store.client.get_run(parent.info.run_id).outputs.model_outputs
+    logged = store.client.get_logged_model(output.model_id)
+    assert logged.name == "deep_hedge" and logged.source_run_id == parent.info.run_id
+    mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlruns/mlflow.db")
+    net = mlflow.pytorch.load_model(f"models:/{output.model_id}")
+    # the same weights as the hedger.pt the objective kept of the best config
+    pt = store.client.download_artifacts(parent.info.run_id, "best/hedger.pt", str(workdir))
+    saved = torch.load(pt, weights_only=True)
+    for name, tensor in net.state_dict().items():
+        assert torch.equal(tensor.cpu(), saved[name]), name
