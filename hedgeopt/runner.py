@@ -574,6 +574,8 @@ def run_replay(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace)
         [result] = Parallel(n_jobs=1, backend="loky")(
             delayed(run_task)(cfg, key, inner, "evaluate", (params,)) for _ in range(1))
         metrics = {k: float(v) for k, v in metrics_of(result).items()}
+        tracker.dataset = run_task(cfg, key, inner, "dataset", ())  # built above, in this process
+        tracker.log_dataset(run_id, "evaluation")
         seed = worker_seed(settings.seed, 0, 0xA55E55)
         intervals = {m: assess_metric(m, d, result, {}, seed)["best"]
                      for m, d in zip(settings.metrics, settings.directions)}
