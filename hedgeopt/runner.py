@@ -519,6 +519,8 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
                 bmetrics[f"best.{label}.{m}"] = float(values[m])
     bmetrics.update(headline_metrics(confidence))
     tracker.log_metrics(invocation, bmetrics)
+    tracker.log_history(invocation, {t.number: t.values for t in complete}, settings.metrics,
+                        settings.directions)
     verdict = confidence["verdict"]
     tracker.client.set_tag(invocation, "hedgeopt.verdict", str(verdict.get("outcome")))
     if verdict.get("best_baseline"):

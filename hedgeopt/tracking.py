@@ -15,7 +15,7 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import yaml
 
@@ -25,6 +25,7 @@ TRIAL_STATE = "hedgeopt.trial_state"
 FAIL_REASON = "hedgeopt.fail_reason"
 RETRY_OF = "hedgeopt.retry_of"
 PARENT = "mlflow.parentRunId"
+EXPERIMENT_KIND, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
 
 
 def _ms(dt: Any) -> int | None:
@@ -79,6 +80,9 @@ class Tracker:
                 self.experiment_id = self._create_experiment(experiment, artifact_location)
             else:
                 self.experiment_id = exp.experiment_id
+            if exp is None or EXPERIMENT_KIND not in exp.tags:
+                # without it MLflow 3's UI opens the experiment on a GenAI traces overview
+                self.client.set_experiment_tag(self.experiment_id, EXPERIMENT_KIND, MODEL_TRAINING)
             _use_wal(tracking_uri)
         self.parent_id: str | None = None
         self.dataset: Mapping[str, Any] | None = None  # Objective.dataset(), logged on every run
@@ -146,6 +150,30 @@ class Tracker:
         self.client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
         self.client.log_outputs(run_id, [LoggedModelOutput(logged.model_id, step=0)])
         return logged.model_id
+
+    def log_history(self, run_id: str, values: Mapping[int, Sequence[float]],
+                    metric_names: Sequence[str], directions: Sequence[str]) -> None:
+        """Each completed trial's optimised values as step metrics of the parent run.
+
+        ``trials.<m>`` at step = trial number and ``trials.best_<m>`` (best so far): the chart
+        view, which shows the parent while its trial runs are folded under it, then opens on
+        the optimisation history rather than on one-bar charts.
+        """
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        best: dict[str, float] = {}
+        items = []
+        for number in sorted(values):
+            for name, direction, v in zip(metric_names, directions, values[number]):
+                v = float(v)
+                better = max if direction == "maximize" else min
+                best[name] = better(best.get(name, v), v)
+                key = _metric_key(name)
+                items += [Metric(f"trials.{key}", v, now, int(number)),
+                          Metric(f"trials.best_{key}", best[name], now, int(number))]
+        for i in range(0, len(items), 1000):
+            self.client.log_batch(run_id, metrics=items[i:i + 1000])
 
     def log_table(self, run_id: str, table: Any, name: str) -> None:
         """A pandas DataFrame as ``name.csv`` and ``name.html`` artifacts (the UI shows the HTML)."""

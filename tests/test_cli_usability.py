@@ -210,6 +210,15 @@ def test_mlflow_record_reads_well_in_the_ui(workdir: Path):
     assert len(digests) == 1
     for run in trials:  # trial runs carry the optimised metric under its own name
         assert "score" in run.data.metrics
+    # the parent holds the optimisation history: each trial's score at its number, best so far
+    by_number = {int(t.data.tags["hedgeopt.trial_number"]): t.data.metrics["score"] for t in trials}
+    history = {m.step: m.value for m in store.client.get_metric_history(parent.info.run_id, "trials.score")}
+    assert history == pytest.approx(by_number)
+    best = {m.step: m.value for m in store.client.get_metric_history(parent.info.run_id, "trials.best_score")}
+    assert best == pytest.approx({n: max(v for k, v in by_number.items() if k <= n) for n in by_number})
+    assert f"#/experiments/{parent.info.experiment_id}/runs?workflowType=machine_learning" in r.stdout
+    exp = store.client.get_experiment(parent.info.experiment_id)
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
 
 
 @pytest.mark.slow
