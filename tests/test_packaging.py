@@ -9,6 +9,7 @@ finished study's journal opens with plain Optuna.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -44,7 +45,12 @@ def _run(args: list[str], cwd: Path, timeout: float = 300) -> subprocess.Complet
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A virtual environment (system site packages for torch & co.) with the built wheel."""
     base = tmp_path_factory.mktemp("wheel")
-    build = _run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps",
+    # build from a clean copy: setuptools' build/ folder in a checkout keeps stale modules
+    source = base / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", "build", "dist", "*.egg-info", "__pycache__", "mlruns", "exports", ".ruff_cache",
+        ".pytest_cache"))
+    build = _run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps",
                   "--no-build-isolation", "-w", str(base / "dist"), "-q"], base)
     assert build.returncode == 0, build.stderr
     [wheel] = list((base / "dist").glob("hedgeopt-*.whl"))
