@@ -139,7 +139,10 @@ def assess_study(metrics: Sequence[str], directions: Sequence[str], in_sample: M
                  oos: Metrics | None, baselines: Mapping[str, Mapping[str, Metrics]],
                  trials: Sequence[Any], samples_attr_prefix: str, seed: int) -> dict[str, Any]:
     """Everything the export says about how sure it is (see the module docstring)."""
-    per_metric = {m: assess_metric(m, d, oos, baselines, seed) for m, d in zip(metrics, directions)}
+    per_metric = {}
+    for m, d in zip(metrics, directions):  # judged under its held-out name (select_x as test_x)
+        per_metric[m] = assess_metric(counterpart(metrics_of(oos), m) or m, d, oos, baselines, seed)
+        per_metric[m]["out_of_sample_metric"] = per_metric[m]["metric"]
     first, direction = metrics[0], directions[0]
     best_set = _sample_set(oos, first)
     statistic = best_set.statistic if best_set is not None else Mean()
@@ -184,7 +187,8 @@ def summary_lines(assessment: Mapping[str, Any]) -> list[str]:
         how = (f"95% bootstrap intervals over {a.get('n_samples')} paired samples"
                + (f", blocks of {a['block_length']}" if a.get("block_length", 1) > 1 else "")
                if a.get("samples") else "point figures only")
-        lines.append(f"How sure, out of sample ({m}, {a['direction']}; {how}):")
+        name = a.get("out_of_sample_metric", m)
+        lines.append(f"How sure, out of sample ({name}, {a['direction']}; {how}):")
         rows = [("tuned config", _fmt_interval(a["best"]), "")]
         for name, b in a["baselines"].items():
             d = b.get("difference")
@@ -192,7 +196,7 @@ def summary_lines(assessment: Mapping[str, Any]) -> list[str]:
                          f"{_fmt_interval(d)} {b.get('outcome', '')}" if d else ""))
         w0 = max(len(r[0]) for r in rows)
         w1 = max(len(r[1]) for r in rows)
-        lines.append(f"  {'':<{w0}}  {m:<{w1}}  tuned minus baseline")
+        lines.append(f"  {'':<{w0}}  {name:<{w1}}  tuned minus baseline")
         lines += [f"  {r[0]:<{w0}}  {r[1]:<{w1}}  {r[2]}".rstrip() for r in rows]
         lines.append("Verdict: " + a["verdict"]["text"])
     over = assessment["overfitting"]

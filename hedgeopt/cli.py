@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
-    from hedgeopt import console
+    from hedgeopt import console, errors
     from hedgeopt.config import CONFIG_PATH_ENV, ConfigError, available_studies, compose
     from hedgeopt.usage import USAGE, parse
 
@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(_composed_text(args, opts.cfg, opts.package, opts.resolve), end="")
             return 0
     except ConfigError as exc:
-        return _error(str(exc))
+        return _error(errors.mask(str(exc)))
     if not any(a.startswith(("+study=", "++study=")) for a in args):
         print(USAGE, file=sys.stderr)
         print("studies: " + ", ".join(available_studies()), file=sys.stderr)
@@ -68,19 +68,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         from hedgeopt.settings import validate
 
         settings, space = validate(cfg)
-        from hedgeopt import runner
+        from hedgeopt import preflight, runner
 
         if settings.replay is not None:
             from hedgeopt.export import ReplayError, read_replay
 
             try:
-                read_replay(settings.replay, space)
+                params = read_replay(settings.replay, space)
             except ReplayError as exc:
                 return _error(str(exc))
-            return runner.run_replay(cfg, settings, space)
+            preflight.check(settings, search=False)
+            return runner.run_replay(cfg, settings, space, params)
+        preflight.check(settings)
         return runner.run_study(cfg, settings, space)
     except ConfigError as exc:
-        return _error(str(exc))
+        return _error(errors.mask(str(exc)))
+    except KeyboardInterrupt:
+        print("hedgeopt: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback (unless HEDGEOPT_DEBUG=1)
+        from hedgeopt.storage import JournalDamaged
+
+        if isinstance(exc, JournalDamaged):
+            return _error(errors.mask(str(exc)))
+        errors.report(exc)
+        return 1
 
 
 def _help() -> str:

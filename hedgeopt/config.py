@@ -112,8 +112,9 @@ def _compose_quietly(overrides: list[str]) -> DictConfig | None:
 
 def compose(overrides: Sequence[str]) -> dict[str, Any]:
     """The composed config as a plain, fully resolved ``dict`` (what objectives receive)."""
-    cfg = compose_config(overrides)
-    return to_container(cfg)
+    from hedgeopt.overlay import compose_overlaid  # +overlay=PATH applies a config file
+
+    return compose_overlaid(overrides, lambda o: to_container(compose_config(o)))
 
 
 def to_container(cfg: DictConfig) -> dict[str, Any]:

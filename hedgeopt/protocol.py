@@ -15,7 +15,7 @@ import copy
 from abc import ABC, abstractmethod
 from pathlib import Path
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, Sequence, Union
+from typing import Any, ClassVar, Mapping, Protocol, Sequence, Union
 
 import numpy as np
 
@@ -108,6 +108,11 @@ class Objective(ABC):
     :meth:`evaluate` (out-of-sample metrics of given params, used for the export and for
     ``+replay``). :meth:`baselines` and :meth:`plots` are optional.
     """
+
+    #: Config sections (dotted prefixes, e.g. ``("score",)``) that the objective reads from its
+    #: base config only, never from a trial's params. The validator refuses a search-space key
+    #: under one of them: tuning it would be exported as best while changing nothing.
+    fixed_keys: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config: dict[str, Any] = copy.deepcopy(dict(config))

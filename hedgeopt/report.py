@@ -113,6 +113,8 @@ def summary(study_name: str, counts: Mapping[str, int], best_params: Mapping[str
     parts.append(table([(k, v) for k, v in best_params.items()], ["best param", "value"]))
     keys = list(dict.fromkeys([*metrics, *in_sample.keys()]))[:14]
     rows = [(k, in_sample.get(k, ""), counterpart(out_of_sample, k)) for k in keys]
+    paired = {oos_name(out_of_sample, k) for k in keys}
+    rows += [(k, "", v) for k, v in out_of_sample.items() if k not in paired][:8]  # e.g. p-values
     parts.append(table(rows, ["metric", "in-sample", "out-of-sample"]))
     if baselines:
         brow = []

@@ -30,6 +30,10 @@ from hedgeopt import export as export_mod
 from hedgeopt import console, report
 from hedgeopt.assessment import assess_metric, assess_study, headline_metrics, summary_lines
 from hedgeopt.config import ConfigError
+from hedgeopt.best_run import tag_best_run
+from hedgeopt.deterministic import deterministic_mode, run_batches
+from hedgeopt.final_tasks import run_final_tasks
+from hedgeopt.fingerprint import ATTR_FINGERPRINT, identify_study, resume_mode
 from hedgeopt.protocol import NullReporter, metrics_of
 from hedgeopt.samplers import worker_seed
 from hedgeopt.search_space import SearchSpace
@@ -45,7 +49,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 _FRAMEWORK_KEYS = ("study_name", "n_trials", "n_jobs", "timeout", "seed", "storage", "max_failures",
                    "heartbeat_interval", "grace_period", "export_dir", "progress", "metrics",
-                   "directions", "replay")
+                   "directions", "replay", "deterministic", "resume")
 
 
 class StudyFailed(RuntimeError):
@@ -178,22 +182,30 @@ def _state_counts(trials: list[optuna.trial.FrozenTrial]) -> dict[str, int]:
     return counts
 
 
-def _create_study(settings: StudySettings) -> optuna.Study:
+def _create_study(settings: StudySettings, cfg: Mapping[str, Any] | None = None) -> optuna.Study:
     storage = open_storage(settings.storage)
-    study = optuna.create_study(study_name=settings.study_name, storage=storage,
-                                directions=list(settings.directions), load_if_exists=True)
+    try:  # loading first: a journal would record even a failed create
+        study = optuna.load_study(study_name=settings.study_name, storage=storage)
+    except KeyError:
+        study = optuna.create_study(study_name=settings.study_name, storage=storage,
+                                    directions=list(settings.directions), load_if_exists=True)
     existing = [d.name.lower() for d in study.directions]
     if existing != list(settings.directions):
         raise ConfigError(f"study {settings.study_name!r} already exists in "
                           f"{settings.storage.masked} with directions {existing}, not "
                           f"{list(settings.directions)}; choose another study_name")
+    if cfg is not None:
+        identify_study(study, cfg, settings, say)
     return study
 
 
 def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) -> int:
     """Search, log, export. Returns the exit status."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = _create_study(settings)
+    for note in space.notes:
+        say(f"hedgeopt: note: {note}")
+    resume_mode(cfg), deterministic_mode(cfg)  # config errors before anything is written
+    study = _create_study(settings, cfg)
     warm = _prewarm_workers(cfg, settings, study)  # worker start-up overlaps MLflow's
     tracker = Tracker(settings.tracking_uri, settings.study_name, settings.artifact_location)
     warm.join()
@@ -219,6 +231,7 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
     try:
         reap_orphans(study)
         _adopt_unlogged(study, tracker, inv)
+        tracker.clean_staging(staging.parent)  # folders of killed invocations, now adopted
         n_counted, _ = count_trials(study)
         remaining, n_workers, inner = _worker_plan(settings, n_counted)
         deadline = None if settings.timeout is None else time.time() + settings.timeout
@@ -368,6 +381,9 @@ def _run_worker_pool(study: optuna.Study, inv: Invocation, invocation: str,
 
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
+    if deterministic_mode(inv.cfg):  # batches asked here, told before the next
+        run_batches(study, inv.cfg, inv.settings, inv.space, tasks, invocation, say)
+        return
     restarts = 0
     while True:
         try:
@@ -452,8 +468,7 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
     best_dir.mkdir(parents=True, exist_ok=True)
     jobs = [("evaluate", (best_params, NullReporter(best_dir.resolve()))), ("baselines", ()),
             ("plots", (best_params, trials_info, out_dir.resolve()))]
-    results = Parallel(n_jobs=min(n_workers, len(jobs)), backend="loky")(
-        delayed(run_task)(cfg, inv.key, inner, m, a) for m, a in jobs)
+    results = run_final_tasks(cfg, inv.key, inner, jobs, min(n_workers, len(jobs)))
     oos_result, raw_baselines, plot_paths = results[0], dict(results[1] or {}), list(results[2] or [])
     out_of_sample = metrics_of(oos_result)
     baselines = {name: {split: metrics_of(res) for split, res in splits.items()}
@@ -490,15 +505,19 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
         "best_trial": best.number,
         "values": dict(zip(settings.metrics, best.values)),
         "n_trials": counts, "date": export_mod.now_iso(), "code_version": export_mod.code_version(),
-        "mlflow_run_id": invocation, "mlflow_trial_run_id": inv.run_ids.get(best.number),
+        "mlflow_run_id": invocation,
+        "mlflow_trial_run_id": tag_best_run(tracker, invocation, best.number,
+                                            inv.run_ids.get(best.number) or tracker.trial_run_id(best.number)),
         "mlflow_tracking_uri": mask_url(settings.tracking_uri), "storage": settings.storage.masked,
         "seed": settings.seed, "sampler": cfg["sampler"].get("_target_"),
+        "fingerprint": study.user_attrs.get(ATTR_FINGERPRINT),
+        "deterministic": deterministic_mode(cfg),
     }
     pareto = [{"trial": t.number, "values": dict(zip(settings.metrics, t.values)),
                "params": dict(t.params)} for t in front]
     doc = export_mod.build_export(best_params, metadata, in_sample, out_of_sample, baselines, pareto,
                                   confidence)
-    ypath, jpath = export_mod.write_export(doc, settings.export_dir, settings.study_name)
+    ypath, opath, jpath = export_mod.write_export(doc, settings.export_dir, settings.study_name)
 
     for f in figures:
         if Path(f).is_file():
@@ -508,6 +527,7 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
         _log_model(tracker, invocation, inv, n_workers, inner, best_dir, best_params)
     tracker.log_artifact(invocation, ypath, "export")
     tracker.log_artifact(invocation, jpath, "export")
+    tracker.log_artifact(invocation, opath, "export")
     tracker.log_text(invocation, json.dumps(export_mod._plain(baselines), indent=2), "baselines.json")
     # every figure of the tuned config and the baselines goes in one table; the parent run's
     # metrics stay few (optimised metrics and the confidence headlines) so charts stay readable
@@ -531,7 +551,7 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
     except Exception:
         pass
     text = report.summary(settings.study_name, counts, best_params, in_sample, out_of_sample,
-                          baselines, settings.metrics, [ypath, jpath], ui_command(settings.tracking_uri),
+                          baselines, settings.metrics, [ypath, opath, jpath], ui_command(settings.tracking_uri),
                           tracker.experiment_id, summary_lines(confidence))
     summary = {"study": settings.study_name, "counts": counts, "best_trial": best.number,
                "best_params": best_params, "in_sample": in_sample, "out_of_sample": out_of_sample,
@@ -559,9 +579,11 @@ def _log_model(tracker: Tracker, invocation: str, inv: Invocation, n_workers: in
         say(f"hedgeopt: warning: the best config's model was not logged: {type(exc).__name__}: {exc}")
 
 
-def run_replay(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) -> int:
+def run_replay(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace,
+               params: dict[str, Any] | None = None) -> int:
     """Evaluate an exported config out-of-sample, as its own MLflow run; no search."""
-    params = export_mod.read_replay(settings.replay or "", space)
+    if params is None:  # the CLI passes the params it has already read and checked
+        params = export_mod.read_replay(settings.replay or "", space)
     tracker = Tracker(settings.tracking_uri, settings.study_name, settings.artifact_location)
     run_name = f"{settings.study_name}-replay-{time.strftime('%Y%m%d-%H%M%S')}"
     run_id = tracker.start_parent(run_name, params, {"hedgeopt.role": "replay",

@@ -18,7 +18,7 @@ config default stays). ``grid:`` lists the values the grid sampler enumerates.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Protocol
 
 from hedgeopt.protocol import get_path
@@ -104,9 +104,11 @@ def _same(a: Any, b: Any) -> bool:
 class SearchSpace:
     """An ordered, validated set of :class:`Param`; conditional params follow their parents."""
 
-    def __init__(self, params: list[Param]) -> None:
+    def __init__(self, params: list[Param], notes: list[str] | None = None) -> None:
         self.params = _order_by_conditions(params)
         self.by_name = {p.name: p for p in self.params}
+        #: one-line notes for the user (grid values dropped by a narrowed range)
+        self.notes: list[str] = list(notes or [])
 
     def __len__(self) -> int:
         return len(self.params)
@@ -124,8 +126,9 @@ class SearchSpace:
             raise SearchSpaceError("search_space must be a mapping of dotted config paths")
         if not spec:
             raise SearchSpaceError("search_space is empty: a study needs at least one parameter")
-        params = [_parse_param(str(name), entry) for name, entry in spec.items()]
-        space = cls(params)
+        notes: list[str] = []
+        params = [_parse_param(str(name), entry, notes) for name, entry in spec.items()]
+        space = cls(params, notes)
         for p in space.params:
             for parent, allowed in p.when.items():
                 other = space.by_name.get(parent)
@@ -184,11 +187,12 @@ class SearchSpace:
 _RESERVED = {
     "study_name", "n_trials", "n_jobs", "timeout", "seed", "storage", "max_failures",
     "heartbeat_interval", "grace_period", "export_dir", "progress", "mlflow", "objective",
-    "metrics", "directions", "search_space", "sampler", "pruner", "replay",
+    "metrics", "directions", "search_space", "sampler", "pruner", "replay", "deterministic",
+    "resume",
 }
 
 
-def _parse_param(name: str, entry: Any) -> Param:
+def _parse_param(name: str, entry: Any, notes: list[str] | None = None) -> Param:
     where = f"search_space.{name}"
     if not name or any(not part for part in name.split(".")):
         raise SearchSpaceError(f"{where}: not a dotted config path")
@@ -214,12 +218,14 @@ def _parse_param(name: str, entry: Any) -> Param:
         for c in choices:
             if c is not None and not isinstance(c, (bool, int, float, str)):
                 raise SearchSpaceError(f"{where}: choice {c!r} is not a scalar")
+            if isinstance(c, float) and not math.isfinite(c):
+                raise SearchSpaceError(f"{where}: choice {c!r} is not a finite number")
         param = Param(name, kind, choices=tuple(choices), grid=grid, when=when)
     else:
         low, high = entry.get("low"), entry.get("high")
         for label, v in (("low", low), ("high", high)):
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise SearchSpaceError(f"{where}: {label} must be a number, got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise SearchSpaceError(f"{where}: {label} must be a finite number, got {v!r}")
             if kind == "int" and not float(v).is_integer():
                 raise SearchSpaceError(f"{where}: {label} must be an integer, got {v!r}")
         if low >= high:
@@ -231,7 +237,8 @@ def _parse_param(name: str, entry: Any) -> Param:
             raise SearchSpaceError(f"{where}: log scale needs low > 0, got {low}")
         step = entry.get("step")
         if step is not None:
-            if isinstance(step, bool) or not isinstance(step, (int, float)) or step <= 0:
+            if isinstance(step, bool) or not isinstance(step, (int, float)) \
+                    or not math.isfinite(step) or step <= 0:
                 raise SearchSpaceError(f"{where}: step must be a positive number")
             if log:
                 raise SearchSpaceError(f"{where}: step and log cannot be combined")
@@ -243,10 +250,24 @@ def _parse_param(name: str, entry: Any) -> Param:
         param = Param(name, kind, low=low, high=high, log=log, step=step, grid=grid, when=when)
 
     if grid is not None:
-        for g in grid:
-            if not param.contains(g):
-                raise SearchSpaceError(f"{where}: grid value {g!r} is outside the parameter's range")
+        # A study that narrows an inherited range keeps the inherited grid: values outside
+        # the narrowed range are dropped (with a note), unless none is left.
+        kept = tuple(g for g in grid if param.contains(g))
+        if not kept:
+            raise SearchSpaceError(f"{where}: no grid value {list(grid)} lies in the parameter's "
+                                   f"{_range_text(param)}")
+        if len(kept) < len(grid):
+            dropped = [g for g in grid if not param.contains(g)]
+            if notes is not None:
+                notes.append(f"{where}: grid value(s) {dropped} outside {_range_text(param)} dropped")
+            param = replace(param, grid=kept)
     return param
+
+
+def _range_text(param: Param) -> str:
+    if param.kind == "categorical":
+        return f"choices {list(param.choices)}"
+    return f"range [{param.low}, {param.high}]"
 
 
 def _parse_when(where: str, when: Any) -> dict[str, tuple[Any, ...]]:

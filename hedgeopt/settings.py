@@ -6,6 +6,7 @@ the key, so a bad command line exits 2 having written nothing.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from hedgeopt.config import ConfigError
 from hedgeopt.protocol import Objective
 from hedgeopt.samplers import build_pruner, build_sampler, is_grid, is_nop
 from hedgeopt.search_space import SearchSpace, SearchSpaceError
-from hedgeopt.storage import StorageSpec, resolve_storage
+from hedgeopt.storage import StorageSpec, _with_driver, resolve_storage
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
@@ -73,7 +74,7 @@ def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
         raise ConfigError("n_jobs must be a positive number of workers or -1 (one per core)")
     timeout = cfg.get("timeout")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                or timeout <= 0):
+                                or not math.isfinite(timeout) or timeout <= 0):
         raise ConfigError(f"timeout must be a positive number of seconds or null, got {timeout!r}")
     seed = _int(cfg, "seed", minimum=0)
     max_failures = _int(cfg, "max_failures", minimum=1)
@@ -93,7 +94,8 @@ def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
     if not isinstance(mlflow_cfg, Mapping) or not isinstance(mlflow_cfg.get("tracking_uri"), str) \
             or not mlflow_cfg["tracking_uri"].strip():
         raise ConfigError("mlflow.tracking_uri must be a tracking URI")
-    tracking_uri = mlflow_cfg["tracking_uri"].strip()
+    # a bare postgresql:// names the driver that is installed, as for the storage
+    tracking_uri = _with_driver(mlflow_cfg["tracking_uri"].strip())
     if "://" not in tracking_uri and not tracking_uri.startswith(("databricks",)):
         raise ConfigError(f"mlflow.tracking_uri must be a URI such as sqlite:///mlruns/mlflow.db, "
                           f"got {tracking_uri!r}")
@@ -128,6 +130,7 @@ def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
         space = SearchSpace.from_config(cfg.get("search_space"), cfg)
     except SearchSpaceError as exc:
         raise ConfigError(str(exc)) from exc
+    _check_tunable(space, cls, target)
 
     sampler_cfg, pruner_cfg = cfg.get("sampler"), cfg.get("pruner")
     try:
@@ -145,6 +148,8 @@ def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
     replay = cfg.get("replay")
     if replay is not None and not isinstance(replay, str):
         raise ConfigError("replay must be the path of an exported best.yaml")
+    if replay is not None and os.path.isdir(replay):
+        raise ConfigError(f"replay: {replay!r} is a folder; give the path of an exported best.yaml")
     if replay is not None and not os.path.isfile(replay):
         raise ConfigError(f"replay: no such file {replay!r}")
 
@@ -157,6 +162,17 @@ def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
         progress=bool(cfg.get("progress", True)), replay=replay,
     )
     return settings, space
+
+
+def _check_tunable(space: SearchSpace, cls: type, target: str) -> None:
+    """Refuse search-space keys that the objective declares it never reads from a trial."""
+    fixed = tuple(getattr(cls, "fixed_keys", ()) or ())
+    for p in space.params:
+        for prefix in fixed:
+            if p.name == prefix or p.name.startswith(prefix + "."):
+                raise ConfigError(
+                    f"search_space.{p.name}: {target} reads {prefix!r} from the study config, not "
+                    "from the trial, so tuning it would change nothing; set it in the study config")
 
 
 def _first(exc: BaseException) -> str:

@@ -34,6 +34,11 @@ except ImportError:  # pragma: no cover - older Optuna
 from optuna.storages.journal import JournalFileBackend, JournalRedisBackend
 from optuna.trial import TrialState
 
+from hedgeopt.journal_repair import JournalDamaged
+from hedgeopt.journal_repair import repair_journal as _repair
+
+__all__ = ["JournalDamaged", "mask_url", "open_storage", "repair_journal", "resolve_storage"]
+
 _URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)(?P<at>@)")
 
 #: Trial attributes hedgeopt writes (Optuna user attrs).
@@ -98,6 +103,8 @@ def _with_driver(url: str) -> str:
     psycopg2 would fail on it, so the scheme names the driver that can be imported.
     ``postgres://`` (which SQLAlchemy rejects) is read as ``postgresql://``.
     """
+    if "://" not in url:
+        return url
     scheme, rest = url.split("://", 1)
     if scheme.lower() not in ("postgres", "postgresql"):
         return url
@@ -161,34 +168,19 @@ def _open_rdb(url: str, kwargs: dict[str, Any]) -> RDBStorage:
 
 
 def repair_journal(path: Path, lock: Any) -> bool:
-    """Cut a half-written last line (a writer killed mid-append) off a journal file.
+    """Drop damaged lines from a journal file (a backup of the original is kept beside it).
 
-    Optuna skips a last line without its newline when it reads the journal, but the next
-    append would glue a whole record onto it and corrupt both, so the fragment goes first.
-    Runs under the journal's own lock; returns whether anything was cut.
+    Says on stderr what was dropped; raises :class:`JournalDamaged` for a file that is not a
+    journal that can be repaired. Returns whether anything was dropped.
     """
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            if fh.tell() == 0:
-                return False
-            fh.seek(-1, os.SEEK_END)
-            if fh.read(1) == b"\n":
-                return False
-    except FileNotFoundError:
-        return False
-    lock.acquire()
-    try:
-        with open(path, "r+b") as fh:
-            data = fh.read()
-            if not data or data.endswith(b"\n"):
-                return False
-            fh.truncate(data.rfind(b"\n") + 1)
-            fh.flush()
-            os.fsync(fh.fileno())
-            return True
-    finally:
-        lock.release()
+    done = _repair(path, lock)
+    if done:
+        import sys
+
+        print(f"hedgeopt: warning: journal {path}: dropped {len(done.dropped)} damaged line(s) "
+              f"(line {', '.join(map(str, done.dropped[:5]))}); the original is kept as "
+              f"{done.backup}", file=sys.stderr, flush=True)
+    return bool(done)
 
 
 #: How often a trial whose worker was lost is retried with the same params.

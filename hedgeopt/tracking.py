@@ -80,6 +80,8 @@ class Tracker:
                 self.experiment_id = self._create_experiment(experiment, artifact_location)
             else:
                 self.experiment_id = exp.experiment_id
+                if artifact_location is None:
+                    _relocate_copied_store(tracking_uri, exp.experiment_id, exp.artifact_location)
             if exp is None or EXPERIMENT_KIND not in exp.tags:
                 # without it MLflow 3's UI opens the experiment on a GenAI traces overview
                 self.client.set_experiment_tag(self.experiment_id, EXPERIMENT_KIND, MODEL_TRAINING)
@@ -203,7 +205,22 @@ class Tracker:
         self.client.log_text(run_id, text, name)
 
     def finish(self, run_id: str, status: str) -> None:
-        self.client.set_terminated(run_id, status=status)
+        """End the run; if the store refuses (locked, gone), say so and carry on.
+
+        This runs while an invocation is already ending (often because of an error); the next
+        invocation marks a parent run whose process is gone as KILLED.
+        """
+        try:
+            self.client.set_terminated(run_id, status=status)
+        except Exception as exc:  # noqa: BLE001 - the store's own errors; ending must not raise
+            import sys
+
+            from hedgeopt.storage import mask_url
+
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            print(f"hedgeopt: warning: could not mark MLflow run {run_id} {status}: "
+                  f"{mask_url(first)}; the next invocation of the study closes it",
+                  file=sys.stderr, flush=True)
 
     # ------------------------------------------------------------------ trial runs
     def log_trial(self, trial: Any, directions: tuple[str, ...], metric_names: tuple[str, ...],
@@ -278,6 +295,42 @@ class Tracker:
             token = page.token
             if not token:
                 return numbers
+
+    def trial_run_id(self, number: int) -> str | None:
+        """The run id of trial ``number``'s finished run in this experiment (any invocation)."""
+        runs = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.`{ROLE}` = 'trial' and tags.`{TRIAL_NUMBER}` = '{int(number)}'",
+            max_results=50, order_by=["attributes.start_time DESC"])
+        for r in runs:
+            if r.info.status != "RUNNING":
+                return r.info.run_id
+        return None
+
+    def clean_staging(self, root: Path) -> int:
+        """Remove the staging folders under ``root`` of this store's invocations that have ended.
+
+        A killed invocation leaves its folder behind; folders of runs this store does not know
+        (another tracking store sharing the working directory) are left alone.
+        """
+        n = 0
+        if not root.is_dir():
+            return 0
+        for folder in root.iterdir():
+            try:
+                run = self.client.get_run(folder.name)
+            except Exception:  # noqa: BLE001, S112 - not a run of this store
+                continue
+            tags = run.data.tags
+            ended = run.info.status != "RUNNING" or (
+                tags.get("hedgeopt.host") == socket.gethostname()
+                and not _pid_alive(tags.get("hedgeopt.pid")))
+            if ended:
+                import shutil
+
+                shutil.rmtree(folder, ignore_errors=True)
+                n += 1
+        return n
 
     def abandoned_invocations(self) -> set[str]:
         """Parent runs that no longer run: finished, or RUNNING but their process on this host is gone."""
@@ -373,6 +426,42 @@ def results_table(in_sample: Mapping[str, float], out_of_sample: Mapping[str, fl
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.columns = pd.MultiIndex.from_tuples(table.columns, names=["split", "metric"])
     return table.sort_index(axis=1, level=0, sort_remaining=False)
+
+
+def _relocate_copied_store(uri: str, experiment_id: str, location: str) -> bool:
+    """Point an experiment of a copied (or moved) working directory at its own artifacts.
+
+    MLflow stores the artifact location as an absolute path, so a copy of a working directory
+    would keep logging into the original's ``mlruns/artifacts``. When the SQLite store lies in
+    this directory's ``mlruns/`` and the experiment uses the default layout of another
+    directory, the experiment and its runs are re-pointed here (the copy holds their files).
+    """
+    if not uri.startswith("sqlite:///"):
+        return False
+    here = (Path("mlruns") / "artifacts").resolve()
+    db = Path(uri[len("sqlite:///"):]).resolve()
+    if db.parent != here.parent:
+        return False
+    old = location[len("file://"):] if location.startswith("file://") else location
+    if not old.startswith("/") or Path(old) == here or Path(old).parts[-2:] != ("mlruns", "artifacts"):
+        return False
+    import sqlite3
+    import sys
+
+    new = here.as_uri()
+    con = sqlite3.connect(str(db), timeout=60)
+    try:
+        with con:
+            con.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?",
+                        (new, int(experiment_id)))
+            con.execute("UPDATE runs SET artifact_uri = ? || substr(artifact_uri, ?) "
+                        "WHERE experiment_id = ? AND substr(artifact_uri, 1, ?) = ?",
+                        (new, len(location) + 1, int(experiment_id), len(location), location))
+    finally:
+        con.close()
+    print(f"hedgeopt: warning: experiment {experiment_id} kept its artifacts in {old} (this "
+          f"working directory was copied or moved); it now uses {here}", file=sys.stderr, flush=True)
+    return True
 
 
 def _use_wal(uri: str) -> None:

@@ -93,6 +93,9 @@ options:
   -q, --quiet            the progress bar and errors only
   -v, --verbose          one line per finished trial as well
   --version              print hedgeopt's version
+
+environment: HEDGEOPT_CONFIG_PATH=DIR[:DIR] (as --config-dir), HEDGEOPT_DEBUG=1 (print the
+traceback beside an error line)
 """
 
 

@@ -18,7 +18,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 _OBJECTIVES: dict[str, Any] = {}  # objective instances cached per worker process
 
@@ -82,10 +82,12 @@ def get_objective(config: Mapping[str, Any], key: str) -> Any:
 class TrialReporter:
     """The :class:`hedgeopt.protocol.Reporter` a trial's objective sees."""
 
-    def __init__(self, trial: Any, artifact_dir: Path, single_objective: bool) -> None:
+    def __init__(self, trial: Any, artifact_dir: Path, single_objective: bool,
+                 should_prune: Callable[[], bool] | None = None) -> None:
         self._trial = trial
         self.artifact_dir = artifact_dir
         self._single = single_objective
+        self._should_prune = should_prune  # None: the study's pruner on the whole study
         self.values: list[tuple[int, float]] = []
 
     def report(self, value: float, step: int) -> None:
@@ -95,7 +97,11 @@ class TrialReporter:
             self._trial.report(value, int(step))
 
     def should_prune(self) -> bool:
-        return self._single and bool(self._trial.should_prune())
+        if not self._single:
+            return False
+        if self._should_prune is not None:
+            return bool(self._should_prune())
+        return bool(self._trial.should_prune())
 
 
 def run_worker(task: WorkerTask) -> dict[str, int]:
@@ -107,13 +113,10 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import optuna
 
-    from hedgeopt.protocol import TrialPruned
     from hedgeopt.samplers import build_pruner, build_sampler, is_grid
     from hedgeopt.settings import validate
-    from hedgeopt.storage import (ATTR_COUNTED, ATTR_FAIL_REASON, ATTR_HOST, ATTR_INVOCATION,
-                                  ATTR_METRIC_PREFIX, ATTR_PID, ATTR_SAMPLES_PREFIX, count_trials, fail_stale,
-                                  invocation_failures, open_storage, reap_orphans,
-                                  slot_lock)
+    from hedgeopt.storage import (count_trials, fail_stale, invocation_failures, open_storage,
+                                  reap_orphans, slot_lock)
 
     limit_threads(task.inner_threads)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -131,43 +134,11 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
         pruner=build_pruner(cfg["pruner"]),
     )
     lock = slot_lock(settings.storage, settings.study_name)
-    host, pid = socket.gethostname(), os.getpid()
-    single = not settings.multi_objective
-    staging = Path(task.staging_dir)
     done = {"complete": 0, "pruned": 0, "failed": 0}
 
     def wrapped(trial: optuna.Trial) -> Any:
         lock.release()  # the trial exists: let the next worker claim a slot
-        trial.set_user_attr(ATTR_INVOCATION, task.invocation)
-        trial.set_user_attr(ATTR_HOST, host)
-        trial.set_user_attr(ATTR_PID, pid)
-        artifact_dir = staging / str(trial.number)
-        artifact_dir.mkdir(parents=True, exist_ok=True)
-        reporter = TrialReporter(trial, artifact_dir, single)
-        try:
-            params = space.suggest(trial)
-            result = objective(params, reporter)
-            clean = _check_metrics(result, settings.metrics)
-            samples = _check_samples(result, settings.metrics)
-        except TrialPruned as exc:
-            _store_metrics(trial, reporter, {}, ATTR_METRIC_PREFIX)
-            done["pruned"] += 1
-            raise optuna.TrialPruned(str(exc)) from exc
-        except optuna.TrialPruned:
-            done["pruned"] += 1
-            raise
-        except Exception as exc:
-            trial.set_user_attr(ATTR_FAIL_REASON, _reason(exc))
-            trial.set_user_attr(ATTR_COUNTED, True)
-            _store_metrics(trial, reporter, {}, ATTR_METRIC_PREFIX)
-            done["failed"] += 1
-            raise
-        _store_metrics(trial, reporter, clean, ATTR_METRIC_PREFIX)
-        for name, rows in samples.items():
-            trial.set_user_attr(ATTR_SAMPLES_PREFIX + name, rows)
-        done["complete"] += 1
-        values = tuple(clean[m] for m in settings.metrics)
-        return values[0] if single else values
+        return execute_trial(trial, space.suggest, objective, settings, task, done)
 
     try:
         while True:
@@ -194,6 +165,53 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
     finally:
         lock.close()
     return done
+
+
+def execute_trial(trial: Any, suggest: Callable[[Any], dict[str, Any]], objective: Any,
+                  settings: Any, task: WorkerTask, done: dict[str, int],
+                  should_prune: Callable[[], bool] | None = None) -> Any:
+    """Run the objective on one Optuna trial; its value(s), or the exception that ends it.
+
+    Stamps the trial with this invocation, host and process, stores metrics, per-sample values
+    and intermediate values as user attrs, and marks an objective failure as counted.
+    """
+    import optuna
+
+    from hedgeopt.protocol import TrialPruned
+    from hedgeopt.storage import (ATTR_COUNTED, ATTR_FAIL_REASON, ATTR_HOST, ATTR_INVOCATION,
+                                  ATTR_METRIC_PREFIX, ATTR_PID, ATTR_SAMPLES_PREFIX)
+
+    trial.set_user_attr(ATTR_INVOCATION, task.invocation)
+    trial.set_user_attr(ATTR_HOST, socket.gethostname())
+    trial.set_user_attr(ATTR_PID, os.getpid())
+    artifact_dir = Path(task.staging_dir) / str(trial.number)
+    artifact_dir.mkdir(parents=True, exist_ok=True)
+    single = not settings.multi_objective
+    reporter = TrialReporter(trial, artifact_dir, single, should_prune)
+    try:
+        params = suggest(trial)
+        result = objective(params, reporter)
+        clean = _check_metrics(result, settings.metrics)
+        samples = _check_samples(result, settings.metrics)
+    except TrialPruned as exc:
+        _store_metrics(trial, reporter, {}, ATTR_METRIC_PREFIX)
+        done["pruned"] += 1
+        raise optuna.TrialPruned(str(exc)) from exc
+    except optuna.TrialPruned:
+        done["pruned"] += 1
+        raise
+    except Exception as exc:
+        trial.set_user_attr(ATTR_FAIL_REASON, _reason(exc))
+        trial.set_user_attr(ATTR_COUNTED, True)
+        _store_metrics(trial, reporter, {}, ATTR_METRIC_PREFIX)
+        done["failed"] += 1
+        raise
+    _store_metrics(trial, reporter, clean, ATTR_METRIC_PREFIX)
+    for name, rows in samples.items():
+        trial.set_user_attr(ATTR_SAMPLES_PREFIX + name, rows)
+    done["complete"] += 1
+    values = tuple(clean[m] for m in settings.metrics)
+    return values[0] if single else values
 
 
 def _check_metrics(result: Any, optimised: tuple[str, ...]) -> dict[str, float]:

@@ -2,33 +2,65 @@
 
 Optuna tunes the loss (CVaR level ``loss.alpha``, MSE weight ``loss.beta``) and the network
 (``model.hidden_size``, ``model.num_layers``, ``train.learning_rate``); every trial is scored
-on the same yardstick regardless of those settings: ``test_cvar95``, the CVaR95 of the hedging
-loss -P&L on fixed test paths (minimise), beside the Black-Scholes delta hedge on the same
-paths and costs. Pruning compares the validation CVaR95 after each epoch (same scale).
+on the same yardstick regardless of those settings: ``select_cvar95``, the CVaR95 of the
+hedging loss -P&L on fixed selection paths (minimise). Pruning and early stopping compare
+the validation CVaR95 after each epoch (same scale); the best epoch's weights are kept.
 
 Data splits (all simulated once per worker from ``seed``): train (fit), val (per-epoch
-report / pruning), test (the yardstick), oos (``evaluate`` and out-of-sample baselines only;
-never seen by the search). In :meth:`evaluate` the ``test_*`` metric names are kept but are
-computed on the oos paths, so in-sample and out-of-sample tables line up.
+report, pruning, early stopping, best epoch), select (the search's score: ``select_*``) and
+test (held out: only :meth:`evaluate` and the baselines' out-of-sample split, ``test_*``).
+Per-path losses on select (in-sample) and test (out-of-sample) are returned as samples with
+the CVaR(0.95) statistic, and every baseline uses the same paths, premium and costs.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
-
-import torch
-
-from hedgeopt.protocol import NullReporter, Objective, Reporter, TrialPruned
-from simulators.deep_hedger import (
-    DeepHedgeModule, HedgerNet, hedge_features, hedger_from_config, load_hedger, make_loader,
-    make_trainer, pnl_metrics, predict_hedges, save_hedger, terminal_pnl, trading_costs,
-)
-from simulators.sv_paths import Paths, bs_delta_hedge, bs_initial_price, call_payoff, derive_seed, make_datasets
+from typing import Any
 
 import lightning as L
+import numpy as np
+import torch
+
+from hedgeopt.protocol import (
+    CVaR,
+    Evaluation,
+    NullReporter,
+    Objective,
+    Reporter,
+    TrialPruned,
+)
+from simulators.deep_hedger import (
+    DeepHedgeModule,
+    HedgerNet,
+    fit_best_epoch,
+    hedge_features,
+    hedger_from_config,
+    load_hedger,
+    make_loader,
+    predict_hedges,
+    save_hedger,
+    terminal_pnl,
+    trading_costs,
+)
+from simulators.heston import HestonParams, heston_call_price
+from simulators.sv_hedges import band_hedges, bs_gamma_on_paths, heston_hedge_greeks
+from simulators.sv_paths import (
+    Paths,
+    bs_delta_hedge,
+    bs_initial_price,
+    call_payoff,
+    derive_seed,
+    make_datasets,
+)
+
+YARDSTICK = CVaR(0.95)
+PREMIUMS = ("model", "heston", "bs", "learned")
+#: Risk aversions the Whalley-Wilmott baselines choose from on the selection paths.
+BAND_RISK_AVERSIONS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 
 
 class _ReportAndPrune(L.Callback):
@@ -51,25 +83,42 @@ def _params_key(params: Mapping[str, Any]) -> tuple:
 
 
 class DeepHedgeObjective(Objective):
-    """Trains a deep hedger per trial with Lightning and scores it on the fixed test paths."""
+    """Trains a deep hedger per trial with Lightning and scores it on the fixed selection paths."""
+
+    #: read from the study config only (paths, costs and the premium are set up once per worker)
+    fixed_keys = ("market", "option", "data", "hedge.cost_rate", "hedge.initial_capital")
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
         cfg = self.config
         for section in ("market", "option", "hedge", "data", "model", "loss", "train"):
             if not isinstance(cfg.get(section), Mapping):
-                raise ValueError(f"deep_hedge config needs a '{section}' section")
+                raise ValueError(f"deep_hedge config needs a '{section}' section")  # noqa: TRY004 (a config error)
         self.seed = int(cfg.get("seed", 0))
         market = cfg["market"]
         self.strike = float(cfg["option"]["strike"])
         if not self.strike > 0:
             raise ValueError(f"option.strike must be > 0, got {self.strike}")
-        sizes = {s: int(cfg["data"][f"n_{s}"]) for s in ("train", "val", "test", "oos")}
+        for old, new in (("n_oos", "n_test"),):
+            if old in cfg["data"]:
+                raise ValueError(f"data.{old} was renamed: use data.n_select (search) and data.{new} (held out)")
+        sizes = {}
+        for s in ("train", "val", "select", "test"):
+            if f"n_{s}" not in cfg["data"]:
+                raise ValueError(f"deep_hedge config needs data.n_{s}")
+            sizes[s] = int(cfg["data"][f"n_{s}"])
+            if sizes[s] < 20:
+                raise ValueError(f"data.n_{s} must be >= 20 paths, got {sizes[s]}")
+        self.heston = HestonParams.from_config(market.get("heston") or {}) if market.get("model", "heston") == "heston" else None
         self.paths: dict[str, Paths] = make_datasets(market, sizes, self.seed)
         self.features = {s: hedge_features(p) for s, p in self.paths.items()}
         self.payoff = {s: call_payoff(p.spot[:, -1], self.strike) for s, p in self.paths.items()}
-        self._cache: dict[tuple, HedgerNet] = {}
-        self._baselines: dict[str, dict[str, dict[str, float]]] | None = None
+        self.cost_rate = self._cost_rate(cfg)
+        self.premium_mode, self.premium = self._premium(cfg)
+        self._cache: dict[tuple, tuple[HedgerNet, dict[str, float]]] = {}
+        self._baselines: dict[str, dict[str, Evaluation]] | None = None
+        self._greeks: dict[str, dict[str, torch.Tensor]] = {}
+        self._lam: dict[str, float] | None = None
 
     # ------------------------------------------------------------ config helpers
 
@@ -79,21 +128,37 @@ class DeepHedgeObjective(Objective):
         mode = str(hedge.get("bs_vol", "instantaneous"))
         sigma = hedge.get("bs_sigma")
         if sigma is None:
-            sigma = math.sqrt(float(market["heston"]["theta"])) if market.get("model") == "heston" else float(market["sigma"])
+            sigma = math.sqrt(self.heston.theta) if self.heston is not None else float(market["sigma"])
         return mode, float(sigma)
 
-    def _initial_capital(self, cfg: Mapping[str, Any]) -> float:
-        """``hedge.initial_capital``: a number, or ``bs`` = Black-Scholes price at t=0 (vol as the BS hedge uses)."""
-        raw = cfg["hedge"].get("initial_capital", "bs")
-        if raw != "bs":
-            return float(raw)
-        mode, sigma = self._bs_vol(cfg)
-        market = cfg["market"]
-        if mode == "instantaneous":
-            sigma = math.sqrt(float(market["heston"]["v0"])) if market.get("model") == "heston" else float(market["sigma"])
-        return bs_initial_price(float(market.get("s0", 100.0)), self.strike, float(market["maturity"]), sigma)
+    def _premium(self, cfg: Mapping[str, Any]) -> tuple[str, float]:
+        """``hedge.initial_capital``: (mode, p0). p0 is the premium every P&L starts from.
 
-    def _cost_rate(self, cfg: Mapping[str, Any]) -> float:
+        ``model`` (default): the Heston price on Heston paths, Black-Scholes on GBM;
+        ``heston``; ``bs`` (Black-Scholes at the vol the BS hedge starts with); a number; or
+        ``learned`` (trained with the hedge from the model price, which stays the yardstick's p0).
+        """
+        raw = cfg["hedge"].get("initial_capital", "model")
+        market = cfg["market"]
+        s0, T = float(market.get("s0", 100.0)), float(market["maturity"])
+        if not isinstance(raw, str):
+            try:
+                return "number", float(raw)
+            except (TypeError, ValueError):
+                raise ValueError(f"hedge.initial_capital must be one of {PREMIUMS} or a number, got {raw!r}") from None
+        if raw not in PREMIUMS:
+            raise ValueError(f"hedge.initial_capital must be one of {PREMIUMS} or a number, got {raw!r}")
+        if raw == "heston" and self.heston is None:
+            raise ValueError("hedge.initial_capital=heston needs market.model=heston")
+        if raw in ("model", "heston", "learned") and self.heston is not None:
+            return raw, heston_call_price(s0, self.strike, T, self.heston)
+        mode, sigma = self._bs_vol(cfg)
+        if mode == "instantaneous":
+            sigma = math.sqrt(self.heston.v0) if self.heston is not None else float(market["sigma"])
+        return raw, bs_initial_price(s0, self.strike, T, sigma)
+
+    @staticmethod
+    def _cost_rate(cfg: Mapping[str, Any]) -> float:
         rate = float(cfg["hedge"].get("cost_rate", 0.0))
         if rate < 0:
             raise ValueError(f"hedge.cost_rate must be >= 0, got {rate}")
@@ -101,91 +166,142 @@ class DeepHedgeObjective(Objective):
 
     # ------------------------------------------------------------ training and scoring
 
-    def _fit(self, cfg: Mapping[str, Any], reporter: Reporter, write_artifacts: bool = True) -> HedgerNet:
+    def _fit(self, cfg: Mapping[str, Any], reporter: Reporter, write_artifacts: bool = True) -> tuple[HedgerNet, dict[str, float]]:
+        """Train, keep the best validation epoch; returns the net and training facts (metrics)."""
         loss, train, model_cfg = cfg["loss"], cfg["train"], cfg["model"]
         torch.manual_seed(derive_seed(self.seed, "train") % (2**31))
         net = hedger_from_config(model_cfg)
         net.fit_scaling(self.features["train"])
         module = DeepHedgeModule(
-            net, strike=self.strike, initial_capital=self._initial_capital(cfg), cost_rate=self._cost_rate(cfg),
+            net, strike=self.strike, initial_capital=self.premium, cost_rate=self.cost_rate,
             alpha=float(loss["alpha"]), beta=float(loss["beta"]), learning_rate=float(train["learning_rate"]),
-            itm_only=bool(loss.get("itm_only", False)),
+            itm_only=bool(loss.get("itm_only", False)), learn_premium=self.premium_mode == "learned",
         )
         out_dir = Path(reporter.artifact_dir)
-        trainer = make_trainer(int(train["epochs"]), callbacks=[_ReportAndPrune(reporter)], root_dir=out_dir,
-                               accelerator=str(train.get("accelerator", "auto")),
-                               gradient_clip_val=train.get("gradient_clip_val", 1.0))
         train_loader = make_loader(self.features["train"], self.paths["train"].spot, int(train["batch_size"]),
                                    shuffle=True, seed=self.seed)
         val_loader = make_loader(self.features["val"], self.paths["val"].spot, self.paths["val"].n_paths, shuffle=False)
+        patience = train.get("early_stopping_patience")
         try:
-            trainer.fit(module, train_loader, val_loader)
+            facts = fit_best_epoch(module, train_loader, val_loader, max_epochs=int(train["epochs"]),
+                                   patience=None if patience is None else int(patience),
+                                   callbacks=[_ReportAndPrune(reporter)],
+                                   accelerator=str(train.get("accelerator", "auto")),
+                                   gradient_clip_val=train.get("gradient_clip_val", 1.0),
+                                   min_delta=float(train.get("early_stopping_min_delta", 0.0)))
         finally:
             if write_artifacts:
                 self._write_curve(module.history, out_dir)
         net = net.cpu().eval()
+        facts = {"val_cvar95": facts["best_val_cvar95"], "best_epoch": facts["best_epoch"],
+                 "epochs_trained": facts["epochs_trained"]}
+        if module.learn_premium:
+            facts["premium_learned"] = float(module.premium.detach())
         if write_artifacts:
             save_hedger(net, out_dir, "hedger")
-        return net
+        return net, facts
 
-    def _trained(self, params: Mapping[str, Any], reporter: Reporter | None) -> HedgerNet:
+    def _trained(self, params: Mapping[str, Any], reporter: Reporter | None) -> tuple[HedgerNet, dict[str, float]]:
         """The net for ``params``: from this worker's cache, else trained (deterministic given seed)."""
         key = _params_key(params)
         if key in self._cache:
-            net = self._cache[key]
+            net, facts = self._cache[key]
             if reporter is not None:
                 save_hedger(net, reporter.artifact_dir, "hedger")
-            return net
+            return net, facts
         rep = reporter if reporter is not None else NullReporter(None)
-        net = self._fit(self.configure(params), rep, write_artifacts=reporter is not None)
-        self._cache = {key: net}  # keep only the latest: enough for evaluate -> plots
-        return net
+        net, facts = self._fit(self.configure(params), rep, write_artifacts=reporter is not None)
+        self._cache = {key: (net, facts)}  # keep only the latest: enough for evaluate -> plots
+        return net, facts
 
-    def _score(self, cfg: Mapping[str, Any], split: str, hedges: torch.Tensor) -> dict[str, float]:
+    def _evaluation(self, split: str, hedges: torch.Tensor, **extra: float) -> Evaluation:
+        """Metrics of ``hedges`` on a split; per-path losses -P&L are the samples of ``<prefix>cvar95``."""
+        prefix = "select_" if split == "select" else "test_" if split == "test" else f"{split}_"
         p = self.paths[split]
-        rate = self._cost_rate(cfg)
-        pnl = terminal_pnl(p.spot, hedges, self.payoff[split], self._initial_capital(cfg), rate)
-        out = pnl_metrics(pnl, "test_")
-        out["test_cost_mean"] = float(trading_costs(p.spot, hedges, rate).mean())
+        pnl = terminal_pnl(p.spot, hedges, self.payoff[split], self.premium, self.cost_rate).double().cpu()
+        losses = (-pnl).numpy()
+        key = f"{prefix}cvar95"
+        metrics = {
+            key: float(YARDSTICK(losses[:, None])),
+            f"{prefix}var95": float(np.sort(losses)[-max(1, math.ceil(0.05 * losses.size - 1e-9))]),
+            f"{prefix}pnl_mean": float(pnl.mean()),
+            f"{prefix}pnl_std": float(pnl.std()),
+            f"{prefix}cost_mean": float(trading_costs(p.spot, hedges, self.cost_rate).double().mean()),
+            "premium": float(self.premium),
+            **{k: float(v) for k, v in extra.items()},
+        }
+        return Evaluation(metrics=metrics, samples={key: losses}, statistics={key: YARDSTICK})
+
+    def __call__(self, params: Mapping[str, Any], reporter: Reporter) -> Evaluation:
+        net, facts = self._fit(self.configure(params), reporter)
+        self._cache = {_params_key(params): (net, facts)}
+        return self._evaluation("select", predict_hedges(net, self.features["select"]), **facts)
+
+    def evaluate(self, params: Mapping[str, Any], reporter: Reporter | None = None) -> Evaluation:
+        """``test_*`` metrics on the held-out test paths; the best epoch's weights go to the reporter's folder."""
+        net, facts = self._trained(params, reporter)
+        return self._evaluation("test", predict_hedges(net, self.features["test"]), **facts)
+
+    # ------------------------------------------------------------ baselines
+
+    def baseline_hedges(self, split: str) -> dict[str, torch.Tensor]:
+        """Positions of every baseline on one split (band risk aversions as :meth:`band_risk_aversions`)."""
+        lam = self.band_risk_aversions()
+        return self._baseline_hedges(split, lam)
+
+    def _baseline_hedges(self, split: str, lam: Mapping[str, float]) -> dict[str, torch.Tensor]:
+        p = self.paths[split]
+        mode, sigma = self._bs_vol(self.config)
+        bs = bs_delta_hedge(p, self.strike, mode, sigma)
+        out = {"no_hedge": torch.zeros_like(bs), "bs_delta": bs,
+               "bs_delta_ww_band": band_hedges(p, bs, bs_gamma_on_paths(p, self.strike, mode, sigma),
+                                               self.cost_rate, lam["bs_delta_ww_band"])}
+        if self.heston is not None:
+            g = self._heston_greeks(split)
+            out["heston_mv_delta"] = g["mv_delta"]
+            out["heston_mv_delta_ww_band"] = band_hedges(p, g["mv_delta"], g["gamma"], self.cost_rate,
+                                                         lam["heston_mv_delta_ww_band"])
         return out
 
-    def _bs_hedges(self, cfg: Mapping[str, Any], split: str) -> torch.Tensor:
-        mode, sigma = self._bs_vol(cfg)
-        return bs_delta_hedge(self.paths[split], self.strike, mode, sigma)
+    def _heston_greeks(self, split: str) -> dict[str, torch.Tensor]:
+        if split not in self._greeks:
+            self._greeks[split] = heston_hedge_greeks(self.paths[split], self.strike, self.heston)
+        return self._greeks[split]
 
-    def _model_metrics(self, cfg: Mapping[str, Any], net: HedgerNet, split: str) -> dict[str, float]:
-        metrics = self._score(cfg, split, predict_hedges(net, self.features[split]))
-        bs = self._score(cfg, split, self._bs_hedges(cfg, split))
-        metrics["bs_cvar95"] = bs["test_cvar95"]
-        metrics["bs_pnl_std"] = bs["test_pnl_std"]
-        metrics["cvar95_minus_bs"] = metrics["test_cvar95"] - bs["test_cvar95"]
-        metrics["pnl_std_ratio_bs"] = metrics["test_pnl_std"] / bs["test_pnl_std"]
-        return metrics
+    def band_risk_aversions(self) -> dict[str, float]:
+        """Risk aversion of each Whalley-Wilmott baseline: ``hedge.band_risk_aversion`` if a number,
+        else the value in :data:`BAND_RISK_AVERSIONS` with the lowest CVaR95 on the selection paths
+        (the baseline is tuned on the same paths as the deep hedger, never on the test paths)."""
+        if self._lam is not None:
+            return self._lam
+        fixed = self.config["hedge"].get("band_risk_aversion")
+        names = ["bs_delta_ww_band"] + (["heston_mv_delta_ww_band"] if self.heston is not None else [])
+        if fixed is not None:
+            if not float(fixed) > 0:
+                raise ValueError(f"hedge.band_risk_aversion must be > 0 or null, got {fixed!r}")
+            self._lam = {n: float(fixed) for n in names}
+            return self._lam
+        if self.cost_rate == 0:
+            self._lam = {n: BAND_RISK_AVERSIONS[-1] for n in names}   # no cost: no band is best
+            return self._lam
+        scores: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
+        for lam in BAND_RISK_AVERSIONS:
+            hedges = self._baseline_hedges("select", {n: lam for n in names})
+            for n in names:
+                scores[n].append((self._evaluation("select", hedges[n]).metrics["select_cvar95"], lam))
+        self._lam = {n: min(v)[1] for n, v in scores.items()}
+        return self._lam
 
-    def __call__(self, params: Mapping[str, Any], reporter: Reporter) -> dict[str, float]:
-        cfg = self.configure(params)
-        net = self._fit(cfg, reporter)
-        self._cache = {_params_key(params): net}
-        metrics = self._model_metrics(cfg, net, "test")
-        metrics["val_cvar95"] = float(pnl_metrics(terminal_pnl(
-            self.paths["val"].spot, predict_hedges(net, self.features["val"]), self.payoff["val"],
-            self._initial_capital(cfg), self._cost_rate(cfg)))["cvar95"])
-        return metrics
-
-    def evaluate(self, params: Mapping[str, Any], reporter: Reporter | None = None) -> dict[str, float]:
-        """Metrics on the out-of-sample paths (never used by the search); weights go to the reporter's folder."""
-        cfg = self.configure(params)
-        return self._model_metrics(cfg, self._trained(params, reporter), "oos")
-
-    def baselines(self) -> dict[str, dict[str, dict[str, float]]]:
-        """No hedge and Black-Scholes delta: in-sample = test paths, out-of-sample = oos paths."""
+    def baselines(self) -> dict[str, dict[str, Evaluation]]:
+        """No hedge, BS delta (every step, WW band), Heston min-variance delta (every step, WW band):
+        in-sample = selection paths, out-of-sample = the held-out test paths, same premium and costs."""
         if self._baselines is None:
-            cfg = self.config
-            out: dict[str, dict[str, dict[str, float]]] = {"no_hedge": {}, "bs_delta": {}}
-            for label, split in (("in_sample", "test"), ("out_of_sample", "oos")):
-                zero = torch.zeros_like(self.paths[split].spot[:, :-1])
-                out["no_hedge"][label] = self._score(cfg, split, zero)
-                out["bs_delta"][label] = self._score(cfg, split, self._bs_hedges(cfg, split))
+            lam = self.band_risk_aversions()
+            out: dict[str, dict[str, Evaluation]] = {}
+            for label, split in (("in_sample", "select"), ("out_of_sample", "test")):
+                for name, hedges in self._baseline_hedges(split, lam).items():
+                    extra = {"band_risk_aversion": lam[name]} if name in lam else {}
+                    out.setdefault(name, {})[label] = self._evaluation(split, hedges, **extra)
             self._baselines = out
         return self._baselines
 
@@ -215,29 +331,31 @@ class DeepHedgeObjective(Objective):
         plt.close(fig)
 
     def plots(self, best_params: Mapping[str, Any], trials: Sequence[Mapping[str, Any]], out_dir: Path) -> list[Path]:
-        """P&L histograms (best model vs BS delta, oos paths) and hedge ratio vs moneyness at three maturities."""
+        """P&L histograms (best model vs the every-step baselines, test paths) and hedge ratio vs moneyness."""
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         cfg = self.configure(best_params)
-        net = self._trained(best_params, None)
-        split = "oos"
+        net, _ = self._trained(best_params, None)
+        split = "test"
         p = self.paths[split]
         h_model = predict_hedges(net, self.features[split])
-        h_bs = self._bs_hedges(cfg, split)
-        cap, rate = self._initial_capital(cfg), self._cost_rate(cfg)
-        pnl_m = terminal_pnl(p.spot, h_model, self.payoff[split], cap, rate)
-        pnl_b = terminal_pnl(p.spot, h_bs, self.payoff[split], cap, rate)
+        base = self.baseline_hedges(split)
+        ref_name = "heston_mv_delta" if "heston_mv_delta" in base else "bs_delta"
+        curves = {f"deep hedger ({cfg['model']['arch']})": h_model, "Black-Scholes delta": base["bs_delta"]}
+        if ref_name != "bs_delta":
+            curves["Heston min-variance delta"] = base[ref_name]
+        pnls = {k: terminal_pnl(p.spot, h, self.payoff[split], self.premium, self.cost_rate) for k, h in curves.items()}
         plt = _pyplot()
         paths: list[Path] = []
 
         fig, ax = plt.subplots(figsize=(7, 4))
-        lo = float(torch.quantile(torch.cat([pnl_m, pnl_b]), 0.002))
-        hi = float(torch.quantile(torch.cat([pnl_m, pnl_b]), 0.998))
+        allp = torch.cat(list(pnls.values()))
+        lo, hi = float(torch.quantile(allp, 0.002)), float(torch.quantile(allp, 0.998))
         bins = torch.linspace(lo, hi, 60).numpy()
-        for pnl, name in ((pnl_m, f"deep hedger ({cfg['model']['arch']})"), (pnl_b, "Black-Scholes delta")):
-            m = pnl_metrics(pnl)
-            ax.hist(pnl.numpy(), bins=bins, alpha=0.5, label=f"{name}: std {m['pnl_std']:.3f}, CVaR95 {m['cvar95']:.3f}")
-        ax.set_xlabel("terminal P&L (out-of-sample paths)")
+        for name, pnl in pnls.items():
+            cv = float(YARDSTICK((-pnl).double().numpy()[:, None]))
+            ax.hist(pnl.numpy(), bins=bins, alpha=0.45, label=f"{name}: std {float(pnl.std()):.3f}, CVaR95 {cv:.3f}")
+        ax.set_xlabel("terminal P&L (held-out test paths)")
         ax.set_ylabel("paths")
         ax.legend(fontsize=8)
         fig.tight_layout()
@@ -250,8 +368,8 @@ class DeepHedgeObjective(Objective):
         fig, axes = plt.subplots(1, len(steps), figsize=(4 * len(steps), 3.6), sharey=True, squeeze=False)
         for ax, k in zip(axes[0], steps):
             x = (p.spot[:, k] / self.strike).numpy()
-            ax.scatter(x, h_model[:, k].numpy(), s=3, alpha=0.4, label="deep hedger")
-            ax.scatter(x, h_bs[:, k].numpy(), s=3, alpha=0.4, label="BS delta")
+            for name, h in curves.items():
+                ax.scatter(x, h[:, k].numpy(), s=3, alpha=0.4, label=name)
             tau = p.maturity * (1 - k / n)
             ax.set_title(f"time to maturity {tau:.3f}y (step {k})", fontsize=9)
             ax.set_xlabel("moneyness S/K")

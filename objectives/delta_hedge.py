@@ -1,57 +1,110 @@
-"""delta_hedge: tune the five re-hedging parameters of seed 002 on Monte Carlo paths.
+"""delta_hedge: the hedger's question on Monte Carlo paths of a crypto options book.
 
 Config (composed by ``+study=delta_hedge``): ``simulator`` (crypto-perp market model, incl.
 tick_seconds and horizon_hours), ``book`` (option legs, notional), ``hedge`` (the tuned
-policy), ``costs`` (taker_fee, slippage), ``paths`` (n_paths, n_paths_oos, oos_seed,
-sample_seconds, report_every), ``score`` (weights and scales), ``baselines``
+policy, :class:`simulators.delta_hedging.HedgePolicy`), ``costs`` (taker_fee, slippage),
+``risk`` (risk_aversion per USD, cvar_level), ``paths`` (n_paths, n_paths_oos, oos_seed,
+sample_seconds, report_every), optional ``score`` (the seed's weights) and ``baselines``
 (cadences_seconds).
 
-Set-up per worker: the in-sample paths (seed = ``config["seed"]``) and the book's delta at
-every tick and value at every sample tick are computed once; every trial sees the same
-paths (common random numbers) and only runs the compiled hedging kernel. The out-of-sample
-paths (seed ``paths.oos_seed``, or one derived from ``seed``) are simulated on first use
-(``evaluate``/``baselines``/``plots``), so search workers, which never evaluate, do not pay
-for them.
+The default objective is Whalley and Wilmott's trade-off, minimised::
 
-Score (the seed's shape, on correct metrics; every term is a cross-path average)::
+    risk_cost = mean(costs) + risk_aversion / 2 x Var(hedging error)
 
-    score = mean Sharpe - w_drawdown * |mean max drawdown| / drawdown_scale
-                        - w_costs * mean costs / cost_scale
+where a path's hedging error is the policy's P&L before costs minus the P&L of the
+frictionless every-tick hedge on the same path: what the policy adds, without the vega and
+jump P&L that no delta hedge removes. Other measures are metrics too and can be optimised
+instead (``metrics=[cvar_loss]`` or ``[entropic_risk]``, ``directions=[minimize]``):
+``cvar_loss`` is the CVaR of net losses at ``risk.cvar_level`` (the product's convention:
+positive = money lost), ``entropic_risk`` is ``log E[exp(-a x net P&L)] / a`` at ``a =
+risk.risk_aversion``. ``score`` is seed 002's: mean Sharpe - w_drawdown |mean max drawdown|
+/ drawdown_scale - w_costs mean costs / cost_scale (the ``delta_hedge_seed`` study).
 
-where Sharpe is each path's hourly net-P&L increments annualised (sqrt(8760)), max drawdown
-each path's deepest fall of cumulative P&L from its running peak, and costs each path's fees
-plus slippage in USD.
+Every method returns a :class:`hedgeopt.protocol.Evaluation` whose per-path samples make
+these metrics (``statistics[m](samples[m]) == metrics[m]``): in-sample trials all see the same
+``n_paths`` paths (seed = ``seed``); ``evaluate`` and every baseline's out-of-sample split see
+the same ``n_paths_oos`` fresh paths, so differences pair path by path.
 
-Metrics (cross-path means unless said): net_pnl, gross_pnl (before costs), costs, funding,
-hedge_pnl, book_pnl, traded_notional, hedge_count, mean_abs_net_delta (fraction of notional),
-hourly_pnl_vol, sharpe, max_drawdown; across paths: pnl_vol (std of net P&L), cvar95 /
-cvar95_loss, worst_drawdown, tracking_error (std of gross P&L minus the frictionless
-every-tick hedge's, the risk the policy adds; used by ``delta_hedge_pareto``), and score.
+Set-up per worker: the in-sample paths and the book's delta and gamma at every tick and value
+at every sample tick are computed once; trials only run the compiled hedging kernel. The
+out-of-sample paths are simulated on first use (``evaluate``/``baselines``/``plots``), so
+search workers, which never evaluate, do not pay for them.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from hedgeopt.protocol import Objective, Reporter, TrialPruned
+from hedgeopt.protocol import (
+    CVaR,
+    Evaluation,
+    Mean,
+    Objective,
+    Reporter,
+    Statistic,
+    TrialPruned,
+)
 from simulators.crypto_perp import CryptoPerpParams, simulate_paths
 from simulators.delta_hedging import (
     CostModel,
     HedgeInputs,
     HedgePolicy,
     HedgeResult,
-    aggregate_metrics,
     build_hedge_inputs,
-    path_metrics,
     run_hedge,
 )
+from simulators.delta_hedging_metrics import aggregate_metrics, path_metrics
 from simulators.options_book import OptionsBook
 
-__all__ = ["DeltaHedgeObjective", "derive_oos_seed"]
+__all__ = ["DeltaHedgeObjective", "EntropicRisk", "RiskCost", "StdDev", "derive_oos_seed"]
+
+#: Metrics listed first (the console summary shows the first few).
+HEADLINE = ("risk_cost", "hedging_risk", "costs", "hedge_count", "cvar_loss", "entropic_risk",
+            "net_pnl", "sharpe", "max_drawdown", "score", "hedging_error", "mean_abs_net_delta",
+            "pnl_vol", "funding")
+
+#: Seed 002's score weights, used when the config has no ``score:`` section.
+SEED_SCORE = {"w_drawdown": 0.1, "drawdown_scale": 10_000.0, "w_costs": 0.05, "cost_scale": 1_000.0}
+
+
+@dataclass(frozen=True)
+class RiskCost:
+    """``mean(costs) + risk_aversion / 2 x Var(hedging error)`` over rows of ``[costs, error]``."""
+
+    risk_aversion: float
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        return x[..., 0].mean(axis=-1) + 0.5 * self.risk_aversion * x[..., 1].var(axis=-1, ddof=1)
+
+
+@dataclass(frozen=True)
+class StdDev:
+    """Sample standard deviation of one column (the hedging risk in USD)."""
+
+    column: int = 0
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x, dtype=float)[..., self.column].std(axis=-1, ddof=1)
+
+
+@dataclass(frozen=True)
+class EntropicRisk:
+    """Entropic risk of a column of losses: ``log mean exp(a x loss) / a`` (log-sum-exp stable)."""
+
+    risk_aversion: float
+    column: int = 0
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        a = self.risk_aversion * np.asarray(x, dtype=float)[..., self.column]
+        top = a.max(axis=-1)
+        return (np.log(np.exp(a - top[..., None]).mean(axis=-1)) + top) / self.risk_aversion
 
 
 def derive_oos_seed(seed: int) -> int:
@@ -62,12 +115,15 @@ def derive_oos_seed(seed: int) -> int:
 class DeltaHedgeObjective(Objective):
     """Delta-hedging a crypto options book with a perpetual: in-sample search, OOS evaluation."""
 
+    #: read from the study config only (paths, marks, risk aversion and score weights are set up once per worker)
+    fixed_keys = ("simulator", "book", "paths", "risk", "score", "baselines")
+
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
         cfg = self.config
-        for key in ("simulator", "book", "hedge", "costs", "paths", "score"):
+        for key in ("simulator", "book", "hedge", "costs", "paths", "risk"):
             if not isinstance(cfg.get(key), Mapping):
-                raise ValueError(f"delta_hedge: config section '{key}' is missing")
+                raise ValueError(f"delta_hedge: config section '{key}' is missing")  # noqa: TRY004
         self.market = CryptoPerpParams.from_config(cfg["simulator"])
         self.book = OptionsBook.from_config(cfg["book"], self.market.s0)
         paths_cfg = cfg["paths"]
@@ -82,13 +138,21 @@ class DeltaHedgeObjective(Objective):
         self.oos_seed = derive_oos_seed(self.seed) if oos_seed is None else int(oos_seed)
         if self.oos_seed == self.seed:
             raise ValueError("delta_hedge: paths.oos_seed must differ from seed")
+        risk = cfg["risk"]
+        self.risk_aversion = float(risk.get("risk_aversion", 0.0))
+        if not self.risk_aversion > 0:
+            raise ValueError(f"delta_hedge: risk.risk_aversion must be > 0 (per USD), got {self.risk_aversion}")
+        self.cvar_level = float(risk.get("cvar_level", 0.95))
+        if not 0 < self.cvar_level < 1:
+            raise ValueError(f"delta_hedge: risk.cvar_level must lie in (0, 1), got {self.cvar_level}")
+        self.score_weights = {**SEED_SCORE, **{k: float(v) for k, v in (cfg.get("score") or {}).items()}}
         self._policy(cfg)  # validate the policy and cost keys before any path is simulated
         self._costs(cfg)
         self.inputs = self._build(self.n_paths, self.seed)
         self.ideal_pnl = self._ideal(self.inputs)
         self._oos: HedgeInputs | None = None
         self._oos_ideal: np.ndarray | None = None
-        self._baselines: dict[str, dict[str, dict[str, float]]] | None = None
+        self._baselines: dict[str, dict[str, Evaluation]] | None = None
 
     # -- set-up ---------------------------------------------------------------------------
     def _build(self, n_paths: int, seed: int) -> HedgeInputs:
@@ -109,9 +173,8 @@ class DeltaHedgeObjective(Objective):
             self._oos_ideal = self._ideal(self._oos)
         return self._oos
 
-    @staticmethod
-    def _policy(cfg: Mapping[str, Any]) -> HedgePolicy:
-        return HedgePolicy.from_config(cfg["hedge"])
+    def _policy(self, cfg: Mapping[str, Any]) -> HedgePolicy:
+        return HedgePolicy.from_config(cfg["hedge"], risk_aversion=self.risk_aversion)
 
     @staticmethod
     def _costs(cfg: Mapping[str, Any]) -> CostModel:
@@ -119,67 +182,81 @@ class DeltaHedgeObjective(Objective):
         return CostModel(taker_fee=float(c["taker_fee"]), slippage=float(c["slippage"]))
 
     # -- metrics ---------------------------------------------------------------------------
-    def score(self, metrics: Mapping[str, float]) -> float:
-        """The seed's score shape on cross-path averages (see the module docstring)."""
-        s = self.config["score"]
-        return (metrics["sharpe"]
-                - float(s["w_drawdown"]) * abs(metrics["max_drawdown"]) / float(s["drawdown_scale"])
-                - float(s["w_costs"]) * metrics["costs"] / float(s["cost_scale"]))
+    def evaluation(self, res: HedgeResult, ideal: np.ndarray) -> Evaluation:
+        """Cross-path metrics of a run, with the per-path samples behind the risk measures.
 
-    def _metrics(self, res: HedgeResult, ideal: np.ndarray) -> dict[str, float]:
-        """Aggregated metrics plus ``tracking_error``: the cross-path std of the policy's gross
-        P&L (before costs) minus the frictionless every-tick hedge's, i.e. the hedging error
-        the policy adds, without the vega and jump P&L that no delta hedge removes; and
-        ``score``."""
-        out = aggregate_metrics(path_metrics(res))
-        gap = res.pnl[:, -1] + res.costs - ideal[: res.pnl.shape[0]]
-        out["tracking_error"] = float(gap.std(ddof=1)) if gap.size > 1 else 0.0
-        out["score"] = self.score(out)
-        return out
+        ``hedging_error`` / ``hedging_risk``: mean / std of each path's P&L before costs minus
+        the frictionless every-tick hedge's on the same path; ``risk_cost`` the objective.
+        """
+        per_path = path_metrics(res)
+        out = aggregate_metrics(per_path)
+        costs = per_path["costs"]
+        error = per_path["gross_pnl"] - ideal[: costs.size]
+        loss = -per_path["net_pnl"]
+        w = self.score_weights
+        score = (per_path["sharpe"] - w["w_drawdown"] * np.abs(per_path["max_drawdown"]) / w["drawdown_scale"]
+                 - w["w_costs"] * costs / w["cost_scale"])
+        samples = {"risk_cost": np.column_stack([costs, error]), "hedging_risk": error,
+                   "hedging_error": error, "costs": costs, "cvar_loss": loss,
+                   "entropic_risk": loss, "score": score, "net_pnl": per_path["net_pnl"]}
+        stats: dict[str, Statistic] = {
+            "risk_cost": RiskCost(self.risk_aversion), "hedging_risk": StdDev(),
+            "hedging_error": Mean(), "costs": Mean(), "cvar_loss": CVaR(self.cvar_level),
+            "entropic_risk": EntropicRisk(self.risk_aversion), "score": Mean(), "net_pnl": Mean()}
+        for name, stat in stats.items():
+            out[name] = float(stat(np.asarray(samples[name], dtype=float).reshape(costs.size, -1)))
+        first = [*dict.fromkeys([*(self.config.get("metrics") or []), *HEADLINE])]
+        out = {**{k: out[k] for k in first if k in out}, **out}
+        return Evaluation(metrics=out, samples=samples, statistics=stats)
 
     def _run(self, inputs: HedgeInputs, policy: HedgePolicy, costs: CostModel,
-             reporter: Reporter | None = None) -> dict[str, float]:
+             reporter: Reporter | None = None) -> Evaluation:
         ideal = self.ideal_pnl if inputs is self.inputs else self._oos_ideal
         if reporter is None:
-            return self._metrics(run_hedge(inputs, policy, costs), ideal)
+            return self.evaluation(run_hedge(inputs, policy, costs), ideal)
         # Paths in chunks of report_every; after each chunk the first optimised metric on the
         # paths so far is reported (step = chunk index) so that a pruner can stop the trial.
-        first = (self.config.get("metrics") or ["score"])[0]
+        first = (self.config.get("metrics") or ["risk_cost"])[0]
         parts: list[HedgeResult] = []
-        metrics: dict[str, float] = {}
+        result: Evaluation | None = None
         for step, p0 in enumerate(range(0, inputs.n_paths, self.report_every)):
             p1 = min(inputs.n_paths, p0 + self.report_every)
             parts.append(run_hedge(inputs, policy, costs, slice(p0, p1)))
             if p1 < 2:
                 continue
-            metrics = self._metrics(_concat(parts), ideal)
-            if first in metrics:
-                reporter.report(metrics[first], step)
+            result = self.evaluation(_concat(parts), ideal)
+            if first in result.metrics:
+                reporter.report(result.metrics[first], step)
                 if p1 < inputs.n_paths and reporter.should_prune():
                     raise TrialPruned()
-        return metrics
+        assert result is not None
+        return result
 
     # -- protocol --------------------------------------------------------------------------
-    def __call__(self, params: Mapping[str, Any], reporter: Reporter) -> dict[str, float]:
+    def __call__(self, params: Mapping[str, Any], reporter: Reporter) -> Evaluation:
         cfg = self.configure(params)
         return self._run(self.inputs, self._policy(cfg), self._costs(cfg), reporter)
 
-    def evaluate(self, params: Mapping[str, Any], reporter: Reporter | None = None) -> dict[str, float]:
+    def evaluate(self, params: Mapping[str, Any], reporter: Reporter | None = None) -> Evaluation:
         cfg = self.configure(params)
         oos = self.oos_inputs
         return self._run(oos, self._policy(cfg), self._costs(cfg))
 
     def baseline_policies(self) -> dict[str, HedgePolicy]:
-        """Unhedged, delta-hedge every tick, and fixed cadences (full ratio, no bands, no clip)."""
+        """Unhedged, delta-hedge every tick, fixed cadences (full ratio, no bands, no clip), and
+        the Whalley-Wilmott band at the study's risk aversion (no cadence, to the band edge)."""
         tick = self.market.tick_seconds
         out = {"unhedged": HedgePolicy(cadence_seconds=math.inf, hedge_ratio=0.0),
                "every_tick": HedgePolicy(cadence_seconds=tick, hedge_ratio=1.0)}
         cadences = (self.config.get("baselines") or {}).get("cadences_seconds", [60, 300, 900, 3600])
         for c in cadences:
             out[f"cadence_{int(c)}s"] = HedgePolicy(cadence_seconds=float(c), hedge_ratio=1.0)
+        out["whalley_wilmott"] = HedgePolicy(cadence_seconds=math.inf, band_mode="whalley_wilmott",
+                                             band_scale=1.0, rehedge_to="band_edge",
+                                             risk_aversion=self.risk_aversion)
         return out
 
-    def baselines(self) -> dict[str, dict[str, dict[str, float]]]:
+    def baselines(self) -> dict[str, dict[str, Evaluation]]:
         if self._baselines is None:
             costs = self._costs(self.config)
             self._baselines = {
@@ -195,9 +272,9 @@ class DeltaHedgeObjective(Objective):
         return delta_hedge_plots.make_plots(self, best_params, trials, Path(out_dir))
 
     # -- helpers for plots -------------------------------------------------------------
-    def oos_pnl(self, policy: HedgePolicy) -> np.ndarray:
-        """Net P&L of every out-of-sample path under ``policy``."""
-        return run_hedge(self.oos_inputs, policy, self._costs(self.config)).pnl[:, -1]
+    def oos_result(self, policy: HedgePolicy) -> Evaluation:
+        """Out-of-sample evaluation of ``policy`` (per-path samples inside)."""
+        return self._run(self.oos_inputs, policy, self._costs(self.config))
 
     def policy_for(self, params: Mapping[str, Any]) -> HedgePolicy:
         return self._policy(self.configure(params))
@@ -215,7 +292,7 @@ class DeltaHedgeObjective(Objective):
 def _concat(parts: list[HedgeResult]) -> HedgeResult:
     if len(parts) == 1:
         return parts[0]
-    cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
+    cat = lambda name: np.concatenate([getattr(p, name) for p in parts])
     return HedgeResult(pnl=cat("pnl"), costs=cat("costs"), funding=cat("funding"),
                        hedge_pnl=cat("hedge_pnl"), book_pnl=cat("book_pnl"),
                        traded_notional=cat("traded_notional"), hedge_count=cat("hedge_count"),

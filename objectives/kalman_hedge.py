@@ -1,114 +1,80 @@
-"""kalman_hedge: tune a multi-proxy Kalman hedge on real ETF prices with walk-forward splits.
+"""kalman_hedge: tune a multi-proxy Kalman hedge on real ETF prices, anchored walk-forward.
 
-A target (default EEM) is hedged with proxies (FXI, EPP, EFA) whose hedge ratios follow a
-random walk estimated by a Kalman filter (:mod:`simulators.kalman`). Tuned: the process noise q,
-the observation noise R and the rebalance frequency. Each walk-forward split has a train,
-a validation and a test window (disjoint and in that order):
+A target (default EEM) is hedged with proxies (default FXI, EPP, EFA; presets in
+``conf/kalman_hedge_problem``) whose hedge ratios follow a random walk estimated by a Kalman
+filter (:mod:`simulators.kalman`). Tuned: the signal-to-noise ratio delta = q / R, the
+observation noise R (or R by maximum likelihood on each train window) and the rebalance
+frequency. Windows (:mod:`objectives.kalman_hedge_windows`): validation folds, each with its own
+train window, all before one untouched test period.
 
-- with ``kalman.init: ols`` (default) the state starts at the validation window from the OLS fit
-  on the train window (mean = coefficients, covariance = ``init_cov_scale`` x their covariance)
-  and the filter runs on through validation and test; with ``init: diffuse`` it starts at the
-  train window's first day from beta = 0, P = ``diffuse_cov`` I (the train window is a burn-in).
-- the ratio held on day t is the prior beta_{t|t-1} (data up to t-1), through the hedging
-  engine (:mod:`simulators.proxy_hedging`): rebalance, constraints, costs.
+- With ``kalman.init: ols`` (default) the state starts at the scored window from the OLS fit on
+  its train window (mean = coefficients, covariance = ``init_cov_scale`` x their covariance);
+  with ``init: diffuse`` it starts at the train window's first day from beta = 0,
+  P = ``diffuse_cov`` I (the train window is a burn-in).
+- The ratio held on day t is the prior beta_{t|t-1} (data up to t-1), traded in units by the
+  hedging engine (:mod:`simulators.proxy_hedging`): rebalance, constraints, costs.
 
-The trial metric is ``val_effectiveness``: the mean over splits of the validation window's net
-hedge effectiveness 1 - Var(hedged net)/Var(unhedged). :meth:`evaluate` gives the same on the
-test windows, which no trial metric touches. Static baselines are fitted on the train window for
-validation and on train + validation for test. The study is deterministic (no random paths):
-``seed`` only fixes the sampler.
+The optimised metric ``effectiveness`` is the net hedge effectiveness
+1 - Var(hedged net)/Var(unhedged) of the pooled days of the scored windows: the validation
+folds in a trial (the same days for every trial), the test period in :meth:`evaluate` and in
+every baseline's ``out_of_sample``. Each comes as an :class:`Evaluation` whose samples are the
+per-day [hedged net, unhedged] returns and whose statistic is :class:`HedgeEffectiveness`.
+The study is deterministic (no random paths): ``seed`` only fixes the sampler.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from hedgeopt.protocol import NullReporter, Objective, Reporter, TrialPruned
-from simulators.kalman import kalman_filter
+from hedgeopt.protocol import Evaluation, Objective, Reporter, TrialPruned
+from objectives.kalman_hedge_windows import Window, build_walk_forward
+from simulators.kalman import fit_observation_noise, kalman_filter
 from simulators.prices import load_prices, returns
-from simulators.proxy_hedging import REBALANCE_FREQUENCIES, hedge_metrics, rebalance_mask, run_hedge
-from simulators.static_hedge import min_variance_ratio, ols_hedge, ridge_hedge, rolling_ols_ratios
+from simulators.proxy_hedging import (
+    REBALANCE_FREQUENCIES,
+    HedgeResult,
+    hedge_metrics,
+    rebalance_mask,
+    run_hedge,
+)
+from simulators.static_hedge import (
+    StaticFit,
+    min_variance_ratio,
+    ols_hedge,
+    ridge_hedge,
+    rolling_ols_ratios,
+)
 
-WINDOWS = ("val", "test")
-#: Metrics also returned per split (``val_effectiveness_split0`` ...).
-PER_SPLIT = ("effectiveness", "effectiveness_gross")
+METRIC = "effectiveness"
+RatiosOf = Callable[[Window], np.ndarray]
 
 
 @dataclass(frozen=True)
-class Split:
-    """Row ranges [start, stop) into the returns of one walk-forward split."""
+class HedgeEffectiveness:
+    """1 - Var(hedged)/Var(unhedged) of per-day rows [hedged, unhedged], over leading axes."""
 
-    name: str
-    train: tuple[int, int]
-    val: tuple[int, int]
-    test: tuple[int, int]
+    hedged: int = 0
+    unhedged: int = 1
 
-    def window(self, which: str) -> tuple[int, int]:
-        return {"train": self.train, "val": self.val, "test": self.test}[which]
-
-
-def build_splits(spec: Mapping[str, Any], index: pd.DatetimeIndex) -> list[Split]:
-    """Walk-forward splits from config: explicit date windows or generated by fraction.
-
-    ``splits: [{train: [start, end], val: [start, end], test: [start, end]}, ...]`` (inclusive
-    dates), or with ``splits: null``: ``scheme`` (expanding | rolling), ``n_splits``,
-    ``train_frac`` (first train window, fraction of all days) and ``val_share`` (fraction of
-    each later block used for validation, the rest is its test window). Every window must hold
-    at least ``min_window_days`` days and no test window may overlap a validation window.
-    """
-    n = len(index)
-    min_days = int(spec.get("min_window_days", 20))
-    splits: list[Split] = []
-    explicit = spec.get("splits")
-    if explicit:
-        for i, s in enumerate(explicit):
-            rng = {}
-            for w in ("train", "val", "test"):
-                if w not in s or len(s[w]) != 2:
-                    raise ValueError(f"walk_forward.splits[{i}].{w} must be [start, end]")
-                lo = int(index.searchsorted(pd.Timestamp(s[w][0]), side="left"))
-                hi = int(index.searchsorted(pd.Timestamp(s[w][1]), side="right"))
-                rng[w] = (lo, hi)
-            splits.append(Split(str(s.get("name", f"split{i}")), rng["train"], rng["val"], rng["test"]))
-    else:
-        scheme = spec.get("scheme", "expanding")
-        if scheme not in ("expanding", "rolling"):
-            raise ValueError(f"walk_forward.scheme must be expanding or rolling, got {scheme!r}")
-        k = int(spec.get("n_splits", 3))
-        train_frac = float(spec.get("train_frac", 0.25))
-        val_share = float(spec.get("val_share", 0.5))
-        if k < 1 or not 0 < train_frac < 1 or not 0 < val_share < 1:
-            raise ValueError("walk_forward needs n_splits >= 1, 0 < train_frac < 1 and 0 < val_share < 1")
-        first = int(round(n * train_frac))
-        edges = np.linspace(first, n, k + 1).round().astype(int)
-        for i in range(k):
-            lo, hi = int(edges[i]), int(edges[i + 1])
-            mid = lo + int(round((hi - lo) * val_share))
-            train_lo = 0 if scheme == "expanding" else max(0, lo - first)
-            splits.append(Split(f"split{i}", (train_lo, lo), (lo, mid), (mid, hi)))
-    if not splits:
-        raise ValueError("walk_forward defines no splits")
-    for s in splits:
-        for w in ("train", "val", "test"):
-            lo, hi = s.window(w)
-            if hi - lo < min_days:
-                raise ValueError(f"walk_forward {s.name}: {w} window has {hi - lo} days of data, need >= {min_days}")
-        if not s.train[1] <= s.val[0] and s.val[1] <= s.test[0]:
-            raise ValueError(f"walk_forward {s.name}: windows must be ordered train < val < test without overlap")
-    for a in splits:
-        for b in splits:
-            if a.test[0] < b.val[1] and b.val[0] < a.test[1]:
-                raise ValueError(f"walk_forward: test window of {a.name} overlaps the validation window of {b.name}")
-    return splits
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        var_h = x[..., self.hedged].var(axis=-1, ddof=1)
+        var_u = x[..., self.unhedged].var(axis=-1, ddof=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return 1.0 - var_h / var_u
 
 
 class KalmanHedgeObjective(Objective):
-    """Mean validation net hedge effectiveness of a Kalman multi-proxy hedge over walk-forward splits."""
+    """Pooled validation net hedge effectiveness of a Kalman multi-proxy hedge (anchored walk-forward)."""
+
+    #: read from the study config only (prices and windows are loaded once per worker)
+    fixed_keys = ("data", "walk_forward")
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
@@ -125,131 +91,162 @@ class KalmanHedgeObjective(Objective):
             max_ffill_days=int(data.get("max_ffill_days", 5)),
             date_column=data.get("date_column"),
         )
-        rets = returns(prices, data.get("returns", "simple"))
-        self.index = rets.index
-        self.y = rets[self.target].to_numpy()
-        self.X = np.ascontiguousarray(rets[self.proxies].to_numpy())
-        self.splits = build_splits(self.config.get("walk_forward", {}), self.index)
+        est = returns(prices, data.get("returns", "simple"))  # what the filter and the fits see
+        pnl = returns(prices, "simple")  # what the hedge earns
+        self.index = est.index
+        self.y = est[self.target].to_numpy()
+        self.X = np.ascontiguousarray(est[self.proxies].to_numpy())
+        self.y_pnl = pnl[self.target].to_numpy()
+        self.X_pnl = np.ascontiguousarray(pnl[self.proxies].to_numpy())
+        self.walk = build_walk_forward(self.config.get("walk_forward", {}), self.index)
+        self.folds = self.walk.folds
         self.masks = {
-            (i, w, f): rebalance_mask(self.index[slice(*s.window(w))], f)
-            for i, s in enumerate(self.splits)
-            for w in WINDOWS
+            (w.name, f): rebalance_mask(self.index[slice(*w.scored)], f)
+            for w in (*self.folds, self.walk.test)
             for f in REBALANCE_FREQUENCIES
         }
-        self._ols_cache: dict[tuple[int, bool], Any] = {}
-        self._baselines: dict[str, dict[str, dict[str, float]]] | None = None
+        self._ols_cache: dict[tuple[str, bool], StaticFit] = {}
+        self._baselines: dict[str, dict[str, Evaluation]] | None = None
         kalman_filter(self.y[:8], self.X[:8], 1e-5, 1e-3)  # compile (or load the numba cache) once per worker
 
     # ------------------------------------------------------------------ the Kalman hedge
-    def kalman_ratios(self, split: int, cfg: Mapping[str, Any]) -> tuple[int, np.ndarray]:
-        """Prior hedge ratios of one split: (first row, ratios [rows, m]) running to the test end."""
+    def noise(self, window: Window, cfg: Mapping[str, Any]) -> tuple[float, float]:
+        """(q, R) of a window: from delta = q/R and R (R may be ``mle``), or the seed's q and R."""
         k = cfg["kalman"]
-        s = self.splits[split]
-        q, r = float(k["process_noise"]), float(k["observation_noise"])
-        intercept = bool(k.get("intercept", False))
-        m = len(self.proxies)
+        delta, q = k.get("signal_to_noise"), k.get("process_noise")
+        r = k.get("observation_noise")
+        if (delta is None) == (q is None):
+            raise ValueError("set exactly one of kalman.signal_to_noise (delta = q/R) and kalman.process_noise (q)")
+        if r == "mle":
+            if delta is None:
+                raise ValueError("kalman.observation_noise=mle needs kalman.signal_to_noise, not kalman.process_noise")
+            beta0, P0, _ = self._start(window, k, at_train=True)
+            lo, hi = window.train
+            r = fit_observation_noise(self.y[lo:hi], self.X[lo:hi], float(delta), beta0, P0, self._intercept(k))
+        try:
+            r = float(r)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"kalman.observation_noise must be a positive number or mle, got {r!r}") from exc
+        q = float(delta) * r if delta is not None else float(q)
+        return q, r
+
+    @staticmethod
+    def _intercept(k: Mapping[str, Any]) -> bool:
+        return bool(k.get("intercept", False))
+
+    def _start(self, window: Window, k: Mapping[str, Any], at_train: bool = False) -> tuple[np.ndarray, np.ndarray, int]:
+        """Prior state (beta0, P0) and the row the filter starts on."""
+        intercept = self._intercept(k)
+        n_states = len(self.proxies) + int(intercept)
         init = k.get("init", "ols")
         if init == "ols":
-            fit = self._ols(split, intercept)
+            fit = self._ols(window, intercept)
             beta0 = np.concatenate([[fit.alpha], fit.ratios]) if intercept else fit.ratios
-            P0 = float(k.get("init_cov_scale", 1.0)) * fit.cov
-            start = s.val[0]
-        elif init == "diffuse":
-            beta0 = np.zeros(m + int(intercept))
-            P0 = float(k.get("diffuse_cov", 1.0)) * np.eye(m + int(intercept))
-            start = s.train[0]
-        else:
-            raise ValueError(f"kalman.init must be ols or diffuse, got {init!r}")
-        q_vec = np.full(m + int(intercept), q)
+            return beta0, float(k.get("init_cov_scale", 1.0)) * fit.cov, window.train[0] if at_train else window.scored[0]
+        if init == "diffuse":
+            return np.zeros(n_states), float(k.get("diffuse_cov", 1.0)) * np.eye(n_states), window.train[0]
+        raise ValueError(f"kalman.init must be ols or diffuse, got {init!r}")
+
+    def kalman_ratios(self, window: Window, cfg: Mapping[str, Any]) -> np.ndarray:
+        """Prior hedge ratios [days, m] over the window's scored days."""
+        k = cfg["kalman"]
+        q, r = self.noise(window, cfg)
+        intercept = self._intercept(k)
+        beta0, P0, start = self._start(window, k)
+        q_vec = np.full(len(self.proxies) + int(intercept), q)
         if intercept and k.get("intercept_process_noise") is not None:
             q_vec[0] = float(k["intercept_process_noise"])
-        stop = s.test[1]
+        stop = window.scored[1]
         res = kalman_filter(self.y[start:stop], self.X[start:stop], q_vec, r, beta0, P0, intercept=intercept)
-        return start, res.hedge_ratios
+        return res.hedge_ratios[window.scored[0] - start :]
 
-    def _ols(self, split: int, intercept: bool):
-        key = (split, intercept)
+    def _ols(self, window: Window, intercept: bool) -> StaticFit:
+        key = (window.name, intercept)
         if key not in self._ols_cache:
-            lo, hi = self.splits[split].train
+            lo, hi = window.train
             self._ols_cache[key] = ols_hedge(self.y[lo:hi], self.X[lo:hi], intercept=intercept)
         return self._ols_cache[key]
 
-    def _kalman_window_ratios(self, cfg: Mapping[str, Any]) -> Callable[[int, str], np.ndarray]:
-        runs: dict[int, tuple[int, np.ndarray]] = {}
-
-        def ratios(i: int, window: str) -> np.ndarray:
-            if i not in runs:
-                runs[i] = self.kalman_ratios(i, cfg)
-            start, h = runs[i]
-            lo, hi = self.splits[i].window(window)
-            return h[lo - start : hi - start]
-
-        return ratios
-
     # ------------------------------------------------------------------ scoring
-    def _window_metrics(self, i: int, window: str, ratios: np.ndarray, cfg: Mapping[str, Any]) -> dict[str, float]:
+    def _hedge(self, window: Window, ratios: np.ndarray, cfg: Mapping[str, Any]) -> tuple[HedgeResult, dict[str, float]]:
         eng = cfg["engine"]
         rebalance = eng.get("rebalance", "daily")
         if rebalance not in REBALANCE_FREQUENCIES:
             raise ValueError(f"engine.rebalance must be one of {REBALANCE_FREQUENCIES}, got {rebalance!r}")
-        bps = {str(k): float(v) for k, v in eng["cost_bps"].items()}
-        scenario = str(eng.get("cost_scenario", "med"))
-        if scenario not in bps:
-            raise ValueError(f"engine.cost_scenario {scenario!r} is not one of engine.cost_bps {sorted(bps)}")
-        lo, hi = self.splits[i].window(window)
+        bps = self._cost_bps(eng)
+        lo, hi = window.scored
         res = run_hedge(
-            self.y[lo:hi],
-            self.X[lo:hi],
+            self.y_pnl[lo:hi],
+            self.X_pnl[lo:hi],
             ratios,
-            self.masks[(i, window, rebalance)],
-            bps[scenario],
+            self.masks[(window.name, rebalance)],
+            bps[str(eng.get("cost_scenario", "med"))],
             eng.get("max_abs_ratio"),
             eng.get("max_gross_leverage"),
             float(eng.get("notional", 1.0)),
         )
-        out = hedge_metrics(res, int(eng.get("stability_window", 20)))
-        var_u = float(np.var(res.unhedged, ddof=1))
-        for name, b in bps.items():  # net effectiveness under every cost scenario (same trades)
-            out[f"effectiveness_cost_{name}"] = 1.0 - float(np.var(res.gross - res.turnover * b * 1e-4, ddof=1)) / var_u
-        return out
+        return res, hedge_metrics(res, int(eng.get("stability_window", 20)))
 
-    def _score(
+    @staticmethod
+    def _cost_bps(eng: Mapping[str, Any]) -> dict[str, float]:
+        bps = {str(k): float(v) for k, v in eng["cost_bps"].items()}
+        scenario = str(eng.get("cost_scenario", "med"))
+        if scenario not in bps:
+            raise ValueError(f"engine.cost_scenario {scenario!r} is not one of engine.cost_bps {sorted(bps)}")
+        return bps
+
+    def score(
         self,
-        window: str,
-        ratios_of: Callable[[int, str], np.ndarray],
+        windows: Sequence[Window],
+        ratios_of: RatiosOf,
         cfg: Mapping[str, Any],
         reporter: Reporter | None = None,
-    ) -> dict[str, float]:
-        """Metrics of ``window`` (val or test): mean over splits, plus per-split effectiveness."""
-        per_split: list[dict[str, float]] = []
-        for i in range(len(self.splits)):
-            per_split.append(self._window_metrics(i, window, ratios_of(i, window), cfg))
+    ) -> Evaluation:
+        """Metrics of the pooled days of ``windows``, with per-day samples behind ``effectiveness``."""
+        results: list[HedgeResult] = []
+        per_window: list[dict[str, float]] = []
+        stat = HedgeEffectiveness()
+        for step, w in enumerate(windows):
+            res, m = self._hedge(w, ratios_of(w), cfg)
+            results.append(res)
+            per_window.append(m)
             if reporter is not None:
-                reporter.report(float(np.mean([m["effectiveness"] for m in per_split])), i)
+                so_far = np.column_stack([np.concatenate([r.net for r in results]), np.concatenate([r.unhedged for r in results])])
+                reporter.report(float(stat(so_far)), step)
                 if reporter.should_prune():
                     raise TrialPruned()
-        out = {f"{window}_{k}": float(np.mean([m[k] for m in per_split])) for k in per_split[0]}
-        for i, m in enumerate(per_split):
-            for k in PER_SPLIT:
-                out[f"{window}_{k}_split{i}"] = m[k]
-        return out
+        pooled = HedgeResult(*(np.concatenate([getattr(r, f) for r in results]) for f in HedgeResult.__dataclass_fields__))
+        eng = cfg["engine"]
+        out = hedge_metrics(pooled, int(eng.get("stability_window", 20)))
+        out["beta_stability"] = float(np.mean([m["beta_stability"] for m in per_window]))
+        var_u = float(np.var(pooled.unhedged, ddof=1))
+        for name, b in self._cost_bps(eng).items():  # the same trades under every cost scenario
+            out[f"effectiveness_cost_{name}"] = 1.0 - float(np.var(pooled.gross - pooled.turnover * b * 1e-4, ddof=1)) / var_u
+        if len(windows) > 1:
+            for w, m in zip(windows, per_window):
+                out[f"effectiveness_{w.name}"] = m["effectiveness"]
+        samples = np.column_stack([pooled.net, pooled.unhedged])
+        return Evaluation(metrics=out, samples={METRIC: samples}, statistics={METRIC: stat}, serial=True)
 
-    def __call__(self, params: Mapping[str, Any], reporter: Reporter) -> dict[str, float]:
-        cfg = self.configure(params)
-        return self._score("val", self._kalman_window_ratios(cfg), cfg, reporter)
+    def kalman_ratios_of(self, cfg: Mapping[str, Any]) -> RatiosOf:
+        return lambda w: self.kalman_ratios(w, cfg)
 
-    def evaluate(self, params: Mapping[str, Any], reporter: Reporter | None = None) -> dict[str, float]:
+    def __call__(self, params: Mapping[str, Any], reporter: Reporter) -> Evaluation:
         cfg = self.configure(params)
-        return self._score("test", self._kalman_window_ratios(cfg), cfg)
+        return self.score(self.folds, self.kalman_ratios_of(cfg), cfg, reporter)
+
+    def evaluate(self, params: Mapping[str, Any], reporter: Reporter | None = None) -> Evaluation:
+        cfg = self.configure(params)
+        ev = self.score([self.walk.test], self.kalman_ratios_of(cfg), cfg)
+        q, r = self.noise(self.walk.test, cfg)
+        ev.metrics.update(process_noise=q, observation_noise=r)
+        return ev
 
     # ------------------------------------------------------------------ baselines
-    def static_ratios(self, method: str, split: int, window: str) -> np.ndarray:
-        """Constant ratios of a static method over a window: fitted on train (val window) or on
-        train + val (test window)."""
+    def static_ratios(self, method: str, window: Window) -> np.ndarray:
+        """Constant ratios of a static method, fitted on the window's train range."""
         st = self.config.get("static", {})
-        s = self.splits[split]
-        lo = s.train[0]
-        hi = s.train[1] if window == "val" else s.val[1]
+        lo, hi = window.train
         intercept = bool(st.get("intercept", True))
         y, X = self.y[lo:hi], self.X[lo:hi]
         if method == "ols":
@@ -257,163 +254,71 @@ class KalmanHedgeObjective(Objective):
         elif method == "ridge":
             h = ridge_hedge(y, X, float(st.get("ridge_alpha", 0.1)), intercept).ratios
         elif method == "min_variance":
-            # seed 003: one proxy, h* = rho sigma_S / sigma_F; the proxy with the highest R^2
+            # one proxy, h* = rho sigma_S / sigma_F, on the proxy with the highest R^2
             fits = [min_variance_ratio(y, X[:, j]) for j in range(X.shape[1])]
             j = int(np.argmax([r2 for _, r2 in fits]))
             h = np.zeros(X.shape[1])
             h[j] = fits[j][0]
+        elif method == "none":
+            h = np.zeros(X.shape[1])
         else:
             raise ValueError(f"unknown static method {method!r}")
-        w_lo, w_hi = s.window(window)
-        return np.tile(h, (w_hi - w_lo, 1))
+        return np.tile(h, (window.days, 1))
 
-    def _rolling_ratios(self) -> np.ndarray:
+    def rolling_ratios(self) -> np.ndarray:
+        """Trailing-window OLS ratios of every day (``static.rolling_window`` days before it)."""
         st = self.config.get("static", {})
         return rolling_ols_ratios(self.y, self.X, int(st.get("rolling_window", 126)), bool(st.get("intercept", True)))
 
-    def grid_calibration(self) -> tuple[float, float, dict[str, float]]:
-        """The seed's calibration: best (q, R) of the config grids by mean validation effectiveness."""
+    def grid_calibration(self) -> tuple[dict[str, Any], Evaluation]:
+        """The seed's calibration: the (q, R) of the config grids with the best pooled validation effectiveness."""
         k = self.config["kalman"]
-        best: tuple[float, float, dict[str, float]] | None = None
+        best: tuple[dict[str, Any], Evaluation] | None = None
         for q in k["process_noise_grid"]:
             for r in k["observation_noise_grid"]:
-                params = {"kalman.process_noise": float(q), "kalman.observation_noise": float(r)}
+                params = {"kalman.signal_to_noise": None, "kalman.process_noise": float(q), "kalman.observation_noise": float(r)}
                 cfg = self.configure(params)
-                m = self._score("val", self._kalman_window_ratios(cfg), cfg)
-                if best is None or m["val_effectiveness"] > best[2]["val_effectiveness"]:
-                    best = (float(q), float(r), m)
-        assert best is not None
+                ev = self.score(self.folds, self.kalman_ratios_of(cfg), cfg)
+                if best is None or ev.metrics[METRIC] > best[1].metrics[METRIC]:
+                    best = (params, ev)
+        if best is None:
+            raise ValueError("kalman.process_noise_grid and kalman.observation_noise_grid must not be empty")
         return best
 
-    def baselines(self) -> dict[str, dict[str, dict[str, float]]]:
+    def baselines(self) -> dict[str, dict[str, Evaluation]]:
+        """No hedge, static OLS, ridge, single-proxy h*, rolling OLS and the seed's grid-calibrated
+        Kalman, in sample on the validation folds and out of sample on the test window."""
         if self._baselines is not None:
             return self._baselines
         cfg = self.config
-        out: dict[str, dict[str, dict[str, float]]] = {}
-        for name, method in (("static_ols", "ols"), ("ridge", "ridge"), ("min_variance_single", "min_variance")):
-            fn = lambda i, w, method=method: self.static_ratios(method, i, w)  # noqa: E731
-            out[name] = {"in_sample": self._score("val", fn, cfg), "out_of_sample": self._score("test", fn, cfg)}
+        out: dict[str, dict[str, Evaluation]] = {}
+
+        def both(ratios_of: RatiosOf) -> dict[str, Evaluation]:
+            return {"in_sample": self.score(self.folds, ratios_of, cfg), "out_of_sample": self.score([self.walk.test], ratios_of, cfg)}
+
+        for name, method in (("no_hedge", "none"), ("static_ols", "ols"), ("ridge", "ridge"), ("min_variance_single", "min_variance")):
+            out[name] = both(lambda w, method=method: self.static_ratios(method, w))
         intercept = bool(cfg.get("static", {}).get("intercept", True))
-        out["static_ols"]["in_sample"]["val_r2"] = float(np.mean([self._ols(i, intercept).r2 for i in range(len(self.splits))]))
-        out["min_variance_single"]["in_sample"]["val_r2"] = float(
-            np.mean(
-                [
-                    max(min_variance_ratio(self.y[slice(*s.train)], self.X[slice(*s.train), j])[1] for j in range(len(self.proxies)))
-                    for s in self.splits
-                ]
-            )
-        )
-        rolling = self._rolling_ratios()
-        fn = lambda i, w: rolling[slice(*self.splits[i].window(w))]  # noqa: E731
-        out["rolling_ols"] = {"in_sample": self._score("val", fn, cfg), "out_of_sample": self._score("test", fn, cfg)}
-        q, r, val = self.grid_calibration()
-        params = {"kalman.process_noise": q, "kalman.observation_noise": r}
+        out["static_ols"]["in_sample"].metrics["train_r2"] = float(np.mean([self._ols(w, intercept).r2 for w in self.folds]))
+        out["static_ols"]["out_of_sample"].metrics["train_r2"] = self._ols(self.walk.test, intercept).r2
+        rolling = self.rolling_ratios()
+        out["rolling_ols"] = both(lambda w: rolling[slice(*w.scored)])
+        params, val = self.grid_calibration()
         test = self.evaluate(params)
-        val = dict(val, process_noise=q, observation_noise=r)
+        for ev in (val, test):
+            ev.metrics.update(process_noise=params["kalman.process_noise"], observation_noise=params["kalman.observation_noise"])
         out["kalman_grid_calibration"] = {"in_sample": val, "out_of_sample": test}
         self._baselines = out
         return out
 
     # ------------------------------------------------------------------ plots
     def plots(self, best_params: Mapping[str, Any], trials: Sequence[Mapping[str, Any]], out_dir: Path) -> list[Path]:
-        import matplotlib
+        from objectives.kalman_hedge_plots import kalman_plots
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        return kalman_plots(self, best_params, trials, Path(out_dir))
 
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        cfg = self.configure(best_params)
-        ratios_of = self._kalman_window_ratios(cfg)
-        kal, stat, dates = [], [], []
-        for i, s in enumerate(self.splits):
-            for w in WINDOWS:
-                kal.append(ratios_of(i, w))
-                stat.append(self.static_ratios("ols", i, w))
-                dates.append(self.index[slice(*s.window(w))])
-        idx = dates[0].append(dates[1:]) if len(dates) > 1 else dates[0]
-        kal_df = pd.DataFrame(np.vstack(kal), index=idx, columns=self.proxies)
-        stat_df = pd.DataFrame(np.vstack(stat), index=idx, columns=self.proxies)
-        paths: list[Path] = []
-
-        m = len(self.proxies)
-        fig, axes = plt.subplots(m, 1, figsize=(11, 2.6 * m), sharex=True, squeeze=False)
-        for ax, c in zip(axes[:, 0], self.proxies):
-            ax.plot(kal_df.index, kal_df[c], lw=1.0, label="Kalman (prior beta)")
-            ax.plot(stat_df.index, stat_df[c], lw=1.2, ls="--", label="static OLS")
-            for s in self.splits:
-                ax.axvline(self.index[s.val[0]], color="grey", lw=0.6, ls=":")
-                ax.axvline(self.index[s.test[0]], color="black", lw=0.6, ls=":")
-            ax.set_ylabel(f"h {c}")
-            ax.grid(alpha=0.25)
-        axes[0, 0].legend(loc="upper left", fontsize=8)
-        axes[0, 0].set_title(
-            f"{self.target} hedge ratios, validation and test windows (q={cfg['kalman']['process_noise']:.2e}, "
-            f"R={cfg['kalman']['observation_noise']:.2e}; dotted: val / test starts)"
-        )
-        fig.tight_layout()
-        paths.append(self._save(fig, out_dir / "kalman_vs_static_ratios.png"))
-
-        window = int(cfg["engine"].get("stability_window", 20))
-        fig, ax = plt.subplots(figsize=(11, 3.5))
-        for c in self.proxies:
-            ax.plot(kal_df.index, kal_df[c].rolling(window).std(ddof=1), lw=1.0, label=c)
-        ax.set_title(f"{window}-day rolling std of the Kalman betas")
-        ax.legend(fontsize=8)
-        ax.grid(alpha=0.25)
-        fig.tight_layout()
-        paths.append(self._save(fig, out_dir / "kalman_beta_rolling_std.png"))
-
-        rows = {"kalman_tuned": (self(best_params, NullReporter(out_dir)), self.evaluate(best_params))}
-        for name, b in self.baselines().items():
-            rows[name] = (b["in_sample"], b["out_of_sample"])
-        cols = [
-            ("val eff (net)", "val_effectiveness", "{:.4f}"),
-            ("test eff (net)", "test_effectiveness", "{:.4f}"),
-            ("test eff (gross)", "test_effectiveness_gross", "{:.4f}"),
-            ("test Sharpe", "test_sharpe", "{:.2f}"),
-            ("test max DD", "test_max_drawdown", "{:.3f}"),
-            ("test turnover/yr", "test_turnover_annual", "{:.2f}"),
-            ("test cost", "test_total_cost", "{:,.0f}"),
-            ("test beta std", "test_beta_stability", "{:.4f}"),
-        ]
-        cells = []
-        for name, (ins, oos) in rows.items():
-            both = {**ins, **oos}
-            cells.append([fmt.format(both[key]) if key in both else "" for _, key, fmt in cols])
-        fig, ax = plt.subplots(figsize=(13, 0.5 + 0.45 * (len(rows) + 1)))
-        ax.axis("off")
-        table = ax.table(cellText=cells, rowLabels=list(rows), colLabels=[c for c, _, _ in cols], loc="center")
-        table.auto_set_font_size(False)
-        table.set_fontsize(9)
-        table.scale(1.0, 1.4)
-        ax.set_title(f"{self.target} hedged with {', '.join(self.proxies)}: mean over {len(self.splits)} walk-forward splits")
-        fig.tight_layout()
-        paths.append(self._save(fig, out_dir / "kalman_metrics_table.png"))
-
-        done = [t for t in trials if t.get("state") == "COMPLETE" and "val_effectiveness" in (t.get("metrics") or {})]
-        qs = [t["params"].get("kalman.process_noise") for t in done]
-        rs = [t["params"].get("kalman.observation_noise") for t in done]
-        if done and all(v is not None for v in qs + rs):
-            fig, ax = plt.subplots(figsize=(6.5, 5))
-            sc = ax.scatter(qs, rs, c=[t["metrics"]["val_effectiveness"] for t in done], cmap="viridis", s=28)
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.set_xlabel("process noise q")
-            ax.set_ylabel("observation noise R")
-            ax.set_title("trials: validation net hedge effectiveness")
-            fig.colorbar(sc, ax=ax)
-            fig.tight_layout()
-            paths.append(self._save(fig, out_dir / "kalman_trials_q_R.png"))
-        return paths
-
-    @staticmethod
-    def _save(fig: Any, path: Path) -> Path:
-        import matplotlib.pyplot as plt
-
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        return path
+    def scored_dates(self, window: Window) -> pd.DatetimeIndex:
+        return self.index[slice(*window.scored)]
 
     def dataset(self) -> dict[str, Any]:
         """The price file, its digest and the days of returns the study uses."""
@@ -422,4 +327,3 @@ class KalmanHedgeObjective(Objective):
 
         return describe_file(resolve_source(self.config["data"]["file"]), rows=len(self.index),
                              date_range=(self.index[0], self.index[-1]))
-

@@ -1,96 +1,104 @@
-"""spread_hedge: choose how to size the legs of a mean-reverting spread (seeds 001, 003).
+"""spread_hedge: what a pairs trader earns with a tuned spread and z-score rule (seeds 001, 003).
 
-Walk-forward over a real price file: at each trading-window start ``t`` the hedge ratios are
-estimated with ``spread.method`` on the previous ``spread.formation_window`` rows only; the
-spread ``y - ratios . X`` is then traded, unchanged, over the next ``spread.trading_window``
-rows and scored out of sample (no look-ahead):
+Walk-forward over a real price file (``simulators.pairs_backtest``): at each trading-window
+start the hedge ratios (``spread.method``), the spread's mean and its standard deviation come
+from the previous ``spread.formation_window`` rows only; a z-score rule (``trade.entry_z``,
+``exit_z``, ``stop_z``) trades the spread over the next ``spread.trading_window`` rows with a
+fixed gross notional and ``trade.cost_bps`` on every leg traded. The score is the annualised
+Sharpe ratio of the pooled daily net returns (maximise); half-life, ADF and variance reduction
+are diagnostics.
 
-* ``half_life`` (default score, minimise): the AR(1) half-life of the window's spread around
-  the formation-window mean (the level a trader would expect it to revert to), in days. A
-  window that does not revert (slope >= 0), whose half-life exceeds ``spread.half_life_penalty``,
-  or whose ratios could not be estimated (a divergent optimisation, an ill-posed fit) scores
-  ``spread.half_life_penalty`` (default 500 days): a large finite penalty, so a trial's metrics
-  stay finite. Windows are weighted by their length.
-* ``adf_stat`` (``spread.score: adf``, minimise): the window's ADF(1) t-statistic; a window
-  without ratios scores ``spread.adf_penalty`` (default 0.0, worse than a random walk's typical
-  value).
-* ``variance_reduction``: ``1 - Var(spread changes) / Var(dependent-leg changes)`` pooled over
-  the windows that have ratios (0 when none has).
-
-The search scores trading windows in ``[warmup, split)``; ``evaluate`` scores those in the
-held-out tail ``[split, end)`` (the last ``data.holdout_fraction`` of rows), whose formation
-windows may reach back into earlier rows (data known at the time), never forward. ``warmup``
-defaults to the longest formation window the search can pick, so every trial is scored on the
-same days. Per-window estimates are cached per worker: trials that share a method, constant,
-formation window and window start reuse them.
+Rows: the search scores days ``[warmup, split)`` (``warmup`` = the longest formation window it
+can pick, so every trial is scored on the same days); ``evaluate`` scores the untouched final
+``data.holdout_fraction`` of rows ``[split, end)``, whose formation windows may reach back into
+earlier rows (data known at the time), never forward. ``evaluate`` also re-runs the config on
+``surrogates.n`` surrogate histories of the held-out period whose legs were block-bootstrapped
+independently (no cointegration) and reports the share that score at least as well
+(``surrogate_p_value``). Every evaluation returns per-day net returns as its samples.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from hedgeopt.protocol import NullReporter, Objective, Reporter, TrialPruned, get_path
+from hedgeopt.protocol import (
+    Evaluation,
+    Objective,
+    Reporter,
+    Sharpe,
+    TrialPruned,
+    get_path,
+)
 from simulators import hedge_ratios as hr
+from simulators.pairs_backtest import (
+    RatioEstimator,
+    SpreadSettings,
+    summarise,
+    walk_forward,
+)
+from simulators.pairs_trading import (
+    TRADING_DAYS,
+    ZScoreRule,
+    annualised_sharpe,
+    buy_and_hold,
+    max_drawdown,
+)
 from simulators.prices import load_prices
+from simulators.surrogates import independent_block_bootstrap
 
 METHODS_WITH_CONSTANT = ("ols", "tls")
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """Hedge ratios of the legs after the dependent one (None: estimation failed) and the
-    formation-window spread's mean and standard deviation."""
-
-    beta: np.ndarray | None
-    mean: float
-    std: float
-
-
-@dataclass
-class WalkForward:
-    """Per-window results of one walk-forward run."""
-
-    starts: list[int]
-    ends: list[int]
-    betas: list[np.ndarray | None]
-    half_lives: list[float]
-    adf_stats: list[float]
-    spread: pd.Series  # stitched out-of-sample spread minus the formation mean
-    zscore: pd.Series  # the same over the formation std
+#: Methods that run an optimiser per window (each surrogate costs ~10x a closed-form method's).
+NUMERICAL_METHODS = ("min_half_life", "min_adf")
+#: Fewest held-out trading windows a walk-forward may leave (fewer cannot say anything).
+MIN_HELD_OUT_WINDOWS = 3
+SCORE = "sharpe"
 
 
 class SpreadHedgeObjective(Objective):
-    """Tunes spread.method, formation_window, add_constant and trading_window on a real pair."""
+    """Tunes the hedge-ratio method, windows and z-score thresholds of a pairs trade."""
+
+    #: read from the study config only (prices and surrogates are set up once per worker)
+    fixed_keys = ("data", "surrogates")
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
         data = dict(self.config.get("data") or {})
-        spread = dict(self.config.get("spread") or {})
+        surrogates = dict(self.config.get("surrogates") or {})
+        self.seed = int(self.config.get("seed") or 0)
+        self.n_surrogates = int(surrogates.get("n", 200))
+        self.n_surrogates_numerical = int(surrogates.get("n_numerical", self.n_surrogates))
+        self.surrogate_block = int(surrogates.get("block", 20))
+        if self.n_surrogates < 0 or self.surrogate_block < 1:
+            raise ValueError("surrogates.n must be >= 0 and surrogates.block >= 1")
         self.prices = self._load(data)
-        self.dependent = str(self.prices.columns[0])
+        self.columns = [str(c) for c in self.prices.columns]
+        self.dependent = self.columns[0]
         self.values = self.prices.to_numpy(dtype=float)
-        n = len(self.prices)
+        if data.get("surrogate_seed") is not None:  # the whole study on a pair with no cointegration
+            rng = np.random.default_rng(int(data["surrogate_seed"]))
+            self.values = independent_block_bootstrap(self.values, 1, self.surrogate_block, rng)[0]
+            self.prices = pd.DataFrame(self.values, index=self.prices.index, columns=self.columns)
+        n = len(self.values)
         holdout = float(data.get("holdout_fraction", 0.25))
         if not 0.0 < holdout < 1.0:
             raise ValueError(f"data.holdout_fraction must be in (0, 1), got {holdout}")
-        self.split = int(round(n * (1.0 - holdout)))
-        self.warmup = self._warmup(data, spread)
-        if self.warmup >= self.split:
+        self.split = round(n * (1.0 - holdout))
+        self.warmup = self._longest("formation_window", data.get("warmup"))
+        if self.warmup < 2 or self.warmup >= self.split:
             raise ValueError(
-                f"data has {n} rows: warmup {self.warmup} leaves no in-sample trading days before "
-                f"the held-out tail at row {self.split}; use a shorter formation window or more data"
+                f"{data.get('source')}: {n} rows; warmup {self.warmup} (the longest formation window) "
+                f"leaves no in-sample trading days before the held-out part at row {self.split}; use "
+                "more data or shorter spread.formation_window values"
             )
-        self.score_kind = str(spread.get("score", "half_life"))
-        if self.score_kind not in ("half_life", "adf"):
-            raise ValueError(f"spread.score must be half_life or adf, got {self.score_kind!r}")
-        self._cache: dict[tuple, Estimate] = {}
+        self._check_held_out(self._longest("trading_window", None))
+        self.estimator = RatioEstimator(self.values, self.columns)
+        self.default = self._settings({})
 
     # ---------------------------------------------------------------- set-up
 
@@ -98,7 +106,7 @@ class SpreadHedgeObjective(Objective):
     def _load(data: Mapping[str, Any]) -> pd.DataFrame:
         columns = data.get("columns")
         prices = load_prices(
-            data.get("source", "XLF-XLK.csv"),
+            data.get("source", "stock_prices.csv"),
             columns=list(columns) if columns else None,
             start=data.get("start"),
             end=data.get("end"),
@@ -113,234 +121,146 @@ class SpreadHedgeObjective(Objective):
             prices = prices[[dependent] + [c for c in prices.columns if c != dependent]]
         return prices
 
-    def _warmup(self, data: Mapping[str, Any], spread: Mapping[str, Any]) -> int:
-        if data.get("warmup") is not None:
-            warmup = int(data["warmup"])
-        else:
-            spec = get_path(self.config, "search_space", {}).get("spread.formation_window") or {}
-            candidates = [int(spread.get("formation_window", 120))]
-            for key in ("high",):
-                if key in spec:
-                    candidates.append(int(spec[key]))
-            candidates += [int(v) for v in spec.get("choices", []) + spec.get("grid", [])]
-            warmup = max(candidates)
-        if warmup < 1:
-            raise ValueError(f"data.warmup must be positive, got {warmup}")
-        return warmup
+    def _longest(self, key: str, fixed: Any) -> int:
+        """The largest value of ``spread.<key>`` the study can use (default or search space)."""
+        if fixed is not None:
+            return int(fixed)
+        spec = get_path(self.config, "search_space", {}).get(f"spread.{key}") or {}
+        values = [int(get_path(self.config, f"spread.{key}", 1))]
+        if "high" in spec:
+            values.append(int(spec["high"]))
+        values += [int(v) for v in list(spec.get("choices", [])) + list(spec.get("grid", []))]
+        return max(values)
 
-    # ---------------------------------------------------------------- settings
+    def _check_held_out(self, trading: int) -> None:
+        held = len(self.values) - self.split
+        if held // trading < MIN_HELD_OUT_WINDOWS:
+            source = get_path(self.config, "data.source")
+            raise ValueError(
+                f"{source}: {len(self.values)} rows leave {held} held-out days, {held // trading} "
+                f"trading window(s) of {trading} days; at least {MIN_HELD_OUT_WINDOWS} are needed: use "
+                "a longer price history, a larger data.holdout_fraction or shorter "
+                "spread.trading_window values"
+            )
 
-    def _settings(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        cfg = self.configure(params)["spread"]
-        method = str(cfg["method"])
+    def _settings(self, params: Mapping[str, Any]) -> SpreadSettings:
+        cfg = self.configure(params)
+        spread, trade = cfg.get("spread") or {}, cfg.get("trade") or {}
+        method = str(spread.get("method", "ols"))
         if method not in hr.METHODS:
             raise ValueError(f"spread.method must be one of {list(hr.METHODS)}, got {method!r}")
-        formation = int(cfg["formation_window"])
-        trading = int(cfg["trading_window"])
-        if formation < 2 or trading < 3:
-            raise ValueError(
-                f"formation_window ({formation}) must be >= 2 and trading_window ({trading}) >= 3"
-            )
-        add_constant = _as_bool(cfg.get("add_constant", False))
-        return {
-            "method": method,
-            "formation": formation,
-            "trading": trading,
-            "add_constant": add_constant if method in METHODS_WITH_CONSTANT else None,
-            "hl_penalty": float(cfg.get("half_life_penalty", 500.0)),
-            "adf_penalty": float(cfg.get("adf_penalty", 0.0)),
-        }
+        formation = int(spread.get("formation_window", 120))
+        trading = int(spread.get("trading_window", 60))
+        if formation < 10 or trading < 1:
+            raise ValueError(f"spread.formation_window ({formation}) must be >= 10 and "
+                             f"spread.trading_window ({trading}) >= 1")
+        if formation > self.warmup:
+            raise ValueError(f"spread.formation_window {formation} exceeds the warmup {self.warmup}")
+        self._check_held_out(trading)
+        cost = float(trade.get("cost_bps", 5.0))
+        if cost < 0:
+            raise ValueError(f"trade.cost_bps must be >= 0, got {cost}")
+        rule = ZScoreRule(float(trade.get("entry_z", 2.0)), float(trade.get("exit_z", 0.5)),
+                          float(trade.get("stop_z", 4.0)))
+        constant = _as_bool(spread.get("add_constant", False)) if method in METHODS_WITH_CONSTANT else False
+        return SpreadSettings(method, constant, formation, trading, rule, cost)
 
-    # ---------------------------------------------------------------- estimation
+    # ---------------------------------------------------------------- evaluations
 
-    def _estimate(self, method: str, add_constant: bool | None, formation: int, t: int) -> Estimate:
-        key = (method, add_constant, formation, t)
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        lo = t - formation
-        if lo < 0:
-            raise ValueError(f"formation window {formation} reaches before the first row at {t}")
-        window = self.prices.iloc[lo:t]
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ratios = hr.hedge_ratio(method, window, self.dependent, bool(add_constant))
-            beta = np.array([ratios[c] for c in self.prices.columns[1:]], dtype=float)
-            if not np.isfinite(beta).all():
-                raise ValueError("divergent estimate")
-            vals = self.values[lo:t]
-            spread = vals[:, 0] - vals[:, 1:] @ beta
-            est = Estimate(beta, float(spread.mean()), float(spread.std(ddof=1)))
-        except (ValueError, np.linalg.LinAlgError):
-            est = Estimate(None, math.nan, math.nan)
-        self._cache[key] = est
-        return est
+    def _evaluation(self, returns: np.ndarray, metrics: dict[str, float]) -> Evaluation:
+        r = np.asarray(returns, dtype=float)
+        statistic = Sharpe(TRADING_DAYS)
+        metrics = {**metrics, SCORE: float(statistic(r[:, None])),
+                   "pnl": metrics["total_return"] * self._notional()}
+        return Evaluation(metrics=metrics, samples={SCORE: r}, statistics={SCORE: statistic},
+                          serial=True)
 
-    def _windows(self, lo: int, hi: int, trading: int) -> list[tuple[int, int]]:
-        """Trading windows covering [lo, hi); a last partial window needs >= 5 rows."""
-        out = []
-        t = lo
-        while t < hi:
-            e = min(t + trading, hi)
-            if e - t >= 5:
-                out.append((t, e))
-            t = e
-        return out
+    def _notional(self) -> float:
+        return float(get_path(self.config, "trade.gross_notional", 1.0e6))
 
-    def _walk(self, s: Mapping[str, Any], lo: int, hi: int, reporter: Reporter | None) -> tuple[dict[str, float], WalkForward]:
-        windows = self._windows(lo, hi, s["trading"])
-        if not windows:
-            raise ValueError(f"no trading window fits in rows [{lo}, {hi})")
-        walk = WalkForward([], [], [], [], [], pd.Series(dtype=float), pd.Series(dtype=float))
-        d_spread: list[np.ndarray] = []
-        d_dep: list[np.ndarray] = []
-        pieces: list[pd.Series] = []
-        zpieces: list[pd.Series] = []
-        weights: list[int] = []
-        failed = 0
-        for k, (t, e) in enumerate(windows):
-            est = self._estimate(s["method"], s["add_constant"], s["formation"], t)
-            vals = self.values[t - 1 : e]  # row t-1 anchors the first change
-            if est.beta is None:
-                failed += 1
-                hl, adf = s["hl_penalty"], s["adf_penalty"]
-            else:
-                spread = vals[:, 0] - vals[:, 1:] @ est.beta
-                centred = spread - est.mean
-                hl = min(hr.half_life(centred, mean=0.0), s["hl_penalty"])
-                adf = _finite_or(hr.adf_statistic(spread[1:]) if e - t >= 10 else math.nan, s["adf_penalty"])
-                d_spread.append(np.diff(spread))
-                d_dep.append(np.diff(vals[:, 0]))
-                index = self.prices.index[t:e]
-                pieces.append(pd.Series(centred[1:], index=index))
-                zpieces.append(pd.Series(centred[1:] / est.std if est.std > 0 else np.nan, index=index))
-            walk.starts.append(t)
-            walk.ends.append(e)
-            walk.betas.append(est.beta)
-            walk.half_lives.append(hl)
-            walk.adf_stats.append(adf)
-            weights.append(e - t)
+    def _run(self, s: SpreadSettings, lo: int, hi: int, reporter: Reporter | None = None) -> Evaluation:
+        def on_window(k: int, so_far: np.ndarray) -> None:
             if reporter is not None:
-                running = _wmean(walk.half_lives if self.score_kind == "half_life" else walk.adf_stats, weights)
-                reporter.report(running, k)
+                reporter.report(annualised_sharpe(so_far) if so_far.size > 1 else 0.0, k)
                 if reporter.should_prune():
                     raise TrialPruned()
-        half = _wmean(walk.half_lives, weights)
-        adf = _wmean(walk.adf_stats, weights)
-        if d_spread:
-            ds, dy = np.concatenate(d_spread), np.concatenate(d_dep)
-            vr = 1.0 - float(ds.var()) / float(dy.var()) if dy.var() > 0 else 0.0
-        else:
-            vr = 0.0
-        reverting = [h < s["hl_penalty"] for h in walk.half_lives]
-        metrics = {
-            "score": half if self.score_kind == "half_life" else adf,
-            "half_life": half,
-            "adf_stat": adf,
-            "variance_reduction": vr,
-            "mean_reverting_share": float(np.mean(reverting)),
-            "failed_share": failed / len(windows),
-            "n_windows": float(len(windows)),
-        }
-        if pieces:
-            walk.spread = pd.concat(pieces)
-            walk.zscore = pd.concat(zpieces)
-        return metrics, walk
+
+        walk = walk_forward(self.estimator, s, lo, hi, diagnostics=True, on_window=on_window)
+        return self._evaluation(walk.returns, summarise(walk))
+
+    def surrogate_sharpes(self, s: SpreadSettings, n: int, seed: int) -> np.ndarray:
+        """Held-out Sharpe ratios of ``s`` on ``n`` surrogates of the held-out period (its formation
+        rows included) whose legs were block-bootstrapped independently."""
+        lo = self.split - s.formation
+        rng = np.random.default_rng(seed)
+        paths = independent_block_bootstrap(self.values[lo:], n, self.surrogate_block, rng)
+        out = np.empty(n)
+        for i, path in enumerate(paths):
+            walk = walk_forward(RatioEstimator(path, self.columns, cache=False), s, s.formation,
+                                len(path), diagnostics=False)
+            out[i] = annualised_sharpe(walk.returns)
+        return out
 
     # ---------------------------------------------------------------- protocol
 
-    def __call__(self, params: Mapping[str, Any], reporter: Reporter) -> dict[str, float]:
-        return self._walk(self._settings(params), self.warmup, self.split, reporter)[0]
+    def __call__(self, params: Mapping[str, Any], reporter: Reporter) -> Evaluation:
+        return self._run(self._settings(params), self.warmup, self.split, reporter)
 
-    def evaluate(self, params: Mapping[str, Any], reporter: Reporter | None = None) -> dict[str, float]:
-        return self._walk(self._settings(params), self.split, len(self.prices), reporter)[0]
+    def evaluate(self, params: Mapping[str, Any], reporter: Reporter | None = None) -> Evaluation:
+        s = self._settings(params)
+        result = self._run(s, self.split, len(self.values))
+        n = self.n_surrogates_numerical if s.method in NUMERICAL_METHODS else self.n_surrogates
+        if n > 0:
+            sharpes = self.surrogate_sharpes(s, n, self.seed + 7919)
+            real = result.metrics[SCORE]
+            result.metrics.update({
+                "surrogate_p_value": float((1 + np.sum(sharpes >= real)) / (1 + sharpes.size)),
+                "surrogate_sharpe_mean": float(sharpes.mean()),
+                "surrogate_sharpe_q95": float(np.quantile(sharpes, 0.95)),
+                "n_surrogates": float(sharpes.size),
+            })
+        return result
 
-    def baselines(self) -> dict[str, dict[str, dict[str, float]]]:
-        """Each hedge-ratio method at the study's default windows and constant."""
-        out = {}
-        for method in hr.METHODS:
-            params = {"spread.method": method}
-            out[method] = {"in_sample": self(params, NullReporter()), "out_of_sample": self.evaluate(params)}
+    def baselines(self) -> dict[str, dict[str, Evaluation]]:
+        """Buy-and-hold the dependent leg, the OLS ratio with the default rule, and no trade."""
+        ols = SpreadSettings("ols", False, self.default.formation, self.default.trading,
+                             ZScoreRule(), self.default.cost_bps)
+        out: dict[str, dict[str, Evaluation]] = {"buy_and_hold": {}, "ols_default_rule": {}, "no_trade": {}}
+        for split, (lo, hi) in (("in_sample", (self.warmup, self.split)),
+                                ("out_of_sample", (self.split, len(self.values)))):
+            held = buy_and_hold(self.values[lo - 1 : hi, 0], self.default.cost_bps)
+            out["buy_and_hold"][split] = self._evaluation(held, _plain_metrics(held))
+            out["ols_default_rule"][split] = self._run(ols, lo, hi)
+            flat = np.zeros(hi - lo)
+            out["no_trade"][split] = self._evaluation(flat, _plain_metrics(flat))
         return out
 
-    def plots(
-        self,
-        best_params: Mapping[str, Any],
-        trials: Sequence[Mapping[str, Any]],
-        out_dir: Path,
-    ) -> list[Path]:
-        import matplotlib
+    def plots(self, best_params: Mapping[str, Any], trials: Sequence[Mapping[str, Any]],
+              out_dir: Path) -> list[Path]:
+        from objectives.spread_hedge_plots import plot_best
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        best = self._settings(best_params)
-        n = len(self.prices)
-        _, walk_in = self._walk(best, self.warmup, self.split, None)
-        _, walk_out = self._walk(best, self.split, n, None)
-        scored = self.prices.index[self.warmup :]  # NaN (a gap) where a window had no ratios
-        spread = pd.concat([walk_in.spread, walk_out.spread]).reindex(scored)
-        zscore = pd.concat([walk_in.zscore, walk_out.zscore]).reindex(scored)
-        split_date = self.prices.index[self.split]
-        label = _label(best)
-
-        fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
-        ax1.plot(spread.index, spread.to_numpy(), lw=0.9)
-        ax1.axhline(0.0, color="k", lw=0.5)
-        ax1.set_ylabel("spread - formation mean")
-        ax1.set_title(f"Out-of-sample spread, {label}")
-        ax2.plot(zscore.index, zscore.to_numpy(), lw=0.9, color="tab:orange")
-        for level in (-2, 0, 2):
-            ax2.axhline(level, color="k", lw=0.5, ls="--" if level else "-")
-        ax2.set_ylabel("z-score (formation mean/std)")
-        for ax in (ax1, ax2):
-            ax.axvline(split_date, color="tab:red", lw=1.0)
-            ax.axvspan(split_date, self.prices.index[-1], color="tab:red", alpha=0.06)
-        ax2.text(split_date, ax2.get_ylim()[1], " held out", va="top", color="tab:red")
-        fig.tight_layout()
-        p1 = out_dir / "spread_hedge_best_spread.png"
-        fig.savefig(p1, dpi=110)
-        plt.close(fig)
-
-        legs = list(self.prices.columns[1:])
-        fig, axes = plt.subplots(len(legs), 1, figsize=(10, 3.2 * len(legs)), squeeze=False)
-        for method in hr.METHODS:
-            s = dict(best, method=method)
-            s["add_constant"] = (best["add_constant"] or False) if method in METHODS_WITH_CONSTANT else None
-            dates, rows = [], []
-            for lo, hi in ((self.warmup, self.split), (self.split, n)):
-                for t, _e in self._windows(lo, hi, s["trading"]):
-                    est = self._estimate(method, s["add_constant"], s["formation"], t)
-                    dates.append(self.prices.index[t])
-                    rows.append(est.beta if est.beta is not None else np.full(len(legs), np.nan))
-            ratios = np.array(rows)
-            for j, ax in enumerate(axes[:, 0]):
-                ax.plot(dates, ratios[:, j], marker=".", lw=0.8, label=method)
-        for j, ax in enumerate(axes[:, 0]):
-            ax.axvline(split_date, color="tab:red", lw=1.0)
-            ax.set_ylabel(f"ratio of {legs[j]}")
-            ax.legend(fontsize=7, ncol=3)
-        axes[0, 0].set_title(
-            f"Hedge ratio per window ({self.dependent} = 1), formation {best['formation']}d, "
-            f"trading {best['trading']}d; gaps: no ratio"
-        )
-        fig.tight_layout()
-        p2 = out_dir / "spread_hedge_ratios.png"
-        fig.savefig(p2, dpi=110)
-        plt.close(fig)
-        return [p1, p2]
+        return plot_best(self, self._settings(best_params), Path(out_dir))
 
     def dataset(self) -> dict[str, Any]:
         """The pair's price file, its digest and the days the study uses."""
         from hedgeopt.protocol import describe_file
         from simulators.prices import resolve_source
 
-        source = self.config["data"].get("source", "XLF-XLK.csv")
+        source = self.config["data"].get("source", "stock_prices.csv")
         return describe_file(resolve_source(source), rows=len(self.prices),
                              date_range=(self.prices.index[0], self.prices.index[-1]))
+
+
+def _plain_metrics(returns: np.ndarray) -> dict[str, float]:
+    """The trading metrics of a series that is not a spread trade (buy-and-hold, no trade)."""
+    r = np.asarray(returns, dtype=float)
+    return {
+        "sharpe": annualised_sharpe(r),
+        "annual_return": float(r.mean() * TRADING_DAYS),
+        "total_return": float(r.sum()),
+        "volatility": float(r.std(ddof=1) * math.sqrt(TRADING_DAYS)),
+        "max_drawdown": max_drawdown(r),
+    }
 
 
 def _as_bool(value: Any) -> bool:
@@ -351,16 +271,3 @@ def _as_bool(value: Any) -> bool:
             return False
         raise ValueError(f"spread.add_constant must be true or false, got {value!r}")
     return bool(value)
-
-
-def _finite_or(value: float, default: float) -> float:
-    return float(value) if math.isfinite(value) else float(default)
-
-
-def _wmean(values: Sequence[float], weights: Sequence[int]) -> float:
-    return float(np.average(np.asarray(values, dtype=float), weights=np.asarray(weights, dtype=float)))
-
-
-def _label(s: Mapping[str, Any]) -> str:
-    const = "" if s["add_constant"] is None else f", constant={s['add_constant']}"
-    return f"{s['method']}{const}, formation {s['formation']}d, trading {s['trading']}d"

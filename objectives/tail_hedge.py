@@ -138,6 +138,9 @@ def market_of(cfg: Mapping[str, Any]) -> Market:
 class TailHedgeObjective(Objective):
     """Tail-aware utility of a put + trend overlay: tuned on stress paths, judged on SPY history."""
 
+    #: read from the study config only (history, stress paths and the utility are set up once per worker)
+    fixed_keys = ("data", "utility", "judge", "stress", "baselines", "implied_vol.lookback")
+
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
         cfg = self.config

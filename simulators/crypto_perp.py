@@ -11,6 +11,10 @@ Per path and tick of ``tick_seconds`` (``dt`` in years of 365 days):
   jumps ``J`` (intensity per year, or a per-tick probability as in the seed) of normal (Merton)
   or uniform log-size; ``comp = lambda (E[e^J] - 1)`` makes ``S`` a martingale when
   ``compensate_jumps`` (risk-neutral perp, zero drift).
+* variance risk premium: the state ``iv`` is the *implied* vol (what the book is marked at);
+  the price diffuses at the realised vol ``iv / (1 + variance_risk_premium)``, so a premium
+  > 0 makes options rich against what the market then realises (short-vol books earn it on
+  average). 0 (the seed's model) diffuses at the implied vol.
 * timing: by default the tick's return diffuses at the vol *at the start* of the tick and the vol
   shock ``w`` is its own normal; ``iv_update_before_return`` reproduces seed 002, where the vol
   is updated first with the return's own normal ``z`` and the return then uses the new vol.
@@ -26,13 +30,14 @@ order, so the same (params, n_paths, seed) give the same paths to the bit.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 from numba import njit
 
-__all__ = ["CryptoPerpParams", "MarketPaths", "simulate_paths", "SECONDS_PER_YEAR"]
+__all__ = ["SECONDS_PER_YEAR", "CryptoPerpParams", "MarketPaths", "simulate_paths"]
 
 SECONDS_PER_YEAR = 365.0 * 24.0 * 3600.0
 
@@ -63,6 +68,7 @@ class CryptoPerpParams:
     v_min: float = 0.2
     v_max: float = 1.5
     iv_update_before_return: bool = False
+    variance_risk_premium: float = 0.0
     # funding
     funding_interval_hours: float = 8.0
     funding_base: float = 0.0001
@@ -97,6 +103,8 @@ class CryptoPerpParams:
             bad("need jump_std >= 0 and jump_low <= jump_high")
         if self.vol_of_vol < 0 or (self.vol_clustering is not None and not 0 <= self.vol_clustering < 1):
             bad("need vol_of_vol >= 0 and vol_clustering in [0, 1)")
+        if not self.variance_risk_premium > -1:
+            bad(f"variance_risk_premium must be > -1, got {self.variance_risk_premium}")
         if self.vol_mean_reversion < 0:
             bad(f"vol_mean_reversion must be >= 0, got {self.vol_mean_reversion}")
         if not self.funding_interval_hours > 0 or not self.funding_cycle_hours > 0:
@@ -105,7 +113,7 @@ class CryptoPerpParams:
             bad("need funding_noise_std >= 0 and funding_persistence in (-1, 1)")
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> "CryptoPerpParams":
+    def from_config(cls, cfg: Mapping[str, Any]) -> CryptoPerpParams:
         """Build from a config mapping; unknown keys are an error (typos fail loudly)."""
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(cfg) - names)
@@ -121,7 +129,7 @@ class CryptoPerpParams:
     @property
     def n_steps(self) -> int:
         """Number of ticks in the horizon (paths hold n_steps + 1 observations)."""
-        return int(round(self.horizon_hours * 3600.0 / self.tick_seconds))
+        return round(self.horizon_hours * 3600.0 / self.tick_seconds)
 
     @property
     def vol_shock_scale(self) -> float:
@@ -173,8 +181,9 @@ class MarketPaths:
 @njit(cache=True)
 def _evolve(spot: np.ndarray, iv: np.ndarray, z: np.ndarray, w: np.ndarray, jumps: np.ndarray,
             dt: float, drift_dt: float, k: float, kappa_dt: float, iv_mean: float,
-            v_min: float, v_max: float, before: bool) -> None:
-    """Fill spot[:, 1:] and iv[:, 1:] in place from the shocks (sequential in time)."""
+            v_min: float, v_max: float, before: bool, realised: float) -> None:
+    """Fill spot[:, 1:] and iv[:, 1:] in place from the shocks (sequential in time); the
+    price diffuses at ``realised x`` the implied vol."""
     n_paths, n = z.shape
     sqdt = math.sqrt(dt)
     for p in range(n_paths):
@@ -185,7 +194,7 @@ def _evolve(spot: np.ndarray, iv: np.ndarray, z: np.ndarray, w: np.ndarray, jump
             shock = zt if before else w[p, t]
             v_new = v * (1.0 + k * (shock * shock - 1.0)) + kappa_dt * (iv_mean - v)
             v_new = min(max(v_new, v_min), v_max)
-            sig = v_new if before else v
+            sig = (v_new if before else v) * realised
             s = s * math.exp(drift_dt - 0.5 * sig * sig * dt + sig * sqdt * zt + jumps[p, t])
             v = v_new
             spot[p, t + 1] = s
@@ -218,7 +227,8 @@ def simulate_paths(params: CryptoPerpParams, n_paths: int, seed: int) -> MarketP
         jumps = _jumps(params, n, rng)[None, :]
         _evolve(spot[p:p + 1], iv[p:p + 1], z, w, jumps, params.dt, drift_dt,
                 params.vol_shock_scale, params.vol_mean_reversion * params.dt, iv_mean,
-                params.v_min, params.v_max, bool(params.iv_update_before_return))
+                params.v_min, params.v_max, bool(params.iv_update_before_return),
+                1.0 / (1.0 + params.variance_risk_premium))
     times = np.arange(n + 1) * params.tick_seconds
     funding_idx, funding_rate = _funding(params, n_paths, streams[n_paths])
     return MarketPaths(times=times, spot=spot, iv=iv, funding_idx=funding_idx,
@@ -252,7 +262,7 @@ def _funding(params: CryptoPerpParams, n_paths: int, rng: np.random.Generator):
     every = params.funding_interval_hours * 3600.0 / params.tick_seconds
     if abs(every - round(every)) > 1e-9:
         raise ValueError("crypto_perp: funding_interval_hours must be a whole number of ticks")
-    every = int(round(every))
+    every = round(every)
     funding_idx = np.arange(every, params.n_steps + 1, every, dtype=np.int64)
     hours = funding_idx * params.tick_seconds / 3600.0
     cycle = (1.0 + np.sin(2.0 * np.pi * hours / params.funding_cycle_hours)) / 2.0

@@ -8,7 +8,8 @@ underlying) is chosen at t_k from information up to t_k and held over [t_k, t_{k
              - (S_n - K)+
 
 so the opening trade at t_0 and the closing (liquidating) trade at maturity both pay the
-proportional cost ``c``. ``p0`` is the initial capital (the Black-Scholes price by default).
+proportional cost ``c``. ``p0`` is the initial capital: the premium received for the call
+(the Heston price on Heston paths by default; see :mod:`objectives.deep_hedge`).
 
 Risk: the hedging loss is ``L = -P&L`` (the shortfall). CVaR_a(L) is estimated as the
 sorted-sample mean of the worst ``k = ceil((1 - a) n)`` losses (the plain tail average; it
@@ -20,12 +21,15 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from torch import nn
 
 from simulators.sv_paths import Paths
@@ -140,8 +144,8 @@ class HedgerNet(nn.Module):
             raise ValueError(f"arch must be one of {ARCHES}, got {arch!r}")
         if hidden_size < 1 or num_layers < 1:
             raise ValueError(f"hidden_size and num_layers must be >= 1, got {hidden_size}, {num_layers}")
-        self.hparams_dict = dict(arch=arch, hidden_size=int(hidden_size), num_layers=int(num_layers),
-                                 feed_prev_hedge=bool(feed_prev_hedge))
+        self.hparams_dict = {"arch": arch, "hidden_size": int(hidden_size), "num_layers": int(num_layers),
+                                 "feed_prev_hedge": bool(feed_prev_hedge)}
         self.arch, self.feed_prev_hedge = arch, bool(feed_prev_hedge)
         n_in = N_STATIC_FEATURES + int(self.feed_prev_hedge)
         self.register_buffer("feat_mean", torch.zeros(N_STATIC_FEATURES))
@@ -244,37 +248,56 @@ def make_loader(features: torch.Tensor, spot: torch.Tensor, batch_size: int, shu
                                        batch_size=None, num_workers=0)
 
 
+#: Adam step size of a learned premium (its gradient scale is that of the P&L, not the net's).
+PREMIUM_LEARNING_RATE = 0.02
+
+
 class DeepHedgeModule(L.LightningModule):
     """Trains a :class:`HedgerNet` on CVaR_alpha(-P&L) + beta mean(P&L^2).
 
+    ``initial_capital`` p0 is the premium received for the call. With ``learn_premium`` p0
+    starts there and is a trainable parameter fitted by its own pricing loss
+    mean((p0 + X)^2), X = the hedged P&L before premium, so it converges to the expected cost
+    of hedging with the current policy (the quadratic-hedging price); the hedge's loss takes
+    the current p0 as given. CVaR is cash-invariant, so p0 only moves the beta term.
+
     Validation (one batch: the whole validation set) records ``val_cvar95``, the CVaR95 of the
-    hedging loss, which does not depend on alpha or beta, in ``history``.
+    hedging loss at the fixed ``yardstick_capital`` (so it does not depend on alpha, beta or
+    a learned premium), in ``history`` and as a logged metric for early stopping and
+    checkpointing.
     """
 
     def __init__(self, net: HedgerNet, *, strike: float, initial_capital: float, cost_rate: float,
-                 alpha: float, beta: float, learning_rate: float, itm_only: bool = False) -> None:
+                 alpha: float, beta: float, learning_rate: float, itm_only: bool = False,
+                 learn_premium: bool = False, yardstick_capital: float | None = None) -> None:
         super().__init__()
         if not 0.0 <= alpha < 1.0:
             raise ValueError(f"alpha must be in [0, 1), got {alpha}")
         if not learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
         self.net = net
-        self.strike, self.initial_capital, self.cost_rate = float(strike), float(initial_capital), float(cost_rate)
+        self.strike, self.cost_rate = float(strike), float(cost_rate)
         self.alpha, self.beta, self.learning_rate, self.itm_only = float(alpha), float(beta), float(learning_rate), bool(itm_only)
+        self.learn_premium = bool(learn_premium)
+        self.premium = nn.Parameter(torch.tensor(float(initial_capital)), requires_grad=self.learn_premium)
+        self.yardstick_capital = float(initial_capital if yardstick_capital is None else yardstick_capital)
         self.history: list[dict[str, float]] = []
         self._train_losses: list[float] = []
         self.last_val: dict[str, float] = {}
 
-    def pnl(self, features: torch.Tensor, spot: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def hedged_pnl(self, features: torch.Tensor, spot: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(P&L before premium, payoff) per path."""
         payoff = (spot[:, -1] - self.strike).clamp(min=0.0)
-        hedges = self.net(features)
-        return terminal_pnl(spot, hedges, payoff, self.initial_capital, self.cost_rate), payoff
+        return terminal_pnl(spot, self.net(features), payoff, 0.0, self.cost_rate), payoff
 
     def training_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor:
         features, spot = batch
-        pnl, payoff = self.pnl(features, spot)
-        loss = hedging_loss(pnl, self.alpha, self.beta, payoff > 0 if self.itm_only else None)
+        x, payoff = self.hedged_pnl(features, spot)
+        p0 = self.premium.detach().to(x)
+        loss = hedging_loss(x + p0, self.alpha, self.beta, payoff > 0 if self.itm_only else None)
         self._train_losses.append(float(loss.detach()))
+        if self.learn_premium:
+            loss = loss + ((self.premium.to(x) + x.detach()) ** 2).mean()
         return loss
 
     def on_train_epoch_start(self) -> None:
@@ -282,21 +305,28 @@ class DeepHedgeModule(L.LightningModule):
 
     def validation_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> None:
         features, spot = batch
-        pnl, _ = self.pnl(features, spot)
-        m = pnl_metrics(pnl, "val_")
+        x, _ = self.hedged_pnl(features, spot)
+        m = pnl_metrics(x + self.yardstick_capital, "val_")
         self.last_val = {"epoch": float(self.current_epoch),
                          "train_loss": float(sum(self._train_losses) / len(self._train_losses)) if self._train_losses else math.nan,
-                         **m}
+                         "premium": float(self.premium.detach()), **m}
+        self.log("val_cvar95", m["val_cvar95"], on_epoch=True, prog_bar=False, logger=False, batch_size=x.shape[0])
         if not self.trainer.sanity_checking:
             self.history.append(self.last_val)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.net.parameters(), lr=self.learning_rate)
+        groups = [{"params": list(self.net.parameters()), "lr": self.learning_rate}]
+        if self.learn_premium:
+            groups.append({"params": [self.premium], "lr": PREMIUM_LEARNING_RATE})
+        return torch.optim.Adam(groups)
 
 
 def make_trainer(max_epochs: int, callbacks: Sequence[L.Callback] = (), root_dir: Path | str | None = None,
                  accelerator: str = "auto", gradient_clip_val: float | None = 1.0) -> L.Trainer:
-    """A quiet Lightning Trainer: no logger, checkpoints, progress bar or summary; CPU/GPU automatic."""
+    """A quiet Lightning Trainer: no logger, progress bar or summary; CPU/GPU automatic.
+
+    Checkpointing is on only when ``callbacks`` hold a ``ModelCheckpoint``.
+    """
     import logging
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -304,13 +334,44 @@ def make_trainer(max_epochs: int, callbacks: Sequence[L.Callback] = (), root_dir
     warnings.filterwarnings("ignore", message=".*IterableDataset.*__len__.*")
     warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
     warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
     return L.Trainer(
         max_epochs=int(max_epochs), accelerator=accelerator, devices=1, logger=False,
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
+        enable_progress_bar=False, enable_model_summary=False,
         num_sanity_val_steps=0, gradient_clip_val=gradient_clip_val, callbacks=list(callbacks),
         default_root_dir=str(root_dir) if root_dir is not None else None,
         deterministic=False,
     )
+
+
+def fit_best_epoch(module: DeepHedgeModule, train_loader: torch.utils.data.DataLoader,
+                   val_loader: torch.utils.data.DataLoader, *, max_epochs: int, patience: int | None,
+                   callbacks: Sequence[L.Callback] = (), accelerator: str = "auto",
+                   gradient_clip_val: float | None = 1.0, min_delta: float = 0.0) -> dict[str, float]:
+    """Fit with early stopping on ``val_cvar95`` and restore the best epoch's checkpoint.
+
+    ``callbacks`` run before early stopping and checkpointing (a pruning callback). Returns
+    ``best_epoch``, ``best_val_cvar95`` and ``epochs_trained``; ``module`` then holds the best
+    epoch's weights (and learned premium), not the last epoch's.
+    """
+    with tempfile.TemporaryDirectory(prefix="deep_hedge_ckpt_") as tmp:
+        ckpt = ModelCheckpoint(dirpath=tmp, filename="best", monitor="val_cvar95", mode="min",
+                               save_top_k=1, save_weights_only=True, save_last=False)
+        cbs: list[L.Callback] = [*callbacks, ckpt]
+        if patience is not None and patience > 0:
+            cbs.append(EarlyStopping(monitor="val_cvar95", mode="min", patience=int(patience),
+                                     min_delta=float(min_delta), check_finite=True))
+        trainer = make_trainer(max_epochs, cbs, root_dir=tmp, accelerator=accelerator,
+                               gradient_clip_val=gradient_clip_val)
+        trainer.fit(module, train_loader, val_loader)
+        epochs = len(module.history)
+        if not ckpt.best_model_path:
+            raise RuntimeError("training produced no checkpoint (no finite validation CVaR95)")
+        state = torch.load(ckpt.best_model_path, map_location="cpu", weights_only=False)
+    module.load_state_dict(state["state_dict"])
+    return {"best_epoch": float(state["epoch"]), "best_val_cvar95": float(ckpt.best_model_score),
+            "epochs_trained": float(epochs)}
 
 
 @torch.no_grad()

@@ -1,25 +1,36 @@
 """Delta-hedging engine: an options book hedged with a linear perpetual, over many paths.
 
-Policy (DESIGN section 5), evaluated at every tick ``t`` on what is known at ``t``:
+Policy (DESIGN section 5), evaluated at every tick ``t`` on what is known at ``t``, with the
+hedge position ``h`` and the target ``target = -hedge_ratio x book delta`` (underlying units):
 
-* re-hedge when ``cadence_seconds`` have elapsed since the last re-hedge, or when
-  ``|net delta| x S / notional > delta_threshold`` (net delta = book delta + h, underlying
-  units), or when ``|S / S_last_hedge - 1| > gamma_scalp_threshold`` (the move band: the
-  gamma-scalp trigger);
-* target ``h = -hedge_ratio x book delta``; the trade is clipped to
-  ``max_hedge_per_interval x notional / S`` units and executed at ``S_t``;
-* costs ``|trade| x S x (fee + slippage)``; funding ``-h x S x rate`` at each funding time on
-  the position held into it (a long perp pays a positive rate);
+* a *timed* re-hedge when ``cadence_seconds`` have elapsed since the last re-hedge, or when
+  ``|S / S_last_hedge - 1| > gamma_scalp_threshold`` (the move band: the gamma-scalp
+  trigger); it trades to the target;
+* a *band* re-hedge when the hedge has drifted from its target by more than the band's
+  half-width ``w``: ``|h - target| > w``. ``band_mode: fixed``: ``w = delta_threshold x
+  notional / S`` (``|h - target| x S / notional > delta_threshold``); ``band_mode:
+  whalley_wilmott``: ``w = band_scale x (3 x cost_rate x S x Gamma^2 / (2 x risk_aversion))^(1/3)``
+  from the book's gamma at the tick (Whalley and Wilmott 1997; ``band_scale = 1`` is their
+  band). ``rehedge_to: target`` trades back to the target, ``band_edge`` to the nearest edge
+  of the band (``target +- w``), the cheapest trade that restores the band; a timed trigger on
+  the same tick wins (to the target);
+* the trade is clipped to ``max_hedge_per_interval x notional / S`` units and executed at
+  ``S_t``; costs ``|trade| x S x (fee + slippage)``; funding ``-h x S x rate`` at each funding
+  time on the position held into it (a long perp pays a positive rate);
 * P&L = book value change + hedge P&L (``sum h_t (S_{t+1} - S_t)``) + funding - costs.
 
-Conventions: the first re-hedge is at t0 (a desk hedges the book when it opens it); there is
-no re-hedge at the final tick (the horizon is a mark-to-market, not a liquidation); a trigger
-that results in a zero trade still resets the cadence clock and the move band's reference
-but is not counted as a hedge. ``mean_abs_net_delta`` averages the post-trade
-``|net delta| x S / notional`` carried over each tick interval.
+The band measures the hedge's deviation from its target, not the raw net delta: with a hedge
+ratio below 1 the deliberately unhedged ``(1 - ratio) x book delta`` would otherwise breach
+the band almost every tick.
 
-The book's value and delta on every path and tick do not depend on the policy, so they are
-computed once (:func:`build_hedge_inputs`) and shared by every trial (common random
+Conventions: the first re-hedge is at t0, to the target (a desk hedges the book when it opens
+it); there is no re-hedge at the final tick (the horizon is a mark-to-market, not a
+liquidation); a trigger that results in a zero trade still resets the cadence clock and the
+move band's reference but is not counted as a hedge. ``mean_abs_net_delta`` averages the
+post-trade ``|net delta| x S / notional`` carried over each tick interval.
+
+The book's value, delta and gamma on every path and tick do not depend on the policy, so they
+are computed once (:func:`build_hedge_inputs`) and shared by every trial (common random
 numbers); the per-trial work is the compiled kernel :func:`_hedge_kernel`, which only runs
 the policy and the accounting. :func:`hedge_path_reference` is a plain-Python
 implementation of the same rules, from raw market data, used by the tests.
@@ -28,70 +39,107 @@ implementation of the same rules, from raw market data, used by the tests.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 from numba import njit
 
-from simulators.black_scholes import bs_delta, bs_price
+from simulators.black_scholes import bs_delta, bs_gamma, bs_price
 from simulators.crypto_perp import SECONDS_PER_YEAR, MarketPaths
 from simulators.options_book import OptionsBook
 
 __all__ = [
-    "HedgePolicy",
     "CostModel",
     "HedgeInputs",
+    "HedgePolicy",
     "HedgeResult",
     "build_hedge_inputs",
-    "run_hedge",
     "hedge_path_reference",
-    "path_metrics",
-    "aggregate_metrics",
-    "cvar",
+    "run_hedge",
+    "sample_ticks",
 ]
+
+BAND_MODES = ("fixed", "whalley_wilmott")
+REHEDGE_TO = ("target", "band_edge")
 
 
 @dataclass(frozen=True)
 class HedgePolicy:
-    """The five tuned parameters of seed 002. ``inf`` disables a band or the clip."""
+    """A re-hedging policy: seed 002's five parameters plus the band's mode and re-hedge rule.
+
+    ``inf`` disables the cadence, a band or the clip. ``risk_aversion`` (per USD) sizes the
+    Whalley-Wilmott band; it is the objective's, not a tuned knob (``band_scale`` is).
+    """
 
     cadence_seconds: float = 60.0
     delta_threshold: float = math.inf
     hedge_ratio: float = 1.0
     gamma_scalp_threshold: float = math.inf
     max_hedge_per_interval: float = math.inf
+    band_mode: str = "fixed"
+    band_scale: float = 1.0
+    rehedge_to: str = "target"
+    risk_aversion: float | None = None
 
     def __post_init__(self) -> None:
+        def bad(msg: str) -> None:
+            raise ValueError(f"delta_hedging: {msg}")
+
         if not self.cadence_seconds > 0:
-            raise ValueError(f"delta_hedging: cadence_seconds must be positive, got {self.cadence_seconds}")
+            bad(f"cadence_seconds must be positive, got {self.cadence_seconds}")
         if not self.delta_threshold >= 0:
-            raise ValueError(f"delta_hedging: delta_threshold must be >= 0, got {self.delta_threshold}")
+            bad(f"delta_threshold must be >= 0, got {self.delta_threshold}")
         if not 0 <= self.hedge_ratio <= 2:
-            raise ValueError(f"delta_hedging: hedge_ratio must lie in [0, 2], got {self.hedge_ratio}")
+            bad(f"hedge_ratio must lie in [0, 2], got {self.hedge_ratio}")
         if not self.gamma_scalp_threshold >= 0:
-            raise ValueError(f"delta_hedging: gamma_scalp_threshold must be >= 0, got {self.gamma_scalp_threshold}")
+            bad(f"gamma_scalp_threshold must be >= 0, got {self.gamma_scalp_threshold}")
         if not self.max_hedge_per_interval > 0:
-            raise ValueError(f"delta_hedging: max_hedge_per_interval must be > 0, got {self.max_hedge_per_interval}")
+            bad(f"max_hedge_per_interval must be > 0, got {self.max_hedge_per_interval}")
+        if self.band_mode not in BAND_MODES:
+            bad(f"band_mode must be one of {list(BAND_MODES)}, got {self.band_mode!r}")
+        if self.rehedge_to not in REHEDGE_TO:
+            bad(f"rehedge_to must be one of {list(REHEDGE_TO)}, got {self.rehedge_to!r}")
+        if not 0 <= self.band_scale < math.inf:
+            bad(f"band_scale must be finite and >= 0, got {self.band_scale}")
+        if self.band_mode == "whalley_wilmott" and not (self.risk_aversion or 0) > 0:
+            bad("band_mode whalley_wilmott needs a positive risk_aversion")
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> "HedgePolicy":
-        """From ``hedge:`` config; null means disabled (inf) for the bands and the clip."""
-        names = ("cadence_seconds", "delta_threshold", "hedge_ratio", "gamma_scalp_threshold",
-                 "max_hedge_per_interval")
-        unknown = sorted(set(cfg) - set(names))
+    def from_config(cls, cfg: Mapping[str, Any], risk_aversion: float | None = None) -> HedgePolicy:
+        """From ``hedge:`` config; null means disabled (inf) for the cadence, the bands and the
+        clip. ``risk_aversion`` sizes the Whalley-Wilmott band."""
+        numbers = ("cadence_seconds", "delta_threshold", "hedge_ratio", "gamma_scalp_threshold",
+                   "max_hedge_per_interval", "band_scale")
+        words = ("band_mode", "rehedge_to")
+        unknown = sorted(set(cfg) - set(numbers) - set(words))
         if unknown:
             raise ValueError(f"delta_hedging: unknown hedge keys {unknown}")
-        vals = {k: (math.inf if cfg.get(k, math.inf) is None else float(cfg.get(k, math.inf)))
-                for k in names if k in cfg}
-        return cls(**vals)
+        vals: dict[str, Any] = {k: (math.inf if cfg[k] is None else float(cfg[k]))
+                                for k in numbers if k in cfg}
+        vals.update({k: str(cfg[k]) for k in words if k in cfg and cfg[k] is not None})
+        return cls(**vals, risk_aversion=risk_aversion)
 
     def cadence_ticks(self, tick_seconds: float) -> int:
         """Cadence in whole ticks (at least one): a re-hedge fires once this many have passed.
         An infinite cadence never fires after t0."""
         if math.isinf(self.cadence_seconds):
             return 2**62
-        return max(1, int(math.ceil(self.cadence_seconds / tick_seconds - 1e-9)))
+        return max(1, math.ceil(self.cadence_seconds / tick_seconds - 1e-9))
+
+    def ww_coefficient(self, cost_rate: float) -> float:
+        """``k`` with band half-width ``(k x S x Gamma^2)^(1/3)`` in Whalley-Wilmott mode, else 0:
+        ``band_scale^3 x 3 x cost_rate / (2 x risk_aversion)``."""
+        if self.band_mode != "whalley_wilmott":
+            return 0.0
+        return self.band_scale**3 * 1.5 * cost_rate / float(self.risk_aversion)
+
+    def half_width(self, spot: float, gamma: float, notional: float, cost_rate: float) -> float:
+        """The band's half-width (underlying units) at one tick."""
+        if self.band_mode == "whalley_wilmott":
+            return (self.ww_coefficient(cost_rate) * spot * gamma * gamma) ** (1.0 / 3.0)
+        return self.delta_threshold * notional / spot
 
 
 @dataclass(frozen=True)
@@ -115,13 +163,14 @@ class CostModel:
 class HedgeInputs:
     """Policy-independent arrays shared by all trials (float64, C-contiguous).
 
-    ``spot``/``book_delta``: (n_paths, n_steps + 1); ``sample_idx``: ticks where P&L is
+    ``spot``/``book_delta``/``book_gamma``: (n_paths, n_steps + 1); ``sample_idx``: ticks where P&L is
     sampled (every ``sample_seconds`` and the last tick); ``book_value``: (n_paths,
     n_samples) at those ticks; ``funding_idx``/``funding_rate`` as in :class:`MarketPaths`.
     """
 
     spot: np.ndarray
     book_delta: np.ndarray
+    book_gamma: np.ndarray
     book_value: np.ndarray
     sample_idx: np.ndarray
     funding_idx: np.ndarray
@@ -156,7 +205,7 @@ class HedgeResult:
 
 def sample_ticks(n_steps: int, tick_seconds: float, sample_seconds: float) -> np.ndarray:
     """Tick indices where P&L is sampled: 0, every ``sample_seconds``, and the last tick."""
-    every = max(1, int(round(sample_seconds / tick_seconds)))
+    every = max(1, round(sample_seconds / tick_seconds))
     idx = np.arange(0, n_steps + 1, every, dtype=np.int64)
     if idx[-1] != n_steps:
         idx = np.append(idx, n_steps)
@@ -164,15 +213,17 @@ def sample_ticks(n_steps: int, tick_seconds: float, sample_seconds: float) -> np
 
 
 def build_hedge_inputs(paths: MarketPaths, book: OptionsBook, sample_seconds: float = 3600.0) -> HedgeInputs:
-    """Mark the book (delta at every tick, value at the sample ticks) once for all trials."""
+    """Mark the book (delta and gamma at every tick, value at the sample ticks) once for all
+    trials."""
     if not sample_seconds > 0:
         raise ValueError(f"delta_hedging: sample_seconds must be positive, got {sample_seconds}")
     spot = np.ascontiguousarray(paths.spot, dtype=np.float64)
     delta = book.delta(spot, paths.iv, paths.times)
+    gamma = book.gamma(spot, paths.iv, paths.times)
     idx = sample_ticks(paths.n_steps, paths.tick_seconds, sample_seconds)
     value = book.value(np.ascontiguousarray(spot[:, idx]), np.ascontiguousarray(paths.iv[:, idx]),
                        paths.times[idx])
-    return HedgeInputs(spot=spot, book_delta=delta, book_value=value, sample_idx=idx,
+    return HedgeInputs(spot=spot, book_delta=delta, book_gamma=gamma, book_value=value, sample_idx=idx,
                        funding_idx=np.ascontiguousarray(paths.funding_idx, dtype=np.int64),
                        funding_rate=np.ascontiguousarray(paths.funding_rate, dtype=np.float64),
                        tick_seconds=float(paths.tick_seconds), sample_seconds=float(sample_seconds),
@@ -180,14 +231,19 @@ def build_hedge_inputs(paths: MarketPaths, book: OptionsBook, sample_seconds: fl
 
 
 @njit(cache=True)
-def _hedge_kernel(spot, book_delta, book_value, sample_idx, funding_idx, funding_rate,
-                  p0, p1, cadence_ticks, delta_band_usd, hedge_ratio, move_band, max_trade_usd,
-                  cost_rate, out_pnl, out_costs, out_funding, out_hedge_pnl, out_traded,
-                  out_count, out_abs_nd, trace_path, trace_h, trace_nd):
-    """Run the policy on paths [p0, p1); outputs are indexed by path - p0."""
+def _hedge_kernel(spot, book_delta, book_gamma, book_value, sample_idx, funding_idx, funding_rate,
+                  p0, p1, cadence_ticks, band_usd, ww_coef, to_edge, hedge_ratio, move_band,
+                  max_trade_usd, cost_rate, out_pnl, out_costs, out_funding, out_hedge_pnl,
+                  out_traded, out_count, out_abs_nd, trace_path, trace_h, trace_nd):
+    """Run the policy on paths [p0, p1); outputs are indexed by path - p0.
+
+    The band's half-width is ``band_usd / S`` (fixed) or ``cbrt(ww_coef S Gamma^2)``
+    (Whalley-Wilmott, when ``ww_coef > 0``)."""
     n = spot.shape[1] - 1
     n_fund = funding_idx.shape[0]
     n_samp = sample_idx.shape[0]
+    third = 1.0 / 3.0
+    wide = 0.0
     for p in range(p0, p1):
         i = p - p0
         h = 0.0
@@ -213,9 +269,22 @@ def _hedge_kernel(spot, book_delta, book_value, sample_idx, funding_idx, funding
                 f += 1
             bd = book_delta[p, t]
             if t < n:
-                if (t - last_t >= cadence_ticks or abs(bd + h) * s > delta_band_usd
-                        or abs(s - last_s) > move_band * last_s):
-                    trade = -hedge_ratio * bd - h
+                target = -hedge_ratio * bd
+                dev = h - target
+                adev = abs(dev)
+                if ww_coef > 0.0:  # |dev| > cbrt(k S G^2) without a cube root on every tick
+                    g = book_gamma[p, t]
+                    wide = ww_coef * s * g * g
+                    breach = adev * adev * adev > wide
+                else:
+                    breach = adev * s > band_usd
+                timed = t - last_t >= cadence_ticks or abs(s - last_s) > move_band * last_s
+                if timed or breach:
+                    goal = target
+                    if to_edge and not timed:
+                        half = wide ** third if ww_coef > 0.0 else band_usd / s
+                        goal = target + half if dev > 0.0 else target - half
+                    trade = goal - h
                     lim = max_trade_usd / s
                     if trade > lim:
                         trade = lim
@@ -263,10 +332,11 @@ def run_hedge(inputs: HedgeInputs, policy: HedgePolicy, costs: CostModel,
     n1 = inputs.n_steps + 1 if trace_path >= 0 else 0
     trace_h = np.zeros(n1)
     trace_nd = np.zeros(n1)
-    _hedge_kernel(inputs.spot, inputs.book_delta, inputs.book_value, inputs.sample_idx,
-                  inputs.funding_idx, inputs.funding_rate, p0, p1,
+    _hedge_kernel(inputs.spot, inputs.book_delta, inputs.book_gamma, inputs.book_value,
+                  inputs.sample_idx, inputs.funding_idx, inputs.funding_rate, p0, p1,
                   policy.cadence_ticks(inputs.tick_seconds),
-                  policy.delta_threshold * inputs.notional, float(policy.hedge_ratio),
+                  policy.delta_threshold * inputs.notional, policy.ww_coefficient(costs.rate),
+                  policy.rehedge_to == "band_edge", float(policy.hedge_ratio),
                   policy.gamma_scalp_threshold, policy.max_hedge_per_interval * inputs.notional,
                   costs.rate, pnl, c, fu, hp, tr, cnt, nd, int(trace_path), trace_h, trace_nd)
     res = HedgeResult(pnl=pnl, costs=c, funding=fu, hedge_pnl=hp,
@@ -289,19 +359,20 @@ def hedge_path_reference(spot: np.ndarray, iv: np.ndarray, times: np.ndarray,
     n = len(spot) - 1
     tick = float(times[1] - times[0])
     cadence = policy.cadence_ticks(tick)
-    samples = set(int(k) for k in sample_ticks(n, tick, sample_seconds))
+    samples = {int(k) for k in sample_ticks(n, tick, sample_seconds)}
     funding_at = {int(k): float(rate) for k, rate in zip(funding_idx, funding_rate)}
 
-    def mark(t: int) -> tuple[float, float]:
-        value = delta = 0.0
+    def mark(t: int) -> tuple[float, float, float]:
+        value = delta = gamma = 0.0
         tau_t = times[t] / SECONDS_PER_YEAR
         for leg in book.legs:
             tau = leg.expiry_days / 365.0 - tau_t
             value += leg.quantity * float(bs_price(spot[t], leg.strike, tau, iv[t], book.r, book.q, leg.is_call))
             delta += leg.quantity * float(bs_delta(spot[t], leg.strike, tau, iv[t], book.r, book.q, leg.is_call))
-        return value, delta
+            gamma += leg.quantity * float(bs_gamma(spot[t], leg.strike, tau, iv[t], book.r, book.q))
+        return value, delta, gamma
 
-    v0, _ = mark(0)
+    v0, _, _ = mark(0)
     position = 0.0
     hedge_pnl = funding = cost = traded = exposure = 0.0
     count = 0
@@ -314,13 +385,18 @@ def hedge_path_reference(spot: np.ndarray, iv: np.ndarray, times: np.ndarray,
             hedge_pnl += position * (s - float(spot[t - 1]))
         if t in funding_at:
             funding += -position * s * funding_at[t]
-        value, book_delta = mark(t)
+        value, book_delta, gamma = mark(t)
         if t < n:
+            target = -policy.hedge_ratio * book_delta
+            half = policy.half_width(s, gamma, book.notional, costs.rate)
             cadence_due = last_hedge_tick is None or t - last_hedge_tick >= cadence
-            delta_breach = abs(book_delta + position) * s / book.notional > policy.delta_threshold
             move_breach = abs(s / last_hedge_spot - 1.0) > policy.gamma_scalp_threshold
-            if cadence_due or delta_breach or move_breach:
-                trade = -policy.hedge_ratio * book_delta - position
+            band_breach = abs(position - target) > half
+            if cadence_due or move_breach or band_breach:
+                goal = target
+                if policy.rehedge_to == "band_edge" and not (cadence_due or move_breach):
+                    goal = target + math.copysign(half, position - target)
+                trade = goal - position
                 limit = policy.max_hedge_per_interval * book.notional / s
                 trade = max(-limit, min(limit, trade))
                 if trade != 0.0:
@@ -336,65 +412,3 @@ def hedge_path_reference(spot: np.ndarray, iv: np.ndarray, times: np.ndarray,
     return {"pnl": np.array(pnl_samples), "costs": cost, "funding": funding,
             "hedge_pnl": hedge_pnl, "book_pnl": value - v0, "traded_notional": traded,
             "hedge_count": count, "mean_abs_net_delta": exposure / n}
-
-
-# ---------------------------------------------------------------------------------------
-# Metrics
-
-
-def cvar(pnl: np.ndarray, alpha: float = 0.05) -> float:
-    """Expected P&L over the worst ``alpha`` fraction of outcomes (exact for a discrete sample:
-    the boundary outcome gets fractional weight). Negative means a loss."""
-    x = np.sort(np.asarray(pnl, dtype=np.float64))
-    n = x.size
-    if n == 0 or not 0 < alpha <= 1:
-        raise ValueError("delta_hedging: cvar needs a non-empty sample and alpha in (0, 1]")
-    tail = alpha * n
-    k = int(math.floor(tail))
-    total = x[:k].sum()
-    if k < n and tail > k:
-        total += (tail - k) * x[k]
-    return float(total / tail)
-
-
-def path_metrics(res: HedgeResult) -> dict[str, np.ndarray]:
-    """Per-path metrics: P&L parts, hedge count, exposure, and risk of the sampled P&L curve."""
-    pnl = res.pnl
-    inc = np.diff(pnl, axis=1)
-    periods_per_year = SECONDS_PER_YEAR / res.sample_seconds
-    if inc.shape[1] >= 2:
-        sd = inc.std(axis=1, ddof=1)
-        mean = inc.mean(axis=1)
-        sharpe = np.where(sd > 0, mean / np.where(sd > 0, sd, 1.0), 0.0) * math.sqrt(periods_per_year)
-    else:
-        sd = np.zeros(pnl.shape[0])
-        sharpe = np.zeros(pnl.shape[0])
-    drawdown = pnl - np.maximum.accumulate(pnl, axis=1)
-    net = pnl[:, -1]
-    return {
-        "net_pnl": net,
-        "gross_pnl": net + res.costs,
-        "costs": res.costs,
-        "funding": res.funding,
-        "hedge_pnl": res.hedge_pnl,
-        "book_pnl": res.book_pnl,
-        "traded_notional": res.traded_notional,
-        "hedge_count": res.hedge_count.astype(np.float64),
-        "mean_abs_net_delta": res.mean_abs_net_delta,
-        "hourly_pnl_vol": sd,
-        "sharpe": sharpe,
-        "max_drawdown": drawdown.min(axis=1),
-    }
-
-
-def aggregate_metrics(per_path: Mapping[str, np.ndarray]) -> dict[str, float]:
-    """Cross-path aggregation: the mean of every per-path metric, plus ``pnl_vol`` (std of net
-    P&L across paths: the hedging error), ``cvar95`` (mean net P&L of the worst 5% of paths),
-    ``cvar95_loss`` (= -cvar95) and ``worst_drawdown`` (the deepest drawdown of any path)."""
-    out = {k: float(np.mean(v)) for k, v in per_path.items()}
-    net = np.asarray(per_path["net_pnl"])
-    out["pnl_vol"] = float(net.std(ddof=1)) if net.size > 1 else 0.0
-    out["cvar95"] = cvar(net, 0.05)
-    out["cvar95_loss"] = -out["cvar95"]
-    out["worst_drawdown"] = float(np.min(per_path["max_drawdown"]))
-    return out

@@ -6,8 +6,8 @@ Conventions (seed 001): the dependent leg has hedge ratio 1 and the spread is
 column (dependent first), the hedge legs ``X``, the dependent leg ``y`` (``None`` for Box-Tiao)
 and the fit residuals / spread; the two numerical methods also return scipy's result.
 
-Econometrics come from statsmodels (OLS, ADF via ``adfuller``, Johansen via ``coint_johansen``,
-VAR(1) for Box-Tiao). The numerical methods (minimum half-life, minimum ADF statistic) search
+Econometrics come from statsmodels (OLS, Johansen via ``coint_johansen``); the ADF(1) statistic
+(``adfuller``'s value) and Box-Tiao's VAR(1) are computed by least squares in numpy. The numerical methods (minimum half-life, minimum ADF statistic) search
 in volatility-scaled units ``theta_i = ratio_i * sd(leg_i) / sd(y)`` with BFGS, from the OLS ratio
 and from the exact minimum-AR(1)-slope portfolio (a generalised eigenvector), keeping the better:
 
@@ -24,15 +24,13 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.linalg
-import statsmodels.api as sm
 from scipy.optimize import OptimizeResult, minimize
-from statsmodels.tsa.api import VAR
-from statsmodels.tsa.stattools import adfuller
 from statsmodels.tsa.vector_ar.vecm import coint_johansen
 
 #: Fewest rows any method accepts (per leg: ``max(MIN_ROWS, 5 * n_legs)``).
@@ -62,7 +60,7 @@ def _split_legs(
 ) -> tuple[pd.Series, pd.DataFrame]:
     """Validate ``price_data`` and return (dependent leg, hedge legs)."""
     if not isinstance(price_data, pd.DataFrame):
-        raise ValueError(f"price_data must be a pandas DataFrame, got {type(price_data).__name__}")
+        raise ValueError(f"price_data must be a pandas DataFrame, got {type(price_data).__name__}")  # noqa: TRY004 (the project reports bad input as ValueError)
     if price_data.shape[1] < 2:
         raise ValueError(f"price_data needs at least two columns (legs), got {price_data.shape[1]}")
     if price_data.columns.duplicated().any():
@@ -177,13 +175,41 @@ def half_life(spread: np.ndarray | pd.Series, mean: float | None = None) -> floa
 
 
 def adf_statistic(spread: np.ndarray | pd.Series, maxlag: int = 1) -> float:
-    """ADF t-statistic (constant, ``maxlag`` fixed lags) from statsmodels' ``adfuller``."""
+    """ADF t-statistic with a constant and ``maxlag`` fixed lags (statsmodels' ``adfuller`` value).
+
+    Computed directly by least squares (the regression ``adfuller`` runs with ``autolag=None``):
+    the numerical hedge-ratio search and the surrogate tests call it thousands of times.
+    """
     s = np.asarray(spread, dtype=float)
-    return float(adfuller(s, maxlag=maxlag, regression="c", autolag=None, result_object=False)[0])
+    if s.ndim != 1 or len(s) < maxlag + 4:
+        raise ValueError(f"ADF({maxlag}) needs at least {maxlag + 4} observations, got {len(s)}")
+    ds = np.diff(s)
+    nobs = len(ds) - maxlag
+    cols = [s[maxlag:-1]] + [ds[maxlag - j : len(ds) - j] for j in range(1, maxlag + 1)]
+    design = np.column_stack(cols + [np.ones(nobs)])
+    target = ds[maxlag:]
+    coef, _, rank, _ = np.linalg.lstsq(design, target, rcond=None)
+    dof = nobs - design.shape[1]
+    if rank < design.shape[1] or dof <= 0:
+        return math.nan
+    resid = target - design @ coef
+    sigma2 = float(resid @ resid) / dof
+    try:
+        var0 = float(np.linalg.inv(design.T @ design)[0, 0]) * sigma2
+    except np.linalg.LinAlgError:
+        return math.nan
+    return float(coef[0] / math.sqrt(var0)) if var0 > 0 else math.nan
 
 
 # --------------------------------------------------------------------------------------------
 # linear methods
+
+
+def _ols_beta(P: np.ndarray, add_constant: bool) -> tuple[np.ndarray, float]:
+    """OLS of the first column on the others (with an intercept if asked): (beta, intercept)."""
+    design = np.column_stack([np.ones(len(P)), P[:, 1:]]) if add_constant else P[:, 1:]
+    coef = np.linalg.lstsq(design, P[:, 0], rcond=None)[0]
+    return (coef[1:], float(coef[0])) if add_constant else (coef, 0.0)
 
 
 def get_ols_hedge_ratio(
@@ -191,10 +217,8 @@ def get_ols_hedge_ratio(
 ) -> tuple[dict[str, float], pd.DataFrame, pd.Series, pd.Series]:
     """OLS hedge ratio ``y = [alpha +] beta . X``: (ratios, X, y, residuals)."""
     y, X = _split_legs(price_data, dependent_variable)
-    design = sm.add_constant(X, prepend=True, has_constant="add") if add_constant else X
-    fit = sm.OLS(y, design).fit()
-    beta = fit.params[X.columns].to_numpy()
-    residuals = y - fit.fittedvalues
+    beta, alpha = _ols_beta(np.column_stack([y.to_numpy(), X.to_numpy()]), add_constant)
+    residuals = y - alpha - X.to_numpy() @ beta
     return _ratios_dict(y.name, list(X.columns), beta), X, y, residuals
 
 
@@ -208,7 +232,12 @@ def get_tls_hedge_ratio(
     Residuals are ``y - [alpha] - beta . X``.
     """
     y, X = _split_legs(price_data, dependent_variable)
-    Z = np.column_stack([y.to_numpy(), X.to_numpy()])
+    beta, alpha = _tls_beta(np.column_stack([y.to_numpy(), X.to_numpy()]), add_constant)
+    residuals = y - alpha - X.to_numpy() @ beta
+    return _ratios_dict(y.name, list(X.columns), beta), X, y, residuals
+
+
+def _tls_beta(Z: np.ndarray, add_constant: bool) -> tuple[np.ndarray, float]:
     centre = Z.mean(axis=0) if add_constant else np.zeros(Z.shape[1])
     Zc = Z - centre
     _, vecs = np.linalg.eigh(Zc.T @ Zc)
@@ -217,8 +246,7 @@ def get_tls_hedge_ratio(
         raise ValueError("TLS fit is degenerate: the dependent leg has no weight in the spread")
     beta = -normal[1:] / normal[0]
     alpha = float(centre[0] - centre[1:] @ beta) if add_constant else 0.0
-    residuals = y - alpha - X.to_numpy() @ beta
-    return _ratios_dict(y.name, list(X.columns), beta), X, y, residuals
+    return beta, alpha
 
 
 def get_johansen_hedge_ratio(
@@ -233,40 +261,51 @@ def get_johansen_hedge_ratio(
     """
     y, X = _split_legs(price_data, dependent_variable)
     frame = pd.concat([y, X], axis=1)
-    result = coint_johansen(frame.to_numpy(), det_order, k_ar_diff)
-    vector = np.asarray(result.evec)[:, 0]
-    if abs(vector[0]) < 1e-12 * np.abs(vector).max():
-        raise ValueError("Johansen eigenvector gives the dependent leg no weight")
-    beta = -vector[1:] / vector[0]
+    beta = _johansen_beta(frame.to_numpy(), det_order, k_ar_diff)
     ratios = _ratios_dict(y.name, list(X.columns), beta)
     spread = construct_spread(frame, ratios)
     return ratios, X, y, spread
 
 
+def _johansen_beta(P: np.ndarray, det_order: int = 0, k_ar_diff: int = 1) -> np.ndarray:
+    vector = np.asarray(coint_johansen(P, det_order, k_ar_diff).evec)[:, 0]
+    if abs(vector[0]) < 1e-12 * np.abs(vector).max():
+        raise ValueError("Johansen eigenvector gives the dependent leg no weight")
+    return -vector[1:] / vector[0]
+
+
 def get_box_tiao_hedge_ratio(
     price_data: pd.DataFrame, dependent_variable: str | None = None
 ) -> tuple[dict[str, float], pd.DataFrame, None, pd.Series]:
-    """Box-Tiao canonical decomposition: the least predictable portfolio of a VAR(1) fit.
+    """Box-Tiao canonical decomposition, as the reference library estimates it: (ratios, X, None, spread).
 
-    With ``Gamma`` the covariance of the prices and ``Gamma_hat`` that of the VAR(1) forecasts,
-    the predictability of weights ``w`` is ``w' Gamma_hat w / w' Gamma w``; the generalised
-    eigenvector of the smallest eigenvalue is the most mean-reverting portfolio. Returns
-    (ratios, X, None, spread).
+    The prices are demeaned (``D = P - mean(P)``); a VAR(1) ``D_t = c + A D_{t-1} + e_t`` is
+    fitted by least squares on them (with the intercept, as statsmodels' ``VAR.fit(1)`` does);
+    ``Gamma`` is the covariance (ddof 1) of all demeaned rows. The predictability of weights
+    ``w`` is ``w' A Gamma A' w / w' Gamma w``; the weights are the eigenvector of
+    ``inv(Gamma) A Gamma A'`` with the smallest eigenvalue (the least predictable, most
+    mean-reverting portfolio), solved as the symmetric generalised problem
+    ``(A Gamma A') w = lambda Gamma w``.
     """
     y, X = _split_legs(price_data, dependent_variable)
     frame = pd.concat([y, X], axis=1)
-    values = frame.to_numpy()
-    fit = VAR(values).fit(1, trend="c")
-    fitted = np.asarray(fit.fittedvalues)
-    gamma = np.cov(values[1:], rowvar=False)
-    gamma_hat = np.cov(fitted, rowvar=False)
-    _, vecs = scipy.linalg.eigh(gamma_hat, gamma)
+    beta = _box_tiao_beta(frame.to_numpy())
+    ratios = _ratios_dict(y.name, list(X.columns), beta)
+    return ratios, X, None, construct_spread(frame, ratios)
+
+
+def _box_tiao_beta(P: np.ndarray) -> np.ndarray:
+    demeaned = P - P.mean(axis=0)
+    design = np.column_stack([np.ones(len(demeaned) - 1), demeaned[:-1]])
+    coef = np.linalg.lstsq(design, demeaned[1:], rcond=None)[0]
+    var_matrix = coef[1:].T  # A: row i holds the coefficients of leg i's equation
+    gamma = np.cov(demeaned, rowvar=False)
+    predictable = var_matrix @ gamma @ var_matrix.T
+    _, vecs = scipy.linalg.eigh(0.5 * (predictable + predictable.T), gamma)
     weights = vecs[:, 0]
     if abs(weights[0]) < 1e-12 * np.abs(weights).max():
         raise ValueError("Box-Tiao portfolio gives the dependent leg no weight")
-    beta = -weights[1:] / weights[0]
-    ratios = _ratios_dict(y.name, list(X.columns), beta)
-    return ratios, X, None, construct_spread(frame, ratios)
+    return -weights[1:] / weights[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -302,9 +341,20 @@ def _optimise_ratio(
     what: str,
     options: Mapping[str, Any] | None,
 ) -> tuple[dict[str, float], pd.Series, OptimizeResult]:
-    """Minimise ``criterion(spread)`` over the hedge ratios; flag non-convergence and divergence."""
-    yv = y.to_numpy()
-    Xv = X.to_numpy()
+    """Minimise ``criterion(spread)`` over the hedge ratios: (ratios, residuals, scipy result)."""
+    beta, result = _optimise_beta(y.to_numpy(), X.to_numpy(), criterion, what, options, stacklevel=4)
+    return _ratios_dict(y.name, list(X.columns), beta), y - X.to_numpy() @ beta, result
+
+
+def _optimise_beta(
+    yv: np.ndarray,
+    Xv: np.ndarray,
+    criterion: Callable[[np.ndarray], float],
+    what: str,
+    options: Mapping[str, Any] | None,
+    stacklevel: int = 3,
+) -> tuple[np.ndarray, OptimizeResult]:
+    """Minimise ``criterion(spread)`` over the ratios; flag non-convergence and divergence."""
     scale = yv.std() / Xv.std(axis=0)
     starts = [np.linalg.lstsq(Xv, yv, rcond=None)[0] / scale]
     fastest = _fastest_reverting_ratio(yv, Xv)
@@ -329,7 +379,7 @@ def _optimise_ratio(
             f"{what} hedge ratio search did not converge ({result.message}); "
             "check result.status before using the ratio",
             HedgeRatioConvergenceWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
     theta = np.asarray(result.x, dtype=float)
     reason = ""
@@ -351,14 +401,22 @@ def _optimise_ratio(
             f"{what} hedge ratio search diverged: {reason}; the legs look not cointegrated, "
             "ratios are returned as NaN (see result.x)",
             DivergentHedgeRatioWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
-        beta = np.full(X.shape[1], np.nan)
+        beta = np.full(Xv.shape[1], np.nan)
+    elif criterion is ar1_slope and result.fun >= 0.0:
+        # the minimum half-life is infinite: no mean-reverting spread exists
+        result.diverged = True
+        warnings.warn(
+            "minimum half-life search found no mean-reverting spread (AR(1) slope >= 0); "
+            "ratios are returned as NaN",
+            DivergentHedgeRatioWarning,
+            stacklevel=stacklevel,
+        )
+        beta = np.full(Xv.shape[1], np.nan)
     else:
         beta = theta * scale
-    ratios = _ratios_dict(y.name, list(X.columns), beta)
-    residuals = y - Xv @ beta
-    return ratios, residuals, result
+    return beta, result
 
 
 def get_minimum_hl_hedge_ratio(
@@ -376,16 +434,6 @@ def get_minimum_hl_hedge_ratio(
     """
     y, X = _split_legs(price_data, dependent_variable)
     ratios, residuals, result = _optimise_ratio(y, X, ar1_slope, "minimum half-life", options)
-    if not result.diverged and result.fun >= 0.0:
-        result.diverged = True
-        warnings.warn(
-            "minimum half-life search found no mean-reverting spread (AR(1) slope >= 0); "
-            "ratios are returned as NaN",
-            DivergentHedgeRatioWarning,
-            stacklevel=2,
-        )
-        ratios = {k: (v if k == y.name else math.nan) for k, v in ratios.items()}
-        residuals = residuals * np.nan
     return ratios, X, y, residuals, result
 
 
@@ -396,12 +444,35 @@ def get_adf_optimal_hedge_ratio(
 ) -> tuple[dict[str, float], pd.DataFrame, pd.Series, pd.Series, OptimizeResult]:
     """Hedge ratio minimising the spread's ADF t-statistic: (ratios, X, y, residuals, scipy result).
 
-    ADF(1) with a constant from statsmodels' ``adfuller`` (a fixed lag keeps the criterion
+    ADF(1) with a constant, ``adfuller``'s value (a fixed lag keeps the criterion
     smooth). ``options`` go to ``scipy.optimize.minimize`` (BFGS).
     """
     y, X = _split_legs(price_data, dependent_variable)
     ratios, residuals, result = _optimise_ratio(y, X, adf_statistic, "minimum ADF", options)
     return ratios, X, y, residuals, result
+
+
+def hedge_ratio_array(method: str, values: np.ndarray, add_constant: bool = False) -> np.ndarray:
+    """The ratios of the legs after the first (dependent) column of a ``(rows, legs)`` array.
+
+    The same estimators as the ``get_*`` functions without their DataFrame checks: for callers
+    that estimate thousands of windows (walk-forwards, surrogates). Raises ``ValueError`` for an
+    ill-posed fit; a divergent numerical search gives NaN ratios (with a warning).
+    """
+    P = np.asarray(values, dtype=float)
+    if method == "ols":
+        return _ols_beta(P, add_constant)[0]
+    if method == "tls":
+        return _tls_beta(P, add_constant)[0]
+    if method == "johansen":
+        return _johansen_beta(P)
+    if method == "box_tiao":
+        return _box_tiao_beta(P)
+    if method == "min_half_life":
+        return _optimise_beta(P[:, 0], P[:, 1:], ar1_slope, "minimum half-life", None)[0]
+    if method == "min_adf":
+        return _optimise_beta(P[:, 0], P[:, 1:], adf_statistic, "minimum ADF", None)[0]
+    raise ValueError(f"unknown hedge-ratio method {method!r}; choose one of {list(METHODS)}")
 
 
 def hedge_ratio(

@@ -148,3 +148,35 @@ def kalman_filter(
     used = np.isfinite(innov_var)
     loglik = -0.5 * (float(used.sum()) * np.log(2.0 * np.pi) + float(np.log(innov_var[used]).sum()) + quad)
     return KalmanResult(prior, prior_var, filt, innov, innov_var, float(loglik), bool(intercept))
+
+
+def fit_observation_noise(
+    y: np.ndarray,
+    X: np.ndarray,
+    signal_to_noise: float,
+    beta0: np.ndarray | None = None,
+    P0: np.ndarray | None = None,
+    intercept: bool = False,
+    bounds: tuple[float, float] = (1e-10, 1.0),
+) -> float:
+    """Maximum-likelihood observation noise R for a given signal-to-noise ratio delta = q / R.
+
+    Maximises the innovations' Gaussian log-likelihood of the filter with Q = delta R I over
+    log R within ``bounds`` (a bounded scalar search; the likelihood is smooth in log R). With
+    ``P0`` fixed, R sets how far the filter trusts its starting state, so it is identified.
+    """
+    from scipy.optimize import minimize_scalar
+
+    delta = float(signal_to_noise)
+    if not (np.isfinite(delta) and delta >= 0.0):
+        raise ValueError(f"signal_to_noise must be finite and >= 0, got {signal_to_noise}")
+    lo, hi = (float(b) for b in bounds)
+    if not 0.0 < lo < hi:
+        raise ValueError(f"bounds must satisfy 0 < low < high, got {bounds}")
+
+    def neg_loglik(log_r: float) -> float:
+        r = float(np.exp(log_r))
+        return -kalman_filter(y, X, delta * r, r, beta0, P0, intercept).loglik
+
+    res = minimize_scalar(neg_loglik, bounds=(np.log(lo), np.log(hi)), method="bounded", options={"xatol": 1e-3})
+    return float(np.exp(res.x))

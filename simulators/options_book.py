@@ -14,8 +14,9 @@ hedging study marks the book delta at every tick of every path once per worker.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -55,7 +56,7 @@ class OptionLeg:
         return self.option_type == "call"
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], s0: float) -> "OptionLeg":
+    def from_config(cls, cfg: Mapping[str, Any], s0: float) -> OptionLeg:
         """Leg from ``{type, strike | moneyness, expiry_days, quantity | notional}``."""
         allowed = {"type", "strike", "moneyness", "expiry_days", "quantity", "notional"}
         unknown = sorted(set(cfg) - allowed)
@@ -88,7 +89,7 @@ class OptionsBook:
             raise ValueError(f"options_book: notional must be positive, got {self.notional}")
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], s0: float) -> "OptionsBook":
+    def from_config(cls, cfg: Mapping[str, Any], s0: float) -> OptionsBook:
         """Book from ``{notional, legs: [...], r, q}`` (strikes/notionals resolved at ``s0``)."""
         legs_cfg: Sequence[Mapping[str, Any]] = cfg.get("legs") or []
         legs = tuple(OptionLeg.from_config(leg, s0) for leg in legs_cfg)
@@ -130,14 +131,19 @@ class OptionsBook:
         return out
 
     def gamma(self, spot: np.ndarray, iv: np.ndarray, times_s: np.ndarray) -> np.ndarray:
-        """Book gamma (underlying units per USD of spot), vectorised numpy."""
+        """Book gamma (underlying units per USD of spot) at every (path, tick): the Whalley-Wilmott
+        band's width follows it."""
         spot, iv = _as2d(spot), _as2d(iv)
         t_years = np.asarray(times_s, dtype=np.float64) / SECONDS_PER_YEAR
-        out = np.zeros_like(spot)
-        for leg in self.legs:
-            out += leg.quantity * bs_gamma(spot, leg.strike, leg.expiry_days / 365.0 - t_years,
-                                           iv, self.r, self.q)
+        out = np.empty_like(spot)
+        _mark_gamma(spot, iv, t_years, *self._leg_groups(), self.r, self.q, out)
         return out
+
+    def gamma_numpy(self, spot, iv, times_s) -> np.ndarray:
+        """Book gamma with the vectorised numpy formulas (an independent check of ``gamma``)."""
+        t_years = np.asarray(times_s, dtype=np.float64) / SECONDS_PER_YEAR
+        return sum(leg.quantity * bs_gamma(spot, leg.strike, leg.expiry_days / 365.0 - t_years,
+                                           iv, self.r, self.q) for leg in self.legs)
 
     def value_numpy(self, spot, iv, times_s) -> np.ndarray:
         """Book value with the vectorised numpy formulas (an independent check of ``value``)."""
@@ -179,6 +185,25 @@ def _mark_delta(spot, iv, t_years, g_strike, g_expiry, g_qcall, g_qput, r, q, ou
                     d1 = (math.log(s / g_strike[j]) + (r - q + 0.5 * sig * sig) * tau) / vst
                     nd1 = norm_cdf_scalar(d1)
                     acc += math.exp(-q * tau) * ((g_qcall[j] + g_qput[j]) * nd1 - g_qput[j])
+            out[p, t] = acc
+
+
+@njit(cache=True)
+def _mark_gamma(spot, iv, t_years, g_strike, g_expiry, g_qcall, g_qput, r, q, out):
+    """Book gamma over (path, tick); a call and a put of one (strike, expiry) share it."""
+    n_paths, n = spot.shape
+    for p in range(n_paths):
+        for t in range(n):
+            s = spot[p, t]
+            sig = iv[p, t]
+            acc = 0.0
+            for j in range(g_strike.size):
+                tau = g_expiry[j] - t_years[t]
+                if tau > 0.0 and sig > 0.0:
+                    vst = sig * math.sqrt(tau)
+                    d1 = (math.log(s / g_strike[j]) + (r - q + 0.5 * sig * sig) * tau) / vst
+                    pdf = math.exp(-0.5 * d1 * d1) / math.sqrt(2.0 * math.pi)
+                    acc += (g_qcall[j] + g_qput[j]) * math.exp(-q * tau) * pdf / (s * vst)
             out[p, t] = acc
 
 

@@ -3,8 +3,9 @@
 A CSV holds one date column and one column per instrument. :func:`load_prices` survives the
 quirks of the embedded files (UTF-8 byte-order mark, M/D/YYYY dates, '=' in column names such
 as ``CL=F``) and of hand-edited ones (unsorted dates, duplicated dates, gaps), and rejects what
-cannot be a price (non-numeric, non-finite, zero or negative) with a ValueError naming the
-file, the column and the row's date. :func:`returns` turns prices into simple or log returns.
+cannot be a price (non-numeric, non-finite, zero or negative, above :data:`MAX_PRICE`) with a
+ValueError naming the file, the column and the row's date; an empty, binary, UTF-16 or ragged
+file, or a column whose price never moves, is a ValueError naming the file. :func:`returns` turns prices into simple or log returns.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "#n/a", "nat
 
 #: Date formats tried in order; the first that parses every date of the file wins.
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%Y/%m/%d", "%d.%m.%Y", "%Y%m%d", "ISO8601")
+
+
+#: Largest price accepted: squared returns of prices near the float limit overflow to inf.
+MAX_PRICE = 1e12
 
 
 class DataQualityWarning(UserWarning):
@@ -94,14 +99,7 @@ def load_prices(
         raise ValueError(f"max_ffill_days must be >= 0, got {max_ffill_days}")
     path = resolve_source(source)
     name = str(path)
-    raw = pd.read_csv(
-        path,
-        dtype=str,
-        keep_default_na=False,
-        na_filter=False,
-        encoding="utf-8-sig",
-        skipinitialspace=True,
-    )
+    raw = _read_table(path, name)
     raw.columns = [str(c).replace("\ufeff", "").strip() for c in raw.columns]
     if raw.columns.duplicated().any():
         dup = sorted(set(raw.columns[raw.columns.duplicated()]))
@@ -166,6 +164,7 @@ def load_prices(
     if prices.empty:
         raise ValueError(f"{name}: no complete rows of {price_cols} between {start} and {end}")
     prices = prices.astype(np.float64)
+    _check_moving(prices, name)
     prices.attrs = {
         "source": name,
         "duplicate_dates": [d.strftime("%Y-%m-%d") for d in dup_dates],
@@ -173,6 +172,70 @@ def load_prices(
         "dropped_rows": dropped,
     }
     return prices
+
+
+def _read_table(path: Path, name: str) -> pd.DataFrame:
+    """The CSV as text cells; an empty, binary, UTF-16 or ragged file is a ValueError naming it."""
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if not head.strip():
+        raise ValueError(f"{name}: the file is empty; expected a header row and daily prices")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ValueError(f"{name}: the file is UTF-16 text; save it as UTF-8 CSV")
+    if b"\x00" in head:
+        raise ValueError(f"{name}: a binary file, not a CSV of prices")
+    _check_fields(path, name)
+    try:
+        raw = pd.read_csv(
+            path,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            encoding="utf-8-sig",
+            skipinitialspace=True,
+        )
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{name}: not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV") from None
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{name}: the file is empty; expected a header row and daily prices") from None
+    except pd.errors.ParserError as exc:
+        detail = " ".join(str(exc).split())[:160]
+        raise ValueError(f"{name}: malformed CSV, rows have different numbers of fields ({detail})") from None
+    return raw
+
+
+def _check_fields(path: Path, name: str) -> None:
+    """Every non-blank row has as many fields as the header (pandas would shift or pad them)."""
+    import csv
+
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            rows = csv.reader(fh, skipinitialspace=True)
+            header = next(rows, None)
+            if not header:
+                raise ValueError(f"{name}: the file is empty; expected a header row and daily prices")
+            for number, row in enumerate(rows, start=1):
+                if row and len(row) != len(header):
+                    fewer = "fewer" if len(row) < len(header) else "more"
+                    raise ValueError(
+                        f"{name}: malformed CSV, data row {number} has {fewer} fields "
+                        f"({len(row)}) than the header ({len(header)})"
+                    )
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{name}: not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV") from None
+    except csv.Error as exc:
+        raise ValueError(f"{name}: malformed CSV ({exc})") from None
+
+
+def _check_moving(prices: pd.DataFrame, name: str) -> None:
+    """Refuse a column whose price never changes: nothing can be hedged with or against it."""
+    for column in prices.columns:
+        values = prices[column].to_numpy()
+        if values.size >= 2 and np.all(values == values[0]):
+            raise ValueError(
+                f"{name}: column {column!r} is constant ({values[0]:g}) over the selected "
+                f"{values.size} rows; a hedge needs prices that move"
+            )
 
 
 def returns(prices: pd.DataFrame, kind: str = "simple") -> pd.DataFrame:
@@ -224,6 +287,13 @@ def _parse_prices(text: pd.Series, name: str, column: str) -> pd.Series:
     if not_finite.any():
         date, cell = _first(pd.Series(not_finite, index=text.index), stripped)
         raise ValueError(f"{name}: column {column!r}, row {date}: non-finite price {cell!r}")
+    too_large = (arr > MAX_PRICE) & ~missing.to_numpy()
+    if too_large.any():
+        date, cell = _first(pd.Series(too_large, index=text.index), stripped)
+        raise ValueError(
+            f"{name}: column {column!r}, row {date}: price {cell!r} is above {MAX_PRICE:g} "
+            "(returns and variances of such numbers overflow)"
+        )
     non_positive = (arr <= 0.0) & ~missing.to_numpy()
     if non_positive.any():
         date, cell = _first(pd.Series(non_positive, index=text.index), stripped)

@@ -9,19 +9,20 @@ Conventions (used throughout deep_hedge):
 - Heston is simulated with full-truncation Euler on a grid ``substeps`` times finer than the
   hedging grid (log-Euler for the spot), then sampled on the hedging grid.
 - Each path set draws from its own ``torch.Generator``; :func:`derive_seed` gives train,
-  validation, test and out-of-sample sets distinct, reproducible seeds from one config seed.
+  validation, selection and held-out test sets distinct, reproducible seeds from one config seed.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
 
-SPLITS: tuple[str, ...] = ("train", "val", "test", "oos")
+SPLITS: tuple[str, ...] = ("train", "val", "select", "test")
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class Paths:
         """Grid times t_0 .. t_n, shape ``[n_steps + 1]``."""
         return torch.linspace(0.0, self.maturity, self.n_steps + 1, dtype=self.spot.dtype, device=self.spot.device)
 
-    def to(self, device: torch.device | str) -> "Paths":
+    def to(self, device: torch.device | str) -> Paths:
         return Paths(self.spot.to(device), self.variance.to(device), self.maturity)
 
 
@@ -166,8 +167,8 @@ def simulate(market: Mapping[str, Any], n_paths: int, seed: int, *, device: str 
     """Paths of the model named by ``market["model"]`` (``gbm`` or ``heston``) from a market config."""
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     model = market.get("model", "heston")
-    common = dict(s0=float(market.get("s0", 100.0)), mu=float(market.get("mu", 0.0)), generator=gen,
-                  device=device, dtype=dtype)
+    common = {"s0": float(market.get("s0", 100.0)), "mu": float(market.get("mu", 0.0)), "generator": gen,
+                  "device": device, "dtype": dtype}
     n_steps = int(market["n_steps"])
     maturity = float(market["maturity"])
     if model == "gbm":
@@ -185,7 +186,7 @@ def simulate(market: Mapping[str, Any], n_paths: int, seed: int, *, device: str 
 
 def make_datasets(market: Mapping[str, Any], sizes: Mapping[str, int], seed: int, *,
                   device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> dict[str, Paths]:
-    """One :class:`Paths` per split in ``sizes`` (train/val/test/oos), each with its own derived seed."""
+    """One :class:`Paths` per split in ``sizes`` (train/val/select/test), each with its own derived seed."""
     return {split: simulate(market, int(n), derive_seed(seed, split), device=device, dtype=dtype)
             for split, n in sizes.items()}
 

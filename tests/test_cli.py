@@ -52,13 +52,14 @@ def test_parallel_run_logs_every_trial_resumes_exactly_and_records_failures(work
     assert (workdir / "exports" / "toy" / "best.json").is_file()
 
     # the same command again: nothing to do, no new trial
-    r = run_cli(workdir, "+study=toy", "n_trials=8", "n_jobs=2")
+    r = run_cli(workdir, "+study=toy", "n_trials=8", "n_jobs=2", f"toy.setup_marker={marker}")
     assert r.returncode == 0, r.stderr
     assert len(store.runs("toy", "trial")) == 8 and len(store.trials("toy")) == 8
 
     # more trials, some raising and some returning NaN: exactly 4 added, failures recorded
+    # (the objective's config changes, so the study is resumed with resume=force)
     r = run_cli(workdir, "+study=toy", "n_trials=12", "n_jobs=2", "toy.fail_x_above=1.5",
-                "toy.nan_x_below=0.5", "sampler=random")
+                "toy.nan_x_below=0.5", "sampler=random", "resume=force")
     assert r.returncode == 0, r.stderr
     trials = store.runs("toy", "trial")
     assert _numbers(trials) == list(range(12))
@@ -92,10 +93,11 @@ def test_failure_budget_ends_the_study_with_exit_1(workdir: Path):
 def test_export_round_trips_through_replay(workdir: Path):
     r = run_cli(workdir, "+study=toy", "n_trials=6", "n_jobs=2")
     assert r.returncode == 0, r.stderr
-    export = yaml.safe_load((workdir / "exports" / "toy" / "best.yaml").read_text())
+    export = yaml.safe_load((workdir / "exports" / "toy" / "overlay.yaml").read_text())
+    report = yaml.safe_load((workdir / "exports" / "toy" / "best.yaml").read_text())
     as_json = json.loads((workdir / "exports" / "toy" / "best.json").read_text())
-    assert export == as_json
-    meta, perf = export["metadata"], export["performance"]
+    assert set(export) == {"toy"} and report == as_json and report["toy"] == export["toy"]
+    meta, perf = report["metadata"], report["performance"]
     assert meta["n_trials"]["COMPLETE"] == 6 and meta["study"] == "toy"
     assert meta["mlflow_run_id"] and meta["code_version"]
     best = Store(workdir).runs("toy", "trial")
@@ -172,7 +174,7 @@ def test_ctrl_c_stops_cleanly_and_the_next_invocation_resumes(workdir: Path):
     parent = store.runs("toy", "study")[0]
     assert parent.info.status == "KILLED"
 
-    r = run_cli(workdir, "+study=toy", "n_trials=12", "n_jobs=2")
+    r = run_cli(workdir, "+study=toy", "n_trials=12", "n_jobs=2", "toy.sleep=1.0")
     assert r.returncode == 0, r.stderr
     trials = store.trials("toy")
     complete = [t for t in trials if t.state.name == "COMPLETE"]

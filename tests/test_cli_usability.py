@@ -54,7 +54,7 @@ def test_cfg_all_adds_hydra_and_package_selects_a_node(in_empty_dir, capsys):
     cfg = yaml.safe_load(capsys.readouterr().out)
     assert "hydra" in cfg and cfg["study_name"] == "delta_hedge"
     assert main(["+study=delta_hedge", "-c", "job", "--package", "hedge"]) == 0
-    assert yaml.safe_load(capsys.readouterr().out)["cadence_seconds"] == 60
+    assert yaml.safe_load(capsys.readouterr().out)["hedge_ratio"] == 1.0
     assert main(["+study=delta_hedge", "--cfg=job", "-p", "seed"]) == 0
     assert capsys.readouterr().out.strip() == "42"
     assert main(["+study=delta_hedge", "--cfg", "job", "--package", "hedg"]) == 2
@@ -91,7 +91,7 @@ def test_help_lists_every_group_with_its_options_and_the_studies(in_empty_dir, c
     (["+study=zzzzzz"], "unknown study 'zzzzzz'; valid: deep_hedge, deep_hedge_gpu, delta_hedge, "),
     (["+study=delta_hedge", "mlflow.uri=x"], "did you mean mlflow.tracking_uri?"),
     (["+study=delta_hedge", "mlflow.tracking_url=x"], "did you mean mlflow.tracking_uri?"),
-    (["+study=delta_hedge", "hedge.zzzzzz=1"], "valid keys under 'hedge': cadence_seconds, "),
+    (["+study=delta_hedge", "hedge.zzzzzz=1"], "valid keys under 'hedge': band_mode, band_scale, cadence_seconds, "),
     (["+study=delta_hedge", "+n_trials=3"], "key 'n_trials' already exists; set it without '+'"),
     (["+study=delta_hedge", "--verbos"], "unknown option '--verbos'; did you mean --verbose?"),
 ])
@@ -182,7 +182,7 @@ def test_mlflow_record_reads_well_in_the_ui(workdir: Path):
     assert len(trials) == 2
     assert not [k for k in parent.data.metrics if k.startswith("baseline.")]
     assert len(parent.data.metrics) <= 20, sorted(parent.data.metrics)
-    assert {"best.is.score", "best.oos.score", "trials_complete"} <= set(parent.data.metrics)
+    assert {"best.is.risk_cost", "best.oos.risk_cost", "trials_complete"} <= set(parent.data.metrics)
     arts = {a.path for a in store.client.list_artifacts(parent.info.run_id)}
     assert {"results.csv", "results.html", "baselines.json"} <= arts
     import pandas as pd
@@ -195,7 +195,8 @@ def test_mlflow_record_reads_well_in_the_ui(workdir: Path):
         for split, values in splits.items():
             for metric, value in values.items():
                 assert table.loc[name, (split, metric)] == pytest.approx(value)
-    assert table.loc["tuned", ("out_of_sample", "score")] == pytest.approx(parent.data.metrics["best.oos.score"])
+    assert table.loc["tuned", ("out_of_sample", "risk_cost")] == pytest.approx(
+        parent.data.metrics["best.oos.risk_cost"])
 
     digests = set()
     for run in [parent, *trials]:
@@ -208,14 +209,15 @@ def test_mlflow_record_reads_well_in_the_ui(workdir: Path):
         if (ROOT / ".git").exists():
             assert len(full.data.tags["mlflow.source.git.commit"]) == 40
     assert len(digests) == 1
-    for run in trials:  # trial runs carry the optimised metric under its own name
-        assert "score" in run.data.metrics
-    # the parent holds the optimisation history: each trial's score at its number, best so far
-    by_number = {int(t.data.tags["hedgeopt.trial_number"]): t.data.metrics["score"] for t in trials}
-    history = {m.step: m.value for m in store.client.get_metric_history(parent.info.run_id, "trials.score")}
-    assert history == pytest.approx(by_number)
-    best = {m.step: m.value for m in store.client.get_metric_history(parent.info.run_id, "trials.best_score")}
-    assert best == pytest.approx({n: max(v for k, v in by_number.items() if k <= n) for n in by_number})
+    for run in trials:  # trial runs carry the optimised metric (minimised) under its own name
+        assert "risk_cost" in run.data.metrics
+    # the parent holds the optimisation history: each trial's value at its number, best so far
+    by_number = {int(t.data.tags["hedgeopt.trial_number"]): t.data.metrics["risk_cost"] for t in trials}
+    history = store.client.get_metric_history(parent.info.run_id, "trials.risk_cost")
+    assert {m.step: m.value for m in history} == pytest.approx(by_number)
+    best = store.client.get_metric_history(parent.info.run_id, "trials.best_risk_cost")
+    assert {m.step: m.value for m in best} == pytest.approx(
+        {n: min(v for k, v in by_number.items() if k <= n) for n in by_number})
     assert f"#/experiments/{parent.info.experiment_id}/runs?workflowType=machine_learning" in r.stdout
     exp = store.client.get_experiment(parent.info.experiment_id)
     assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
@@ -227,7 +229,7 @@ def test_deep_hedger_is_logged_as_an_mlflow_model(workdir: Path):
     import torch
 
     r = run_cli(workdir, "+study=deep_hedge", "n_trials=1", "n_jobs=1", "data.n_train=128",
-                "data.n_val=64", "data.n_test=64", "data.n_oos=64", "train.epochs=1")
+                "data.n_val=64", "data.n_test=64", "data.n_select=64", "train.epochs=1")
     assert r.returncode == 0, r.stderr
     assert "warning" not in r.stderr.lower(), r.stderr
     store = Store(workdir)

@@ -49,12 +49,31 @@ def test_default_preset_is_a_martingale_with_jumps_and_bounded_vol():
     assert abs(growth.mean() - 1.0) < 3.5 * se
     assert paths.iv.min() >= p.v_min and paths.iv.max() <= p.v_max
     assert paths.iv[:, -1].std() > 0.01  # vol clusters
-    # realised vol of the path close to the implied vol it diffuses at (plus jumps)
+    # realised vol of the path close to the vol it diffuses at, the implied vol less the
+    # variance risk premium (plus jumps)
+    assert p.variance_risk_premium == pytest.approx(0.1)
     rv = np.sqrt(np.mean(np.diff(np.log(paths.spot), axis=1) ** 2) / p.dt)
-    expected = math.sqrt(np.mean(paths.iv[:, :-1] ** 2) + p.jump_intensity * p.jump_std**2)
+    diffusion = paths.iv[:, :-1] / (1.0 + p.variance_risk_premium)
+    expected = math.sqrt(np.mean(diffusion**2) + p.jump_intensity * p.jump_std**2)
     assert rv == pytest.approx(expected, rel=0.03)
     # funding: AR(1) around 1 bp per 8 h
     assert paths.funding_rate.mean() == pytest.approx(1e-4, abs=2e-5)
+
+
+def test_variance_risk_premium_scales_the_diffusion_not_the_implied_vol():
+    base = {"iv0": 0.6, "horizon_hours": 2.0, "jump_intensity": 0.0, "vol_of_vol": 0.0, "vol_mean_reversion": 0.0}
+    plain = simulate_paths(CryptoPerpParams(**base), 2, seed=5)
+    rich = simulate_paths(CryptoPerpParams(**base, variance_risk_premium=0.25), 2, seed=5)
+    np.testing.assert_array_equal(plain.iv, rich.iv)  # the book is marked at the same implied vol
+    dt = CryptoPerpParams(**base).dt
+    # same normals: (ret + sigma^2 dt / 2) / (sigma sqrt(dt)) agree with sigma = 0.6 and 0.6 / 1.25
+    z = [(np.diff(np.log(x.spot), axis=1) + 0.5 * s**2 * dt) / (s * math.sqrt(dt))
+         for x, s in ((plain, 0.6), (rich, 0.6 / 1.25))]
+    np.testing.assert_allclose(z[0], z[1], rtol=1e-6, atol=1e-8)
+    with pytest.raises(ValueError, match="variance_risk_premium"):
+        CryptoPerpParams(variance_risk_premium=-1.0)
+    seed = CryptoPerpParams.from_config(compose(["+study=delta_hedge", "simulator=seed_002"])["simulator"])
+    assert seed.variance_risk_premium == 0.0
 
 
 def test_paths_are_reproducible_and_independent_of_batch_size():
@@ -96,6 +115,8 @@ def test_book_marks_match_vectorised_formulas():
     s, iv, t = paths.spot[:, :5], paths.iv[:, :5], paths.times[:5]
     fd = (book.delta(s + 1.0, iv, t) - book.delta(s - 1.0, iv, t)) / 2.0
     np.testing.assert_allclose(book.gamma(s, iv, t), fd, rtol=1e-5)
+    np.testing.assert_allclose(book.gamma(paths.spot, paths.iv, paths.times),
+                               book.gamma_numpy(paths.spot, paths.iv, paths.times), rtol=1e-10, atol=1e-14)
 
 
 def test_bad_book_config_is_a_clear_error():

@@ -11,13 +11,11 @@ from simulators.delta_hedging import (
     CostModel,
     HedgeInputs,
     HedgePolicy,
-    aggregate_metrics,
     build_hedge_inputs,
-    cvar,
     hedge_path_reference,
-    path_metrics,
     run_hedge,
 )
+from simulators.delta_hedging_metrics import aggregate_metrics, path_metrics
 from simulators.options_book import OptionLeg, OptionsBook
 
 NOTIONAL = 1_000_000.0
@@ -32,18 +30,19 @@ def straddle(sign: float = -1.0, expiry_days: float = 30.0, s0: float = 50_000.0
 
 def gbm(tick: float, hours: float, **kw) -> CryptoPerpParams:
     """Constant-vol GBM: no jumps, no vol dynamics, no funding (unless overridden)."""
-    base = dict(iv0=0.6, tick_seconds=tick, horizon_hours=hours, jump_intensity=0.0,
-                vol_of_vol=0.0, vol_mean_reversion=0.0, funding_base=0.0)
+    base = {"iv0": 0.6, "tick_seconds": tick, "horizon_hours": hours, "jump_intensity": 0.0,
+                "vol_of_vol": 0.0, "vol_mean_reversion": 0.0, "funding_base": 0.0}
     base.update(kw)
     return CryptoPerpParams(**base)
 
 
-def synthetic(spot, book_delta, funding_idx=(), funding_rate=(), tick=10.0) -> HedgeInputs:
+def synthetic(spot, book_delta, funding_idx=(), funding_rate=(), tick=10.0, book_gamma=None) -> HedgeInputs:
     spot = np.atleast_2d(np.asarray(spot, dtype=float))
     delta = np.atleast_2d(np.asarray(book_delta, dtype=float))
+    gamma = np.zeros_like(spot) if book_gamma is None else np.atleast_2d(np.asarray(book_gamma, dtype=float))
     n = spot.shape[1] - 1
     idx = np.array([0, n], dtype=np.int64)
-    return HedgeInputs(spot=spot, book_delta=delta, book_value=np.zeros((spot.shape[0], 2)),
+    return HedgeInputs(spot=spot, book_delta=delta, book_gamma=gamma, book_value=np.zeros((spot.shape[0], 2)),
                        sample_idx=idx, funding_idx=np.asarray(funding_idx, dtype=np.int64),
                        funding_rate=np.atleast_2d(np.asarray(funding_rate, dtype=float)).reshape(spot.shape[0], -1),
                        tick_seconds=tick, sample_seconds=n * tick, notional=NOTIONAL)
@@ -90,7 +89,7 @@ def test_costs_equal_fee_times_traded_notional():
     paths = simulate_paths(CryptoPerpParams(horizon_hours=4.0), 1, seed=5)
     inputs = build_hedge_inputs(paths, straddle(), 3600.0)
     costs = CostModel(taker_fee=0.0005, slippage=0.0001)
-    res, h, _, trades = traces(inputs, HedgePolicy(cadence_seconds=60.0), costs)
+    res, _h, _, trades = traces(inputs, HedgePolicy(cadence_seconds=60.0), costs)
     notional_traded = np.sum(np.abs(trades) * inputs.spot[0])
     assert res.traded_notional[0] == pytest.approx(notional_traded, rel=1e-12)
     assert res.costs[0] == pytest.approx(0.0006 * notional_traded, rel=1e-12)
@@ -181,6 +180,96 @@ def test_bad_policy_values_are_clear_errors():
         HedgePolicy(max_hedge_per_interval=-0.1)
     with pytest.raises(ValueError, match="unknown hedge keys"):
         HedgePolicy.from_config({"cadence": 30})
+    with pytest.raises(ValueError, match="rehedge_to"):
+        HedgePolicy.from_config({"rehedge_to": "edge"})
+    with pytest.raises(ValueError, match="band_mode"):
+        HedgePolicy.from_config({"band_mode": "ww"}, risk_aversion=1e-4)
+    assert HedgePolicy.from_config({"cadence_seconds": None}).cadence_seconds == math.inf
+
+
+def test_band_measures_the_hedge_against_its_target_on_a_calm_path():
+    # After a rally the short straddle's delta is about -6 units; hedging 80% of it leaves
+    # 0.2 x 6 units x 53,000 / 1M = 6% of notional unhedged on purpose. A 5% band on the raw net
+    # delta would re-hedge on every tick; on |h - target| the calm path trades only at t0.
+    rng = np.random.default_rng(4)
+    n = 2000
+    spot = 53_000.0 * (1.0 + 1e-5 * np.cumsum(rng.standard_normal(n + 1)))
+    delta = -6.0 - 0.002 * (spot - 53_000.0)
+    inputs = synthetic(spot, delta)
+    res, h, nd, trades = traces(inputs, HedgePolicy(cadence_seconds=math.inf, delta_threshold=0.05,
+                                                    hedge_ratio=0.8))
+    assert np.all(np.abs(nd[:-1]) * spot[:-1] / NOTIONAL > 0.05)  # the raw net delta breaches always
+    assert res.hedge_count[0] == 1 and np.count_nonzero(trades) == 1
+    np.testing.assert_allclose(h, 0.8 * 6.0, rtol=1e-3)
+
+
+@pytest.mark.parametrize("rehedge_to", ["target", "band_edge"])
+def test_fixed_band_trades_to_target_or_band_edge(rehedge_to):
+    rng = np.random.default_rng(2)
+    n = 600
+    spot = 100.0 * np.exp(np.cumsum(np.r_[0, rng.normal(0, 0.002, n)]))
+    delta = np.cumsum(np.r_[10.0, rng.normal(0, 120.0, n)])
+    thr, ratio = 0.04, 0.9
+    inputs = synthetic(spot, delta)
+    _, h, _, trades = traces(inputs, HedgePolicy(cadence_seconds=math.inf, delta_threshold=thr,
+                                                 hedge_ratio=ratio, rehedge_to=rehedge_to))
+    target = -ratio * delta
+    half = thr * NOTIONAL / spot
+    prev_h = np.r_[0.0, h[:-1]]
+    breach = np.abs(prev_h - target) > half
+    breach[0], breach[-1] = True, False  # opened at t0 (to the target); none at the horizon
+    assert 5 < breach.sum() < n / 2
+    np.testing.assert_array_equal(trades != 0, breach)
+    if rehedge_to == "target":
+        np.testing.assert_allclose(h[breach], target[breach])
+    else:
+        later = breach.copy()
+        later[0] = False
+        edge = target + np.sign(prev_h - target) * half
+        np.testing.assert_allclose(h[later], edge[later])
+        assert h[0] == pytest.approx(target[0])
+    # between trades the hedge stays within the band of its target
+    np.testing.assert_array_less(np.abs(h - target)[:-1], half[:-1] + 1e-9)
+
+
+def test_whalley_wilmott_band_width_and_edge():
+    rng = np.random.default_rng(3)
+    n = 800
+    spot = 50_000.0 * np.exp(np.cumsum(np.r_[0, rng.normal(0, 0.001, n)]))
+    gamma = 0.002 * (1.0 + 0.5 * np.sin(np.arange(n + 1) / 50.0))
+    delta = -gamma * (spot - 49_000.0)
+    costs, ra, scale = CostModel(0.0005, 0.0001), 1e-4, 1.3
+    inputs = synthetic(spot, delta, book_gamma=gamma)
+    policy = HedgePolicy(cadence_seconds=math.inf, band_mode="whalley_wilmott", band_scale=scale,
+                         rehedge_to="band_edge", risk_aversion=ra)
+    _, h, _, trades = traces(inputs, policy, costs)
+    # Whalley and Wilmott (1997): half-width (3 lambda S Gamma^2 / (2 gamma_risk))^(1/3)
+    half = scale * (3.0 * 0.0006 * spot * gamma**2 / (2.0 * ra)) ** (1.0 / 3.0)
+    assert 1.0 < half.mean() < 3.0  # about 1.8 units here
+    target = -delta
+    prev_h = np.r_[0.0, h[:-1]]
+    breach = np.abs(prev_h - target) > half
+    breach[0], breach[-1] = True, False
+    assert 5 < breach.sum() < n / 4
+    np.testing.assert_array_equal(trades != 0, breach)
+    later = breach.copy()
+    later[0] = False
+    np.testing.assert_allclose(h[later], (target + np.sign(prev_h - target) * half)[later], rtol=1e-12)
+    # a wider band trades less; the band needs a risk aversion
+    _, _, _, wide = traces(inputs, HedgePolicy(cadence_seconds=math.inf, band_mode="whalley_wilmott",
+                                               band_scale=3.0, rehedge_to="band_edge", risk_aversion=ra), costs)
+    assert np.count_nonzero(wide) < np.count_nonzero(trades)
+    with pytest.raises(ValueError, match="risk_aversion"):
+        HedgePolicy(band_mode="whalley_wilmott")
+
+
+def test_timed_rehedge_goes_to_the_target_even_in_band_edge_mode():
+    n = 40
+    delta = np.linspace(-5, 5, n + 1)
+    inputs = synthetic(np.full(n + 1, 100.0), delta)
+    _, h, _, trades = traces(inputs, HedgePolicy(cadence_seconds=100.0, rehedge_to="band_edge"))
+    assert list(np.nonzero(trades)[0]) == list(range(0, n, 10))
+    np.testing.assert_allclose(h[::10][:4], -delta[::10][:4])
 
 
 # -- reproducibility and kernel == reference -------------------------------------------------
@@ -201,6 +290,10 @@ def test_same_seed_same_metrics_to_the_bit():
     HedgePolicy(300.0, 0.01, 1.0, 0.01, 0.5),
     HedgePolicy(10.0),
     HedgePolicy(math.inf, hedge_ratio=0.0),
+    HedgePolicy(math.inf, 0.01, 0.8, rehedge_to="band_edge"),
+    HedgePolicy(600.0, band_mode="whalley_wilmott", band_scale=0.7, rehedge_to="band_edge",
+                risk_aversion=1e-4, max_hedge_per_interval=0.05),
+    HedgePolicy(math.inf, band_mode="whalley_wilmott", rehedge_to="target", risk_aversion=1e-5),
 ])
 def test_kernel_equals_python_reference(policy):
     params = CryptoPerpParams(horizon_hours=1.0, funding_interval_hours=0.25, funding_noise_std=0.0005,
@@ -221,10 +314,7 @@ def test_kernel_equals_python_reference(policy):
     assert res.funding.any() == (policy.hedge_ratio > 0)
 
 
-def test_cvar_and_metrics():
-    x = np.arange(1.0, 101.0)  # worst 5% of 1..100 is 1..5
-    assert cvar(x, 0.05) == pytest.approx(3.0)
-    assert cvar(np.arange(1.0, 11.0), 0.25) == pytest.approx((1 + 2 + 0.5 * 3) / 2.5)
+def test_metrics_of_a_flat_path():
     inputs = synthetic(np.full(5, 100.0), np.zeros(5))
     m = path_metrics(run_hedge(inputs, HedgePolicy(10.0), NO_COSTS))
     assert m["sharpe"][0] == 0.0 and m["max_drawdown"][0] == 0.0

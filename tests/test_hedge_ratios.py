@@ -125,16 +125,71 @@ def test_construct_spread_reproduces_ols_residuals_and_rejects_bad_ratios(avb_a)
         hr.construct_spread(avb_a, {"A": 1.0, "AVB": 0.5, "MSFT": 1.0})
 
 
-def test_box_tiao_matches_hand_var_eigenproblem(avb_a):
-    ratios = hr.get_box_tiao_hedge_ratio(avb_a, "A")[0]
-    P = avb_a[["A", "AVB"]].to_numpy()
-    design = np.column_stack([np.ones(len(P) - 1), P[:-1]])
-    coef = np.linalg.lstsq(design, P[1:], rcond=None)[0]
-    fitted = design @ coef
-    g0, g1 = np.cov(P[1:], rowvar=False), np.cov(fitted, rowvar=False)
-    vals, vecs = np.linalg.eig(np.linalg.solve(g0, g1))
+def _three_leg_prices() -> pd.DataFrame:
+    """A fixed three-leg system: Y = 0.8 X1 + 1.5 X2 + a stationary AR(1), X1 and X2 random walks."""
+    rng = np.random.default_rng(20240611)
+    n = 300
+    x1 = 50.0 + np.cumsum(rng.normal(scale=1.0, size=n))
+    x2 = 30.0 + np.cumsum(rng.normal(scale=0.7, size=n))
+    e = np.zeros(n)
+    for t in range(1, n):
+        e[t] = 0.6 * e[t - 1] + rng.normal(scale=0.5)
+    y = 0.8 * x1 + 1.5 * x2 + 5.0 + e
+    return pd.DataFrame({"Y": y, "X1": x1, "X2": x2})
+
+
+def _box_tiao_by_hand(P: np.ndarray) -> np.ndarray:
+    """The reference procedure in plain numpy: demean, VAR(1) by least squares (with an intercept),
+    Gamma over all demeaned rows, eigenvector of inv(Gamma) A Gamma A' of the smallest eigenvalue."""
+    D = P - P.mean(axis=0)
+    Z = np.column_stack([np.ones(len(D) - 1), D[:-1]])
+    B = np.linalg.inv(Z.T @ Z) @ Z.T @ D[1:]
+    A = B[1:].T
+    G = (D - D.mean(axis=0)).T @ (D - D.mean(axis=0)) / (len(D) - 1)
+    vals, vecs = np.linalg.eig(np.linalg.inv(G) @ A @ G @ A.T)
     w = np.real(vecs[:, np.argmin(np.real(vals))])
-    assert ratios["AVB"] == pytest.approx(-w[1] / w[0], rel=1e-6)
+    return -w[1:] / w[0]
+
+
+def test_box_tiao_matches_reference_procedure_on_three_legs():
+    prices = _three_leg_prices()
+    ratios, X, y, spread = hr.get_box_tiao_hedge_ratio(prices, "Y")
+    expected = _box_tiao_by_hand(prices.to_numpy())
+    assert y is None and list(X.columns) == ["X1", "X2"]
+    assert [ratios["X1"], ratios["X2"]] == pytest.approx(list(expected), rel=1e-9)
+    # the recovered portfolio is the cointegrating one
+    assert [ratios["X1"], ratios["X2"]] == pytest.approx([0.8, 1.5], abs=0.1)
+    np.testing.assert_allclose(spread, prices["Y"] - prices[["X1", "X2"]].to_numpy() @ expected, rtol=1e-9)
+
+
+def test_box_tiao_var_matrix_is_statsmodels_var1_on_demeaned_prices():
+    from statsmodels.tsa.api import VAR
+
+    P = _three_leg_prices().to_numpy()
+    D = P - P.mean(axis=0)
+    A_sm = np.squeeze(VAR(D).fit(1).coefs, axis=0)
+    Z = np.column_stack([np.ones(len(D) - 1), D[:-1]])
+    A_np = np.linalg.lstsq(Z, D[1:], rcond=None)[0][1:].T
+    np.testing.assert_allclose(A_np, A_sm, rtol=1e-9, atol=1e-12)
+
+
+def test_box_tiao_dependent_column_order_and_gld_gdx(avb_a):
+    gld = load_prices("gld_gdx_data.csv")
+    ratios = hr.get_box_tiao_hedge_ratio(gld, "GLD")[0]
+    expected = _box_tiao_by_hand(gld[["GLD", "GDX"]].to_numpy())
+    assert ratios["GLD"] == 1.0 and ratios["GDX"] == pytest.approx(expected[0], rel=1e-9)
+    ratios = hr.get_box_tiao_hedge_ratio(avb_a, "A")[0]
+    assert ratios["AVB"] == pytest.approx(_box_tiao_by_hand(avb_a[["A", "AVB"]].to_numpy())[0], rel=1e-9)
+
+
+@pytest.mark.parametrize("maxlag", [1, 2])
+def test_adf_statistic_equals_statsmodels_adfuller(maxlag):
+    from statsmodels.tsa.stattools import adfuller
+
+    rng = np.random.default_rng(3)
+    for s in (np.cumsum(rng.normal(size=200)), rng.normal(size=40), _three_leg_prices()["Y"].to_numpy()):
+        ref = adfuller(s, maxlag=maxlag, regression="c", autolag=None)[0]
+        assert hr.adf_statistic(s, maxlag) == pytest.approx(ref, rel=1e-9)
 
 
 def _min_slope_direction(P: np.ndarray) -> tuple[float, np.ndarray]:
@@ -168,7 +223,7 @@ def test_minimum_half_life_on_seed_avb_a_pair_finds_global_minimum(avb_a):
 
 
 def test_minimum_adf_beats_a_grid_scan(pair):
-    ratios, X, y, residuals, result = hr.get_adf_optimal_hedge_ratio(pair)
+    _ratios, X, y, residuals, result = hr.get_adf_optimal_hedge_ratio(pair)
     best = hr.adf_statistic(residuals)
     assert best == pytest.approx(result.fun)
     grid = np.linspace(4.9, 5.1, 81)
@@ -179,7 +234,7 @@ def test_minimum_adf_beats_a_grid_scan(pair):
 def test_non_convergence_warns_and_returns_result(pair):
     for func in (hr.get_minimum_hl_hedge_ratio, hr.get_adf_optimal_hedge_ratio):
         with pytest.warns(hr.HedgeRatioConvergenceWarning, match="did not converge"):
-            ratios, _, _, _, result = func(pair, options={"maxiter": 1})
+            _ratios, _, _, _, result = func(pair, options={"maxiter": 1})
         assert not result.success and result.status != 0
 
 

@@ -6,8 +6,13 @@ import numpy as np
 import pytest
 from statsmodels.tsa.statespace.kalman_filter import KalmanFilter
 
-from simulators.kalman import kalman_filter
-from simulators.static_hedge import min_variance_ratio, ols_hedge, ridge_hedge, rolling_ols_ratios
+from simulators.kalman import fit_observation_noise, kalman_filter
+from simulators.static_hedge import (
+    min_variance_ratio,
+    ols_hedge,
+    ridge_hedge,
+    rolling_ols_ratios,
+)
 
 
 def _synthetic(
@@ -22,7 +27,7 @@ def _synthetic(
 
 
 def _statsmodels(y, Z, q, r, b0, P0):
-    n, k = Z.shape
+    _, k = Z.shape
     kf = KalmanFilter(k_endog=1, k_states=k)
     kf.bind(y[None, :].copy())
     kf.design = Z.T[None, :, :].copy()
@@ -117,6 +122,18 @@ def test_rejects_bad_noise() -> None:
         kalman_filter(y, X, -1e-5, 1e-3)
 
 
+def test_observation_noise_by_maximum_likelihood() -> None:
+    # data from the model with beta step sd 0.01 (q = 1e-4) and noise sd 0.004 (R = 1.6e-5)
+    y, X, beta = _synthetic(n=1500)
+    delta = 1e-4 / 1.6e-5
+    r = fit_observation_noise(y, X, delta, beta[0], 1e-4 * np.eye(3))
+    assert 1.6e-5 / 1.5 < r < 1.6e-5 * 1.5
+    ll = lambda v: kalman_filter(y, X, delta * v, v, beta[0], 1e-4 * np.eye(3)).loglik
+    assert ll(r) >= max(ll(r * 1.05), ll(r / 1.05))  # a maximum of the likelihood
+    with pytest.raises(ValueError, match="signal_to_noise"):
+        fit_observation_noise(y, X, -1.0)
+
+
 def test_min_variance_ratio_is_rho_sigma_ratio() -> None:
     rng = np.random.default_rng(3)
     f = rng.normal(0.0, 0.015, 5000)
@@ -130,7 +147,7 @@ def test_min_variance_ratio_is_rho_sigma_ratio() -> None:
     fit = ols_hedge(s, f)  # the OLS slope and R^2 are the same numbers
     assert fit.ratios[0] == pytest.approx(h, rel=1e-10) and fit.r2 == pytest.approx(r2, rel=1e-10)
     # h* minimises the hedged variance: any other ratio does worse
-    var = lambda x: np.var(s - x * f)  # noqa: E731
+    var = lambda x: np.var(s - x * f)
     assert var(h) < var(h + 0.01) and var(h) < var(h - 0.01)
 
 

@@ -6,13 +6,17 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from hedgeopt.config import compose
-from hedgeopt.protocol import NullReporter
-from objectives.kalman_hedge import KalmanHedgeObjective, build_splits
+from hedgeopt.protocol import Evaluation, NullReporter
+from hedgeopt.stats import bootstrap_interval, default_block_length, paired_difference
+from objectives.kalman_hedge import HedgeEffectiveness, KalmanHedgeObjective
+from objectives.kalman_hedge_windows import build_walk_forward
 
-PARAMS = {"kalman.process_noise": 1e-5, "kalman.observation_noise": 1e-4, "engine.rebalance": "weekly"}
+PARAMS = {"kalman.signal_to_noise": 1e-2, "kalman.observation_noise": 1e-4, "engine.rebalance": "weekly"}
+PROBLEMS = ("eem_asia", "xle_energy", "xlf_financials", "ewg_europe")
 
 
 @pytest.fixture(scope="module")
@@ -25,78 +29,213 @@ def obj(cfg: dict) -> KalmanHedgeObjective:
     return KalmanHedgeObjective(cfg)
 
 
-def test_config_grid_is_the_seed_calibration(cfg: dict) -> None:
-    space = cfg["search_space"]
-    assert space["kalman.process_noise"]["grid"] == [1e-6, 1e-5, 1e-4]
-    assert space["kalman.observation_noise"]["grid"] == [1e-4, 1e-3, 1e-2]
-    assert space["engine.rebalance"]["grid"] == ["daily"]
-    assert cfg["metrics"] == ["val_effectiveness"] and cfg["directions"] == ["maximize"]
+def _check_evaluation(ev: Evaluation) -> np.ndarray:
+    x = ev.samples["effectiveness"]
+    assert ev.serial and x.shape[1] == 2
+    assert float(ev.statistics["effectiveness"](x)) == pytest.approx(ev.metrics["effectiveness"], abs=1e-12)
+    assert all(math.isfinite(v) for v in ev.metrics.values())
+    return x
 
 
-def test_trial_metrics_finite_and_consistent(obj: KalmanHedgeObjective, tmp_path: Path) -> None:
+def test_config_spaces(cfg: dict) -> None:
+    assert cfg["metrics"] == ["effectiveness"] and cfg["directions"] == ["maximize"]
+    assert set(cfg["search_space"]) == {"kalman.signal_to_noise", "kalman.observation_noise", "engine.rebalance"}
+    seed = compose(["+study=kalman_hedge", "kalman_hedge_space=seed_grid", "sampler=grid"])
+    assert seed["search_space"]["kalman.process_noise"]["grid"] == [1e-6, 1e-5, 1e-4]
+    assert seed["search_space"]["kalman.observation_noise"]["grid"] == [1e-4, 1e-3, 1e-2]
+    assert "kalman.signal_to_noise" not in seed["search_space"] and seed["kalman"]["signal_to_noise"] is None
+    mle = compose(["+study=kalman_hedge", "kalman_hedge_space=snr_mle"])
+    assert set(mle["search_space"]) == {"kalman.signal_to_noise", "engine.rebalance"}
+    assert mle["kalman"]["observation_noise"] == "mle"
+
+
+# ---------------------------------------------------------------------------- walk-forward windows
+FOLDS = [
+    {"name": "v2010", "train": ["2008-01-01", "2009-12-31"], "val": ["2010-01-01", "2010-12-31"]},
+    {"name": "v2011", "train": ["2008-01-01", "2010-12-31"], "val": ["2011-01-01", "2011-12-31"]},
+]
+TEST = {"name": "t2012", "train": ["2008-01-01", "2011-12-31"], "test": ["2012-01-01", "2012-12-31"]}
+
+
+def _spec(folds: list | None = None, test: dict | None = None) -> dict:
+    return {"folds": FOLDS if folds is None else folds, "test": TEST if test is None else test, "min_window_days": 20}
+
+
+def _fold(name: str, train: tuple[str, str], val: tuple[str, str]) -> dict:
+    return {"name": name, "train": list(train), "val": list(val)}
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (_spec(folds=[FOLDS[0], _fold("v2011", ("2008-01-01", "2010-12-31"), ("2011-12-31", "2011-01-01"))]),
+         r"fold v2011: val window ends \(2011-01-01\) before it starts"),
+        (_spec(folds=[FOLDS[0], _fold("v2011", ("2008-01-01", "2011-06-30"), ("2011-01-01", "2011-12-31"))]),
+         r"fold v2011: train window \(to 2011-06-30\) must end before the val window starts"),
+        (_spec(folds=[FOLDS[0], _fold("v2011", ("2012-01-01", "2012-12-31"), ("2011-01-01", "2011-12-31"))]),
+         r"fold v2011: train window \(to 2012-12-31\) must end before the val window starts"),
+        (_spec(test={"name": "t2012", "train": ["2008-01-01", "2012-03-31"], "test": ["2012-01-01", "2012-12-31"]}),
+         r"test t2012: train window \(to 2012-03-31\) must end before the test window starts"),
+        (_spec(folds=[FOLDS[0], _fold("v2010b", ("2008-01-01", "2009-06-30"), ("2010-06-01", "2011-06-30"))]),
+         r"folds v2010 and v2010b: validation windows overlap"),
+        (_spec(folds=[*FOLDS, _fold("v2013", ("2008-01-01", "2012-12-31"), ("2013-01-01", "2013-12-31"))]),
+         r"fold v2013: validation window \(to 2013-12-31\) must end before the test window t2012 starts"),
+        (_spec(folds=[FOLDS[0], _fold("v2012h1", ("2008-01-01", "2011-12-31"), ("2012-01-01", "2012-06-30"))]),
+         r"fold v2012h1: validation window \(to 2012-06-30\) must end before the test window t2012 starts"),
+        (_spec(folds=[FOLDS[0], _fold("v2011", ("2008-01-01", "2010-12-31"), ("2011-01-01", "2012-01-03"))],
+               test={"name": "t2012", "train": ["2008-01-01", "2011-12-30"], "test": ["2012-01-03", "2012-12-31"]}),
+         r"fold v2011: validation window \(to 2012-01-03\) must end before the test window t2012 starts"),
+        (_spec(folds=[FOLDS[0], _fold("v2011", ("2008-01-01", "2010-12-31"), ("2011-01-01", "2011-01-10"))]),
+         r"fold v2011: val window has 6 days of data, need >= 20"),
+        (_spec(folds=[FOLDS[0], {"name": "v2011", "train": ["2008-01-01"], "val": ["2011-01-01", "2011-12-31"]}]),
+         r"fold v2011: train must be \[start, end\]"),
+        (_spec(folds=[FOLDS[0], dict(FOLDS[1], name="v2010")]), r"window name 'v2010' is used twice"),
+        (_spec(folds=[]), r"walk_forward.folds must list at least one validation fold"),
+        ({"folds": FOLDS}, r"walk_forward.test must give the test window"),
+    ],
+    ids=["reversed", "train-overlaps-val", "train-after-val", "test-train-overlaps-test", "folds-overlap",
+         "val-after-test", "val-overlaps-test", "val-touches-test-day", "too-short", "malformed", "duplicate",
+         "no-folds", "no-test"],
+)
+def test_walk_forward_rejects_each_ordering_or_overlap_error(obj: KalmanHedgeObjective, spec: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        build_walk_forward(spec, obj.index)
+
+
+def test_walk_forward_accepts_adjacent_windows_and_orders_folds(obj: KalmanHedgeObjective) -> None:
+    wf = build_walk_forward(_spec(folds=[FOLDS[1], FOLDS[0]]), obj.index)
+    assert [f.name for f in wf.folds] == ["v2010", "v2011"]
+    assert wf.folds[0].scored[1] == wf.folds[1].scored[0]  # consecutive years, no gap, no overlap
+    assert wf.folds[-1].scored[1] == wf.test.scored[0]
+    assert obj.index[wf.test.scored[0]] == pd.Timestamp("2012-01-03")
+
+
+@pytest.mark.parametrize("problem", PROBLEMS)
+def test_no_scored_window_after_a_test_window(problem: str) -> None:
+    cfg = compose(["+study=kalman_hedge", f"kalman_hedge_problem={problem}"])
+    index = pd.read_csv(Path("simulators/data/stock_prices.csv"), index_col=0, parse_dates=True).index[1:]
+    wf = build_walk_forward(cfg["walk_forward"], index)
+    assert len(wf.folds) >= 3
+    test_start = wf.test.scored[0]
+    for f in wf.folds:  # every day any trial is scored on or fitted on comes before the first test day
+        assert f.train[1] <= f.scored[0] and f.scored[1] <= test_start
+    assert wf.test.train[1] <= test_start and wf.test.scored[1] - test_start > 500
+
+
+@pytest.mark.parametrize("extra", [{}, {"kalman.init": "diffuse", "kalman.observation_noise": "mle"}])
+def test_trials_never_read_test_days(obj: KalmanHedgeObjective, extra: dict) -> None:
+    params = {**PARAMS, **extra}
+    before = obj(params, NullReporter())
+    test_before = obj.evaluate({**PARAMS, "engine.rebalance": "daily"}).metrics["effectiveness"]
+    names = ("y", "X", "y_pnl", "X_pnl")
+    saved = {n: getattr(obj, n) for n in names}
+    t0 = obj.walk.test.scored[0]
+    rng = np.random.default_rng(0)
+    try:
+        for n in names:  # replace every return from the first test day on
+            a = saved[n].copy()
+            a[t0:] = rng.normal(0.0, 0.02, size=a[t0:].shape)
+            setattr(obj, n, a)
+        after = obj(params, NullReporter())
+        test_after = obj.evaluate({**PARAMS, "engine.rebalance": "daily"}).metrics["effectiveness"]
+    finally:
+        for n in names:
+            setattr(obj, n, saved[n])
+    assert after.metrics == before.metrics
+    np.testing.assert_array_equal(after.samples["effectiveness"], before.samples["effectiveness"])
+    assert abs(test_after - test_before) > 0.1  # the perturbation does reach what is reported as test
+
+
+# ---------------------------------------------------------------------------- evaluations
+def test_trial_evaluation_and_statistic(obj: KalmanHedgeObjective, tmp_path: Path) -> None:
     rep = NullReporter(tmp_path)
-    m = obj(PARAMS, rep)
-    assert all(math.isfinite(v) for v in m.values())
-    n = len(obj.splits)
-    assert n >= 3
-    per_split = [m[f"val_effectiveness_split{i}"] for i in range(n)]
-    assert m["val_effectiveness"] == pytest.approx(np.mean(per_split))
-    assert 0.5 < m["val_effectiveness"] < 1.0  # EEM vs FXI/EPP/EFA: correlations ~0.9
-    assert m["val_effectiveness"] <= m["val_effectiveness_gross"]  # costs only add variance here
-    assert m["val_effectiveness_cost_high"] <= m["val_effectiveness_cost_low"]
-    assert [s for s, _ in rep.values] == list(range(n))  # intermediate value per split
+    ev = obj(PARAMS, rep)
+    x = _check_evaluation(ev)
+    assert x.shape[0] == sum(f.days for f in obj.folds)
+    np.testing.assert_array_equal(x[:, 1], np.concatenate([obj.y_pnl[slice(*f.scored)] for f in obj.folds]))
+    assert 1 - np.var(x[:, 0], ddof=1) / np.var(x[:, 1], ddof=1) == pytest.approx(ev.metrics["effectiveness"])
+    assert 0.8 < ev.metrics["effectiveness"] < 1.0  # EEM vs FXI/EPP/EFA: correlations ~0.9
+    assert ev.metrics["effectiveness_cost_high"] <= ev.metrics["effectiveness_cost_low"]
+    assert {f"effectiveness_{f.name}" for f in obj.folds} <= set(ev.metrics)
+    assert [s for s, _ in rep.values] == list(range(len(obj.folds)))
+    assert rep.values[-1][1] == pytest.approx(ev.metrics["effectiveness"])
+    # every trial is scored on the same days
+    other = obj({**PARAMS, "kalman.signal_to_noise": 1.0, "engine.rebalance": "daily"}, NullReporter())
+    np.testing.assert_array_equal(other.samples["effectiveness"][:, 1], x[:, 1])
+    # the statistic is vectorised over leading axes
+    stack = np.stack([x, x[::-1] * 1.5, np.roll(x, 7, axis=0)])[None]
+    want = [1 - np.var(s[:, 0], ddof=1) / np.var(s[:, 1], ddof=1) for s in stack[0]]
+    np.testing.assert_allclose(HedgeEffectiveness()(stack), [want])
 
 
-def test_evaluate_uses_test_windows(obj: KalmanHedgeObjective) -> None:
-    m = obj.evaluate(PARAMS)
-    assert all(math.isfinite(v) for v in m.values())
-    assert "test_effectiveness" in m and "test_effectiveness_split0" in m
-    assert not any(k.startswith("val_") for k in m)
-    for s in obj.splits:  # held-out: after its own validation window, never inside any other's
-        assert s.val[1] <= s.test[0]
-        for o in obj.splits:
-            assert s.test[1] <= o.val[0] or o.val[1] <= s.test[0]
+def test_rebalance_frequency_changes_risk_and_cost(obj: KalmanHedgeObjective) -> None:
+    out = {f: obj({**PARAMS, "engine.rebalance": f}, NullReporter()).metrics for f in ("daily", "weekly", "monthly")}
+    assert out["daily"]["turnover"] > out["weekly"]["turnover"] > out["monthly"]["turnover"]
+    assert out["daily"]["total_cost"] > out["weekly"]["total_cost"] > out["monthly"]["total_cost"]
+    assert out["daily"]["effectiveness_gross"] != out["weekly"]["effectiveness_gross"]
 
 
-def test_baselines_present(obj: KalmanHedgeObjective) -> None:
+def test_noise_parameterisations(obj: KalmanHedgeObjective) -> None:
+    snr = obj({"kalman.signal_to_noise": 1e-2, "kalman.observation_noise": 1e-3}, NullReporter()).metrics
+    seed = obj({"kalman.signal_to_noise": None, "kalman.process_noise": 1e-5, "kalman.observation_noise": 1e-3}, NullReporter()).metrics
+    assert snr == seed  # q = delta R
+    mle = obj({"kalman.observation_noise": "mle"}, NullReporter()).metrics
+    assert 0.8 < mle["effectiveness"] < 1.0
+    q, r = obj.noise(obj.walk.test, obj.configure({"kalman.observation_noise": "mle"}))
+    assert 1e-7 < r < 1e-3 and q == pytest.approx(1e-2 * r)
+    with pytest.raises(ValueError, match="exactly one of kalman.signal_to_noise"):
+        obj({"kalman.process_noise": 1e-5}, NullReporter())
+    with pytest.raises(ValueError, match="kalman.observation_noise"):
+        obj({"kalman.observation_noise": "big"}, NullReporter())
+
+
+def test_baselines_on_the_test_days(obj: KalmanHedgeObjective) -> None:
     b = obj.baselines()
-    for name in ("static_ols", "ridge", "rolling_ols", "kalman_grid_calibration", "min_variance_single"):
-        assert set(b[name]) == {"in_sample", "out_of_sample"}
-        assert math.isfinite(b[name]["in_sample"]["val_effectiveness"])
-        assert math.isfinite(b[name]["out_of_sample"]["test_effectiveness"])
-    grid = b["kalman_grid_calibration"]["in_sample"]
+    assert set(b) == {"no_hedge", "static_ols", "ridge", "min_variance_single", "rolling_ols", "kalman_grid_calibration"}
+    tuned = _check_evaluation(obj.evaluate(PARAMS))
+    assert tuned.shape[0] == obj.walk.test.days
+    for splits in b.values():
+        assert set(splits) == {"in_sample", "out_of_sample"}
+        _check_evaluation(splits["in_sample"])
+        x = _check_evaluation(splits["out_of_sample"])
+        np.testing.assert_array_equal(x[:, 1], tuned[:, 1])  # the same test days, paired
+    none = b["no_hedge"]["out_of_sample"]
+    assert none.metrics["effectiveness"] == 0.0 and none.metrics["total_cost"] == 0.0
+    grid = b["kalman_grid_calibration"]["in_sample"].metrics
     assert grid["process_noise"] in (1e-6, 1e-5, 1e-4) and grid["observation_noise"] in (1e-4, 1e-3, 1e-2)
-    # the calibration is the best grid point on validation
-    best = obj({"kalman.process_noise": grid["process_noise"], "kalman.observation_noise": grid["observation_noise"]}, NullReporter())
-    assert best["val_effectiveness"] == pytest.approx(grid["val_effectiveness"])
-    assert 0.0 < b["static_ols"]["in_sample"]["val_r2"] < 1.0
+    points = [obj({"kalman.signal_to_noise": None, "kalman.process_noise": q, "kalman.observation_noise": r}, NullReporter())
+              for q in (1e-6, 1e-5, 1e-4) for r in (1e-4, 1e-3, 1e-2)]
+    assert grid["effectiveness"] == pytest.approx(max(p.metrics["effectiveness"] for p in points))
+    assert 0.0 < b["static_ols"]["in_sample"].metrics["train_r2"] < 1.0
+    # the framework's intervals and paired differences work on these samples
+    block = default_block_length(len(tuned))
+    ci = bootstrap_interval(tuned, HedgeEffectiveness(), block=block, n_boot=300)
+    assert ci.low < ci.value < ci.high
+    rolling = b["rolling_ols"]["out_of_sample"].samples["effectiveness"]
+    d = paired_difference(tuned, rolling, HedgeEffectiveness(), block=block, n_boot=300)
+    assert d.low < d.value < d.high and d.high - d.low < ci.high - ci.low  # pairing narrows it
+
+
+@pytest.mark.parametrize("problem", PROBLEMS[1:])
+def test_other_hedging_problems(problem: str) -> None:
+    obj = KalmanHedgeObjective(compose(["+study=kalman_hedge", f"kalman_hedge_problem={problem}"]))
+    assert obj.target != "EEM" and len(obj.proxies) == 2
+    val = obj(PARAMS, NullReporter()).metrics["effectiveness"]
+    test = _check_evaluation(obj.evaluate(PARAMS))
+    assert 0.4 < val < 1.0 and test.shape[0] == obj.walk.test.days
 
 
 def test_plots_written(obj: KalmanHedgeObjective, tmp_path: Path) -> None:
-    trials = [{"number": 0, "state": "COMPLETE", "params": PARAMS, "metrics": obj(PARAMS, NullReporter())}]
+    trials = [{"number": 0, "state": "COMPLETE", "params": PARAMS, "metrics": obj(PARAMS, NullReporter()).metrics}]
     paths = obj.plots(PARAMS, trials, tmp_path)
     assert len(paths) == 4
     assert all(p.suffix == ".png" and p.stat().st_size > 1000 for p in paths)
 
 
-def test_generated_splits(obj: KalmanHedgeObjective) -> None:
-    spec = {"splits": None, "scheme": "rolling", "n_splits": 4, "train_frac": 0.2, "val_share": 0.5}
-    splits = build_splits(spec, obj.index)
-    assert len(splits) == 4
-    assert splits[-1].test[1] == len(obj.index)
-    assert all(s.train[1] == s.val[0] and s.val[1] == s.test[0] for s in splits)
-    assert len({s.train[1] - s.train[0] for s in splits}) == 1  # rolling: constant train length
-    with pytest.raises(ValueError, match="overlaps"):
-        build_splits({"splits": [
-            {"train": ["2008-01-01", "2009-12-31"], "val": ["2010-01-01", "2010-12-31"], "test": ["2011-01-01", "2011-12-31"]},
-            {"train": ["2008-01-01", "2010-12-31"], "val": ["2011-01-01", "2011-12-31"], "test": ["2012-01-01", "2012-12-31"]},
-        ]}, obj.index)
-
-
 def test_diffuse_init_and_intercept_variant() -> None:
     cfg = compose(["+study=kalman_hedge", "kalman.init=diffuse", "kalman.intercept=true", "data.returns=log"])
-    m = KalmanHedgeObjective(cfg)(PARAMS, NullReporter())
-    assert all(math.isfinite(v) for v in m.values()) and 0.5 < m["val_effectiveness"] < 1.0
+    m = KalmanHedgeObjective(cfg)(PARAMS, NullReporter()).metrics
+    assert all(math.isfinite(v) for v in m.values()) and 0.5 < m["effectiveness"] < 1.0
     bad = KalmanHedgeObjective(compose(["+study=kalman_hedge", "kalman.init=oracle"]))
     with pytest.raises(ValueError, match="kalman.init"):
         bad(PARAMS, NullReporter())

@@ -62,8 +62,8 @@ def test_gaps_filled_up_to_limit_then_dropped(tmp_path: Path) -> None:
     rows = ["Date,A,B"]
     days = pd.bdate_range("2020-01-01", periods=12)
     a = ["10", "", "", "13", "", "", "", "", "18", "19", "20", "21"]  # gap of 2, then a gap of 4
-    for d, v in zip(days, a):
-        rows.append(f"{d:%Y-%m-%d},{v},5")
+    for k, (d, v) in enumerate(zip(days, a)):
+        rows.append(f"{d:%Y-%m-%d},{v},{5 + k}")  # B moves: a constant leg is refused
     f = _write(tmp_path / "p.csv", "\n".join(rows) + "\n")
     with pytest.warns(DataQualityWarning, match="dropped 2 row"):
         df = load_prices(f, max_ffill_days=2)

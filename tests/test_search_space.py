@@ -36,7 +36,7 @@ def test_parses_every_type_and_keeps_bounds():
     ({"hedge.ratio": {"type": "float", "low": 1.0, "high": 1.0}}, "must be below high"),
     ({"model.lr": {"type": "float", "low": 0.0, "high": 1.0, "log": True}}, "search_space.model.lr: log scale needs low > 0"),
     ({"hedge.mode": {"type": "categorical", "choices": []}}, "search_space.hedge.mode: choices must be a non-empty list"),
-    ({"hedge.ratio": {"type": "float", "low": 0.8, "high": 1.0, "grid": [0.9, 1.5]}}, "search_space.hedge.ratio: grid value 1.5 is outside"),
+    ({"hedge.ratio": {"type": "float", "low": 0.8, "high": 1.0, "grid": [0.5, 1.5]}}, "search_space.hedge.ratio: no grid value [0.5, 1.5] lies in"),
     ({"hedge.ratio": {"type": "float", "low": 0.8, "high": 1.0, "hgih": 2}}, "search_space.hedge.ratio: unknown field 'hgih'"),
     ({"hedge.nope": {"type": "float", "low": 0.8, "high": 1.0}}, "search_space.hedge.nope: not a config path"),
     ({"hedge.ratio": {"type": "normal", "low": 0.8, "high": 1.0}}, "type must be float, int or categorical"),

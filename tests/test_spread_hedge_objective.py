@@ -1,4 +1,4 @@
-"""The spread_hedge objective on the composed study config."""
+"""The spread_hedge objective: a walk-forward pairs trade, held out and tested against surrogates."""
 
 from __future__ import annotations
 
@@ -8,16 +8,18 @@ import numpy as np
 import pytest
 
 from hedgeopt.config import compose
-from hedgeopt.protocol import NullReporter
+from hedgeopt.protocol import Evaluation, NullReporter
+from hedgeopt.stats import bootstrap_interval, paired_difference
 from objectives.spread_hedge import SpreadHedgeObjective
 from simulators.hedge_ratios import METHODS
+from simulators.pairs_backtest import RatioEstimator
 
-FAST = {"spread.formation_window": 60, "spread.trading_window": 60}
+FAST = {"spread.formation_window": 120, "spread.trading_window": 60}
 
 
 @pytest.fixture(scope="module")
 def config() -> dict:
-    return compose(["+study=spread_hedge"])
+    return compose(["+study=spread_hedge", "surrogates.n=30", "surrogates.n_numerical=10"])
 
 
 @pytest.fixture(scope="module")
@@ -29,97 +31,135 @@ def _finite(metrics) -> bool:
     return all(isinstance(v, float) and math.isfinite(v) for v in metrics.values())
 
 
+def _contract(ev: Evaluation, n: int) -> None:
+    """Per-day returns of length n, whose Sharpe statistic is the reported Sharpe."""
+    r = ev.samples["sharpe"]
+    assert ev.serial and r.shape == (n,)
+    assert float(ev.statistic("sharpe")(r[:, None])) == ev.metrics["sharpe"]
+    sd = r.std(ddof=1)
+    assert ev.metrics["sharpe"] == pytest.approx(r.mean() / sd * math.sqrt(252) if sd > 0 else 0.0, rel=1e-12)
+
+
 def test_config_shape(config):
-    assert config["metrics"] == ["score"] and config["directions"] == ["minimize"]
+    assert config["metrics"] == ["sharpe"] and config["directions"] == ["maximize"]
     assert config["search_space"]["spread.method"]["choices"] == list(METHODS)
-    assert config["search_space"]["spread.add_constant"]["when"] == {"spread.method": ["ols", "tls"]}
+    assert config["data"]["columns"] == ["EWG", "EWQ"]
     for path in config["search_space"]:
         section, key = path.split(".")
         assert key in config[section]
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_each_method_gives_finite_metrics_in_and_out_of_sample(objective, tmp_path, method):
-    params = {"spread.method": method, **FAST}
-    reporter = NullReporter(tmp_path)
-    metrics = objective(params, reporter)
-    held_out = objective.evaluate(params)
-    for m in (metrics, held_out):
-        assert _finite(m)
-        assert m["score"] == m["half_life"]
-        assert 0.0 < m["half_life"] <= 500.0
-        assert 0.0 <= m["mean_reverting_share"] <= 1.0
-    assert len(reporter.values) == metrics["n_windows"]
-    # the search scores rows [warmup, split), evaluate the held-out tail
-    rows = objective.split - objective.warmup
-    assert metrics["n_windows"] == rows // 60 + (rows % 60 >= 5)  # a last partial window needs 5 rows
+def test_every_method_trades_on_the_same_days(objective, tmp_path, method):
+    for trading in (20, 120):
+        params = {"spread.method": method, "spread.formation_window": 60, "spread.trading_window": trading}
+        reporter = NullReporter(tmp_path)
+        ev = objective(params, reporter)
+        assert _finite(ev.metrics)
+        _contract(ev, objective.split - objective.warmup)
+        assert len(reporter.values) == ev.metrics["n_windows"] == math.ceil((objective.split - objective.warmup) / trading)
+        assert 0 <= ev.metrics["hit_rate"] <= 1 and 0 <= ev.metrics["exposure"] <= 1
 
 
-def test_ols_window_half_life_matches_hand_computation(objective, tmp_path):
-    metrics = objective({"spread.method": "ols", **FAST}, NullReporter(tmp_path))
+def test_ols_windows_use_formation_rows_only(objective):
+    """Each window's ratio, mean and std are those of an OLS fit on its formation rows."""
+    from simulators.pairs_backtest import walk_forward
+
+    s = objective._settings({"spread.method": "ols", **FAST})
+    walk = walk_forward(objective.estimator, s, objective.warmup, objective.split)
     v = objective.values
-    half_lives, weights = [], []
-    for t in range(objective.warmup, objective.split, 60):
-        e = min(t + 60, objective.split)
-        if e - t < 5:
-            continue
-        form = v[t - 60 : t]
+    for (t, _e), est in zip(walk.windows, walk.estimates):
+        form = v[t - 120 : t]
         beta = np.linalg.lstsq(form[:, 1:], form[:, 0], rcond=None)[0]
-        mu = (form[:, 0] - form[:, 1:] @ beta).mean()
-        s = v[t - 1 : e, 0] - v[t - 1 : e, 1:] @ beta - mu
-        lam = (s[:-1] @ np.diff(s)) / (s[:-1] @ s[:-1])
-        hl = -math.log(2) / math.log(abs(1 + lam)) if abs(1 + lam) < 1 else math.inf
-        half_lives.append(min(hl, 500.0))
-        weights.append(e - t)
-    assert metrics["half_life"] == pytest.approx(np.average(half_lives, weights=weights), rel=1e-8)
+        spread = form[:, 0] - form[:, 1:] @ beta
+        assert est.beta == pytest.approx(beta, rel=1e-10)
+        assert (est.mean, est.std) == pytest.approx((spread.mean(), spread.std(ddof=1)), rel=1e-10)
 
 
 def test_no_look_ahead_in_search(config, tmp_path):
     base = SpreadHedgeObjective(config)
     shocked = SpreadHedgeObjective(config)
-    shocked.values = shocked.values.copy()
-    shocked.values[shocked.split :] *= 1.5  # the held-out tail changes...
-    shocked.prices.iloc[shocked.split :] *= 1.5
+    values = shocked.values.copy()
+    values[shocked.split :] *= np.linspace(1.0, 1.5, len(values) - shocked.split)[:, None]
+    shocked.values, shocked.estimator = values, RatioEstimator(values, shocked.columns)
     params = {"spread.method": "tls", **FAST}
-    assert base(params, NullReporter(tmp_path)) == shocked(params, NullReporter(tmp_path))
-    assert base.evaluate(params) != shocked.evaluate(params)  # ...and only evaluate sees it
+    a, b = base(params, NullReporter(tmp_path)), shocked(params, NullReporter(tmp_path))
+    np.testing.assert_array_equal(a.samples["sharpe"], b.samples["sharpe"])
+    assert base.evaluate(params).metrics["sharpe"] != shocked.evaluate(params).metrics["sharpe"]
 
 
-def test_adf_score_selectable(tmp_path):
-    obj = SpreadHedgeObjective(compose(["+study=spread_hedge", "spread.score=adf"]))
-    m = obj({"spread.method": "johansen", **FAST}, NullReporter(tmp_path))
-    assert m["score"] == m["adf_stat"] and m["adf_stat"] < 0
-
-
-def test_baselines_and_plots(objective, tmp_path):
+def test_evaluate_and_baselines_share_held_out_days(objective):
+    params = {"spread.method": "johansen", **FAST}
+    ev = objective.evaluate(params)
+    n_out, n_in = len(objective.values) - objective.split, objective.split - objective.warmup
+    _contract(ev, n_out)
+    assert 0 < ev.metrics["surrogate_p_value"] <= 1 and ev.metrics["n_surrogates"] == 30
     base = objective.baselines()
-    assert set(base) == set(METHODS)
+    assert set(base) == {"buy_and_hold", "ols_default_rule", "no_trade"}
     for entry in base.values():
-        assert _finite(entry["in_sample"]) and _finite(entry["out_of_sample"])
-    paths = objective.plots({"spread.method": "ols", **FAST}, [], tmp_path)
-    assert len(paths) == 2 and all(p.is_file() and p.stat().st_size > 10_000 for p in paths)
+        _contract(entry["in_sample"], n_in)
+        _contract(entry["out_of_sample"], n_out)
+    assert base["no_trade"]["out_of_sample"].metrics["sharpe"] == 0.0
+    p = objective.values[objective.split - 1 :, 0]
+    held = np.diff(p) / p[0]
+    held[0] -= 5e-4
+    np.testing.assert_allclose(base["buy_and_hold"]["out_of_sample"].samples["sharpe"], held, rtol=1e-12)
+    # the OLS baseline is the default config with the OLS ratio
+    default = objective.evaluate({}).samples["sharpe"]
+    np.testing.assert_array_equal(base["ols_default_rule"]["out_of_sample"].samples["sharpe"], default)
+    # the framework can pair them: a finite block-bootstrap interval of the difference
+    diff = paired_difference(ev.samples["sharpe"], held, ev.statistic("sharpe"), block=8, n_boot=300)
+    assert diff.low <= diff.value <= diff.high
+    ci = bootstrap_interval(ev.samples["sharpe"], ev.statistic("sharpe"), block=8, n_boot=300)
+    assert ci.low < ci.value < ci.high
 
 
-@pytest.mark.parametrize(
-    "overrides",
-    [
-        ["spread_hedge_pair=cl_ng"],
-        ["spread_hedge_pair=gld_gdx"],
-        ["data.source=stock_prices.csv", "data.columns=[XLF,XLK,SPY]", "data.start=2015-01-01"],
-    ],
-)
-def test_other_pairs_run(overrides, tmp_path):
-    obj = SpreadHedgeObjective(compose(["+study=spread_hedge", *overrides]))
-    for method in ("ols", "min_half_life"):
-        assert _finite(obj({"spread.method": method}, NullReporter(tmp_path)))
-        assert _finite(obj.evaluate({"spread.method": method}))
+def test_surrogate_p_value_is_the_share_at_least_as_good(objective):
+    s = objective._settings({"spread.method": "ols", **FAST})
+    sharpes = objective.surrogate_sharpes(s, 30, objective.seed + 7919)
+    ev = objective.evaluate({"spread.method": "ols", **FAST})
+    real = ev.metrics["sharpe"]
+    assert ev.metrics["surrogate_p_value"] == pytest.approx((1 + np.sum(sharpes >= real)) / 31)
+    assert ev.metrics["surrogate_sharpe_mean"] == pytest.approx(sharpes.mean())
+
+
+@pytest.mark.slow
+def test_random_walk_pairs_best_held_out_sharpe_is_not_significant(tmp_path):
+    """A small random search on pairs without cointegration: the in-sample winner's held-out
+    Sharpe beats the surrogates at the 5% level no more often than chance allows (p-values
+    under the null are uniform: here at most 1 of 6 pairs, and the first pair not at all)."""
+    p_values = []
+    for seed in range(1, 7):
+        obj = SpreadHedgeObjective(compose(["+study=spread_hedge", f"data.surrogate_seed={seed}",
+                                            "surrogates.n=100"]))
+        rng = np.random.default_rng(0)
+        trials = [{"spread.method": str(rng.choice(["ols", "tls", "johansen", "box_tiao"])),
+                   "spread.formation_window": int(rng.choice([60, 120, 250])),
+                   "spread.trading_window": int(rng.choice([20, 60, 120])),
+                   "trade.entry_z": float(rng.uniform(1.0, 3.0)), "trade.exit_z": float(rng.uniform(0, 0.9)),
+                   "trade.stop_z": float(rng.uniform(3.5, 6.0))} for _ in range(12)]
+        best = max(trials, key=lambda p: obj(p, NullReporter(tmp_path)).metrics["sharpe"])
+        p_values.append(obj.evaluate(best).metrics["surrogate_p_value"])
+    assert p_values[0] > 0.05
+    assert sum(p <= 0.05 for p in p_values) <= 1, p_values
+
+
+@pytest.mark.parametrize("pair", ["xlf_xlk", "cl_ng"])
+def test_other_pairs_run(pair, tmp_path):
+    obj = SpreadHedgeObjective(compose(["+study=spread_hedge", f"spread_hedge_pair={pair}", "surrogates.n=5"]))
+    assert _finite(obj({"spread.method": "box_tiao"}, NullReporter(tmp_path)).metrics)
+    assert _finite(obj.evaluate({"spread.method": "box_tiao"}).metrics)
 
 
 def test_bad_config_errors():
+    with pytest.raises(ValueError, match="gld_gdx_data.csv: 75 rows leave 19 held-out days.*at least 3"):
+        SpreadHedgeObjective(compose(["+study=spread_hedge", "spread_hedge_pair=gld_gdx"]))
     with pytest.raises(ValueError, match="warmup"):
-        SpreadHedgeObjective(compose(["+study=spread_hedge", "data.source=gld_gdx_data.csv"]))
-    with pytest.raises(ValueError, match="spread.score"):
-        SpreadHedgeObjective(compose(["+study=spread_hedge", "spread.score=sharpe"]))
+        SpreadHedgeObjective(compose(["+study=spread_hedge", "data.start=2016-01-01"]))
     obj = SpreadHedgeObjective(compose(["+study=spread_hedge"]))
     with pytest.raises(ValueError, match="spread.method"):
         obj({"spread.method": "kalman"}, NullReporter())
+    with pytest.raises(ValueError, match="exit_z"):
+        obj({"trade.exit_z": 2.5}, NullReporter())
+    with pytest.raises(ValueError, match="trading_window"):
+        obj({"spread.trading_window": 400}, NullReporter())

@@ -1,0 +1,75 @@
+"""One masked line for every failure; the traceback only with ``HEDGEOPT_DEBUG=1``.
+
+Libraries put connection URLs (with their passwords) into exception messages, so every
+message printed here goes through :func:`mask`, which hides both URL passwords and any
+secret registered with :func:`register_secret` (the passwords of the configured storage and
+tracking URIs, wherever they appear).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import traceback
+from urllib.parse import unquote, urlsplit
+
+from hedgeopt.storage import mask_url
+
+DEBUG_ENV = "HEDGEOPT_DEBUG"
+_SECRETS: set[str] = set()
+
+
+def register_secret(url: str | None) -> None:
+    """Remember the password of ``url`` (raw and URL-decoded) so that no message shows it."""
+    if not url or "://" not in url:
+        return
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    if not password:
+        m = re.match(r"^[^:/]+://[^:/@]*:([^@]+)@", url)
+        password = m.group(1) if m else None
+    if password:
+        for s in (password, unquote(password)):
+            if len(s) >= 3:
+                _SECRETS.add(s)
+
+
+def mask(text: str) -> str:
+    """``text`` with URL passwords and registered secrets replaced by ``***``."""
+    out = str(mask_url(str(text)))
+    for s in sorted(_SECRETS, key=len, reverse=True):
+        out = out.replace(s, "***")
+    return out
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """``Type: first line of the message`` (masked), for an error line."""
+    text = str(exc).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    name = type(exc).__name__
+    if isinstance(exc, HedgeoptError) and first:
+        return mask(first)[:limit]
+    msg = f"{name}: {first}" if first else name
+    return mask(msg)[:limit]
+
+
+def debug() -> bool:
+    return os.environ.get(DEBUG_ENV, "").strip() not in ("", "0", "false", "no")
+
+
+def report(exc: BaseException, context: str = "") -> None:
+    """Print the failure as one ``hedgeopt: error:`` line (plus the masked traceback in debug)."""
+    if debug():
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        print(mask(tb), file=sys.stderr)
+    prefix = f"{context}: " if context else ""
+    hint = "" if debug() else f" (set {DEBUG_ENV}=1 for the traceback)"
+    print(f"hedgeopt: error: {prefix}{one_line(exc)}{hint}", file=sys.stderr, flush=True)
+
+
+class HedgeoptError(RuntimeError):
+    """A failure whose message is already written for the user (printed without its type)."""

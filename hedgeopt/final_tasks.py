@@ -1,0 +1,54 @@
+"""Running the end-of-study tasks (out-of-sample score, baselines, plots) so a lost worker is retried.
+
+These tasks run in loky worker processes like the trials (never in the parent, even with
+one worker). A worker that dies (killed, out of
+memory) fails the whole pool with ``TerminatedWorkerError``; the tasks are pure functions of
+the config and the best params, so they are simply run again in a fresh pool. After
+``retries`` such deaths the invocation ends with one error line; the study's trials are all in
+the storage, and the same command exports them.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from joblib import Parallel, delayed
+
+from hedgeopt.errors import HedgeoptError
+from hedgeopt.worker import run_task
+
+#: Fresh pools tried after the first one lost a worker.
+RETRIES = 2
+
+
+def run_final_tasks(cfg: dict[str, Any], key: str, inner: int,
+                    jobs: Sequence[tuple[str, tuple[Any, ...]]], n_jobs: int,
+                    retries: int = RETRIES) -> list[Any]:
+    """``[run_task(cfg, key, inner, method, args) for method, args in jobs]`` in ``n_jobs`` workers."""
+    from joblib.externals.loky import get_reusable_executor
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    for attempt in range(retries + 1):
+        try:
+            if n_jobs > 1:  # the search's workers, whose objectives are already built
+                return Parallel(n_jobs=n_jobs, backend="loky")(
+                    delayed(run_task)(cfg, key, inner, m, a) for m, a in jobs)
+            # joblib runs n_jobs=1 in this process, where a crash would end the invocation
+            executor = get_reusable_executor(max_workers=1)
+            futures = [executor.submit(run_task, cfg, key, inner, m, a) for m, a in jobs]
+            return [f.result() for f in futures]
+        except TerminatedWorkerError:
+            try:
+                get_reusable_executor().shutdown(wait=True, kill_workers=True)
+            except Exception:  # noqa: BLE001, S110 - the pool is being discarded anyway
+                pass
+            if attempt == retries:
+                raise HedgeoptError(
+                    f"a worker process died while scoring the best config ({retries + 1} times); "
+                    "every trial is kept in the storage: run the same command again to export"
+                ) from None
+            print(f"hedgeopt: warning: a worker process died while scoring the best config; "
+                  f"retrying ({attempt + 1} of {retries})", file=sys.stderr, flush=True)
+    raise AssertionError("unreachable")

@@ -1,0 +1,124 @@
+"""spread_hedge_universe: a pairs portfolio chosen from a price universe by a cointegration test.
+
+The single-pair study (``objectives.spread_hedge``) asks whether one pair, chosen in advance,
+pays; a pairs desk instead scans a universe. Here, walk-forward over a file of many prices
+(``simulators.universe_backtest``): at each trading-window start the pairs are pre-screened by
+the correlation of their formation-window returns, tested for cointegration on the formation
+window only (``selection.test``: Engle-Granger or Johansen), and the ``selection.k`` most
+cointegrated pairs significant at ``selection.p_value`` are traded over the next window with
+the same z-score rule, hedge-ratio methods, costs and sizing as the single-pair study, each in
+one of ``k`` equal capital slots. The score is the annualised Sharpe of the portfolio's pooled
+daily net returns (maximise), in-sample on rows ``[warmup, split)``; ``evaluate`` scores the
+held-out rows ``[split, end)`` and re-runs the config on surrogate universes whose assets'
+returns were block-bootstrapped independently (nothing cointegrated), reporting the share that
+score at least as well (``surrogate_p_value``). Baselines on the same days: the equal-weight
+buy-and-hold of the universe, the same pipeline with the default settings, and no trade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hedgeopt.protocol import Evaluation, Reporter, TrialPruned
+from objectives.spread_hedge import SCORE, SpreadHedgeObjective, _plain_metrics
+from simulators.pair_selection import TESTS
+from simulators.pairs_backtest import SpreadSettings
+from simulators.pairs_trading import annualised_sharpe
+from simulators.surrogates import independent_block_bootstrap
+from simulators.universe_backtest import (
+    Selection,
+    UniverseBacktest,
+    equal_weight_buy_and_hold,
+    summarise_universe,
+    walk_forward_universe,
+)
+
+
+class SpreadHedgeUniverseObjective(SpreadHedgeObjective):
+    """Tunes pair selection (k, test, threshold) beside the rule, windows and hedge-ratio method."""
+
+    #: read from the study config only (prices, the pre-screen's size and surrogates are set up
+    #: once per worker)
+    fixed_keys = ("data", "surrogates", "selection.candidates")
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        super().__init__(config)
+        if len(self.columns) < 3:
+            raise ValueError(f"{self.config.get('data', {}).get('source')}: a universe needs three or more "
+                             f"price columns, got {self.columns}")
+        candidates = int(self.config.get("selection", {}).get("candidates", 60))
+        self.backtest = UniverseBacktest(self.values, candidates)
+        self.default_selection = self._selection({})
+
+    def _selection(self, params: Mapping[str, Any]) -> Selection:
+        sel = self.configure(params).get("selection") or {}
+        test = str(sel.get("test", "engle_granger"))
+        if test not in TESTS:
+            raise ValueError(f"selection.test must be one of {list(TESTS)}, got {test!r}")
+        return Selection(test, float(sel.get("p_value", 0.05)), int(sel.get("k", 5)))
+
+    def _run_universe(self, s: SpreadSettings, sel: Selection, lo: int, hi: int,
+                      reporter: Reporter | None = None) -> Evaluation:
+        def on_window(k: int, so_far: np.ndarray) -> None:
+            if reporter is not None:
+                reporter.report(annualised_sharpe(so_far) if so_far.size > 1 else 0.0, k)
+                if reporter.should_prune():
+                    raise TrialPruned()
+
+        walk = walk_forward_universe(self.backtest, s, sel, lo, hi, on_window=on_window)
+        return self._evaluation(walk.returns, summarise_universe(walk))
+
+    def surrogate_universe_sharpes(self, s: SpreadSettings, sel: Selection, n: int, seed: int) -> np.ndarray:
+        """Held-out Sharpe ratios of the config on ``n`` surrogate universes (formation rows
+        included) whose assets' returns were block-bootstrapped independently."""
+        lo = self.split - s.formation
+        rng = np.random.default_rng(seed)
+        paths = independent_block_bootstrap(self.values[lo:], n, self.surrogate_block, rng)
+        out = np.empty(n)
+        for i, path in enumerate(paths):
+            bt = UniverseBacktest(path, self.backtest.candidates, cache=False)
+            out[i] = annualised_sharpe(walk_forward_universe(bt, s, sel, s.formation, len(path)).returns)
+        return out
+
+    # ---------------------------------------------------------------- protocol
+
+    def __call__(self, params: Mapping[str, Any], reporter: Reporter) -> Evaluation:
+        return self._run_universe(self._settings(params), self._selection(params), self.warmup,
+                                  self.split, reporter)
+
+    def evaluate(self, params: Mapping[str, Any], reporter: Reporter | None = None) -> Evaluation:
+        s, sel = self._settings(params), self._selection(params)
+        result = self._run_universe(s, sel, self.split, len(self.values))
+        if self.n_surrogates > 0:
+            sharpes = self.surrogate_universe_sharpes(s, sel, self.n_surrogates, self.seed + 7919)
+            real = result.metrics[SCORE]
+            result.metrics.update({
+                "surrogate_p_value": float((1 + np.sum(sharpes >= real)) / (1 + sharpes.size)),
+                "surrogate_sharpe_mean": float(sharpes.mean()),
+                "surrogate_sharpe_q95": float(np.quantile(sharpes, 0.95)),
+                "n_surrogates": float(sharpes.size),
+            })
+        return result
+
+    def baselines(self) -> dict[str, dict[str, Evaluation]]:
+        """Equal-weight buy-and-hold of the universe, the pipeline with default settings, no trade."""
+        out: dict[str, dict[str, Evaluation]] = {"buy_and_hold_universe": {}, "default_pipeline": {},
+                                                 "no_trade": {}}
+        for split, (lo, hi) in (("in_sample", (self.warmup, self.split)),
+                                ("out_of_sample", (self.split, len(self.values)))):
+            held = equal_weight_buy_and_hold(self.values[lo - 1 : hi], self.default.cost_bps)
+            out["buy_and_hold_universe"][split] = self._evaluation(held, _plain_metrics(held))
+            out["default_pipeline"][split] = self._run_universe(self.default, self.default_selection, lo, hi)
+            flat = np.zeros(hi - lo)
+            out["no_trade"][split] = self._evaluation(flat, _plain_metrics(flat))
+        return out
+
+    def plots(self, best_params: Mapping[str, Any], trials: Sequence[Mapping[str, Any]],
+              out_dir: Path) -> list[Path]:
+        from objectives.spread_hedge_universe_plots import plot_universe
+
+        return plot_universe(self, self._settings(best_params), self._selection(best_params), Path(out_dir))
