@@ -491,6 +491,8 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
         sign = -1.0 if settings.directions[0] == "maximize" else 1.0
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*importances of params to achieve low")
+            # conditional params seen in few trials: the figure is indicative, the note is noise
+            warnings.filterwarnings("ignore", message=".*have less than 2 trials")
             imp = optuna.importance.get_param_importances(
                 study, target=(lambda t: sign * t.values[0]) if settings.multi_objective else None
             ) if len(complete) >= 2 else {}
