@@ -155,8 +155,42 @@ def assess_study(metrics: Sequence[str], directions: Sequence[str], in_sample: M
             gaps[m] = {"in_sample": float(in_sample[m]), "out_of_sample": o,
                        "gap": float(in_sample[m]) - o}
     over["selection_gap"] = gaps
-    return {"level": 0.95, "metrics": per_metric, "verdict": per_metric[first]["verdict"],
-            "overfitting": over}
+    verdict = per_metric[first]["verdict"] if len(metrics) == 1 else pareto_verdict(per_metric)
+    return {"level": 0.95, "metrics": per_metric, "verdict": verdict, "overfitting": over}
+
+
+def pareto_verdict(per_metric: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The verdict of a multi-objective study: does any baseline dominate the tuned config?
+
+    Per metric each extreme baseline wins on its own axis (never hedging has no costs), so
+    "the best baseline" of one metric says nothing about a trade-off. A baseline *dominates*
+    the tuned config when, on the paired intervals, it is significantly better on at least one
+    metric and not significantly worse on any: the tuned config then ``loses``. It ``wins``
+    when it dominates every paired baseline, and otherwise ``ties``: it is a trade-off that no
+    baseline beats on every metric at once.
+    """
+    names = [set(b for b, e in a["baselines"].items() if "outcome" in e) for a in per_metric.values()]
+    paired = sorted(set.intersection(*names)) if names else []
+    metrics = list(per_metric)
+    if not paired:
+        return {"best_baseline": None, "outcome": "not assessed",
+                "text": "No baseline has paired per-sample values for every metric; no verdict."}
+    outcomes = {b: [per_metric[m]["baselines"][b]["outcome"] for m in metrics] for b in paired}
+    dominating = [b for b, o in outcomes.items() if "loses" in o and "wins" not in o]
+    dominated = [b for b, o in outcomes.items() if "wins" in o and "loses" not in o]
+    axes = " and ".join(metrics)
+    if dominating:
+        ref = dominating[0]
+        return {"best_baseline": ref, "outcome": "loses", "dominated_by": dominating,
+                "text": (f"The baseline '{ref}' dominates the tuned config out of sample (as good or "
+                         f"better on {axes}, significantly better on one); prefer the baseline.")}
+    if len(dominated) == len(paired):
+        return {"best_baseline": None, "outcome": "wins", "dominates": dominated,
+                "text": f"The tuned config dominates every baseline out of sample on {axes}."}
+    return {"best_baseline": None, "outcome": "ties", "dominates": dominated,
+            "text": (f"No baseline dominates the tuned config out of sample: it trades {axes} "
+                     f"against each other; it dominates {len(dominated)} of {len(paired)} "
+                     f"baselines ({', '.join(dominated) or 'none'}).")}
 
 
 def headline_metrics(assessment: Mapping[str, Any]) -> dict[str, float]:
@@ -190,15 +224,18 @@ def summary_lines(assessment: Mapping[str, Any]) -> list[str]:
         name = a.get("out_of_sample_metric", m)
         lines.append(f"How sure, out of sample ({name}, {a['direction']}; {how}):")
         rows = [("tuned config", _fmt_interval(a["best"]), "")]
-        for name, b in a["baselines"].items():
+        for base, b in a["baselines"].items():
             d = b.get("difference")
-            rows.append((name, _fmt_interval(b["interval"]),
+            rows.append((base, _fmt_interval(b["interval"]),
                          f"{_fmt_interval(d)} {b.get('outcome', '')}" if d else ""))
         w0 = max(len(r[0]) for r in rows)
         w1 = max(len(r[1]) for r in rows)
         lines.append(f"  {'':<{w0}}  {name:<{w1}}  tuned minus baseline")
         lines += [f"  {r[0]:<{w0}}  {r[1]:<{w1}}  {r[2]}".rstrip() for r in rows]
-        lines.append("Verdict: " + a["verdict"]["text"])
+        if len(assessment["metrics"]) == 1:
+            lines.append("Verdict: " + a["verdict"]["text"])
+    if len(assessment["metrics"]) > 1:
+        lines.append("Verdict: " + assessment["verdict"]["text"])
     over = assessment["overfitting"]
     if over.get("pbo") is not None:
         lines.append(f"Overfitting: PBO {over['pbo']:.2f} (CSCV over {over['n_trials']} trials x "

@@ -192,3 +192,22 @@ def test_pbo_equals_a_brute_force_cscv_on_a_small_case():
     assert res.n_splits == 6
     assert sorted(res.logits) == pytest.approx(sorted(logits))
     assert res.pbo == pytest.approx(np.mean(np.array(logits) <= 0))
+
+
+def _two_metric(outcomes: dict[str, tuple[str, str]]) -> dict:
+    per = {}
+    for j, m in enumerate(("risk", "cost")):
+        per[m] = {"baselines": {b: {"outcome": o[j], "difference": {}} for b, o in outcomes.items()}}
+    return per
+
+
+def test_pareto_verdict_loses_only_to_a_dominating_baseline():
+    from hedgeopt.assessment import pareto_verdict
+
+    trade_off = pareto_verdict(_two_metric({"never": ("wins", "loses"), "always": ("loses", "wins")}))
+    assert trade_off["outcome"] == "ties" and "No baseline dominates" in trade_off["text"]
+    dominated = pareto_verdict(_two_metric({"never": ("wins", "loses"), "band": ("loses", "ties")}))
+    assert dominated["outcome"] == "loses" and dominated["best_baseline"] == "band"
+    assert "prefer the baseline" in dominated["text"]
+    best = pareto_verdict(_two_metric({"a": ("wins", "ties"), "b": ("ties", "wins")}))
+    assert best["outcome"] == "wins"
