@@ -8,17 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Sequence
-
-USAGE = """usage: python -m hedgeopt +study=NAME [key=value ...]
-
-  +study=NAME            the study to run (see the list below)
-  n_trials=N n_jobs=N seed=N timeout=S study_name=S storage=URL export_dir=DIR
-  mlflow.tracking_uri=URI sampler=tpe|random|grid|cmaes|qmc|nsga2 pruner=none|median|hyperband
-  +replay=PATH           re-evaluate an exported best.yaml out-of-sample, without searching
-  any other config key: key=value (Hydra override syntax)
-  HEDGEOPT_DEBUG=1       (environment) print the traceback beside an error line
-"""
+from collections.abc import Sequence
 
 
 def _error(msg: str) -> int:
@@ -40,20 +30,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
-    from hedgeopt.config import ConfigError, available_studies, compose
+    from hedgeopt import console, errors
+    from hedgeopt.config import CONFIG_PATH_ENV, ConfigError, available_studies, compose
+    from hedgeopt.usage import USAGE, parse
 
-    if any(a in ("-h", "--help") for a in args):
-        print(USAGE + "\nstudies: " + ", ".join(available_studies()))
-        return 0
-    if not any(a.startswith(("+study=", "study=", "++study=")) for a in args):
+    try:
+        opts = parse(args)
+    except ConfigError as exc:
+        return _error(str(exc))
+    if opts.config_dirs:  # --config-dir: the same as HEDGEOPT_CONFIG_PATH, first in line
+        dirs = [str(os.path.abspath(d)) for d in opts.config_dirs]
+        os.environ[CONFIG_PATH_ENV] = os.pathsep.join(
+            [*dirs, *filter(None, [os.environ.get(CONFIG_PATH_ENV)])])
+    console.set_verbosity(opts.verbosity)
+    # the study is added to the root config: study=NAME means +study=NAME
+    args = ["+" + a if a.startswith("study=") else a for a in opts.overrides]
+    try:
+        if opts.version:
+            from hedgeopt import __version__
+
+            print(f"hedgeopt {__version__}")
+            return 0
+        if opts.help:
+            print(_help())
+            return 0
+        if opts.cfg is not None:
+            print(_composed_text(args, opts.cfg, opts.package, opts.resolve), end="")
+            return 0
+    except ConfigError as exc:
+        return _error(errors.mask(str(exc)))
+    if not any(a.startswith(("+study=", "++study=")) for a in args):
         print(USAGE, file=sys.stderr)
         print("studies: " + ", ".join(available_studies()), file=sys.stderr)
         return _error("no study given: add +study=NAME")
-    for a in args:
-        if a.startswith("-"):
-            return _error(f"unknown option {a!r}; settings are key=value overrides")
-    from hedgeopt import errors
-
     try:
         cfg = compose(args)
         from hedgeopt.settings import validate
@@ -84,6 +93,41 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _error(errors.mask(str(exc)))
         errors.report(exc)
         return 1
+
+
+def _help() -> str:
+    from hedgeopt.config import compose, config_dir, config_groups
+    from hedgeopt.usage import help_text
+
+    return help_text(config_groups(), compose([]), str(config_dir()))
+
+
+def _composed_text(args: list[str], which: str, package: str | None, resolve: bool) -> str:
+    """``--cfg job|hydra|all [--package KEY] [--resolve]``: the composed config as YAML."""
+    from omegaconf import OmegaConf
+
+    from hedgeopt.config import ConfigError, compose_config
+
+    cfg = compose_config(args, with_hydra=which != "job")
+    if which == "hydra":
+        cfg = OmegaConf.masked_copy(cfg, ["hydra"])
+    elif which == "job" and "hydra" in cfg:
+        cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+    if package:
+        node = OmegaConf.select(cfg, package, default=None)
+        if node is None:
+            from hedgeopt.suggest import closest, dotted_keys
+
+            near = closest(package, dotted_keys(OmegaConf.to_container(cfg)))
+            tip = f"; did you mean {near}?" if near else ""
+            raise ConfigError(f"--package {package!r}: no such node in the composed config{tip}")
+        if not OmegaConf.is_config(node):
+            return f"{node}\n"
+        cfg = node
+    try:
+        return OmegaConf.to_yaml(cfg, resolve=resolve)
+    except Exception as exc:
+        raise ConfigError(f"cannot print the config: {exc}".splitlines()[0]) from exc
 
 
 if __name__ == "__main__":  # pragma: no cover

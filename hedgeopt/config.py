@@ -7,9 +7,11 @@ every byte written: a config error prints one line and leaves the working direct
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
@@ -26,8 +28,38 @@ class ConfigError(ValueError):
 
 
 def config_dir() -> Path:
-    """The shipped ``conf/`` folder (beside the installed packages, at the repository root)."""
-    return (Path(__file__).resolve().parent.parent / "conf").resolve()
+    """The shipped configs: the repository's ``conf/``, or the installed ``hedgeopt_conf``.
+
+    In a checkout (and an editable install) ``conf/`` sits beside the ``hedgeopt`` package
+    that was imported; a wheel carries the same files as the data-only package
+    ``hedgeopt_conf`` (pyproject maps ``conf/`` onto it), found without importing it.
+    """
+    beside = Path(__file__).resolve().parent.parent / "conf"
+    if (beside / "config.yaml").is_file():
+        return beside
+    spec = importlib.util.find_spec("hedgeopt_conf")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(location) / "config.yaml").is_file():
+            return Path(location).resolve()
+    raise ConfigError(f"hedgeopt's configs are missing: no {beside} and no installed "
+                      "hedgeopt_conf package; reinstall hedgeopt")
+
+
+def search_roots() -> list[Path]:
+    """Every config folder, in Hydra's search order: the shipped one, then the user's."""
+    return [config_dir(), *extra_search_paths()]
+
+
+def config_groups() -> dict[str, list[str]]:
+    """``{group: [option, ...]}`` over every config folder (``study``, ``sampler``, ...)."""
+    groups: dict[str, set[str]] = {}
+    for root in search_roots():
+        if not root.is_dir():
+            continue
+        for folder in root.iterdir():
+            if folder.is_dir() and not folder.name.startswith(("_", ".")):
+                groups.setdefault(folder.name, set()).update(p.stem for p in folder.glob("*.yaml"))
+    return {g: sorted(opts) for g, opts in sorted(groups.items())}
 
 
 def extra_search_paths() -> list[Path]:
@@ -38,20 +70,26 @@ def extra_search_paths() -> list[Path]:
 
 def available_studies() -> list[str]:
     """Names of the studies found in ``conf/study`` and every extra search path."""
-    names: set[str] = set()
-    for root in [config_dir(), *extra_search_paths()]:
-        folder = root / "study"
-        if folder.is_dir():
-            names.update(p.stem for p in folder.glob("*.yaml"))
-    return sorted(names)
+    return config_groups().get("study", [])
 
 
-def compose_config(overrides: Sequence[str]) -> DictConfig:
+def compose_config(overrides: Sequence[str], with_hydra: bool = False) -> DictConfig:
     """Compose ``conf/config.yaml`` with command-line style ``overrides`` (Hydra syntax).
 
-    Raises :class:`ConfigError` with a one-line message on any Hydra or OmegaConf error.
+    ``with_hydra`` keeps Hydra's own ``hydra:`` node (what ``--cfg all`` shows). Raises
+    :class:`ConfigError` with a one-line message on any Hydra or OmegaConf error; unknown
+    studies, groups, options and keys get a did-you-mean message instead of Hydra's.
     """
-    overrides = list(overrides)
+    try:
+        return _compose(list(overrides), with_hydra)
+    except Exception as exc:  # Hydra raises several types; all are usage errors here
+        from hedgeopt.suggest import diagnose
+
+        hint = diagnose(list(overrides), config_groups(), _compose_quietly)
+        raise ConfigError(hint or _one_line(exc)) from exc
+
+
+def _compose(overrides: list[str], with_hydra: bool = False) -> DictConfig:
     extra = extra_search_paths()
     if extra:
         paths = ",".join(f"file://{p}" for p in extra)
@@ -59,12 +97,17 @@ def compose_config(overrides: Sequence[str]) -> DictConfig:
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-            cfg = hydra_compose(config_name="config", overrides=overrides)
-    except Exception as exc:  # Hydra raises several types; all are usage errors here
-        raise ConfigError(_one_line(exc)) from exc
+            return hydra_compose(config_name="config", overrides=overrides,
+                                 return_hydra_config=with_hydra)
     finally:
         GlobalHydra.instance().clear()
-    return cfg
+
+
+def _compose_quietly(overrides: list[str]) -> DictConfig | None:
+    try:
+        return _compose(overrides)
+    except Exception:  # noqa: BLE001  (only asks whether it composes)
+        return None
 
 
 def compose(overrides: Sequence[str]) -> dict[str, Any]:

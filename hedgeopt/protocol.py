@@ -22,7 +22,8 @@ import numpy as np
 from hedgeopt.stats import CVaR, Mean, Sharpe, Statistic, cvar
 
 __all__ = ["CVaR", "Evaluation", "Mean", "Metrics", "NullReporter", "Objective", "Reporter",
-           "Sharpe", "Statistic", "TrialPruned", "apply_params", "cvar", "get_path", "metrics_of"]
+           "Sharpe", "Statistic", "TrialPruned", "apply_params", "cvar", "describe_file",
+           "describe_settings", "get_path", "metrics_of"]
 
 
 class TrialPruned(Exception):
@@ -148,6 +149,52 @@ class Objective(ABC):
         and ``metrics``.
         """
         return []
+
+    def dataset(self) -> Mapping[str, Any] | None:
+        """What the study runs on, logged as the MLflow runs' dataset input (None: nothing).
+
+        ``{"name", "digest", "source", "rows", "date_range"}`` for a data file
+        (:func:`describe_file`), or ``{"name", "digest", "source", "rows", "settings"}`` for
+        simulated paths (:func:`describe_settings`).
+        """
+        return None
+
+    def model(self, artifact_dir: Path) -> Any | None:
+        """The best config's trained model, reloaded from what :meth:`evaluate` left in ``artifact_dir``.
+
+        A ``torch.nn.Module`` is logged on the study's MLflow run as a PyTorch model (the UI's
+        Models column). None: the study has no model to log.
+        """
+        return None
+
+
+def describe_file(path: str | Path, rows: int | None = None, date_range: Sequence[Any] | None = None,
+                  name: str | None = None) -> dict[str, Any]:
+    """An :meth:`Objective.dataset` entry for a data file: its name, sha256 digest and span."""
+    import hashlib
+
+    path = Path(path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    out: dict[str, Any] = {"name": name or path.name, "digest": digest[:12],
+                           "source": str(path.resolve())}
+    if rows is not None:
+        out["rows"] = int(rows)
+    if date_range is not None:
+        out["date_range"] = [str(d.date()) if hasattr(d, "date") else str(d) for d in date_range]
+    return out
+
+
+def describe_settings(name: str, settings: Mapping[str, Any], rows: int | None = None) -> dict[str, Any]:
+    """An :meth:`Objective.dataset` entry for simulated data: the generator's settings and a digest."""
+    import hashlib
+    import json
+
+    text = json.dumps(settings, sort_keys=True, default=str)
+    out: dict[str, Any] = {"name": name, "digest": hashlib.sha256(text.encode()).hexdigest()[:12],
+                           "source": "simulated", "settings": json.loads(text)}
+    if rows is not None:
+        out["rows"] = int(rows)
+    return out
 
 
 def apply_params(config: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:

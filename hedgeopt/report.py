@@ -126,5 +126,9 @@ def summary(study_name: str, counts: Mapping[str, int], best_params: Mapping[str
     if confidence:
         parts.append("\n".join(confidence))
     parts.append("Exported: " + ", ".join(str(p) for p in export_paths))
-    parts.append(f"Browse every trial: {ui_command}   (experiment {study_name}, id {experiment_id})")
+    browse = f"Browse every trial: {ui_command}   (experiment {study_name}, id {experiment_id})"
+    if ui_command.startswith("mlflow ui"):  # MLflow 3's UI opens on GenAI pages unless told
+        browse += (f"\n  then open http://127.0.0.1:5000/#/experiments/{experiment_id}/runs"
+                   "?workflowType=machine_learning")
+    parts.append(browse)
     return "\n\n".join(parts) + "\n"

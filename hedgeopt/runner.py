@@ -17,6 +17,7 @@ import shutil
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -26,7 +27,7 @@ from joblib import Parallel, delayed
 from optuna.trial import TrialState
 
 from hedgeopt import export as export_mod
-from hedgeopt import report
+from hedgeopt import console, report
 from hedgeopt.assessment import assess_metric, assess_study, headline_metrics, summary_lines
 from hedgeopt.config import ConfigError
 from hedgeopt.best_run import tag_best_run
@@ -41,7 +42,7 @@ from hedgeopt.storage import (ATTR_FAIL_REASON, ATTR_INVOCATION, ATTR_METRIC_PRE
                               ATTR_SAMPLES_PREFIX, count_trials,
                               counted, invocation_failures, mask_url, open_storage, reap_orphans,
                               slot_lock)
-from hedgeopt.tracking import Tracker, flatten, nest
+from hedgeopt.tracking import Tracker, flatten, nest, results_table
 from hedgeopt.worker import WorkerTask, limit_threads, prewarm, run_task, run_worker
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -56,7 +57,8 @@ class StudyFailed(RuntimeError):
 
 
 def say(msg: str) -> None:
-    print(mask_url(msg), file=sys.stderr, flush=True)
+    if console.info(msg):  # --quiet keeps errors and warnings only
+        print(mask_url(msg), file=sys.stderr, flush=True)
 
 
 def masked_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -136,6 +138,7 @@ class Invocation:
                                    trial_overlay(self.settings.study_name, t), folder, extra)
         self.logged.add(t.number)
         self.run_ids[t.number] = run_id
+        console.trial_line(t.number, t.state.name, trial_metrics(t), t.params, self.settings.metrics)
         shutil.rmtree(folder, ignore_errors=True)
 
     def poll_forever(self, stop: threading.Event, *args: Any) -> None:
@@ -206,6 +209,7 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
     warm = _prewarm_workers(cfg, settings, study)  # worker start-up overlaps MLflow's
     tracker = Tracker(settings.tracking_uri, settings.study_name, settings.artifact_location)
     warm.join()
+    tracker.dataset = _describe_dataset(cfg, settings, study)
     n_workers_max = settings.workers()
     parent_params = {k: cfg.get(k) for k in _FRAMEWORK_KEYS if k in cfg}
     parent_params["storage"] = settings.storage.masked
@@ -302,6 +306,19 @@ def _prewarm_workers(cfg: dict[str, Any], settings: StudySettings,
     thread = threading.Thread(target=warm, daemon=True)
     thread.start()
     return thread
+
+
+def _describe_dataset(cfg: dict[str, Any], settings: StudySettings,
+                      study: optuna.Study) -> Mapping[str, Any] | None:
+    """``Objective.dataset()``, asked of a warm worker (the parent never builds objectives)."""
+    _, n_workers, inner = _worker_plan(settings, count_trials(study)[0])
+    try:
+        [desc] = Parallel(n_jobs=n_workers, backend="loky")(
+            [delayed(run_task)(cfg, config_key(cfg), inner, "dataset", ())])
+    except Exception as exc:  # noqa: BLE001  (the search reports set-up failures itself)
+        say(f"hedgeopt: warning: no dataset logged: {type(exc).__name__}: {exc}")
+        return None
+    return desc
 
 
 def _stop_workers() -> None:
@@ -468,12 +485,21 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
         figures.append(report.pareto_front(trials, front, settings.metrics,
                                            settings.directions, out_dir / "pareto_front.png"))
     try:
-        imp = optuna.importance.get_param_importances(
-            study, target=(lambda t: t.values[0]) if settings.multi_objective else None)
+        # one completed trial has no importances (Optuna would warn that they are all equal);
+        # a multi-objective study is ranked on its first metric, signed so that lower is better
+        # (what Optuna's evaluator assumes of a target, and warns about whenever one is given)
+        sign = -1.0 if settings.directions[0] == "maximize" else 1.0
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*importances of params to achieve low")
+            # conditional params seen in few trials: the figure is indicative, the note is noise
+            warnings.filterwarnings("ignore", message=".*have less than 2 trials")
+            imp = optuna.importance.get_param_importances(
+                study, target=(lambda t: sign * t.values[0]) if settings.multi_objective else None
+            ) if len(complete) >= 2 else {}
         if imp:
             figures.append(report.param_importance(imp, out_dir / "param_importance.png"))
     except Exception:
-        pass  # too few completed trials or no varying parameter
+        pass  # no varying parameter
 
     metadata = {
         "study": settings.study_name, "objective": settings.objective_target,
@@ -500,23 +526,23 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
             tracker.log_artifact(invocation, Path(f), "plots")
     if any(best_dir.iterdir()):  # what the objective keeps of the best config (weights, curves)
         tracker.client.log_artifacts(invocation, str(best_dir), "best")
+        _log_model(tracker, invocation, inv, n_workers, inner, best_dir, best_params)
     tracker.log_artifact(invocation, ypath, "export")
     tracker.log_artifact(invocation, jpath, "export")
     tracker.log_artifact(invocation, opath, "export")
     tracker.log_text(invocation, json.dumps(export_mod._plain(baselines), indent=2), "baselines.json")
+    # every figure of the tuned config and the baselines goes in one table; the parent run's
+    # metrics stay few (optimised metrics and the confidence headlines) so charts stay readable
+    tracker.log_table(invocation, results_table(in_sample, out_of_sample, baselines), "results")
     bmetrics: dict[str, float] = {}
-    for name, res in baselines.items():
-        for split, label in (("in_sample", "is"), ("out_of_sample", "oos")):
-            for m in settings.metrics:
-                v = (res.get(split) or {}).get(m)
-                if v is not None:
-                    bmetrics[f"baseline.{name}.{label}.{m}"] = float(v)
-    for m, v in in_sample.items():
-        bmetrics[f"best.is.{m}"] = float(v)
-    for m, v in out_of_sample.items():
-        bmetrics[f"best.oos.{m}"] = float(v)
+    for m in settings.metrics:
+        for label, values in (("is", in_sample), ("oos", out_of_sample)):
+            if values.get(m) is not None:
+                bmetrics[f"best.{label}.{m}"] = float(values[m])
     bmetrics.update(headline_metrics(confidence))
     tracker.log_metrics(invocation, bmetrics)
+    tracker.log_history(invocation, {t.number: t.values for t in complete}, settings.metrics,
+                        settings.directions)
     verdict = confidence["verdict"]
     tracker.client.set_tag(invocation, "hedgeopt.verdict", str(verdict.get("outcome")))
     if verdict.get("best_baseline"):
@@ -543,6 +569,18 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
     return "FINISHED"
 
 
+def _log_model(tracker: Tracker, invocation: str, inv: Invocation, n_workers: int, inner: int,
+               best_dir: Path, best_params: Mapping[str, Any]) -> None:
+    """``Objective.model()`` of the best config, logged as an MLflow model when there is one."""
+    try:
+        [model] = Parallel(n_jobs=n_workers, backend="loky")(
+            [delayed(run_task)(inv.cfg, inv.key, inner, "model", (best_dir.resolve(),))])
+        if model is not None:
+            tracker.log_model(invocation, model, inv.settings.study_name, best_params)
+    except Exception as exc:  # noqa: BLE001  (the export stands without the model)
+        say(f"hedgeopt: warning: the best config's model was not logged: {type(exc).__name__}: {exc}")
+
+
 def run_replay(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace,
                params: dict[str, Any] | None = None) -> int:
     """Evaluate an exported config out-of-sample, as its own MLflow run; no search."""
@@ -562,6 +600,8 @@ def run_replay(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace,
         [result] = Parallel(n_jobs=1, backend="loky")(
             delayed(run_task)(cfg, key, inner, "evaluate", (params,)) for _ in range(1))
         metrics = {k: float(v) for k, v in metrics_of(result).items()}
+        tracker.dataset = run_task(cfg, key, inner, "dataset", ())  # built above, in this process
+        tracker.log_dataset(run_id, "evaluation")
         seed = worker_seed(settings.seed, 0, 0xA55E55)
         intervals = {m: assess_metric(m, d, result, {}, seed)["best"]
                      for m, d in zip(settings.metrics, settings.directions)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Mapping
 
 import numpy as np
@@ -43,7 +44,9 @@ def build_sampler(cfg: Mapping[str, Any], space: SearchSpace, seed: int | None,
     if cls.__name__ in _SEEDED and seed is not None:
         kwargs["seed"] = seed
     try:
-        return cls(**kwargs)
+        with warnings.catch_warnings():  # a sampler picked on purpose: its "experimental" note is noise
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return cls(**kwargs)
     except TypeError as exc:
         raise ValueError(f"sampler: {exc}") from exc
 

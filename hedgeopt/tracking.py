@@ -15,7 +15,7 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import yaml
 
@@ -25,6 +25,7 @@ TRIAL_STATE = "hedgeopt.trial_state"
 FAIL_REASON = "hedgeopt.fail_reason"
 RETRY_OF = "hedgeopt.retry_of"
 PARENT = "mlflow.parentRunId"
+EXPERIMENT_KIND, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
 
 
 def _ms(dt: Any) -> int | None:
@@ -81,8 +82,13 @@ class Tracker:
                 self.experiment_id = exp.experiment_id
                 if artifact_location is None:
                     _relocate_copied_store(tracking_uri, exp.experiment_id, exp.artifact_location)
+            if exp is None or EXPERIMENT_KIND not in exp.tags:
+                # without it MLflow 3's UI opens the experiment on a GenAI traces overview
+                self.client.set_experiment_tag(self.experiment_id, EXPERIMENT_KIND, MODEL_TRAINING)
             _use_wal(tracking_uri)
         self.parent_id: str | None = None
+        self.dataset: Mapping[str, Any] | None = None  # Objective.dataset(), logged on every run
+        self.source_tags = source_tags()
 
     def _create_experiment(self, experiment: str, artifact_location: str | None) -> str:
         location = artifact_location
@@ -96,11 +102,86 @@ class Tracker:
     # ------------------------------------------------------------------ parent run
     def start_parent(self, run_name: str, params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
         all_tags = {ROLE: "study", "hedgeopt.host": socket.gethostname(),
-                    "hedgeopt.pid": str(os.getpid()), **tags}
+                    "hedgeopt.pid": str(os.getpid()), **self.source_tags, **tags}
         run = self.client.create_run(self.experiment_id, tags=all_tags, run_name=run_name)
         self.parent_id = run.info.run_id
         self.log_params(self.parent_id, params)
+        self.log_dataset(self.parent_id, "evaluation")
         return self.parent_id
+
+    def log_dataset(self, run_id: str, context: str) -> None:
+        """Log :attr:`dataset` as the run's MLflow dataset input (the UI's Dataset column)."""
+        if not self.dataset:
+            return
+        from mlflow.entities import DatasetInput, InputTag
+
+        self.client.log_inputs(run_id, datasets=[DatasetInput(
+            mlflow_dataset(self.dataset), tags=[InputTag("mlflow.data.context", context)])])
+
+    def log_model(self, run_id: str, model: Any, name: str, params: Mapping[str, Any]) -> str | None:
+        """A trained torch module as an MLflow PyTorch model of ``run_id``; returns its model id.
+
+        Saved in MLflow's pickle format (the hedger's forward pass is a Python loop over time
+        steps, which the traced ``pt2`` format cannot capture in general); loading it back with
+        ``mlflow.pytorch.load_model("models:/<id>")`` needs hedgeopt's packages importable.
+        """
+        import logging
+        import tempfile
+
+        import torch
+
+        if not isinstance(model, torch.nn.Module):
+            return None
+        import mlflow.pytorch
+        from mlflow.entities import LoggedModelOutput, LoggedModelStatus
+
+        quiet = logging.getLogger("mlflow.pytorch")
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)  # the pickle-format caution: chosen on purpose, see above
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "model"
+                mlflow.pytorch.save_model(model, str(path), serialization_format="pickle",
+                                          pip_requirements=[f"torch=={torch.__version__}"])
+                logged = self.client.create_logged_model(
+                    self.experiment_id, name=name, source_run_id=run_id, model_type="pytorch",
+                    params={k: _param_value(v) for k, v in params.items()})
+                self.client.log_model_artifacts(logged.model_id, str(path))
+        finally:
+            quiet.setLevel(level)
+        self.client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
+        self.client.log_outputs(run_id, [LoggedModelOutput(logged.model_id, step=0)])
+        return logged.model_id
+
+    def log_history(self, run_id: str, values: Mapping[int, Sequence[float]],
+                    metric_names: Sequence[str], directions: Sequence[str]) -> None:
+        """Each completed trial's optimised values as step metrics of the parent run.
+
+        ``trials.<m>`` at step = trial number and ``trials.best_<m>`` (best so far): the chart
+        view, which shows the parent while its trial runs are folded under it, then opens on
+        the optimisation history rather than on one-bar charts.
+        """
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        best: dict[str, float] = {}
+        items = []
+        for number in sorted(values):
+            for name, direction, v in zip(metric_names, directions, values[number]):
+                v = float(v)
+                better = max if direction == "maximize" else min
+                best[name] = better(best.get(name, v), v)
+                key = _metric_key(name)
+                items += [Metric(f"trials.{key}", v, now, int(number)),
+                          Metric(f"trials.best_{key}", best[name], now, int(number))]
+        for i in range(0, len(items), 1000):
+            self.client.log_batch(run_id, metrics=items[i:i + 1000])
+
+    def log_table(self, run_id: str, table: Any, name: str) -> None:
+        """A pandas DataFrame as ``name.csv`` and ``name.html`` artifacts (the UI shows the HTML)."""
+        self.client.log_text(run_id, table.to_csv(), f"{name}.csv")
+        self.client.log_text(run_id, table.to_html(float_format=lambda v: f"{v:,.6g}",
+                                                   na_rep=""), f"{name}.html")
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         from mlflow.entities import Param
@@ -150,7 +231,8 @@ class Tracker:
 
         state = trial.state.name
         tags = {ROLE: "trial", PARENT: self.parent_id or "", TRIAL_NUMBER: str(trial.number),
-                TRIAL_STATE: state, "hedgeopt.optuna_trial_id": str(trial._trial_id)}
+                TRIAL_STATE: state, "hedgeopt.optuna_trial_id": str(trial._trial_id),
+                **self.source_tags}
         reason = trial.user_attrs.get("hedgeopt.fail_reason")
         if state == "FAIL":
             tags[FAIL_REASON] = str(reason or "interrupted: the worker stopped during the trial")
@@ -175,6 +257,7 @@ class Tracker:
         for step, value in trial.user_attrs.get("hedgeopt.steps", []) or []:
             metrics.append(Metric(_metric_key(f"{first}_by_step"), float(value), ts, int(step)))
         self.client.log_batch(run_id, metrics=metrics[:1000], params=params[:100])
+        self.log_dataset(run_id, "training")
         text = yaml.safe_dump(dict(overlay), sort_keys=False)
         if artifact_dir is not None and artifact_dir.is_dir():
             # one artifact upload for the trial's folder, trial.yaml included
@@ -267,6 +350,82 @@ class Tracker:
             token = page.token
             if not token:
                 return out
+
+
+def source_tags() -> dict[str, str]:
+    """MLflow's source tags: the command line, and the git commit when hedgeopt runs from a checkout."""
+    import shlex
+    import subprocess
+    import sys
+
+    from mlflow.utils.mlflow_tags import (
+        MLFLOW_GIT_COMMIT,
+        MLFLOW_SOURCE_NAME,
+        MLFLOW_SOURCE_TYPE,
+        MLFLOW_USER,
+    )
+
+    argv = [a for a in sys.argv[1:] if "://" not in a]  # no URL (and no password) in a tag
+    tags = {MLFLOW_SOURCE_NAME: shlex.join(["hedgeopt", *argv])[:500], MLFLOW_SOURCE_TYPE: "LOCAL"}
+    try:
+        import getpass
+
+        tags[MLFLOW_USER] = getpass.getuser()
+    except (KeyError, OSError):  # no user name in a bare container
+        tags[MLFLOW_USER] = "unknown"
+    root = Path(__file__).resolve().parent.parent
+    if (root / ".git").exists():
+        try:
+            sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                 text=True, timeout=5, check=True).stdout.strip()
+            if sha:
+                tags[MLFLOW_GIT_COMMIT] = sha
+        except (OSError, subprocess.SubprocessError):
+            pass
+    from hedgeopt import __version__
+
+    tags["hedgeopt.version"] = __version__
+    return tags
+
+
+def mlflow_dataset(desc: Mapping[str, Any]) -> Any:
+    """An ``mlflow.entities.Dataset`` from an objective's :meth:`~hedgeopt.protocol.Objective.dataset`.
+
+    A file is a ``local`` source (its path) with the digest of its bytes; simulated paths are a
+    ``code`` source whose digest covers the generator's settings. The profile carries rows and
+    the date range or settings, which the UI shows beside the dataset.
+    """
+    import json
+
+    from mlflow.entities import Dataset
+
+    simulated = "settings" in desc
+    source = {"tags": {"settings": json.dumps(desc["settings"], default=str)[:4000]}} if simulated \
+        else {"uri": str(desc.get("source", ""))}
+    profile = {k: desc[k] for k in ("rows", "date_range") if desc.get(k) is not None}
+    if simulated:
+        profile["settings"] = desc["settings"]
+    return Dataset(name=str(desc.get("name", "data")), digest=str(desc.get("digest", ""))[:36],
+                   source_type="code" if simulated else "local", source=json.dumps(source),
+                   profile=json.dumps(profile, default=str)[:60000])
+
+
+def results_table(in_sample: Mapping[str, float], out_of_sample: Mapping[str, float],
+                  baselines: Mapping[str, Mapping[str, Mapping[str, float]]]) -> Any:
+    """Every metric of the tuned config and of each baseline, in- and out-of-sample, as one table.
+
+    Rows: ``tuned`` then the baselines; columns: ``(split, metric)``. This is where the parent
+    run keeps the figures that would otherwise be dozens of one-bar metric charts.
+    """
+    import pandas as pd
+
+    rows = {"tuned": {("in_sample", k): v for k, v in in_sample.items()}}
+    rows["tuned"].update({("out_of_sample", k): v for k, v in out_of_sample.items()})
+    for name, splits in baselines.items():
+        rows[name] = {(split, k): v for split, ms in splits.items() for k, v in (ms or {}).items()}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.columns = pd.MultiIndex.from_tuples(table.columns, names=["split", "metric"])
+    return table.sort_index(axis=1, level=0, sort_remaining=False)
 
 
 def _relocate_copied_store(uri: str, experiment_id: str, location: str) -> bool:

@@ -409,6 +409,20 @@ class DeepHedgeObjective(Objective):
         return paths
 
 
+    def dataset(self) -> dict[str, Any]:
+        """The simulated stochastic-volatility paths: market, option, split sizes and seed."""
+        from hedgeopt.protocol import describe_settings
+
+        c = self.config
+        return describe_settings("sv_paths", {"market": c["market"], "option": c["option"],
+                                              "data": c["data"], "seed": self.seed},
+                                 rows=len(self.paths["train"].spot))
+
+    def model(self, artifact_dir: Path) -> HedgerNet | None:
+        """The best config's hedger, reloaded from the ``hedger.pt`` that evaluate wrote."""
+        pt = Path(artifact_dir) / "hedger.pt"
+        return load_hedger(pt) if pt.is_file() else None
+
 
 def _pyplot():
     import matplotlib

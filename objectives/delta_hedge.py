@@ -308,6 +308,15 @@ class DeltaHedgeObjective(Objective):
         hours = (np.arange(inputs.n_steps + 1) * inputs.tick_seconds / 3600.0)[::stride]
         return plot_hedge_trace(hours, s, book_delta, target, h[::stride], inputs.notional, band, path)
 
+    def dataset(self) -> dict[str, Any]:
+        """The simulated paths trials run on: market model, book, path counts and seeds."""
+        from hedgeopt.protocol import describe_settings
+
+        c = self.config
+        return describe_settings("crypto_perp_paths", {
+            "simulator": c["simulator"], "book": c["book"], "paths": c["paths"],
+            "seed": self.seed, "oos_seed": self.oos_seed}, rows=self.n_paths)
+
 
 def _concat(parts: list[HedgeResult]) -> HedgeResult:
     if len(parts) == 1:

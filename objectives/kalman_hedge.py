@@ -361,3 +361,11 @@ class KalmanHedgeObjective(Objective):
 
     def scored_dates(self, window: Window) -> pd.DatetimeIndex:
         return self.index[slice(*window.scored)]
+
+    def dataset(self) -> dict[str, Any]:
+        """The price file, its digest and the days of returns the study uses."""
+        from hedgeopt.protocol import describe_file
+        from simulators.prices import resolve_source
+
+        return describe_file(resolve_source(self.config["data"]["file"]), rows=len(self.index),
+                             date_range=(self.index[0], self.index[-1]))

@@ -252,6 +252,15 @@ class SpreadHedgeObjective(Objective):
         return plot_best(self.prices.index[lo:n], z, pos, returns, held, self.split - lo, self.dependent, s,
                          Path(out_dir))
 
+    def dataset(self) -> dict[str, Any]:
+        """The pair's price file, its digest and the days the study uses."""
+        from hedgeopt.protocol import describe_file
+        from simulators.prices import resolve_source
+
+        source = self.config["data"].get("source", "stock_prices.csv")
+        return describe_file(resolve_source(source), rows=len(self.prices),
+                             date_range=(self.prices.index[0], self.prices.index[-1]))
+
 
 def _plain_metrics(returns: np.ndarray) -> dict[str, float]:
     """The trading metrics of a series that is not a spread trade (buy-and-hold, no trade)."""

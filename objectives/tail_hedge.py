@@ -277,3 +277,11 @@ class TailHedgeObjective(Objective):
         protection = {k: res.window(k)[0] for k in ("premium", "put_pnl", "spread_cost")}
         protection["given_up"] = np.log1p(self.hist_ref[0]) - np.log1p(best)
         return history_figures(self.days, series, protection, Path(out_dir))
+
+    def dataset(self) -> dict[str, Any]:
+        """The price file, its digest and the days of history (stress paths are simulated)."""
+        from hedgeopt.protocol import describe_file
+        from simulators.prices import resolve_source
+
+        return describe_file(resolve_source(self.config["data"]["file"]), rows=len(self.dates),
+                             date_range=(self.dates[0], self.dates[-1]))
