@@ -38,6 +38,7 @@ from simulators.deep_hedger import (
     fit_best_epoch,
     hedge_features,
     hedger_from_config,
+    load_hedger,
     make_loader,
     predict_hedges,
     save_hedger,
