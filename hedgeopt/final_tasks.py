@@ -11,6 +11,7 @@ the storage, and the same command exports them.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,10 +24,28 @@ from hedgeopt.worker import run_task
 RETRIES = 2
 
 
+def timed_task(config: dict[str, Any], config_key: str, inner_threads: int, method: str,
+               args: tuple[Any, ...]) -> tuple[Any, float]:
+    """``run_task``'s result and the seconds it took inside the worker."""
+    t0 = time.perf_counter()
+    return run_task(config, config_key, inner_threads, method, args), time.perf_counter() - t0
+
+
 def run_final_tasks(cfg: dict[str, Any], key: str, inner: int,
                     jobs: Sequence[tuple[str, tuple[Any, ...]]], n_jobs: int,
-                    retries: int = RETRIES) -> list[Any]:
-    """``[run_task(cfg, key, inner, method, args) for method, args in jobs]`` in ``n_jobs`` workers."""
+                    retries: int = RETRIES, timings: dict[str, float] | None = None) -> list[Any]:
+    """``[run_task(cfg, key, inner, method, args) for method, args in jobs]`` in ``n_jobs`` workers.
+
+    ``timings``, if given, receives each method's seconds inside its worker.
+    """
+    out = _run(cfg, key, inner, jobs, n_jobs, retries)
+    if timings is not None:
+        timings.update({m: seconds for (m, _), (_, seconds) in zip(jobs, out)})
+    return [result for result, _ in out]
+
+
+def _run(cfg: dict[str, Any], key: str, inner: int, jobs: Sequence[tuple[str, tuple[Any, ...]]],
+         n_jobs: int, retries: int) -> list[tuple[Any, float]]:
     from joblib.externals.loky import get_reusable_executor
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
@@ -34,10 +53,10 @@ def run_final_tasks(cfg: dict[str, Any], key: str, inner: int,
         try:
             if n_jobs > 1:  # the search's workers, whose objectives are already built
                 return Parallel(n_jobs=n_jobs, backend="loky")(
-                    delayed(run_task)(cfg, key, inner, m, a) for m, a in jobs)
+                    delayed(timed_task)(cfg, key, inner, m, a) for m, a in jobs)
             # joblib runs n_jobs=1 in this process, where a crash would end the invocation
             executor = get_reusable_executor(max_workers=1)
-            futures = [executor.submit(run_task, cfg, key, inner, m, a) for m, a in jobs]
+            futures = [executor.submit(timed_task, cfg, key, inner, m, a) for m, a in jobs]
             return [f.result() for f in futures]
         except TerminatedWorkerError:
             try:

@@ -30,6 +30,7 @@ from hedgeopt import report
 from hedgeopt.assessment import assess_metric, assess_study, headline_metrics, summary_lines
 from hedgeopt.config import ConfigError
 from hedgeopt.final_tasks import run_final_tasks
+from hedgeopt.phases import PhaseClock
 from hedgeopt.protocol import NullReporter, metrics_of
 from hedgeopt.samplers import worker_seed
 from hedgeopt.search_space import SearchSpace
@@ -39,6 +40,7 @@ from hedgeopt.storage import (ATTR_FAIL_REASON, ATTR_INVOCATION, ATTR_METRIC_PRE
                               counted, invocation_failures, mask_url, open_storage, reap_orphans,
                               slot_lock)
 from hedgeopt.tracking import Tracker, flatten, nest
+from hedgeopt.trial_logger import TrialLogger
 from hedgeopt.worker import WorkerTask, limit_threads, prewarm, run_task, run_worker
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -106,6 +108,8 @@ class Invocation:
         self.run_ids: dict[int, str] = {}
         self.lock = threading.Lock()
         self.error: BaseException | None = None
+        self.clock = PhaseClock()
+        self.trial_logger: TrialLogger | None = None
 
     # ------------------------------------------------------------------ polling
     def poll(self, study: optuna.Study, tracker: Tracker, invocation: str, staging: Path,
@@ -113,12 +117,10 @@ class Invocation:
         """Log this invocation's newly finished trials; refresh the progress bar."""
         with self.lock:
             trials = study.get_trials(deepcopy=False)
-            for t in trials:
-                if t.number in self.logged or not t.state.is_finished():
-                    continue
-                if t.user_attrs.get(ATTR_INVOCATION) != invocation:
-                    continue
-                self._log_trial(tracker, t, staging / str(t.number))
+            # every trial finished since the last poll, written in one transaction
+            self._log_trials(tracker, [(t, staging / str(t.number), None) for t in trials
+                                       if t.number not in self.logged and t.state.is_finished()
+                                       and t.user_attrs.get(ATTR_INVOCATION) == invocation])
             if bar is not None:
                 done = sum(1 for t in trials if counted(t) and t.state.is_finished())
                 fails = sum(1 for t in trials if t.state == TrialState.FAIL)
@@ -129,11 +131,21 @@ class Invocation:
 
     def _log_trial(self, tracker: Tracker, t: optuna.trial.FrozenTrial, folder: Path,
                    extra: Mapping[str, str] | None = None) -> None:
-        run_id = tracker.log_trial(t, self.settings.directions, self.settings.metrics,
-                                   trial_overlay(self.settings.study_name, t), folder, extra)
-        self.logged.add(t.number)
-        self.run_ids[t.number] = run_id
-        shutil.rmtree(folder, ignore_errors=True)
+        self._log_trials(tracker, [(t, folder, extra)])
+
+    def _log_trials(self, tracker: Tracker, entries: list[tuple[optuna.trial.FrozenTrial, Path,
+                                                                Mapping[str, str] | None]]) -> None:
+        if not entries:
+            return
+        if self.trial_logger is None or self.trial_logger.tracker is not tracker:
+            self.trial_logger = TrialLogger(tracker, self.settings.metrics, self.settings.directions)
+        name = self.settings.study_name
+        ids = self.trial_logger.log([(t, trial_overlay(name, t), folder, extra)
+                                     for t, folder, extra in entries])
+        self.logged.update(ids)
+        self.run_ids.update(ids)
+        for _, folder, _ in entries:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def poll_forever(self, stop: threading.Event, *args: Any) -> None:
         while not stop.wait(0.2):
@@ -190,11 +202,15 @@ def _create_study(settings: StudySettings) -> optuna.Study:
 
 def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) -> int:
     """Search, log, export. Returns the exit status."""
+    clock = PhaseClock("imports and config")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = _create_study(settings)
+    clock.mark("optuna storage")
     warm = _prewarm_workers(cfg, settings, study)  # worker start-up overlaps MLflow's
     tracker = Tracker(settings.tracking_uri, settings.study_name, settings.artifact_location)
+    clock.mark("mlflow store")
     warm.join()
+    clock.mark("workers started, objectives built")
     n_workers_max = settings.workers()
     parent_params = {k: cfg.get(k) for k in _FRAMEWORK_KEYS if k in cfg}
     parent_params["storage"] = settings.storage.masked
@@ -210,6 +226,7 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
         {"hedgeopt.study": settings.study_name, "hedgeopt.storage": settings.storage.masked})
     tracker.log_text(invocation, yaml.safe_dump(masked_config(cfg), sort_keys=False), "config.yaml")
     inv = Invocation(cfg, settings, space)
+    inv.clock = clock
     staging = Path("mlruns") / ".staging" / invocation
     staging.mkdir(parents=True, exist_ok=True)
     status = "FAILED"
@@ -232,6 +249,7 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
         else:
             say(f"hedgeopt: study {settings.study_name} already has {n_counted} trials "
                 f"(n_trials={settings.n_trials}); exporting")
+        clock.mark("parent run, adoption")
         t_search = time.perf_counter()
         _run_workers(study, tracker, inv, invocation, staging, tasks, n_counted, remaining)
         if remaining and inv.logged:
@@ -241,6 +259,7 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
                                              "trials_per_s": len(inv.logged) / search_s})
         if remaining:  # trials of dead invocations that heartbeats failed meanwhile
             _adopt_unlogged(study, tracker, inv)
+        clock.mark("search")
         status = _finish(study, tracker, inv, invocation, n_workers, inner)
         return EXIT_OK if status == "FINISHED" else EXIT_FAILED
     except KeyboardInterrupt:
@@ -261,6 +280,8 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
     finally:
         tracker.finish(invocation, status)
         shutil.rmtree(staging, ignore_errors=True)
+        clock.mark("export and artifact upload")
+        clock.dump()
 
 
 def _worker_plan(settings: StudySettings, n_counted: int) -> tuple[int, int, int]:
@@ -437,14 +458,19 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
     best_dir.mkdir(parents=True, exist_ok=True)
     jobs = [("evaluate", (best_params, NullReporter(best_dir.resolve()))), ("baselines", ()),
             ("plots", (best_params, trials_info, out_dir.resolve()))]
-    results = run_final_tasks(cfg, inv.key, inner, jobs, min(n_workers, len(jobs)))
+    task_seconds: dict[str, float] = {}
+    results = run_final_tasks(cfg, inv.key, inner, jobs, min(n_workers, len(jobs)), timings=task_seconds)
+    for method, seconds in task_seconds.items():
+        inv.clock.detail(f"worker: {method}", seconds)
     oos_result, raw_baselines, plot_paths = results[0], dict(results[1] or {}), list(results[2] or [])
+    inv.clock.mark("out-of-sample, baselines, study plots")
     out_of_sample = metrics_of(oos_result)
     baselines = {name: {split: metrics_of(res) for split, res in splits.items()}
                  for name, splits in raw_baselines.items()}
     confidence = assess_study(settings.metrics, settings.directions, in_sample, oos_result,
                               raw_baselines, trials, ATTR_SAMPLES_PREFIX,
                               worker_seed(settings.seed, 0, 0xA55E55))
+    inv.clock.mark("statistics")
 
     # framework figures
     figures = [Path(p) for p in plot_paths]
@@ -460,6 +486,7 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
             figures.append(report.param_importance(imp, out_dir / "param_importance.png"))
     except Exception:
         pass  # too few completed trials or no varying parameter
+    inv.clock.mark("framework plots")
 
     metadata = {
         "study": settings.study_name, "objective": settings.objective_target,
