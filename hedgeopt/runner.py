@@ -29,7 +29,7 @@ from hedgeopt import export as export_mod
 from hedgeopt import report
 from hedgeopt.assessment import assess_metric, assess_study, headline_metrics, summary_lines
 from hedgeopt.config import ConfigError
-from hedgeopt.final_tasks import run_final_tasks
+from hedgeopt.final_tasks import EarlyTasks, run_final_tasks
 from hedgeopt.phases import PhaseClock
 from hedgeopt.protocol import NullReporter, metrics_of
 from hedgeopt.samplers import worker_seed
@@ -110,6 +110,7 @@ class Invocation:
         self.error: BaseException | None = None
         self.clock = PhaseClock()
         self.trial_logger: TrialLogger | None = None
+        self.early: EarlyTasks | None = None  # baselines computed beside the search
 
     # ------------------------------------------------------------------ polling
     def poll(self, study: optuna.Study, tracker: Tracker, invocation: str, staging: Path,
@@ -249,6 +250,8 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
         else:
             say(f"hedgeopt: study {settings.study_name} already has {n_counted} trials "
                 f"(n_trials={settings.n_trials}); exporting")
+        if remaining:
+            inv.early = EarlyTasks(cfg, inv.key, inner)
         clock.mark("parent run, adoption")
         t_search = time.perf_counter()
         _run_workers(study, tracker, inv, invocation, staging, tasks, n_counted, remaining)
@@ -264,6 +267,9 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
         return EXIT_OK if status == "FINISHED" else EXIT_FAILED
     except KeyboardInterrupt:
         status = "KILLED"
+        if inv.early is not None:
+            inv.early.close(kill=True)
+            inv.early = None
         _stop_workers()
         reap_orphans(study, "interrupted: the invocation was stopped (Ctrl-C)", invocation)
         try:
@@ -278,6 +284,8 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
         say(f"hedgeopt: error: {exc}")
         return EXIT_FAILED
     finally:
+        if inv.early is not None:
+            inv.early.close(kill=True)
         tracker.finish(invocation, status)
         shutil.rmtree(staging, ignore_errors=True)
         clock.mark("export and artifact upload")
@@ -458,8 +466,14 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
     best_dir.mkdir(parents=True, exist_ok=True)
     jobs = [("evaluate", (best_params, NullReporter(best_dir.resolve()))), ("baselines", ()),
             ("plots", (best_params, trials_info, out_dir.resolve()))]
+    # the framework's figures are drawn here while the workers score the best config
+    framework_figures: list[Path] = []
+    framework = threading.Thread(target=lambda: framework_figures.extend(
+        _framework_figures(study, trials, front, settings, out_dir)), daemon=True)
+    framework.start()
     task_seconds: dict[str, float] = {}
-    results = run_final_tasks(cfg, inv.key, inner, jobs, min(n_workers, len(jobs)), timings=task_seconds)
+    results = run_final_tasks(cfg, inv.key, inner, jobs, min(n_workers, len(jobs)), timings=task_seconds,
+                              early=inv.early)
     for method, seconds in task_seconds.items():
         inv.clock.detail(f"worker: {method}", seconds)
     oos_result, raw_baselines, plot_paths = results[0], dict(results[1] or {}), list(results[2] or [])
@@ -472,20 +486,9 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
                               worker_seed(settings.seed, 0, 0xA55E55))
     inv.clock.mark("statistics")
 
-    # framework figures
     figures = [Path(p) for p in plot_paths]
-    figures.append(report.optimization_history(trials, settings.metrics[0],
-                                               settings.directions[0], out_dir / "optimization_history.png"))
-    if settings.multi_objective and len(settings.metrics) >= 2:
-        figures.append(report.pareto_front(trials, front, settings.metrics,
-                                           settings.directions, out_dir / "pareto_front.png"))
-    try:
-        imp = optuna.importance.get_param_importances(
-            study, target=(lambda t: t.values[0]) if settings.multi_objective else None)
-        if imp:
-            figures.append(report.param_importance(imp, out_dir / "param_importance.png"))
-    except Exception:
-        pass  # too few completed trials or no varying parameter
+    framework.join()
+    figures.extend(framework_figures)
     inv.clock.mark("framework plots")
 
     metadata = {
@@ -550,6 +553,25 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
             f"last: {reason}")
         return "FAILED"
     return "FINISHED"
+
+
+def _framework_figures(study: optuna.Study, trials: list[optuna.trial.FrozenTrial],
+                       front: list[optuna.trial.FrozenTrial], settings: StudySettings,
+                       out_dir: Path) -> list[Path]:
+    """Optimisation history, Pareto front (multi-objective) and parameter importance."""
+    figures = [report.optimization_history(trials, settings.metrics[0], settings.directions[0],
+                                           out_dir / "optimization_history.png")]
+    if settings.multi_objective and len(settings.metrics) >= 2:
+        figures.append(report.pareto_front(trials, front, settings.metrics,
+                                           settings.directions, out_dir / "pareto_front.png"))
+    try:
+        imp = optuna.importance.get_param_importances(
+            study, target=(lambda t: t.values[0]) if settings.multi_objective else None)
+        if imp:
+            figures.append(report.param_importance(imp, out_dir / "param_importance.png"))
+    except Exception:
+        pass  # too few completed trials or no varying parameter
+    return figures
 
 
 def run_replay(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace,
