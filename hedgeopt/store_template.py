@@ -114,12 +114,13 @@ def open_client(uri: str, experiment: str) -> tuple[object, object]:
     db = sqlite_file(uri)
     fresh = db is not None and not db.exists()
     seeded = fresh and seed(uri)
-    client = MlflowClient(tracking_uri=uri)
     try:
-        exp = client.get_experiment_by_name(experiment)  # opens (and creates) the store
+        client = MlflowClient(tracking_uri=uri)  # opens (and creates) the store
+        exp = client.get_experiment_by_name(experiment)
     except Exception:
         if not seeded:
             raise
+        _forget_engine(uri)  # MLflow keeps the refused file open in its engine cache
         unseed(uri)  # a template this MLflow refuses: make the store the usual way
         template = template_path()
         if template is not None:
@@ -129,3 +130,14 @@ def open_client(uri: str, experiment: str) -> tuple[object, object]:
     if fresh and not seeded:
         save(uri)
     return client, exp
+
+
+def _forget_engine(uri: str) -> None:
+    try:
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        engine = getattr(SqlAlchemyStore, "_engine_map", {}).pop(uri, None)
+        if engine is not None:
+            engine.dispose()
+    except Exception:  # noqa: BLE001, S110 - an MLflow without that cache holds no engine
+        pass
