@@ -36,22 +36,31 @@ def timed_task(config: dict[str, Any], config_key: str, inner_threads: int, meth
     return run_task(config, config_key, inner_threads, method, args), time.perf_counter() - t0
 
 
-def _ignore_sigint() -> None:
+#: The early worker's ``nice`` increment: while the search runs, its workers go first.
+EARLY_NICENESS = 5
+
+
+def _early_worker_init() -> None:
+    import os
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    try:
+        os.nice(EARLY_NICENESS)
+    except OSError:  # a platform without nice runs it at normal priority
+        pass
 
 
 class EarlyTasks:
     """A worker process for the end-of-study tasks, started with ``methods`` (argument-free
-    objective methods, the baselines) while the search runs."""
+    objective methods, the baselines) while the search runs, at a lower CPU priority."""
 
     def __init__(self, cfg: dict[str, Any], key: str, inner: int,
                  methods: Sequence[str] = ("baselines",)) -> None:
         from joblib.externals.loky import ProcessPoolExecutor
 
         self.cfg, self.key, self.inner = cfg, key, inner
-        self._executor = ProcessPoolExecutor(max_workers=1, initializer=_ignore_sigint)
+        self._executor = ProcessPoolExecutor(max_workers=1, initializer=_early_worker_init)
         self._futures = {m: self._executor.submit(timed_task, cfg, key, inner, m, ()) for m in methods}
 
     def run(self, jobs: Sequence[tuple[str, tuple[Any, ...]]]) -> list[tuple[Any, float]]:

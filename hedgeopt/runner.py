@@ -208,7 +208,13 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
     study = _create_study(settings)
     clock.mark("optuna storage")
     warm = _prewarm_workers(cfg, settings, study)  # worker start-up overlaps MLflow's
-    tracker = Tracker(settings.tracking_uri, settings.study_name, settings.artifact_location)
+    early = _start_early_tasks(cfg, settings, study)  # so does the baselines' worker
+    try:
+        tracker = Tracker(settings.tracking_uri, settings.study_name, settings.artifact_location)
+    except BaseException:
+        if early is not None:
+            early.close(kill=True)
+        raise
     clock.mark("mlflow store")
     warm.join()
     clock.mark("workers started, objectives built")
@@ -228,6 +234,7 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
     tracker.log_text(invocation, yaml.safe_dump(masked_config(cfg), sort_keys=False), "config.yaml")
     inv = Invocation(cfg, settings, space)
     inv.clock = clock
+    inv.early = early
     staging = Path("mlruns") / ".staging" / invocation
     staging.mkdir(parents=True, exist_ok=True)
     status = "FAILED"
@@ -250,8 +257,6 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
         else:
             say(f"hedgeopt: study {settings.study_name} already has {n_counted} trials "
                 f"(n_trials={settings.n_trials}); exporting")
-        if remaining:
-            inv.early = EarlyTasks(cfg, inv.key, inner)
         clock.mark("parent run, adoption")
         t_search = time.perf_counter()
         _run_workers(study, tracker, inv, invocation, staging, tasks, n_counted, remaining)
@@ -320,6 +325,13 @@ def _prewarm_workers(cfg: dict[str, Any], settings: StudySettings,
     thread = threading.Thread(target=warm, daemon=True)
     thread.start()
     return thread
+
+
+def _start_early_tasks(cfg: dict[str, Any], settings: StudySettings,
+                       study: optuna.Study) -> EarlyTasks | None:
+    """The baselines' worker, when this invocation will search (see :class:`EarlyTasks`)."""
+    remaining, _, inner = _worker_plan(settings, count_trials(study)[0])
+    return EarlyTasks(cfg, config_key(cfg), inner) if remaining else None
 
 
 def _stop_workers() -> None:

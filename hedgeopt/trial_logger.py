@@ -104,7 +104,7 @@ def trial_run(trial: Any, parent_id: str | None, metric_names: Sequence[str],
     if status is None:
         status = "FAILED" if trial.user_attrs.get("hedgeopt.counted") else "KILLED"
     return TrialRun(trial.number, f"trial-{trial.number:04d}", status, start, ts, tags, params,
-                    metrics[:1000], yaml.safe_dump(dict(overlay), sort_keys=False), artifact_dir)
+                    metrics[:1000], _yaml(overlay), artifact_dir)
 
 
 class SqliteRunWriter:
@@ -186,6 +186,12 @@ class SqliteRunWriter:
 
     def close(self) -> None:
         self._con.close()
+
+
+def _yaml(doc: Mapping[str, Any]) -> str:
+    """``yaml.safe_dump(doc, sort_keys=False)``, by libyaml's emitter where it is installed."""
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(dict(doc), Dumper=dumper, sort_keys=False)
 
 
 def _log_text(repo: Any, text: str, name: str) -> None:
