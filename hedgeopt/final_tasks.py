@@ -60,15 +60,29 @@ class EarlyTasks:
         from joblib.externals.loky import ProcessPoolExecutor
 
         self.cfg, self.key, self.inner = cfg, key, inner
+        self.dead = False
         self._executor = ProcessPoolExecutor(max_workers=1, initializer=_early_worker_init)
         self._futures = {m: self._executor.submit(timed_task, cfg, key, inner, m, ()) for m in methods}
 
-    def run(self, jobs: Sequence[tuple[str, tuple[Any, ...]]]) -> list[tuple[Any, float]]:
-        """The jobs' ``(result, seconds)``: started ones awaited, the others run in order."""
-        futures = [self._futures[m] if m in self._futures and not a else
-                   self._executor.submit(timed_task, self.cfg, self.key, self.inner, m, a)
-                   for m, a in jobs]
-        return [f.result() for f in futures]
+    def submit(self, jobs: Sequence[tuple[str, tuple[Any, ...]]]) -> list[Any]:
+        """Futures of the jobs' ``(result, seconds)``: those started early, the others queued
+        (a future holding the error if the worker is already gone)."""
+        from concurrent.futures import Future
+
+        from joblib.externals.loky.process_executor import BrokenProcessPool
+
+        out = []
+        for m, a in jobs:
+            if m in self._futures and not a:
+                out.append(self._futures[m])
+                continue
+            try:
+                out.append(self._executor.submit(timed_task, self.cfg, self.key, self.inner, m, a))
+            except BrokenProcessPool as exc:
+                failed: Future = Future()
+                failed.set_exception(exc)
+                out.append(failed)
+        return out
 
     def close(self, kill: bool = False) -> None:
         self._executor.shutdown(wait=not kill, kill_workers=kill)
@@ -76,32 +90,54 @@ class EarlyTasks:
 
 def run_final_tasks(cfg: dict[str, Any], key: str, inner: int,
                     jobs: Sequence[tuple[str, tuple[Any, ...]]], n_jobs: int,
-                    retries: int = RETRIES, timings: dict[str, float] | None = None,
-                    early: EarlyTasks | None = None) -> list[Any]:
+                    retries: int = RETRIES, timings: dict[str, float] | None = None) -> list[Any]:
     """``[run_task(cfg, key, inner, method, args) for method, args in jobs]`` in ``n_jobs`` workers.
 
-    With ``early``, in its process (a lost one counts as the first of the tries).
     ``timings``, if given, receives each method's seconds inside its worker.
     """
-    out = None
-    if early is not None:
-        from joblib.externals.loky.process_executor import BrokenProcessPool
-
-        try:
-            out = early.run(jobs)
-        except BrokenProcessPool:  # TerminatedWorkerError included
-            early.close(kill=True)
-            if retries == 0:
-                raise HedgeoptError(
-                    "a worker process died while scoring the best config; every trial is kept "
-                    "in the storage: run the same command again to export") from None
-            print(f"hedgeopt: warning: a worker process died while scoring the best config; "
-                  f"retrying (1 of {retries})", file=sys.stderr, flush=True)
-    if out is None:
-        out = _run(cfg, key, inner, jobs, n_jobs, retries, first=0 if early is None else 1)
+    out = _run(cfg, key, inner, jobs, n_jobs, retries)
     if timings is not None:
         timings.update({m: seconds for (m, _), (_, seconds) in zip(jobs, out)})
     return [result for result, _ in out]
+
+
+class Pending:
+    """An end-of-study task queued on the early worker; ``result()`` waits for it.
+
+    If the early worker died, the task runs again in a fresh worker (the death counts as the
+    first of the tries; the warning is said once).
+    """
+
+    def __init__(self, early: EarlyTasks, method: str, args: tuple[Any, ...], future: Any,
+                 timings: dict[str, float] | None) -> None:
+        self.early, self.method, self.args = early, method, args
+        self._future, self._timings = future, timings
+
+    def result(self) -> Any:
+        from joblib.externals.loky.process_executor import BrokenProcessPool
+
+        try:
+            result, seconds = self._future.result()
+        except BrokenProcessPool:  # TerminatedWorkerError included
+            if not self.early.dead:
+                self.early.dead = True
+                self.early.close(kill=True)
+                print(f"hedgeopt: warning: a worker process died while scoring the best config; "
+                      f"retrying (1 of {RETRIES})", file=sys.stderr, flush=True)
+            e = self.early
+            [(result, seconds)] = _run(e.cfg, e.key, e.inner, [(self.method, self.args)], 1,
+                                       RETRIES, first=1)
+        if self._timings is not None:
+            self._timings[self.method] = seconds
+        return result
+
+
+def start_final_tasks(jobs: Sequence[tuple[str, tuple[Any, ...]]], early: EarlyTasks | None,
+                      timings: dict[str, float] | None = None) -> list[Pending] | None:
+    """Queue ``jobs`` on the early worker, in order, to be collected later; None without one."""
+    if early is None or early.dead:
+        return None
+    return [Pending(early, m, a, f, timings) for (m, a), f in zip(jobs, early.submit(jobs))]
 
 
 def _run(cfg: dict[str, Any], key: str, inner: int, jobs: Sequence[tuple[str, tuple[Any, ...]]],

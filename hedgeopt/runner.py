@@ -29,7 +29,7 @@ from hedgeopt import export as export_mod
 from hedgeopt import report
 from hedgeopt.assessment import assess_metric, assess_study, headline_metrics, summary_lines
 from hedgeopt.config import ConfigError
-from hedgeopt.final_tasks import EarlyTasks, run_final_tasks
+from hedgeopt.final_tasks import EarlyTasks, run_final_tasks, start_final_tasks
 from hedgeopt.phases import PhaseClock
 from hedgeopt.protocol import NullReporter, metrics_of
 from hedgeopt.samplers import worker_seed
@@ -478,17 +478,20 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
     best_dir.mkdir(parents=True, exist_ok=True)
     jobs = [("evaluate", (best_params, NullReporter(best_dir.resolve()))), ("baselines", ()),
             ("plots", (best_params, trials_info, out_dir.resolve()))]
+    task_seconds: dict[str, float] = {}
+    # on the early worker, in order; its plots are collected after the statistics
+    pending = start_final_tasks(jobs, inv.early, task_seconds)
     # the framework's figures are drawn here while the workers score the best config
     framework_figures: list[Path] = []
     framework = threading.Thread(target=lambda: framework_figures.extend(
         _framework_figures(study, trials, front, settings, out_dir)), daemon=True)
     framework.start()
-    task_seconds: dict[str, float] = {}
-    results = run_final_tasks(cfg, inv.key, inner, jobs, min(n_workers, len(jobs)), timings=task_seconds,
-                              early=inv.early)
-    for method, seconds in task_seconds.items():
-        inv.clock.detail(f"worker: {method}", seconds)
-    oos_result, raw_baselines, plot_paths = results[0], dict(results[1] or {}), list(results[2] or [])
+    if pending is None:
+        results = run_final_tasks(cfg, inv.key, inner, jobs, min(n_workers, len(jobs)),
+                                  timings=task_seconds)
+    else:
+        results = [pending[0].result(), pending[1].result(), pending[2]]
+    oos_result, raw_baselines = results[0], dict(results[1] or {})
     inv.clock.mark("out-of-sample, baselines, study plots")
     out_of_sample = metrics_of(oos_result)
     baselines = {name: {split: metrics_of(res) for split, res in splits.items()}
@@ -498,6 +501,9 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
                               worker_seed(settings.seed, 0, 0xA55E55))
     inv.clock.mark("statistics")
 
+    plot_paths = list((results[2].result() if pending is not None else results[2]) or [])
+    for method, seconds in task_seconds.items():
+        inv.clock.detail(f"worker: {method}", seconds)
     figures = [Path(p) for p in plot_paths]
     framework.join()
     figures.extend(framework_figures)
