@@ -51,6 +51,17 @@ def _early_worker_init() -> None:
         pass
 
 
+def preload_plotting() -> None:
+    """Import matplotlib (Agg) ahead of the plots, if it is installed."""
+    import importlib
+
+    try:
+        importlib.import_module("matplotlib").use("Agg")
+        importlib.import_module("matplotlib.pyplot")
+    except ImportError:
+        pass
+
+
 class EarlyTasks:
     """A worker process for the end-of-study tasks, started with ``methods`` (argument-free
     objective methods, the baselines) while the search runs, at a lower CPU priority."""
@@ -63,6 +74,8 @@ class EarlyTasks:
         self.dead = False
         self._executor = ProcessPoolExecutor(max_workers=1, initializer=_early_worker_init)
         self._futures = {m: self._executor.submit(timed_task, cfg, key, inner, m, ()) for m in methods}
+        self._executor.submit(preload_plotting)  # then, still beside the search
+
 
     def submit(self, jobs: Sequence[tuple[str, tuple[Any, ...]]]) -> list[Any]:
         """Futures of the jobs' ``(result, seconds)``: those started early, the others queued

@@ -29,7 +29,7 @@ from hedgeopt import export as export_mod
 from hedgeopt import report
 from hedgeopt.assessment import assess_metric, assess_study, headline_metrics, summary_lines
 from hedgeopt.config import ConfigError
-from hedgeopt.final_tasks import EarlyTasks, run_final_tasks, start_final_tasks
+from hedgeopt.final_tasks import EarlyTasks, preload_plotting, run_final_tasks, start_final_tasks
 from hedgeopt.phases import PhaseClock
 from hedgeopt.protocol import NullReporter, metrics_of
 from hedgeopt.samplers import worker_seed
@@ -258,6 +258,8 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
             say(f"hedgeopt: study {settings.study_name} already has {n_counted} trials "
                 f"(n_trials={settings.n_trials}); exporting")
         clock.mark("parent run, adoption")
+        # the parent idles while its workers search: import what the export will draw with
+        threading.Thread(target=preload_plotting, daemon=True).start()
         t_search = time.perf_counter()
         _run_workers(study, tracker, inv, invocation, staging, tasks, n_counted, remaining)
         if remaining and inv.logged:
