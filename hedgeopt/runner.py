@@ -32,8 +32,9 @@ from hedgeopt.assessment import assess_metric, assess_study, headline_metrics, s
 from hedgeopt.config import ConfigError
 from hedgeopt.best_run import tag_best_run
 from hedgeopt.deterministic import deterministic_mode, run_batches
-from hedgeopt.final_tasks import run_final_tasks
+from hedgeopt.final_tasks import EarlyTasks, preload_plotting, run_final_tasks, start_final_tasks
 from hedgeopt.fingerprint import ATTR_FINGERPRINT, identify_study, resume_mode
+from hedgeopt.phases import PhaseClock
 from hedgeopt.protocol import NullReporter, metrics_of
 from hedgeopt.samplers import worker_seed
 from hedgeopt.search_space import SearchSpace
@@ -43,6 +44,7 @@ from hedgeopt.storage import (ATTR_FAIL_REASON, ATTR_INVOCATION, ATTR_METRIC_PRE
                               counted, invocation_failures, mask_url, open_storage, reap_orphans,
                               slot_lock)
 from hedgeopt.tracking import Tracker, flatten, nest, results_table
+from hedgeopt.trial_logger import TrialLogger
 from hedgeopt.worker import WorkerTask, limit_threads, prewarm, run_task, run_worker
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -111,6 +113,9 @@ class Invocation:
         self.run_ids: dict[int, str] = {}
         self.lock = threading.Lock()
         self.error: BaseException | None = None
+        self.clock = PhaseClock()
+        self.trial_logger: TrialLogger | None = None
+        self.early: EarlyTasks | None = None  # baselines computed beside the search
 
     # ------------------------------------------------------------------ polling
     def poll(self, study: optuna.Study, tracker: Tracker, invocation: str, staging: Path,
@@ -118,12 +123,10 @@ class Invocation:
         """Log this invocation's newly finished trials; refresh the progress bar."""
         with self.lock:
             trials = study.get_trials(deepcopy=False)
-            for t in trials:
-                if t.number in self.logged or not t.state.is_finished():
-                    continue
-                if t.user_attrs.get(ATTR_INVOCATION) != invocation:
-                    continue
-                self._log_trial(tracker, t, staging / str(t.number))
+            # every trial finished since the last poll, written in one transaction
+            self._log_trials(tracker, [(t, staging / str(t.number), None) for t in trials
+                                       if t.number not in self.logged and t.state.is_finished()
+                                       and t.user_attrs.get(ATTR_INVOCATION) == invocation])
             if bar is not None:
                 done = sum(1 for t in trials if counted(t) and t.state.is_finished())
                 fails = sum(1 for t in trials if t.state == TrialState.FAIL)
@@ -134,12 +137,22 @@ class Invocation:
 
     def _log_trial(self, tracker: Tracker, t: optuna.trial.FrozenTrial, folder: Path,
                    extra: Mapping[str, str] | None = None) -> None:
-        run_id = tracker.log_trial(t, self.settings.directions, self.settings.metrics,
-                                   trial_overlay(self.settings.study_name, t), folder, extra)
-        self.logged.add(t.number)
-        self.run_ids[t.number] = run_id
-        console.trial_line(t.number, t.state.name, trial_metrics(t), t.params, self.settings.metrics)
-        shutil.rmtree(folder, ignore_errors=True)
+        self._log_trials(tracker, [(t, folder, extra)])
+
+    def _log_trials(self, tracker: Tracker, entries: list[tuple[optuna.trial.FrozenTrial, Path,
+                                                                Mapping[str, str] | None]]) -> None:
+        if not entries:
+            return
+        if self.trial_logger is None or self.trial_logger.tracker is not tracker:
+            self.trial_logger = TrialLogger(tracker, self.settings.metrics, self.settings.directions)
+        name = self.settings.study_name
+        ids = self.trial_logger.log([(t, trial_overlay(name, t), folder, extra)
+                                     for t, folder, extra in entries])
+        self.logged.update(ids)
+        self.run_ids.update(ids)
+        for t, folder, _ in entries:
+            console.trial_line(t.number, t.state.name, trial_metrics(t), t.params, self.settings.metrics)
+            shutil.rmtree(folder, ignore_errors=True)
 
     def poll_forever(self, stop: threading.Event, *args: Any) -> None:
         while not stop.wait(0.2):
@@ -201,15 +214,25 @@ def _create_study(settings: StudySettings, cfg: Mapping[str, Any] | None = None)
 
 def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) -> int:
     """Search, log, export. Returns the exit status."""
+    clock = PhaseClock("imports and config")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     for note in space.notes:
         say(f"hedgeopt: note: {note}")
     resume_mode(cfg), deterministic_mode(cfg)  # config errors before anything is written
     study = _create_study(settings, cfg)
+    clock.mark("optuna storage")
     warm = _prewarm_workers(cfg, settings, study)  # worker start-up overlaps MLflow's
-    tracker = Tracker(settings.tracking_uri, settings.study_name, settings.artifact_location)
+    early = _start_early_tasks(cfg, settings, study)  # so does the baselines' worker
+    try:
+        tracker = Tracker(settings.tracking_uri, settings.study_name, settings.artifact_location)
+    except BaseException:
+        if early is not None:
+            early.close(kill=True)
+        raise
+    clock.mark("mlflow store")
     warm.join()
     tracker.dataset = _describe_dataset(cfg, settings, study)
+    clock.mark("workers started, objectives built")
     n_workers_max = settings.workers()
     parent_params = {k: cfg.get(k) for k in _FRAMEWORK_KEYS if k in cfg}
     parent_params["storage"] = settings.storage.masked
@@ -225,6 +248,8 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
         {"hedgeopt.study": settings.study_name, "hedgeopt.storage": settings.storage.masked})
     tracker.log_text(invocation, yaml.safe_dump(masked_config(cfg), sort_keys=False), "config.yaml")
     inv = Invocation(cfg, settings, space)
+    inv.clock = clock
+    inv.early = early
     staging = Path("mlruns") / ".staging" / invocation
     staging.mkdir(parents=True, exist_ok=True)
     status = "FAILED"
@@ -247,6 +272,9 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
         else:
             say(f"hedgeopt: study {settings.study_name} already has {n_counted} trials "
                 f"(n_trials={settings.n_trials}); exporting")
+        clock.mark("parent run, adoption")
+        # the parent idles while its workers search: import what the export will draw with
+        threading.Thread(target=preload_plotting, daemon=True).start()
         t_search = time.perf_counter()
         _run_workers(study, tracker, inv, invocation, staging, tasks, n_counted, remaining)
         if remaining and inv.logged:
@@ -256,10 +284,14 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
                                              "trials_per_s": len(inv.logged) / search_s})
         if remaining:  # trials of dead invocations that heartbeats failed meanwhile
             _adopt_unlogged(study, tracker, inv)
+        clock.mark("search")
         status = _finish(study, tracker, inv, invocation, n_workers, inner)
         return EXIT_OK if status == "FINISHED" else EXIT_FAILED
     except KeyboardInterrupt:
         status = "KILLED"
+        if inv.early is not None:
+            inv.early.close(kill=True)
+            inv.early = None
         _stop_workers()
         reap_orphans(study, "interrupted: the invocation was stopped (Ctrl-C)", invocation)
         try:
@@ -274,8 +306,12 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
         say(f"hedgeopt: error: {exc}")
         return EXIT_FAILED
     finally:
+        if inv.early is not None:
+            inv.early.close(kill=True)
         tracker.finish(invocation, status)
         shutil.rmtree(staging, ignore_errors=True)
+        clock.mark("export and artifact upload")
+        clock.dump()
 
 
 def _worker_plan(settings: StudySettings, n_counted: int) -> tuple[int, int, int]:
@@ -319,6 +355,13 @@ def _describe_dataset(cfg: dict[str, Any], settings: StudySettings,
         say(f"hedgeopt: warning: no dataset logged: {type(exc).__name__}: {exc}")
         return None
     return desc
+
+
+def _start_early_tasks(cfg: dict[str, Any], settings: StudySettings,
+                       study: optuna.Study) -> EarlyTasks | None:
+    """The baselines' worker, when this invocation will search (see :class:`EarlyTasks`)."""
+    remaining, _, inner = _worker_plan(settings, count_trials(study)[0])
+    return EarlyTasks(cfg, config_key(cfg), inner) if remaining else None
 
 
 def _stop_workers() -> None:
@@ -468,38 +511,36 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
     best_dir.mkdir(parents=True, exist_ok=True)
     jobs = [("evaluate", (best_params, NullReporter(best_dir.resolve()))), ("baselines", ()),
             ("plots", (best_params, trials_info, out_dir.resolve()))]
-    results = run_final_tasks(cfg, inv.key, inner, jobs, min(n_workers, len(jobs)))
-    oos_result, raw_baselines, plot_paths = results[0], dict(results[1] or {}), list(results[2] or [])
+    task_seconds: dict[str, float] = {}
+    # on the early worker, in order; its plots are collected after the statistics
+    pending = start_final_tasks(jobs, inv.early, task_seconds)
+    # the framework's figures are drawn here while the workers score the best config
+    framework_figures: list[Path] = []
+    framework = threading.Thread(target=lambda: framework_figures.extend(
+        _framework_figures(study, trials, front, settings, out_dir)), daemon=True)
+    framework.start()
+    if pending is None:
+        results = run_final_tasks(cfg, inv.key, inner, jobs, min(n_workers, len(jobs)),
+                                  timings=task_seconds)
+    else:
+        results = [pending[0].result(), pending[1].result(), pending[2]]
+    oos_result, raw_baselines = results[0], dict(results[1] or {})
+    inv.clock.mark("out-of-sample, baselines, study plots")
     out_of_sample = metrics_of(oos_result)
     baselines = {name: {split: metrics_of(res) for split, res in splits.items()}
                  for name, splits in raw_baselines.items()}
     confidence = assess_study(settings.metrics, settings.directions, in_sample, oos_result,
                               raw_baselines, trials, ATTR_SAMPLES_PREFIX,
                               worker_seed(settings.seed, 0, 0xA55E55))
+    inv.clock.mark("statistics")
 
-    # framework figures
+    plot_paths = list((results[2].result() if pending is not None else results[2]) or [])
+    for method, seconds in task_seconds.items():
+        inv.clock.detail(f"worker: {method}", seconds)
     figures = [Path(p) for p in plot_paths]
-    figures.append(report.optimization_history(trials, settings.metrics[0],
-                                               settings.directions[0], out_dir / "optimization_history.png"))
-    if settings.multi_objective and len(settings.metrics) >= 2:
-        figures.append(report.pareto_front(trials, front, settings.metrics,
-                                           settings.directions, out_dir / "pareto_front.png"))
-    try:
-        # one completed trial has no importances (Optuna would warn that they are all equal);
-        # a multi-objective study is ranked on its first metric, signed so that lower is better
-        # (what Optuna's evaluator assumes of a target, and warns about whenever one is given)
-        sign = -1.0 if settings.directions[0] == "maximize" else 1.0
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*importances of params to achieve low")
-            # conditional params seen in few trials: the figure is indicative, the note is noise
-            warnings.filterwarnings("ignore", message=".*have less than 2 trials")
-            imp = optuna.importance.get_param_importances(
-                study, target=(lambda t: sign * t.values[0]) if settings.multi_objective else None
-            ) if len(complete) >= 2 else {}
-        if imp:
-            figures.append(report.param_importance(imp, out_dir / "param_importance.png"))
-    except Exception:
-        pass  # no varying parameter
+    framework.join()
+    figures.extend(framework_figures)
+    inv.clock.mark("framework plots")
 
     metadata = {
         "study": settings.study_name, "objective": settings.objective_target,
@@ -579,6 +620,35 @@ def _log_model(tracker: Tracker, invocation: str, inv: Invocation, n_workers: in
             tracker.log_model(invocation, model, inv.settings.study_name, best_params)
     except Exception as exc:  # noqa: BLE001  (the export stands without the model)
         say(f"hedgeopt: warning: the best config's model was not logged: {type(exc).__name__}: {exc}")
+
+
+def _framework_figures(study: optuna.Study, trials: list[optuna.trial.FrozenTrial],
+                       front: list[optuna.trial.FrozenTrial], settings: StudySettings,
+                       out_dir: Path) -> list[Path]:
+    """Optimisation history, Pareto front (multi-objective) and parameter importance."""
+    figures = [report.optimization_history(trials, settings.metrics[0], settings.directions[0],
+                                           out_dir / "optimization_history.png")]
+    if settings.multi_objective and len(settings.metrics) >= 2:
+        figures.append(report.pareto_front(trials, front, settings.metrics,
+                                           settings.directions, out_dir / "pareto_front.png"))
+    try:
+        # one completed trial has no importances (Optuna would warn that they are all equal);
+        # a multi-objective study is ranked on its first metric, signed so that lower is better
+        # (what Optuna's evaluator assumes of a target, and warns about whenever one is given)
+        sign = -1.0 if settings.directions[0] == "maximize" else 1.0
+        complete = [t for t in trials if t.state.name == "COMPLETE"]
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*importances of params to achieve low")
+            # conditional params seen in few trials: the figure is indicative, the note is noise
+            warnings.filterwarnings("ignore", message=".*have less than 2 trials")
+            imp = optuna.importance.get_param_importances(
+                study, target=(lambda t: sign * t.values[0]) if settings.multi_objective else None
+            ) if len(complete) >= 2 else {}
+        if imp:
+            figures.append(report.param_importance(imp, out_dir / "param_importance.png"))
+    except Exception:  # noqa: BLE001, S110
+        pass  # no varying parameter
+    return figures
 
 
 def run_replay(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace,

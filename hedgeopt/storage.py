@@ -34,6 +34,7 @@ except ImportError:  # pragma: no cover - older Optuna
 from optuna.storages.journal import JournalFileBackend, JournalRedisBackend
 from optuna.trial import TrialState
 
+from hedgeopt.journal_io import QueuedJournalLock
 from hedgeopt.journal_repair import JournalDamaged
 from hedgeopt.journal_repair import repair_journal as _repair
 
@@ -121,7 +122,7 @@ def open_storage(spec: StorageSpec) -> optuna.storages.BaseStorage:
     if spec.kind == "journal":
         path = Path(spec.url)
         path.parent.mkdir(parents=True, exist_ok=True)
-        lock = optuna.storages.journal.JournalFileOpenLock(str(path))
+        lock = QueuedJournalLock(str(path))
         repair_journal(path, lock)
         return JournalStorage(JournalFileBackend(str(path), lock_obj=lock))
     if spec.kind == "redis":

@@ -65,8 +65,11 @@ class Tracker:
     """The MLflow side of one invocation."""
 
     def __init__(self, tracking_uri: str, experiment: str, artifact_location: str | None) -> None:
+        # MLflow's usage telemetry wraps every client call (a few ms each) and phones home
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
         import mlflow
-        from mlflow import MlflowClient
+
+        from hedgeopt.store_template import open_client
 
         self._mlflow = mlflow
         self.tracking_uri = tracking_uri
@@ -74,8 +77,7 @@ class Tracker:
         # ends: noise over the progress bar, and a leak of any password in the URI.
         os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
         with _store_lock(tracking_uri):  # two invocations must not both create the tables
-            self.client = MlflowClient(tracking_uri=tracking_uri)
-            exp = self.client.get_experiment_by_name(experiment)
+            self.client, exp = open_client(tracking_uri, experiment)  # a new store: from a template
             if exp is None:
                 self.experiment_id = self._create_experiment(experiment, artifact_location)
             else:

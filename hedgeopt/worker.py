@@ -181,9 +181,10 @@ def execute_trial(trial: Any, suggest: Callable[[Any], dict[str, Any]], objectiv
     from hedgeopt.storage import (ATTR_COUNTED, ATTR_FAIL_REASON, ATTR_HOST, ATTR_INVOCATION,
                                   ATTR_METRIC_PREFIX, ATTR_PID, ATTR_SAMPLES_PREFIX)
 
-    trial.set_user_attr(ATTR_INVOCATION, task.invocation)
-    trial.set_user_attr(ATTR_HOST, socket.gethostname())
-    trial.set_user_attr(ATTR_PID, os.getpid())
+    from hedgeopt.journal_io import set_user_attrs
+
+    set_user_attrs(trial, {ATTR_INVOCATION: task.invocation, ATTR_HOST: socket.gethostname(),
+                           ATTR_PID: os.getpid()})
     artifact_dir = Path(task.staging_dir) / str(trial.number)
     artifact_dir.mkdir(parents=True, exist_ok=True)
     single = not settings.multi_objective
@@ -201,14 +202,12 @@ def execute_trial(trial: Any, suggest: Callable[[Any], dict[str, Any]], objectiv
         done["pruned"] += 1
         raise
     except Exception as exc:
-        trial.set_user_attr(ATTR_FAIL_REASON, _reason(exc))
-        trial.set_user_attr(ATTR_COUNTED, True)
-        _store_metrics(trial, reporter, {}, ATTR_METRIC_PREFIX)
+        _store_metrics(trial, reporter, {}, ATTR_METRIC_PREFIX,
+                       {ATTR_FAIL_REASON: _reason(exc), ATTR_COUNTED: True})
         done["failed"] += 1
         raise
-    _store_metrics(trial, reporter, clean, ATTR_METRIC_PREFIX)
-    for name, rows in samples.items():
-        trial.set_user_attr(ATTR_SAMPLES_PREFIX + name, rows)
+    _store_metrics(trial, reporter, clean, ATTR_METRIC_PREFIX,
+                   {ATTR_SAMPLES_PREFIX + name: rows for name, rows in samples.items()})
     done["complete"] += 1
     values = tuple(clean[m] for m in settings.metrics)
     return values[0] if single else values
@@ -255,11 +254,15 @@ def _check_samples(result: Any, optimised: tuple[str, ...]) -> dict[str, list[li
 
 
 def _store_metrics(trial: Any, reporter: TrialReporter, metrics: Mapping[str, float],
-                   prefix: str) -> None:
-    for name, value in metrics.items():
-        trial.set_user_attr(prefix + name, value)
+                   prefix: str, extra: Mapping[str, Any] | None = None) -> None:
+    """The trial's metrics, intermediate values and ``extra`` attrs, in one storage write."""
+    from hedgeopt.journal_io import set_user_attrs
+
+    attrs: dict[str, Any] = {prefix + name: value for name, value in metrics.items()}
     if reporter.values:
-        trial.set_user_attr("hedgeopt.steps", reporter.values)
+        attrs["hedgeopt.steps"] = reporter.values
+    attrs.update(extra or {})
+    set_user_attrs(trial, attrs)
 
 
 def _reason(exc: BaseException) -> str:
