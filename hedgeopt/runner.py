@@ -26,11 +26,11 @@ import yaml
 from joblib import Parallel, delayed
 from optuna.trial import TrialState
 
-from hedgeopt import export as export_mod
 from hedgeopt import console, report
+from hedgeopt import export as export_mod
 from hedgeopt.assessment import assess_metric, assess_study, headline_metrics, summary_lines
-from hedgeopt.config import ConfigError
 from hedgeopt.best_run import tag_best_run
+from hedgeopt.config import ConfigError
 from hedgeopt.deterministic import deterministic_mode, run_batches
 from hedgeopt.final_tasks import EarlyTasks, preload_plotting, run_final_tasks, start_final_tasks
 from hedgeopt.fingerprint import ATTR_FINGERPRINT, identify_study, resume_mode
@@ -39,10 +39,19 @@ from hedgeopt.protocol import NullReporter, metrics_of
 from hedgeopt.samplers import worker_seed
 from hedgeopt.search_space import SearchSpace
 from hedgeopt.settings import StudySettings
-from hedgeopt.storage import (ATTR_FAIL_REASON, ATTR_INVOCATION, ATTR_METRIC_PREFIX,
-                              ATTR_SAMPLES_PREFIX, count_trials,
-                              counted, invocation_failures, mask_url, open_storage, reap_orphans,
-                              slot_lock)
+from hedgeopt.storage import (
+    ATTR_FAIL_REASON,
+    ATTR_INVOCATION,
+    ATTR_METRIC_PREFIX,
+    ATTR_SAMPLES_PREFIX,
+    count_trials,
+    counted,
+    invocation_failures,
+    mask_url,
+    open_storage,
+    reap_orphans,
+    slot_lock,
+)
 from hedgeopt.tracking import Tracker, flatten, nest, results_table
 from hedgeopt.trial_logger import TrialLogger
 from hedgeopt.worker import WorkerTask, limit_threads, prewarm, run_task, run_worker

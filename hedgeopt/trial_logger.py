@@ -164,7 +164,8 @@ class SqliteRunWriter:
                 repo.log_artifacts(str(run.artifact_dir))
             else:
                 _log_text(repo, run.overlay_yaml, "trial.yaml")
-            rows["runs"].append((run_id, run.run_name, "UNKNOWN", "", "", "unknown", run.status,
+            user = str(run.tags.get("mlflow.user", "unknown"))  # as MlflowClient.create_run
+            rows["runs"].append((run_id, run.run_name, "UNKNOWN", "", "", user, run.status,
                                  run.start_time, run.end_time, "", "active", uri,
                                  self.experiment_id, None))
             tags = {**run.tags, RUN_NAME_TAG: run.run_name}

@@ -115,8 +115,14 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
 
     from hedgeopt.samplers import build_pruner, build_sampler, is_grid
     from hedgeopt.settings import validate
-    from hedgeopt.storage import (count_trials, fail_stale, invocation_failures, open_storage,
-                                  reap_orphans, slot_lock)
+    from hedgeopt.storage import (
+        count_trials,
+        fail_stale,
+        invocation_failures,
+        open_storage,
+        reap_orphans,
+        slot_lock,
+    )
 
     limit_threads(task.inner_threads)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -177,11 +183,17 @@ def execute_trial(trial: Any, suggest: Callable[[Any], dict[str, Any]], objectiv
     """
     import optuna
 
-    from hedgeopt.protocol import TrialPruned
-    from hedgeopt.storage import (ATTR_COUNTED, ATTR_FAIL_REASON, ATTR_HOST, ATTR_INVOCATION,
-                                  ATTR_METRIC_PREFIX, ATTR_PID, ATTR_SAMPLES_PREFIX)
-
     from hedgeopt.journal_io import set_user_attrs
+    from hedgeopt.protocol import TrialPruned
+    from hedgeopt.storage import (
+        ATTR_COUNTED,
+        ATTR_FAIL_REASON,
+        ATTR_HOST,
+        ATTR_INVOCATION,
+        ATTR_METRIC_PREFIX,
+        ATTR_PID,
+        ATTR_SAMPLES_PREFIX,
+    )
 
     set_user_attrs(trial, {ATTR_INVOCATION: task.invocation, ATTR_HOST: socket.gethostname(),
                            ATTR_PID: os.getpid()})

@@ -67,6 +67,8 @@ def _view(client, run_id: str) -> dict:
             "experiment": run.info.experiment_id, "params": dict(run.data.params),
             "metrics": {k: v if not math.isnan(v) else "nan" for k, v in run.data.metrics.items()},
             "tags": tags, "history": history,
+            "inputs": sorted((d.dataset.name, d.dataset.digest, tuple((t.key, t.value) for t in d.tags))
+                             for d in run.inputs.dataset_inputs),
             "artifacts": {p.name: p.read_text() for p in sorted(art.iterdir())},
             "artifact_uri_tail": run.info.artifact_uri.rsplit("/", 3)[-1]}
 
@@ -75,9 +77,12 @@ def test_trial_runs_written_to_sqlite_read_back_as_the_mlflow_client_writes_them
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HEDGEOPT_CACHE_DIR", str(tmp_path / "cache"))
     tracker = Tracker(f"sqlite:///{tmp_path}/mlruns/mlflow.db", "same", None)
+    tracker.dataset = {"name": "prices.csv", "digest": "abc123", "source": "prices.csv", "rows": 10}
     tracker.start_parent("parent", {"p": 1}, {})
     writer = SqliteRunWriter.open(tracker)
     assert writer is not None  # the installed MLflow's schema is the one the writer knows
+    fast_logger = TrialLogger(tracker, ("loss",), ("minimize",))
+    assert fast_logger.writer is not None
     for t in _trials():
         slow_dir, fast_dir = tmp_path / f"slow{t.number}", tmp_path / f"fast{t.number}"
         for d in (slow_dir, fast_dir):
@@ -85,10 +90,11 @@ def test_trial_runs_written_to_sqlite_read_back_as_the_mlflow_client_writes_them
             (d / "note.txt").write_text(f"trial {t.number}\n")
         extra = {"hedgeopt.adopted": "true"} if t.number == 3 else None
         slow = tracker.log_trial(t, ("minimize",), ("loss",), _overlay(t), slow_dir, extra)
-        fast = writer.write([trial_run(t, tracker.parent_id, ("loss",), _overlay(t), fast_dir, extra)])
+        fast = fast_logger.log([(t, _overlay(t), fast_dir, extra)])
         assert list(fast) == [t.number]
         a, b = _view(tracker.client, slow), _view(tracker.client, fast[t.number])
         assert a == b
+        assert a["inputs"] and a["tags"]["mlflow.source.name"]  # dataset and source, both ways
     # and the trials are found by what adoption and the export look for
     assert tracker.logged_trial_numbers() == {0, 1, 2, 3}
     assert tracker.trial_run_id(0) is not None
@@ -278,7 +284,7 @@ def test_every_trial_is_in_mlflow_after_a_kill_and_after_ctrl_c(workdir: Path):
     logged, states = _logged_once(workdir, "toy")
     assert logged == finished  # nothing finished is missing, before any rerun
     assert "RUNNING" not in states
-    r = run_cli(workdir, "+study=toy", "n_trials=40", "n_jobs=2")
+    r = run_cli(workdir, "+study=toy", "n_trials=40", "n_jobs=2", "toy.sleep=0.15")
     assert r.returncode == 0, r.stderr
     finished = {t.number for t in Store(workdir).trials("toy") if t.state.is_finished()}
     logged, _ = _logged_once(workdir, "toy")
