@@ -73,11 +73,11 @@ def test_after_a_kill_no_staging_is_left_and_the_export_names_the_best_trials_ru
     os.killpg(proc.pid, signal.SIGKILL)  # the parent and its workers, no clean-up at all
     proc.wait(timeout=30)
     assert any(staging.iterdir())  # what a kill leaves
-    r = run_cli(workdir, "+study=toy", "n_trials=6", "n_jobs=2")
+    r = run_cli(workdir, "+study=toy", "n_trials=6", "n_jobs=2", "toy.sleep=1.0")
     assert r.returncode == 0, r.stderr
     assert list(staging.iterdir()) == []
     # a third invocation runs no trial: its export still names the best trial's MLflow run
-    r = run_cli(workdir, "+study=toy", "n_trials=6", "n_jobs=2")
+    r = run_cli(workdir, "+study=toy", "n_trials=6", "n_jobs=2", "toy.sleep=1.0")
     assert r.returncode == 0 and "already has 6 trials" in r.stderr, r.stderr
     meta = yaml.safe_load((workdir / "exports" / "toy" / "best.yaml").read_text())["metadata"]
     run = Store(workdir).client.get_run(meta["mlflow_trial_run_id"])
