@@ -21,8 +21,9 @@ import datetime as _dt
 import json
 import math
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 

@@ -10,9 +10,9 @@ reserved blocks of an export in the earlier one-file layout are skipped.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
-
+from typing import Any
 
 from hedgeopt.config import ConfigError
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import copy
 from abc import ABC, abstractmethod
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping, Protocol, Sequence, Union
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -89,7 +90,7 @@ class Evaluation:
         return self.statistics.get(metric) or Mean()
 
 
-Metrics = Union[Mapping[str, float], Evaluation]
+Metrics = Mapping[str, float] | Evaluation
 
 
 def metrics_of(result: Metrics | None) -> dict[str, float]:

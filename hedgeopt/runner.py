@@ -18,8 +18,9 @@ import sys
 import threading
 import time
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import optuna
 import yaml
@@ -183,7 +184,8 @@ def _best_text(study: optuna.Study, settings: StudySettings) -> str:
         return "-"
 
 
-def _knee(best_trials: list[optuna.trial.FrozenTrial], directions: tuple[str, ...]) -> optuna.trial.FrozenTrial:
+def _knee(best_trials: list[optuna.trial.FrozenTrial],
+          directions: tuple[str, ...]) -> optuna.trial.FrozenTrial:
     """The Pareto-front trial closest to the utopia point after scaling each objective to [0, 1]."""
     import numpy as np
 
@@ -555,17 +557,18 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
         "study": settings.study_name, "objective": settings.objective_target,
         "metrics": list(settings.metrics), "directions": list(settings.directions),
         "best_trial": best.number,
-        "values": dict(zip(settings.metrics, best.values)),
+        "values": dict(zip(settings.metrics, best.values, strict=False)),
         "n_trials": counts, "date": export_mod.now_iso(), "code_version": export_mod.code_version(),
         "mlflow_run_id": invocation,
-        "mlflow_trial_run_id": tag_best_run(tracker, invocation, best.number,
-                                            inv.run_ids.get(best.number) or tracker.trial_run_id(best.number)),
+        "mlflow_trial_run_id": tag_best_run(
+            tracker, invocation, best.number,
+            inv.run_ids.get(best.number) or tracker.trial_run_id(best.number)),
         "mlflow_tracking_uri": mask_url(settings.tracking_uri), "storage": settings.storage.masked,
         "seed": settings.seed, "sampler": cfg["sampler"].get("_target_"),
         "fingerprint": study.user_attrs.get(ATTR_FINGERPRINT),
         "deterministic": deterministic_mode(cfg),
     }
-    pareto = [{"trial": t.number, "values": dict(zip(settings.metrics, t.values)),
+    pareto = [{"trial": t.number, "values": dict(zip(settings.metrics, t.values, strict=False)),
                "params": dict(t.params)} for t in front]
     doc = export_mod.build_export(best_params, metadata, in_sample, out_of_sample, baselines, pareto,
                                   confidence)
@@ -603,7 +606,8 @@ def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: 
     except Exception:
         pass
     text = report.summary(settings.study_name, counts, best_params, in_sample, out_of_sample,
-                          baselines, settings.metrics, [ypath, opath, jpath], ui_command(settings.tracking_uri),
+                          baselines, settings.metrics, [ypath, opath, jpath],
+                          ui_command(settings.tracking_uri),
                           tracker.experiment_id, summary_lines(confidence))
     summary = {"study": settings.study_name, "counts": counts, "best_trial": best.number,
                "best_params": best_params, "in_sample": in_sample, "out_of_sample": out_of_sample,
@@ -683,7 +687,7 @@ def run_replay(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace,
         tracker.log_dataset(run_id, "evaluation")
         seed = worker_seed(settings.seed, 0, 0xA55E55)
         intervals = {m: assess_metric(m, d, result, {}, seed)["best"]
-                     for m, d in zip(settings.metrics, settings.directions)}
+                     for m, d in zip(settings.metrics, settings.directions, strict=True)}
         for m, iv in intervals.items():
             if iv.get("low") is not None:
                 metrics.update({f"{m}.low": float(iv["low"]), f"{m}.high": float(iv["high"])})

@@ -18,8 +18,9 @@ config default stays). ``grid:`` lists the values the grid sampler enumerates.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 from hedgeopt.protocol import get_path
 
@@ -118,7 +119,7 @@ class SearchSpace:
 
     @classmethod
     def from_config(cls, spec: Mapping[str, Any] | None,
-                    config: Mapping[str, Any] | None = None) -> "SearchSpace":
+                    config: Mapping[str, Any] | None = None) -> SearchSpace:
         """Parse and validate ``spec``; with ``config``, every key must be a path in it."""
         if spec is None:
             spec = {}

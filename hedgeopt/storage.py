@@ -27,6 +27,7 @@ from typing import Any
 
 import optuna
 from optuna.storages import JournalStorage, RDBStorage
+
 try:  # Optuna >= 4.9; RetryFailedTrialCallback is its deprecated alias
     from optuna.storages import RetryHeartbeatStaleTrialCallback
 except ImportError:  # pragma: no cover - older Optuna

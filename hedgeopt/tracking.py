@@ -14,8 +14,9 @@ import fcntl
 import os
 import socket
 import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import yaml
 
@@ -169,7 +170,7 @@ class Tracker:
         best: dict[str, float] = {}
         items = []
         for number in sorted(values):
-            for name, direction, v in zip(metric_names, directions, values[number]):
+            for name, direction, v in zip(metric_names, directions, values[number], strict=False):
                 v = float(v)
                 better = max if direction == "maximize" else min
                 best[name] = better(best.get(name, v), v)
@@ -253,7 +254,7 @@ class Tracker:
             if key.startswith("metric."):
                 metrics.append(Metric(_metric_key(key[len("metric."):]), float(value), ts, 0))
         if trial.values is not None:
-            for name, value in zip(metric_names, trial.values):
+            for name, value in zip(metric_names, trial.values, strict=False):
                 metrics.append(Metric("objective." + _metric_key(name), float(value), ts, 0))
         first = metric_names[0]
         for step, value in trial.user_attrs.get("hedgeopt.steps", []) or []:
