@@ -17,6 +17,7 @@ from optuna.trial import TrialState
 from hedgeopt import console
 from hedgeopt import export as export_mod
 from hedgeopt.final_tasks import EarlyTasks
+from hedgeopt.framework_keys import NOT_OBJECTIVE_SETUP
 from hedgeopt.phases import PhaseClock
 from hedgeopt.search_space import SearchSpace
 from hedgeopt.settings import StudySettings
@@ -48,9 +49,7 @@ def masked_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 def config_key(cfg: Mapping[str, Any]) -> str:
     """Identifies the objective set-up a worker caches (the config minus framework knobs)."""
-    relevant = {k: v for k, v in cfg.items() if k not in ("n_trials", "n_jobs", "timeout", "progress",
-                                                          "replay", "export_dir", "mlflow",
-                                                          "storage", "sampler", "pruner")}
+    relevant = {k: v for k, v in cfg.items() if k not in NOT_OBJECTIVE_SETUP}
     return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()
 
 

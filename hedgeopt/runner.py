@@ -31,6 +31,7 @@ from hedgeopt.deterministic import deterministic_mode, run_batches
 from hedgeopt.final_tasks import EarlyTasks, preload_plotting
 from hedgeopt.fingerprint import identify_study, resume_mode
 from hedgeopt.finish import StudyFailed, finish_study
+from hedgeopt.framework_keys import FRAMEWORK_KEYS, SETTINGS_KEYS
 from hedgeopt.invocation import Invocation, config_key, masked_config, say, ui_command
 from hedgeopt.phases import PhaseClock
 from hedgeopt.protocol import metrics_of
@@ -48,10 +49,6 @@ from hedgeopt.tracking import Tracker, flatten
 from hedgeopt.worker import WorkerTask, limit_threads, prewarm, run_task, run_worker
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-_FRAMEWORK_KEYS = ("study_name", "n_trials", "n_jobs", "timeout", "seed", "storage", "max_failures",
-                   "heartbeat_interval", "grace_period", "export_dir", "progress", "metrics",
-                   "directions", "replay", "deterministic", "resume")
 
 
 
@@ -94,14 +91,13 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
     tracker.dataset = _describe_dataset(cfg, settings, study)
     clock.mark("workers started, objectives built")
     n_workers_max = settings.workers()
-    parent_params = {k: cfg.get(k) for k in _FRAMEWORK_KEYS if k in cfg}
+    parent_params = {k: cfg.get(k) for k in SETTINGS_KEYS if k in cfg}
     parent_params["storage"] = settings.storage.masked
     parent_params["sampler"] = cfg["sampler"].get("_target_")
     parent_params["pruner"] = cfg["pruner"].get("_target_")
     parent_params["objective"] = settings.objective_target
     parent_params["workers"] = n_workers_max
-    domain = {k: v for k, v in cfg.items() if k not in _FRAMEWORK_KEYS and k not in
-              ("sampler", "pruner", "objective", "search_space", "mlflow")}
+    domain = {k: v for k, v in cfg.items() if k not in FRAMEWORK_KEYS}
     parent_params.update(flatten(domain))
     invocation = tracker.start_parent(
         f"{settings.study_name}-{time.strftime('%Y%m%d-%H%M%S')}", parent_params,
