@@ -27,8 +27,8 @@ from typing import Any
 
 import yaml
 
+from hedgeopt.protocol import flatten, nest
 from hedgeopt.search_space import SearchSpace, SearchSpaceError
-from hedgeopt.tracking import flatten, nest
 
 RESERVED_BLOCKS = ("metadata", "performance", "pareto_front")
 OVERLAY_NAME = "overlay.yaml"

@@ -19,6 +19,7 @@ from hedgeopt import export as export_mod
 from hedgeopt.final_tasks import EarlyTasks
 from hedgeopt.framework_keys import NOT_OBJECTIVE_SETUP
 from hedgeopt.phases import PhaseClock
+from hedgeopt.protocol import nest
 from hedgeopt.search_space import SearchSpace
 from hedgeopt.settings import StudySettings
 from hedgeopt.storage import (
@@ -28,7 +29,7 @@ from hedgeopt.storage import (
     counted,
     mask_url,
 )
-from hedgeopt.tracking import Tracker, nest
+from hedgeopt.tracking import Tracker
 from hedgeopt.trial_logger import TrialLogger
 
 

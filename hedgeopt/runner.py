@@ -34,7 +34,7 @@ from hedgeopt.finish import StudyFailed, finish_study
 from hedgeopt.framework_keys import FRAMEWORK_KEYS, SETTINGS_KEYS
 from hedgeopt.invocation import Invocation, config_key, masked_config, say, ui_command
 from hedgeopt.phases import PhaseClock
-from hedgeopt.protocol import metrics_of
+from hedgeopt.protocol import flatten, metrics_of
 from hedgeopt.samplers import worker_seed
 from hedgeopt.search_space import SearchSpace
 from hedgeopt.settings import StudySettings
@@ -45,7 +45,7 @@ from hedgeopt.storage import (
     reap_orphans,
     slot_lock,
 )
-from hedgeopt.tracking import Tracker, flatten
+from hedgeopt.tracking import Tracker
 from hedgeopt.worker import WorkerTask, limit_threads, prewarm, run_task, run_worker
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

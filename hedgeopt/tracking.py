@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,8 @@ from hedgeopt.mlflow_extras import mlflow_dataset as mlflow_dataset
 from hedgeopt.mlflow_extras import results_table as results_table
 from hedgeopt.mlflow_extras import source_tags
 from hedgeopt.mlflow_store import is_local, relocate_copied_store, store_lock, use_wal
+from hedgeopt.protocol import flatten as flatten
+from hedgeopt.protocol import nest as nest
 
 ROLE = "hedgeopt.role"
 TRIAL_NUMBER = "hedgeopt.trial_number"
@@ -39,30 +41,6 @@ def _ms(dt: Any) -> int | None:
 def _param_value(v: Any) -> str:
     s = repr(v) if isinstance(v, float) else str(v)
     return s[:6000]
-
-
-def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``."""
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, Mapping) and v:
-            out.update(flatten(v, key + "."))
-        else:
-            out[key] = v
-    return out
-
-
-def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
-    """``{"a.b": 1}`` -> ``{"a": {"b": 1}}`` (a config overlay)."""
-    out: dict[str, Any] = {}
-    for dotted, value in flat.items():
-        node = out
-        parts = dotted.split(".")
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-        node[parts[-1]] = value
-    return out
 
 
 class Tracker:
@@ -284,23 +262,28 @@ class Tracker:
         kill: it is deleted here, so that the trial is logged again, whole.
         """
         numbers: set[int] = set()
+        for r in self._runs_by_role("trial"):
+            n = r.data.tags.get(TRIAL_NUMBER)
+            if n is None:
+                continue
+            if r.info.status == "RUNNING" and abandoned is not None \
+                    and r.data.tags.get(PARENT) in abandoned:
+                self.client.delete_run(r.info.run_id)
+                continue
+            numbers.add(int(n))
+        return numbers
+
+    def _runs_by_role(self, role: str) -> Iterator[Any]:
+        """Every run of this experiment tagged with ``role``, fetched a page at a time."""
         token = None
         while True:
             page = self.client.search_runs(
-                [self.experiment_id], filter_string=f"tags.`{ROLE}` = 'trial'",
+                [self.experiment_id], filter_string=f"tags.`{ROLE}` = '{role}'",
                 max_results=1000, page_token=token)
-            for r in page:
-                n = r.data.tags.get(TRIAL_NUMBER)
-                if n is None:
-                    continue
-                if r.info.status == "RUNNING" and abandoned is not None \
-                        and r.data.tags.get(PARENT) in abandoned:
-                    self.client.delete_run(r.info.run_id)
-                    continue
-                numbers.add(int(n))
+            yield from page
             token = page.token
             if not token:
-                return numbers
+                return
 
     def trial_run_id(self, number: int) -> str | None:
         """The run id of trial ``number``'s finished run in this experiment (any invocation)."""
@@ -341,21 +324,14 @@ class Tracker:
     def abandoned_invocations(self) -> set[str]:
         """Parent runs that no longer run: finished, or RUNNING but their process on this host is gone."""
         out: set[str] = set()
-        token = None
-        while True:
-            page = self.client.search_runs(
-                [self.experiment_id], filter_string=f"tags.`{ROLE}` = 'study'",
-                max_results=1000, page_token=token)
-            for r in page:
-                if r.info.status != "RUNNING":
-                    out.add(r.info.run_id)
-                elif r.data.tags.get("hedgeopt.host") == socket.gethostname() and \
-                        not _pid_alive(r.data.tags.get("hedgeopt.pid")):
-                    self.client.set_terminated(r.info.run_id, status="KILLED")
-                    out.add(r.info.run_id)
-            token = page.token
-            if not token:
-                return out
+        for r in self._runs_by_role("study"):
+            if r.info.status != "RUNNING":
+                out.add(r.info.run_id)
+            elif r.data.tags.get("hedgeopt.host") == socket.gethostname() and \
+                    not _pid_alive(r.data.tags.get("hedgeopt.pid")):
+                self.client.set_terminated(r.info.run_id, status="KILLED")
+                out.add(r.info.run_id)
+        return out
 
 
 def _pid_alive(pid: str | None) -> bool:
