@@ -11,7 +11,8 @@ the best trial's in-sample and out-of-sample values.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -140,7 +141,7 @@ def assess_study(metrics: Sequence[str], directions: Sequence[str], in_sample: M
                  trials: Sequence[Any], samples_attr_prefix: str, seed: int) -> dict[str, Any]:
     """Everything the export says about how sure it is (see the module docstring)."""
     per_metric = {}
-    for m, d in zip(metrics, directions):  # judged under its held-out name (select_x as test_x)
+    for m, d in zip(metrics, directions, strict=False):  # judged under its held-out name (select_x as test_x)
         per_metric[m] = assess_metric(counterpart(metrics_of(oos), m) or m, d, oos, baselines, seed)
         per_metric[m]["out_of_sample_metric"] = per_metric[m]["metric"]
     first, direction = metrics[0], directions[0]

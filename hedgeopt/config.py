@@ -130,5 +130,5 @@ def to_container(cfg: DictConfig) -> dict[str, Any]:
 def _one_line(exc: BaseException) -> str:
     """Hydra's multi-line messages as one line: the unindented lines, joined."""
     text = str(exc).strip() or type(exc).__name__
-    lines = [l.strip() for l in text.splitlines() if l.strip() and not l.startswith((" ", "\t"))]
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith((" ", "\t"))]
     return " ".join(lines)[:400]

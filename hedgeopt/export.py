@@ -21,13 +21,14 @@ import datetime as _dt
 import json
 import math
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
+from hedgeopt.protocol import flatten, nest
 from hedgeopt.search_space import SearchSpace, SearchSpaceError
-from hedgeopt.tracking import flatten, nest
 
 RESERVED_BLOCKS = ("metadata", "performance", "pareto_front")
 OVERLAY_NAME = "overlay.yaml"

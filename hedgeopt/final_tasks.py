@@ -110,7 +110,7 @@ def run_final_tasks(cfg: dict[str, Any], key: str, inner: int,
     """
     out = _run(cfg, key, inner, jobs, n_jobs, retries)
     if timings is not None:
-        timings.update({m: seconds for (m, _), (_, seconds) in zip(jobs, out)})
+        timings.update({m: seconds for (m, _), (_, seconds) in zip(jobs, out, strict=False)})
     return [result for result, _ in out]
 
 
@@ -150,7 +150,7 @@ def start_final_tasks(jobs: Sequence[tuple[str, tuple[Any, ...]]], early: EarlyT
     """Queue ``jobs`` on the early worker, in order, to be collected later; None without one."""
     if early is None or early.dead:
         return None
-    return [Pending(early, m, a, f, timings) for (m, a), f in zip(jobs, early.submit(jobs))]
+    return [Pending(early, m, a, f, timings) for (m, a), f in zip(jobs, early.submit(jobs), strict=False)]
 
 
 def _run(cfg: dict[str, Any], key: str, inner: int, jobs: Sequence[tuple[str, tuple[Any, ...]]],

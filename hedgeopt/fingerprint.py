@@ -17,21 +17,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from hedgeopt.config import ConfigError
+from hedgeopt.framework_keys import NOT_IDENTITY
 
 ATTR_FINGERPRINT = "hedgeopt.fingerprint"
 ATTR_IDENTITY = "hedgeopt.identity"
 ATTR_FORCED = "hedgeopt.fingerprint_forced"
 
-#: Keys that do not change what a trial's value means.
-NOT_IDENTITY = frozenset({
-    "study_name", "n_trials", "n_jobs", "timeout", "storage", "max_failures",
-    "heartbeat_interval", "grace_period", "export_dir", "progress", "mlflow", "replay",
-    "sampler", "pruner", "deterministic", "resume",
-})
 
 #: Where a bare data-file name in a config resolves (besides the working directory): the
 #: shipped studies' convention for their embedded data.

@@ -10,11 +10,12 @@ reserved blocks of an export in the earlier one-file layout are skipped.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
-
+from typing import Any
 
 from hedgeopt.config import ConfigError
+from hedgeopt.protocol import flatten
 
 GROUP = "hedgeopt_overlay"
 PREFIX = "+overlay="
@@ -22,17 +23,6 @@ PREFIX = "+overlay="
 
 class OverlayError(ConfigError):
     """An overlay file that cannot be applied (reported as a config error)."""
-
-
-def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, Mapping) and v:
-            out.update(_flat(v, key + "."))
-        else:
-            out[key] = v
-    return out
 
 
 def load_overlay(path: str | Path) -> dict[str, Any]:
@@ -48,7 +38,7 @@ def load_overlay(path: str | Path) -> dict[str, Any]:
     doc = {str(k): v for k, v in doc.items() if k not in RESERVED_BLOCKS}
     if not doc:
         raise OverlayError(f"overlay: {path} sets no config key")
-    for key in _flat(doc):
+    for key in flatten(doc):
         if "_target_" in key.split("."):
             raise OverlayError(f"overlay: {path} sets {key}; an overlay sets values, never code")
     return doc
@@ -83,7 +73,7 @@ def check_keys(without: Mapping[str, Any], overlays: Mapping[str, Mapping[str, A
 
     missing = object()
     for path, doc in overlays.items():
-        for key in _flat(doc):
+        for key in flatten(doc):
             if get_path(without, key, missing) is missing:
                 raise OverlayError(f"overlay: {path} sets {key}, which is not a key of this "
                                    "study's config")

@@ -10,198 +10,46 @@ writes the export and prints the summary.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import sys
 import threading
 import time
-import warnings
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import optuna
 import yaml
 from joblib import Parallel, delayed
-from optuna.trial import TrialState
 
-from hedgeopt import console, report
 from hedgeopt import export as export_mod
-from hedgeopt.assessment import assess_metric, assess_study, headline_metrics, summary_lines
-from hedgeopt.best_run import tag_best_run
+from hedgeopt import report
+from hedgeopt.assessment import assess_metric
 from hedgeopt.config import ConfigError
 from hedgeopt.deterministic import deterministic_mode, run_batches
-from hedgeopt.final_tasks import EarlyTasks, preload_plotting, run_final_tasks, start_final_tasks
-from hedgeopt.fingerprint import ATTR_FINGERPRINT, identify_study, resume_mode
+from hedgeopt.final_tasks import EarlyTasks, preload_plotting
+from hedgeopt.fingerprint import identify_study, resume_mode
+from hedgeopt.finish import StudyFailed, finish_study
+from hedgeopt.framework_keys import FRAMEWORK_KEYS, SETTINGS_KEYS
+from hedgeopt.invocation import Invocation, config_key, masked_config, say, ui_command
 from hedgeopt.phases import PhaseClock
-from hedgeopt.protocol import NullReporter, metrics_of
+from hedgeopt.protocol import flatten, metrics_of
 from hedgeopt.samplers import worker_seed
 from hedgeopt.search_space import SearchSpace
 from hedgeopt.settings import StudySettings
 from hedgeopt.storage import (
-    ATTR_FAIL_REASON,
     ATTR_INVOCATION,
-    ATTR_METRIC_PREFIX,
-    ATTR_SAMPLES_PREFIX,
     count_trials,
-    counted,
-    invocation_failures,
-    mask_url,
     open_storage,
     reap_orphans,
     slot_lock,
 )
-from hedgeopt.tracking import Tracker, flatten, nest, results_table
-from hedgeopt.trial_logger import TrialLogger
+from hedgeopt.tracking import Tracker
 from hedgeopt.worker import WorkerTask, limit_threads, prewarm, run_task, run_worker
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-_FRAMEWORK_KEYS = ("study_name", "n_trials", "n_jobs", "timeout", "seed", "storage", "max_failures",
-                   "heartbeat_interval", "grace_period", "export_dir", "progress", "metrics",
-                   "directions", "replay", "deterministic", "resume")
-
-
-class StudyFailed(RuntimeError):
-    """The study could not produce a result (exit status 1)."""
-
-
-def say(msg: str) -> None:
-    if console.info(msg):  # --quiet keeps errors and warnings only
-        print(mask_url(msg), file=sys.stderr, flush=True)
-
-
-def masked_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """The composed config with passwords in storage and tracking URLs masked."""
-    out = json.loads(json.dumps(cfg, default=str))
-    if out.get("storage"):
-        out["storage"] = mask_url(out["storage"])
-    if isinstance(out.get("mlflow"), dict):
-        out["mlflow"]["tracking_uri"] = mask_url(out["mlflow"].get("tracking_uri"))
-    return out
-
-
-def config_key(cfg: Mapping[str, Any]) -> str:
-    """Identifies the objective set-up a worker caches (the config minus framework knobs)."""
-    relevant = {k: v for k, v in cfg.items() if k not in ("n_trials", "n_jobs", "timeout", "progress",
-                                                          "replay", "export_dir", "mlflow",
-                                                          "storage", "sampler", "pruner")}
-    return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def ui_command(tracking_uri: str) -> str:
-    if tracking_uri.startswith(("http://", "https://")):
-        return f"open {mask_url(tracking_uri)}"
-    return f"mlflow ui --backend-store-uri {mask_url(tracking_uri)}"
-
-
-def trial_overlay(study_name: str, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
-    """A trial's ``trial.yaml``: its params as a config overlay, shaped like an export."""
-    doc = nest(dict(trial.params))
-    metrics = trial_metrics(trial)
-    doc["metadata"] = {"study": study_name, "trial_number": trial.number, "state": trial.state.name}
-    if trial.user_attrs.get(ATTR_FAIL_REASON):
-        doc["metadata"]["fail_reason"] = trial.user_attrs[ATTR_FAIL_REASON]
-    doc["performance"] = {"in_sample": metrics}
-    return export_mod._plain(doc)
-
-
-def trial_metrics(trial: optuna.trial.FrozenTrial) -> dict[str, float]:
-    return {k[len(ATTR_METRIC_PREFIX):]: float(v) for k, v in trial.user_attrs.items()
-            if k.startswith(ATTR_METRIC_PREFIX)}
-
-
-class Invocation:
-    """State shared by the parent's poller and its main flow."""
-
-    def __init__(self, cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) -> None:
-        self.cfg, self.settings, self.space = cfg, settings, space
-        self.key = config_key(cfg)
-        self.logged: set[int] = set()
-        self.run_ids: dict[int, str] = {}
-        self.lock = threading.Lock()
-        self.error: BaseException | None = None
-        self.clock = PhaseClock()
-        self.trial_logger: TrialLogger | None = None
-        self.early: EarlyTasks | None = None  # baselines computed beside the search
-
-    # ------------------------------------------------------------------ polling
-    def poll(self, study: optuna.Study, tracker: Tracker, invocation: str, staging: Path,
-             bar: Any) -> None:
-        """Log this invocation's newly finished trials; refresh the progress bar."""
-        with self.lock:
-            trials = study.get_trials(deepcopy=False)
-            # every trial finished since the last poll, written in one transaction
-            self._log_trials(tracker, [(t, staging / str(t.number), None) for t in trials
-                                       if t.number not in self.logged and t.state.is_finished()
-                                       and t.user_attrs.get(ATTR_INVOCATION) == invocation])
-            if bar is not None:
-                done = sum(1 for t in trials if counted(t) and t.state.is_finished())
-                fails = sum(1 for t in trials if t.state == TrialState.FAIL)
-                bar.n = min(done, bar.total)
-                bar.set_postfix_str(f"best={_best_text(study, self.settings)} fail={fails}",
-                                    refresh=False)
-                bar.refresh()
-
-    def _log_trial(self, tracker: Tracker, t: optuna.trial.FrozenTrial, folder: Path,
-                   extra: Mapping[str, str] | None = None) -> None:
-        self._log_trials(tracker, [(t, folder, extra)])
-
-    def _log_trials(self, tracker: Tracker, entries: list[tuple[optuna.trial.FrozenTrial, Path,
-                                                                Mapping[str, str] | None]]) -> None:
-        if not entries:
-            return
-        if self.trial_logger is None or self.trial_logger.tracker is not tracker:
-            self.trial_logger = TrialLogger(tracker, self.settings.metrics, self.settings.directions)
-        name = self.settings.study_name
-        ids = self.trial_logger.log([(t, trial_overlay(name, t), folder, extra)
-                                     for t, folder, extra in entries])
-        self.logged.update(ids)
-        self.run_ids.update(ids)
-        for t, folder, _ in entries:
-            console.trial_line(t.number, t.state.name, trial_metrics(t), t.params, self.settings.metrics)
-            shutil.rmtree(folder, ignore_errors=True)
-
-    def poll_forever(self, stop: threading.Event, *args: Any) -> None:
-        while not stop.wait(0.2):
-            try:
-                self.poll(*args)
-            except Exception as exc:  # keep polling; report at the end
-                self.error = exc
-
-
-def _best_text(study: optuna.Study, settings: StudySettings) -> str:
-    if settings.multi_objective:
-        try:
-            return f"{len(study.best_trials)} on front"
-        except Exception:
-            return "-"
-    try:
-        return f"{study.best_value:.4g}"
-    except ValueError:
-        return "-"
-
-
-def _knee(best_trials: list[optuna.trial.FrozenTrial], directions: tuple[str, ...]) -> optuna.trial.FrozenTrial:
-    """The Pareto-front trial closest to the utopia point after scaling each objective to [0, 1]."""
-    import numpy as np
-
-    vals = np.array([t.values for t in best_trials], dtype=float)
-    for j, d in enumerate(directions):
-        if d == "maximize":
-            vals[:, j] = -vals[:, j]
-    lo, hi = vals.min(axis=0), vals.max(axis=0)
-    scaled = (vals - lo) / np.where(hi > lo, hi - lo, 1.0)
-    return best_trials[int(np.argmin(np.linalg.norm(scaled, axis=1)))]
-
-
-def _state_counts(trials: list[optuna.trial.FrozenTrial]) -> dict[str, int]:
-    counts = {"COMPLETE": 0, "PRUNED": 0, "FAIL": 0}
-    for t in trials:
-        if t.state.name in counts:
-            counts[t.state.name] += 1
-    return counts
 
 
 def _create_study(settings: StudySettings, cfg: Mapping[str, Any] | None = None) -> optuna.Study:
@@ -243,14 +91,13 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
     tracker.dataset = _describe_dataset(cfg, settings, study)
     clock.mark("workers started, objectives built")
     n_workers_max = settings.workers()
-    parent_params = {k: cfg.get(k) for k in _FRAMEWORK_KEYS if k in cfg}
+    parent_params = {k: cfg.get(k) for k in SETTINGS_KEYS if k in cfg}
     parent_params["storage"] = settings.storage.masked
     parent_params["sampler"] = cfg["sampler"].get("_target_")
     parent_params["pruner"] = cfg["pruner"].get("_target_")
     parent_params["objective"] = settings.objective_target
     parent_params["workers"] = n_workers_max
-    domain = {k: v for k, v in cfg.items() if k not in _FRAMEWORK_KEYS and k not in
-              ("sampler", "pruner", "objective", "search_space", "mlflow")}
+    domain = {k: v for k, v in cfg.items() if k not in FRAMEWORK_KEYS}
     parent_params.update(flatten(domain))
     invocation = tracker.start_parent(
         f"{settings.study_name}-{time.strftime('%Y%m%d-%H%M%S')}", parent_params,
@@ -294,7 +141,7 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
         if remaining:  # trials of dead invocations that heartbeats failed meanwhile
             _adopt_unlogged(study, tracker, inv)
         clock.mark("search")
-        status = _finish(study, tracker, inv, invocation, n_workers, inner)
+        status = finish_study(study, tracker, inv, invocation, n_workers, inner)
         return EXIT_OK if status == "FINISHED" else EXIT_FAILED
     except KeyboardInterrupt:
         status = "KILLED"
@@ -490,176 +337,6 @@ def _run_workers(study: optuna.Study, tracker: Tracker, inv: Invocation, invocat
         say(f"hedgeopt: warning: MLflow logging hiccup: {inv.error}")
 
 
-def _finish(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: str,
-            n_workers: int, inner: int) -> str:
-    settings, cfg = inv.settings, inv.cfg
-    trials = study.get_trials(deepcopy=False)
-    counts = _state_counts(trials)
-    failures = invocation_failures(study, invocation)
-    complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    tracker.log_metrics(invocation, {f"trials_{k.lower()}": v for k, v in counts.items()})
-    if not complete:
-        reason = failures[-1].user_attrs.get(ATTR_FAIL_REASON) if failures else "no trial completed"
-        raise StudyFailed(f"no trial completed in study {settings.study_name}; last failure: {reason}")
-
-    if settings.multi_objective:
-        front = study.best_trials
-        best = _knee(front, settings.directions)
-    else:
-        front = []
-        best = study.best_trial
-    best_params = dict(best.params)
-    in_sample = trial_metrics(best)
-
-    out_dir = Path("mlruns") / ".staging" / invocation / "_study"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    trials_info = [{"number": t.number, "state": t.state.name, "params": dict(t.params),
-                    "metrics": trial_metrics(t)} for t in trials if t.state.is_finished()]
-    say("hedgeopt: scoring the best config out-of-sample and running the baselines")
-    best_dir = out_dir / "best"
-    best_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [("evaluate", (best_params, NullReporter(best_dir.resolve()))), ("baselines", ()),
-            ("plots", (best_params, trials_info, out_dir.resolve()))]
-    task_seconds: dict[str, float] = {}
-    # on the early worker, in order; its plots are collected after the statistics
-    pending = start_final_tasks(jobs, inv.early, task_seconds)
-    # the framework's figures are drawn here while the workers score the best config
-    framework_figures: list[Path] = []
-    framework = threading.Thread(target=lambda: framework_figures.extend(
-        _framework_figures(study, trials, front, settings, out_dir)), daemon=True)
-    framework.start()
-    if pending is None:
-        results = run_final_tasks(cfg, inv.key, inner, jobs, min(n_workers, len(jobs)),
-                                  timings=task_seconds)
-    else:
-        results = [pending[0].result(), pending[1].result(), pending[2]]
-    oos_result, raw_baselines = results[0], dict(results[1] or {})
-    inv.clock.mark("out-of-sample, baselines, study plots")
-    out_of_sample = metrics_of(oos_result)
-    baselines = {name: {split: metrics_of(res) for split, res in splits.items()}
-                 for name, splits in raw_baselines.items()}
-    confidence = assess_study(settings.metrics, settings.directions, in_sample, oos_result,
-                              raw_baselines, trials, ATTR_SAMPLES_PREFIX,
-                              worker_seed(settings.seed, 0, 0xA55E55))
-    inv.clock.mark("statistics")
-
-    plot_paths = list((results[2].result() if pending is not None else results[2]) or [])
-    for method, seconds in task_seconds.items():
-        inv.clock.detail(f"worker: {method}", seconds)
-    figures = [Path(p) for p in plot_paths]
-    framework.join()
-    figures.extend(framework_figures)
-    inv.clock.mark("framework plots")
-
-    metadata = {
-        "study": settings.study_name, "objective": settings.objective_target,
-        "metrics": list(settings.metrics), "directions": list(settings.directions),
-        "best_trial": best.number,
-        "values": dict(zip(settings.metrics, best.values)),
-        "n_trials": counts, "date": export_mod.now_iso(), "code_version": export_mod.code_version(),
-        "mlflow_run_id": invocation,
-        "mlflow_trial_run_id": tag_best_run(tracker, invocation, best.number,
-                                            inv.run_ids.get(best.number) or tracker.trial_run_id(best.number)),
-        "mlflow_tracking_uri": mask_url(settings.tracking_uri), "storage": settings.storage.masked,
-        "seed": settings.seed, "sampler": cfg["sampler"].get("_target_"),
-        "fingerprint": study.user_attrs.get(ATTR_FINGERPRINT),
-        "deterministic": deterministic_mode(cfg),
-    }
-    pareto = [{"trial": t.number, "values": dict(zip(settings.metrics, t.values)),
-               "params": dict(t.params)} for t in front]
-    doc = export_mod.build_export(best_params, metadata, in_sample, out_of_sample, baselines, pareto,
-                                  confidence)
-    ypath, opath, jpath = export_mod.write_export(doc, settings.export_dir, settings.study_name)
-
-    for f in figures:
-        if Path(f).is_file():
-            tracker.log_artifact(invocation, Path(f), "plots")
-    if any(best_dir.iterdir()):  # what the objective keeps of the best config (weights, curves)
-        tracker.client.log_artifacts(invocation, str(best_dir), "best")
-        _log_model(tracker, invocation, inv, n_workers, inner, best_dir, best_params)
-    tracker.log_artifact(invocation, ypath, "export")
-    tracker.log_artifact(invocation, jpath, "export")
-    tracker.log_artifact(invocation, opath, "export")
-    tracker.log_text(invocation, json.dumps(export_mod._plain(baselines), indent=2), "baselines.json")
-    # every figure of the tuned config and the baselines goes in one table; the parent run's
-    # metrics stay few (optimised metrics and the confidence headlines) so charts stay readable
-    tracker.log_table(invocation, results_table(in_sample, out_of_sample, baselines), "results")
-    bmetrics: dict[str, float] = {}
-    for m in settings.metrics:
-        for label, values in (("is", in_sample), ("oos", out_of_sample)):
-            if values.get(m) is not None:
-                bmetrics[f"best.{label}.{m}"] = float(values[m])
-    bmetrics.update(headline_metrics(confidence))
-    tracker.log_metrics(invocation, bmetrics)
-    tracker.log_history(invocation, {t.number: t.values for t in complete}, settings.metrics,
-                        settings.directions)
-    verdict = confidence["verdict"]
-    tracker.client.set_tag(invocation, "hedgeopt.verdict", str(verdict.get("outcome")))
-    if verdict.get("best_baseline"):
-        tracker.client.set_tag(invocation, "hedgeopt.best_baseline", str(verdict["best_baseline"]))
-    try:
-        df = study.trials_dataframe()
-        tracker.log_text(invocation, df.to_csv(index=False), "trials.csv")
-    except Exception:
-        pass
-    text = report.summary(settings.study_name, counts, best_params, in_sample, out_of_sample,
-                          baselines, settings.metrics, [ypath, opath, jpath], ui_command(settings.tracking_uri),
-                          tracker.experiment_id, summary_lines(confidence))
-    summary = {"study": settings.study_name, "counts": counts, "best_trial": best.number,
-               "best_params": best_params, "in_sample": in_sample, "out_of_sample": out_of_sample,
-               "failures_this_invocation": len(failures), "confidence": confidence}
-    tracker.log_text(invocation, json.dumps(export_mod._plain(summary), indent=2), "study_summary.json")
-    tracker.log_text(invocation, text, "summary.txt")
-    print(text, flush=True)
-    if len(failures) >= settings.max_failures:
-        reason = failures[-1].user_attrs.get(ATTR_FAIL_REASON)
-        say(f"hedgeopt: error: {len(failures)} trials failed (max_failures={settings.max_failures}); "
-            f"last: {reason}")
-        return "FAILED"
-    return "FINISHED"
-
-
-def _log_model(tracker: Tracker, invocation: str, inv: Invocation, n_workers: int, inner: int,
-               best_dir: Path, best_params: Mapping[str, Any]) -> None:
-    """``Objective.model()`` of the best config, logged as an MLflow model when there is one."""
-    try:
-        [model] = Parallel(n_jobs=n_workers, backend="loky")(
-            [delayed(run_task)(inv.cfg, inv.key, inner, "model", (best_dir.resolve(),))])
-        if model is not None:
-            tracker.log_model(invocation, model, inv.settings.study_name, best_params)
-    except Exception as exc:  # noqa: BLE001  (the export stands without the model)
-        say(f"hedgeopt: warning: the best config's model was not logged: {type(exc).__name__}: {exc}")
-
-
-def _framework_figures(study: optuna.Study, trials: list[optuna.trial.FrozenTrial],
-                       front: list[optuna.trial.FrozenTrial], settings: StudySettings,
-                       out_dir: Path) -> list[Path]:
-    """Optimisation history, Pareto front (multi-objective) and parameter importance."""
-    figures = [report.optimization_history(trials, settings.metrics[0], settings.directions[0],
-                                           out_dir / "optimization_history.png")]
-    if settings.multi_objective and len(settings.metrics) >= 2:
-        figures.append(report.pareto_front(trials, front, settings.metrics,
-                                           settings.directions, out_dir / "pareto_front.png"))
-    try:
-        # one completed trial has no importances (Optuna would warn that they are all equal);
-        # a multi-objective study is ranked on its first metric, signed so that lower is better
-        # (what Optuna's evaluator assumes of a target, and warns about whenever one is given)
-        sign = -1.0 if settings.directions[0] == "maximize" else 1.0
-        complete = [t for t in trials if t.state.name == "COMPLETE"]
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*importances of params to achieve low")
-            # conditional params seen in few trials: the figure is indicative, the note is noise
-            warnings.filterwarnings("ignore", message=".*have less than 2 trials")
-            imp = optuna.importance.get_param_importances(
-                study, target=(lambda t: sign * t.values[0]) if settings.multi_objective else None
-            ) if len(complete) >= 2 else {}
-        if imp:
-            figures.append(report.param_importance(imp, out_dir / "param_importance.png"))
-    except Exception:  # noqa: BLE001, S110
-        pass  # no varying parameter
-    return figures
-
-
 def run_replay(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace,
                params: dict[str, Any] | None = None) -> int:
     """Evaluate an exported config out-of-sample, as its own MLflow run; no search."""
@@ -683,7 +360,7 @@ def run_replay(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace,
         tracker.log_dataset(run_id, "evaluation")
         seed = worker_seed(settings.seed, 0, 0xA55E55)
         intervals = {m: assess_metric(m, d, result, {}, seed)["best"]
-                     for m, d in zip(settings.metrics, settings.directions)}
+                     for m, d in zip(settings.metrics, settings.directions, strict=True)}
         for m, iv in intervals.items():
             if iv.get("low") is not None:
                 metrics.update({f"{m}.low": float(iv["low"]), f"{m}.high": float(iv["high"])})

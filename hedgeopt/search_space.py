@@ -18,9 +18,11 @@ config default stays). ``grid:`` lists the values the grid sampler enumerates.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
+from hedgeopt.framework_keys import FRAMEWORK_KEYS
 from hedgeopt.protocol import get_path
 
 _MISSING = object()
@@ -118,7 +120,7 @@ class SearchSpace:
 
     @classmethod
     def from_config(cls, spec: Mapping[str, Any] | None,
-                    config: Mapping[str, Any] | None = None) -> "SearchSpace":
+                    config: Mapping[str, Any] | None = None) -> SearchSpace:
         """Parse and validate ``spec``; with ``config``, every key must be a path in it."""
         if spec is None:
             spec = {}
@@ -146,7 +148,7 @@ class SearchSpace:
                             f"search_space.{p.name}: when value {a!r} is not a choice of {parent!r}")
         if config is not None:
             for p in space.params:
-                if p.name.split(".")[0] in _RESERVED:
+                if p.name.split(".")[0] in FRAMEWORK_KEYS:
                     raise SearchSpaceError(
                         f"search_space.{p.name}: framework keys cannot be tuned")
                 if get_path(config, p.name, _MISSING) is _MISSING:
@@ -184,12 +186,6 @@ class SearchSpace:
                 raise SearchSpaceError(f"{name}: value {value!r} is outside the search space")
 
 
-_RESERVED = {
-    "study_name", "n_trials", "n_jobs", "timeout", "seed", "storage", "max_failures",
-    "heartbeat_interval", "grace_period", "export_dir", "progress", "mlflow", "objective",
-    "metrics", "directions", "search_space", "sampler", "pruner", "replay", "deterministic",
-    "resume",
-}
 
 
 def _parse_param(name: str, entry: Any, notes: list[str] | None = None) -> Param:

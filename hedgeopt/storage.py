@@ -14,8 +14,6 @@ trial itself runs outside the lock.
 from __future__ import annotations
 
 import copy
-import fcntl
-import hashlib
 import os
 import re
 import socket
@@ -27,6 +25,7 @@ from typing import Any
 
 import optuna
 from optuna.storages import JournalStorage, RDBStorage
+
 try:  # Optuna >= 4.9; RetryFailedTrialCallback is its deprecated alias
     from optuna.storages import RetryHeartbeatStaleTrialCallback
 except ImportError:  # pragma: no cover - older Optuna
@@ -37,6 +36,11 @@ from optuna.trial import TrialState
 from hedgeopt.journal_io import QueuedJournalLock
 from hedgeopt.journal_repair import JournalDamaged
 from hedgeopt.journal_repair import repair_journal as _repair
+from hedgeopt.slot_locks import FileSlotLock as FileSlotLock
+from hedgeopt.slot_locks import PostgresSlotLock as PostgresSlotLock
+from hedgeopt.slot_locks import RedisSlotLock as RedisSlotLock
+from hedgeopt.slot_locks import SlotLock as SlotLock
+from hedgeopt.slot_locks import slot_lock as slot_lock
 
 __all__ = ["JournalDamaged", "mask_url", "open_storage", "repair_journal", "resolve_storage"]
 
@@ -257,111 +261,6 @@ def storage_exists(spec: StorageSpec) -> bool:
     if spec.kind == "journal":
         return Path(spec.url).exists()
     return True
-
-
-# --------------------------------------------------------------------------- trial slots
-
-class SlotLock:
-    """A lock shared by all processes using one storage; ``release`` is idempotent."""
-
-    def acquire(self) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def release(self) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def close(self) -> None:
-        self.release()
-
-
-class FileSlotLock(SlotLock):
-    """``flock`` on a file beside a journal or SQLite storage (one machine, or a shared FS)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
-            try:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            finally:
-                os.close(fd)
-
-
-class PostgresSlotLock(SlotLock):
-    """A session-level PostgreSQL advisory lock keyed by the study name."""
-
-    def __init__(self, url: str, study_name: str) -> None:
-        import sqlalchemy
-
-        self._engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
-        digest = hashlib.sha256(f"hedgeopt:{study_name}".encode()).digest()
-        self._key = int.from_bytes(digest[:8], "big", signed=True)
-        self._conn: Any = None
-
-    def acquire(self) -> None:
-        import sqlalchemy
-
-        self._conn = self._engine.connect()
-        self._conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": self._key})
-
-    def release(self) -> None:
-        if self._conn is not None:
-            import sqlalchemy
-
-            conn, self._conn = self._conn, None
-            try:
-                conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
-            finally:
-                conn.close()
-
-
-class RedisSlotLock(SlotLock):
-    """A Redis lock; it expires after 30 s, so a killed holder blocks the others at most that long."""
-
-    def __init__(self, url: str, study_name: str) -> None:
-        import redis
-
-        self._client = redis.Redis.from_url(url)
-        self._lock = self._client.lock(f"hedgeopt:slot:{study_name}", timeout=30)
-        self._held = False
-
-    def acquire(self) -> None:
-        self._lock.acquire(blocking=True)
-        self._held = True
-
-    def release(self) -> None:
-        if self._held:
-            self._held = False
-            try:
-                self._lock.release()
-            except Exception:  # expired: someone else may hold it now, nothing to undo
-                pass
-
-
-def slot_lock(spec: StorageSpec, study_name: str) -> SlotLock:
-    """The slot lock that suits ``spec``."""
-    if spec.kind == "journal":
-        return FileSlotLock(Path(str(spec.url) + ".slots.lock"))
-    if spec.kind == "redis":
-        return RedisSlotLock(spec.url, study_name)
-    scheme = spec.url.split("://", 1)[0].lower()
-    if scheme.startswith("postgres"):
-        return PostgresSlotLock(spec.url, study_name)
-    if scheme.startswith("sqlite"):
-        db = spec.url.split(":///", 1)[1] if ":///" in spec.url else "hedgeopt-sqlite"
-        return FileSlotLock(Path(db + ".slots.lock"))
-    # Other RDBs: serialise within this machine; across machines counts may overshoot.
-    safe = hashlib.sha256(spec.url.encode()).hexdigest()[:16]
-    return FileSlotLock(Path("mlruns") / "optuna" / f"{safe}.slots.lock")
 
 
 # --------------------------------------------------------------------------- counting

@@ -57,7 +57,7 @@ def diagnose(overrides: list[str], groups: Mapping[str, Sequence[str]],
     except Exception:  # noqa: BLE001
         return None  # a syntax error: Hydra's own message says where
     group_args: list[str] = []
-    for raw, o in zip(overrides, parsed):
+    for raw, o in zip(overrides, parsed, strict=False):
         key, value = o.key_or_group, o.value() if not o.is_delete() else None
         if o.package is not None or key.startswith("hydra") or not isinstance(value, str):
             continue

@@ -9,15 +9,21 @@ objective left in the trial's folder).
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import socket
 import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import yaml
+
+from hedgeopt.mlflow_extras import mlflow_dataset as mlflow_dataset
+from hedgeopt.mlflow_extras import results_table as results_table
+from hedgeopt.mlflow_extras import source_tags
+from hedgeopt.mlflow_store import is_local, relocate_copied_store, store_lock, use_wal
+from hedgeopt.protocol import flatten as flatten
+from hedgeopt.protocol import nest as nest
 
 ROLE = "hedgeopt.role"
 TRIAL_NUMBER = "hedgeopt.trial_number"
@@ -37,30 +43,6 @@ def _param_value(v: Any) -> str:
     return s[:6000]
 
 
-def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``."""
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, Mapping) and v:
-            out.update(flatten(v, key + "."))
-        else:
-            out[key] = v
-    return out
-
-
-def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
-    """``{"a.b": 1}`` -> ``{"a": {"b": 1}}`` (a config overlay)."""
-    out: dict[str, Any] = {}
-    for dotted, value in flat.items():
-        node = out
-        parts = dotted.split(".")
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-        node[parts[-1]] = value
-    return out
-
-
 class Tracker:
     """The MLflow side of one invocation."""
 
@@ -76,25 +58,25 @@ class Tracker:
         # With a tracking server MLflow prints "View run at <tracking URI>" for every run it
         # ends: noise over the progress bar, and a leak of any password in the URI.
         os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-        with _store_lock(tracking_uri):  # two invocations must not both create the tables
+        with store_lock(tracking_uri):  # two invocations must not both create the tables
             self.client, exp = open_client(tracking_uri, experiment)  # a new store: from a template
             if exp is None:
                 self.experiment_id = self._create_experiment(experiment, artifact_location)
             else:
                 self.experiment_id = exp.experiment_id
                 if artifact_location is None:
-                    _relocate_copied_store(tracking_uri, exp.experiment_id, exp.artifact_location)
+                    relocate_copied_store(tracking_uri, exp.experiment_id, exp.artifact_location)
             if exp is None or EXPERIMENT_KIND not in exp.tags:
                 # without it MLflow 3's UI opens the experiment on a GenAI traces overview
                 self.client.set_experiment_tag(self.experiment_id, EXPERIMENT_KIND, MODEL_TRAINING)
-            _use_wal(tracking_uri)
+            use_wal(tracking_uri)
         self.parent_id: str | None = None
         self.dataset: Mapping[str, Any] | None = None  # Objective.dataset(), logged on every run
         self.source_tags = source_tags()
 
     def _create_experiment(self, experiment: str, artifact_location: str | None) -> str:
         location = artifact_location
-        if location is None and _is_local(self.tracking_uri):
+        if location is None and is_local(self.tracking_uri):
             location = (Path("mlruns") / "artifacts").resolve().as_uri()
         try:
             return self.client.create_experiment(experiment, artifact_location=location)
@@ -169,7 +151,7 @@ class Tracker:
         best: dict[str, float] = {}
         items = []
         for number in sorted(values):
-            for name, direction, v in zip(metric_names, directions, values[number]):
+            for name, direction, v in zip(metric_names, directions, values[number], strict=False):
                 v = float(v)
                 better = max if direction == "maximize" else min
                 best[name] = better(best.get(name, v), v)
@@ -253,7 +235,7 @@ class Tracker:
             if key.startswith("metric."):
                 metrics.append(Metric(_metric_key(key[len("metric."):]), float(value), ts, 0))
         if trial.values is not None:
-            for name, value in zip(metric_names, trial.values):
+            for name, value in zip(metric_names, trial.values, strict=False):
                 metrics.append(Metric("objective." + _metric_key(name), float(value), ts, 0))
         first = metric_names[0]
         for step, value in trial.user_attrs.get("hedgeopt.steps", []) or []:
@@ -280,23 +262,28 @@ class Tracker:
         kill: it is deleted here, so that the trial is logged again, whole.
         """
         numbers: set[int] = set()
+        for r in self._runs_by_role("trial"):
+            n = r.data.tags.get(TRIAL_NUMBER)
+            if n is None:
+                continue
+            if r.info.status == "RUNNING" and abandoned is not None \
+                    and r.data.tags.get(PARENT) in abandoned:
+                self.client.delete_run(r.info.run_id)
+                continue
+            numbers.add(int(n))
+        return numbers
+
+    def _runs_by_role(self, role: str) -> Iterator[Any]:
+        """Every run of this experiment tagged with ``role``, fetched a page at a time."""
         token = None
         while True:
             page = self.client.search_runs(
-                [self.experiment_id], filter_string=f"tags.`{ROLE}` = 'trial'",
+                [self.experiment_id], filter_string=f"tags.`{ROLE}` = '{role}'",
                 max_results=1000, page_token=token)
-            for r in page:
-                n = r.data.tags.get(TRIAL_NUMBER)
-                if n is None:
-                    continue
-                if r.info.status == "RUNNING" and abandoned is not None \
-                        and r.data.tags.get(PARENT) in abandoned:
-                    self.client.delete_run(r.info.run_id)
-                    continue
-                numbers.add(int(n))
+            yield from page
             token = page.token
             if not token:
-                return numbers
+                return
 
     def trial_run_id(self, number: int) -> str | None:
         """The run id of trial ``number``'s finished run in this experiment (any invocation)."""
@@ -337,154 +324,14 @@ class Tracker:
     def abandoned_invocations(self) -> set[str]:
         """Parent runs that no longer run: finished, or RUNNING but their process on this host is gone."""
         out: set[str] = set()
-        token = None
-        while True:
-            page = self.client.search_runs(
-                [self.experiment_id], filter_string=f"tags.`{ROLE}` = 'study'",
-                max_results=1000, page_token=token)
-            for r in page:
-                if r.info.status != "RUNNING":
-                    out.add(r.info.run_id)
-                elif r.data.tags.get("hedgeopt.host") == socket.gethostname() and \
-                        not _pid_alive(r.data.tags.get("hedgeopt.pid")):
-                    self.client.set_terminated(r.info.run_id, status="KILLED")
-                    out.add(r.info.run_id)
-            token = page.token
-            if not token:
-                return out
-
-
-def source_tags() -> dict[str, str]:
-    """MLflow's source tags: the command line, and the git commit when hedgeopt runs from a checkout."""
-    import shlex
-    import subprocess
-    import sys
-
-    from mlflow.utils.mlflow_tags import (
-        MLFLOW_GIT_COMMIT,
-        MLFLOW_SOURCE_NAME,
-        MLFLOW_SOURCE_TYPE,
-        MLFLOW_USER,
-    )
-
-    argv = [a for a in sys.argv[1:] if "://" not in a]  # no URL (and no password) in a tag
-    tags = {MLFLOW_SOURCE_NAME: shlex.join(["hedgeopt", *argv])[:500], MLFLOW_SOURCE_TYPE: "LOCAL"}
-    try:
-        import getpass
-
-        tags[MLFLOW_USER] = getpass.getuser()
-    except (KeyError, OSError):  # no user name in a bare container
-        tags[MLFLOW_USER] = "unknown"
-    root = Path(__file__).resolve().parent.parent
-    if (root / ".git").exists():
-        try:
-            sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                                 text=True, timeout=5, check=True).stdout.strip()
-            if sha:
-                tags[MLFLOW_GIT_COMMIT] = sha
-        except (OSError, subprocess.SubprocessError):
-            pass
-    from hedgeopt import __version__
-
-    tags["hedgeopt.version"] = __version__
-    return tags
-
-
-def mlflow_dataset(desc: Mapping[str, Any]) -> Any:
-    """An ``mlflow.entities.Dataset`` from an objective's :meth:`~hedgeopt.protocol.Objective.dataset`.
-
-    A file is a ``local`` source (its path) with the digest of its bytes; simulated paths are a
-    ``code`` source whose digest covers the generator's settings. The profile carries rows and
-    the date range or settings, which the UI shows beside the dataset.
-    """
-    import json
-
-    from mlflow.entities import Dataset
-
-    simulated = "settings" in desc
-    source = {"tags": {"settings": json.dumps(desc["settings"], default=str)[:4000]}} if simulated \
-        else {"uri": str(desc.get("source", ""))}
-    profile = {k: desc[k] for k in ("rows", "date_range") if desc.get(k) is not None}
-    if simulated:
-        profile["settings"] = desc["settings"]
-    return Dataset(name=str(desc.get("name", "data")), digest=str(desc.get("digest", ""))[:36],
-                   source_type="code" if simulated else "local", source=json.dumps(source),
-                   profile=json.dumps(profile, default=str)[:60000])
-
-
-def results_table(in_sample: Mapping[str, float], out_of_sample: Mapping[str, float],
-                  baselines: Mapping[str, Mapping[str, Mapping[str, float]]]) -> Any:
-    """Every metric of the tuned config and of each baseline, in- and out-of-sample, as one table.
-
-    Rows: ``tuned`` then the baselines; columns: ``(split, metric)``. This is where the parent
-    run keeps the figures that would otherwise be dozens of one-bar metric charts.
-    """
-    import pandas as pd
-
-    rows = {"tuned": {("in_sample", k): v for k, v in in_sample.items()}}
-    rows["tuned"].update({("out_of_sample", k): v for k, v in out_of_sample.items()})
-    for name, splits in baselines.items():
-        rows[name] = {(split, k): v for split, ms in splits.items() for k, v in (ms or {}).items()}
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    table.columns = pd.MultiIndex.from_tuples(table.columns, names=["split", "metric"])
-    return table.sort_index(axis=1, level=0, sort_remaining=False)
-
-
-def _relocate_copied_store(uri: str, experiment_id: str, location: str) -> bool:
-    """Point an experiment of a copied (or moved) working directory at its own artifacts.
-
-    MLflow stores the artifact location as an absolute path, so a copy of a working directory
-    would keep logging into the original's ``mlruns/artifacts``. When the SQLite store lies in
-    this directory's ``mlruns/`` and the experiment uses the default layout of another
-    directory, the experiment and its runs are re-pointed here (the copy holds their files).
-    """
-    if not uri.startswith("sqlite:///"):
-        return False
-    here = (Path("mlruns") / "artifacts").resolve()
-    db = Path(uri[len("sqlite:///"):]).resolve()
-    if db.parent != here.parent:
-        return False
-    old = location[len("file://"):] if location.startswith("file://") else location
-    if not old.startswith("/") or Path(old) == here or Path(old).parts[-2:] != ("mlruns", "artifacts"):
-        return False
-    import sqlite3
-    import sys
-
-    new = here.as_uri()
-    con = sqlite3.connect(str(db), timeout=60)
-    try:
-        with con:
-            con.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?",
-                        (new, int(experiment_id)))
-            con.execute("UPDATE runs SET artifact_uri = ? || substr(artifact_uri, ?) "
-                        "WHERE experiment_id = ? AND substr(artifact_uri, 1, ?) = ?",
-                        (new, len(location) + 1, int(experiment_id), len(location), location))
-    finally:
-        con.close()
-    print(f"hedgeopt: warning: experiment {experiment_id} kept its artifacts in {old} (this "
-          f"working directory was copied or moved); it now uses {here}", file=sys.stderr, flush=True)
-    return True
-
-
-def _use_wal(uri: str) -> None:
-    """Put a local SQLite store in write-ahead-log mode (kept in the file).
-
-    Every MLflow call is a commit; with WAL a commit appends to the log instead of rewriting
-    pages behind a rollback journal, about a quarter less time per logged trial, and readers
-    (``mlflow ui``) never block the writer.
-    """
-    if not uri.startswith("sqlite:///"):
-        return
-    import sqlite3
-
-    try:
-        con = sqlite3.connect(uri[len("sqlite:///"):], timeout=30)
-        try:
-            con.execute("PRAGMA journal_mode=WAL")
-        finally:
-            con.close()
-    except sqlite3.Error:
-        pass  # a store on a file system without shared memory keeps its journal mode
+        for r in self._runs_by_role("study"):
+            if r.info.status != "RUNNING":
+                out.add(r.info.run_id)
+            elif r.data.tags.get("hedgeopt.host") == socket.gethostname() and \
+                    not _pid_alive(r.data.tags.get("hedgeopt.pid")):
+                self.client.set_terminated(r.info.run_id, status="KILLED")
+                out.add(r.info.run_id)
+        return out
 
 
 def _pid_alive(pid: str | None) -> bool:
@@ -501,27 +348,6 @@ def _pid_alive(pid: str | None) -> bool:
 
 def _metric_key(name: str) -> str:
     return "".join(c if c.isalnum() or c in "_-./ " else "_" for c in name)[:250]
-
-
-def _is_local(uri: str) -> bool:
-    return uri.startswith(("sqlite:", "file:")) or "://" not in uri
-
-
-@contextlib.contextmanager
-def _store_lock(uri: str) -> Iterator[None]:
-    """Serialise opening a local SQLite store (MLflow creates its tables on first open)."""
-    if not uri.startswith("sqlite:///"):
-        yield
-        return
-    path = Path(uri[len("sqlite:///"):])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(str(path) + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 def iter_new(trials: Iterable[Any], seen: set[int]) -> list[Any]:

@@ -98,7 +98,7 @@ def trial_run(trial: Any, parent_id: str | None, metric_names: Sequence[str],
         if key.startswith("metric."):
             metrics.append((_metric_key(key[len("metric."):]), float(value), ts, 0))
     if trial.values is not None:
-        for name, value in zip(metric_names, trial.values):
+        for name, value in zip(metric_names, trial.values, strict=False):
             metrics.append(("objective." + _metric_key(name), float(value), ts, 0))
     first = metric_names[0]
     for step, value in trial.user_attrs.get("hedgeopt.steps", []) or []:

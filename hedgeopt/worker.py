@@ -16,9 +16,10 @@ import socket
 import sys
 import time
 import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 _OBJECTIVES: dict[str, Any] = {}  # objective instances cached per worker process
 

@@ -1,0 +1,47 @@
+"""The framework keys are listed once and agree with the shipped defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hedgeopt.framework_keys import (
+    FRAMEWORK_KEYS,
+    GROUP_KEYS,
+    NOT_IDENTITY,
+    NOT_OBJECTIVE_SETUP,
+    SETTINGS_KEYS,
+)
+from hedgeopt.invocation import config_key
+from hedgeopt.search_space import SearchSpace, SearchSpaceError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_default_top_level_key_is_a_framework_key():
+    defaults = yaml.safe_load((ROOT / "conf" / "config.yaml").read_text())
+    keys = {k for k in defaults if k not in ("defaults", "hydra")} | {"sampler", "pruner"}
+    assert keys <= FRAMEWORK_KEYS, keys - FRAMEWORK_KEYS
+
+
+def test_the_partial_lists_are_framework_keys():
+    assert not set(SETTINGS_KEYS) & set(GROUP_KEYS)
+    assert len(SETTINGS_KEYS) == len(set(SETTINGS_KEYS))
+    assert NOT_OBJECTIVE_SETUP <= FRAMEWORK_KEYS
+    assert NOT_IDENTITY <= FRAMEWORK_KEYS
+
+
+def test_config_key_ignores_only_the_knobs_that_do_not_build_the_objective():
+    base = {"study_name": "s", "seed": 0, "n_trials": 5, "n_jobs": 2, "toy": {"a": 1}}
+    assert config_key(base) == config_key({**base, "n_trials": 50, "n_jobs": 1, "progress": False})
+    assert config_key(base) != config_key({**base, "seed": 1})
+    assert config_key(base) != config_key({**base, "toy": {"a": 2}})
+
+
+@pytest.mark.parametrize("key", sorted(FRAMEWORK_KEYS))
+def test_no_framework_key_can_be_tuned(key: str):
+    config = {key: 1, "toy": {"a": 1.0}}
+    with pytest.raises(SearchSpaceError, match="framework keys cannot be tuned"):
+        SearchSpace.from_config({key: {"type": "float", "low": 0.0, "high": 1.0}}, config)
