@@ -49,15 +49,33 @@ def _setup(obj: DeepHedgeObjective):
 
 def lightning_run(obj: DeepHedgeObjective, epochs: int) -> float:
     cfg, net = _setup(obj)
-    module = DeepHedgeModule(net, strike=obj.strike, initial_capital=obj.premium, cost_rate=obj.cost_rate,
-                             alpha=float(cfg["loss"]["alpha"]), beta=float(cfg["loss"]["beta"]),
-                             learning_rate=float(cfg["train"]["learning_rate"]))
-    train = make_loader(obj.features["train"], obj.paths["train"].spot, int(cfg["train"]["batch_size"]),
-                        shuffle=True, seed=obj.seed)
+    module = DeepHedgeModule(
+        net,
+        strike=obj.strike,
+        initial_capital=obj.premium,
+        cost_rate=obj.cost_rate,
+        alpha=float(cfg["loss"]["alpha"]),
+        beta=float(cfg["loss"]["beta"]),
+        learning_rate=float(cfg["train"]["learning_rate"]),
+    )
+    train = make_loader(
+        obj.features["train"],
+        obj.paths["train"].spot,
+        int(cfg["train"]["batch_size"]),
+        shuffle=True,
+        seed=obj.seed,
+    )
     val = make_loader(obj.features["val"], obj.paths["val"].spot, obj.paths["val"].n_paths, shuffle=False)
     t0 = time.perf_counter()
-    fit_best_epoch(module, train, val, max_epochs=epochs, patience=None, accelerator="cpu",
-                   gradient_clip_val=float(cfg["train"]["gradient_clip_val"]))
+    fit_best_epoch(
+        module,
+        train,
+        val,
+        max_epochs=epochs,
+        patience=None,
+        accelerator="cpu",
+        gradient_clip_val=float(cfg["train"]["gradient_clip_val"]),
+    )
     return time.perf_counter() - t0
 
 
@@ -76,7 +94,7 @@ def bare_run(obj: DeepHedgeObjective, epochs: int) -> float:
         net.train()
         order = torch.randperm(feats.shape[0], generator=torch.Generator().manual_seed(obj.seed + epoch))
         for i in range(0, feats.shape[0], bs):
-            idx = order[i:i + bs]
+            idx = order[i : i + bs]
             s = spot[idx]
             pnl = terminal_pnl(
                 s, net(feats[idx]), (s[:, -1] - obj.strike).clamp(min=0.0), obj.premium, obj.cost_rate
@@ -101,10 +119,14 @@ def quality(overrides: list[str], params: dict) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         sel = obj(params, NullReporter(tmp))
         test = obj.evaluate(params)
-    print(f"# GRU trained in {time.perf_counter() - t0:.1f}s (best epoch {sel.metrics['best_epoch']:.0f} "
-          f"of {sel.metrics['epochs_trained']:.0f})")
-    print(f"gru_test_cvar95={test.metrics['test_cvar95']:.4f}  pnl mean {test.metrics['test_pnl_mean']:.4f} "
-          f"std {test.metrics['test_pnl_std']:.4f}")
+    print(
+        f"# GRU trained in {time.perf_counter() - t0:.1f}s (best epoch {sel.metrics['best_epoch']:.0f} "
+        f"of {sel.metrics['epochs_trained']:.0f})"
+    )
+    print(
+        f"gru_test_cvar95={test.metrics['test_cvar95']:.4f}  pnl mean {test.metrics['test_pnl_mean']:.4f} "
+        f"std {test.metrics['test_pnl_std']:.4f}"
+    )
     base = obj.baselines()
     for name, res in base.items():
         m = res["out_of_sample"].metrics
@@ -114,8 +136,12 @@ def quality(overrides: list[str], params: dict) -> None:
         )
     key = "test_cvar95"
     stat = test.statistic(key)
-    out = assess(key, "minimize", SampleSet(test.samples[key], stat),
-                 {n: SampleSet(b["out_of_sample"].samples[key], stat) for n, b in base.items()})
+    out = assess(
+        key,
+        "minimize",
+        SampleSet(test.samples[key], stat),
+        {n: SampleSet(b["out_of_sample"].samples[key], stat) for n, b in base.items()},
+    )
     print(f"# verdict (paired bootstrap on the held-out paths): {out['verdict']['text']}")
 
 
@@ -138,7 +164,7 @@ def main() -> None:
         f"validation "
         f"paths, {args.epochs} epochs, {args.threads} thread(s); load average {os.getloadavg()[0]:.2f}"
     )
-    lightning_run(obj, 1)   # warm-up: imports, first-call allocations
+    lightning_run(obj, 1)  # warm-up: imports, first-call allocations
     bare_run(obj, 1)
     ratios = []
     for r in range(args.repeats):
@@ -148,8 +174,10 @@ def main() -> None:
         print(
             f"# run {r}: lightning {t['lightning_run']:.2f}s, bare PyTorch {t['bare_run']:.2f}s (reference)"
         )
-    print(f"lightning_overhead={statistics.median(ratios):.3f}  (target <= 1.15; load average "
-          f"{os.getloadavg()[0]:.2f})")
+    print(
+        f"lightning_overhead={statistics.median(ratios):.3f}  (target <= 1.15; load average "
+        f"{os.getloadavg()[0]:.2f})"
+    )
     if args.quality:
         # the best config of a default study run (seed 4, 20 trials)
         quality(

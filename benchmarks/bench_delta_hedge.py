@@ -84,12 +84,23 @@ class SeedGreeksSimulator:
         theta = theta * abs(self.position.notional) / spot / 365
         vega = spot * norm.pdf(d1) * np.sqrt(self.dte / 365)
         vega = vega * abs(self.position.notional) / spot / 100
-        return OptionsPosition(delta=(base_delta - 0.5) * 2 * position_sign, gamma=gamma * position_sign,
-                               theta=theta, vega=vega * position_sign, notional=self.position.notional)
+        return OptionsPosition(
+            delta=(base_delta - 0.5) * 2 * position_sign,
+            gamma=gamma * position_sign,
+            theta=theta,
+            vega=vega * position_sign,
+            notional=self.position.notional,
+        )
 
 
-def seed_run_simulation(market_data: list[MarketTick], cadence: int, delta_threshold: float,
-                        hedge_ratio: float, gamma_scalp_threshold: float, max_hedge: float) -> float:
+def seed_run_simulation(
+    market_data: list[MarketTick],
+    cadence: int,
+    delta_threshold: float,
+    hedge_ratio: float,
+    gamma_scalp_threshold: float,
+    max_hedge: float,
+) -> float:
     initial = OptionsPosition(delta=0.15, gamma=-0.02, theta=500, vega=-3000, notional=1_000_000)
     greeks_sim = SeedGreeksSimulator(initial, strike=50000, days_to_expiry=30)
     hedge_position = 0.0
@@ -105,8 +116,12 @@ def seed_run_simulation(market_data: list[MarketTick], cadence: int, delta_thres
         net_delta = g.delta + hedge_position / tick.spot_price
         delta_exposures.append(abs(net_delta))
         price_change = tick.spot_price - last_price
-        tick_pnl = (g.delta * price_change + 0.5 * g.gamma * price_change**2
-                    + hedge_position * (tick.spot_price - last_price) / last_price + g.theta * time_passed)
+        tick_pnl = (
+            g.delta * price_change
+            + 0.5 * g.gamma * price_change**2
+            + hedge_position * (tick.spot_price - last_price) / last_price
+            + g.theta * time_passed
+        )
         pnl_history.append(pnl_history[-1] + tick_pnl)
         should_hedge = (tick.timestamp - last_hedge_time).total_seconds() >= cadence
         if abs(net_delta) > delta_threshold:
@@ -143,8 +158,13 @@ def main() -> None:
     cfg = compose(["+study=delta_hedge"])
     market = CryptoPerpParams.from_config(cfg["simulator"])
     book = OptionsBook.from_config(cfg["book"], market.s0)
-    policy = HedgePolicy(cadence_seconds=60.0, delta_threshold=0.2, hedge_ratio=1.0,
-                         gamma_scalp_threshold=0.05, max_hedge_per_interval=0.5)  # the seed's
+    policy = HedgePolicy(
+        cadence_seconds=60.0,
+        delta_threshold=0.2,
+        hedge_ratio=1.0,
+        gamma_scalp_threshold=0.05,
+        max_hedge_per_interval=0.5,
+    )  # the seed's
     ww = HedgePolicy.from_config(cfg["hedge"], risk_aversion=float(cfg["risk"]["risk_aversion"]))
     costs = CostModel(cfg["costs"]["taker_fee"], cfg["costs"]["slippage"])
     n_paths = int(cfg["paths"]["n_paths"])
@@ -158,8 +178,10 @@ def main() -> None:
     t1 = time.perf_counter()
     inputs = build_hedge_inputs(paths, book, float(cfg["paths"]["sample_seconds"]))
     t2 = time.perf_counter()
-    print(f"setup_s={t2 - t0:.3f} sim_s={t1 - t0:.3f} marks_s={t2 - t1:.3f} "
-          f"(n_paths={n_paths}, n_steps={inputs.n_steps})")
+    print(
+        f"setup_s={t2 - t0:.3f} sim_s={t1 - t0:.3f} marks_s={t2 - t1:.3f} "
+        f"(n_paths={n_paths}, n_steps={inputs.n_steps})"
+    )
 
     steps = inputs.n_paths * inputs.n_steps
     best = np.inf
@@ -181,8 +203,15 @@ def main() -> None:
     # as the notebook builds its market data once)
     n_seed = min(args.seed_ticks, inputs.n_steps)
     start = datetime(2024, 1, 1)
-    ticks = [MarketTick(start + timedelta(seconds=i * market.tick_seconds), float(paths.spot[0, i]),
-                        float(paths.iv[0, i]), 0.0002) for i in range(n_seed + 1)]
+    ticks = [
+        MarketTick(
+            start + timedelta(seconds=i * market.tick_seconds),
+            float(paths.spot[0, i]),
+            float(paths.iv[0, i]),
+            0.0002,
+        )
+        for i in range(n_seed + 1)
+    ]
     a = time.perf_counter()
     seed_run_simulation(ticks, 60, 0.2, 1.0, 0.05, 0.5)
     seed_rate = n_seed / (time.perf_counter() - a)

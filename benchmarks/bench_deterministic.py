@@ -21,14 +21,23 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ENV = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "tests" / "support"), str(ROOT)]),
-           HEDGEOPT_CONFIG_PATH=str(ROOT / "tests" / "conf"), MLFLOW_LOGGING_LEVEL="WARNING")
+ENV = dict(
+    os.environ,
+    PYTHONPATH=os.pathsep.join([str(ROOT / "tests" / "support"), str(ROOT)]),
+    HEDGEOPT_CONFIG_PATH=str(ROOT / "tests" / "conf"),
+    MLFLOW_LOGGING_LEVEL="WARNING",
+)
 
 
 def run(cwd: Path, *args: str) -> tuple[float, list[tuple]]:
     """(search seconds, [(params, values)] of every trial) of one invocation in ``cwd``."""
-    subprocess.run([sys.executable, "-m", "hedgeopt", "+study=toy", "progress=false", *args],
-                   cwd=cwd, env=ENV, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "hedgeopt", "+study=toy", "progress=false", *args],
+        cwd=cwd,
+        env=ENV,
+        check=True,
+        capture_output=True,
+    )
     import optuna
     from mlflow import MlflowClient
     from optuna.storages import JournalStorage
@@ -47,13 +56,14 @@ def main() -> None:
     ap.add_argument("--sleep", type=float, default=0.2)
     ap.add_argument("--n-trials", type=int, default=20)
     a = ap.parse_args()
-    common = (f"n_trials={a.n_trials}", "n_jobs=2", f"toy.sleep={a.sleep}",
-              "sampler.n_startup_trials=6")
+    common = (f"n_trials={a.n_trials}", "n_jobs=2", f"toy.sleep={a.sleep}", "sampler.n_startup_trials=6")
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for label, extra in (("asynchronous (reference)", "deterministic=false"),
-                             ("deterministic, run 1", "deterministic=true"),
-                             ("deterministic, run 2", "deterministic=true")):
+        for label, extra in (
+            ("asynchronous (reference)", "deterministic=false"),
+            ("deterministic, run 1", "deterministic=true"),
+            ("deterministic, run 2", "deterministic=true"),
+        ):
             cwd = Path(tmp) / label.replace(" ", "_").replace(",", "").replace("(", "").replace(")", "")
             cwd.mkdir()
             out[label] = run(cwd, *common, extra)

@@ -21,14 +21,23 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ENV = dict(os.environ, PYTHONPATH=str(ROOT / "tests" / "support"),
-           HEDGEOPT_CONFIG_PATH=str(ROOT / "tests" / "conf"), MLFLOW_LOGGING_LEVEL="WARNING")
+ENV = dict(
+    os.environ,
+    PYTHONPATH=str(ROOT / "tests" / "support"),
+    HEDGEOPT_CONFIG_PATH=str(ROOT / "tests" / "conf"),
+    MLFLOW_LOGGING_LEVEL="WARNING",
+)
 
 
 def run(cwd: Path, *args: str) -> float:
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "hedgeopt", "+study=toy", "progress=false", *args],
-                   cwd=cwd, env=ENV, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "hedgeopt", "+study=toy", "progress=false", *args],
+        cwd=cwd,
+        env=ENV,
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - t0
 
 
@@ -60,8 +69,9 @@ def bare_optuna(n: int) -> float:
         time.sleep(0.001)
         return (x - 1) ** 2 + 0.1 * (n_ - 3) ** 2 + (0.5 if kind == "b" else 0.0)
 
-    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0, multivariate=True,
-                                                                   constant_liar=True))
+    study = optuna.create_study(
+        sampler=optuna.samplers.TPESampler(seed=0, multivariate=True, constant_liar=True)
+    )
     t0 = time.perf_counter()
     study.optimize(objective, n_trials=n)
     return n / (time.perf_counter() - t0)
@@ -73,11 +83,15 @@ def main() -> None:
         fast.mkdir()
         wall = run(fast, "n_trials=200", "n_jobs=2", "toy.sleep=0.001")
         n, secs = search_phase(fast)
-        print(f"1 ms objective, {n} trials, n_jobs=2, MLflow on: search phase {secs:.2f} s, "
-              f"whole invocation {wall:.2f} s (start-up, export, plots included)")
+        print(
+            f"1 ms objective, {n} trials, n_jobs=2, MLflow on: search phase {secs:.2f} s, "
+            f"whole invocation {wall:.2f} s (start-up, export, plots included)"
+        )
         print(f"trials_per_s={n / secs:.2f}")
-        print(f"reference: bare in-process optuna, no storage or MLflow: "
-              f"bare_optuna_trials_per_s={bare_optuna(200):.2f}")
+        print(
+            f"reference: bare in-process optuna, no storage or MLflow: "
+            f"bare_optuna_trials_per_s={bare_optuna(200):.2f}"
+        )
 
         times = {}
         for jobs in (1, 2):
@@ -86,8 +100,10 @@ def main() -> None:
             wall = run(d, "n_trials=16", f"n_jobs={jobs}", "toy.burn=10000000")
             n, secs = search_phase(d)
             times[jobs] = secs
-            print(f"CPU-bound objective, {n} trials, n_jobs={jobs}: search phase {secs:.2f} s "
-                  f"({secs / n:.3f} s a trial), whole invocation {wall:.2f} s")
+            print(
+                f"CPU-bound objective, {n} trials, n_jobs={jobs}: search phase {secs:.2f} s "
+                f"({secs / n:.3f} s a trial), whole invocation {wall:.2f} s"
+            )
         print(f"parallel_speedup={times[1] / times[2]:.3f}")
 
 

@@ -55,8 +55,14 @@ def invoke(cwd: Path, env: dict[str, str], *args: str) -> tuple[float, float]:
     """Run the CLI; ``(wall seconds, CPU seconds of it and its children)``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "hedgeopt", "progress=false", *args], cwd=cwd, env=env,
-                       capture_output=True, text=True, check=False)
+    r = subprocess.run(
+        [sys.executable, "-m", "hedgeopt", "progress=false", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode != 0:
@@ -100,15 +106,20 @@ def default_study(tmp: Path, code: Path, label: str) -> float:
             total_w += p["wall_s"]
             total_c += p["cpu_s"]
             print(f"  phase {p['phase']:<40} wall {p['wall_s']:6.2f} s  cpu {p['cpu_s']:6.2f} s")
-        print(f"  phase {'exit (workers stopped, interpreter)':<40} wall {wall - total_w:6.2f} s  "
-              f"cpu {max(0.0, cpu - total_c):6.2f} s")
+        print(
+            f"  phase {'exit (workers stopped, interpreter)':<40} wall {wall - total_w:6.2f} s  "
+            f"cpu {max(0.0, cpu - total_c):6.2f} s"
+        )
         for name, secs in doc.get("details", {}).items():
             print(f"    inside a {name:<30} {secs:6.2f} s")
-        r = subprocess.run([sys.executable, "-c", SETUP], env=env, capture_output=True, text=True,
-                           check=True, cwd=tmp)
+        r = subprocess.run(
+            [sys.executable, "-c", SETUP], env=env, capture_output=True, text=True, check=True, cwd=tmp
+        )
         s = json.loads(r.stdout.strip().splitlines()[-1])
-        print(f"  one worker's set-up in a fresh process: imports {s['imports']:.2f} s, kernels "
-              f"from numba's cache {s['kernels']:.2f} s, in-sample paths {s['in_sample']:.2f} s")
+        print(
+            f"  one worker's set-up in a fresh process: imports {s['imports']:.2f} s, kernels "
+            f"from numba's cache {s['kernels']:.2f} s, in-sample paths {s['in_sample']:.2f} s"
+        )
     print(f"  whole invocation: wall {wall:.2f} s, CPU {cpu:.2f} s (parent and workers), {load()}")
     return wall
 
@@ -129,8 +140,10 @@ def throughput(tmp: Path, code: Path, label: str, n: int) -> tuple[float, Path]:
     env = env_for(code, toy=True, HEDGEOPT_CACHE_DIR=str(tmp / "cache"))
     wall, _ = invoke(work, env, "+study=toy", f"n_trials={n}", "n_jobs=2", "toy.sleep=0.001")
     logged, secs = search_phase(work, "toy")
-    print(f"[{label}] 1 ms objective, {logged} trials in MLflow, n_jobs=2: search phase {secs:.2f} s, "
-          f"whole invocation {wall:.2f} s, {load()}")
+    print(
+        f"[{label}] 1 ms objective, {logged} trials in MLflow, n_jobs=2: search phase {secs:.2f} s, "
+        f"whole invocation {wall:.2f} s, {load()}"
+    )
     return logged / secs, work
 
 
@@ -155,10 +168,12 @@ def peer(store: Path, n: int) -> float:
         return (x - 1) ** 2 + 0.1 * (n_ - 3) ** 2 + (0.5 if kind == "b" else 0.0)
 
     warnings.simplefilter("ignore", FutureWarning)  # "deprecated in v4.9.0", still Optuna's own
-    callback = MLflowCallback(tracking_uri=uri, metric_name="loss", create_experiment=False,
-                              mlflow_kwargs={"nested": True})
-    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0, multivariate=True,
-                                                                   constant_liar=True))
+    callback = MLflowCallback(
+        tracking_uri=uri, metric_name="loss", create_experiment=False, mlflow_kwargs={"nested": True}
+    )
+    study = optuna.create_study(
+        sampler=optuna.samplers.TPESampler(seed=0, multivariate=True, constant_liar=True)
+    )
     with mlflow.start_run(run_name="peer"):
         t0 = time.perf_counter()
         study.optimize(objective, n_trials=n, callbacks=[callback])

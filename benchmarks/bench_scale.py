@@ -39,17 +39,24 @@ LAYOUTS = {1: (1,), 2: (1, 1), 4: (2, 2)}  # workers -> n_jobs of each invocatio
 
 def env() -> dict[str, str]:
     e = dict(os.environ)
-    e["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests" / "support"), str(ROOT),
-                                       e.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    e["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT / "tests" / "support"), str(ROOT), e.get("PYTHONPATH", "")]
+    ).rstrip(os.pathsep)
     e["HEDGEOPT_CONFIG_PATH"] = str(ROOT / "tests" / "conf")
     e["MLFLOW_LOGGING_LEVEL"] = "WARNING"
     return e
 
 
 def start(cwd: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "hedgeopt", "progress=false", "+study=toy", *args],
-                            cwd=cwd, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "hedgeopt", "progress=false", "+study=toy", *args],
+        cwd=cwd,
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def wait_ok(proc: subprocess.Popen) -> None:
@@ -114,8 +121,9 @@ def throughput(storage: str | None, workers: int, n_trials: int, burn: int) -> t
         wall = time.perf_counter() - t0
         trials = [t for t in load(storage, cwd).trials if t.state.name == "COMPLETE"]
         assert len(trials) == n_trials, len(trials)
-        span = (max(t.datetime_complete for t in trials)
-                - min(t.datetime_start for t in trials)).total_seconds()
+        span = (
+            max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)
+        ).total_seconds()
         return n_trials / span, wall
 
 
@@ -124,16 +132,25 @@ def kill_latency(pg: Postgres, whole: bool, hb: int, grace: int) -> tuple[float,
     storage = pg.fresh()
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path(tmp)
-        args = [f"storage={storage}", "n_trials=4", "n_jobs=2", "toy.sleep=3",
-                f"heartbeat_interval={hb}", f"grace_period={grace}"]
+        args = [
+            f"storage={storage}",
+            "n_trials=4",
+            "n_jobs=2",
+            "toy.sleep=3",
+            f"heartbeat_interval={hb}",
+            f"grace_period={grace}",
+        ]
         proc = start(cwd, *args)
         victim = None
         deadline = time.time() + 120
         while victim is None and time.time() < deadline:
             time.sleep(0.2)
             try:
-                running = [t for t in load(storage, cwd).trials
-                           if t.state.name == "RUNNING" and t.user_attrs.get("hedgeopt.pid")]
+                running = [
+                    t
+                    for t in load(storage, cwd).trials
+                    if t.state.name == "RUNNING" and t.user_attrs.get("hedgeopt.pid")
+                ]
             except Exception:  # noqa: BLE001 - not created yet
                 continue
             victim = running[0] if running else None
@@ -166,8 +183,10 @@ def main() -> None:
         for workers in (1, 2, 4):
             for label, storage in (("journal", None), ("postgresql", pg.fresh())):
                 tps, wall = throughput(storage, workers, a.trials, a.burn)
-                print(f"{workers:>7} {len(LAYOUTS[workers]):>11} {label:>10} {tps:>9.2f} {wall:>7.1f}",
-                      flush=True)
+                print(
+                    f"{workers:>7} {len(LAYOUTS[workers]):>11} {label:>10} {tps:>9.2f} {wall:>7.1f}",
+                    flush=True,
+                )
         if not a.no_kill:
             print("\nkill-to-retry on PostgreSQL (seconds after SIGKILL: trial failed / retry started)")
             for whole, hb, grace, what in (

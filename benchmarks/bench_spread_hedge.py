@@ -58,12 +58,16 @@ def main(n_trials: int = 30, seed: int = 0) -> None:
             arr = [hr.hedge_ratio_array(method, obj.values[t - 60 : t]) for t in starts]
             t_arr = time.perf_counter() - t0
             t0 = time.perf_counter()
-            ref = [hr.hedge_ratio(method, pd.DataFrame(obj.values[t - 60 : t], columns=obj.columns))
-                   for t in starts]
+            ref = [
+                hr.hedge_ratio(method, pd.DataFrame(obj.values[t - 60 : t], columns=obj.columns))
+                for t in starts
+            ]
             t_ref = time.perf_counter() - t0
         same = np.allclose([a[0] for a in arr], [r[obj.columns[1]] for r in ref], equal_nan=True)
-        print(f"  {method:14s} array {t_arr / len(starts) * 1e3:7.2f} ms   DataFrame reference "
-              f"{t_ref / len(starts) * 1e3:7.2f} ms   x{t_ref / t_arr:5.1f}   same ratios: {same}")
+        print(
+            f"  {method:14s} array {t_arr / len(starts) * 1e3:7.2f} ms   DataFrame reference "
+            f"{t_ref / len(starts) * 1e3:7.2f} ms   x{t_ref / t_arr:5.1f}   same ratios: {same}"
+        )
 
 
 if __name__ == "__main__":

@@ -44,8 +44,10 @@ def bench_screen(obj: SpreadHedgeUniverseObjective, formation: int = 120) -> Non
 
     def eg_loop() -> None:
         for i, j in pairs:
-            max(coint(block[:, i], block[:, j], maxlag=1, autolag=None)[1],
-                coint(block[:, j], block[:, i], maxlag=1, autolag=None)[1])
+            max(
+                coint(block[:, i], block[:, j], maxlag=1, autolag=None)[1],
+                coint(block[:, j], block[:, i], maxlag=1, autolag=None)[1],
+            )
 
     def jo_loop() -> None:
         for i, j in pairs:
@@ -62,8 +64,10 @@ def bench_screen(obj: SpreadHedgeUniverseObjective, formation: int = 120) -> Non
         slow_eg = _per_call(eg_loop, 2)
         slow_jo = _per_call(jo_loop, 2)
         slow_all = _per_call(eg_all_default, 1)
-    print(f"one formation window ({formation} rows, {n_assets} assets, {len(all_pairs)} pairs, "
-          f"{len(pairs)} candidates after the correlation pre-screen)")
+    print(
+        f"one formation window ({formation} rows, {n_assets} assets, {len(all_pairs)} pairs, "
+        f"{len(pairs)} candidates after the correlation pre-screen)"
+    )
     print(f"  Engle-Granger, batched (both directions)   : {fast_eg * 1e3:9.2f} ms")
     print(
         f"  reference: statsmodels coint pair by pair  : {slow_eg * 1e3:9.2f} ms  ({slow_eg / fast_eg:6.1f}x)"
@@ -80,15 +84,18 @@ def bench_screen(obj: SpreadHedgeUniverseObjective, formation: int = 120) -> Non
 
 def bench_trials(obj: SpreadHedgeUniverseObjective, n_trials: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
-    trials = [{
-        "selection.test": str(rng.choice(ps.TESTS)),
-        "selection.p_value": float(rng.choice([0.01, 0.05, 0.1])),
-        "selection.k": int(rng.integers(1, 11)),
-        "spread.method": str(rng.choice(["ols", "tls", "johansen", "box_tiao"])),
-        "spread.formation_window": int(rng.choice(np.arange(60, 251, 10))),
-        "spread.trading_window": int(rng.choice([20, 40, 60, 80, 100, 120])),
-        "trade.entry_z": float(rng.uniform(1.0, 3.0)),
-    } for _ in range(n_trials)]
+    trials = [
+        {
+            "selection.test": str(rng.choice(ps.TESTS)),
+            "selection.p_value": float(rng.choice([0.01, 0.05, 0.1])),
+            "selection.k": int(rng.integers(1, 11)),
+            "spread.method": str(rng.choice(["ols", "tls", "johansen", "box_tiao"])),
+            "spread.formation_window": int(rng.choice(np.arange(60, 251, 10))),
+            "spread.trading_window": int(rng.choice([20, 40, 60, 80, 100, 120])),
+            "trade.entry_z": float(rng.uniform(1.0, 3.0)),
+        }
+        for _ in range(n_trials)
+    ]
     t0 = time.perf_counter()
     cached = [obj(p, NullReporter()).metrics for p in trials]
     t_cached = time.perf_counter() - t0
@@ -101,8 +108,10 @@ def bench_trials(obj: SpreadHedgeUniverseObjective, n_trials: int, seed: int) ->
     assert cached == fresh
     print(f"{n_trials} random trials, one process")
     print(f"  with the per-worker caches                 : {t_cached / n_trials * 1e3:9.1f} ms/trial")
-    print(f"  reference, re-screening every window       : {t_fresh / n_trials * 1e3:9.1f} ms/trial"
-          f"  ({t_fresh / t_cached:6.2f}x)")
+    print(
+        f"  reference, re-screening every window       : {t_fresh / n_trials * 1e3:9.1f} ms/trial"
+        f"  ({t_fresh / t_cached:6.2f}x)"
+    )
 
 
 def main(n_trials: int = 30, seed: int = 0) -> None:

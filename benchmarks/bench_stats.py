@@ -39,8 +39,10 @@ def main() -> None:
     common = rng.normal(size=(n, 2))
     trials = [_Trial(common + rng.normal(0, 0.3, (n, 2)) + i * 0.01) for i in range(n_trials)]
     stat = CostRisk()
-    ev = lambda x: Evaluation({"score": float(stat(x))}, samples={"score": x},  # noqa: E731
-                              statistics={"score": stat})
+
+    def ev(x: np.ndarray) -> Evaluation:
+        return Evaluation({"score": float(stat(x))}, samples={"score": x}, statistics={"score": stat})
+
     oos = ev(common + 0.1)
     baselines = {f"b{i}": {"out_of_sample": ev(common + rng.normal(0, 0.3, (n, 2)))} for i in range(n_base)}
 

@@ -52,10 +52,25 @@ def _env() -> dict[str, str]:
 
 
 def _start(work: Path, n_trials: int) -> subprocess.Popen:
-    args = [sys.executable, "-m", "hedgeopt", "+study=toy", "progress=false", f"n_trials={n_trials}",
-            "n_jobs=2", "toy.sleep=0.3"]
-    return subprocess.Popen(args, cwd=work, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+    args = [
+        sys.executable,
+        "-m",
+        "hedgeopt",
+        "+study=toy",
+        "progress=false",
+        f"n_trials={n_trials}",
+        "n_jobs=2",
+        "toy.sleep=0.3",
+    ]
+    return subprocess.Popen(
+        args,
+        cwd=work,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _children(pid: int) -> list[int]:
@@ -163,8 +178,11 @@ def _check(work: Path, n_trials: int) -> tuple[int, list[str]]:
     left = [r.info.run_id for r in runs if r.info.status == "RUNNING"]
     if left:
         problems.append(f"{len(left)} MLflow run(s) left RUNNING")
-    logged = {int(r.data.tags["hedgeopt.trial_number"]) for r in runs
-              if r.data.tags.get("hedgeopt.role") == "trial" and r.info.status == "FINISHED"}
+    logged = {
+        int(r.data.tags["hedgeopt.trial_number"])
+        for r in runs
+        if r.data.tags.get("hedgeopt.role") == "trial" and r.info.status == "FINISHED"
+    }
     lost = sum(t.number not in logged for t in complete)
     for name, load in (("best.yaml", yaml.safe_load), ("best.json", json.loads)):
         try:
@@ -195,8 +213,11 @@ def main(argv: list[str] | None = None) -> int:
         lost_total += lost
         broken += bool(problems)
         status = "ok" if not problems and not lost else f"lost={lost} " + "; ".join(problems)
-        print(f"round {i + 1:2d}: n_trials={n_trials:3d} faults={','.join(faults) or 'none'} "
-              f"{time.perf_counter() - t:5.1f}s {status}", flush=True)
+        print(
+            f"round {i + 1:2d}: n_trials={n_trials:3d} faults={','.join(faults) or 'none'} "
+            f"{time.perf_counter() - t:5.1f}s {status}",
+            flush=True,
+        )
         if problems and log:
             print(log[-2000:], flush=True)
     print(f"wall {time.perf_counter() - t0:.0f}s; load average {os.getloadavg()[0]:.2f}; dir {base}")

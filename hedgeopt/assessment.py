@@ -29,8 +29,7 @@ from hedgeopt.stats import (
 )
 
 #: In-sample / out-of-sample metric name pairs: ``val_x`` is judged as ``test_x`` and so on.
-SPLIT_PREFIXES = (("select_", "test_"), ("val_", "test_"), ("is_", "oos_"),
-                  ("in_sample_", "out_of_sample_"))
+SPLIT_PREFIXES = (("select_", "test_"), ("val_", "test_"), ("is_", "oos_"), ("in_sample_", "out_of_sample_"))
 
 
 def counterpart(out_of_sample: Mapping[str, Any], name: str) -> str | None:
@@ -38,13 +37,12 @@ def counterpart(out_of_sample: Mapping[str, Any], name: str) -> str | None:
     if name in out_of_sample:
         return name
     for ins, oos in SPLIT_PREFIXES:
-        if name.startswith(ins) and oos + name[len(ins):] in out_of_sample:
-            return oos + name[len(ins):]
+        if name.startswith(ins) and oos + name[len(ins) :] in out_of_sample:
+            return oos + name[len(ins) :]
     return None
 
 
-def _sample_set(result: Metrics | None, metric: str, statistic: Statistic | None = None
-                ) -> SampleSet | None:
+def _sample_set(result: Metrics | None, metric: str, statistic: Statistic | None = None) -> SampleSet | None:
     if not isinstance(result, Evaluation):
         return None
     key = metric if metric in result.samples else counterpart(result.samples, metric)
@@ -66,44 +64,73 @@ def _point(result: Metrics | None, metric: str) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def _point_verdict(metric: str, direction: str, best: float | None,
-                   baselines: Mapping[str, float]) -> dict[str, Any]:
+def _point_verdict(
+    metric: str, direction: str, best: float | None, baselines: Mapping[str, float]
+) -> dict[str, Any]:
     """A verdict from point figures only (no per-sample values): says so, claims nothing."""
     if best is None or not baselines:
-        return {"best_baseline": None, "outcome": "not assessed",
-                "text": f"No out-of-sample {metric} to compare with baselines."}
+        return {
+            "best_baseline": None,
+            "outcome": "not assessed",
+            "text": f"No out-of-sample {metric} to compare with baselines.",
+        }
     sign = 1.0 if direction == "maximize" else -1.0
     ref = max(baselines, key=lambda k: sign * baselines[k])
     diff = best - baselines[ref]
     word = "above" if diff > 0 else "below" if diff < 0 else "equal to"
-    return {"best_baseline": ref, "outcome": "not assessed", "difference": {"value": diff},
-            "text": (f"Point figures only: the tuned config's {metric} is {word} the best baseline "
-                     f"'{ref}' by {diff:+.4g}; the objective gives no per-sample values, so there "
-                     "is no interval and no verdict.")}
+    return {
+        "best_baseline": ref,
+        "outcome": "not assessed",
+        "difference": {"value": diff},
+        "text": (
+            f"Point figures only: the tuned config's {metric} is {word} the best baseline "
+            f"'{ref}' by {diff:+.4g}; the objective gives no per-sample values, so there "
+            "is no interval and no verdict."
+        ),
+    }
 
 
-def assess_metric(metric: str, direction: str, oos: Metrics | None,
-                  baselines: Mapping[str, Mapping[str, Metrics]], seed: int) -> dict[str, Any]:
+def assess_metric(
+    metric: str,
+    direction: str,
+    oos: Metrics | None,
+    baselines: Mapping[str, Mapping[str, Metrics]],
+    seed: int,
+) -> dict[str, Any]:
     """Intervals, paired differences and the verdict for one optimised metric."""
     best = _sample_set(oos, metric)
     if best is None:
-        points = {n: v for n, res in baselines.items()
-                  if (v := _point(res.get("out_of_sample"), metric)) is not None}
-        out = {"metric": metric, "direction": direction, "samples": False,
-               "best": {"value": _point(oos, metric)},
-               "baselines": {n: {"interval": {"value": v}} for n, v in points.items()}}
+        points = {
+            n: v
+            for n, res in baselines.items()
+            if (v := _point(res.get("out_of_sample"), metric)) is not None
+        }
+        out = {
+            "metric": metric,
+            "direction": direction,
+            "samples": False,
+            "best": {"value": _point(oos, metric)},
+            "baselines": {n: {"interval": {"value": v}} for n, v in points.items()},
+        }
         out["verdict"] = _point_verdict(metric, direction, _point(oos, metric), points)
         return out
-    others = {n: s for n, res in baselines.items()
-              if (s := _sample_set(res.get("out_of_sample"), metric, best.statistic)) is not None}
+    others = {
+        n: s
+        for n, res in baselines.items()
+        if (s := _sample_set(res.get("out_of_sample"), metric, best.statistic)) is not None
+    }
     out = assess(metric, direction, best, others, seed=seed)
     out["samples"] = True
     for name, res in baselines.items():  # baselines with point figures only still show up
         if name not in out["baselines"] and (v := _point(res.get("out_of_sample"), metric)) is not None:
             out["baselines"][name] = {"interval": {"value": v}}
     if "verdict" not in out:
-        out["verdict"] = _point_verdict(metric, direction, out["best"]["value"],
-                                        {n: b["interval"]["value"] for n, b in out["baselines"].items()})
+        out["verdict"] = _point_verdict(
+            metric,
+            direction,
+            out["best"]["value"],
+            {n: b["interval"]["value"] for n, b in out["baselines"].items()},
+        )
     return out
 
 
@@ -113,8 +140,11 @@ def trial_samples(trials: Sequence[Any], attr: str) -> np.ndarray | None:
     Trials whose values have another shape than the most common one (a changed objective
     set-up) are left out.
     """
-    rows = [np.asarray(t.user_attrs[attr], dtype=float) for t in trials
-            if t.state.name == "COMPLETE" and attr in t.user_attrs]
+    rows = [
+        np.asarray(t.user_attrs[attr], dtype=float)
+        for t in trials
+        if t.state.name == "COMPLETE" and attr in t.user_attrs
+    ]
     if len(rows) < 2:
         return None
     shapes = [r.shape for r in rows]
@@ -123,8 +153,9 @@ def trial_samples(trials: Sequence[Any], attr: str) -> np.ndarray | None:
     return np.stack(kept) if len(kept) >= 2 else None
 
 
-def overfitting(metric: str, direction: str, matrix: np.ndarray | None, statistic: Statistic,
-                seed: int) -> dict[str, Any]:
+def overfitting(
+    metric: str, direction: str, matrix: np.ndarray | None, statistic: Statistic, seed: int
+) -> dict[str, Any]:
     """PBO over the completed trials, or why it was not computed."""
     if matrix is None:
         return {"pbo": None, "reason": "needs per-sample in-sample values of at least 2 completed trials"}
@@ -136,9 +167,16 @@ def overfitting(metric: str, direction: str, matrix: np.ndarray | None, statisti
     return {"metric": metric, **res.as_dict()}
 
 
-def assess_study(metrics: Sequence[str], directions: Sequence[str], in_sample: Mapping[str, float],
-                 oos: Metrics | None, baselines: Mapping[str, Mapping[str, Metrics]],
-                 trials: Sequence[Any], samples_attr_prefix: str, seed: int) -> dict[str, Any]:
+def assess_study(
+    metrics: Sequence[str],
+    directions: Sequence[str],
+    in_sample: Mapping[str, float],
+    oos: Metrics | None,
+    baselines: Mapping[str, Mapping[str, Metrics]],
+    trials: Sequence[Any],
+    samples_attr_prefix: str,
+    seed: int,
+) -> dict[str, Any]:
     """Everything the export says about how sure it is (see the module docstring)."""
     per_metric = {}
     for m, d in zip(metrics, directions, strict=False):  # judged under its held-out name (select_x as test_x)
@@ -153,8 +191,7 @@ def assess_study(metrics: Sequence[str], directions: Sequence[str], in_sample: M
     for m in metrics:
         o = _point(oos, m)
         if m in in_sample and o is not None:
-            gaps[m] = {"in_sample": float(in_sample[m]), "out_of_sample": o,
-                       "gap": float(in_sample[m]) - o}
+            gaps[m] = {"in_sample": float(in_sample[m]), "out_of_sample": o, "gap": float(in_sample[m]) - o}
     over["selection_gap"] = gaps
     verdict = per_metric[first]["verdict"] if len(metrics) == 1 else pareto_verdict(per_metric)
     return {"level": 0.95, "metrics": per_metric, "verdict": verdict, "overfitting": over}
@@ -174,24 +211,43 @@ def pareto_verdict(per_metric: Mapping[str, Mapping[str, Any]]) -> dict[str, Any
     paired = sorted(set.intersection(*names)) if names else []
     metrics = list(per_metric)
     if not paired:
-        return {"best_baseline": None, "outcome": "not assessed",
-                "text": "No baseline has paired per-sample values for every metric; no verdict."}
+        return {
+            "best_baseline": None,
+            "outcome": "not assessed",
+            "text": "No baseline has paired per-sample values for every metric; no verdict.",
+        }
     outcomes = {b: [per_metric[m]["baselines"][b]["outcome"] for m in metrics] for b in paired}
     dominating = [b for b, o in outcomes.items() if "loses" in o and "wins" not in o]
     dominated = [b for b, o in outcomes.items() if "wins" in o and "loses" not in o]
     axes = " and ".join(metrics)
     if dominating:
         ref = dominating[0]
-        return {"best_baseline": ref, "outcome": "loses", "dominated_by": dominating,
-                "text": (f"The baseline '{ref}' dominates the tuned config out of sample (as good or "
-                         f"better on {axes}, significantly better on one); prefer the baseline.")}
+        return {
+            "best_baseline": ref,
+            "outcome": "loses",
+            "dominated_by": dominating,
+            "text": (
+                f"The baseline '{ref}' dominates the tuned config out of sample (as good or "
+                f"better on {axes}, significantly better on one); prefer the baseline."
+            ),
+        }
     if len(dominated) == len(paired):
-        return {"best_baseline": None, "outcome": "wins", "dominates": dominated,
-                "text": f"The tuned config dominates every baseline out of sample on {axes}."}
-    return {"best_baseline": None, "outcome": "ties", "dominates": dominated,
-            "text": (f"No baseline dominates the tuned config out of sample: it trades {axes} "
-                     f"against each other; it dominates {len(dominated)} of {len(paired)} "
-                     f"baselines ({', '.join(dominated) or 'none'}).")}
+        return {
+            "best_baseline": None,
+            "outcome": "wins",
+            "dominates": dominated,
+            "text": f"The tuned config dominates every baseline out of sample on {axes}.",
+        }
+    return {
+        "best_baseline": None,
+        "outcome": "ties",
+        "dominates": dominated,
+        "text": (
+            f"No baseline dominates the tuned config out of sample: it trades {axes} "
+            f"against each other; it dominates {len(dominated)} of {len(paired)} "
+            f"baselines ({', '.join(dominated) or 'none'})."
+        ),
+    }
 
 
 def headline_metrics(assessment: Mapping[str, Any]) -> dict[str, float]:
@@ -219,16 +275,24 @@ def summary_lines(assessment: Mapping[str, Any]) -> list[str]:
     """The console block: intervals of the best and each baseline, the verdict, PBO."""
     lines: list[str] = []
     for m, a in assessment["metrics"].items():
-        how = (f"95% bootstrap intervals over {a.get('n_samples')} paired samples"
-               + (f", blocks of {a['block_length']}" if a.get("block_length", 1) > 1 else "")
-               if a.get("samples") else "point figures only")
+        how = (
+            f"95% bootstrap intervals over {a.get('n_samples')} paired samples"
+            + (f", blocks of {a['block_length']}" if a.get("block_length", 1) > 1 else "")
+            if a.get("samples")
+            else "point figures only"
+        )
         name = a.get("out_of_sample_metric", m)
         lines.append(f"How sure, out of sample ({name}, {a['direction']}; {how}):")
         rows = [("tuned config", _fmt_interval(a["best"]), "")]
         for base, b in a["baselines"].items():
             d = b.get("difference")
-            rows.append((base, _fmt_interval(b["interval"]),
-                         f"{_fmt_interval(d)} {b.get('outcome', '')}" if d else ""))
+            rows.append(
+                (
+                    base,
+                    _fmt_interval(b["interval"]),
+                    f"{_fmt_interval(d)} {b.get('outcome', '')}" if d else "",
+                )
+            )
         w0 = max(len(r[0]) for r in rows)
         w1 = max(len(r[1]) for r in rows)
         lines.append(f"  {'':<{w0}}  {name:<{w1}}  tuned minus baseline")
@@ -239,14 +303,18 @@ def summary_lines(assessment: Mapping[str, Any]) -> list[str]:
         lines.append("Verdict: " + assessment["verdict"]["text"])
     over = assessment["overfitting"]
     if over.get("pbo") is not None:
-        lines.append(f"Overfitting: PBO {over['pbo']:.2f} (CSCV over {over['n_trials']} trials x "
-                     f"{over['n_samples']} in-sample samples, {over['n_partitions']} partitions; "
-                     "near 0: the in-sample ranking carries over, near 0.5 or above: it does not)")
+        lines.append(
+            f"Overfitting: PBO {over['pbo']:.2f} (CSCV over {over['n_trials']} trials x "
+            f"{over['n_samples']} in-sample samples, {over['n_partitions']} partitions; "
+            "near 0: the in-sample ranking carries over, near 0.5 or above: it does not)"
+        )
     else:
         lines.append(f"Overfitting: PBO not computed ({over.get('reason')})")
     for m, g in over.get("selection_gap", {}).items():
-        lines.append(f"  best trial's {m}: in-sample {g['in_sample']:.4g}, out of sample "
-                     f"{g['out_of_sample']:.4g} (gap {g['gap']:+.4g})")
+        lines.append(
+            f"  best trial's {m}: in-sample {g['in_sample']:.4g}, out of sample "
+            f"{g['out_of_sample']:.4g} (gap {g['gap']:+.4g})"
+        )
     return lines
 
 

@@ -11,8 +11,12 @@ ROLE, TRIAL_NUMBER = "hedgeopt.role", "hedgeopt.trial_number"
 def _trial_runs(client: Any, experiment_id: str, extra: str = "") -> list[Any]:
     runs, token = [], None
     while True:
-        page = client.search_runs([experiment_id], filter_string=f"tags.`{ROLE}` = 'trial'{extra}",
-                                  max_results=1000, page_token=token)
+        page = client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.`{ROLE}` = 'trial'{extra}",
+            max_results=1000,
+            page_token=token,
+        )
         runs.extend(page)
         token = page.token
         if not token:
@@ -29,8 +33,11 @@ def tag_best_run(tracker: Any, parent_id: str, best_number: int, run_id: str | N
     """
     client, exp = tracker.client, tracker.experiment_id
     if run_id is None:
-        found = [r for r in _trial_runs(client, exp, f" and tags.`{TRIAL_NUMBER}` = '{best_number}'")
-                 if r.info.status != "RUNNING"]
+        found = [
+            r
+            for r in _trial_runs(client, exp, f" and tags.`{TRIAL_NUMBER}` = '{best_number}'")
+            if r.info.status != "RUNNING"
+        ]
         if found:
             run_id = max(found, key=lambda r: r.info.start_time or 0).info.run_id
     for r in _trial_runs(client, exp, f" and tags.`{BEST_TAG}` = 'true'"):
@@ -41,6 +48,9 @@ def tag_best_run(tracker: Any, parent_id: str, best_number: int, run_id: str | N
     client.set_tag(run_id, BEST_TAG, "true")
     client.set_tag(parent_id, "hedgeopt.best_trial", str(best_number))
     client.set_tag(parent_id, "hedgeopt.best_trial_run_id", run_id)
-    client.set_tag(parent_id, "mlflow.note.content",
-                   f"Best trial: [trial {best_number}](#/experiments/{exp}/runs/{run_id})")
+    client.set_tag(
+        parent_id,
+        "mlflow.note.content",
+        f"Best trial: [trial {best_number}](#/experiments/{exp}/runs/{run_id})",
+    )
     return run_id

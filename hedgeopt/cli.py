@@ -41,7 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if opts.config_dirs:  # --config-dir: the same as HEDGEOPT_CONFIG_PATH, first in line
         dirs = [str(os.path.abspath(d)) for d in opts.config_dirs]
         os.environ[CONFIG_PATH_ENV] = os.pathsep.join(
-            [*dirs, *filter(None, [os.environ.get(CONFIG_PATH_ENV)])])
+            [*dirs, *filter(None, [os.environ.get(CONFIG_PATH_ENV)])]
+        )
     console.set_verbosity(opts.verbosity)
     # the study is added to the root config: study=NAME means +study=NAME
     args = ["+" + a if a.startswith("study=") else a for a in opts.overrides]

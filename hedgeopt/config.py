@@ -41,8 +41,10 @@ def config_dir() -> Path:
     for location in (spec.submodule_search_locations or []) if spec else []:
         if (Path(location) / "config.yaml").is_file():
             return Path(location).resolve()
-    raise ConfigError(f"hedgeopt's configs are missing: no {beside} and no installed "
-                      "hedgeopt_conf package; reinstall hedgeopt")
+    raise ConfigError(
+        f"hedgeopt's configs are missing: no {beside} and no installed "
+        "hedgeopt_conf package; reinstall hedgeopt"
+    )
 
 
 def search_roots() -> list[Path]:
@@ -97,8 +99,7 @@ def _compose(overrides: list[str], with_hydra: bool = False) -> DictConfig:
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-            return hydra_compose(config_name="config", overrides=overrides,
-                                 return_hydra_config=with_hydra)
+            return hydra_compose(config_name="config", overrides=overrides, return_hydra_config=with_hydra)
     finally:
         GlobalHydra.instance().clear()
 

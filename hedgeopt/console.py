@@ -30,8 +30,9 @@ def info(msg: str) -> bool:
     return verbosity() >= NORMAL or msg.startswith(("hedgeopt: error", "hedgeopt: warning"))
 
 
-def trial_line(number: int, state: str, metrics: Mapping[str, float], params: Mapping[str, Any],
-               names: tuple[str, ...]) -> None:
+def trial_line(
+    number: int, state: str, metrics: Mapping[str, float], params: Mapping[str, Any], names: tuple[str, ...]
+) -> None:
     """``--verbose``: one line per finished trial, printed above the progress bar."""
     if verbosity() < VERBOSE:
         return

@@ -27,8 +27,13 @@ ATTR_SLOT = "hedgeopt.slot"
 
 #: Pruners whose decision depends only on the trials the study shows them (so a view of the
 #: earlier batches makes them deterministic). Hyperband builds its own view of the storage.
-DETERMINISTIC_PRUNERS = ("NopPruner", "MedianPruner", "PercentilePruner",
-                         "SuccessiveHalvingPruner", "ThresholdPruner")
+DETERMINISTIC_PRUNERS = (
+    "NopPruner",
+    "MedianPruner",
+    "PercentilePruner",
+    "SuccessiveHalvingPruner",
+    "ThresholdPruner",
+)
 
 _STUDIES: dict[str, tuple[Any, Any]] = {}  # per worker process: (settings, study) by config key
 
@@ -41,8 +46,10 @@ def deterministic_mode(cfg: Mapping[str, Any]) -> bool:
     if value:
         pruner = str((cfg.get("pruner") or {}).get("_target_", ""))
         if pruner.rsplit(".", 1)[-1] not in DETERMINISTIC_PRUNERS:
-            raise ConfigError(f"deterministic=true cannot make pruner {pruner!r} deterministic; "
-                              "use pruner=none or pruner=median")
+            raise ConfigError(
+                f"deterministic=true cannot make pruner {pruner!r} deterministic; "
+                "use pruner=none or pruner=median"
+            )
     return value
 
 
@@ -56,8 +63,7 @@ class EarlierBatches:
         return getattr(self._study, name)
 
     def get_trials(self, deepcopy: bool = True, states: Any = None) -> list[Any]:
-        return [t for t in self._study.get_trials(deepcopy=deepcopy, states=states)
-                if t.number < self._limit]
+        return [t for t in self._study.get_trials(deepcopy=deepcopy, states=states) if t.number < self._limit]
 
     def _get_trials(self, deepcopy: bool = True, states: Any = None, use_cache: bool = False) -> list[Any]:
         return self.get_trials(deepcopy=deepcopy, states=states)
@@ -89,9 +95,11 @@ def run_asked(task: Any, trial_id: int, params: dict[str, Any], batch: int) -> s
         settings, _ = validate(cfg)
         get_objective(cfg, task.config_key)
         limit_threads(task.inner_threads)
-        study = optuna.load_study(study_name=settings.study_name,
-                                  storage=open_storage(settings.storage),
-                                  pruner=build_pruner(cfg["pruner"]))
+        study = optuna.load_study(
+            study_name=settings.study_name,
+            storage=open_storage(settings.storage),
+            pruner=build_pruner(cfg["pruner"]),
+        )
         _STUDIES.clear()
         _STUDIES[task.config_key] = cached = (settings, study)
     settings, study = cached
@@ -106,8 +114,9 @@ def run_asked(task: Any, trial_id: int, params: dict[str, Any], batch: int) -> s
     done = {"complete": 0, "pruned": 0, "failed": 0}
     with get_heartbeat_thread(trial_id, study._storage):  # noqa: SLF001
         try:
-            values = execute_trial(trial, lambda _t: dict(params), objective, settings, task,
-                                   done, should_prune)
+            values = execute_trial(
+                trial, lambda _t: dict(params), objective, settings, task, done, should_prune
+            )
         except optuna.TrialPruned:
             study.tell(trial, state=TrialState.PRUNED)
             return "PRUNED"
@@ -118,8 +127,9 @@ def run_asked(task: Any, trial_id: int, params: dict[str, Any], batch: int) -> s
     return "COMPLETE"
 
 
-def _ask_batch(study: Any, cfg: Mapping[str, Any], settings: Any, space: Any, size: int,
-               invocation: str) -> tuple[int, list[tuple[int, dict[str, Any]]]]:
+def _ask_batch(
+    study: Any, cfg: Mapping[str, Any], settings: Any, space: Any, size: int, invocation: str
+) -> tuple[int, list[tuple[int, dict[str, Any]]]]:
     """Ask ``size`` trials, each from a sampler seeded by (seed, batch, slot), and sample
     their params here; returns ``(batch, [(trial id, params)])``."""
     from hedgeopt.samplers import build_sampler, is_grid, worker_seed
@@ -132,8 +142,13 @@ def _ask_batch(study: Any, cfg: Mapping[str, Any], settings: Any, space: Any, si
         study.sampler = build_sampler(cfg["sampler"], space, seed)
         trial = study.ask()
         # the parent owns the trial until a worker stamps it with its own process
-        for k, v in ((ATTR_INVOCATION, invocation), (ATTR_HOST, socket.gethostname()),
-                     (ATTR_PID, os.getpid()), (ATTR_BATCH, batch), (ATTR_SLOT, slot)):
+        for k, v in (
+            (ATTR_INVOCATION, invocation),
+            (ATTR_HOST, socket.gethostname()),
+            (ATTR_PID, os.getpid()),
+            (ATTR_BATCH, batch),
+            (ATTR_SLOT, slot),
+        ):
             trial.set_user_attr(k, v)
         asked.append((trial._trial_id, space.suggest(trial)))  # noqa: SLF001
     return batch, asked
@@ -160,8 +175,15 @@ def _fail_unfinished(study: Any, trial_ids: list[int], reason: str) -> int:
     return n
 
 
-def run_batches(study: Any, cfg: Mapping[str, Any], settings: Any, space: Any,
-                tasks: list[Any], invocation: str, say: Callable[[str], None]) -> None:
+def run_batches(
+    study: Any,
+    cfg: Mapping[str, Any],
+    settings: Any,
+    space: Any,
+    tasks: list[Any],
+    invocation: str,
+    say: Callable[[str], None],
+) -> None:
     """The parent's loop: ask a batch, let the workers run and tell it, repeat."""
     from joblib import Parallel, delayed
     from joblib.externals.loky.process_executor import TerminatedWorkerError
@@ -189,17 +211,21 @@ def run_batches(study: Any, cfg: Mapping[str, Any], settings: Any, space: Any,
             try:
                 # always n_workers: loky then keeps the same processes (and their objectives)
                 Parallel(n_jobs=n_workers, backend="loky")(
-                    delayed(run_asked)(task, tid, params, batch) for tid, params in asked)
+                    delayed(run_asked)(task, tid, params, batch) for tid, params in asked
+                )
             except TerminatedWorkerError:
                 restarts += 1
                 from hedgeopt.runner import _stop_workers
 
                 _stop_workers()
-                lost = _fail_unfinished(study, [tid for tid, _ in asked],
-                                        "worker lost: its process died during the trial")
+                lost = _fail_unfinished(
+                    study, [tid for tid, _ in asked], "worker lost: its process died during the trial"
+                )
                 if restarts > settings.max_failures:
                     raise
-                say(f"hedgeopt: a worker process died; {lost} trial(s) will be retried, restarting "
-                    f"the workers ({restarts} of at most {settings.max_failures})")
+                say(
+                    f"hedgeopt: a worker process died; {lost} trial(s) will be retried, restarting "
+                    f"the workers ({restarts} of at most {settings.max_failures})"
+                )
     finally:
         lock.close()

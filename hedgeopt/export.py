@@ -57,13 +57,17 @@ class _BoundedLoader(yaml.SafeLoader):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.constructor.ConstructorError(
-                None, None, "aliases (*name) are not allowed in a replay file", event.start_mark)
+                None, None, "aliases (*name) are not allowed in a replay file", event.start_mark
+            )
         self._depth += 1
         self._nodes += 1
         if self._depth > MAX_REPLAY_DEPTH or self._nodes > MAX_REPLAY_NODES:
             raise yaml.constructor.ConstructorError(
-                None, None, f"more than {MAX_REPLAY_DEPTH} levels or {MAX_REPLAY_NODES} values",
-                self.peek_event().start_mark)
+                None,
+                None,
+                f"more than {MAX_REPLAY_DEPTH} levels or {MAX_REPLAY_NODES} values",
+                self.peek_event().start_mark,
+            )
         try:
             return super().compose_node(parent, index)
         finally:
@@ -75,8 +79,9 @@ def load_bounded(path: Path) -> Any:
     try:
         size = path.stat().st_size
         if size > MAX_REPLAY_BYTES:
-            raise ReplayError(f"replay: {path} is {size} bytes; an export is at most "
-                              f"{MAX_REPLAY_BYTES} bytes")
+            raise ReplayError(
+                f"replay: {path} is {size} bytes; an export is at most {MAX_REPLAY_BYTES} bytes"
+            )
         with open(path, "rb") as fh:
             raw = fh.read(MAX_REPLAY_BYTES + 1)
     except IsADirectoryError:
@@ -88,15 +93,15 @@ def load_bounded(path: Path) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ReplayError(f"replay: {path} is not UTF-8 text (byte {exc.start}); give an "
-                          "exported best.yaml") from None
+        raise ReplayError(
+            f"replay: {path} is not UTF-8 text (byte {exc.start}); give an exported best.yaml"
+        ) from None
     if "\x00" in text:
         raise ReplayError(f"replay: {path} is a binary file, not an exported best.yaml")
     try:
         return yaml.load(text, Loader=_BoundedLoader)  # a SafeLoader subclass: values only
     except yaml.YAMLError as exc:
-        raise ReplayError(f"replay: {path} is not valid YAML "
-                          f"({' '.join(str(exc).split())[:200]})") from None
+        raise ReplayError(f"replay: {path} is not valid YAML ({' '.join(str(exc).split())[:200]})") from None
     except RecursionError:
         raise ReplayError(f"replay: {path} nests too deeply") from None
 
@@ -105,10 +110,21 @@ def code_version() -> str:
     """The git commit of the code (with ``-dirty`` when it has local changes), or the package version."""
     root = Path(__file__).resolve().parent.parent
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
-                             text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
         return sha + ("-dirty" if dirty else "")
     except Exception:
         from importlib.metadata import version
@@ -135,15 +151,23 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def build_export(params: Mapping[str, Any], metadata: Mapping[str, Any],
-                 in_sample: Mapping[str, float], out_of_sample: Mapping[str, float],
-                 baselines: Mapping[str, Any], pareto_front: list[Mapping[str, Any]] | None = None,
-                 confidence: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def build_export(
+    params: Mapping[str, Any],
+    metadata: Mapping[str, Any],
+    in_sample: Mapping[str, float],
+    out_of_sample: Mapping[str, float],
+    baselines: Mapping[str, Any],
+    pareto_front: list[Mapping[str, Any]] | None = None,
+    confidence: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """The export document; ``confidence`` is :func:`hedgeopt.assessment.assess_study`'s result."""
     doc: dict[str, Any] = nest(dict(params))
     doc["metadata"] = dict(metadata)
-    doc["performance"] = {"in_sample": dict(in_sample), "out_of_sample": dict(out_of_sample),
-                          "baselines": dict(baselines)}
+    doc["performance"] = {
+        "in_sample": dict(in_sample),
+        "out_of_sample": dict(out_of_sample),
+        "baselines": dict(baselines),
+    }
     if confidence:
         doc["performance"]["verdict"] = confidence["verdict"]
         doc["performance"]["intervals"] = confidence["metrics"]
@@ -160,24 +184,29 @@ def split_export(doc: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
     return overlay, report
 
 
-def write_export(doc: Mapping[str, Any], export_dir: str | Path,
-                 study_name: str) -> tuple[Path, Path, Path]:
+def write_export(doc: Mapping[str, Any], export_dir: str | Path, study_name: str) -> tuple[Path, Path, Path]:
     """Write ``best.yaml`` (the whole export), ``overlay.yaml`` (config keys only, a global
     Hydra overlay) and ``best.json`` atomically; returns their paths in that order."""
     folder = Path(export_dir) / study_name
     folder.mkdir(parents=True, exist_ok=True)
     ypath, opath, jpath = folder / "best.yaml", folder / OVERLAY_NAME, folder / "best.json"
     overlay, _ = split_export(doc)
-    header = (f"# hedgeopt export of study {study_name!r}: the top-level keys other than\n"
-              f"# {', '.join(RESERVED_BLOCKS)} are its best config; {opath.name} beside it holds\n"
-              f"# only those keys, as a global Hydra overlay.\n"
-              f"# Apply to a run:  python -m hedgeopt +study=<study> +overlay={opath}\n"
-              f"# Replay:          python -m hedgeopt +study=<study> +replay={ypath}\n")
-    oheader = (f"# @package _global_\n"
-               f"# Best config of study {study_name!r} (metadata and performance: {ypath.name})\n")
-    for path, text in ((ypath, header + yaml.safe_dump(dict(doc), sort_keys=False)),
-                       (opath, oheader + yaml.safe_dump(overlay, sort_keys=False)),
-                       (jpath, json.dumps(doc, indent=2))):
+    header = (
+        f"# hedgeopt export of study {study_name!r}: the top-level keys other than\n"
+        f"# {', '.join(RESERVED_BLOCKS)} are its best config; {opath.name} beside it holds\n"
+        f"# only those keys, as a global Hydra overlay.\n"
+        f"# Apply to a run:  python -m hedgeopt +study=<study> +overlay={opath}\n"
+        f"# Replay:          python -m hedgeopt +study=<study> +replay={ypath}\n"
+    )
+    oheader = (
+        f"# @package _global_\n"
+        f"# Best config of study {study_name!r} (metadata and performance: {ypath.name})\n"
+    )
+    for path, text in (
+        (ypath, header + yaml.safe_dump(dict(doc), sort_keys=False)),
+        (opath, oheader + yaml.safe_dump(overlay, sort_keys=False)),
+        (jpath, json.dumps(doc, indent=2)),
+    ):
         _replace_atomically(path, text)
     return ypath, opath, jpath
 

@@ -29,8 +29,9 @@ from hedgeopt.worker import run_task
 RETRIES = 2
 
 
-def timed_task(config: dict[str, Any], config_key: str, inner_threads: int, method: str,
-               args: tuple[Any, ...]) -> tuple[Any, float]:
+def timed_task(
+    config: dict[str, Any], config_key: str, inner_threads: int, method: str, args: tuple[Any, ...]
+) -> tuple[Any, float]:
     """``run_task``'s result and the seconds it took inside the worker."""
     t0 = time.perf_counter()
     return run_task(config, config_key, inner_threads, method, args), time.perf_counter() - t0
@@ -66,8 +67,9 @@ class EarlyTasks:
     """A worker process for the end-of-study tasks, started with ``methods`` (argument-free
     objective methods, the baselines) while the search runs, at a lower CPU priority."""
 
-    def __init__(self, cfg: dict[str, Any], key: str, inner: int,
-                 methods: Sequence[str] = ("baselines",)) -> None:
+    def __init__(
+        self, cfg: dict[str, Any], key: str, inner: int, methods: Sequence[str] = ("baselines",)
+    ) -> None:
         from joblib.externals.loky import ProcessPoolExecutor
 
         self.cfg, self.key, self.inner = cfg, key, inner
@@ -75,7 +77,6 @@ class EarlyTasks:
         self._executor = ProcessPoolExecutor(max_workers=1, initializer=_early_worker_init)
         self._futures = {m: self._executor.submit(timed_task, cfg, key, inner, m, ()) for m in methods}
         self._executor.submit(preload_plotting)  # then, still beside the search
-
 
     def submit(self, jobs: Sequence[tuple[str, tuple[Any, ...]]]) -> list[Any]:
         """Futures of the jobs' ``(result, seconds)``: those started early, the others queued
@@ -101,9 +102,15 @@ class EarlyTasks:
         self._executor.shutdown(wait=not kill, kill_workers=kill)
 
 
-def run_final_tasks(cfg: dict[str, Any], key: str, inner: int,
-                    jobs: Sequence[tuple[str, tuple[Any, ...]]], n_jobs: int,
-                    retries: int = RETRIES, timings: dict[str, float] | None = None) -> list[Any]:
+def run_final_tasks(
+    cfg: dict[str, Any],
+    key: str,
+    inner: int,
+    jobs: Sequence[tuple[str, tuple[Any, ...]]],
+    n_jobs: int,
+    retries: int = RETRIES,
+    timings: dict[str, float] | None = None,
+) -> list[Any]:
     """``[run_task(cfg, key, inner, method, args) for method, args in jobs]`` in ``n_jobs`` workers.
 
     ``timings``, if given, receives each method's seconds inside its worker.
@@ -121,8 +128,14 @@ class Pending:
     first of the tries; the warning is said once).
     """
 
-    def __init__(self, early: EarlyTasks, method: str, args: tuple[Any, ...], future: Any,
-                 timings: dict[str, float] | None) -> None:
+    def __init__(
+        self,
+        early: EarlyTasks,
+        method: str,
+        args: tuple[Any, ...],
+        future: Any,
+        timings: dict[str, float] | None,
+    ) -> None:
         self.early, self.method, self.args = early, method, args
         self._future, self._timings = future, timings
 
@@ -135,26 +148,39 @@ class Pending:
             if not self.early.dead:
                 self.early.dead = True
                 self.early.close(kill=True)
-                print(f"hedgeopt: warning: a worker process died while scoring the best config; "
-                      f"retrying (1 of {RETRIES})", file=sys.stderr, flush=True)
+                print(
+                    f"hedgeopt: warning: a worker process died while scoring the best config; "
+                    f"retrying (1 of {RETRIES})",
+                    file=sys.stderr,
+                    flush=True,
+                )
             e = self.early
-            [(result, seconds)] = _run(e.cfg, e.key, e.inner, [(self.method, self.args)], 1,
-                                       RETRIES, first=1)
+            [(result, seconds)] = _run(e.cfg, e.key, e.inner, [(self.method, self.args)], 1, RETRIES, first=1)
         if self._timings is not None:
             self._timings[self.method] = seconds
         return result
 
 
-def start_final_tasks(jobs: Sequence[tuple[str, tuple[Any, ...]]], early: EarlyTasks | None,
-                      timings: dict[str, float] | None = None) -> list[Pending] | None:
+def start_final_tasks(
+    jobs: Sequence[tuple[str, tuple[Any, ...]]],
+    early: EarlyTasks | None,
+    timings: dict[str, float] | None = None,
+) -> list[Pending] | None:
     """Queue ``jobs`` on the early worker, in order, to be collected later; None without one."""
     if early is None or early.dead:
         return None
     return [Pending(early, m, a, f, timings) for (m, a), f in zip(jobs, early.submit(jobs), strict=False)]
 
 
-def _run(cfg: dict[str, Any], key: str, inner: int, jobs: Sequence[tuple[str, tuple[Any, ...]]],
-         n_jobs: int, retries: int, first: int = 0) -> list[tuple[Any, float]]:
+def _run(
+    cfg: dict[str, Any],
+    key: str,
+    inner: int,
+    jobs: Sequence[tuple[str, tuple[Any, ...]]],
+    n_jobs: int,
+    retries: int,
+    first: int = 0,
+) -> list[tuple[Any, float]]:
     from joblib.externals.loky import get_reusable_executor
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
@@ -162,7 +188,8 @@ def _run(cfg: dict[str, Any], key: str, inner: int, jobs: Sequence[tuple[str, tu
         try:
             if n_jobs > 1:  # the search's workers, whose objectives are already built
                 return Parallel(n_jobs=n_jobs, backend="loky")(
-                    delayed(timed_task)(cfg, key, inner, m, a) for m, a in jobs)
+                    delayed(timed_task)(cfg, key, inner, m, a) for m, a in jobs
+                )
             # joblib runs n_jobs=1 in this process, where a crash would end the invocation
             executor = get_reusable_executor(max_workers=1)
             futures = [executor.submit(timed_task, cfg, key, inner, m, a) for m, a in jobs]
@@ -177,6 +204,10 @@ def _run(cfg: dict[str, Any], key: str, inner: int, jobs: Sequence[tuple[str, tu
                     f"a worker process died while scoring the best config ({retries + 1} times); "
                     "every trial is kept in the storage: run the same command again to export"
                 ) from None
-            print(f"hedgeopt: warning: a worker process died while scoring the best config; "
-                  f"retrying ({attempt + 1} of {retries})", file=sys.stderr, flush=True)
+            print(
+                f"hedgeopt: warning: a worker process died while scoring the best config; "
+                f"retrying ({attempt + 1} of {retries})",
+                file=sys.stderr,
+                flush=True,
+            )
     raise AssertionError("unreachable")

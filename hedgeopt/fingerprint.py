@@ -34,8 +34,22 @@ ATTR_FORCED = "hedgeopt.fingerprint_forced"
 DATA_DIRS = (Path(__file__).resolve().parent.parent / "simulators" / "data",)
 
 #: Suffixes of the data files whose contents are part of the identity (not logs or markers).
-DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".feather", ".arrow", ".h5", ".hdf5", ".npy",
-                 ".npz", ".xlsx", ".xls", ".gz", ".zip")
+DATA_SUFFIXES = (
+    ".csv",
+    ".tsv",
+    ".parquet",
+    ".pq",
+    ".feather",
+    ".arrow",
+    ".h5",
+    ".hdf5",
+    ".npy",
+    ".npz",
+    ".xlsx",
+    ".xls",
+    ".gz",
+    ".zip",
+)
 
 RESUME_MODES = ("auto", "force")
 
@@ -57,8 +71,13 @@ def _flat(node: Any, prefix: str, out: dict[str, Any]) -> None:
 
 
 def _data_file(value: str) -> Path | None:
-    if not value or len(value) > 4096 or "\n" in value or "://" in value \
-            or not value.lower().endswith(DATA_SUFFIXES):
+    if (
+        not value
+        or len(value) > 4096
+        or "\n" in value
+        or "://" in value
+        or not value.lower().endswith(DATA_SUFFIXES)
+    ):
         return None
     candidates = [Path(value)] + [d / value for d in DATA_DIRS if not Path(value).is_absolute()]
     for path in candidates:
@@ -113,8 +132,11 @@ def changes(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
         elif key not in stored:
             out.append(f"{key} added (= {_show(current[key])})")
         elif stored[key] != current[key]:
-            what = "contents changed" if key.startswith("data:") else \
-                f"changed {_show(stored[key])} -> {_show(current[key])}"
+            what = (
+                "contents changed"
+                if key.startswith("data:")
+                else f"changed {_show(stored[key])} -> {_show(current[key])}"
+            )
             out.append(f"{key} {what}")
     return out
 
@@ -144,8 +166,7 @@ def check(study: Any, cfg: Mapping[str, Any], study_name: str, where: str) -> li
     if stored_digest is None:
         record()
         if study.get_trials(deepcopy=False):
-            return [f"study {study_name} had no fingerprint (an older hedgeopt); recorded the "
-                    "current one"]
+            return [f"study {study_name} had no fingerprint (an older hedgeopt); recorded the current one"]
         return []
     if stored_digest == current["digest"]:
         return []
@@ -155,7 +176,8 @@ def check(study: Any, cfg: Mapping[str, Any], study_name: str, where: str) -> li
     if mode != "force":
         raise ConfigError(
             f"study {study_name!r} in {where} was defined differently: {head}. Its trials would "
-            f"mix two experiments: give a new study_name=..., or resume=force to add to it anyway")
+            f"mix two experiments: give a new study_name=..., or resume=force to add to it anyway"
+        )
     forced = list(study.user_attrs.get(ATTR_FORCED, []))
     forced.append({"from": stored_digest, "to": current["digest"], "changes": diff[:20]})
     study.set_user_attr(ATTR_FORCED, forced)
@@ -163,8 +185,7 @@ def check(study: Any, cfg: Mapping[str, Any], study_name: str, where: str) -> li
     return [f"resume=force: study {study_name} continues with a changed definition: {head}"]
 
 
-def identify_study(study: Any, cfg: Mapping[str, Any], settings: Any,
-                   say: Callable[[str], None]) -> None:
+def identify_study(study: Any, cfg: Mapping[str, Any], settings: Any, say: Callable[[str], None]) -> None:
     """Check (or record) the study's fingerprint under the slot lock, and name its metrics.
 
     Metric names let optuna-dashboard and the ``optuna`` CLI show ``loss`` rather than

@@ -7,9 +7,24 @@ refuses to tune any of them, the worker cache key and the study identity leave s
 from __future__ import annotations
 
 #: Scalar framework settings, in the order the parent run logs them as params.
-SETTINGS_KEYS = ("study_name", "n_trials", "n_jobs", "timeout", "seed", "storage", "max_failures",
-                 "heartbeat_interval", "grace_period", "export_dir", "progress", "metrics",
-                 "directions", "replay", "deterministic", "resume")
+SETTINGS_KEYS = (
+    "study_name",
+    "n_trials",
+    "n_jobs",
+    "timeout",
+    "seed",
+    "storage",
+    "max_failures",
+    "heartbeat_interval",
+    "grace_period",
+    "export_dir",
+    "progress",
+    "metrics",
+    "directions",
+    "replay",
+    "deterministic",
+    "resume",
+)
 
 #: Framework config groups (the parent logs the sampler's, pruner's and objective's targets).
 GROUP_KEYS = ("sampler", "pruner", "objective", "search_space", "mlflow")
@@ -18,12 +33,39 @@ GROUP_KEYS = ("sampler", "pruner", "objective", "search_space", "mlflow")
 FRAMEWORK_KEYS = frozenset(SETTINGS_KEYS + GROUP_KEYS)
 
 #: Framework keys that do not change how a worker builds its objective (not in its cache key).
-NOT_OBJECTIVE_SETUP = frozenset({"n_trials", "n_jobs", "timeout", "progress", "replay", "export_dir",
-                                 "mlflow", "storage", "sampler", "pruner"})
+NOT_OBJECTIVE_SETUP = frozenset(
+    {
+        "n_trials",
+        "n_jobs",
+        "timeout",
+        "progress",
+        "replay",
+        "export_dir",
+        "mlflow",
+        "storage",
+        "sampler",
+        "pruner",
+    }
+)
 
 #: Framework keys that do not change what a trial's value means (not in the study's identity).
-NOT_IDENTITY = frozenset({
-    "study_name", "n_trials", "n_jobs", "timeout", "storage", "max_failures",
-    "heartbeat_interval", "grace_period", "export_dir", "progress", "mlflow", "replay",
-    "sampler", "pruner", "deterministic", "resume",
-})
+NOT_IDENTITY = frozenset(
+    {
+        "study_name",
+        "n_trials",
+        "n_jobs",
+        "timeout",
+        "storage",
+        "max_failures",
+        "heartbeat_interval",
+        "grace_period",
+        "export_dir",
+        "progress",
+        "mlflow",
+        "replay",
+        "sampler",
+        "pruner",
+        "deterministic",
+        "resume",
+    }
+)

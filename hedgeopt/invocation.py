@@ -72,8 +72,11 @@ def trial_overlay(study_name: str, trial: optuna.trial.FrozenTrial) -> dict[str,
 
 
 def trial_metrics(trial: optuna.trial.FrozenTrial) -> dict[str, float]:
-    return {k[len(ATTR_METRIC_PREFIX):]: float(v) for k, v in trial.user_attrs.items()
-            if k.startswith(ATTR_METRIC_PREFIX)}
+    return {
+        k[len(ATTR_METRIC_PREFIX) :]: float(v)
+        for k, v in trial.user_attrs.items()
+        if k.startswith(ATTR_METRIC_PREFIX)
+    }
 
 
 class Invocation:
@@ -91,36 +94,48 @@ class Invocation:
         self.early: EarlyTasks | None = None  # baselines computed beside the search
 
     # ------------------------------------------------------------------ polling
-    def poll(self, study: optuna.Study, tracker: Tracker, invocation: str, staging: Path,
-             bar: Any) -> None:
+    def poll(self, study: optuna.Study, tracker: Tracker, invocation: str, staging: Path, bar: Any) -> None:
         """Log this invocation's newly finished trials; refresh the progress bar."""
         with self.lock:
             trials = study.get_trials(deepcopy=False)
             # every trial finished since the last poll, written in one transaction
-            self._log_trials(tracker, [(t, staging / str(t.number), None) for t in trials
-                                       if t.number not in self.logged and t.state.is_finished()
-                                       and t.user_attrs.get(ATTR_INVOCATION) == invocation])
+            self._log_trials(
+                tracker,
+                [
+                    (t, staging / str(t.number), None)
+                    for t in trials
+                    if t.number not in self.logged
+                    and t.state.is_finished()
+                    and t.user_attrs.get(ATTR_INVOCATION) == invocation
+                ],
+            )
             if bar is not None:
                 done = sum(1 for t in trials if counted(t) and t.state.is_finished())
                 fails = sum(1 for t in trials if t.state == TrialState.FAIL)
                 bar.n = min(done, bar.total)
-                bar.set_postfix_str(f"best={_best_text(study, self.settings)} fail={fails}",
-                                    refresh=False)
+                bar.set_postfix_str(f"best={_best_text(study, self.settings)} fail={fails}", refresh=False)
                 bar.refresh()
 
-    def _log_trial(self, tracker: Tracker, t: optuna.trial.FrozenTrial, folder: Path,
-                   extra: Mapping[str, str] | None = None) -> None:
+    def _log_trial(
+        self,
+        tracker: Tracker,
+        t: optuna.trial.FrozenTrial,
+        folder: Path,
+        extra: Mapping[str, str] | None = None,
+    ) -> None:
         self._log_trials(tracker, [(t, folder, extra)])
 
-    def _log_trials(self, tracker: Tracker, entries: list[tuple[optuna.trial.FrozenTrial, Path,
-                                                                Mapping[str, str] | None]]) -> None:
+    def _log_trials(
+        self, tracker: Tracker, entries: list[tuple[optuna.trial.FrozenTrial, Path, Mapping[str, str] | None]]
+    ) -> None:
         if not entries:
             return
         if self.trial_logger is None or self.trial_logger.tracker is not tracker:
             self.trial_logger = TrialLogger(tracker, self.settings.metrics, self.settings.directions)
         name = self.settings.study_name
-        ids = self.trial_logger.log([(t, trial_overlay(name, t), folder, extra)
-                                     for t, folder, extra in entries])
+        ids = self.trial_logger.log(
+            [(t, trial_overlay(name, t), folder, extra) for t, folder, extra in entries]
+        )
         self.logged.update(ids)
         self.run_ids.update(ids)
         for t, folder, _ in entries:

@@ -70,9 +70,15 @@ def set_user_attrs(trial: Any, attrs: Mapping[str, Any]) -> None:
     from optuna.storages.journal._storage import JournalOperation
 
     worker_id = storage._replay_result.worker_id
-    logs = [{"op_code": JournalOperation.SET_TRIAL_USER_ATTR, "worker_id": worker_id,
-             "trial_id": trial._trial_id, "user_attr": {key: value}}
-            for key, value in attrs.items()]
+    logs = [
+        {
+            "op_code": JournalOperation.SET_TRIAL_USER_ATTR,
+            "worker_id": worker_id,
+            "trial_id": trial._trial_id,
+            "user_attr": {key: value},
+        }
+        for key, value in attrs.items()
+    ]
     with storage._thread_lock:
         writer(logs)
         storage._sync_with_backend()

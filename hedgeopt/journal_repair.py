@@ -95,7 +95,8 @@ def repair_journal(path: Path, lock: Any) -> Repair:
             raise JournalDamaged(
                 f"storage: {path} is not an Optuna journal that can be repaired ({len(bad)} of "
                 f"{len(lines)} lines are not journal records); move it away to start afresh, "
-                "or pass another storage=")
+                "or pass another storage="
+            )
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         backup = path.with_name(f"{path.name}.damaged-{stamp}")
         shutil.copy2(path, backup)

@@ -31,8 +31,9 @@ def source_tags() -> dict[str, str]:
     root = Path(__file__).resolve().parent.parent
     if (root / ".git").exists():
         try:
-            sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                                 text=True, timeout=5, check=True).stdout.strip()
+            sha = subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5, check=True
+            ).stdout.strip()
             if sha:
                 tags[MLFLOW_GIT_COMMIT] = sha
         except (OSError, subprocess.SubprocessError):
@@ -55,18 +56,28 @@ def mlflow_dataset(desc: Mapping[str, Any]) -> Any:
     from mlflow.entities import Dataset
 
     simulated = "settings" in desc
-    source = {"tags": {"settings": json.dumps(desc["settings"], default=str)[:4000]}} if simulated \
+    source = (
+        {"tags": {"settings": json.dumps(desc["settings"], default=str)[:4000]}}
+        if simulated
         else {"uri": str(desc.get("source", ""))}
+    )
     profile = {k: desc[k] for k in ("rows", "date_range") if desc.get(k) is not None}
     if simulated:
         profile["settings"] = desc["settings"]
-    return Dataset(name=str(desc.get("name", "data")), digest=str(desc.get("digest", ""))[:36],
-                   source_type="code" if simulated else "local", source=json.dumps(source),
-                   profile=json.dumps(profile, default=str)[:60000])
+    return Dataset(
+        name=str(desc.get("name", "data")),
+        digest=str(desc.get("digest", ""))[:36],
+        source_type="code" if simulated else "local",
+        source=json.dumps(source),
+        profile=json.dumps(profile, default=str)[:60000],
+    )
 
 
-def results_table(in_sample: Mapping[str, float], out_of_sample: Mapping[str, float],
-                  baselines: Mapping[str, Mapping[str, Mapping[str, float]]]) -> Any:
+def results_table(
+    in_sample: Mapping[str, float],
+    out_of_sample: Mapping[str, float],
+    baselines: Mapping[str, Mapping[str, Mapping[str, float]]],
+) -> Any:
     """Every metric of the tuned config and of each baseline, in- and out-of-sample, as one table.
 
     Rows: ``tuned`` then the baselines; columns: ``(split, metric)``. This is where the parent

@@ -20,10 +20,10 @@ def relocate_copied_store(uri: str, experiment_id: str, location: str) -> bool:
     if not uri.startswith("sqlite:///"):
         return False
     here = (Path("mlruns") / "artifacts").resolve()
-    db = Path(uri[len("sqlite:///"):]).resolve()
+    db = Path(uri[len("sqlite:///") :]).resolve()
     if db.parent != here.parent:
         return False
-    old = location[len("file://"):] if location.startswith("file://") else location
+    old = location[len("file://") :] if location.startswith("file://") else location
     if not old.startswith("/") or Path(old) == here or Path(old).parts[-2:] != ("mlruns", "artifacts"):
         return False
     import sqlite3
@@ -33,15 +33,23 @@ def relocate_copied_store(uri: str, experiment_id: str, location: str) -> bool:
     con = sqlite3.connect(str(db), timeout=60)
     try:
         with con:
-            con.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?",
-                        (new, int(experiment_id)))
-            con.execute("UPDATE runs SET artifact_uri = ? || substr(artifact_uri, ?) "
-                        "WHERE experiment_id = ? AND substr(artifact_uri, 1, ?) = ?",
-                        (new, len(location) + 1, int(experiment_id), len(location), location))
+            con.execute(
+                "UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?",
+                (new, int(experiment_id)),
+            )
+            con.execute(
+                "UPDATE runs SET artifact_uri = ? || substr(artifact_uri, ?) "
+                "WHERE experiment_id = ? AND substr(artifact_uri, 1, ?) = ?",
+                (new, len(location) + 1, int(experiment_id), len(location), location),
+            )
     finally:
         con.close()
-    print(f"hedgeopt: warning: experiment {experiment_id} kept its artifacts in {old} (this "
-          f"working directory was copied or moved); it now uses {here}", file=sys.stderr, flush=True)
+    print(
+        f"hedgeopt: warning: experiment {experiment_id} kept its artifacts in {old} (this "
+        f"working directory was copied or moved); it now uses {here}",
+        file=sys.stderr,
+        flush=True,
+    )
     return True
 
 
@@ -57,7 +65,7 @@ def use_wal(uri: str) -> None:
     import sqlite3
 
     try:
-        con = sqlite3.connect(uri[len("sqlite:///"):], timeout=30)
+        con = sqlite3.connect(uri[len("sqlite:///") :], timeout=30)
         try:
             con.execute("PRAGMA journal_mode=WAL")
         finally:
@@ -76,7 +84,7 @@ def store_lock(uri: str) -> Iterator[None]:
     if not uri.startswith("sqlite:///"):
         yield
         return
-    path = Path(uri[len("sqlite:///"):])
+    path = Path(uri[len("sqlite:///") :])
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(str(path) + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:

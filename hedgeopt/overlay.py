@@ -53,10 +53,11 @@ def expand(overrides: Sequence[str]) -> tuple[list[str], dict[str, dict[str, Any
         if not arg.startswith(PREFIX):
             out.append(arg)
             continue
-        path = arg[len(PREFIX):].strip()
+        path = arg[len(PREFIX) :].strip()
         if not path:
-            raise OverlayError("overlay: give the path of a config file, e.g. "
-                               "+overlay=exports/<study>/best.yaml")
+            raise OverlayError(
+                "overlay: give the path of a config file, e.g. +overlay=exports/<study>/best.yaml"
+            )
         doc = load_overlay(path)
         from hydra.core.config_store import ConfigStore
 
@@ -75,12 +76,12 @@ def check_keys(without: Mapping[str, Any], overlays: Mapping[str, Mapping[str, A
     for path, doc in overlays.items():
         for key in flatten(doc):
             if get_path(without, key, missing) is missing:
-                raise OverlayError(f"overlay: {path} sets {key}, which is not a key of this "
-                                   "study's config")
+                raise OverlayError(f"overlay: {path} sets {key}, which is not a key of this study's config")
 
 
-def compose_overlaid(overrides: Sequence[str],
-                     compose: Callable[[Sequence[str]], dict[str, Any]]) -> dict[str, Any]:
+def compose_overlaid(
+    overrides: Sequence[str], compose: Callable[[Sequence[str]], dict[str, Any]]
+) -> dict[str, Any]:
     """``compose(overrides)`` with every ``+overlay=PATH`` applied and its keys checked."""
     expanded, overlays = expand(overrides)
     cfg = compose(expanded)

@@ -33,7 +33,7 @@ def _stat(pid: str) -> tuple[int, float] | None:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = raw[raw.rindex(")") + 2:].split()  # after "pid (comm) "
+    fields = raw[raw.rindex(")") + 2 :].split()  # after "pid (comm) "
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICKS
 
 
@@ -63,8 +63,11 @@ def process_age_seconds() -> float:
     """Seconds since this process started (``/proc``); 0 where unknown."""
     try:
         start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
-        btime = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                     if line.startswith("btime"))
+        btime = next(
+            int(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime")
+        )
         return max(0.0, time.time() - (btime + start_ticks / _TICKS))
     except (OSError, ValueError, IndexError, StopIteration):
         return 0.0
@@ -79,8 +82,9 @@ class PhaseClock:
         self._wall = time.perf_counter()
         self._cpu = tree_cpu_seconds()
         if first is not None:  # what ran before the clock started: interpreter start-up and imports
-            self.phases.append({"phase": first, "wall_s": process_age_seconds(),
-                                "cpu_s": time.process_time()})
+            self.phases.append(
+                {"phase": first, "wall_s": process_age_seconds(), "cpu_s": time.process_time()}
+            )
 
     def mark(self, name: str) -> None:
         wall, cpu = time.perf_counter(), tree_cpu_seconds()
@@ -95,5 +99,4 @@ class PhaseClock:
         """Write the phases to ``$HEDGEOPT_PHASES`` if it is set."""
         path = os.environ.get(ENV_FILE)
         if path:
-            Path(path).write_text(json.dumps({"phases": self.phases, "details": self.details},
-                                             indent=1))
+            Path(path).write_text(json.dumps({"phases": self.phases, "details": self.details}, indent=1))

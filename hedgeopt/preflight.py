@@ -22,8 +22,17 @@ from hedgeopt.settings import StudySettings
 CONNECT_TIMEOUT_S = 5
 
 #: MLflow tracking URI schemes hedgeopt supports (database schemes may name a driver: ``+psycopg2``).
-TRACKING_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mssql", "file", "http", "https",
-                    "databricks")
+TRACKING_SCHEMES = (
+    "sqlite",
+    "postgresql",
+    "postgres",
+    "mysql",
+    "mssql",
+    "file",
+    "http",
+    "https",
+    "databricks",
+)
 _DEFAULT_PORTS = {"postgresql": 5432, "postgres": 5432, "mysql": 3306, "mssql": 1433}
 
 
@@ -74,8 +83,10 @@ def check_tracking(uri: str) -> None:
     scheme = uri.split("://", 1)[0].lower() if "://" in uri else uri.split(":", 1)[0].lower()
     base = scheme.split("+", 1)[0]
     if base not in TRACKING_SCHEMES:
-        raise ConfigError(f"mlflow.tracking_uri: unsupported scheme {scheme!r} in {mask(uri)} "
-                          f"(use one of {', '.join(TRACKING_SCHEMES)})")
+        raise ConfigError(
+            f"mlflow.tracking_uri: unsupported scheme {scheme!r} in {mask(uri)} "
+            f"(use one of {', '.join(TRACKING_SCHEMES)})"
+        )
     if base == "sqlite":
         path = uri.split(":///", 1)[1] if ":///" in uri else ""
         if path and path != ":memory:":
@@ -104,8 +115,9 @@ def check_storage(settings: StudySettings) -> None:
         import redis
 
         try:
-            client = redis.Redis.from_url(spec.url, socket_connect_timeout=CONNECT_TIMEOUT_S,
-                                          socket_timeout=CONNECT_TIMEOUT_S)
+            client = redis.Redis.from_url(
+                spec.url, socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=CONNECT_TIMEOUT_S
+            )
             client.ping()
         except Exception as exc:  # noqa: BLE001 - any failure to reach it is the user's to fix
             raise ConfigError(f"storage: cannot reach Redis at {mask(spec.url)}: {one_line(exc)}") from None
@@ -127,12 +139,15 @@ def _driver(scheme: str, key: str, uri: str) -> None:
         make_url(uri).get_dialect().import_dbapi()
     except ImportError as exc:
         missing = getattr(exc, "name", None) or str(exc)
-        raise ConfigError(f"{key}: {mask(uri)} needs the database driver module {missing!r}, "
-                          "which is not installed (install it, or name an installed driver in "
-                          "the URL scheme, such as postgresql+psycopg2://)") from None
+        raise ConfigError(
+            f"{key}: {mask(uri)} needs the database driver module {missing!r}, "
+            "which is not installed (install it, or name an installed driver in "
+            "the URL scheme, such as postgresql+psycopg2://)"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises several types for a bad URL
-        raise ConfigError(f"{key}: {mask(uri)} is not a database URL SQLAlchemy knows "
-                          f"({one_line(exc)})") from None
+        raise ConfigError(
+            f"{key}: {mask(uri)} is not a database URL SQLAlchemy knows ({one_line(exc)})"
+        ) from None
 
 
 def _reachable(uri: str, key: str, default_port: int) -> None:
@@ -147,8 +162,9 @@ def _reachable(uri: str, key: str, default_port: int) -> None:
         with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S):
             pass
     except OSError as exc:
-        raise ConfigError(f"{key}: cannot reach {host}:{port} for {mask(uri)} "
-                          f"({exc.strerror or type(exc).__name__})") from None
+        raise ConfigError(
+            f"{key}: cannot reach {host}:{port} for {mask(uri)} ({exc.strerror or type(exc).__name__})"
+        ) from None
 
 
 def _connect_rdb(url: str) -> None:
@@ -157,8 +173,7 @@ def _connect_rdb(url: str) -> None:
 
     connect_args = {"connect_timeout": CONNECT_TIMEOUT_S} if url.startswith(("postgres", "mysql")) else {}
     try:
-        engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool,
-                                          connect_args=connect_args)
+        engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool, connect_args=connect_args)
         with engine.connect():
             pass
         engine.dispose()

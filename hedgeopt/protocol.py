@@ -22,9 +22,24 @@ import numpy as np
 
 from hedgeopt.stats import CVaR, Mean, Sharpe, Statistic, cvar
 
-__all__ = ["CVaR", "Evaluation", "Mean", "Metrics", "NullReporter", "Objective", "Reporter",
-           "Sharpe", "Statistic", "TrialPruned", "apply_params", "cvar", "describe_file",
-           "describe_settings", "get_path", "metrics_of"]
+__all__ = [
+    "CVaR",
+    "Evaluation",
+    "Mean",
+    "Metrics",
+    "NullReporter",
+    "Objective",
+    "Reporter",
+    "Sharpe",
+    "Statistic",
+    "TrialPruned",
+    "apply_params",
+    "cvar",
+    "describe_file",
+    "describe_settings",
+    "get_path",
+    "metrics_of",
+]
 
 
 class TrialPruned(Exception):
@@ -169,15 +184,18 @@ class Objective(ABC):
         return None
 
 
-def describe_file(path: str | Path, rows: int | None = None, date_range: Sequence[Any] | None = None,
-                  name: str | None = None) -> dict[str, Any]:
+def describe_file(
+    path: str | Path,
+    rows: int | None = None,
+    date_range: Sequence[Any] | None = None,
+    name: str | None = None,
+) -> dict[str, Any]:
     """An :meth:`Objective.dataset` entry for a data file: its name, sha256 digest and span."""
     import hashlib
 
     path = Path(path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    out: dict[str, Any] = {"name": name or path.name, "digest": digest[:12],
-                           "source": str(path.resolve())}
+    out: dict[str, Any] = {"name": name or path.name, "digest": digest[:12], "source": str(path.resolve())}
     if rows is not None:
         out["rows"] = int(rows)
     if date_range is not None:
@@ -191,8 +209,12 @@ def describe_settings(name: str, settings: Mapping[str, Any], rows: int | None =
     import json
 
     text = json.dumps(settings, sort_keys=True, default=str)
-    out: dict[str, Any] = {"name": name, "digest": hashlib.sha256(text.encode()).hexdigest()[:12],
-                           "source": "simulated", "settings": json.loads(text)}
+    out: dict[str, Any] = {
+        "name": name,
+        "digest": hashlib.sha256(text.encode()).hexdigest()[:12],
+        "source": "simulated",
+        "settings": json.loads(text),
+    }
     if rows is not None:
         out["rows"] = int(rows)
     return out

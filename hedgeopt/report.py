@@ -57,19 +57,27 @@ def param_importance(importances: Mapping[str, float], path: Path) -> Path:
     return path
 
 
-def pareto_front(trials: Sequence[Any], best: Sequence[Any], metrics: Sequence[str],
-                 directions: Sequence[str], path: Path) -> Path:
+def pareto_front(
+    trials: Sequence[Any], best: Sequence[Any], metrics: Sequence[str], directions: Sequence[str], path: Path
+) -> Path:
     """Completed trials in the plane of the first two objectives, the Pareto front highlighted."""
     plt = _plt()
     done = [t for t in trials if t.state.name == "COMPLETE" and t.values]
     front = sorted(best, key=lambda t: t.values[0])
     fig, ax = plt.subplots(figsize=(7, 5))
     if done:
-        ax.scatter([t.values[0] for t in done], [t.values[1] for t in done], s=14, alpha=0.5,
-                   label="trials", color="C0")
+        ax.scatter(
+            [t.values[0] for t in done],
+            [t.values[1] for t in done],
+            s=14,
+            alpha=0.5,
+            label="trials",
+            color="C0",
+        )
     if front:
-        ax.plot([t.values[0] for t in front], [t.values[1] for t in front], "o-", color="C3",
-                label="Pareto front")
+        ax.plot(
+            [t.values[0] for t in front], [t.values[1] for t in front], "o-", color="C3", label="Pareto front"
+        )
     ax.set_xlabel(f"{metrics[0]} ({directions[0]})")
     ax.set_ylabel(f"{metrics[1]} ({directions[1]})")
     ax.set_title("Pareto front")
@@ -104,11 +112,19 @@ def counterpart(out_of_sample: Mapping[str, float], name: str) -> Any:
     return "" if key is None else out_of_sample[key]
 
 
-def summary(study_name: str, counts: Mapping[str, int], best_params: Mapping[str, Any],
-            in_sample: Mapping[str, float], out_of_sample: Mapping[str, float],
-            baselines: Mapping[str, Mapping[str, Mapping[str, float]]], metrics: Sequence[str],
-            export_paths: Sequence[Path], ui_command: str, experiment_id: str,
-            confidence: Sequence[str] = ()) -> str:
+def summary(
+    study_name: str,
+    counts: Mapping[str, int],
+    best_params: Mapping[str, Any],
+    in_sample: Mapping[str, float],
+    out_of_sample: Mapping[str, float],
+    baselines: Mapping[str, Mapping[str, Mapping[str, float]]],
+    metrics: Sequence[str],
+    export_paths: Sequence[Path],
+    ui_command: str,
+    experiment_id: str,
+    confidence: Sequence[str] = (),
+) -> str:
     """The end-of-study console report."""
     parts = [f"\nStudy {study_name}: " + ", ".join(f"{k.lower()} {v}" for k, v in counts.items())]
     parts.append(table([(k, v) for k, v in best_params.items()], ["best param", "value"]))
@@ -129,7 +145,9 @@ def summary(study_name: str, counts: Mapping[str, int], best_params: Mapping[str
     parts.append("Exported: " + ", ".join(str(p) for p in export_paths))
     browse = f"Browse every trial: {ui_command}   (experiment {study_name}, id {experiment_id})"
     if ui_command.startswith("mlflow ui"):  # MLflow 3's UI opens on GenAI pages unless told
-        browse += (f"\n  then open http://127.0.0.1:5000/#/experiments/{experiment_id}/runs"
-                   "?workflowType=machine_learning")
+        browse += (
+            f"\n  then open http://127.0.0.1:5000/#/experiments/{experiment_id}/runs"
+            "?workflowType=machine_learning"
+        )
     parts.append(browse)
     return "\n\n".join(parts) + "\n"

@@ -51,19 +51,24 @@ from hedgeopt.worker import WorkerTask, limit_threads, prewarm, run_task, run_wo
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-
 def _create_study(settings: StudySettings, cfg: Mapping[str, Any] | None = None) -> optuna.Study:
     storage = open_storage(settings.storage)
     try:  # loading first: a journal would record even a failed create
         study = optuna.load_study(study_name=settings.study_name, storage=storage)
     except KeyError:
-        study = optuna.create_study(study_name=settings.study_name, storage=storage,
-                                    directions=list(settings.directions), load_if_exists=True)
+        study = optuna.create_study(
+            study_name=settings.study_name,
+            storage=storage,
+            directions=list(settings.directions),
+            load_if_exists=True,
+        )
     existing = [d.name.lower() for d in study.directions]
     if existing != list(settings.directions):
-        raise ConfigError(f"study {settings.study_name!r} already exists in "
-                          f"{settings.storage.masked} with directions {existing}, not "
-                          f"{list(settings.directions)}; choose another study_name")
+        raise ConfigError(
+            f"study {settings.study_name!r} already exists in "
+            f"{settings.storage.masked} with directions {existing}, not "
+            f"{list(settings.directions)}; choose another study_name"
+        )
     if cfg is not None:
         identify_study(study, cfg, settings, say)
     return study
@@ -100,8 +105,10 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
     domain = {k: v for k, v in cfg.items() if k not in FRAMEWORK_KEYS}
     parent_params.update(flatten(domain))
     invocation = tracker.start_parent(
-        f"{settings.study_name}-{time.strftime('%Y%m%d-%H%M%S')}", parent_params,
-        {"hedgeopt.study": settings.study_name, "hedgeopt.storage": settings.storage.masked})
+        f"{settings.study_name}-{time.strftime('%Y%m%d-%H%M%S')}",
+        parent_params,
+        {"hedgeopt.study": settings.study_name, "hedgeopt.storage": settings.storage.masked},
+    )
     tracker.log_text(invocation, yaml.safe_dump(masked_config(cfg), sort_keys=False), "config.yaml")
     inv = Invocation(cfg, settings, space)
     inv.clock = clock
@@ -119,15 +126,30 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
         # Invocations running at once on one study need distinct sampler seeds: each claims an
         # ordinal in the study (0 for the first), which spreads its workers' seeds apart.
         base = _WORKER_SEED_STRIDE * _claim_ordinal(study, settings)
-        tasks = [WorkerTask(cfg, inv.key, w, worker_seed(settings.seed, n_counted, base + w), invocation,
-                            str(staging.resolve()), deadline, inner) for w in range(n_workers)]
+        tasks = [
+            WorkerTask(
+                cfg,
+                inv.key,
+                w,
+                worker_seed(settings.seed, n_counted, base + w),
+                invocation,
+                str(staging.resolve()),
+                deadline,
+                inner,
+            )
+            for w in range(n_workers)
+        ]
         if remaining:
-            say(f"hedgeopt: study {settings.study_name}: {n_counted} of {settings.n_trials} trials "
+            say(
+                f"hedgeopt: study {settings.study_name}: {n_counted} of {settings.n_trials} trials "
                 f"done, running {remaining} more on {n_workers} worker(s); storage "
-                f"{settings.storage.masked}")
+                f"{settings.storage.masked}"
+            )
         else:
-            say(f"hedgeopt: study {settings.study_name} already has {n_counted} trials "
-                f"(n_trials={settings.n_trials}); exporting")
+            say(
+                f"hedgeopt: study {settings.study_name} already has {n_counted} trials "
+                f"(n_trials={settings.n_trials}); exporting"
+            )
         clock.mark("parent run, adoption")
         # the parent idles while its workers search: import what the export will draw with
         threading.Thread(target=preload_plotting, daemon=True).start()
@@ -136,8 +158,9 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
         if remaining and inv.logged:
             # search throughput as a user sees it: workers started -> every trial logged
             search_s = time.perf_counter() - t_search
-            tracker.log_metrics(invocation, {"search_seconds": search_s,
-                                             "trials_per_s": len(inv.logged) / search_s})
+            tracker.log_metrics(
+                invocation, {"search_seconds": search_s, "trials_per_s": len(inv.logged) / search_s}
+            )
         if remaining:  # trials of dead invocations that heartbeats failed meanwhile
             _adopt_unlogged(study, tracker, inv)
         clock.mark("search")
@@ -155,8 +178,10 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
         except Exception:
             pass
         n, _ = count_trials(study)
-        say(f"hedgeopt: interrupted with {n} of {settings.n_trials} trials done; run the same "
-            "command again to resume")
+        say(
+            f"hedgeopt: interrupted with {n} of {settings.n_trials} trials done; run the same "
+            "command again to resume"
+        )
         return EXIT_INTERRUPTED
     except StudyFailed as exc:
         say(f"hedgeopt: error: {exc}")
@@ -177,8 +202,7 @@ def _worker_plan(settings: StudySettings, n_counted: int) -> tuple[int, int, int
     return remaining, n_workers, max(1, (os.cpu_count() or 1) // n_workers)
 
 
-def _prewarm_workers(cfg: dict[str, Any], settings: StudySettings,
-                     study: optuna.Study) -> threading.Thread:
+def _prewarm_workers(cfg: dict[str, Any], settings: StudySettings, study: optuna.Study) -> threading.Thread:
     """Start the worker processes and build their objectives in the background.
 
     Process start-up, imports and the objective's set-up take seconds, as does opening the
@@ -191,7 +215,8 @@ def _prewarm_workers(cfg: dict[str, Any], settings: StudySettings,
     def warm() -> None:
         try:
             Parallel(n_jobs=n_workers, backend="loky")(
-                delayed(prewarm)(cfg, key, inner) for _ in range(n_workers))
+                delayed(prewarm)(cfg, key, inner) for _ in range(n_workers)
+            )
         except BaseException:  # the search itself reports set-up failures
             pass
 
@@ -200,21 +225,24 @@ def _prewarm_workers(cfg: dict[str, Any], settings: StudySettings,
     return thread
 
 
-def _describe_dataset(cfg: dict[str, Any], settings: StudySettings,
-                      study: optuna.Study) -> Mapping[str, Any] | None:
+def _describe_dataset(
+    cfg: dict[str, Any], settings: StudySettings, study: optuna.Study
+) -> Mapping[str, Any] | None:
     """``Objective.dataset()``, asked of a warm worker (the parent never builds objectives)."""
     _, n_workers, inner = _worker_plan(settings, count_trials(study)[0])
     try:
         [desc] = Parallel(n_jobs=n_workers, backend="loky")(
-            [delayed(run_task)(cfg, config_key(cfg), inner, "dataset", ())])
+            [delayed(run_task)(cfg, config_key(cfg), inner, "dataset", ())]
+        )
     except Exception as exc:  # noqa: BLE001  (the search reports set-up failures itself)
         say(f"hedgeopt: warning: no dataset logged: {type(exc).__name__}: {exc}")
         return None
     return desc
 
 
-def _start_early_tasks(cfg: dict[str, Any], settings: StudySettings,
-                       study: optuna.Study) -> EarlyTasks | None:
+def _start_early_tasks(
+    cfg: dict[str, Any], settings: StudySettings, study: optuna.Study
+) -> EarlyTasks | None:
     """The baselines' worker, when this invocation will search (see :class:`EarlyTasks`)."""
     remaining, _, inner = _worker_plan(settings, count_trials(study)[0])
     return EarlyTasks(cfg, config_key(cfg), inner) if remaining else None
@@ -267,8 +295,7 @@ def _adopt_unlogged(study: optuna.Study, tracker: Tracker, inv: Invocation) -> N
         inv._log_trial(tracker, t, folder, {"hedgeopt.adopted": "true"})
 
 
-def _run_worker_pool(study: optuna.Study, inv: Invocation, invocation: str,
-                     tasks: list[WorkerTask]) -> None:
+def _run_worker_pool(study: optuna.Study, inv: Invocation, invocation: str, tasks: list[WorkerTask]) -> None:
     """Run the workers; when one dies (SIGKILL, out of memory, a crash), start them again.
 
     loky stops every worker of a pool once one of them dies, so the lost trials (the dead
@@ -294,25 +321,42 @@ def _run_worker_pool(study: optuna.Study, inv: Invocation, invocation: str,
             lost = reap_orphans(study, "worker lost: its process died during the trial", invocation)
             if restarts > inv.settings.max_failures:
                 raise
-            say(f"hedgeopt: a worker process died; {lost} trial(s) will be retried, restarting "
-                f"the workers ({restarts} of at most {inv.settings.max_failures})")
-            tasks = [replace(t, sampler_seed=worker_seed(t.sampler_seed, restarts, t.worker))
-                     for t in tasks]
+            say(
+                f"hedgeopt: a worker process died; {lost} trial(s) will be retried, restarting "
+                f"the workers ({restarts} of at most {inv.settings.max_failures})"
+            )
+            tasks = [replace(t, sampler_seed=worker_seed(t.sampler_seed, restarts, t.worker)) for t in tasks]
 
 
-def _run_workers(study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: str,
-                 staging: Path, tasks: list[WorkerTask], n_counted: int, remaining: int) -> None:
+def _run_workers(
+    study: optuna.Study,
+    tracker: Tracker,
+    inv: Invocation,
+    invocation: str,
+    staging: Path,
+    tasks: list[WorkerTask],
+    n_counted: int,
+    remaining: int,
+) -> None:
     if not remaining:
         return
     bar = None
     if inv.settings.progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=inv.settings.n_trials, initial=n_counted, desc=inv.settings.study_name,
-                   unit="trial", file=sys.stderr, dynamic_ncols=True, leave=True)
+        bar = tqdm(
+            total=inv.settings.n_trials,
+            initial=n_counted,
+            desc=inv.settings.study_name,
+            unit="trial",
+            file=sys.stderr,
+            dynamic_ncols=True,
+            leave=True,
+        )
     stop = threading.Event()
-    poller = threading.Thread(target=inv.poll_forever,
-                              args=(stop, study, tracker, invocation, staging, bar), daemon=True)
+    poller = threading.Thread(
+        target=inv.poll_forever, args=(stop, study, tracker, invocation, staging, bar), daemon=True
+    )
     poller.start()
     try:
         _run_worker_pool(study, inv, invocation, tasks)
@@ -322,8 +366,9 @@ def _run_workers(study: optuna.Study, tracker: Tracker, inv: Invocation, invocat
         stop.set()
         poller.join()
         inv.poll(study, tracker, invocation, staging, bar)
-        raise StudyFailed(f"a worker failed: {type(exc).__name__}: "
-                          f"{(str(exc).strip().splitlines() or [''])[-1][:300]}") from exc
+        raise StudyFailed(
+            f"a worker failed: {type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[-1][:300]}"
+        ) from exc
     finally:
         stop.set()
         poller.join()
@@ -337,16 +382,23 @@ def _run_workers(study: optuna.Study, tracker: Tracker, inv: Invocation, invocat
         say(f"hedgeopt: warning: MLflow logging hiccup: {inv.error}")
 
 
-def run_replay(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace,
-               params: dict[str, Any] | None = None) -> int:
+def run_replay(
+    cfg: dict[str, Any], settings: StudySettings, space: SearchSpace, params: dict[str, Any] | None = None
+) -> int:
     """Evaluate an exported config out-of-sample, as its own MLflow run; no search."""
     if params is None:  # the CLI passes the params it has already read and checked
         params = export_mod.read_replay(settings.replay or "", space)
     tracker = Tracker(settings.tracking_uri, settings.study_name, settings.artifact_location)
     run_name = f"{settings.study_name}-replay-{time.strftime('%Y%m%d-%H%M%S')}"
-    run_id = tracker.start_parent(run_name, params, {"hedgeopt.role": "replay",
-                                                     "hedgeopt.study": settings.study_name,
-                                                     "hedgeopt.replay_of": str(settings.replay)})
+    run_id = tracker.start_parent(
+        run_name,
+        params,
+        {
+            "hedgeopt.role": "replay",
+            "hedgeopt.study": settings.study_name,
+            "hedgeopt.replay_of": str(settings.replay),
+        },
+    )
     status = "FAILED"
     try:
         tracker.log_artifact(run_id, Path(settings.replay or ""), "replayed")
@@ -354,13 +406,16 @@ def run_replay(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace,
         inner = max(1, os.cpu_count() or 1)
         limit_threads(inner)
         [result] = Parallel(n_jobs=1, backend="loky")(
-            delayed(run_task)(cfg, key, inner, "evaluate", (params,)) for _ in range(1))
+            delayed(run_task)(cfg, key, inner, "evaluate", (params,)) for _ in range(1)
+        )
         metrics = {k: float(v) for k, v in metrics_of(result).items()}
         tracker.dataset = run_task(cfg, key, inner, "dataset", ())  # built above, in this process
         tracker.log_dataset(run_id, "evaluation")
         seed = worker_seed(settings.seed, 0, 0xA55E55)
-        intervals = {m: assess_metric(m, d, result, {}, seed)["best"]
-                     for m, d in zip(settings.metrics, settings.directions, strict=True)}
+        intervals = {
+            m: assess_metric(m, d, result, {}, seed)["best"]
+            for m, d in zip(settings.metrics, settings.directions, strict=True)
+        }
         for m, iv in intervals.items():
             if iv.get("low") is not None:
                 metrics.update({f"{m}.low": float(iv["low"]), f"{m}.high": float(iv["high"])})

@@ -12,8 +12,17 @@ from hydra.utils import get_class
 
 from hedgeopt.search_space import SearchSpace
 
-_SEEDED = ("TPESampler", "RandomSampler", "GridSampler", "CmaEsSampler", "QMCSampler",
-           "NSGAIISampler", "NSGAIIISampler", "GPSampler", "BruteForceSampler")
+_SEEDED = (
+    "TPESampler",
+    "RandomSampler",
+    "GridSampler",
+    "CmaEsSampler",
+    "QMCSampler",
+    "NSGAIISampler",
+    "NSGAIIISampler",
+    "GPSampler",
+    "BruteForceSampler",
+)
 
 
 def worker_seed(seed: int, offset: int, worker: int) -> int:
@@ -34,8 +43,11 @@ def _split(cfg: Mapping[str, Any], group: str) -> tuple[type, dict[str, Any]]:
     return cls, kwargs
 
 
-def build_sampler(cfg: Mapping[str, Any], space: SearchSpace, seed: int | None,
-                  ) -> optuna.samplers.BaseSampler:
+def build_sampler(
+    cfg: Mapping[str, Any],
+    space: SearchSpace,
+    seed: int | None,
+) -> optuna.samplers.BaseSampler:
     """The sampler named by the ``sampler`` group, seeded; the grid comes from ``grid:`` lists."""
     cls, kwargs = _split(cfg, "sampler")
     if not issubclass(cls, optuna.samplers.BaseSampler):

@@ -42,11 +42,11 @@ class SearchSpaceError(ValueError):
 class Suggester(Protocol):
     """What sampling needs from a trial (``optuna.Trial`` satisfies it)."""
 
-    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None,
-                      log: bool = False) -> float: ...
+    def suggest_float(
+        self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
+    ) -> float: ...
 
-    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1,
-                    log: bool = False) -> int: ...
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int: ...
 
     def suggest_categorical(self, name: str, choices: Any) -> Any: ...
 
@@ -79,12 +79,17 @@ class Param:
     def suggest(self, trial: Suggester) -> Any:
         """Sample this parameter through ``trial``."""
         if self.kind == "float":
-            return trial.suggest_float(self.name, float(self.low), float(self.high),
-                                       step=None if self.step is None else float(self.step),
-                                       log=self.log)
+            return trial.suggest_float(
+                self.name,
+                float(self.low),
+                float(self.high),
+                step=None if self.step is None else float(self.step),
+                log=self.log,
+            )
         if self.kind == "int":
-            return trial.suggest_int(self.name, int(self.low), int(self.high),
-                                     step=int(self.step or 1), log=self.log)
+            return trial.suggest_int(
+                self.name, int(self.low), int(self.high), step=int(self.step or 1), log=self.log
+            )
         return trial.suggest_categorical(self.name, list(self.choices))
 
     def active(self, values: Mapping[str, Any]) -> bool:
@@ -97,9 +102,16 @@ class Param:
 
 def _same(a: Any, b: Any) -> bool:
     """Equality that keeps ``True`` apart from ``1`` (YAML booleans vs ints)."""
-    return type(a) is type(b) and a == b or (
-        not isinstance(a, bool) and not isinstance(b, bool)
-        and isinstance(a, (int, float)) and isinstance(b, (int, float)) and a == b
+    return (
+        type(a) is type(b)
+        and a == b
+        or (
+            not isinstance(a, bool)
+            and not isinstance(b, bool)
+            and isinstance(a, (int, float))
+            and isinstance(b, (int, float))
+            and a == b
+        )
     )
 
 
@@ -119,8 +131,9 @@ class SearchSpace:
         return name in self.by_name
 
     @classmethod
-    def from_config(cls, spec: Mapping[str, Any] | None,
-                    config: Mapping[str, Any] | None = None) -> SearchSpace:
+    def from_config(
+        cls, spec: Mapping[str, Any] | None, config: Mapping[str, Any] | None = None
+    ) -> SearchSpace:
         """Parse and validate ``spec``; with ``config``, every key must be a path in it."""
         if spec is None:
             spec = {}
@@ -137,24 +150,26 @@ class SearchSpace:
                 if other is None:
                     raise SearchSpaceError(
                         f"search_space.{p.name}: when refers to {parent!r}, "
-                        "which is not a parameter of the search space")
+                        "which is not a parameter of the search space"
+                    )
                 if other.kind != "categorical":
                     raise SearchSpaceError(
                         f"search_space.{p.name}: when needs a categorical parameter, "
-                        f"{parent!r} is {other.kind}")
+                        f"{parent!r} is {other.kind}"
+                    )
                 for a in allowed:
                     if not other.contains(a):
                         raise SearchSpaceError(
-                            f"search_space.{p.name}: when value {a!r} is not a choice of {parent!r}")
+                            f"search_space.{p.name}: when value {a!r} is not a choice of {parent!r}"
+                        )
         if config is not None:
             for p in space.params:
                 if p.name.split(".")[0] in FRAMEWORK_KEYS:
-                    raise SearchSpaceError(
-                        f"search_space.{p.name}: framework keys cannot be tuned")
+                    raise SearchSpaceError(f"search_space.{p.name}: framework keys cannot be tuned")
                 if get_path(config, p.name, _MISSING) is _MISSING:
                     raise SearchSpaceError(
-                        f"search_space.{p.name}: not a config path (set a default for it "
-                        "in the study config)")
+                        f"search_space.{p.name}: not a config path (set a default for it in the study config)"
+                    )
         return space
 
     def suggest(self, trial: Suggester) -> dict[str, Any]:
@@ -170,7 +185,8 @@ class SearchSpace:
         missing = [p.name for p in self.params if p.grid is None]
         if missing:
             raise SearchSpaceError(
-                f"search_space.{missing[0]}: sampler=grid needs a grid: list for every parameter")
+                f"search_space.{missing[0]}: sampler=grid needs a grid: list for every parameter"
+            )
         return {p.name: list(p.grid or ()) for p in self.params}
 
     def grid_size(self) -> int:
@@ -184,8 +200,6 @@ class SearchSpace:
                 raise SearchSpaceError(f"{name}: not a parameter of this study's search space")
             if not p.contains(value):
                 raise SearchSpaceError(f"{name}: value {value!r} is outside the search space")
-
-
 
 
 def _parse_param(name: str, entry: Any, notes: list[str] | None = None) -> Param:
@@ -233,8 +247,12 @@ def _parse_param(name: str, entry: Any, notes: list[str] | None = None) -> Param
             raise SearchSpaceError(f"{where}: log scale needs low > 0, got {low}")
         step = entry.get("step")
         if step is not None:
-            if isinstance(step, bool) or not isinstance(step, (int, float)) \
-                    or not math.isfinite(step) or step <= 0:
+            if (
+                isinstance(step, bool)
+                or not isinstance(step, (int, float))
+                or not math.isfinite(step)
+                or step <= 0
+            ):
                 raise SearchSpaceError(f"{where}: step must be a positive number")
             if log:
                 raise SearchSpaceError(f"{where}: step and log cannot be combined")
@@ -250,8 +268,9 @@ def _parse_param(name: str, entry: Any, notes: list[str] | None = None) -> Param
         # the narrowed range are dropped (with a note), unless none is left.
         kept = tuple(g for g in grid if param.contains(g))
         if not kept:
-            raise SearchSpaceError(f"{where}: no grid value {list(grid)} lies in the parameter's "
-                                   f"{_range_text(param)}")
+            raise SearchSpaceError(
+                f"{where}: no grid value {list(grid)} lies in the parameter's {_range_text(param)}"
+            )
         if len(kept) < len(grid):
             dropped = [g for g in grid if not param.contains(g)]
             if notes is not None:

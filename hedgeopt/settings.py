@@ -74,8 +74,12 @@ def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
     if n_jobs == 0:
         raise ConfigError("n_jobs must be a positive number of workers or -1 (one per core)")
     timeout = cfg.get("timeout")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                or not math.isfinite(timeout) or timeout <= 0):
+    if timeout is not None and (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not math.isfinite(timeout)
+        or timeout <= 0
+    ):
         raise ConfigError(f"timeout must be a positive number of seconds or null, got {timeout!r}")
     seed = _int(cfg, "seed", minimum=0)
     max_failures = _int(cfg, "max_failures", minimum=1)
@@ -86,20 +90,28 @@ def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
     if storage_value is not None and not isinstance(storage_value, str):
         raise ConfigError("storage must be an Optuna storage URL, a journal file path or null")
     try:
-        storage = resolve_storage(storage_value, name, heartbeat_interval=cfg["heartbeat_interval"],
-                                  grace_period=cfg["grace_period"])
+        storage = resolve_storage(
+            storage_value,
+            name,
+            heartbeat_interval=cfg["heartbeat_interval"],
+            grace_period=cfg["grace_period"],
+        )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
 
     mlflow_cfg = cfg.get("mlflow")
-    if not isinstance(mlflow_cfg, Mapping) or not isinstance(mlflow_cfg.get("tracking_uri"), str) \
-            or not mlflow_cfg["tracking_uri"].strip():
+    if (
+        not isinstance(mlflow_cfg, Mapping)
+        or not isinstance(mlflow_cfg.get("tracking_uri"), str)
+        or not mlflow_cfg["tracking_uri"].strip()
+    ):
         raise ConfigError("mlflow.tracking_uri must be a tracking URI")
     # a bare postgresql:// names the driver that is installed, as for the storage
     tracking_uri = _with_driver(mlflow_cfg["tracking_uri"].strip())
     if "://" not in tracking_uri and not tracking_uri.startswith(("databricks",)):
-        raise ConfigError(f"mlflow.tracking_uri must be a URI such as sqlite:///mlruns/mlflow.db, "
-                          f"got {tracking_uri!r}")
+        raise ConfigError(
+            f"mlflow.tracking_uri must be a URI such as sqlite:///mlruns/mlflow.db, got {tracking_uri!r}"
+        )
     export_dir = cfg.get("export_dir")
     if not isinstance(export_dir, str) or not export_dir.strip():
         raise ConfigError("export_dir must be a folder path")
@@ -140,8 +152,7 @@ def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
     except (ValueError, SearchSpaceError) as exc:
         raise ConfigError(str(exc)) from exc
     if len(metrics) > 1 and not is_nop(pruner_cfg or {}):
-        raise ConfigError("pruner: Optuna's pruners do not support multi-objective studies; "
-                          "use pruner=none")
+        raise ConfigError("pruner: Optuna's pruners do not support multi-objective studies; use pruner=none")
     if is_grid(sampler_cfg or {}):
         # The grid sampler visits each point once; more trials than points would repeat them.
         n_trials = min(n_trials, space.grid_size())
@@ -155,12 +166,21 @@ def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
         raise ConfigError(f"replay: no such file {replay!r}")
 
     settings = StudySettings(
-        study_name=name, n_trials=n_trials, n_jobs=n_jobs,
-        timeout=None if timeout is None else float(timeout), seed=seed, storage=storage,
-        tracking_uri=tracking_uri, artifact_location=mlflow_cfg.get("artifact_location"),
-        export_dir=export_dir, max_failures=max_failures, metrics=tuple(metrics),
-        directions=tuple(directions), objective_target=target,
-        progress=bool(cfg.get("progress", True)), replay=replay,
+        study_name=name,
+        n_trials=n_trials,
+        n_jobs=n_jobs,
+        timeout=None if timeout is None else float(timeout),
+        seed=seed,
+        storage=storage,
+        tracking_uri=tracking_uri,
+        artifact_location=mlflow_cfg.get("artifact_location"),
+        export_dir=export_dir,
+        max_failures=max_failures,
+        metrics=tuple(metrics),
+        directions=tuple(directions),
+        objective_target=target,
+        progress=bool(cfg.get("progress", True)),
+        replay=replay,
     )
     return settings, space
 
@@ -173,7 +193,8 @@ def _check_tunable(space: SearchSpace, cls: type, target: str) -> None:
             if p.name == prefix or p.name.startswith(prefix + "."):
                 raise ConfigError(
                     f"search_space.{p.name}: {target} reads {prefix!r} from the study config, not "
-                    "from the trial, so tuning it would change nothing; set it in the study config")
+                    "from the trial, so tuning it would change nothing; set it in the study config"
+                )
 
 
 def _first(exc: BaseException) -> str:

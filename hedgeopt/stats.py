@@ -74,7 +74,7 @@ class CVaR:
         loss = np.asarray(x)[..., self.column]
         n = loss.shape[-1]
         m = max(1, int(math.ceil((1.0 - self.level) * n - 1e-9)))
-        tail = np.partition(loss, n - m, axis=-1)[..., n - m:]
+        tail = np.partition(loss, n - m, axis=-1)[..., n - m :]
         return tail.mean(axis=-1)
 
 
@@ -134,8 +134,15 @@ def _percentiles(reps: np.ndarray, level: float) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def bootstrap_interval(samples: Any, statistic: Statistic, *, seed: int = 0, block: int = 1,
-                       n_boot: int = N_BOOT, level: float = LEVEL) -> Interval:
+def bootstrap_interval(
+    samples: Any,
+    statistic: Statistic,
+    *,
+    seed: int = 0,
+    block: int = 1,
+    n_boot: int = N_BOOT,
+    level: float = LEVEL,
+) -> Interval:
     """Percentile bootstrap interval of ``statistic`` over the rows of ``samples``."""
     x = as_matrix(samples)
     rng = np.random.default_rng(seed)
@@ -145,8 +152,16 @@ def bootstrap_interval(samples: Any, statistic: Statistic, *, seed: int = 0, blo
     return Interval(float(statistic(x)), lo, hi, level)
 
 
-def paired_difference(a: Any, b: Any, statistic: Statistic, *, seed: int = 0, block: int = 1,
-                      n_boot: int = N_BOOT, level: float = LEVEL) -> Interval:
+def paired_difference(
+    a: Any,
+    b: Any,
+    statistic: Statistic,
+    *,
+    seed: int = 0,
+    block: int = 1,
+    n_boot: int = N_BOOT,
+    level: float = LEVEL,
+) -> Interval:
     """Interval of ``statistic(a) - statistic(b)`` resampling the same rows of both."""
     xa, xb = as_matrix(a), as_matrix(b)
     if xa.shape[0] != xb.shape[0]:
@@ -180,13 +195,19 @@ def verdict_text(result: str, metric: str, baseline: str, diff: Interval, direct
     ci = f"{diff.value:+.4g} (95% interval [{diff.low:.4g}, {diff.high:.4g}])"
     better = "higher" if direction == "maximize" else "lower"
     if result == WINS:
-        return (f"The tuned config beats the best baseline '{baseline}' out of sample: "
-                f"{metric} difference {ci}, {better} is better.")
+        return (
+            f"The tuned config beats the best baseline '{baseline}' out of sample: "
+            f"{metric} difference {ci}, {better} is better."
+        )
     if result == LOSES:
-        return (f"The baseline '{baseline}' beats the tuned config out of sample: {metric} "
-                f"difference {ci}, {better} is better; prefer the baseline.")
-    return (f"The tuned config ties the best baseline '{baseline}' out of sample: {metric} "
-            f"difference {ci} covers 0; it is not shown to be better.")
+        return (
+            f"The baseline '{baseline}' beats the tuned config out of sample: {metric} "
+            f"difference {ci}, {better} is better; prefer the baseline."
+        )
+    return (
+        f"The tuned config ties the best baseline '{baseline}' out of sample: {metric} "
+        f"difference {ci} covers 0; it is not shown to be better."
+    )
 
 
 # ---------------------------------------------------------------------------- PBO (CSCV)
@@ -202,14 +223,25 @@ class Overfitting:
     logits: np.ndarray
 
     def as_dict(self) -> dict[str, Any]:
-        return {"pbo": self.pbo, "n_trials": self.n_trials, "n_samples": self.n_samples,
-                "n_partitions": self.n_partitions, "n_splits": self.n_splits,
-                "median_logit": float(np.median(self.logits))}
+        return {
+            "pbo": self.pbo,
+            "n_trials": self.n_trials,
+            "n_samples": self.n_samples,
+            "n_partitions": self.n_partitions,
+            "n_splits": self.n_splits,
+            "median_logit": float(np.median(self.logits)),
+        }
 
 
-def probability_of_overfitting(performance: np.ndarray, statistic: Statistic, direction: str, *,
-                               n_partitions: int = 16, max_splits: int = 2000,
-                               seed: int = 0) -> Overfitting:
+def probability_of_overfitting(
+    performance: np.ndarray,
+    statistic: Statistic,
+    direction: str,
+    *,
+    n_partitions: int = 16,
+    max_splits: int = 2000,
+    seed: int = 0,
+) -> Overfitting:
     """PBO of Bailey, Borwein, Lopez de Prado and Zhu (2017) by CSCV.
 
     ``performance`` is ``(N trials, T samples, k)``. The T rows are cut into ``S`` contiguous
@@ -243,11 +275,11 @@ def probability_of_overfitting(performance: np.ndarray, statistic: Statistic, di
     logits = np.empty(2 * len(halves))
     chunk = max(1, int(1e7 // max(1, n_trials * rows * m.shape[2])))
     for c0 in range(0, len(halves), chunk):
-        part = halves[c0:c0 + chunk]
+        part = halves[c0 : c0 + chunk]
         mask = np.zeros((len(part), s), bool)
         for i, c in enumerate(part):
             mask[i, list(c)] = True
-        a_rows = np.stack([groups[mk].ravel() for mk in mask])                    # (C, rows/2)
+        a_rows = np.stack([groups[mk].ravel() for mk in mask])  # (C, rows/2)
         b_rows = np.stack([groups[~mk].ravel() for mk in mask])
         perf_a = sign * np.asarray(statistic(m[:, a_rows].transpose(1, 0, 2, 3)), float)  # (C, N)
         perf_b = sign * np.asarray(statistic(m[:, b_rows].transpose(1, 0, 2, 3)), float)
@@ -256,8 +288,8 @@ def probability_of_overfitting(performance: np.ndarray, statistic: Statistic, di
             chosen = p_oos[np.arange(len(part)), best][:, None]
             below = (p_oos < chosen).sum(axis=1)
             ties = (p_oos == chosen).sum(axis=1)
-            w = (below + (ties + 1) / 2.0) / (n_trials + 1.0)                 # rank 1 = worst
-            logits[2 * c0 + j * len(part): 2 * c0 + (j + 1) * len(part)] = np.log(w / (1.0 - w))
+            w = (below + (ties + 1) / 2.0) / (n_trials + 1.0)  # rank 1 = worst
+            logits[2 * c0 + j * len(part) : 2 * c0 + (j + 1) * len(part)] = np.log(w / (1.0 - w))
     return Overfitting(float(np.mean(logits <= 0.0)), n_trials, rows, s, len(logits), logits)
 
 
@@ -271,24 +303,30 @@ class SampleSet:
     block: int = 1
 
 
-def assess(metric: str, direction: str, best: SampleSet, baselines: Mapping[str, SampleSet], *,
-           seed: int = 0) -> dict[str, Any]:
+def assess(
+    metric: str, direction: str, best: SampleSet, baselines: Mapping[str, SampleSet], *, seed: int = 0
+) -> dict[str, Any]:
     """Intervals of the best config and each baseline, paired differences, and the verdict.
 
     Baselines whose samples are not paired with the best's (a different count) get an
     interval but no paired difference and cannot be the verdict's reference.
     """
     stat, block = best.statistic, best.block
-    out: dict[str, Any] = {"metric": metric, "direction": direction,
-                           "n_samples": int(as_matrix(best.values).shape[0]), "block_length": block,
-                           "best": bootstrap_interval(best.values, stat, seed=seed, block=block).as_dict(),
-                           "baselines": {}}
+    out: dict[str, Any] = {
+        "metric": metric,
+        "direction": direction,
+        "n_samples": int(as_matrix(best.values).shape[0]),
+        "block_length": block,
+        "best": bootstrap_interval(best.values, stat, seed=seed, block=block).as_dict(),
+        "baselines": {},
+    }
     n = out["n_samples"]
     sign = 1.0 if direction == "maximize" else -1.0
     ref, ref_val = None, -math.inf
     for i, (name, b) in enumerate(baselines.items()):
-        entry: dict[str, Any] = {"interval": bootstrap_interval(b.values, stat, seed=seed + 1 + i,
-                                                                block=block).as_dict()}
+        entry: dict[str, Any] = {
+            "interval": bootstrap_interval(b.values, stat, seed=seed + 1 + i, block=block).as_dict()
+        }
         if as_matrix(b.values).shape[0] == n:
             # the same seed for every baseline: each difference is resampled on the same rows
             diff = paired_difference(best.values, b.values, stat, seed=seed, block=block)
@@ -302,6 +340,10 @@ def assess(metric: str, direction: str, best: SampleSet, baselines: Mapping[str,
         d = out["baselines"][ref]["difference"]
         diff = Interval(d["value"], d["low"], d["high"])
         res = out["baselines"][ref]["outcome"]
-        out["verdict"] = {"best_baseline": ref, "outcome": res, "difference": d,
-                          "text": verdict_text(res, metric, ref, diff, direction)}
+        out["verdict"] = {
+            "best_baseline": ref,
+            "outcome": res,
+            "difference": d,
+            "text": verdict_text(res, metric, ref, diff, direction),
+        }
     return out

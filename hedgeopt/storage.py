@@ -47,7 +47,7 @@ __all__ = ["JournalDamaged", "mask_url", "open_storage", "repair_journal", "reso
 _URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)(?P<at>@)")
 
 #: Trial attributes hedgeopt writes (Optuna user attrs).
-ATTR_COUNTED = "hedgeopt.counted"        # an objective failure that counts toward n_trials
+ATTR_COUNTED = "hedgeopt.counted"  # an objective failure that counts toward n_trials
 ATTR_FAIL_REASON = "hedgeopt.fail_reason"
 ATTR_INVOCATION = "hedgeopt.invocation"  # the parent run id of the invocation that ran it
 ATTR_HOST = "hedgeopt.host"
@@ -71,8 +71,8 @@ def has_scheme(url: str) -> bool:
 class StorageSpec:
     """Where the study lives; picklable so worker processes can open it themselves."""
 
-    url: str          # the RDB / redis URL, or the journal file path
-    kind: str         # rdb | redis | journal
+    url: str  # the RDB / redis URL, or the journal file path
+    kind: str  # rdb | redis | journal
     heartbeat_interval: int | None = None
     grace_period: int | None = None
 
@@ -81,8 +81,13 @@ class StorageSpec:
         return str(mask_url(self.url))
 
 
-def resolve_storage(storage: str | None, study_name: str, *, heartbeat_interval: int | None = None,
-                    grace_period: int | None = None) -> StorageSpec:
+def resolve_storage(
+    storage: str | None,
+    study_name: str,
+    *,
+    heartbeat_interval: int | None = None,
+    grace_period: int | None = None,
+) -> StorageSpec:
     """Turn the ``storage`` config value into a :class:`StorageSpec` (does not open it)."""
     if storage is None or str(storage).strip() == "":
         path = Path("mlruns") / "optuna" / f"{study_name}.journal"
@@ -93,8 +98,9 @@ def resolve_storage(storage: str | None, study_name: str, *, heartbeat_interval:
         if scheme in ("redis", "rediss"):
             return StorageSpec(url, "redis")
         if scheme.split("+")[0] in ("sqlite", "postgresql", "postgres", "mysql", "oracle", "mssql"):
-            return StorageSpec(_with_driver(url), "rdb", heartbeat_interval=heartbeat_interval,
-                               grace_period=grace_period)
+            return StorageSpec(
+                _with_driver(url), "rdb", heartbeat_interval=heartbeat_interval, grace_period=grace_period
+            )
         if scheme == "file":
             return StorageSpec(url.split("://", 1)[1], "journal")
         raise ValueError(f"storage: unsupported URL scheme {scheme!r} in {mask_url(url)}")
@@ -182,9 +188,13 @@ def repair_journal(path: Path, lock: Any) -> bool:
     if done:
         import sys
 
-        print(f"hedgeopt: warning: journal {path}: dropped {len(done.dropped)} damaged line(s) "
-              f"(line {', '.join(map(str, done.dropped[:5]))}); the original is kept as "
-              f"{done.backup}", file=sys.stderr, flush=True)
+        print(
+            f"hedgeopt: warning: journal {path}: dropped {len(done.dropped)} damaged line(s) "
+            f"(line {', '.join(map(str, done.dropped[:5]))}); the original is kept as "
+            f"{done.backup}",
+            file=sys.stderr,
+            flush=True,
+        )
     return bool(done)
 
 
@@ -220,9 +230,11 @@ class RetryStaleTrial(RetryHeartbeatStaleTrialCallback):
             except optuna.exceptions.UpdateFinishedTrialError:
                 pass
         trial = copy.deepcopy(trial)
-        trial.user_attrs = {k: v for k, v in trial.user_attrs.items()
-                            if k not in _RUN_ATTRS
-                            and not k.startswith((ATTR_METRIC_PREFIX, ATTR_SAMPLES_PREFIX))}
+        trial.user_attrs = {
+            k: v
+            for k, v in trial.user_attrs.items()
+            if k not in _RUN_ATTRS and not k.startswith((ATTR_METRIC_PREFIX, ATTR_SAMPLES_PREFIX))
+        }
         super().__call__(study, trial)
 
 
@@ -265,6 +277,7 @@ def storage_exists(spec: StorageSpec) -> bool:
 
 # --------------------------------------------------------------------------- counting
 
+
 def counted(trial: optuna.trial.FrozenTrial) -> bool:
     """Whether a trial counts toward ``n_trials``.
 
@@ -281,8 +294,11 @@ def counted(trial: optuna.trial.FrozenTrial) -> bool:
 
 def invocation_failures(study: optuna.Study, invocation: str) -> list[optuna.trial.FrozenTrial]:
     """The objective failures (counted FAIL trials) of one invocation: ``max_failures`` counts these."""
-    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-            if t.user_attrs.get(ATTR_INVOCATION) == invocation and t.user_attrs.get(ATTR_COUNTED)]
+    return [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+        if t.user_attrs.get(ATTR_INVOCATION) == invocation and t.user_attrs.get(ATTR_COUNTED)
+    ]
 
 
 def count_trials(study: optuna.Study) -> tuple[int, int]:
@@ -291,8 +307,9 @@ def count_trials(study: optuna.Study) -> tuple[int, int]:
     return sum(counted(t) for t in trials), sum(t.state == TrialState.RUNNING for t in trials)
 
 
-def reap_orphans(study: optuna.Study, reason: str = "worker lost: its process is gone",
-                 invocation: str | None = None) -> int:
+def reap_orphans(
+    study: optuna.Study, reason: str = "worker lost: its process is gone", invocation: str | None = None
+) -> int:
     """Fail RUNNING trials whose worker process on this host is gone, and retry them.
 
     Journal storages have no heartbeats, so a trial left RUNNING by a killed worker is
@@ -313,8 +330,7 @@ def reap_orphans(study: optuna.Study, reason: str = "worker lost: its process is
             # Created but never stamped by its worker (a live worker stamps it within
             # milliseconds): its process died between creating and starting it. Heartbeats
             # cannot tell, since Optuna only judges trials that have sent one.
-            if t.datetime_start is None or \
-                    time.time() - t.datetime_start.timestamp() < unstamped_after:
+            if t.datetime_start is None or time.time() - t.datetime_start.timestamp() < unstamped_after:
                 continue
         else:
             if t.user_attrs.get(ATTR_HOST) != host:

@@ -37,7 +37,7 @@ def sqlite_file(uri: str) -> Path | None:
     """The file of a ``sqlite:///`` tracking URI, else None."""
     if not uri.startswith("sqlite:///"):
         return None
-    return Path(uri[len("sqlite:///"):])
+    return Path(uri[len("sqlite:///") :])
 
 
 def seed(uri: str) -> bool:

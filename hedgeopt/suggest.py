@@ -43,8 +43,7 @@ def dotted_keys(cfg: Any, prefix: str = "") -> list[str]:
     return out
 
 
-def diagnose(overrides: list[str], groups: Mapping[str, Sequence[str]],
-             compose: ComposeFn) -> str | None:
+def diagnose(overrides: list[str], groups: Mapping[str, Sequence[str]], compose: ComposeFn) -> str | None:
     """A one-line did-you-mean message for the first unknown name in ``overrides``, or None.
 
     ``groups`` maps each config group to its options; ``compose`` composes a list of
@@ -97,8 +96,10 @@ def diagnose(overrides: list[str], groups: Mapping[str, Sequence[str]],
         siblings = [str(k) for k in node] if isinstance(node, DictConfig) else []
         where = f"under {parent!r}" if parent and siblings else "at the top level"
         siblings = siblings or [str(k) for k in config]
-        return (f"unknown key {key!r}; valid keys {where}: {', '.join(sorted(siblings))} "
-                f"(to add a new key on purpose: +{key}=...)")
+        return (
+            f"unknown key {key!r}; valid keys {where}: {', '.join(sorted(siblings))} "
+            f"(to add a new key on purpose: +{key}=...)"
+        )
     return None
 
 

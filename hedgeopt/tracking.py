@@ -85,8 +85,13 @@ class Tracker:
 
     # ------------------------------------------------------------------ parent run
     def start_parent(self, run_name: str, params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
-        all_tags = {ROLE: "study", "hedgeopt.host": socket.gethostname(),
-                    "hedgeopt.pid": str(os.getpid()), **self.source_tags, **tags}
+        all_tags = {
+            ROLE: "study",
+            "hedgeopt.host": socket.gethostname(),
+            "hedgeopt.pid": str(os.getpid()),
+            **self.source_tags,
+            **tags,
+        }
         run = self.client.create_run(self.experiment_id, tags=all_tags, run_name=run_name)
         self.parent_id = run.info.run_id
         self.log_params(self.parent_id, params)
@@ -99,8 +104,12 @@ class Tracker:
             return
         from mlflow.entities import DatasetInput, InputTag
 
-        self.client.log_inputs(run_id, datasets=[DatasetInput(
-            mlflow_dataset(self.dataset), tags=[InputTag("mlflow.data.context", context)])])
+        self.client.log_inputs(
+            run_id,
+            datasets=[
+                DatasetInput(mlflow_dataset(self.dataset), tags=[InputTag("mlflow.data.context", context)])
+            ],
+        )
 
     def log_model(self, run_id: str, model: Any, name: str, params: Mapping[str, Any]) -> str | None:
         """A trained torch module as an MLflow PyTorch model of ``run_id``; returns its model id.
@@ -125,11 +134,19 @@ class Tracker:
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "model"
-                mlflow.pytorch.save_model(model, str(path), serialization_format="pickle",
-                                          pip_requirements=[f"torch=={torch.__version__}"])
+                mlflow.pytorch.save_model(
+                    model,
+                    str(path),
+                    serialization_format="pickle",
+                    pip_requirements=[f"torch=={torch.__version__}"],
+                )
                 logged = self.client.create_logged_model(
-                    self.experiment_id, name=name, source_run_id=run_id, model_type="pytorch",
-                    params={k: _param_value(v) for k, v in params.items()})
+                    self.experiment_id,
+                    name=name,
+                    source_run_id=run_id,
+                    model_type="pytorch",
+                    params={k: _param_value(v) for k, v in params.items()},
+                )
                 self.client.log_model_artifacts(logged.model_id, str(path))
         finally:
             quiet.setLevel(level)
@@ -137,8 +154,13 @@ class Tracker:
         self.client.log_outputs(run_id, [LoggedModelOutput(logged.model_id, step=0)])
         return logged.model_id
 
-    def log_history(self, run_id: str, values: Mapping[int, Sequence[float]],
-                    metric_names: Sequence[str], directions: Sequence[str]) -> None:
+    def log_history(
+        self,
+        run_id: str,
+        values: Mapping[int, Sequence[float]],
+        metric_names: Sequence[str],
+        directions: Sequence[str],
+    ) -> None:
         """Each completed trial's optimised values as step metrics of the parent run.
 
         ``trials.<m>`` at step = trial number and ``trials.best_<m>`` (best so far): the chart
@@ -156,23 +178,26 @@ class Tracker:
                 better = max if direction == "maximize" else min
                 best[name] = better(best.get(name, v), v)
                 key = _metric_key(name)
-                items += [Metric(f"trials.{key}", v, now, int(number)),
-                          Metric(f"trials.best_{key}", best[name], now, int(number))]
+                items += [
+                    Metric(f"trials.{key}", v, now, int(number)),
+                    Metric(f"trials.best_{key}", best[name], now, int(number)),
+                ]
         for i in range(0, len(items), 1000):
-            self.client.log_batch(run_id, metrics=items[i:i + 1000])
+            self.client.log_batch(run_id, metrics=items[i : i + 1000])
 
     def log_table(self, run_id: str, table: Any, name: str) -> None:
         """A pandas DataFrame as ``name.csv`` and ``name.html`` artifacts (the UI shows the HTML)."""
         self.client.log_text(run_id, table.to_csv(), f"{name}.csv")
-        self.client.log_text(run_id, table.to_html(float_format=lambda v: f"{v:,.6g}",
-                                                   na_rep=""), f"{name}.html")
+        self.client.log_text(
+            run_id, table.to_html(float_format=lambda v: f"{v:,.6g}", na_rep=""), f"{name}.html"
+        )
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         from mlflow.entities import Param
 
         items = [Param(str(k)[:250], _param_value(v)) for k, v in params.items()]
         for i in range(0, len(items), 100):
-            self.client.log_batch(run_id, params=items[i:i + 100])
+            self.client.log_batch(run_id, params=items[i : i + 100])
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
         from mlflow.entities import Metric
@@ -180,7 +205,7 @@ class Tracker:
         now = int(time.time() * 1000)
         items = [Metric(_metric_key(k), float(v), now, step) for k, v in metrics.items()]
         for i in range(0, len(items), 1000):
-            self.client.log_batch(run_id, metrics=items[i:i + 1000])
+            self.client.log_batch(run_id, metrics=items[i : i + 1000])
 
     def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(run_id, str(path), artifact_path)
@@ -202,21 +227,35 @@ class Tracker:
             from hedgeopt.storage import mask_url
 
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-            print(f"hedgeopt: warning: could not mark MLflow run {run_id} {status}: "
-                  f"{mask_url(first)}; the next invocation of the study closes it",
-                  file=sys.stderr, flush=True)
+            print(
+                f"hedgeopt: warning: could not mark MLflow run {run_id} {status}: "
+                f"{mask_url(first)}; the next invocation of the study closes it",
+                file=sys.stderr,
+                flush=True,
+            )
 
     # ------------------------------------------------------------------ trial runs
-    def log_trial(self, trial: Any, directions: tuple[str, ...], metric_names: tuple[str, ...],
-                  overlay: Mapping[str, Any], artifact_dir: Path | None,
-                  extra_tags: Mapping[str, str] | None = None) -> str:
+    def log_trial(
+        self,
+        trial: Any,
+        directions: tuple[str, ...],
+        metric_names: tuple[str, ...],
+        overlay: Mapping[str, Any],
+        artifact_dir: Path | None,
+        extra_tags: Mapping[str, str] | None = None,
+    ) -> str:
         """Log one finished Optuna trial as a nested run; returns the run id."""
         from mlflow.entities import Metric, Param
 
         state = trial.state.name
-        tags = {ROLE: "trial", PARENT: self.parent_id or "", TRIAL_NUMBER: str(trial.number),
-                TRIAL_STATE: state, "hedgeopt.optuna_trial_id": str(trial._trial_id),
-                **self.source_tags}
+        tags = {
+            ROLE: "trial",
+            PARENT: self.parent_id or "",
+            TRIAL_NUMBER: str(trial.number),
+            TRIAL_STATE: state,
+            "hedgeopt.optuna_trial_id": str(trial._trial_id),
+            **self.source_tags,
+        }
         reason = trial.user_attrs.get("hedgeopt.fail_reason")
         if state == "FAIL":
             tags[FAIL_REASON] = str(reason or "interrupted: the worker stopped during the trial")
@@ -225,15 +264,19 @@ class Tracker:
             tags[RETRY_OF] = str(retry_of)
         if extra_tags:
             tags.update(extra_tags)
-        run = self.client.create_run(self.experiment_id, start_time=_ms(trial.datetime_start),
-                                     tags=tags, run_name=f"trial-{trial.number:04d}")
+        run = self.client.create_run(
+            self.experiment_id,
+            start_time=_ms(trial.datetime_start),
+            tags=tags,
+            run_name=f"trial-{trial.number:04d}",
+        )
         run_id = run.info.run_id
         ts = _ms(trial.datetime_complete) or int(time.time() * 1000)
         params = [Param(k[:250], _param_value(v)) for k, v in trial.params.items()]
         metrics = []
         for key, value in trial.user_attrs.items():
             if key.startswith("metric."):
-                metrics.append(Metric(_metric_key(key[len("metric."):]), float(value), ts, 0))
+                metrics.append(Metric(_metric_key(key[len("metric.") :]), float(value), ts, 0))
         if trial.values is not None:
             for name, value in zip(metric_names, trial.values, strict=False):
                 metrics.append(Metric("objective." + _metric_key(name), float(value), ts, 0))
@@ -266,8 +309,7 @@ class Tracker:
             n = r.data.tags.get(TRIAL_NUMBER)
             if n is None:
                 continue
-            if r.info.status == "RUNNING" and abandoned is not None \
-                    and r.data.tags.get(PARENT) in abandoned:
+            if r.info.status == "RUNNING" and abandoned is not None and r.data.tags.get(PARENT) in abandoned:
                 self.client.delete_run(r.info.run_id)
                 continue
             numbers.add(int(n))
@@ -278,8 +320,11 @@ class Tracker:
         token = None
         while True:
             page = self.client.search_runs(
-                [self.experiment_id], filter_string=f"tags.`{ROLE}` = '{role}'",
-                max_results=1000, page_token=token)
+                [self.experiment_id],
+                filter_string=f"tags.`{ROLE}` = '{role}'",
+                max_results=1000,
+                page_token=token,
+            )
             yield from page
             token = page.token
             if not token:
@@ -290,7 +335,9 @@ class Tracker:
         runs = self.client.search_runs(
             [self.experiment_id],
             filter_string=f"tags.`{ROLE}` = 'trial' and tags.`{TRIAL_NUMBER}` = '{int(number)}'",
-            max_results=50, order_by=["attributes.start_time DESC"])
+            max_results=50,
+            order_by=["attributes.start_time DESC"],
+        )
         for r in runs:
             if r.info.status != "RUNNING":
                 return r.info.run_id
@@ -312,8 +359,8 @@ class Tracker:
                 continue
             tags = run.data.tags
             ended = run.info.status != "RUNNING" or (
-                tags.get("hedgeopt.host") == socket.gethostname()
-                and not _pid_alive(tags.get("hedgeopt.pid")))
+                tags.get("hedgeopt.host") == socket.gethostname() and not _pid_alive(tags.get("hedgeopt.pid"))
+            )
             if ended:
                 import shutil
 
@@ -327,8 +374,9 @@ class Tracker:
         for r in self._runs_by_role("study"):
             if r.info.status != "RUNNING":
                 out.add(r.info.run_id)
-            elif r.data.tags.get("hedgeopt.host") == socket.gethostname() and \
-                    not _pid_alive(r.data.tags.get("hedgeopt.pid")):
+            elif r.data.tags.get("hedgeopt.host") == socket.gethostname() and not _pid_alive(
+                r.data.tags.get("hedgeopt.pid")
+            ):
                 self.client.set_terminated(r.info.run_id, status="KILLED")
                 out.add(r.info.run_id)
         return out

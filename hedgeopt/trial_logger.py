@@ -47,9 +47,22 @@ _MAX_FLOAT = 1.7976931348623157e308
 
 #: Columns written per table; every other column must be nullable or have a default.
 _COLUMNS = {
-    "runs": ("run_uuid", "name", "source_type", "source_name", "entry_point_name", "user_id",
-             "status", "start_time", "end_time", "source_version", "lifecycle_stage",
-             "artifact_uri", "experiment_id", "deleted_time"),
+    "runs": (
+        "run_uuid",
+        "name",
+        "source_type",
+        "source_name",
+        "entry_point_name",
+        "user_id",
+        "status",
+        "start_time",
+        "end_time",
+        "source_version",
+        "lifecycle_stage",
+        "artifact_uri",
+        "experiment_id",
+        "deleted_time",
+    ),
     "tags": ("key", "value", "run_uuid"),
     "params": ("key", "value", "run_uuid"),
     "metrics": ("key", "value", "timestamp", "run_uuid", "step", "is_nan"),
@@ -75,13 +88,23 @@ class TrialRun:
     artifact_dir: Path | None
 
 
-def trial_run(trial: Any, parent_id: str | None, metric_names: Sequence[str],
-              overlay: Mapping[str, Any], artifact_dir: Path | None,
-              extra_tags: Mapping[str, str] | None = None) -> TrialRun:
+def trial_run(
+    trial: Any,
+    parent_id: str | None,
+    metric_names: Sequence[str],
+    overlay: Mapping[str, Any],
+    artifact_dir: Path | None,
+    extra_tags: Mapping[str, str] | None = None,
+) -> TrialRun:
     """The run ``Tracker.log_trial`` makes of ``trial`` (tags, params, metrics, state, times)."""
     state = trial.state.name
-    tags = {ROLE: "trial", PARENT: parent_id or "", TRIAL_NUMBER: str(trial.number),
-            TRIAL_STATE: state, "hedgeopt.optuna_trial_id": str(trial._trial_id)}
+    tags = {
+        ROLE: "trial",
+        PARENT: parent_id or "",
+        TRIAL_NUMBER: str(trial.number),
+        TRIAL_STATE: state,
+        "hedgeopt.optuna_trial_id": str(trial._trial_id),
+    }
     if state == "FAIL":
         reason = trial.user_attrs.get("hedgeopt.fail_reason")
         tags[FAIL_REASON] = str(reason or "interrupted: the worker stopped during the trial")
@@ -96,7 +119,7 @@ def trial_run(trial: Any, parent_id: str | None, metric_names: Sequence[str],
     metrics: list[tuple[str, float, int, int]] = []
     for key, value in trial.user_attrs.items():
         if key.startswith("metric."):
-            metrics.append((_metric_key(key[len("metric."):]), float(value), ts, 0))
+            metrics.append((_metric_key(key[len("metric.") :]), float(value), ts, 0))
     if trial.values is not None:
         for name, value in zip(metric_names, trial.values, strict=False):
             metrics.append(("objective." + _metric_key(name), float(value), ts, 0))
@@ -106,15 +129,30 @@ def trial_run(trial: Any, parent_id: str | None, metric_names: Sequence[str],
     status = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED"}.get(state)
     if status is None:
         status = "FAILED" if trial.user_attrs.get("hedgeopt.counted") else "KILLED"
-    return TrialRun(trial.number, f"trial-{trial.number:04d}", status, start, ts, tags, params,
-                    metrics[:1000], _yaml(overlay), artifact_dir)
+    return TrialRun(
+        trial.number,
+        f"trial-{trial.number:04d}",
+        status,
+        start,
+        ts,
+        tags,
+        params,
+        metrics[:1000],
+        _yaml(overlay),
+        artifact_dir,
+    )
 
 
 class SqliteRunWriter:
     """Inserts whole trial runs into a local MLflow SQLite store, many in one transaction."""
 
-    def __init__(self, db_path: Path, experiment_id: str, artifact_location: str,
-                 dataset: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        db_path: Path,
+        experiment_id: str,
+        artifact_location: str,
+        dataset: tuple[str, str] | None = None,
+    ) -> None:
         self.experiment_id = int(experiment_id)
         self.dataset = dataset  # (name, digest) of the dataset every trial run takes as input
         self._dataset_uuid: str | None = None
@@ -131,7 +169,7 @@ class SqliteRunWriter:
         uri = tracker.tracking_uri
         if not uri.startswith("sqlite:///"):
             return None
-        db = Path(uri[len("sqlite:///"):])
+        db = Path(uri[len("sqlite:///") :])
         try:
             exp = tracker.client.get_experiment(tracker.experiment_id)
             if not schema_matches(db):
@@ -165,9 +203,24 @@ class SqliteRunWriter:
             else:
                 _log_text(repo, run.overlay_yaml, "trial.yaml")
             user = str(run.tags.get("mlflow.user", "unknown"))  # as MlflowClient.create_run
-            rows["runs"].append((run_id, run.run_name, "UNKNOWN", "", "", user, run.status,
-                                 run.start_time, run.end_time, "", "active", uri,
-                                 self.experiment_id, None))
+            rows["runs"].append(
+                (
+                    run_id,
+                    run.run_name,
+                    "UNKNOWN",
+                    "",
+                    "",
+                    user,
+                    run.status,
+                    run.start_time,
+                    run.end_time,
+                    "",
+                    "active",
+                    uri,
+                    self.experiment_id,
+                    None,
+                )
+            )
             tags = {**run.tags, RUN_NAME_TAG: run.run_name}
             rows["tags"].extend((k[:250], str(v)[:8000], run_id) for k, v in tags.items())
             rows["params"].extend((k, v, run_id) for k, v in run.params.items())
@@ -183,8 +236,9 @@ class SqliteRunWriter:
                 cand = (step, ts, stored, is_nan)
                 if key not in latest or cand[:3] > latest[key][:3]:
                     latest[key] = cand
-            rows["latest_metrics"].extend((k, v, ts, step, nan, run_id)
-                                          for k, (step, ts, v, nan) in latest.items())
+            rows["latest_metrics"].extend(
+                (k, v, ts, step, nan, run_id) for k, (step, ts, v, nan) in latest.items()
+            )
             if self.dataset_uuid() is not None:  # the Dataset column, as Tracker.log_dataset does
                 input_id = uuid.uuid4().hex
                 rows["inputs"].append((input_id, "DATASET", self._dataset_uuid, "RUN", run_id, 0))
@@ -195,8 +249,7 @@ class SqliteRunWriter:
                 if rows[table]:
                     names = ", ".join(f'"{c}"' for c in cols)
                     marks = ", ".join("?" * len(cols))
-                    self._con.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})",
-                                          rows[table])
+                    self._con.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows[table])
         return ids
 
     def dataset_uuid(self) -> str | None:
@@ -204,7 +257,8 @@ class SqliteRunWriter:
         if self._dataset_uuid is None and self.dataset is not None:
             row = self._con.execute(
                 "SELECT dataset_uuid FROM datasets WHERE experiment_id = ? AND name = ? AND digest = ?",
-                (self.experiment_id, *self.dataset)).fetchone()
+                (self.experiment_id, *self.dataset),
+            ).fetchone()
             self._dataset_uuid = row[0] if row else None
         return self._dataset_uuid
 
@@ -257,25 +311,28 @@ class TrialLogger:
     """Logs finished trials as nested runs of the invocation's parent run, by the fastest way
     the store allows (:class:`SqliteRunWriter`, else ``Tracker.log_trial`` one by one)."""
 
-    def __init__(self, tracker: Tracker, metric_names: Sequence[str],
-                 directions: Sequence[str]) -> None:
+    def __init__(self, tracker: Tracker, metric_names: Sequence[str], directions: Sequence[str]) -> None:
         self.tracker = tracker
         self.metric_names = tuple(metric_names)
         self.directions = tuple(directions)
         self.writer = SqliteRunWriter.open(tracker)
 
-    def log(self, items: Sequence[tuple[Any, Mapping[str, Any], Path | None, Mapping[str, str] | None]]
-            ) -> dict[int, str]:
+    def log(
+        self, items: Sequence[tuple[Any, Mapping[str, Any], Path | None, Mapping[str, str] | None]]
+    ) -> dict[int, str]:
         """Log ``(trial, overlay, artifact folder, extra tags)`` items; ``{number: run id}``."""
         if not items:
             return {}
         if self.writer is not None:
             source = self.tracker.source_tags
-            return self.writer.write(trial_run(t, self.tracker.parent_id, self.metric_names, o, d,
-                                               {**source, **(e or {})})
-                                     for t, o, d, e in items)
-        return {t.number: self.tracker.log_trial(t, self.directions, self.metric_names, o, d, e)
-                for t, o, d, e in items}
+            return self.writer.write(
+                trial_run(t, self.tracker.parent_id, self.metric_names, o, d, {**source, **(e or {})})
+                for t, o, d, e in items
+            )
+        return {
+            t.number: self.tracker.log_trial(t, self.directions, self.metric_names, o, d, e)
+            for t, o, d, e in items
+        }
 
     def close(self) -> None:
         if self.writer is not None:

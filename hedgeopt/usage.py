@@ -23,15 +23,21 @@ class Options:
     overrides: list[str] = field(default_factory=list)
     help: bool = False
     version: bool = False
-    cfg: str | None = None         # job | hydra | all: print the composed config and exit
-    package: str | None = None     # print only this node of it
-    resolve: bool = False          # resolve interpolations before printing
+    cfg: str | None = None  # job | hydra | all: print the composed config and exit
+    package: str | None = None  # print only this node of it
+    resolve: bool = False  # resolve interpolations before printing
     config_dirs: list[str] = field(default_factory=list)
-    verbosity: int = 1             # 0 quiet, 1 normal, 2 verbose
+    verbosity: int = 1  # 0 quiet, 1 normal, 2 verbose
 
 
-_WITH_VALUE = {"--cfg": "cfg", "-c": "cfg", "--package": "package", "-p": "package",
-               "--config-dir": "config_dir", "-cd": "config_dir"}
+_WITH_VALUE = {
+    "--cfg": "cfg",
+    "-c": "cfg",
+    "--package": "package",
+    "-p": "package",
+    "--config-dir": "config_dir",
+    "-cd": "config_dir",
+}
 
 
 def parse(args: Sequence[str]) -> Options:
@@ -99,8 +105,7 @@ traceback beside an error line)
 """
 
 
-def help_text(groups: Mapping[str, Sequence[str]], defaults: Mapping[str, Any],
-              config_dir: str) -> str:
+def help_text(groups: Mapping[str, Sequence[str]], defaults: Mapping[str, Any], config_dir: str) -> str:
     """``--help``: usage, the top-level keys with their defaults, every group and study."""
     lines = [USAGE, "top-level keys (default):"]
     for key, value in defaults.items():

@@ -23,8 +23,14 @@ from typing import Any
 
 _OBJECTIVES: dict[str, Any] = {}  # objective instances cached per worker process
 
-THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-              "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+THREAD_ENV = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
 
 
 @dataclass(frozen=True)
@@ -83,8 +89,13 @@ def get_objective(config: Mapping[str, Any], key: str) -> Any:
 class TrialReporter:
     """The :class:`hedgeopt.protocol.Reporter` a trial's objective sees."""
 
-    def __init__(self, trial: Any, artifact_dir: Path, single_objective: bool,
-                 should_prune: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self,
+        trial: Any,
+        artifact_dir: Path,
+        single_objective: bool,
+        should_prune: Callable[[], bool] | None = None,
+    ) -> None:
         self._trial = trial
         self.artifact_dir = artifact_dir
         self._single = single_objective
@@ -134,10 +145,12 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
 
     storage = open_storage(settings.storage)
     study = optuna.load_study(
-        study_name=settings.study_name, storage=storage,
+        study_name=settings.study_name,
+        storage=storage,
         # GridSampler shuffles its grid with the seed: every worker must share one order.
-        sampler=build_sampler(cfg["sampler"], space,
-                              settings.seed if is_grid(cfg["sampler"]) else task.sampler_seed),
+        sampler=build_sampler(
+            cfg["sampler"], space, settings.seed if is_grid(cfg["sampler"]) else task.sampler_seed
+        ),
         pruner=build_pruner(cfg["pruner"]),
     )
     lock = slot_lock(settings.storage, settings.study_name)
@@ -174,9 +187,15 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
     return done
 
 
-def execute_trial(trial: Any, suggest: Callable[[Any], dict[str, Any]], objective: Any,
-                  settings: Any, task: WorkerTask, done: dict[str, int],
-                  should_prune: Callable[[], bool] | None = None) -> Any:
+def execute_trial(
+    trial: Any,
+    suggest: Callable[[Any], dict[str, Any]],
+    objective: Any,
+    settings: Any,
+    task: WorkerTask,
+    done: dict[str, int],
+    should_prune: Callable[[], bool] | None = None,
+) -> Any:
     """Run the objective on one Optuna trial; its value(s), or the exception that ends it.
 
     Stamps the trial with this invocation, host and process, stores metrics, per-sample values
@@ -196,8 +215,9 @@ def execute_trial(trial: Any, suggest: Callable[[Any], dict[str, Any]], objectiv
         ATTR_SAMPLES_PREFIX,
     )
 
-    set_user_attrs(trial, {ATTR_INVOCATION: task.invocation, ATTR_HOST: socket.gethostname(),
-                           ATTR_PID: os.getpid()})
+    set_user_attrs(
+        trial, {ATTR_INVOCATION: task.invocation, ATTR_HOST: socket.gethostname(), ATTR_PID: os.getpid()}
+    )
     artifact_dir = Path(task.staging_dir) / str(trial.number)
     artifact_dir.mkdir(parents=True, exist_ok=True)
     single = not settings.multi_objective
@@ -215,12 +235,18 @@ def execute_trial(trial: Any, suggest: Callable[[Any], dict[str, Any]], objectiv
         done["pruned"] += 1
         raise
     except Exception as exc:
-        _store_metrics(trial, reporter, {}, ATTR_METRIC_PREFIX,
-                       {ATTR_FAIL_REASON: _reason(exc), ATTR_COUNTED: True})
+        _store_metrics(
+            trial, reporter, {}, ATTR_METRIC_PREFIX, {ATTR_FAIL_REASON: _reason(exc), ATTR_COUNTED: True}
+        )
         done["failed"] += 1
         raise
-    _store_metrics(trial, reporter, clean, ATTR_METRIC_PREFIX,
-                   {ATTR_SAMPLES_PREFIX + name: rows for name, rows in samples.items()})
+    _store_metrics(
+        trial,
+        reporter,
+        clean,
+        ATTR_METRIC_PREFIX,
+        {ATTR_SAMPLES_PREFIX + name: rows for name, rows in samples.items()},
+    )
     done["complete"] += 1
     values = tuple(clean[m] for m in settings.metrics)
     return values[0] if single else values
@@ -266,8 +292,13 @@ def _check_samples(result: Any, optimised: tuple[str, ...]) -> dict[str, list[li
     return out
 
 
-def _store_metrics(trial: Any, reporter: TrialReporter, metrics: Mapping[str, float],
-                   prefix: str, extra: Mapping[str, Any] | None = None) -> None:
+def _store_metrics(
+    trial: Any,
+    reporter: TrialReporter,
+    metrics: Mapping[str, float],
+    prefix: str,
+    extra: Mapping[str, Any] | None = None,
+) -> None:
     """The trial's metrics, intermediate values and ``extra`` attrs, in one storage write."""
     from hedgeopt.journal_io import set_user_attrs
 
@@ -290,8 +321,9 @@ def _reason(exc: BaseException) -> str:
     return str(mask_url(head))[:900]
 
 
-def run_task(config: dict[str, Any], config_key: str, inner_threads: int, method: str,
-             args: tuple[Any, ...]) -> Any:
+def run_task(
+    config: dict[str, Any], config_key: str, inner_threads: int, method: str, args: tuple[Any, ...]
+) -> Any:
     """Run one of the objective's other methods (evaluate, baselines, plots) in a worker."""
     limit_threads(inner_threads)
     objective = get_objective(config, config_key)

@@ -184,30 +184,49 @@ class DeepHedgeObjective(Objective):
         net = hedger_from_config(model_cfg)
         net.fit_scaling(self.features["train"])
         module = DeepHedgeModule(
-            net, strike=self.strike, initial_capital=self.premium, cost_rate=self.cost_rate,
-            alpha=float(loss["alpha"]), beta=float(loss["beta"]), learning_rate=float(train["learning_rate"]),
-            itm_only=bool(loss.get("itm_only", False)), learn_premium=self.premium_mode == "learned",
+            net,
+            strike=self.strike,
+            initial_capital=self.premium,
+            cost_rate=self.cost_rate,
+            alpha=float(loss["alpha"]),
+            beta=float(loss["beta"]),
+            learning_rate=float(train["learning_rate"]),
+            itm_only=bool(loss.get("itm_only", False)),
+            learn_premium=self.premium_mode == "learned",
         )
         out_dir = Path(reporter.artifact_dir)
-        train_loader = make_loader(self.features["train"], self.paths["train"].spot, int(train["batch_size"]),
-                                   shuffle=True, seed=self.seed)
+        train_loader = make_loader(
+            self.features["train"],
+            self.paths["train"].spot,
+            int(train["batch_size"]),
+            shuffle=True,
+            seed=self.seed,
+        )
         val_loader = make_loader(
             self.features["val"], self.paths["val"].spot, self.paths["val"].n_paths, shuffle=False
         )
         patience = train.get("early_stopping_patience")
         try:
-            facts = fit_best_epoch(module, train_loader, val_loader, max_epochs=int(train["epochs"]),
-                                   patience=None if patience is None else int(patience),
-                                   callbacks=[_ReportAndPrune(reporter)],
-                                   accelerator=str(train.get("accelerator", "auto")),
-                                   gradient_clip_val=train.get("gradient_clip_val", 1.0),
-                                   min_delta=float(train.get("early_stopping_min_delta", 0.0)))
+            facts = fit_best_epoch(
+                module,
+                train_loader,
+                val_loader,
+                max_epochs=int(train["epochs"]),
+                patience=None if patience is None else int(patience),
+                callbacks=[_ReportAndPrune(reporter)],
+                accelerator=str(train.get("accelerator", "auto")),
+                gradient_clip_val=train.get("gradient_clip_val", 1.0),
+                min_delta=float(train.get("early_stopping_min_delta", 0.0)),
+            )
         finally:
             if write_artifacts:
                 self._write_curve(module.history, out_dir)
         net = net.cpu().eval()
-        facts = {"val_cvar95": facts["best_val_cvar95"], "best_epoch": facts["best_epoch"],
-                 "epochs_trained": facts["epochs_trained"]}
+        facts = {
+            "val_cvar95": facts["best_val_cvar95"],
+            "best_epoch": facts["best_epoch"],
+            "epochs_trained": facts["epochs_trained"],
+        }
         if module.learn_premium:
             facts["premium_learned"] = float(module.premium.detach())
         if write_artifacts:
@@ -269,14 +288,19 @@ class DeepHedgeObjective(Objective):
         p = self.paths[split]
         mode, sigma = self._bs_vol(self.config)
         bs = bs_delta_hedge(p, self.strike, mode, sigma)
-        out = {"no_hedge": torch.zeros_like(bs), "bs_delta": bs,
-               "bs_delta_ww_band": band_hedges(p, bs, bs_gamma_on_paths(p, self.strike, mode, sigma),
-                                               self.cost_rate, lam["bs_delta_ww_band"])}
+        out = {
+            "no_hedge": torch.zeros_like(bs),
+            "bs_delta": bs,
+            "bs_delta_ww_band": band_hedges(
+                p, bs, bs_gamma_on_paths(p, self.strike, mode, sigma), self.cost_rate, lam["bs_delta_ww_band"]
+            ),
+        }
         if self.heston is not None:
             g = self._heston_greeks(split)
             out["heston_mv_delta"] = g["mv_delta"]
-            out["heston_mv_delta_ww_band"] = band_hedges(p, g["mv_delta"], g["gamma"], self.cost_rate,
-                                                         lam["heston_mv_delta_ww_band"])
+            out["heston_mv_delta_ww_band"] = band_hedges(
+                p, g["mv_delta"], g["gamma"], self.cost_rate, lam["heston_mv_delta_ww_band"]
+            )
         return out
 
     def _heston_greeks(self, split: str) -> dict[str, torch.Tensor]:
@@ -298,7 +322,7 @@ class DeepHedgeObjective(Objective):
             self._lam = {n: float(fixed) for n in names}
             return self._lam
         if self.cost_rate == 0:
-            self._lam = {n: BAND_RISK_AVERSIONS[-1] for n in names}   # no cost: no band is best
+            self._lam = {n: BAND_RISK_AVERSIONS[-1] for n in names}  # no cost: no band is best
             return self._lam
         scores: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
         for lam in BAND_RISK_AVERSIONS:
@@ -409,15 +433,16 @@ class DeepHedgeObjective(Objective):
         plt.close(fig)
         return paths
 
-
     def dataset(self) -> dict[str, Any]:
         """The simulated stochastic-volatility paths: market, option, split sizes and seed."""
         from hedgeopt.protocol import describe_settings
 
         c = self.config
-        return describe_settings("sv_paths", {"market": c["market"], "option": c["option"],
-                                              "data": c["data"], "seed": self.seed},
-                                 rows=len(self.paths["train"].spot))
+        return describe_settings(
+            "sv_paths",
+            {"market": c["market"], "option": c["option"], "data": c["data"], "seed": self.seed},
+            rows=len(self.paths["train"].spot),
+        )
 
     def model(self, artifact_dir: Path) -> HedgerNet | None:
         """The best config's hedger, reloaded from the ``hedger.pt`` that evaluate wrote."""

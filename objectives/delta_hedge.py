@@ -65,9 +65,22 @@ from simulators.options_book import OptionsBook
 __all__ = ["DeltaHedgeObjective", "EntropicRisk", "RiskCost", "StdDev", "derive_oos_seed"]
 
 #: Metrics listed first (the console summary shows the first few).
-HEADLINE = ("risk_cost", "hedging_risk", "costs", "hedge_count", "cvar_loss", "entropic_risk",
-            "net_pnl", "sharpe", "max_drawdown", "score", "hedging_error", "mean_abs_net_delta",
-            "pnl_vol", "funding")
+HEADLINE = (
+    "risk_cost",
+    "hedging_risk",
+    "costs",
+    "hedge_count",
+    "cvar_loss",
+    "entropic_risk",
+    "net_pnl",
+    "sharpe",
+    "max_drawdown",
+    "score",
+    "hedging_error",
+    "mean_abs_net_delta",
+    "pnl_vol",
+    "funding",
+)
 
 #: The seed notebook's score weights, used when the config has no ``score:`` section.
 SEED_SCORE = {"w_drawdown": 0.1, "drawdown_scale": 10_000.0, "w_costs": 0.05, "cost_scale": 1_000.0}
@@ -197,23 +210,40 @@ class DeltaHedgeObjective(Objective):
         error = per_path["gross_pnl"] - ideal[: costs.size]
         loss = -per_path["net_pnl"]
         w = self.score_weights
-        score = (per_path["sharpe"] - w["w_drawdown"] * np.abs(per_path["max_drawdown"]) / w["drawdown_scale"]
-                 - w["w_costs"] * costs / w["cost_scale"])
-        samples = {"risk_cost": np.column_stack([costs, error]), "hedging_risk": error,
-                   "hedging_error": error, "costs": costs, "cvar_loss": loss,
-                   "entropic_risk": loss, "score": score, "net_pnl": per_path["net_pnl"]}
+        score = (
+            per_path["sharpe"]
+            - w["w_drawdown"] * np.abs(per_path["max_drawdown"]) / w["drawdown_scale"]
+            - w["w_costs"] * costs / w["cost_scale"]
+        )
+        samples = {
+            "risk_cost": np.column_stack([costs, error]),
+            "hedging_risk": error,
+            "hedging_error": error,
+            "costs": costs,
+            "cvar_loss": loss,
+            "entropic_risk": loss,
+            "score": score,
+            "net_pnl": per_path["net_pnl"],
+        }
         stats: dict[str, Statistic] = {
-            "risk_cost": RiskCost(self.risk_aversion), "hedging_risk": StdDev(),
-            "hedging_error": Mean(), "costs": Mean(), "cvar_loss": CVaR(self.cvar_level),
-            "entropic_risk": EntropicRisk(self.risk_aversion), "score": Mean(), "net_pnl": Mean()}
+            "risk_cost": RiskCost(self.risk_aversion),
+            "hedging_risk": StdDev(),
+            "hedging_error": Mean(),
+            "costs": Mean(),
+            "cvar_loss": CVaR(self.cvar_level),
+            "entropic_risk": EntropicRisk(self.risk_aversion),
+            "score": Mean(),
+            "net_pnl": Mean(),
+        }
         for name, stat in stats.items():
             out[name] = float(stat(np.asarray(samples[name], dtype=float).reshape(costs.size, -1)))
         first = [*dict.fromkeys([*(self.config.get("metrics") or []), *HEADLINE])]
         out = {**{k: out[k] for k in first if k in out}, **out}
         return Evaluation(metrics=out, samples=samples, statistics=stats)
 
-    def _run(self, inputs: HedgeInputs, policy: HedgePolicy, costs: CostModel,
-             reporter: Reporter | None = None) -> Evaluation:
+    def _run(
+        self, inputs: HedgeInputs, policy: HedgePolicy, costs: CostModel, reporter: Reporter | None = None
+    ) -> Evaluation:
         ideal = self.ideal_pnl if inputs is self.inputs else self._oos_ideal
         if reporter is None:
             return self.evaluation(run_hedge(inputs, policy, costs), ideal)
@@ -253,27 +283,37 @@ class DeltaHedgeObjective(Objective):
         """Unhedged, delta-hedge every tick, fixed cadences (full ratio, no bands, no clip), and
         the Whalley-Wilmott band at the study's risk aversion (no cadence, to the band edge)."""
         tick = self.market.tick_seconds
-        out = {"unhedged": HedgePolicy(cadence_seconds=math.inf, hedge_ratio=0.0),
-               "every_tick": HedgePolicy(cadence_seconds=tick, hedge_ratio=1.0)}
+        out = {
+            "unhedged": HedgePolicy(cadence_seconds=math.inf, hedge_ratio=0.0),
+            "every_tick": HedgePolicy(cadence_seconds=tick, hedge_ratio=1.0),
+        }
         cadences = (self.config.get("baselines") or {}).get("cadences_seconds", [60, 300, 900, 3600])
         for c in cadences:
             out[f"cadence_{int(c)}s"] = HedgePolicy(cadence_seconds=float(c), hedge_ratio=1.0)
-        out["whalley_wilmott"] = HedgePolicy(cadence_seconds=math.inf, band_mode="whalley_wilmott",
-                                             band_scale=1.0, rehedge_to="band_edge",
-                                             risk_aversion=self.risk_aversion)
+        out["whalley_wilmott"] = HedgePolicy(
+            cadence_seconds=math.inf,
+            band_mode="whalley_wilmott",
+            band_scale=1.0,
+            rehedge_to="band_edge",
+            risk_aversion=self.risk_aversion,
+        )
         return out
 
     def baselines(self) -> dict[str, dict[str, Evaluation]]:
         if self._baselines is None:
             costs = self._costs(self.config)
             self._baselines = {
-                name: {"in_sample": self._run(self.inputs, pol, costs),
-                       "out_of_sample": self._run(self.oos_inputs, pol, costs)}
-                for name, pol in self.baseline_policies().items()}
+                name: {
+                    "in_sample": self._run(self.inputs, pol, costs),
+                    "out_of_sample": self._run(self.oos_inputs, pol, costs),
+                }
+                for name, pol in self.baseline_policies().items()
+            }
         return self._baselines
 
-    def plots(self, best_params: Mapping[str, Any], trials: Sequence[Mapping[str, Any]],
-              out_dir: Path) -> list[Path]:
+    def plots(
+        self, best_params: Mapping[str, Any], trials: Sequence[Mapping[str, Any]], out_dir: Path
+    ) -> list[Path]:
         """Out-of-sample hedging errors and one traced path of the best config, and the trials."""
         from objectives import delta_hedge_plots as plots
 
@@ -283,13 +323,20 @@ class DeltaHedgeObjective(Objective):
         costs = self._costs(self.config)
         policies = {"best": best, **self.baseline_policies()}
         evals = {name: self._run(self.oos_inputs, pol, costs) for name, pol in policies.items()}
-        written = [plots.plot_hedging_error(
-            {k: e.samples["hedging_error"] for k, e in evals.items()},
-            {k: (e.metrics["costs"], e.metrics["hedging_risk"]) for k, e in evals.items()},
-            out_dir / "pnl_distribution.png")]
+        written = [
+            plots.plot_hedging_error(
+                {k: e.samples["hedging_error"] for k, e in evals.items()},
+                {k: (e.metrics["costs"], e.metrics["hedging_risk"]) for k, e in evals.items()},
+                out_dir / "pnl_distribution.png",
+            )
+        ]
         written.append(self._plot_trace(best, costs, out_dir / "hedge_trace.png"))
-        written += plots.plot_trials(trials, list(self.config.get("metrics") or ["risk_cost"]),
-                                     list(self.config.get("directions") or []), out_dir)
+        written += plots.plot_trials(
+            trials,
+            list(self.config.get("metrics") or ["risk_cost"]),
+            list(self.config.get("directions") or []),
+            out_dir,
+        )
         return written
 
     def _plot_trace(self, policy: HedgePolicy, costs: CostModel, path: Path) -> Path:
@@ -302,8 +349,9 @@ class DeltaHedgeObjective(Objective):
         s = inputs.spot[0, ::stride]
         book_delta, gamma = inputs.book_delta[0, ::stride], inputs.book_gamma[0, ::stride]
         target = -policy.hedge_ratio * book_delta
-        half = np.array([policy.half_width(si, gi, inputs.notional, costs.rate)
-                         for si, gi in zip(s, gamma, strict=True)])
+        half = np.array(
+            [policy.half_width(si, gi, inputs.notional, costs.rate) for si, gi in zip(s, gamma, strict=True)]
+        )
         band = half * s / inputs.notional if np.all(np.isfinite(half)) else None
         hours = (np.arange(inputs.n_steps + 1) * inputs.tick_seconds / 3600.0)[::stride]
         return plot_hedge_trace(hours, s, book_delta, target, h[::stride], inputs.notional, band, path)
@@ -313,9 +361,17 @@ class DeltaHedgeObjective(Objective):
         from hedgeopt.protocol import describe_settings
 
         c = self.config
-        return describe_settings("crypto_perp_paths", {
-            "simulator": c["simulator"], "book": c["book"], "paths": c["paths"],
-            "seed": self.seed, "oos_seed": self.oos_seed}, rows=self.n_paths)
+        return describe_settings(
+            "crypto_perp_paths",
+            {
+                "simulator": c["simulator"],
+                "book": c["book"],
+                "paths": c["paths"],
+                "seed": self.seed,
+                "oos_seed": self.oos_seed,
+            },
+            rows=self.n_paths,
+        )
 
 
 def _concat(parts: list[HedgeResult]) -> HedgeResult:
@@ -325,8 +381,14 @@ def _concat(parts: list[HedgeResult]) -> HedgeResult:
     def cat(name: str) -> np.ndarray:
         return np.concatenate([getattr(p, name) for p in parts])
 
-    return HedgeResult(pnl=cat("pnl"), costs=cat("costs"), funding=cat("funding"),
-                       hedge_pnl=cat("hedge_pnl"), book_pnl=cat("book_pnl"),
-                       traded_notional=cat("traded_notional"), hedge_count=cat("hedge_count"),
-                       mean_abs_net_delta=cat("mean_abs_net_delta"),
-                       sample_seconds=parts[0].sample_seconds)
+    return HedgeResult(
+        pnl=cat("pnl"),
+        costs=cat("costs"),
+        funding=cat("funding"),
+        hedge_pnl=cat("hedge_pnl"),
+        book_pnl=cat("book_pnl"),
+        traded_notional=cat("traded_notional"),
+        hedge_count=cat("hedge_count"),
+        mean_abs_net_delta=cat("mean_abs_net_delta"),
+        sample_seconds=parts[0].sample_seconds,
+    )

@@ -42,8 +42,9 @@ def pareto_mask(values: np.ndarray, directions: Sequence[str]) -> np.ndarray:
     return keep
 
 
-def plot_hedging_error(errors: Mapping[str, np.ndarray], risk_and_cost: Mapping[str, tuple[float, float]],
-                       path: Path) -> Path:
+def plot_hedging_error(
+    errors: Mapping[str, np.ndarray], risk_and_cost: Mapping[str, tuple[float, float]], path: Path
+) -> Path:
     """Box plots of per-path hedging errors (``"best"`` first) beside (costs, hedging risk) points."""
     plt = _plt()
     n_paths = len(next(iter(errors.values())))
@@ -66,8 +67,16 @@ def plot_hedging_error(errors: Mapping[str, np.ndarray], risk_and_cost: Mapping[
     return _save(fig, path, plt)
 
 
-def plot_hedge_trace(hours: np.ndarray, spot: np.ndarray, book_delta: np.ndarray, target: np.ndarray,
-                     hedge: np.ndarray, notional: float, band: np.ndarray | None, path: Path) -> Path:
+def plot_hedge_trace(
+    hours: np.ndarray,
+    spot: np.ndarray,
+    book_delta: np.ndarray,
+    target: np.ndarray,
+    hedge: np.ndarray,
+    notional: float,
+    band: np.ndarray | None,
+    path: Path,
+) -> Path:
     """One path: spot; book delta, target and hedge (units); the deviation from target and the
     band's half-width, both x S / notional (``band`` None: no finite band to draw)."""
     plt = _plt()
@@ -91,8 +100,9 @@ def plot_hedge_trace(hours: np.ndarray, spot: np.ndarray, book_delta: np.ndarray
     return _save(fig, path, plt)
 
 
-def plot_trials(trials: Sequence[Mapping[str, Any]], metric_names: Sequence[str], directions: Sequence[str],
-                out_dir: Path) -> list[Path]:
+def plot_trials(
+    trials: Sequence[Mapping[str, Any]], metric_names: Sequence[str], directions: Sequence[str], out_dir: Path
+) -> list[Path]:
     """Hedging risk against costs over completed trials, coloured by the first optimised metric;
     with two optimised metrics, also their plane with the non-dominated front."""
     plt = _plt()
@@ -106,8 +116,14 @@ def plot_trials(trials: Sequence[Mapping[str, Any]], metric_names: Sequence[str]
         fig, ax = plt.subplots(figsize=(8, 6))
         colours = np.array([r[colour_by] for r in rows])
         minimised = next(iter(directions), "minimize") == "minimize"
-        sc = ax.scatter([r["costs"] for r in rows], [r["hedging_risk"] for r in rows],
-                        c=colours, cmap="RdYlGn_r" if minimised else "RdYlGn", s=30, alpha=0.8)
+        sc = ax.scatter(
+            [r["costs"] for r in rows],
+            [r["hedging_risk"] for r in rows],
+            c=colours,
+            cmap="RdYlGn_r" if minimised else "RdYlGn",
+            s=30,
+            alpha=0.8,
+        )
         fig.colorbar(sc, ax=ax, label=colour_by)
         ax.set_xlabel("mean costs per path (USD)")
         ax.set_ylabel("std of hedging error (USD)")
@@ -117,8 +133,13 @@ def plot_trials(trials: Sequence[Mapping[str, Any]], metric_names: Sequence[str]
         written.append(_save(fig, out_dir / "pnl_vs_costs.png", plt))
 
     if len(metric_names) == 2 and len(directions) == 2:
-        pts = np.array([[t["metrics"][metric_names[0]], t["metrics"][metric_names[1]]]
-                        for t in done if all(m in t["metrics"] for m in metric_names)])
+        pts = np.array(
+            [
+                [t["metrics"][metric_names[0]], t["metrics"][metric_names[1]]]
+                for t in done
+                if all(m in t["metrics"] for m in metric_names)
+            ]
+        )
         if pts.size:
             front = pareto_mask(pts, directions)
             fig, ax = plt.subplots(figsize=(8, 6))

@@ -367,5 +367,8 @@ class KalmanHedgeObjective(Objective):
         from hedgeopt.protocol import describe_file
         from simulators.prices import resolve_source
 
-        return describe_file(resolve_source(self.config["data"]["file"]), rows=len(self.index),
-                             date_range=(self.index[0], self.index[-1]))
+        return describe_file(
+            resolve_source(self.config["data"]["file"]),
+            rows=len(self.index),
+            date_range=(self.index[0], self.index[-1]),
+        )

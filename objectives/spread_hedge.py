@@ -154,16 +154,19 @@ class SpreadHedgeObjective(Objective):
         formation = int(spread.get("formation_window", 120))
         trading = int(spread.get("trading_window", 60))
         if formation < 10 or trading < 1:
-            raise ValueError(f"spread.formation_window ({formation}) must be >= 10 and "
-                             f"spread.trading_window ({trading}) >= 1")
+            raise ValueError(
+                f"spread.formation_window ({formation}) must be >= 10 and "
+                f"spread.trading_window ({trading}) >= 1"
+            )
         if formation > self.warmup:
             raise ValueError(f"spread.formation_window {formation} exceeds the warmup {self.warmup}")
         self._check_held_out(trading)
         cost = float(trade.get("cost_bps", 5.0))
         if cost < 0:
             raise ValueError(f"trade.cost_bps must be >= 0, got {cost}")
-        rule = ZScoreRule(float(trade.get("entry_z", 2.0)), float(trade.get("exit_z", 0.5)),
-                          float(trade.get("stop_z", 4.0)))
+        rule = ZScoreRule(
+            float(trade.get("entry_z", 2.0)), float(trade.get("exit_z", 0.5)), float(trade.get("stop_z", 4.0))
+        )
         constant = _as_bool(spread.get("add_constant", False)) if method in METHODS_WITH_CONSTANT else False
         return SpreadSettings(method, constant, formation, trading, rule, cost)
 
@@ -172,10 +175,12 @@ class SpreadHedgeObjective(Objective):
     def _evaluation(self, returns: np.ndarray, metrics: dict[str, float]) -> Evaluation:
         r = np.asarray(returns, dtype=float)
         statistic = Sharpe(TRADING_DAYS)
-        metrics = {**metrics, SCORE: float(statistic(r[:, None])),
-                   "pnl": metrics["total_return"] * self._notional()}
-        return Evaluation(metrics=metrics, samples={SCORE: r}, statistics={SCORE: statistic},
-                          serial=True)
+        metrics = {
+            **metrics,
+            SCORE: float(statistic(r[:, None])),
+            "pnl": metrics["total_return"] * self._notional(),
+        }
+        return Evaluation(metrics=metrics, samples={SCORE: r}, statistics={SCORE: statistic}, serial=True)
 
     def _notional(self) -> float:
         return float(get_path(self.config, "trade.gross_notional", 1.0e6))
@@ -198,8 +203,9 @@ class SpreadHedgeObjective(Objective):
         paths = independent_block_bootstrap(self.values[lo:], n, self.surrogate_block, rng)
         out = np.empty(n)
         for i, path in enumerate(paths):
-            walk = walk_forward(RatioEstimator(path, self.columns, cache=False), s, s.formation,
-                                len(path), diagnostics=False)
+            walk = walk_forward(
+                RatioEstimator(path, self.columns, cache=False), s, s.formation, len(path), diagnostics=False
+            )
             out[i] = annualised_sharpe(walk.returns)
         return out
 
@@ -219,11 +225,14 @@ class SpreadHedgeObjective(Objective):
 
     def baselines(self) -> dict[str, dict[str, Evaluation]]:
         """Buy-and-hold the dependent leg, the OLS ratio with the default rule, and no trade."""
-        ols = SpreadSettings("ols", False, self.default.formation, self.default.trading,
-                             ZScoreRule(), self.default.cost_bps)
+        ols = SpreadSettings(
+            "ols", False, self.default.formation, self.default.trading, ZScoreRule(), self.default.cost_bps
+        )
         out: dict[str, dict[str, Evaluation]] = {"buy_and_hold": {}, "ols_default_rule": {}, "no_trade": {}}
-        for split, (lo, hi) in (("in_sample", (self.warmup, self.split)),
-                                ("out_of_sample", (self.split, len(self.values)))):
+        for split, (lo, hi) in (
+            ("in_sample", (self.warmup, self.split)),
+            ("out_of_sample", (self.split, len(self.values))),
+        ):
             held = buy_and_hold(self.values[lo - 1 : hi, 0], self.default.cost_bps)
             out["buy_and_hold"][split] = self._evaluation(held, _plain_metrics(held))
             out["ols_default_rule"][split] = self._run(ols, lo, hi)
@@ -231,8 +240,9 @@ class SpreadHedgeObjective(Objective):
             out["no_trade"][split] = self._evaluation(flat, _plain_metrics(flat))
         return out
 
-    def plots(self, best_params: Mapping[str, Any], trials: Sequence[Mapping[str, Any]],
-              out_dir: Path) -> list[Path]:
+    def plots(
+        self, best_params: Mapping[str, Any], trials: Sequence[Mapping[str, Any]], out_dir: Path
+    ) -> list[Path]:
         from objectives.spread_hedge_plots import plot_best
 
         s = self._settings(best_params)
@@ -249,8 +259,9 @@ class SpreadHedgeObjective(Objective):
                 z[t - lo : e - lo] = zz[1:]
                 pos[t - lo : e - lo] = positions(zz[:-1], s.rule)  # the position held over each day
         held = buy_and_hold(self.values[lo - 1 : n, 0], s.cost_bps)
-        return plot_best(self.prices.index[lo:n], z, pos, returns, held, self.split - lo, self.dependent, s,
-                         Path(out_dir))
+        return plot_best(
+            self.prices.index[lo:n], z, pos, returns, held, self.split - lo, self.dependent, s, Path(out_dir)
+        )
 
     def dataset(self) -> dict[str, Any]:
         """The pair's price file, its digest and the days the study uses."""
@@ -258,8 +269,11 @@ class SpreadHedgeObjective(Objective):
         from simulators.prices import resolve_source
 
         source = self.config["data"].get("source", "stock_prices.csv")
-        return describe_file(resolve_source(source), rows=len(self.prices),
-                             date_range=(self.prices.index[0], self.prices.index[-1]))
+        return describe_file(
+            resolve_source(source),
+            rows=len(self.prices),
+            date_range=(self.prices.index[0], self.prices.index[-1]),
+        )
 
 
 def _plain_metrics(returns: np.ndarray) -> dict[str, float]:

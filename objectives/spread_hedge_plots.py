@@ -10,8 +10,17 @@ import numpy as np
 from simulators.pairs_backtest import SpreadSettings
 
 
-def plot_best(dates: Any, z: np.ndarray, pos: np.ndarray, returns: np.ndarray, held: np.ndarray,
-              n_search: int, dependent: str, s: SpreadSettings, out_dir: Path) -> list[Path]:
+def plot_best(
+    dates: Any,
+    z: np.ndarray,
+    pos: np.ndarray,
+    returns: np.ndarray,
+    held: np.ndarray,
+    n_search: int,
+    dependent: str,
+    s: SpreadSettings,
+    out_dir: Path,
+) -> list[Path]:
     """z-score with positions, and cumulative net return against buy-and-hold, per period.
 
     Daily arrays over ``dates``; the first ``n_search`` days are the searched period, the rest
@@ -23,14 +32,23 @@ def plot_best(dates: Any, z: np.ndarray, pos: np.ndarray, returns: np.ndarray, h
 
     out_dir.mkdir(parents=True, exist_ok=True)
     split_date = dates[n_search]
-    label = (f"{s.method}{', constant' if s.add_constant else ''}, formation {s.formation}d, "
-             f"trading {s.trading}d, entry {s.rule.entry_z:.2f} / exit {s.rule.exit_z:.2f} / "
-             f"stop {s.rule.stop_z:.2f}, {s.cost_bps:g} bps")
+    label = (
+        f"{s.method}{', constant' if s.add_constant else ''}, formation {s.formation}d, "
+        f"trading {s.trading}d, entry {s.rule.entry_z:.2f} / exit {s.rule.exit_z:.2f} / "
+        f"stop {s.rule.stop_z:.2f}, {s.cost_bps:g} bps"
+    )
 
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 7), sharex=True)
     ax1.plot(dates, z, lw=0.7, color="tab:gray", label="z-score (formation mean / std)")
-    ax1.fill_between(dates, 0, pos * s.rule.entry_z, step="pre", alpha=0.25, color="tab:blue",
-                     label="position (+ long spread, - short)")
+    ax1.fill_between(
+        dates,
+        0,
+        pos * s.rule.entry_z,
+        step="pre",
+        alpha=0.25,
+        color="tab:blue",
+        label="position (+ long spread, - short)",
+    )
     for level in (s.rule.entry_z, s.rule.stop_z):
         ax1.axhline(level, color="k", lw=0.5, ls="--")
         ax1.axhline(-level, color="k", lw=0.5, ls="--")

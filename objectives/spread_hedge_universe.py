@@ -48,8 +48,10 @@ class SpreadHedgeUniverseObjective(SpreadHedgeObjective):
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
         if len(self.columns) < 3:
-            raise ValueError(f"{self.config.get('data', {}).get('source')}: a universe needs three or more "
-                             f"price columns, got {self.columns}")
+            raise ValueError(
+                f"{self.config.get('data', {}).get('source')}: a universe needs three or more "
+                f"price columns, got {self.columns}"
+            )
         candidates = int(self.config.get("selection", {}).get("candidates", 60))
         self.backtest = UniverseBacktest(self.values, candidates)
         self.default_selection = self._selection({})
@@ -61,8 +63,9 @@ class SpreadHedgeUniverseObjective(SpreadHedgeObjective):
             raise ValueError(f"selection.test must be one of {list(TESTS)}, got {test!r}")
         return Selection(test, float(sel.get("p_value", 0.05)), int(sel.get("k", 5)))
 
-    def _run_universe(self, s: SpreadSettings, sel: Selection, lo: int, hi: int,
-                      reporter: Reporter | None = None) -> Evaluation:
+    def _run_universe(
+        self, s: SpreadSettings, sel: Selection, lo: int, hi: int, reporter: Reporter | None = None
+    ) -> Evaluation:
         def on_window(k: int, so_far: np.ndarray) -> None:
             if reporter is not None:
                 reporter.report(annualised_sharpe(so_far) if so_far.size > 1 else 0.0, k)
@@ -87,8 +90,9 @@ class SpreadHedgeUniverseObjective(SpreadHedgeObjective):
     # ---------------------------------------------------------------- protocol
 
     def __call__(self, params: Mapping[str, Any], reporter: Reporter) -> Evaluation:
-        return self._run_universe(self._settings(params), self._selection(params), self.warmup,
-                                  self.split, reporter)
+        return self._run_universe(
+            self._settings(params), self._selection(params), self.warmup, self.split, reporter
+        )
 
     def evaluate(self, params: Mapping[str, Any], reporter: Reporter | None = None) -> Evaluation:
         s, sel = self._settings(params), self._selection(params)
@@ -100,10 +104,15 @@ class SpreadHedgeUniverseObjective(SpreadHedgeObjective):
 
     def baselines(self) -> dict[str, dict[str, Evaluation]]:
         """Equal-weight buy-and-hold of the universe, the pipeline with default settings, no trade."""
-        out: dict[str, dict[str, Evaluation]] = {"buy_and_hold_universe": {}, "default_pipeline": {},
-                                                 "no_trade": {}}
-        for split, (lo, hi) in (("in_sample", (self.warmup, self.split)),
-                                ("out_of_sample", (self.split, len(self.values)))):
+        out: dict[str, dict[str, Evaluation]] = {
+            "buy_and_hold_universe": {},
+            "default_pipeline": {},
+            "no_trade": {},
+        }
+        for split, (lo, hi) in (
+            ("in_sample", (self.warmup, self.split)),
+            ("out_of_sample", (self.split, len(self.values))),
+        ):
             held = equal_weight_buy_and_hold(self.values[lo - 1 : hi], self.default.cost_bps)
             out["buy_and_hold_universe"][split] = self._evaluation(held, _plain_metrics(held))
             out["default_pipeline"][split] = self._run_universe(self.default, self.default_selection, lo, hi)
@@ -111,8 +120,9 @@ class SpreadHedgeUniverseObjective(SpreadHedgeObjective):
             out["no_trade"][split] = self._evaluation(flat, _plain_metrics(flat))
         return out
 
-    def plots(self, best_params: Mapping[str, Any], trials: Sequence[Mapping[str, Any]],
-              out_dir: Path) -> list[Path]:
+    def plots(
+        self, best_params: Mapping[str, Any], trials: Sequence[Mapping[str, Any]], out_dir: Path
+    ) -> list[Path]:
         from objectives.spread_hedge_universe_plots import plot_universe
 
         return plot_universe(self, self._settings(best_params), self._selection(best_params), Path(out_dir))

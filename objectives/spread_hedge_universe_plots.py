@@ -18,8 +18,9 @@ if TYPE_CHECKING:
     from objectives.spread_hedge_universe import SpreadHedgeUniverseObjective
 
 
-def plot_universe(obj: SpreadHedgeUniverseObjective, s: SpreadSettings, sel: Selection,
-                  out_dir: Path) -> list[Path]:
+def plot_universe(
+    obj: SpreadHedgeUniverseObjective, s: SpreadSettings, sel: Selection, out_dir: Path
+) -> list[Path]:
     """Cumulative net return of the tuned portfolio, the default pipeline and the equal-weight
     universe (restarting at the split), and the number of pairs traded per window."""
     import matplotlib
@@ -39,8 +40,12 @@ def plot_universe(obj: SpreadHedgeUniverseObjective, s: SpreadSettings, sel: Sel
         counts_y += [len(c) for c in walk.selected]
         base = walk_forward_universe(obj.backtest, obj.default, obj.default_selection, a, b)
         series["default pipeline"][a - lo : b - lo] = base.returns
-    held = np.concatenate([equal_weight_buy_and_hold(obj.values[a - 1 : b], s.cost_bps)
-                           for a, b in ((lo, obj.split), (obj.split, n))])
+    held = np.concatenate(
+        [
+            equal_weight_buy_and_hold(obj.values[a - 1 : b], s.cost_bps)
+            for a, b in ((lo, obj.split), (obj.split, n))
+        ]
+    )
     series["equal-weight universe"] = held
     split_date = obj.prices.index[obj.split]
 
@@ -49,9 +54,12 @@ def plot_universe(obj: SpreadHedgeUniverseObjective, s: SpreadSettings, sel: Sel
         cum = np.concatenate([np.cumsum(r[: obj.split - lo]), np.cumsum(r[obj.split - lo :])])
         ax1.plot(dates, cum, lw=1.0, label=name)
     ax1.set_ylabel("cumulative net return (restarts at the split)")
-    ax1.set_title(f"{sel.test}, p <= {sel.level:g}, k = {sel.k}; {s.method}, formation {s.formation}d, "
-                  f"trading {s.trading}d, entry {s.rule.entry_z:.2f} / exit {s.rule.exit_z:.2f} / "
-                  f"stop {s.rule.stop_z:.2f}, {s.cost_bps:g} bps", fontsize=9)
+    ax1.set_title(
+        f"{sel.test}, p <= {sel.level:g}, k = {sel.k}; {s.method}, formation {s.formation}d, "
+        f"trading {s.trading}d, entry {s.rule.entry_z:.2f} / exit {s.rule.exit_z:.2f} / "
+        f"stop {s.rule.stop_z:.2f}, {s.cost_bps:g} bps",
+        fontsize=9,
+    )
     ax1.legend(fontsize=7, loc="upper left")
     ax2.step(counts_x, counts_y, where="post", color="tab:gray")
     ax2.set_ylabel("pairs traded")

@@ -37,8 +37,9 @@ METRIC = "utility"
 
 
 # ---------------------------------------------------------------------------- statistics
-def _log_growth_minus_cvar(log_growth: np.ndarray, horizon_returns: np.ndarray, weight: float,
-                           level: float) -> np.ndarray:
+def _log_growth_minus_cvar(
+    log_growth: np.ndarray, horizon_returns: np.ndarray, weight: float, level: float
+) -> np.ndarray:
     """``log_growth - weight x CVaR(level)`` of losses ``-horizon_returns`` (pooled over the last axis)."""
     tail = CVaR(level)(-horizon_returns[..., None])
     return log_growth - weight * tail
@@ -61,7 +62,7 @@ class DailyTailUtility:
         cs = np.cumsum(lr, axis=-1)
         zero = np.zeros(cs.shape[:-1] + (1,))
         cs = np.concatenate([zero, cs], axis=-1)
-        window = np.expm1(cs[..., self.horizon:] - cs[..., :-self.horizon])
+        window = np.expm1(cs[..., self.horizon :] - cs[..., : -self.horizon])
         return _log_growth_minus_cvar(growth, window, self.cvar_weight, self.level)
 
 
@@ -110,8 +111,12 @@ def summary_metrics(
         "max_drawdown": float(max_drawdown(r).mean()),
         "cost_per_year": ref_cagr - cagr,
     }
-    for key, name in (("premium", "premium_per_year"), ("spread_cost", "spread_cost_per_year"),
-                      ("put_pnl", "put_pnl_per_year"), ("trade_cost", "trend_cost_per_year")):
+    for key, name in (
+        ("premium", "premium_per_year"),
+        ("spread_cost", "spread_cost_per_year"),
+        ("put_pnl", "put_pnl_per_year"),
+        ("trade_cost", "trend_cost_per_year"),
+    ):
         out[name] = float(res.window(key).sum(axis=-1).mean() / years) if res is not None else 0.0
     return out
 
@@ -125,15 +130,28 @@ def _int(cfg: Mapping[str, Any], key: str) -> int:
 
 def policy_of(cfg: Mapping[str, Any]) -> PutPolicy:
     p = cfg["puts"]
-    return PutPolicy(float(p["moneyness"]), _int(p, "tenor_days"), _int(p, "roll_days_before"),
-                     str(p.get("sizing", "budget")), float(p["budget"]), float(p.get("hedge_ratio", 1.0)))
+    return PutPolicy(
+        float(p["moneyness"]),
+        _int(p, "tenor_days"),
+        _int(p, "roll_days_before"),
+        str(p.get("sizing", "budget")),
+        float(p["budget"]),
+        float(p.get("hedge_ratio", 1.0)),
+    )
 
 
 def market_of(cfg: Mapping[str, Any]) -> Market:
     m, iv = cfg["market"], cfg["implied_vol"]
-    return Market(float(m.get("rate", 0.0)), float(m.get("equity_yield", 0.0)), float(iv["vol_premium"]),
-                  float(iv["skew"]), float(iv.get("floor", 0.05)), str(m.get("spread_mode", "vol")),
-                  float(m["half_spread"]), float(m.get("trend_cost", 0.0)))
+    return Market(
+        float(m.get("rate", 0.0)),
+        float(m.get("equity_yield", 0.0)),
+        float(iv["vol_premium"]),
+        float(iv["skew"]),
+        float(iv.get("floor", 0.05)),
+        str(m.get("spread_mode", "vol")),
+        float(m["half_spread"]),
+        float(m.get("trend_cost", 0.0)),
+    )
 
 
 # ---------------------------------------------------------------------------- objective
@@ -154,8 +172,13 @@ class TailHedgeObjective(Objective):
 
         # history: SPY (overlay) and TLT (60/40), judged from the first close with a full vol window
         equity, bond = str(data["equity"]), str(data["bond"])
-        prices = load_prices(data["file"], [equity, bond], start=data.get("start"), end=data.get("end"),
-                             max_ffill_days=int(data.get("max_ffill_days", 5)))
+        prices = load_prices(
+            data["file"],
+            [equity, bond],
+            start=data.get("start"),
+            end=data.get("end"),
+            max_ffill_days=int(data.get("max_ffill_days", 5)),
+        )
         if len(prices) < self.lookback + 2 * self.horizon:
             raise ValueError(
                 f"data: {len(prices)} days of {equity}/{bond} are too few for implied_vol.lookback "
@@ -166,7 +189,7 @@ class TailHedgeObjective(Objective):
         self.tlt = prices[bond].to_numpy()
         self.hist_rv = trailing_realised_vol(np.diff(np.log(self.spy)), self.lookback)
         self.hist_start = self.lookback
-        self.days = self.dates[self.hist_start + 1:]
+        self.days = self.dates[self.hist_start + 1 :]
         crash = cfg["judge"]["crash_window"]
         self.crash = (self.days >= pd.Timestamp(crash[0])) & (self.days <= pd.Timestamp(crash[1]))
         if self.crash.sum() < 2:
@@ -181,8 +204,12 @@ class TailHedgeObjective(Objective):
                 "stress.warmup_days must be >= implied_vol.lookback and stress.n_days >= utility.horizon"
             )
         self.n_blocks = n_days // self.horizon
-        self.paths = simulate_stress_paths(StressModel.from_config(st.get("model") or {}), int(st["n_paths"]),
-                                           self.warmup + self.n_blocks * self.horizon, int(cfg["seed"]))
+        self.paths = simulate_stress_paths(
+            StressModel.from_config(st.get("model") or {}),
+            int(st["n_paths"]),
+            self.warmup + self.n_blocks * self.horizon,
+            int(cfg["seed"]),
+        )
         self.sim_rv = trailing_realised_vol(np.diff(np.log(self.paths), axis=1), self.lookback)
 
         unhedged = {"puts.budget": 0.0, "puts.sizing": "budget", "trend.weight": 0.0}
@@ -196,8 +223,11 @@ class TailHedgeObjective(Objective):
         policy, market = policy_of(cfg), market_of(cfg)
         vol = SkewVolModel(market.vol_premium, market.skew, market.vol_floor)
         t = cfg["trend"]
-        spot, rv, start = ((self.paths, self.sim_rv, self.warmup) if where == "sim"
-                           else (self.spy[None, :], self.hist_rv[None, :], self.hist_start))
+        spot, rv, start = (
+            (self.paths, self.sim_rv, self.warmup)
+            if where == "sim"
+            else (self.spy[None, :], self.hist_rv[None, :], self.hist_start)
+        )
         expo = trend_exposure(spot, _int(t, "window"), float(t["weight"]))
         res = run_overlay(spot, vol.atm(rv), expo, policy, market, start)
         return res.window("returns"), res
@@ -214,7 +244,7 @@ class TailHedgeObjective(Objective):
         """Metrics of daily returns ``(n_days,)`` on the judged history, with the daily samples."""
         metrics = summary_metrics(r[None, :], self.hist_ref, res)
         lr = np.concatenate([[0.0], np.cumsum(np.log1p(r))])
-        window = np.expm1(lr[self.horizon:] - lr[:-self.horizon])
+        window = np.expm1(lr[self.horizon :] - lr[: -self.horizon])
         metrics["cvar95_21d"] = float(CVaR(self.daily_stat.level)(-window[:, None]))
         metrics["drawdown_2008"] = float(max_drawdown(r[self.crash])[0])
         metrics["drawdown_2008_unhedged"] = float(max_drawdown(self.hist_ref[0, self.crash])[0])
@@ -250,8 +280,8 @@ class TailHedgeObjective(Objective):
         b, m = self.config["baselines"]["sixty_forty"], self.config["market"]
         w = float(b["equity_weight"])
         s = self.hist_start
-        r_eq = self.spy[s + 1:] / self.spy[s:-1] - 1.0 + float(m.get("equity_yield", 0.0)) / TRADING_DAYS
-        r_bd = self.tlt[s + 1:] / self.tlt[s:-1] - 1.0 + float(m.get("bond_yield", 0.0)) / TRADING_DAYS
+        r_eq = self.spy[s + 1 :] / self.spy[s:-1] - 1.0 + float(m.get("equity_yield", 0.0)) / TRADING_DAYS
+        r_bd = self.tlt[s + 1 :] / self.tlt[s:-1] - 1.0 + float(m.get("bond_yield", 0.0)) / TRADING_DAYS
         return w * r_eq + (1.0 - w) * r_bd
 
     def baselines(self) -> dict[str, dict[str, Any]]:
@@ -283,5 +313,8 @@ class TailHedgeObjective(Objective):
         from hedgeopt.protocol import describe_file
         from simulators.prices import resolve_source
 
-        return describe_file(resolve_source(self.config["data"]["file"]), rows=len(self.dates),
-                             date_range=(self.dates[0], self.dates[-1]))
+        return describe_file(
+            resolve_source(self.config["data"]["file"]),
+            rows=len(self.dates),
+            date_range=(self.dates[0], self.dates[-1]),
+        )

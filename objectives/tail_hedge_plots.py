@@ -32,8 +32,9 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
-def history_figures(days: Any, series: Mapping[str, np.ndarray], protection: Mapping[str, np.ndarray],
-                    out_dir: Path) -> list[Path]:
+def history_figures(
+    days: Any, series: Mapping[str, np.ndarray], protection: Mapping[str, np.ndarray], out_dir: Path
+) -> list[Path]:
     """The three figures from daily returns per strategy (``"tuned overlay"`` first) and the tuned
     overlay's daily ``premium``, ``put_pnl``, ``spread_cost`` and ``given_up`` (log growth given up
     against unhedged SPY), all over ``days``."""

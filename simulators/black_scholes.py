@@ -84,8 +84,9 @@ def bs_delta(S, K, T, sigma, r=0.0, q=0.0, is_call=True) -> np.ndarray:
     Tc = np.maximum(T, 0.0)
     itm_call = S * np.exp(-q * Tc) > K * np.exp(-r * Tc)
     itm_put = S * np.exp(-q * Tc) < K * np.exp(-r * Tc)
-    dead = np.where(is_call, np.where(itm_call, np.exp(-q * Tc), 0.0),
-                    np.where(itm_put, -np.exp(-q * Tc), 0.0))
+    dead = np.where(
+        is_call, np.where(itm_call, np.exp(-q * Tc), 0.0), np.where(itm_put, -np.exp(-q * Tc), 0.0)
+    )
     return np.where(live, live_delta, dead)
 
 
@@ -131,8 +132,7 @@ def bs_d1_scalar(S: float, K: float, T: float, sigma: float, r: float, q: float)
 
 
 @njit(cache=True)
-def bs_price_scalar(S: float, K: float, T: float, sigma: float, r: float, q: float,
-                    is_call: bool) -> float:
+def bs_price_scalar(S: float, K: float, T: float, sigma: float, r: float, q: float, is_call: bool) -> float:
     """Scalar Black-Scholes price; same conventions as :func:`bs_price`."""
     if T <= 0.0 or sigma <= 0.0:
         Tc = max(T, 0.0)
@@ -147,8 +147,7 @@ def bs_price_scalar(S: float, K: float, T: float, sigma: float, r: float, q: flo
 
 
 @njit(cache=True)
-def bs_delta_scalar(S: float, K: float, T: float, sigma: float, r: float, q: float,
-                    is_call: bool) -> float:
+def bs_delta_scalar(S: float, K: float, T: float, sigma: float, r: float, q: float, is_call: bool) -> float:
     """Scalar Black-Scholes delta; same conventions as :func:`bs_delta`."""
     if T <= 0.0 or sigma <= 0.0:
         Tc = max(T, 0.0)

@@ -175,9 +175,22 @@ class MarketPaths(PathGrid):
 
 
 @njit(cache=True)
-def _evolve(spot: np.ndarray, iv: np.ndarray, z: np.ndarray, w: np.ndarray, jumps: np.ndarray,
-            dt: float, drift_dt: float, k: float, kappa_dt: float, iv_mean: float,
-            v_min: float, v_max: float, before: bool, realised: float) -> None:
+def _evolve(
+    spot: np.ndarray,
+    iv: np.ndarray,
+    z: np.ndarray,
+    w: np.ndarray,
+    jumps: np.ndarray,
+    dt: float,
+    drift_dt: float,
+    k: float,
+    kappa_dt: float,
+    iv_mean: float,
+    v_min: float,
+    v_max: float,
+    before: bool,
+    realised: float,
+) -> None:
     """Fill spot[:, 1:] and iv[:, 1:] in place from the shocks (sequential in time); the
     price diffuses at ``realised x`` the implied vol."""
     n_paths, n = z.shape
@@ -221,14 +234,32 @@ def simulate_paths(params: CryptoPerpParams, n_paths: int, seed: int) -> MarketP
         z = rng.standard_normal((1, n))
         w = z if params.iv_update_before_return else rng.standard_normal((1, n))
         jumps = _jumps(params, n, rng)[None, :]
-        _evolve(spot[p:p + 1], iv[p:p + 1], z, w, jumps, params.dt, drift_dt,
-                params.vol_shock_scale, params.vol_mean_reversion * params.dt, iv_mean,
-                params.v_min, params.v_max, bool(params.iv_update_before_return),
-                1.0 / (1.0 + params.variance_risk_premium))
+        _evolve(
+            spot[p : p + 1],
+            iv[p : p + 1],
+            z,
+            w,
+            jumps,
+            params.dt,
+            drift_dt,
+            params.vol_shock_scale,
+            params.vol_mean_reversion * params.dt,
+            iv_mean,
+            params.v_min,
+            params.v_max,
+            bool(params.iv_update_before_return),
+            1.0 / (1.0 + params.variance_risk_premium),
+        )
     times = np.arange(n + 1) * params.tick_seconds
     funding_idx, funding_rate = _funding(params, n_paths, streams[n_paths])
-    return MarketPaths(times=times, spot=spot, iv=iv, funding_idx=funding_idx,
-                       funding_rate=funding_rate, tick_seconds=params.tick_seconds)
+    return MarketPaths(
+        times=times,
+        spot=spot,
+        iv=iv,
+        funding_idx=funding_idx,
+        funding_rate=funding_rate,
+        tick_seconds=params.tick_seconds,
+    )
 
 
 def _jumps(params: CryptoPerpParams, n: int, rng: np.random.Generator) -> np.ndarray:

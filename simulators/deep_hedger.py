@@ -40,6 +40,7 @@ ARCHES = ("gru", "mlp")
 
 # ---------------------------------------------------------------- features and accounting
 
+
 def hedge_features(paths: Paths) -> torch.Tensor:
     """Per-step market features known at t_k, shape ``[n_paths, n_steps, 4]``.
 
@@ -71,8 +72,13 @@ def trading_costs(spot: torch.Tensor, hedges: torch.Tensor, cost_rate: float) ->
     return cost_rate * (trade_sizes(hedges) * spot).sum(dim=1)
 
 
-def terminal_pnl(spot: torch.Tensor, hedges: torch.Tensor, payoff: torch.Tensor,
-                 initial_capital: float | torch.Tensor, cost_rate: float = 0.0) -> torch.Tensor:
+def terminal_pnl(
+    spot: torch.Tensor,
+    hedges: torch.Tensor,
+    payoff: torch.Tensor,
+    initial_capital: float | torch.Tensor,
+    cost_rate: float = 0.0,
+) -> torch.Tensor:
     """Terminal P&L per path of a short option hedged with ``hedges`` (see module docstring)."""
     if hedges.shape[1] != spot.shape[1] - 1:
         raise ValueError(f"hedges need {spot.shape[1] - 1} steps, got {hedges.shape[1]}")
@@ -103,8 +109,9 @@ def value_at_risk(losses: torch.Tensor, level: float) -> torch.Tensor:
     return torch.topk(losses, k).values[-1]
 
 
-def hedging_loss(pnl: torch.Tensor, alpha: float, beta: float,
-                 itm_mask: torch.Tensor | None = None) -> torch.Tensor:
+def hedging_loss(
+    pnl: torch.Tensor, alpha: float, beta: float, itm_mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """Training loss CVaR_alpha(-P&L) + beta * mean(P&L^2).
 
     With ``itm_mask`` both terms use only the in-the-money paths (the seed's variant); when a
@@ -130,6 +137,7 @@ def pnl_metrics(pnl: torch.Tensor, prefix: str = "") -> dict[str, float]:
 
 # ---------------------------------------------------------------- networks
 
+
 class HedgerNet(nn.Module):
     """Maps per-step features to hedge ratios h_0..h_{n-1}; causal by construction.
 
@@ -140,15 +148,20 @@ class HedgerNet(nn.Module):
     buffers set by :meth:`fit_scaling`, saved with the weights.
     """
 
-    def __init__(self, arch: str = "gru", hidden_size: int = 64, num_layers: int = 1,
-                 feed_prev_hedge: bool = True) -> None:
+    def __init__(
+        self, arch: str = "gru", hidden_size: int = 64, num_layers: int = 1, feed_prev_hedge: bool = True
+    ) -> None:
         super().__init__()
         if arch not in ARCHES:
             raise ValueError(f"arch must be one of {ARCHES}, got {arch!r}")
         if hidden_size < 1 or num_layers < 1:
             raise ValueError(f"hidden_size and num_layers must be >= 1, got {hidden_size}, {num_layers}")
-        self.hparams_dict = {"arch": arch, "hidden_size": int(hidden_size), "num_layers": int(num_layers),
-                                 "feed_prev_hedge": bool(feed_prev_hedge)}
+        self.hparams_dict = {
+            "arch": arch,
+            "hidden_size": int(hidden_size),
+            "num_layers": int(num_layers),
+            "feed_prev_hedge": bool(feed_prev_hedge),
+        }
         self.arch, self.feed_prev_hedge = arch, bool(feed_prev_hedge)
         n_in = N_STATIC_FEATURES + int(self.feed_prev_hedge)
         self.register_buffer("feat_mean", torch.zeros(N_STATIC_FEATURES))
@@ -213,14 +226,16 @@ def load_hedger(pt_path: Path | str, map_location: str | torch.device = "cpu") -
 
 # ---------------------------------------------------------------- Lightning training
 
+
 class MinibatchPaths(torch.utils.data.IterableDataset):
     """Shuffled minibatches of (features, spot) drawn as whole slices (no per-sample collation).
 
     The shuffle of epoch e is seeded by ``seed + e``, so training is reproducible.
     """
 
-    def __init__(self, features: torch.Tensor, spot: torch.Tensor, batch_size: int,
-                 shuffle: bool = True, seed: int = 0) -> None:
+    def __init__(
+        self, features: torch.Tensor, spot: torch.Tensor, batch_size: int, shuffle: bool = True, seed: int = 0
+    ) -> None:
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -240,15 +255,17 @@ class MinibatchPaths(torch.utils.data.IterableDataset):
             order = torch.arange(n)
         self.epoch += 1
         for i in range(0, n, self.batch_size):
-            idx = order[i:i + self.batch_size]
+            idx = order[i : i + self.batch_size]
             yield self.features[idx], self.spot[idx]
 
 
-def make_loader(features: torch.Tensor, spot: torch.Tensor, batch_size: int, shuffle: bool,
-                seed: int = 0) -> torch.utils.data.DataLoader:
+def make_loader(
+    features: torch.Tensor, spot: torch.Tensor, batch_size: int, shuffle: bool, seed: int = 0
+) -> torch.utils.data.DataLoader:
     """A DataLoader yielding minibatches from :class:`MinibatchPaths` (in-process, no workers)."""
-    return torch.utils.data.DataLoader(MinibatchPaths(features, spot, batch_size, shuffle, seed),
-                                       batch_size=None, num_workers=0)
+    return torch.utils.data.DataLoader(
+        MinibatchPaths(features, spot, batch_size, shuffle, seed), batch_size=None, num_workers=0
+    )
 
 
 #: Adam step size of a learned premium (its gradient scale is that of the P&L, not the net's).
@@ -270,9 +287,20 @@ class DeepHedgeModule(L.LightningModule):
     checkpointing.
     """
 
-    def __init__(self, net: HedgerNet, *, strike: float, initial_capital: float, cost_rate: float,
-                 alpha: float, beta: float, learning_rate: float, itm_only: bool = False,
-                 learn_premium: bool = False, yardstick_capital: float | None = None) -> None:
+    def __init__(
+        self,
+        net: HedgerNet,
+        *,
+        strike: float,
+        initial_capital: float,
+        cost_rate: float,
+        alpha: float,
+        beta: float,
+        learning_rate: float,
+        itm_only: bool = False,
+        learn_premium: bool = False,
+        yardstick_capital: float | None = None,
+    ) -> None:
         super().__init__()
         if not 0.0 <= alpha < 1.0:
             raise ValueError(f"alpha must be in [0, 1), got {alpha}")
@@ -336,13 +364,19 @@ class DeepHedgeModule(L.LightningModule):
         return torch.optim.Adam(groups)
 
 
-def make_trainer(max_epochs: int, callbacks: Sequence[L.Callback] = (), root_dir: Path | str | None = None,
-                 accelerator: str = "auto", gradient_clip_val: float | None = 1.0) -> L.Trainer:
+def make_trainer(
+    max_epochs: int,
+    callbacks: Sequence[L.Callback] = (),
+    root_dir: Path | str | None = None,
+    accelerator: str = "auto",
+    gradient_clip_val: float | None = 1.0,
+) -> L.Trainer:
     """A quiet Lightning Trainer: no logger, progress bar or summary; CPU/GPU automatic.
 
     Checkpointing is on only when ``callbacks`` hold a ``ModelCheckpoint``.
     """
     import logging
+
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
@@ -351,19 +385,33 @@ def make_trainer(max_epochs: int, callbacks: Sequence[L.Callback] = (), root_dir
     warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
     return L.Trainer(
-        max_epochs=int(max_epochs), accelerator=accelerator, devices=1, logger=False,
+        max_epochs=int(max_epochs),
+        accelerator=accelerator,
+        devices=1,
+        logger=False,
         enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
-        enable_progress_bar=False, enable_model_summary=False,
-        num_sanity_val_steps=0, gradient_clip_val=gradient_clip_val, callbacks=list(callbacks),
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        gradient_clip_val=gradient_clip_val,
+        callbacks=list(callbacks),
         default_root_dir=str(root_dir) if root_dir is not None else None,
         deterministic=False,
     )
 
 
-def fit_best_epoch(module: DeepHedgeModule, train_loader: torch.utils.data.DataLoader,
-                   val_loader: torch.utils.data.DataLoader, *, max_epochs: int, patience: int | None,
-                   callbacks: Sequence[L.Callback] = (), accelerator: str = "auto",
-                   gradient_clip_val: float | None = 1.0, min_delta: float = 0.0) -> dict[str, float]:
+def fit_best_epoch(
+    module: DeepHedgeModule,
+    train_loader: torch.utils.data.DataLoader,
+    val_loader: torch.utils.data.DataLoader,
+    *,
+    max_epochs: int,
+    patience: int | None,
+    callbacks: Sequence[L.Callback] = (),
+    accelerator: str = "auto",
+    gradient_clip_val: float | None = 1.0,
+    min_delta: float = 0.0,
+) -> dict[str, float]:
     """Fit with early stopping on ``val_cvar95`` and restore the best epoch's checkpoint.
 
     ``callbacks`` run before early stopping and checkpointing (a pruning callback). Returns
@@ -371,29 +419,47 @@ def fit_best_epoch(module: DeepHedgeModule, train_loader: torch.utils.data.DataL
     epoch's weights (and learned premium), not the last epoch's.
     """
     with tempfile.TemporaryDirectory(prefix="deep_hedge_ckpt_") as tmp:
-        ckpt = ModelCheckpoint(dirpath=tmp, filename="best", monitor="val_cvar95", mode="min",
-                               save_top_k=1, save_weights_only=True, save_last=False)
+        ckpt = ModelCheckpoint(
+            dirpath=tmp,
+            filename="best",
+            monitor="val_cvar95",
+            mode="min",
+            save_top_k=1,
+            save_weights_only=True,
+            save_last=False,
+        )
         cbs: list[L.Callback] = [*callbacks, ckpt]
         if patience is not None and patience > 0:
-            cbs.append(EarlyStopping(monitor="val_cvar95", mode="min", patience=int(patience),
-                                     min_delta=float(min_delta), check_finite=True))
-        trainer = make_trainer(max_epochs, cbs, root_dir=tmp, accelerator=accelerator,
-                               gradient_clip_val=gradient_clip_val)
+            cbs.append(
+                EarlyStopping(
+                    monitor="val_cvar95",
+                    mode="min",
+                    patience=int(patience),
+                    min_delta=float(min_delta),
+                    check_finite=True,
+                )
+            )
+        trainer = make_trainer(
+            max_epochs, cbs, root_dir=tmp, accelerator=accelerator, gradient_clip_val=gradient_clip_val
+        )
         trainer.fit(module, train_loader, val_loader)
         epochs = len(module.history)
         if not ckpt.best_model_path:
             raise RuntimeError("training produced no checkpoint (no finite validation CVaR95)")
         state = torch.load(ckpt.best_model_path, map_location="cpu", weights_only=False)
     module.load_state_dict(state["state_dict"])
-    return {"best_epoch": float(state["epoch"]), "best_val_cvar95": float(ckpt.best_model_score),
-            "epochs_trained": float(epochs)}
+    return {
+        "best_epoch": float(state["epoch"]),
+        "best_val_cvar95": float(ckpt.best_model_score),
+        "epochs_trained": float(epochs),
+    }
 
 
 @torch.no_grad()
 def predict_hedges(net: HedgerNet, features: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
     """Hedge ratios of ``net`` for every path, in evaluation mode, on the features' device."""
     net = net.to(features.device).eval()
-    return torch.cat([net(features[i:i + batch_size]) for i in range(0, features.shape[0], batch_size)])
+    return torch.cat([net(features[i : i + batch_size]) for i in range(0, features.shape[0], batch_size)])
 
 
 def hedger_from_config(model_cfg: Mapping[str, Any]) -> HedgerNet:

@@ -112,14 +112,21 @@ class HedgePolicy:
     def from_config(cls, cfg: Mapping[str, Any], risk_aversion: float | None = None) -> HedgePolicy:
         """From ``hedge:`` config; null means disabled (inf) for the cadence, the bands and the
         clip. ``risk_aversion`` sizes the Whalley-Wilmott band."""
-        numbers = ("cadence_seconds", "delta_threshold", "hedge_ratio", "gamma_scalp_threshold",
-                   "max_hedge_per_interval", "band_scale")
+        numbers = (
+            "cadence_seconds",
+            "delta_threshold",
+            "hedge_ratio",
+            "gamma_scalp_threshold",
+            "max_hedge_per_interval",
+            "band_scale",
+        )
         words = ("band_mode", "rehedge_to")
         unknown = sorted(set(cfg) - set(numbers) - set(words))
         if unknown:
             raise ValueError(f"delta_hedging: unknown hedge keys {unknown}")
-        vals: dict[str, Any] = {k: (math.inf if cfg[k] is None else float(cfg[k]))
-                                for k in numbers if k in cfg}
+        vals: dict[str, Any] = {
+            k: (math.inf if cfg[k] is None else float(cfg[k])) for k in numbers if k in cfg
+        }
         vals.update({k: str(cfg[k]) for k in words if k in cfg and cfg[k] is not None})
         return cls(**vals, risk_aversion=risk_aversion)
 
@@ -215,20 +222,53 @@ def build_hedge_inputs(paths: MarketPaths, book: OptionsBook, sample_seconds: fl
     delta = book.delta(spot, paths.iv, paths.times)
     gamma = book.gamma(spot, paths.iv, paths.times)
     idx = sample_ticks(paths.n_steps, paths.tick_seconds, sample_seconds)
-    value = book.value(np.ascontiguousarray(spot[:, idx]), np.ascontiguousarray(paths.iv[:, idx]),
-                       paths.times[idx])
-    return HedgeInputs(spot=spot, book_delta=delta, book_gamma=gamma, book_value=value, sample_idx=idx,
-                       funding_idx=np.ascontiguousarray(paths.funding_idx, dtype=np.int64),
-                       funding_rate=np.ascontiguousarray(paths.funding_rate, dtype=np.float64),
-                       tick_seconds=float(paths.tick_seconds), sample_seconds=float(sample_seconds),
-                       notional=float(book.notional))
+    value = book.value(
+        np.ascontiguousarray(spot[:, idx]), np.ascontiguousarray(paths.iv[:, idx]), paths.times[idx]
+    )
+    return HedgeInputs(
+        spot=spot,
+        book_delta=delta,
+        book_gamma=gamma,
+        book_value=value,
+        sample_idx=idx,
+        funding_idx=np.ascontiguousarray(paths.funding_idx, dtype=np.int64),
+        funding_rate=np.ascontiguousarray(paths.funding_rate, dtype=np.float64),
+        tick_seconds=float(paths.tick_seconds),
+        sample_seconds=float(sample_seconds),
+        notional=float(book.notional),
+    )
 
 
 @njit(cache=True)
-def _hedge_kernel(spot, book_delta, book_gamma, book_value, sample_idx, funding_idx, funding_rate,
-                  p0, p1, cadence_ticks, band_usd, ww_coef, to_edge, hedge_ratio, move_band,
-                  max_trade_usd, cost_rate, out_pnl, out_costs, out_funding, out_hedge_pnl,
-                  out_traded, out_count, out_abs_nd, trace_path, trace_h, trace_nd):
+def _hedge_kernel(
+    spot,
+    book_delta,
+    book_gamma,
+    book_value,
+    sample_idx,
+    funding_idx,
+    funding_rate,
+    p0,
+    p1,
+    cadence_ticks,
+    band_usd,
+    ww_coef,
+    to_edge,
+    hedge_ratio,
+    move_band,
+    max_trade_usd,
+    cost_rate,
+    out_pnl,
+    out_costs,
+    out_funding,
+    out_hedge_pnl,
+    out_traded,
+    out_count,
+    out_abs_nd,
+    trace_path,
+    trace_h,
+    trace_nd,
+):
     """Run the policy on paths [p0, p1); outputs are indexed by path - p0.
 
     The band's half-width is ``band_usd / S`` (fixed) or ``cbrt(ww_coef S Gamma^2)``
@@ -276,7 +316,7 @@ def _hedge_kernel(spot, book_delta, book_gamma, book_value, sample_idx, funding_
                 if timed or breach:
                     goal = target
                     if to_edge and not timed:
-                        half = wide ** third if ww_coef > 0.0 else band_usd / s
+                        half = wide**third if ww_coef > 0.0 else band_usd / s
                         goal = target + half if dev > 0.0 else target - half
                     trade = goal - h
                     lim = max_trade_usd / s
@@ -307,9 +347,13 @@ def _hedge_kernel(spot, book_delta, book_gamma, book_value, sample_idx, funding_
         out_abs_nd[i] = abs_nd / n
 
 
-def run_hedge(inputs: HedgeInputs, policy: HedgePolicy, costs: CostModel,
-              paths: slice | None = None, trace_path: int = -1,
-              ) -> HedgeResult | tuple[HedgeResult, np.ndarray, np.ndarray]:
+def run_hedge(
+    inputs: HedgeInputs,
+    policy: HedgePolicy,
+    costs: CostModel,
+    paths: slice | None = None,
+    trace_path: int = -1,
+) -> HedgeResult | tuple[HedgeResult, np.ndarray, np.ndarray]:
     """Hedge ``inputs`` (optionally only the paths in the slice ``paths``) with ``policy``.
 
     With ``trace_path >= 0`` (an absolute path index inside the slice) also returns that
@@ -326,25 +370,62 @@ def run_hedge(inputs: HedgeInputs, policy: HedgePolicy, costs: CostModel,
     n1 = inputs.n_steps + 1 if trace_path >= 0 else 0
     trace_h = np.zeros(n1)
     trace_nd = np.zeros(n1)
-    _hedge_kernel(inputs.spot, inputs.book_delta, inputs.book_gamma, inputs.book_value,
-                  inputs.sample_idx, inputs.funding_idx, inputs.funding_rate, p0, p1,
-                  policy.cadence_ticks(inputs.tick_seconds),
-                  policy.delta_threshold * inputs.notional, policy.ww_coefficient(costs.rate),
-                  policy.rehedge_to == "band_edge", float(policy.hedge_ratio),
-                  policy.gamma_scalp_threshold, policy.max_hedge_per_interval * inputs.notional,
-                  costs.rate, pnl, c, fu, hp, tr, cnt, nd, int(trace_path), trace_h, trace_nd)
-    res = HedgeResult(pnl=pnl, costs=c, funding=fu, hedge_pnl=hp,
-                      book_pnl=inputs.book_value[p0:p1, -1] - inputs.book_value[p0:p1, 0],
-                      traded_notional=tr, hedge_count=cnt,
-                      mean_abs_net_delta=nd / inputs.notional, sample_seconds=inputs.sample_seconds)
+    _hedge_kernel(
+        inputs.spot,
+        inputs.book_delta,
+        inputs.book_gamma,
+        inputs.book_value,
+        inputs.sample_idx,
+        inputs.funding_idx,
+        inputs.funding_rate,
+        p0,
+        p1,
+        policy.cadence_ticks(inputs.tick_seconds),
+        policy.delta_threshold * inputs.notional,
+        policy.ww_coefficient(costs.rate),
+        policy.rehedge_to == "band_edge",
+        float(policy.hedge_ratio),
+        policy.gamma_scalp_threshold,
+        policy.max_hedge_per_interval * inputs.notional,
+        costs.rate,
+        pnl,
+        c,
+        fu,
+        hp,
+        tr,
+        cnt,
+        nd,
+        int(trace_path),
+        trace_h,
+        trace_nd,
+    )
+    res = HedgeResult(
+        pnl=pnl,
+        costs=c,
+        funding=fu,
+        hedge_pnl=hp,
+        book_pnl=inputs.book_value[p0:p1, -1] - inputs.book_value[p0:p1, 0],
+        traded_notional=tr,
+        hedge_count=cnt,
+        mean_abs_net_delta=nd / inputs.notional,
+        sample_seconds=inputs.sample_seconds,
+    )
     if trace_path >= 0:
         return res, trace_h, trace_nd
     return res
 
 
-def hedge_path_reference(spot: np.ndarray, iv: np.ndarray, times: np.ndarray,
-                         funding_idx: np.ndarray, funding_rate: np.ndarray, book: OptionsBook,
-                         policy: HedgePolicy, costs: CostModel, sample_seconds: float) -> dict:
+def hedge_path_reference(
+    spot: np.ndarray,
+    iv: np.ndarray,
+    times: np.ndarray,
+    funding_idx: np.ndarray,
+    funding_rate: np.ndarray,
+    book: OptionsBook,
+    policy: HedgePolicy,
+    costs: CostModel,
+    sample_seconds: float,
+) -> dict:
     """Plain-Python hedge of ONE path from raw market data (slow; for tests).
 
     Marks the book with the vectorised numpy Black-Scholes functions tick by tick, so it also
@@ -407,6 +488,13 @@ def hedge_path_reference(spot: np.ndarray, iv: np.ndarray, times: np.ndarray,
             exposure += abs(book_delta + position) * s / book.notional
         if t in samples:
             pnl_samples.append(value - v0 + hedge_pnl + funding - cost)
-    return {"pnl": np.array(pnl_samples), "costs": cost, "funding": funding,
-            "hedge_pnl": hedge_pnl, "book_pnl": value - v0, "traded_notional": traded,
-            "hedge_count": count, "mean_abs_net_delta": exposure / n}
+    return {
+        "pnl": np.array(pnl_samples),
+        "costs": cost,
+        "funding": funding,
+        "hedge_pnl": hedge_pnl,
+        "book_pnl": value - v0,
+        "traded_notional": traded,
+        "hedge_count": count,
+        "mean_abs_net_delta": exposure / n,
+    }

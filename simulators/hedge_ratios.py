@@ -56,9 +56,7 @@ class DivergentHedgeRatioWarning(UserWarning):
 # input checks and the spread
 
 
-def _split_legs(
-    price_data: pd.DataFrame, dependent_variable: str | None
-) -> tuple[pd.Series, pd.DataFrame]:
+def _split_legs(price_data: pd.DataFrame, dependent_variable: str | None) -> tuple[pd.Series, pd.DataFrame]:
     """Validate ``price_data`` and return (dependent leg, hedge legs)."""
     if not isinstance(price_data, pd.DataFrame):
         raise ValueError(f"price_data must be a pandas DataFrame, got {type(price_data).__name__}")  # noqa: TRY004 (the project reports bad input as ValueError)

@@ -69,8 +69,9 @@ def _cd(u: np.ndarray, tau: float, p: HestonParams, j: int) -> tuple[np.ndarray,
     return C, D
 
 
-def heston_call_price(spot: float, strike: float, tau: float, p: HestonParams,
-                      variance: float | None = None) -> float:
+def heston_call_price(
+    spot: float, strike: float, tau: float, p: HestonParams, variance: float | None = None
+) -> float:
     """Heston call price by ``scipy.integrate.quad`` over the characteristic function.
 
     ``variance`` is the current variance (default ``p.v0``); at ``tau <= 0`` the payoff.
@@ -88,6 +89,7 @@ def heston_call_price(spot: float, strike: float, tau: float, p: HestonParams,
                 u = 1e-12
             C, D = _cd(np.array(u), tau, p, j)
             return float(np.real(np.exp(C * p.theta + D * v + 1j * u * x) / (1j * u)))
+
         val, _ = integrate.quad(f, 0.0, np.inf, limit=500, epsabs=1e-12, epsrel=1e-10)
         return 0.5 + val / math.pi
 
@@ -105,9 +107,17 @@ def integrated_variance(v: np.ndarray, tau: np.ndarray | float, p: HestonParams)
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(128)
 
 
-def heston_greeks(spot: np.ndarray, variance: np.ndarray, tau: np.ndarray, strike: float,
-                  p: HestonParams, *, s_max: float = 30.0, cutoff: float = 8.0,
-                  chunk: int = 4096) -> dict[str, np.ndarray]:
+def heston_greeks(
+    spot: np.ndarray,
+    variance: np.ndarray,
+    tau: np.ndarray,
+    strike: float,
+    p: HestonParams,
+    *,
+    s_max: float = 30.0,
+    cutoff: float = 8.0,
+    chunk: int = 4096,
+) -> dict[str, np.ndarray]:
     """Price, delta, gamma and dC/dv of a call at many points (arrays broadcast together).
 
     Points are grouped by tau and by integrated variance w (bins a factor 2 wide); each
@@ -140,7 +150,7 @@ def heston_greeks(spot: np.ndarray, variance: np.ndarray, tau: np.ndarray, strik
             # Re(e / (i u)) = Im(e) / u and Re(D e / (i u)) = (Re D Im e + Im D Re e) / u
             wu = wt / u
             for c0 in range(0, grp.size, chunk):
-                g = grp[c0:c0 + chunk]
+                g = grp[c0 : c0 + chunk]
                 res = {}
                 for j, (C, D) in enumerate(cd):
                     e = np.exp(C[None, :] * p.theta + D[None, :] * v[g, None] + 1j * np.outer(x[g], u))

@@ -95,8 +95,7 @@ class OptionsBook:
         """Book from ``{notional, legs: [...], r, q}`` (strikes/notionals resolved at ``s0``)."""
         legs_cfg: Sequence[Mapping[str, Any]] = cfg.get("legs") or []
         legs = tuple(OptionLeg.from_config(leg, s0) for leg in legs_cfg)
-        return cls(legs, float(cfg.get("notional", 0.0)), float(cfg.get("r", 0.0)),
-                   float(cfg.get("q", 0.0)))
+        return cls(legs, float(cfg.get("notional", 0.0)), float(cfg.get("r", 0.0)), float(cfg.get("q", 0.0)))
 
     # -- arrays for the compiled marking loop -----------------------------------------
     def _leg_arrays(self):
@@ -113,8 +112,12 @@ class OptionsBook:
             g = groups.setdefault((leg.strike, leg.expiry_days / 365.0), [0.0, 0.0])
             g[0 if leg.is_call else 1] += leg.quantity
         keys = list(groups)
-        return (np.array([k[0] for k in keys]), np.array([k[1] for k in keys]),
-                np.array([groups[k][0] for k in keys]), np.array([groups[k][1] for k in keys]))
+        return (
+            np.array([k[0] for k in keys]),
+            np.array([k[1] for k in keys]),
+            np.array([groups[k][0] for k in keys]),
+            np.array([groups[k][1] for k in keys]),
+        )
 
     def _mark(self, kernel, legs, spot, iv, times_s) -> np.ndarray:
         """Run a compiled marking ``kernel`` over every (path, tick) of ``spot``."""
@@ -140,20 +143,28 @@ class OptionsBook:
     def gamma_numpy(self, spot, iv, times_s) -> np.ndarray:
         """Book gamma with the vectorised numpy formulas (an independent check of ``gamma``)."""
         t_years = np.asarray(times_s, dtype=np.float64) / SECONDS_PER_YEAR
-        return sum(leg.quantity * bs_gamma(spot, leg.strike, leg.expiry_days / 365.0 - t_years,
-                                           iv, self.r, self.q) for leg in self.legs)
+        return sum(
+            leg.quantity * bs_gamma(spot, leg.strike, leg.expiry_days / 365.0 - t_years, iv, self.r, self.q)
+            for leg in self.legs
+        )
 
     def value_numpy(self, spot, iv, times_s) -> np.ndarray:
         """Book value with the vectorised numpy formulas (an independent check of ``value``)."""
         t_years = np.asarray(times_s, dtype=np.float64) / SECONDS_PER_YEAR
-        return sum(leg.quantity * bs_price(spot, leg.strike, leg.expiry_days / 365.0 - t_years,
-                                           iv, self.r, self.q, leg.is_call) for leg in self.legs)
+        return sum(
+            leg.quantity
+            * bs_price(spot, leg.strike, leg.expiry_days / 365.0 - t_years, iv, self.r, self.q, leg.is_call)
+            for leg in self.legs
+        )
 
     def delta_numpy(self, spot, iv, times_s) -> np.ndarray:
         """Book delta with the vectorised numpy formulas (an independent check of ``delta``)."""
         t_years = np.asarray(times_s, dtype=np.float64) / SECONDS_PER_YEAR
-        return sum(leg.quantity * bs_delta(spot, leg.strike, leg.expiry_days / 365.0 - t_years,
-                                           iv, self.r, self.q, leg.is_call) for leg in self.legs)
+        return sum(
+            leg.quantity
+            * bs_delta(spot, leg.strike, leg.expiry_days / 365.0 - t_years, iv, self.r, self.q, leg.is_call)
+            for leg in self.legs
+        )
 
 
 def _as2d(a: np.ndarray) -> np.ndarray:
@@ -206,6 +217,7 @@ def _mark_value(spot, iv, t_years, is_call, strike, expiry, qty, r, q, out):
         for t in range(n):
             acc = 0.0
             for j in range(strike.size):
-                acc += qty[j] * bs_price_scalar(spot[p, t], strike[j], expiry[j] - t_years[t],
-                                                iv[p, t], r, q, is_call[j])
+                acc += qty[j] * bs_price_scalar(
+                    spot[p, t], strike[j], expiry[j] - t_years[t], iv[p, t], r, q, is_call[j]
+                )
             out[p, t] = acc

@@ -135,8 +135,9 @@ def walk_forward(
             walk.days_in_market += trades.days_in_market
             if diagnostics:
                 spread = block @ weights
-                walk.half_lives.append(min(hr.half_life(spread - est.mean, mean=0.0), HALF_LIFE_CAP)
-                                       if e - t >= 3 else math.nan)
+                walk.half_lives.append(
+                    min(hr.half_life(spread - est.mean, mean=0.0), HALF_LIFE_CAP) if e - t >= 3 else math.nan
+                )
                 walk.adf_stats.append(hr.adf_statistic(spread[1:]) if e - t >= 10 else math.nan)
                 walk.spread_changes.append(np.diff(spread))
                 walk.dependent_changes.append(np.diff(block[:, 0]))

@@ -141,9 +141,7 @@ def load_prices(
         )
         frame = frame[~duplicated]
 
-    prices = pd.DataFrame(
-        {c: _parse_prices(frame[c], name, c) for c in price_cols}, index=frame.index
-    )
+    prices = pd.DataFrame({c: _parse_prices(frame[c], name, c) for c in price_cols}, index=frame.index)
     missing_before = prices.isna()
     prices = prices.ffill(limit=int(max_ffill_days)) if max_ffill_days > 0 else prices
     filled = int((missing_before & prices.notna()).to_numpy().sum())

@@ -37,12 +37,12 @@ SIZINGS = {"budget": 0, "hedge_ratio": 1}
 class PutPolicy:
     """What the overlay buys and when."""
 
-    moneyness: float = 0.9        # strike / spot at purchase
-    tenor_days: int = 63          # trading days to expiry at purchase
-    roll_days_before: int = 0     # close and replace this many trading days before expiry
-    sizing: str = "budget"        # budget | hedge_ratio
-    budget: float = 0.01          # premium spent per year, fraction of portfolio value
-    hedge_ratio: float = 1.0      # puts per unit of index held (hedge_ratio sizing)
+    moneyness: float = 0.9  # strike / spot at purchase
+    tenor_days: int = 63  # trading days to expiry at purchase
+    roll_days_before: int = 0  # close and replace this many trading days before expiry
+    sizing: str = "budget"  # budget | hedge_ratio
+    budget: float = 0.01  # premium spent per year, fraction of portfolio value
+    hedge_ratio: float = 1.0  # puts per unit of index held (hedge_ratio sizing)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.moneyness <= 2.0:
@@ -61,14 +61,14 @@ class PutPolicy:
 class Market:
     """Pricing and carry assumptions shared by every strategy."""
 
-    rate: float = 0.0             # cash rate and Black-Scholes r, per year
-    equity_yield: float = 0.02    # index dividend yield: income and Black-Scholes q
-    vol_premium: float = 0.2      # ATM implied vol = realised x (1 + vol_premium)
-    skew: float = 0.8             # implied vol + skew x ln(S / K)
+    rate: float = 0.0  # cash rate and Black-Scholes r, per year
+    equity_yield: float = 0.02  # index dividend yield: income and Black-Scholes q
+    vol_premium: float = 0.2  # ATM implied vol = realised x (1 + vol_premium)
+    skew: float = 0.8  # implied vol + skew x ln(S / K)
     vol_floor: float = 0.05
-    spread_mode: str = "vol"      # vol | premium
-    half_spread: float = 0.01     # vol points (0.01 = 1 point) or fraction of the mid
-    trend_cost: float = 2e-4      # per dollar of index traded
+    spread_mode: str = "vol"  # vol | premium
+    half_spread: float = 0.01  # vol points (0.01 = 1 point) or fraction of the mid
+    trend_cost: float = 2e-4  # per dollar of index traded
 
     def __post_init__(self) -> None:
         if self.spread_mode not in SPREAD_MODES:
@@ -105,7 +105,7 @@ class OverlayResult:
 
     def window(self, name: str) -> np.ndarray:
         """A record over the days after ``start`` (the returns' days)."""
-        return getattr(self, name)[:, self.start + 1:]
+        return getattr(self, name)[:, self.start + 1 :]
 
 
 @njit(cache=True, inline="always")
@@ -114,8 +114,18 @@ def _put_vol(S: float, K: float, atm: float, skew: float, floor: float) -> float
 
 
 @njit(cache=True, inline="always")
-def _quote(S: float, K: float, tau: float, sig: float, r: float, q: float, mode: int,
-           half: float, floor: float, side: float) -> float:
+def _quote(
+    S: float,
+    K: float,
+    tau: float,
+    sig: float,
+    r: float,
+    q: float,
+    mode: int,
+    half: float,
+    floor: float,
+    side: float,
+) -> float:
     """Mid (side 0), ask (side +1) or bid (side -1) of a put."""
     if mode == 0:
         return bs_price_scalar(S, K, tau, max(floor, sig + side * half), r, q, False)
@@ -123,9 +133,33 @@ def _quote(S: float, K: float, tau: float, sig: float, r: float, q: float, mode:
 
 
 @njit(cache=True)
-def _overlay_kernel(spot, atm, expo, start, moneyness, tenor, roll_before, sizing, budget,
-                    hedge_ratio, rate, q, skew, floor, mode, half, trend_cost,
-                    ret, put_pnl, spread, premium, tcost, value, contracts, strike):
+def _overlay_kernel(
+    spot,
+    atm,
+    expo,
+    start,
+    moneyness,
+    tenor,
+    roll_before,
+    sizing,
+    budget,
+    hedge_ratio,
+    rate,
+    q,
+    skew,
+    floor,
+    mode,
+    half,
+    trend_cost,
+    ret,
+    put_pnl,
+    spread,
+    premium,
+    tcost,
+    value,
+    contracts,
+    strike,
+):
     n_paths, n_closes = spot.shape
     dt = 1.0 / 252.0
     interval = tenor - roll_before
@@ -213,8 +247,14 @@ def _overlay_kernel(spot, atm, expo, start, moneyness, tenor, roll_before, sizin
                 put_pnl[p, t + 1] = -cost / V
 
 
-def run_overlay(spot: np.ndarray, atm_vol: np.ndarray, exposure: np.ndarray, policy: PutPolicy,
-                market: Market, start: int = 0) -> OverlayResult:
+def run_overlay(
+    spot: np.ndarray,
+    atm_vol: np.ndarray,
+    exposure: np.ndarray,
+    policy: PutPolicy,
+    market: Market,
+    start: int = 0,
+) -> OverlayResult:
     """Run the overlay on closes ``spot`` ``(n_paths, n_closes)`` (or ``(n_closes,)``) from ``start``.
 
     ``atm_vol``: at-the-money implied vol per close (``SkewVolModel.atm`` of the trailing realised
@@ -228,15 +268,44 @@ def run_overlay(spot: np.ndarray, atm_vol: np.ndarray, exposure: np.ndarray, pol
         raise ValueError(f"overlay start {start} must leave at least one day in {n_closes} closes")
     if not np.all(np.isfinite(atm_vol[:, start:])):
         raise ValueError("implied vol is undefined on or after the overlay's start (too little history)")
-    out = {k: np.zeros((n_paths, n_closes)) for k in
-           ("returns", "put_pnl", "spread_cost", "premium", "trade_cost", "value", "contracts", "strike")}
+    out = {
+        k: np.zeros((n_paths, n_closes))
+        for k in (
+            "returns",
+            "put_pnl",
+            "spread_cost",
+            "premium",
+            "trade_cost",
+            "value",
+            "contracts",
+            "strike",
+        )
+    }
     _overlay_kernel(
-        spot, np.ascontiguousarray(atm_vol), np.ascontiguousarray(exposure), int(start),
-        float(policy.moneyness), int(policy.tenor_days), int(policy.roll_days_before),
-        SIZINGS[policy.sizing], float(policy.budget), float(policy.hedge_ratio),
-        float(market.rate), float(market.equity_yield), float(market.skew), float(market.vol_floor),
-        SPREAD_MODES[market.spread_mode], float(market.half_spread), float(market.trend_cost),
-        out["returns"], out["put_pnl"], out["spread_cost"], out["premium"], out["trade_cost"],
-        out["value"], out["contracts"], out["strike"],
+        spot,
+        np.ascontiguousarray(atm_vol),
+        np.ascontiguousarray(exposure),
+        int(start),
+        float(policy.moneyness),
+        int(policy.tenor_days),
+        int(policy.roll_days_before),
+        SIZINGS[policy.sizing],
+        float(policy.budget),
+        float(policy.hedge_ratio),
+        float(market.rate),
+        float(market.equity_yield),
+        float(market.skew),
+        float(market.vol_floor),
+        SPREAD_MODES[market.spread_mode],
+        float(market.half_spread),
+        float(market.trend_cost),
+        out["returns"],
+        out["put_pnl"],
+        out["spread_cost"],
+        out["premium"],
+        out["trade_cost"],
+        out["value"],
+        out["contracts"],
+        out["strike"],
     )
     return OverlayResult(start=int(start), **out)

@@ -20,8 +20,9 @@ from simulators.heston import HestonParams, heston_greeks, min_variance_delta
 from simulators.sv_paths import Paths, bs_delta_hedge, bs_hedge_vol
 
 
-def whalley_wilmott_half_width(spot: np.ndarray, gamma: np.ndarray, cost_rate: float,
-                               risk_aversion: float) -> np.ndarray:
+def whalley_wilmott_half_width(
+    spot: np.ndarray, gamma: np.ndarray, cost_rate: float, risk_aversion: float
+) -> np.ndarray:
     """Half-width of the Whalley-Wilmott no-trade band around the target delta."""
     if not risk_aversion > 0:
         raise ValueError(f"risk_aversion must be > 0, got {risk_aversion}")
@@ -49,8 +50,9 @@ def _tau(paths: Paths) -> np.ndarray:
     return (paths.maturity - paths.times()[:-1]).clamp(min=0.0).double().cpu().numpy()[None, :]
 
 
-def bs_gamma_on_paths(paths: Paths, strike: float, vol_mode: str = "instantaneous",
-                      sigma: float | None = None) -> torch.Tensor:
+def bs_gamma_on_paths(
+    paths: Paths, strike: float, vol_mode: str = "instantaneous", sigma: float | None = None
+) -> torch.Tensor:
     """Black-Scholes gamma at each hedging time, the vol as :func:`bs_delta_hedge` uses it."""
     vol = bs_hedge_vol(paths, vol_mode, sigma).double().cpu().numpy()
     spot = paths.spot[:, :-1].double().cpu().numpy()
@@ -66,13 +68,20 @@ def heston_hedge_greeks(paths: Paths, strike: float, params: HestonParams) -> di
     return {k: torch.from_numpy(np.ascontiguousarray(v)).to(paths.spot) for k, v in out.items()}
 
 
-def band_hedges(paths: Paths, targets: torch.Tensor, gamma: torch.Tensor, cost_rate: float,
-                risk_aversion: float) -> torch.Tensor:
+def band_hedges(
+    paths: Paths, targets: torch.Tensor, gamma: torch.Tensor, cost_rate: float, risk_aversion: float
+) -> torch.Tensor:
     """``targets`` inside the Whalley-Wilmott band of the given gamma, cost and risk aversion."""
     spot = paths.spot[:, :-1].double().cpu().numpy()
     hw = whalley_wilmott_half_width(spot, gamma.double().cpu().numpy(), cost_rate, risk_aversion)
     return banded_hedges(targets, torch.from_numpy(hw).to(targets))
 
 
-__all__ = ["band_hedges", "banded_hedges", "bs_delta_hedge", "bs_gamma_on_paths", "heston_hedge_greeks",
-           "whalley_wilmott_half_width"]
+__all__ = [
+    "band_hedges",
+    "banded_hedges",
+    "bs_delta_hedge",
+    "bs_gamma_on_paths",
+    "heston_hedge_greeks",
+    "whalley_wilmott_half_width",
+]

@@ -154,13 +154,24 @@ def derive_seed(seed: int, split: str) -> int:
     return int(ss.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
 
 
-def simulate(market: Mapping[str, Any], n_paths: int, seed: int, *, device: str | torch.device = "cpu",
-             dtype: torch.dtype = torch.float32) -> Paths:
+def simulate(
+    market: Mapping[str, Any],
+    n_paths: int,
+    seed: int,
+    *,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> Paths:
     """Paths of the model named by ``market["model"]`` (``gbm`` or ``heston``) from a market config."""
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     model = market.get("model", "heston")
-    common = {"s0": float(market.get("s0", 100.0)), "mu": float(market.get("mu", 0.0)), "generator": gen,
-                  "device": device, "dtype": dtype}
+    common = {
+        "s0": float(market.get("s0", 100.0)),
+        "mu": float(market.get("mu", 0.0)),
+        "generator": gen,
+        "device": device,
+        "dtype": dtype,
+    }
     n_steps = int(market["n_steps"])
     maturity = float(market["maturity"])
     if model == "gbm":
@@ -182,14 +193,23 @@ def simulate(market: Mapping[str, Any], n_paths: int, seed: int, *, device: str 
     raise ValueError(f"market.model must be 'gbm' or 'heston', got {model!r}")
 
 
-def make_datasets(market: Mapping[str, Any], sizes: Mapping[str, int], seed: int, *,
-                  device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> dict[str, Paths]:
+def make_datasets(
+    market: Mapping[str, Any],
+    sizes: Mapping[str, int],
+    seed: int,
+    *,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> dict[str, Paths]:
     """One :class:`Paths` per split in ``sizes`` (train/val/select/test), each with its own derived seed."""
-    return {split: simulate(market, int(n), derive_seed(seed, split), device=device, dtype=dtype)
-            for split, n in sizes.items()}
+    return {
+        split: simulate(market, int(n), derive_seed(seed, split), device=device, dtype=dtype)
+        for split, n in sizes.items()
+    }
 
 
 # ---------------------------------------------------------------- payoff and Black-Scholes
+
 
 def call_payoff(spot_T: torch.Tensor, strike: float) -> torch.Tensor:
     """European call payoff (S_T - K)+."""
@@ -200,14 +220,16 @@ def _as_numpy(x: torch.Tensor | float) -> np.ndarray:
     return x.detach().double().cpu().numpy() if torch.is_tensor(x) else np.asarray(x, dtype=np.float64)
 
 
-def bs_call_price(spot: torch.Tensor | float, strike: float, tau: torch.Tensor | float,
-                  sigma: torch.Tensor | float) -> torch.Tensor:
+def bs_call_price(
+    spot: torch.Tensor | float, strike: float, tau: torch.Tensor | float, sigma: torch.Tensor | float
+) -> torch.Tensor:
     """Black-Scholes call price with zero rate (:func:`simulators.black_scholes.bs_price`), float64."""
     return torch.from_numpy(np.asarray(bs_price(_as_numpy(spot), strike, _as_numpy(tau), _as_numpy(sigma))))
 
 
-def bs_call_delta(spot: torch.Tensor, strike: float, tau: torch.Tensor | float,
-                  sigma: torch.Tensor | float) -> torch.Tensor:
+def bs_call_delta(
+    spot: torch.Tensor, strike: float, tau: torch.Tensor | float, sigma: torch.Tensor | float
+) -> torch.Tensor:
     """Black-Scholes call delta N(d1) with zero rate, on ``spot``'s device and dtype; 1{S > K} when
     sigma sqrt(tau) is zero (:func:`simulators.black_scholes.bs_delta`)."""
     delta = bs_delta(_as_numpy(spot), strike, _as_numpy(tau), _as_numpy(sigma))
@@ -229,8 +251,9 @@ def bs_hedge_vol(paths: Paths, vol_mode: str = "instantaneous", sigma: float | N
     raise ValueError(f"bs vol_mode must be 'instantaneous' or 'fixed', got {vol_mode!r}")
 
 
-def bs_delta_hedge(paths: Paths, strike: float, vol_mode: str = "instantaneous",
-                   sigma: float | None = None) -> torch.Tensor:
+def bs_delta_hedge(
+    paths: Paths, strike: float, vol_mode: str = "instantaneous", sigma: float | None = None
+) -> torch.Tensor:
     """Black-Scholes delta held over each interval [t_k, t_{k+1}), shape ``[n_paths, n_steps]``."""
     tau = (paths.maturity - paths.times()[:-1]).clamp(min=0.0)
     vol = bs_hedge_vol(paths, vol_mode, sigma)

@@ -101,15 +101,17 @@ class UniverseBacktest:
             for key, block, ratio in zip(todo, levels, ratios, strict=False):
                 if np.isfinite(ratio):
                     spread = block[:, 0] - ratio * block[:, 1]
-                    self._estimates[key] = Estimate(np.array([ratio]), float(spread.mean()),
-                                                    float(spread.std(ddof=1)))
+                    self._estimates[key] = Estimate(
+                        np.array([ratio]), float(spread.mean()), float(spread.std(ddof=1))
+                    )
                 else:
                     self._estimates[key] = Estimate(None, math.nan, math.nan)
         for key in todo:
             if key not in self._estimates:
                 pair = self.values[:, [key[0], key[1]]]
                 self._estimates[key] = RatioEstimator(pair, ["a", "b"], cache=False).estimate(
-                    s.method, s.add_constant, s.formation, t)
+                    s.method, s.add_constant, s.formation, t
+                )
         found = [self._estimates[k] for k in keys]
         if not self.cache:
             self._estimates.clear()

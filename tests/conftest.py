@@ -28,16 +28,28 @@ def cli_env() -> dict[str, str]:
 
 def run_cli(cwd: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """``python -m hedgeopt ARGS`` in ``cwd`` with the test studies on the config path."""
-    return subprocess.run([sys.executable, "-m", "hedgeopt", "progress=false", *args], cwd=cwd,
-                          env=cli_env(), capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "hedgeopt", "progress=false", *args],
+        cwd=cwd,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def start_cli(cwd: Path, *args: str) -> subprocess.Popen:
     """Start the CLI in its own process group with Ctrl-C deliverable (as from a terminal)."""
-    return subprocess.Popen([sys.executable, "-m", "hedgeopt", "progress=false", *args], cwd=cwd,
-                            env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    return subprocess.Popen(
+        [sys.executable, "-m", "hedgeopt", "progress=false", *args],
+        cwd=cwd,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 class Store:

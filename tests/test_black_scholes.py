@@ -43,8 +43,9 @@ def test_put_call_parity(q):
     p = bs_price(S, K, T, sig, r, q, False)
     np.testing.assert_allclose(c - p, S * np.exp(-q * T) - K * np.exp(-r * T), atol=1e-9)
     # delta parity: call delta - put delta = exp(-qT)
-    np.testing.assert_allclose(bs_delta(S, K, T, sig, r, q, True) - bs_delta(S, K, T, sig, r, q, False),
-                               np.exp(-q * T), atol=1e-12)
+    np.testing.assert_allclose(
+        bs_delta(S, K, T, sig, r, q, True) - bs_delta(S, K, T, sig, r, q, False), np.exp(-q * T), atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("is_call", [True, False])
@@ -82,11 +83,14 @@ def test_scalar_versions_equal_vectorised():
         r, q = rng.uniform(0, 0.05, 2)
         for is_call in (True, False):
             assert bs_price_scalar(S, K, T, sig, r, q, is_call) == pytest.approx(
-                float(bs_price(S, K, T, sig, r, q, is_call)), rel=1e-12, abs=1e-12)
+                float(bs_price(S, K, T, sig, r, q, is_call)), rel=1e-12, abs=1e-12
+            )
             assert bs_delta_scalar(S, K, T, sig, r, q, is_call) == pytest.approx(
-                float(bs_delta(S, K, T, sig, r, q, is_call)), rel=1e-12, abs=1e-14)
+                float(bs_delta(S, K, T, sig, r, q, is_call)), rel=1e-12, abs=1e-14
+            )
         assert bs_gamma_scalar(S, K, T, sig, r, q) == pytest.approx(
-            float(bs_gamma(S, K, T, sig, r, q)), rel=1e-12, abs=1e-14)
+            float(bs_gamma(S, K, T, sig, r, q)), rel=1e-12, abs=1e-14
+        )
 
 
 def test_bad_input_is_a_clear_error():

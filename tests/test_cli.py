@@ -58,8 +58,16 @@ def test_parallel_run_logs_every_trial_resumes_exactly_and_records_failures(work
 
     # more trials, some raising and some returning NaN: exactly 4 added, failures recorded
     # (the objective's config changes, so the study is resumed with resume=force)
-    r = run_cli(workdir, "+study=toy", "n_trials=12", "n_jobs=2", "toy.fail_x_above=1.5",
-                "toy.nan_x_below=0.5", "sampler=random", "resume=force")
+    r = run_cli(
+        workdir,
+        "+study=toy",
+        "n_trials=12",
+        "n_jobs=2",
+        "toy.fail_x_above=1.5",
+        "toy.nan_x_below=0.5",
+        "sampler=random",
+        "resume=force",
+    )
     assert r.returncode == 0, r.stderr
     trials = store.runs("toy", "trial")
     assert _numbers(trials) == list(range(12))
@@ -81,8 +89,7 @@ def test_parallel_run_logs_every_trial_resumes_exactly_and_records_failures(work
 
 
 def test_failure_budget_ends_the_study_with_exit_1(workdir: Path):
-    r = run_cli(workdir, "+study=toy", "n_trials=20", "n_jobs=1", "max_failures=3",
-                "toy.fail_x_above=-100")
+    r = run_cli(workdir, "+study=toy", "n_trials=20", "n_jobs=1", "max_failures=3", "toy.fail_x_above=-100")
     assert r.returncode == 1
     assert "hedgeopt: error:" in r.stderr and "above the failure threshold" in r.stderr
     trials = Store(workdir).runs("toy", "trial")
@@ -125,8 +132,11 @@ def test_multi_objective_study_exports_a_pareto_front(workdir: Path):
     for a in front:
         for b in front:
             va, vb = a["values"], b["values"]
-            assert not (vb["loss"] <= va["loss"] and vb["cost"] <= va["cost"]
-                        and (vb["loss"] < va["loss"] or vb["cost"] < va["cost"]))
+            assert not (
+                vb["loss"] <= va["loss"]
+                and vb["cost"] <= va["cost"]
+                and (vb["loss"] < va["loss"] or vb["cost"] < va["cost"])
+            )
     store = Store(workdir)
     parent = store.runs("toy_pareto", "study")[0]
     plots = {a.path for a in store.client.list_artifacts(parent.info.run_id, "plots")}
@@ -134,8 +144,9 @@ def test_multi_objective_study_exports_a_pareto_front(workdir: Path):
 
 
 def test_pruner_stops_poor_trials_and_mlflow_shows_them_pruned(workdir: Path):
-    r = run_cli(workdir, "+study=toy", "n_trials=14", "n_jobs=1", "pruner=median", "toy.steps=5",
-                "sampler=random")
+    r = run_cli(
+        workdir, "+study=toy", "n_trials=14", "n_jobs=1", "pruner=median", "toy.steps=5", "sampler=random"
+    )
     assert r.returncode == 0, r.stderr
     runs = Store(workdir).runs("toy", "trial")
     states = [r.data.tags["hedgeopt.trial_state"] for r in runs]
@@ -146,12 +157,19 @@ def test_pruner_stops_poor_trials_and_mlflow_shows_them_pruned(workdir: Path):
 
 
 def test_grid_sampler_visits_each_point_once(workdir: Path):
-    r = run_cli(workdir, "+study=toy", "sampler=grid", "n_trials=100", "n_jobs=2",
-                "search_space={toy.bonus:{grid:[false]}}")
+    r = run_cli(
+        workdir,
+        "+study=toy",
+        "sampler=grid",
+        "n_trials=100",
+        "n_jobs=2",
+        "search_space={toy.bonus:{grid:[false]}}",
+    )
     assert r.returncode == 0, r.stderr + r.stdout
     runs = Store(workdir).runs("toy", "trial")
-    points = [(float(r.data.params["toy.x"]), int(r.data.params["toy.n"]), r.data.params["toy.kind"])
-              for r in runs]
+    points = [
+        (float(r.data.params["toy.x"]), int(r.data.params["toy.n"]), r.data.params["toy.kind"]) for r in runs
+    ]
     expected = {(x, n, k) for x in (-1.0, 1.0, 3.0) for n in (2, 3) for k in ("a", "b")}
     assert set(points) == expected and len(points) == len(expected)
 

@@ -78,24 +78,36 @@ def test_help_lists_every_group_with_its_options_and_the_studies(in_empty_dir, c
     assert "n_trials" in out
 
 
-@pytest.mark.parametrize("args, message", [
-    (["+study=delta_hedg"], "unknown study 'delta_hedg'; did you mean delta_hedge?"),
-    (["+study=delta_hedge", "n_trial=5"], "unknown key 'n_trial'; did you mean n_trials?"),
-    (["+study=delta_hedge", "hedge.delta_treshold=0.1"],
-     "unknown key 'hedge.delta_treshold'; did you mean hedge.delta_threshold?"),
-    (["+study=delta_hedge", "samplr=tpe"], "unknown config group 'samplr'; did you mean sampler?"),
-    (["+study=delta_hedge", "sampler=tp"], "unknown sampler 'tp'; did you mean tpe?"),
-    (["+study=delta_hedge", "delta_hedge_simulator=crypto"],
-     "unknown delta_hedge_simulator 'crypto'; did you mean crypto_perp?"),
-    (["+study=delta_hedge", "sampler=annealing"],
-     "unknown sampler 'annealing'; valid: cmaes, grid, nsga2, qmc, random, tpe"),
-    (["+study=zzzzzz"], "unknown study 'zzzzzz'; valid: deep_hedge, deep_hedge_gpu, delta_hedge, "),
-    (["+study=delta_hedge", "mlflow.uri=x"], "did you mean mlflow.tracking_uri?"),
-    (["+study=delta_hedge", "mlflow.tracking_url=x"], "did you mean mlflow.tracking_uri?"),
-    (["+study=delta_hedge", "hedge.zzzzzz=1"], "valid keys under 'hedge': band_mode, band_scale, cadence_seconds, "),
-    (["+study=delta_hedge", "+n_trials=3"], "key 'n_trials' already exists; set it without '+'"),
-    (["+study=delta_hedge", "--verbos"], "unknown option '--verbos'; did you mean --verbose?"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["+study=delta_hedg"], "unknown study 'delta_hedg'; did you mean delta_hedge?"),
+        (["+study=delta_hedge", "n_trial=5"], "unknown key 'n_trial'; did you mean n_trials?"),
+        (
+            ["+study=delta_hedge", "hedge.delta_treshold=0.1"],
+            "unknown key 'hedge.delta_treshold'; did you mean hedge.delta_threshold?",
+        ),
+        (["+study=delta_hedge", "samplr=tpe"], "unknown config group 'samplr'; did you mean sampler?"),
+        (["+study=delta_hedge", "sampler=tp"], "unknown sampler 'tp'; did you mean tpe?"),
+        (
+            ["+study=delta_hedge", "delta_hedge_simulator=crypto"],
+            "unknown delta_hedge_simulator 'crypto'; did you mean crypto_perp?",
+        ),
+        (
+            ["+study=delta_hedge", "sampler=annealing"],
+            "unknown sampler 'annealing'; valid: cmaes, grid, nsga2, qmc, random, tpe",
+        ),
+        (["+study=zzzzzz"], "unknown study 'zzzzzz'; valid: deep_hedge, deep_hedge_gpu, delta_hedge, "),
+        (["+study=delta_hedge", "mlflow.uri=x"], "did you mean mlflow.tracking_uri?"),
+        (["+study=delta_hedge", "mlflow.tracking_url=x"], "did you mean mlflow.tracking_uri?"),
+        (
+            ["+study=delta_hedge", "hedge.zzzzzz=1"],
+            "valid keys under 'hedge': band_mode, band_scale, cadence_seconds, ",
+        ),
+        (["+study=delta_hedge", "+n_trials=3"], "key 'n_trials' already exists; set it without '+'"),
+        (["+study=delta_hedge", "--verbos"], "unknown option '--verbos'; did you mean --verbose?"),
+    ],
+)
 def test_typos_get_did_you_mean_in_one_line_and_write_nothing(in_empty_dir, capsys, args, message):
     assert main(args) == 2
     line = _err_line(capsys)
@@ -113,7 +125,8 @@ def test_config_dir_adds_a_users_study(in_empty_dir, tmp_path_factory, capsys, m
     mine = tmp_path_factory.mktemp("mine")
     (mine / "study").mkdir()
     (mine / "study" / "my_delta.yaml").write_text(
-        "# @package _global_\ndefaults:\n  - delta_hedge\nstudy_name: my_delta\nn_trials: 3\n")
+        "# @package _global_\ndefaults:\n  - delta_hedge\nstudy_name: my_delta\nn_trials: 3\n"
+    )
     assert main(["+study=my_delta", "--cfg", "job"]) == 2
     assert "unknown study 'my_delta'" in _err_line(capsys)
     assert main(["--config-dir", str(mine), "+study=my_delta", "--cfg", "job"]) == 0
@@ -148,12 +161,18 @@ def test_describe_settings_digest_follows_the_settings():
     assert a == describe_settings("paths", {"model": {"vol": 0.5}, "seed": 1}, rows=64)  # key order
     assert a["digest"] != describe_settings("paths", {"seed": 2, "model": {"vol": 0.5}})["digest"]
     ds = mlflow_dataset(a)
-    assert ds.source_type == "code" and json.loads(ds.profile)["settings"] == {"seed": 1, "model": {"vol": 0.5}}
+    assert ds.source_type == "code" and json.loads(ds.profile)["settings"] == {
+        "seed": 1,
+        "model": {"vol": 0.5},
+    }
 
 
 def test_results_table_holds_every_figure_once():
-    table = results_table({"score": 1.0, "cost": 2.0}, {"score": 0.5, "cost": 2.5},
-                          {"unhedged": {"in_sample": {"score": -1.0}, "out_of_sample": {"score": -2.0}}})
+    table = results_table(
+        {"score": 1.0, "cost": 2.0},
+        {"score": 0.5, "cost": 2.5},
+        {"unhedged": {"in_sample": {"score": -1.0}, "out_of_sample": {"score": -2.0}}},
+    )
     assert list(table.index) == ["tuned", "unhedged"]
     assert table.loc["tuned", ("out_of_sample", "cost")] == 2.5
     assert table.loc["unhedged", ("in_sample", "score")] == -1.0
@@ -174,8 +193,15 @@ def test_quiet_and_verbose_switch_between_bar_only_and_trial_lines(workdir: Path
 @pytest.mark.slow
 def test_mlflow_record_reads_well_in_the_ui(workdir: Path):
     """Parent: few metrics, a results table; every run: its dataset and source tags."""
-    r = run_cli(workdir, "+study=delta_hedge", "n_trials=2", "n_jobs=1", "paths.n_paths=4",
-                "paths.n_paths_oos=8", "simulator.horizon_hours=24")
+    r = run_cli(
+        workdir,
+        "+study=delta_hedge",
+        "n_trials=2",
+        "n_jobs=1",
+        "paths.n_paths=4",
+        "paths.n_paths_oos=8",
+        "simulator.horizon_hours=24",
+    )
     assert r.returncode == 0, r.stderr
     store = Store(workdir)
     [parent] = store.runs("delta_hedge", "study")
@@ -190,14 +216,16 @@ def test_mlflow_record_reads_well_in_the_ui(workdir: Path):
 
     local = store.client.download_artifacts(parent.info.run_id, "results.csv", str(workdir))
     table = pd.read_csv(local, header=[0, 1], index_col=0)
-    baselines = json.loads(Path(store.client.download_artifacts(
-        parent.info.run_id, "baselines.json", str(workdir))).read_text())
+    baselines = json.loads(
+        Path(store.client.download_artifacts(parent.info.run_id, "baselines.json", str(workdir))).read_text()
+    )
     for name, splits in baselines.items():
         for split, values in splits.items():
             for metric, value in values.items():
                 assert table.loc[name, (split, metric)] == pytest.approx(value)
     assert table.loc["tuned", ("out_of_sample", "risk_cost")] == pytest.approx(
-        parent.data.metrics["best.oos.risk_cost"])
+        parent.data.metrics["best.oos.risk_cost"]
+    )
 
     digests = set()
     for run in [parent, *trials]:
@@ -218,7 +246,8 @@ def test_mlflow_record_reads_well_in_the_ui(workdir: Path):
     assert {m.step: m.value for m in history} == pytest.approx(by_number)
     best = store.client.get_metric_history(parent.info.run_id, "trials.best_risk_cost")
     assert {m.step: m.value for m in best} == pytest.approx(
-        {n: min(v for k, v in by_number.items() if k <= n) for n in by_number})
+        {n: min(v for k, v in by_number.items() if k <= n) for n in by_number}
+    )
     assert f"#/experiments/{parent.info.experiment_id}/runs?workflowType=machine_learning" in r.stdout
     exp = store.client.get_experiment(parent.info.experiment_id)
     assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
@@ -229,8 +258,17 @@ def test_deep_hedger_is_logged_as_an_mlflow_model(workdir: Path):
     import mlflow
     import torch
 
-    r = run_cli(workdir, "+study=deep_hedge", "n_trials=1", "n_jobs=1", "data.n_train=128",
-                "data.n_val=64", "data.n_test=64", "data.n_select=64", "train.epochs=1")
+    r = run_cli(
+        workdir,
+        "+study=deep_hedge",
+        "n_trials=1",
+        "n_jobs=1",
+        "data.n_train=128",
+        "data.n_val=64",
+        "data.n_test=64",
+        "data.n_select=64",
+        "train.epochs=1",
+    )
     assert r.returncode == 0, r.stderr
     assert "warning" not in r.stderr.lower(), r.stderr
     store = Store(workdir)

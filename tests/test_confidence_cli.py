@@ -13,8 +13,10 @@ pytestmark = pytest.mark.slow
 
 def _export(workdir, study):
     doc = yaml.safe_load((workdir / "exports" / study / "best.yaml").read_text())
-    assert json.loads((workdir / "exports" / study / "best.json").read_text())["performance"]["verdict"] \
+    assert (
+        json.loads((workdir / "exports" / study / "best.json").read_text())["performance"]["verdict"]
         == doc["performance"]["verdict"]
+    )
     return doc
 
 
@@ -35,7 +37,8 @@ def test_study_with_samples_exports_intervals_verdict_and_pbo(workdir):
     assert over["pbo"] == pytest.approx(0.0, abs=0.02)
     assert over["n_trials"] == 12 and over["n_samples"] == 64
     assert over["selection_gap"]["loss"]["gap"] == pytest.approx(
-        perf["in_sample"]["loss"] - perf["out_of_sample"]["loss"])
+        perf["in_sample"]["loss"] - perf["out_of_sample"]["loss"]
+    )
     assert "Verdict: " in r.stdout and "Overfitting: PBO" in r.stdout
     [parent] = Store(workdir).runs("toy_samples", "study")
     assert parent.data.metrics["pbo"] == pytest.approx(over["pbo"])
@@ -44,8 +47,9 @@ def test_study_with_samples_exports_intervals_verdict_and_pbo(workdir):
 
 
 def test_pure_noise_trials_have_a_high_pbo(workdir):
-    r = run_cli(workdir, "+study=toy_samples", "toy.signal=0.0", "toy.common_noise=false",
-                "n_trials=30", "n_jobs=1")
+    r = run_cli(
+        workdir, "+study=toy_samples", "toy.signal=0.0", "toy.common_noise=false", "n_trials=30", "n_jobs=1"
+    )
     assert r.returncode == 0, r.stderr
     perf = _export(workdir, "toy_samples")["performance"]
     assert perf["overfitting"]["pbo"] >= 0.25, perf["overfitting"]

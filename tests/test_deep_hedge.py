@@ -39,9 +39,17 @@ from simulators.sv_paths import (
 torch.set_num_threads(1)
 
 SMALL = [
-    "+study=deep_hedge", "data.n_train=256", "data.n_val=128", "data.n_select=256", "data.n_test=256",
-    "market.n_steps=10", "model.hidden_size=16", "train.batch_size=64", "train.epochs=6",
-    "train.accelerator=cpu", "train.early_stopping_patience=null",
+    "+study=deep_hedge",
+    "data.n_train=256",
+    "data.n_val=128",
+    "data.n_select=256",
+    "data.n_test=256",
+    "market.n_steps=10",
+    "model.hidden_size=16",
+    "train.batch_size=64",
+    "train.epochs=6",
+    "train.accelerator=cpu",
+    "train.early_stopping_patience=null",
 ]
 
 
@@ -51,6 +59,7 @@ def small_objective() -> DeepHedgeObjective:
 
 
 # ---------------------------------------------------------------- accounting
+
 
 def test_pnl_accounting_by_hand() -> None:
     spot = torch.tensor([[100.0, 110.0, 105.0]], dtype=torch.float64)
@@ -76,7 +85,7 @@ def test_bs_delta_on_fine_steps_replicates_the_call() -> None:
         # self-financing replication: the mean error is zero up to sampling noise
         assert abs(float(pnl.mean())) < 4 * stds[n_steps] / math.sqrt(n_paths)
     unhedged_std = float(payoff.std())
-    assert stds[400] < 0.05 * unhedged_std           # small error against the payoff
+    assert stds[400] < 0.05 * unhedged_std  # small error against the payoff
     assert stds[400] < 0.2
     # discrete-hedging error shrinks like 1/sqrt(n_steps): 16x the steps, about 1/4 the std
     assert 3.3 < stds[25] / stds[400] < 4.7
@@ -84,9 +93,20 @@ def test_bs_delta_on_fine_steps_replicates_the_call() -> None:
 
 def test_heston_moments_and_seeds() -> None:
     gen = torch.Generator().manual_seed(3)
-    p = simulate_heston(20000, 20, 0.5, v0=0.09, kappa=2.0, theta=0.04, xi=0.3, rho=-0.7, substeps=5,
-                        generator=gen, dtype=torch.float64)
-    assert float(p.spot[:, -1].mean()) == pytest.approx(100.0, abs=0.35)     # martingale (mu = 0)
+    p = simulate_heston(
+        20000,
+        20,
+        0.5,
+        v0=0.09,
+        kappa=2.0,
+        theta=0.04,
+        xi=0.3,
+        rho=-0.7,
+        substeps=5,
+        generator=gen,
+        dtype=torch.float64,
+    )
+    assert float(p.spot[:, -1].mean()) == pytest.approx(100.0, abs=0.35)  # martingale (mu = 0)
     expected_v = 0.04 + (0.09 - 0.04) * math.exp(-2.0 * 0.5)
     assert float(p.variance[:, -1].mean()) == pytest.approx(expected_v, rel=0.03)
     assert (p.variance >= 0).all()
@@ -111,6 +131,7 @@ def test_features_are_causal() -> None:
 
 
 # ---------------------------------------------------------------- CVaR
+
 
 def test_cvar_matches_sorted_sample_definition() -> None:
     gen = torch.Generator().manual_seed(11)
@@ -139,6 +160,7 @@ def test_hedging_loss_itm_only_uses_in_the_money_paths() -> None:
 
 # ---------------------------------------------------------------- training, pruning, weights
 
+
 def test_short_training_lowers_the_risk_and_writes_artifacts(small_objective, tmp_path) -> None:
     reporter = NullReporter(tmp_path)
     ev = small_objective({"train.learning_rate": 0.01}, reporter)
@@ -147,7 +169,7 @@ def test_short_training_lowers_the_risk_and_writes_artifacts(small_objective, tm
     steps = [s for s, _ in reporter.values]
     vals = [v for _, v in reporter.values]
     assert steps == list(range(6))
-    assert min(vals[-2:]) < 0.85 * vals[0]              # validation CVaR95 falls during training
+    assert min(vals[-2:]) < 0.85 * vals[0]  # validation CVaR95 falls during training
     # the trained hedger is far better than no hedge on the test paths
     no_hedge = small_objective.baselines()["no_hedge"]["in_sample"].metrics["select_cvar95"]
     assert metrics["select_cvar95"] < 0.6 * no_hedge
@@ -169,15 +191,24 @@ def test_saved_weights_reload_to_the_same_outputs(small_objective, tmp_path) -> 
     mlp = HedgerNet("mlp", 8, 2)
     mlp.fit_scaling(feats)
     from simulators.deep_hedger import save_hedger
+
     reloaded = load_hedger(save_hedger(mlp, tmp_path / "mlp"))
     assert torch.equal(predict_hedges(mlp, feats), predict_hedges(reloaded, feats))
 
 
 def test_early_stopping_on_validation_cvar(tmp_path) -> None:
-    obj = DeepHedgeObjective(compose([*SMALL, "train.epochs=8", "train.early_stopping_patience=2",
-                                      "train.early_stopping_min_delta=0.05"]))
+    obj = DeepHedgeObjective(
+        compose(
+            [
+                *SMALL,
+                "train.epochs=8",
+                "train.early_stopping_patience=2",
+                "train.early_stopping_min_delta=0.05",
+            ]
+        )
+    )
     reporter = NullReporter(tmp_path)
-    ev = obj({"train.learning_rate": 1e-9}, reporter)      # nothing learns: no epoch improves by 0.05
+    ev = obj({"train.learning_rate": 1e-9}, reporter)  # nothing learns: no epoch improves by 0.05
     assert ev.metrics["epochs_trained"] == 3 and [s for s, _ in reporter.values] == [0, 1, 2]
     assert ev.metrics["best_epoch"] == 0.0
 
@@ -255,8 +286,12 @@ def test_evaluations_keep_the_contract_and_pair_on_the_same_paths(small_objectiv
     )
     # what the framework does with them: paired differences against each baseline and a verdict
     stat = test.statistic("test_cvar95")
-    out = assess("test_cvar95", "minimize", SampleSet(test.samples["test_cvar95"], stat),
-                 {n: SampleSet(b["out_of_sample"].samples["test_cvar95"], stat) for n, b in base.items()})
+    out = assess(
+        "test_cvar95",
+        "minimize",
+        SampleSet(test.samples["test_cvar95"], stat),
+        {n: SampleSet(b["out_of_sample"].samples["test_cvar95"], stat) for n, b in base.items()},
+    )
     assert set(out["baselines"]) == set(base) and all("difference" in e for e in out["baselines"].values())
     best = min(base, key=lambda n: base[n]["out_of_sample"].metrics["test_cvar95"])
     assert out["verdict"]["best_baseline"] == best
@@ -269,6 +304,7 @@ def test_band_risk_aversion_is_chosen_on_selection_paths_only(small_objective) -
     # with a wide band (low risk aversion) the banded hedge trades less than every-step delta
     p = small_objective.paths["select"]
     from simulators.sv_hedges import band_hedges, bs_gamma_on_paths
+
     bs = bs_delta_hedge(p, 100.0)
     wide = band_hedges(p, bs, bs_gamma_on_paths(p, 100.0), 0.002, 0.1)
     assert float(trading_costs(p.spot, wide, 0.002).mean()) < float(trading_costs(p.spot, bs, 0.002).mean())

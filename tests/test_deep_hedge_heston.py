@@ -32,8 +32,19 @@ def test_heston_price_matches_published_reference() -> None:
 def test_heston_price_matches_monte_carlo_within_three_standard_errors() -> None:
     n = 60_000
     gen = torch.Generator().manual_seed(2024)
-    paths = simulate_heston(n, 25, 0.25, generator=gen, substeps=4, dtype=torch.float64,
-                            v0=STUDY.v0, kappa=STUDY.kappa, theta=STUDY.theta, xi=STUDY.xi, rho=STUDY.rho)
+    paths = simulate_heston(
+        n,
+        25,
+        0.25,
+        generator=gen,
+        substeps=4,
+        dtype=torch.float64,
+        v0=STUDY.v0,
+        kappa=STUDY.kappa,
+        theta=STUDY.theta,
+        xi=STUDY.xi,
+        rho=STUDY.rho,
+    )
     s_T = paths.spot[:, -1].numpy()
     payoff = np.maximum(s_T - 100.0, 0.0)
     # the martingale S_T - S_0 (zero mean, known exactly) as a control variate
@@ -58,7 +69,8 @@ def test_heston_limits() -> None:
             float(bs_call_price(100.0, k, 0.5, 0.2)), abs=1e-5
         )
     assert float(integrated_variance(np.array(0.09), 1.0, STUDY)) == pytest.approx(
-        0.04 + 0.05 * (1 - math.exp(-2.0)) / 2.0)
+        0.04 + 0.05 * (1 - math.exp(-2.0)) / 2.0
+    )
 
 
 def test_vectorised_greeks_match_quad_and_finite_differences() -> None:
@@ -66,7 +78,7 @@ def test_vectorised_greeks_match_quad_and_finite_differences() -> None:
     n = 60
     s = 100 * np.exp(rng.normal(0, 0.12, n))
     v = rng.uniform(0.0, 0.15, n)
-    v[:8] = 0.0                                    # full truncation leaves v = 0 on paths
+    v[:8] = 0.0  # full truncation leaves v = 0 on paths
     t = rng.choice(np.linspace(0.25 / 30, 0.25, 30), n)
     g = heston_greeks(s, v, t, 100.0, STUDY)
 
@@ -104,10 +116,10 @@ def test_min_variance_delta_reduces_one_step_hedging_variance() -> None:
     c0 = heston_greeks(np.array([s0]), np.array([v0]), np.array([tau]), 100.0, STUDY)
     c1 = heston_greeks(s1, v1, np.full(n, tau - dt), 100.0, STUDY)["price"]
     dc, ds = c1 - c0["price"][0], s1 - s0
-    h_star = np.cov(dc, ds)[0, 1] / ds.var(ddof=1)          # regression slope = best linear hedge
+    h_star = np.cov(dc, ds)[0, 1] / ds.var(ddof=1)  # regression slope = best linear hedge
     mv = float(min_variance_delta(c0, np.array([s0]), STUDY)[0])
     assert mv == pytest.approx(h_star, abs=0.01)
-    assert abs(float(c0["delta"][0]) - h_star) > 0.03        # the plain delta is off by the vanna term
+    assert abs(float(c0["delta"][0]) - h_star) > 0.03  # the plain delta is off by the vanna term
 
 
 def test_whalley_wilmott_band_by_hand() -> None:

@@ -12,12 +12,19 @@ from hedgeopt.stats import bootstrap_interval, paired_difference
 from objectives.delta_hedge import DeltaHedgeObjective, EntropicRisk, RiskCost, StdDev
 from simulators.delta_hedging import CostModel, HedgePolicy, run_hedge
 
-SMALL = ["paths.n_paths=8", "paths.n_paths_oos=8", "paths.report_every=4",
-         "simulator.horizon_hours=24"]
-PARAMS = {"hedge.band_mode": "fixed", "hedge.delta_threshold": 0.05, "hedge.cadence_seconds": 3600.0,
-          "hedge.hedge_ratio": 0.9}
-WW = {"hedge.band_mode": "whalley_wilmott", "hedge.band_scale": 1.0, "hedge.cadence_seconds": None,
-      "hedge.hedge_ratio": 1.0}
+SMALL = ["paths.n_paths=8", "paths.n_paths_oos=8", "paths.report_every=4", "simulator.horizon_hours=24"]
+PARAMS = {
+    "hedge.band_mode": "fixed",
+    "hedge.delta_threshold": 0.05,
+    "hedge.cadence_seconds": 3600.0,
+    "hedge.hedge_ratio": 0.9,
+}
+WW = {
+    "hedge.band_mode": "whalley_wilmott",
+    "hedge.band_scale": 1.0,
+    "hedge.cadence_seconds": None,
+    "hedge.hedge_ratio": 1.0,
+}
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +40,8 @@ def check_contract(ev: Evaluation, n: int) -> None:
     for m, x in ev.samples.items():
         assert np.asarray(x).shape[0] == n, m
         assert float(ev.statistic(m)(np.asarray(x, dtype=float).reshape(n, -1))) == pytest.approx(
-            ev.metrics[m], rel=1e-12, abs=1e-9), m
+            ev.metrics[m], rel=1e-12, abs=1e-9
+        ), m
     assert all(math.isfinite(v) for v in ev.metrics.values())
 
 
@@ -105,8 +113,16 @@ def test_evaluate_and_baselines_are_paired_on_the_same_fresh_paths(obj, tmp_path
 
 def test_baselines_present_ordered_and_paired(obj):
     b = obj.baselines()
-    assert {"unhedged", "every_tick", "cadence_60s", "cadence_300s", "cadence_900s",
-            "cadence_3600s", "cadence_14400s", "whalley_wilmott"} == set(b)
+    assert {
+        "unhedged",
+        "every_tick",
+        "cadence_60s",
+        "cadence_300s",
+        "cadence_900s",
+        "cadence_3600s",
+        "cadence_14400s",
+        "whalley_wilmott",
+    } == set(b)
     for res in b.values():
         assert set(res) == {"in_sample", "out_of_sample"}
         check_contract(res["in_sample"], 8)
@@ -115,8 +131,11 @@ def test_baselines_present_ordered_and_paired(obj):
     assert ins["unhedged"]["costs"] == 0.0
     # more frequent hedging: more costs and less exposure
     assert ins["every_tick"]["costs"] > ins["cadence_300s"]["costs"] > ins["cadence_3600s"]["costs"]
-    assert ins["every_tick"]["mean_abs_net_delta"] < ins["cadence_3600s"]["mean_abs_net_delta"] \
+    assert (
+        ins["every_tick"]["mean_abs_net_delta"]
+        < ins["cadence_3600s"]["mean_abs_net_delta"]
         < ins["unhedged"]["mean_abs_net_delta"]
+    )
     # hedging risk against the frictionless every-tick hedge: zero for it, growing with cadence
     assert ins["every_tick"]["hedging_risk"] == pytest.approx(0.0, abs=1e-6)
     assert ins["every_tick"]["risk_cost"] == pytest.approx(ins["every_tick"]["costs"])
@@ -133,8 +152,11 @@ def test_default_risk_aversion_prefers_neither_extreme():
     obj = DeltaHedgeObjective(compose(["+study=delta_hedge", "paths.n_paths=64", "paths.n_paths_oos=2"]))
     assert obj.risk_aversion == 1e-4
     costs = obj._costs(obj.config)
-    rc = {k: obj._run(obj.inputs, p, costs).metrics["risk_cost"] for k, p in obj.baseline_policies().items()
-          if k in ("unhedged", "every_tick", "whalley_wilmott")}
+    rc = {
+        k: obj._run(obj.inputs, p, costs).metrics["risk_cost"]
+        for k, p in obj.baseline_policies().items()
+        if k in ("unhedged", "every_tick", "whalley_wilmott")
+    }
     assert rc["whalley_wilmott"] < 0.2 * min(rc["unhedged"], rc["every_tick"])
 
 
@@ -154,11 +176,21 @@ def test_seed_study_keeps_the_seed_score_and_space(tmp_path):
     cfg = compose(["+study=delta_hedge_seed", *SMALL])
     assert cfg["metrics"] == ["score"] and cfg["directions"] == ["maximize"]
     assert cfg["search_space"]["hedge.cadence_seconds"]["choices"] == [30, 60, 300, 900]
-    assert set(cfg["search_space"]) == {"hedge.cadence_seconds", "hedge.delta_threshold", "hedge.hedge_ratio",
-                                        "hedge.gamma_scalp_threshold", "hedge.max_hedge_per_interval"}
+    assert set(cfg["search_space"]) == {
+        "hedge.cadence_seconds",
+        "hedge.delta_threshold",
+        "hedge.hedge_ratio",
+        "hedge.gamma_scalp_threshold",
+        "hedge.max_hedge_per_interval",
+    }
     obj = DeltaHedgeObjective(cfg)
-    params = {"hedge.cadence_seconds": 300, "hedge.delta_threshold": 0.1, "hedge.hedge_ratio": 0.9,
-              "hedge.gamma_scalp_threshold": 0.03, "hedge.max_hedge_per_interval": 0.3}
+    params = {
+        "hedge.cadence_seconds": 300,
+        "hedge.delta_threshold": 0.1,
+        "hedge.hedge_ratio": 0.9,
+        "hedge.gamma_scalp_threshold": 0.03,
+        "hedge.max_hedge_per_interval": 0.3,
+    }
     ev = obj(params, NullReporter(tmp_path))
     check_contract(ev, 8)
     m = ev.metrics
@@ -198,9 +230,15 @@ def test_plots_written(obj, tmp_path):
 def test_pareto_study_plots_the_front(tmp_path):
     obj = DeltaHedgeObjective(compose(["+study=delta_hedge_pareto", *SMALL]))
     assert obj.config["metrics"] == ["hedging_risk", "costs"]
-    trials = [{"number": i, "state": "COMPLETE", "params": {},
-               "metrics": obj({**PARAMS, "hedge.delta_threshold": d}, NullReporter(tmp_path)).metrics}
-              for i, d in enumerate([0.02, 0.05, 0.2])]
+    trials = [
+        {
+            "number": i,
+            "state": "COMPLETE",
+            "params": {},
+            "metrics": obj({**PARAMS, "hedge.delta_threshold": d}, NullReporter(tmp_path)).metrics,
+        }
+        for i, d in enumerate([0.02, 0.05, 0.2])
+    ]
     names = {p.name for p in obj.plots(PARAMS, trials, tmp_path)}
     assert "risk_cost_pareto.png" in names
 

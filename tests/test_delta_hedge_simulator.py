@@ -75,8 +75,10 @@ def test_variance_risk_premium_scales_the_diffusion_not_the_implied_vol():
     np.testing.assert_array_equal(plain.iv, rich.iv)  # the book is marked at the same implied vol
     dt = CryptoPerpParams(**base).dt
     # same normals: (ret + sigma^2 dt / 2) / (sigma sqrt(dt)) agree with sigma = 0.6 and 0.6 / 1.25
-    z = [(np.diff(np.log(x.spot), axis=1) + 0.5 * s**2 * dt) / (s * math.sqrt(dt))
-         for x, s in ((plain, 0.6), (rich, 0.6 / 1.25))]
+    z = [
+        (np.diff(np.log(x.spot), axis=1) + 0.5 * s**2 * dt) / (s * math.sqrt(dt))
+        for x, s in ((plain, 0.6), (rich, 0.6 / 1.25))
+    ]
     np.testing.assert_allclose(z[0], z[1], rtol=1e-6, atol=1e-8)
     with pytest.raises(ValueError, match="variance_risk_premium"):
         CryptoPerpParams(variance_risk_premium=-1.0)
@@ -107,26 +109,45 @@ def test_bad_simulator_config_is_a_clear_error():
 def test_book_marks_match_vectorised_formulas():
     p = CryptoPerpParams(horizon_hours=1.0)
     paths = simulate_paths(p, 3, seed=2)
-    book = OptionsBook.from_config({"notional": 1e6, "r": 0.02, "q": 0.01, "legs": [
-        {"type": "call", "moneyness": 1.1, "expiry_days": 30, "notional": -1e6},
-        {"type": "put", "strike": 45_000, "expiry_days": 0.02, "quantity": 3.0},
-        {"type": "put", "moneyness": 1.1, "expiry_days": 30, "quantity": 7.0}]}, p.s0)
+    book = OptionsBook.from_config(
+        {
+            "notional": 1e6,
+            "r": 0.02,
+            "q": 0.01,
+            "legs": [
+                {"type": "call", "moneyness": 1.1, "expiry_days": 30, "notional": -1e6},
+                {"type": "put", "strike": 45_000, "expiry_days": 0.02, "quantity": 3.0},
+                {"type": "put", "moneyness": 1.1, "expiry_days": 30, "quantity": 7.0},
+            ],
+        },
+        p.s0,
+    )
     assert book.legs[0].strike == pytest.approx(55_000) and book.legs[0].quantity == pytest.approx(-20)
-    np.testing.assert_allclose(book.value(paths.spot, paths.iv, paths.times),
-                               book.value_numpy(paths.spot, paths.iv, paths.times), rtol=1e-12)
-    np.testing.assert_allclose(book.delta(paths.spot, paths.iv, paths.times),
-                               book.delta_numpy(paths.spot, paths.iv, paths.times), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        book.value(paths.spot, paths.iv, paths.times),
+        book.value_numpy(paths.spot, paths.iv, paths.times),
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        book.delta(paths.spot, paths.iv, paths.times),
+        book.delta_numpy(paths.spot, paths.iv, paths.times),
+        rtol=1e-12,
+        atol=1e-12,
+    )
     # the second leg expires inside the hour (0.48 h): afterwards it is worth its intrinsic value
     late = paths.times > 0.02 * 86400
-    v = book.value(paths.spot, paths.iv, paths.times) - book.value_numpy(
-        paths.spot, paths.iv, paths.times)
+    v = book.value(paths.spot, paths.iv, paths.times) - book.value_numpy(paths.spot, paths.iv, paths.times)
     assert late.any() and np.all(np.abs(v) < 1e-6)
     # straddle gamma: finite difference of the compiled delta
     s, iv, t = paths.spot[:, :5], paths.iv[:, :5], paths.times[:5]
     fd = (book.delta(s + 1.0, iv, t) - book.delta(s - 1.0, iv, t)) / 2.0
     np.testing.assert_allclose(book.gamma(s, iv, t), fd, rtol=1e-5)
-    np.testing.assert_allclose(book.gamma(paths.spot, paths.iv, paths.times),
-                               book.gamma_numpy(paths.spot, paths.iv, paths.times), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(
+        book.gamma(paths.spot, paths.iv, paths.times),
+        book.gamma_numpy(paths.spot, paths.iv, paths.times),
+        rtol=1e-10,
+        atol=1e-14,
+    )
 
 
 def test_bad_book_config_is_a_clear_error():

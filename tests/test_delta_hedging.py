@@ -24,14 +24,22 @@ NO_COSTS = CostModel(0.0, 0.0)
 
 def straddle(sign: float = -1.0, expiry_days: float = 30.0, s0: float = 50_000.0) -> OptionsBook:
     q = sign * NOTIONAL / s0
-    return OptionsBook((OptionLeg("call", s0, expiry_days, q), OptionLeg("put", s0, expiry_days, q)),
-                       NOTIONAL)
+    return OptionsBook(
+        (OptionLeg("call", s0, expiry_days, q), OptionLeg("put", s0, expiry_days, q)), NOTIONAL
+    )
 
 
 def gbm(tick: float, hours: float, **kw) -> CryptoPerpParams:
     """Constant-vol GBM: no jumps, no vol dynamics, no funding (unless overridden)."""
-    base = {"iv0": 0.6, "tick_seconds": tick, "horizon_hours": hours, "jump_intensity": 0.0,
-                "vol_of_vol": 0.0, "vol_mean_reversion": 0.0, "funding_base": 0.0}
+    base = {
+        "iv0": 0.6,
+        "tick_seconds": tick,
+        "horizon_hours": hours,
+        "jump_intensity": 0.0,
+        "vol_of_vol": 0.0,
+        "vol_mean_reversion": 0.0,
+        "funding_base": 0.0,
+    }
     base.update(kw)
     return CryptoPerpParams(**base)
 
@@ -64,6 +72,7 @@ def traces(inputs, policy, costs=NO_COSTS):
 
 # -- accounting identities ----------------------------------------------------------------
 
+
 def test_unhedged_pnl_is_the_book_value_change():
     params = CryptoPerpParams(horizon_hours=6.0)
     paths = simulate_paths(params, 8, seed=3)
@@ -73,8 +82,10 @@ def test_unhedged_pnl_is_the_book_value_change():
     # independent marking with the vectorised formulas at every sample tick
     idx = inputs.sample_idx
     tau = 30 / 365 - paths.times[idx] / SECONDS_PER_YEAR
-    value = sum(leg.quantity * bs_price(paths.spot[:, idx], leg.strike, tau, paths.iv[:, idx],
-                                        0.0, 0.0, leg.is_call) for leg in book.legs)
+    value = sum(
+        leg.quantity * bs_price(paths.spot[:, idx], leg.strike, tau, paths.iv[:, idx], 0.0, 0.0, leg.is_call)
+        for leg in book.legs
+    )
     np.testing.assert_allclose(res.pnl, value - value[:, :1], rtol=1e-10, atol=1e-6)
     assert np.all(res.costs == 0) and np.all(res.hedge_count == 0) and np.all(res.funding == 0)
 
@@ -106,11 +117,14 @@ def test_costs_equal_fee_times_traded_notional():
     assert res.pnl[0, -1] == pytest.approx(gross.pnl[0, -1] - res.costs[0], rel=1e-12)
 
 
-@pytest.mark.parametrize("rate,book_delta,expected", [
-    (0.001, -10.0, -1.0),    # hedge long 10 units at 100: a long pays positive funding
-    (-0.001, -10.0, 1.0),    # negative funding: the long receives
-    (0.001, 10.0, 1.0),      # hedge short: the short receives positive funding
-])
+@pytest.mark.parametrize(
+    "rate,book_delta,expected",
+    [
+        (0.001, -10.0, -1.0),  # hedge long 10 units at 100: a long pays positive funding
+        (-0.001, -10.0, 1.0),  # negative funding: the long receives
+        (0.001, 10.0, 1.0),  # hedge short: the short receives positive funding
+    ],
+)
 def test_funding_sign(rate, book_delta, expected):
     n = 10
     inputs = synthetic(np.full(n + 1, 100.0), np.full(n + 1, book_delta), [5], [rate])
@@ -120,6 +134,7 @@ def test_funding_sign(rate, book_delta, expected):
 
 
 # -- policy semantics ----------------------------------------------------------------------
+
 
 def test_cadence_rehedges_every_k_ticks():
     n = 30
@@ -204,8 +219,9 @@ def test_band_measures_the_hedge_against_its_target_on_a_calm_path():
     spot = 53_000.0 * (1.0 + 1e-5 * np.cumsum(rng.standard_normal(n + 1)))
     delta = -6.0 - 0.002 * (spot - 53_000.0)
     inputs = synthetic(spot, delta)
-    res, h, nd, trades = traces(inputs, HedgePolicy(cadence_seconds=math.inf, delta_threshold=0.05,
-                                                    hedge_ratio=0.8))
+    res, h, nd, trades = traces(
+        inputs, HedgePolicy(cadence_seconds=math.inf, delta_threshold=0.05, hedge_ratio=0.8)
+    )
     assert np.all(np.abs(nd[:-1]) * spot[:-1] / NOTIONAL > 0.05)  # the raw net delta breaches always
     assert res.hedge_count[0] == 1 and np.count_nonzero(trades) == 1
     np.testing.assert_allclose(h, 0.8 * 6.0, rtol=1e-3)
@@ -219,8 +235,10 @@ def test_fixed_band_trades_to_target_or_band_edge(rehedge_to):
     delta = np.cumsum(np.r_[10.0, rng.normal(0, 120.0, n)])
     thr, ratio = 0.04, 0.9
     inputs = synthetic(spot, delta)
-    _, h, _, trades = traces(inputs, HedgePolicy(cadence_seconds=math.inf, delta_threshold=thr,
-                                                 hedge_ratio=ratio, rehedge_to=rehedge_to))
+    _, h, _, trades = traces(
+        inputs,
+        HedgePolicy(cadence_seconds=math.inf, delta_threshold=thr, hedge_ratio=ratio, rehedge_to=rehedge_to),
+    )
     target = -ratio * delta
     half = thr * NOTIONAL / spot
     prev_h = np.r_[0.0, h[:-1]]
@@ -248,8 +266,13 @@ def test_whalley_wilmott_band_width_and_edge():
     delta = -gamma * (spot - 49_000.0)
     costs, ra, scale = CostModel(0.0005, 0.0001), 1e-4, 1.3
     inputs = synthetic(spot, delta, book_gamma=gamma)
-    policy = HedgePolicy(cadence_seconds=math.inf, band_mode="whalley_wilmott", band_scale=scale,
-                         rehedge_to="band_edge", risk_aversion=ra)
+    policy = HedgePolicy(
+        cadence_seconds=math.inf,
+        band_mode="whalley_wilmott",
+        band_scale=scale,
+        rehedge_to="band_edge",
+        risk_aversion=ra,
+    )
     _, h, _, trades = traces(inputs, policy, costs)
     # Whalley and Wilmott (1997): half-width (3 lambda S Gamma^2 / (2 gamma_risk))^(1/3)
     half = scale * (3.0 * 0.0006 * spot * gamma**2 / (2.0 * ra)) ** (1.0 / 3.0)
@@ -291,6 +314,7 @@ def test_timed_rehedge_goes_to_the_target_even_in_band_edge_mode():
 
 # -- reproducibility and kernel == reference -------------------------------------------------
 
+
 def test_same_seed_same_metrics_to_the_bit():
     params = CryptoPerpParams(horizon_hours=12.0)
     policy = HedgePolicy(60.0, 0.1, 0.9, 0.02, 0.2)
@@ -302,28 +326,54 @@ def test_same_seed_same_metrics_to_the_bit():
     assert runs[0]["net_pnl"] != runs[2]["net_pnl"]
 
 
-@pytest.mark.parametrize("policy", [
-    HedgePolicy(30.0, 0.05, 0.9, 0.003, 0.02),
-    HedgePolicy(300.0, 0.01, 1.0, 0.01, 0.5),
-    HedgePolicy(10.0),
-    HedgePolicy(math.inf, hedge_ratio=0.0),
-    HedgePolicy(math.inf, 0.01, 0.8, rehedge_to="band_edge"),
-    HedgePolicy(600.0, band_mode="whalley_wilmott", band_scale=0.7, rehedge_to="band_edge",
-                risk_aversion=1e-4, max_hedge_per_interval=0.05),
-    HedgePolicy(math.inf, band_mode="whalley_wilmott", rehedge_to="target", risk_aversion=1e-5),
-])
+@pytest.mark.parametrize(
+    "policy",
+    [
+        HedgePolicy(30.0, 0.05, 0.9, 0.003, 0.02),
+        HedgePolicy(300.0, 0.01, 1.0, 0.01, 0.5),
+        HedgePolicy(10.0),
+        HedgePolicy(math.inf, hedge_ratio=0.0),
+        HedgePolicy(math.inf, 0.01, 0.8, rehedge_to="band_edge"),
+        HedgePolicy(
+            600.0,
+            band_mode="whalley_wilmott",
+            band_scale=0.7,
+            rehedge_to="band_edge",
+            risk_aversion=1e-4,
+            max_hedge_per_interval=0.05,
+        ),
+        HedgePolicy(math.inf, band_mode="whalley_wilmott", rehedge_to="target", risk_aversion=1e-5),
+    ],
+)
 def test_kernel_equals_python_reference(policy):
-    params = CryptoPerpParams(horizon_hours=1.0, funding_interval_hours=0.25, funding_noise_std=0.0005,
-                              jump_intensity=5000.0)
+    params = CryptoPerpParams(
+        horizon_hours=1.0, funding_interval_hours=0.25, funding_noise_std=0.0005, jump_intensity=5000.0
+    )
     paths = simulate_paths(params, 2, seed=21)
-    book = OptionsBook((OptionLeg("call", 52_000.0, 10, -15.0), OptionLeg("put", 47_000.0, 20, 25.0),
-                        OptionLeg("call", 50_000.0, 3, 5.0)), NOTIONAL, r=0.01)
+    book = OptionsBook(
+        (
+            OptionLeg("call", 52_000.0, 10, -15.0),
+            OptionLeg("put", 47_000.0, 20, 25.0),
+            OptionLeg("call", 50_000.0, 3, 5.0),
+        ),
+        NOTIONAL,
+        r=0.01,
+    )
     inputs = build_hedge_inputs(paths, book, 900.0)
     costs = CostModel(0.0005, 0.0002)
     res = run_hedge(inputs, policy, costs)
     for p in range(2):
-        ref = hedge_path_reference(paths.spot[p], paths.iv[p], paths.times, paths.funding_idx,
-                                   paths.funding_rate[p], book, policy, costs, 900.0)
+        ref = hedge_path_reference(
+            paths.spot[p],
+            paths.iv[p],
+            paths.times,
+            paths.funding_idx,
+            paths.funding_rate[p],
+            book,
+            policy,
+            costs,
+            900.0,
+        )
         np.testing.assert_allclose(res.pnl[p], ref["pnl"], rtol=1e-9, atol=1e-6)
         for key in ("costs", "funding", "hedge_pnl", "book_pnl", "traded_notional", "mean_abs_net_delta"):
             assert getattr(res, key)[p] == pytest.approx(ref[key], rel=1e-9, abs=1e-9), key

@@ -25,7 +25,7 @@ from optuna.trial import TrialState, create_trial
 from hedgeopt import store_template
 from hedgeopt.journal_io import QueuedJournalLock, set_user_attrs
 from hedgeopt.tracking import Tracker
-from hedgeopt.trial_logger import SqliteRunWriter, TrialLogger, trial_run
+from hedgeopt.trial_logger import SqliteRunWriter, TrialLogger
 
 T0 = datetime.datetime(2026, 1, 2, 3, 4, 5)
 
@@ -34,16 +34,36 @@ def _trials() -> list[optuna.trial.FrozenTrial]:
     dists = {"a.x": FloatDistribution(-1, 1), "a.n": IntDistribution(1, 9)}
     done = T0 + datetime.timedelta(seconds=2)
     out = [
-        create_trial(state=TrialState.COMPLETE, value=0.25, params={"a.x": 0.1, "a.n": 3},
-                     distributions=dists,
-                     user_attrs={"metric.loss": 0.25, "metric.cost": float("inf"), "metric.size": 3.0,
-                                 "hedgeopt.steps": [[0, 1.5], [1, 0.5], [2, float("nan")]]}),
-        create_trial(state=TrialState.FAIL, params={"a.x": 0.9, "a.n": 8}, distributions=dists,
-                     user_attrs={"hedgeopt.fail_reason": "ValueError: boom", "hedgeopt.counted": True}),
-        create_trial(state=TrialState.FAIL, params={"a.x": 0.2, "a.n": 2}, distributions=dists,
-                     system_attrs={"failed_trial": 1}),
-        create_trial(state=TrialState.PRUNED, params={"a.x": -0.5, "a.n": 5}, distributions=dists,
-                     user_attrs={"hedgeopt.steps": [[0, 9.0]]}),
+        create_trial(
+            state=TrialState.COMPLETE,
+            value=0.25,
+            params={"a.x": 0.1, "a.n": 3},
+            distributions=dists,
+            user_attrs={
+                "metric.loss": 0.25,
+                "metric.cost": float("inf"),
+                "metric.size": 3.0,
+                "hedgeopt.steps": [[0, 1.5], [1, 0.5], [2, float("nan")]],
+            },
+        ),
+        create_trial(
+            state=TrialState.FAIL,
+            params={"a.x": 0.9, "a.n": 8},
+            distributions=dists,
+            user_attrs={"hedgeopt.fail_reason": "ValueError: boom", "hedgeopt.counted": True},
+        ),
+        create_trial(
+            state=TrialState.FAIL,
+            params={"a.x": 0.2, "a.n": 2},
+            distributions=dists,
+            system_attrs={"failed_trial": 1},
+        ),
+        create_trial(
+            state=TrialState.PRUNED,
+            params={"a.x": -0.5, "a.n": 5},
+            distributions=dists,
+            user_attrs={"hedgeopt.steps": [[0, 9.0]]},
+        ),
     ]
     for i, t in enumerate(out):
         t.number, t._trial_id = i, 100 + i
@@ -58,19 +78,33 @@ def _overlay(t: optuna.trial.FrozenTrial) -> dict:
 def _view(client, run_id: str) -> dict:
     run = client.get_run(run_id)
     tags = dict(run.data.tags)
-    history = {k: sorted((m.step, m.timestamp, m.value if not math.isnan(m.value) else "nan")
-                         for m in client.get_metric_history(run_id, k))
-               for k in run.data.metrics}
+    history = {
+        k: sorted(
+            (m.step, m.timestamp, m.value if not math.isnan(m.value) else "nan")
+            for m in client.get_metric_history(run_id, k)
+        )
+        for k in run.data.metrics
+    }
     art = Path(run.info.artifact_uri.removeprefix("file://"))
-    return {"status": run.info.status, "start": run.info.start_time, "end": run.info.end_time,
-            "name": run.info.run_name, "stage": run.info.lifecycle_stage, "user": run.info.user_id,
-            "experiment": run.info.experiment_id, "params": dict(run.data.params),
-            "metrics": {k: v if not math.isnan(v) else "nan" for k, v in run.data.metrics.items()},
-            "tags": tags, "history": history,
-            "inputs": sorted((d.dataset.name, d.dataset.digest, tuple((t.key, t.value) for t in d.tags))
-                             for d in run.inputs.dataset_inputs),
-            "artifacts": {p.name: p.read_text() for p in sorted(art.iterdir())},
-            "artifact_uri_tail": run.info.artifact_uri.rsplit("/", 3)[-1]}
+    return {
+        "status": run.info.status,
+        "start": run.info.start_time,
+        "end": run.info.end_time,
+        "name": run.info.run_name,
+        "stage": run.info.lifecycle_stage,
+        "user": run.info.user_id,
+        "experiment": run.info.experiment_id,
+        "params": dict(run.data.params),
+        "metrics": {k: v if not math.isnan(v) else "nan" for k, v in run.data.metrics.items()},
+        "tags": tags,
+        "history": history,
+        "inputs": sorted(
+            (d.dataset.name, d.dataset.digest, tuple((t.key, t.value) for t in d.tags))
+            for d in run.inputs.dataset_inputs
+        ),
+        "artifacts": {p.name: p.read_text() for p in sorted(art.iterdir())},
+        "artifact_uri_tail": run.info.artifact_uri.rsplit("/", 3)[-1],
+    }
 
 
 def test_trial_runs_written_to_sqlite_read_back_as_the_mlflow_client_writes_them(tmp_path, monkeypatch):
@@ -101,8 +135,7 @@ def test_trial_runs_written_to_sqlite_read_back_as_the_mlflow_client_writes_them
     writer.close()
 
 
-def test_the_trial_logger_falls_back_to_the_mlflow_client_on_a_schema_it_does_not_know(
-        tmp_path, monkeypatch):
+def test_the_trial_logger_falls_back_to_the_mlflow_client_on_a_schema_it_does_not_know(tmp_path, monkeypatch):
     import hedgeopt.trial_logger as tl
 
     monkeypatch.chdir(tmp_path)
@@ -125,8 +158,11 @@ def test_a_trials_attrs_are_optuna_records_written_in_one_append(tmp_path, monke
     trial = study.ask()
     appends = []
     original = JournalFileBackend.append_logs
-    monkeypatch.setattr(JournalFileBackend, "append_logs",
-                        lambda self, logs: (appends.append(len(logs)), original(self, logs)))
+    monkeypatch.setattr(
+        JournalFileBackend,
+        "append_logs",
+        lambda self, logs: (appends.append(len(logs)), original(self, logs)),
+    )
     attrs = {"metric.loss": 1.5, "samples.loss": [[1.0], [2.0]], "hedgeopt.pid": 7}
     set_user_attrs(trial, attrs)
     assert appends == [3]
@@ -208,9 +244,17 @@ def test_a_template_mlflow_refuses_is_dropped_and_the_store_made_as_usual(tmp_pa
     assert template.is_file() and _schema(template)[1] != [("0000deadbeef",)]  # rebuilt from MLflow's
 
 
-SMALL = ["+study=delta_hedge", "n_trials=5", "n_jobs=1", "seed=3", "paths.n_paths=16",
-         "paths.n_paths_oos=24", "paths.report_every=8", "simulator.horizon_hours=24",
-         "baselines.cadences_seconds=[600]"]
+SMALL = [
+    "+study=delta_hedge",
+    "n_trials=5",
+    "n_jobs=1",
+    "seed=3",
+    "paths.n_paths=16",
+    "paths.n_paths_oos=24",
+    "paths.report_every=8",
+    "simulator.horizon_hours=24",
+    "baselines.cadences_seconds=[600]",
+]
 
 
 def _study_run(workdir: Path) -> dict:
@@ -265,8 +309,10 @@ def test_every_trial_is_in_mlflow_after_a_kill_and_after_ctrl_c(workdir: Path):
     proc = start_cli(workdir, "+study=toy", "n_trials=40", "n_jobs=2", "toy.sleep=0.15")
     journal = workdir / "mlruns" / "optuna" / "toy.journal"
     deadline = time.time() + 120
-    while time.time() < deadline and sum(t.state.is_finished() for t in
-                                         (Store(workdir).trials("toy") if journal.exists() else [])) < 6:
+    while (
+        time.time() < deadline
+        and sum(t.state.is_finished() for t in (Store(workdir).trials("toy") if journal.exists() else [])) < 6
+    ):
         time.sleep(0.3)
     os.killpg(proc.pid, signal.SIGKILL)  # no clean-up at all
     proc.wait(timeout=30)
@@ -274,7 +320,8 @@ def test_every_trial_is_in_mlflow_after_a_kill_and_after_ctrl_c(workdir: Path):
     time.sleep(1.0)
     deadline = time.time() + 120
     while time.time() < deadline and not any(
-            r.data.tags.get("hedgeopt.adopted") for r in Store(workdir).runs("toy", "trial")):
+        r.data.tags.get("hedgeopt.adopted") for r in Store(workdir).runs("toy", "trial")
+    ):
         time.sleep(0.3)
     time.sleep(1.5)
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the parent logs what finished, then stops

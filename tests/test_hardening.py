@@ -45,6 +45,7 @@ def _one_error_line(capsys: pytest.CaptureFixture) -> str:
 
 # --------------------------------------------------------------------------- 1. journal repair
 
+
 def _finished_journal(path: Path, n: int = 3) -> None:
     study = optuna.create_study(study_name="s", storage=st.open_storage(st.StorageSpec(str(path), "journal")))
     for i in range(n):
@@ -109,21 +110,26 @@ def test_cli_refuses_a_non_journal_storage_with_exit_2(in_empty_dir, capsys):
 
 # --------------------------------------------------------------------------- 7, 3, 5: preflight
 
-@pytest.mark.parametrize("args, message", [
-    ([f"storage=postgresql://postgres:{SECRET}@127.0.0.1:1/x"], "storage: cannot open"),
-    ([f"storage=redis://:{SECRET}@127.0.0.1:1/0"], "storage: cannot reach Redis"),
-    (["storage=adir"], "storage: adir is a folder"),
-    (["storage=sqlite:///afile/x.db"], "lies under afile, which is a file"),
-    ([f"mlflow.tracking_uri=foo://u:{SECRET}@h/x"], "unsupported scheme 'foo'"),
-    ([f"mlflow.tracking_uri=http://u:{SECRET}@127.0.0.1:1"], "cannot reach 127.0.0.1:1"),
-    ([f"mlflow.tracking_uri=postgresql://u:{SECRET}@127.0.0.1:1/x"], "cannot reach 127.0.0.1:1"),
-    ([f"mlflow.tracking_uri=mysql://u:{SECRET}@127.0.0.1:1/x"], "needs the database driver"),
-    (["mlflow.tracking_uri=sqlite:///afile/mlflow.db"], "lies under afile"),
-    (["export_dir=afile"], "export_dir: afile is a file"),
-    (["export_dir=afile/sub"], "lies under afile"),
-])
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([f"storage=postgresql://postgres:{SECRET}@127.0.0.1:1/x"], "storage: cannot open"),
+        ([f"storage=redis://:{SECRET}@127.0.0.1:1/0"], "storage: cannot reach Redis"),
+        (["storage=adir"], "storage: adir is a folder"),
+        (["storage=sqlite:///afile/x.db"], "lies under afile, which is a file"),
+        ([f"mlflow.tracking_uri=foo://u:{SECRET}@h/x"], "unsupported scheme 'foo'"),
+        ([f"mlflow.tracking_uri=http://u:{SECRET}@127.0.0.1:1"], "cannot reach 127.0.0.1:1"),
+        ([f"mlflow.tracking_uri=postgresql://u:{SECRET}@127.0.0.1:1/x"], "cannot reach 127.0.0.1:1"),
+        ([f"mlflow.tracking_uri=mysql://u:{SECRET}@127.0.0.1:1/x"], "needs the database driver"),
+        (["mlflow.tracking_uri=sqlite:///afile/mlflow.db"], "lies under afile"),
+        (["export_dir=afile"], "export_dir: afile is a file"),
+        (["export_dir=afile/sub"], "lies under afile"),
+    ],
+)
 def test_unusable_storage_tracking_or_export_is_refused_before_anything_is_written(
-        in_empty_dir, capsys, args, message):
+    in_empty_dir, capsys, args, message
+):
     (in_empty_dir / "adir").mkdir()
     (in_empty_dir / "afile").write_text("x")
     t0 = time.perf_counter()
@@ -159,12 +165,15 @@ def _immutable(path: Path, on: bool) -> bool:
     return r.returncode == 0
 
 
-@pytest.mark.parametrize("what, message", [
-    ("mlruns/mlflow.db", "mlflow.tracking_uri: mlruns/mlflow.db is not writable"),
-    ("mlruns", "mlruns is not writable"),
-    (".", ": . is not writable"),
-    ("exports", "export_dir: exports is not writable"),
-])
+@pytest.mark.parametrize(
+    "what, message",
+    [
+        ("mlruns/mlflow.db", "mlflow.tracking_uri: mlruns/mlflow.db is not writable"),
+        ("mlruns", "mlruns is not writable"),
+        (".", ": . is not writable"),
+        ("exports", "export_dir: exports is not writable"),
+    ],
+)
 def test_read_only_store_or_working_directory_is_refused_with_exit_2(in_empty_dir, capsys, what, message):
     if what != ".":  # a fresh working directory has none of these
         (in_empty_dir / "mlruns").mkdir()
@@ -190,6 +199,7 @@ def test_read_only_store_or_working_directory_is_refused_with_exit_2(in_empty_di
 
 # --------------------------------------------------------------------------- 2, 11: replay input
 
+
 def _bomb() -> str:
     lines = ["a0: &a0 {" + ", ".join(f"k{i}: 1" for i in range(10)) + "}"]
     for level in range(1, 9):
@@ -198,14 +208,17 @@ def _bomb() -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize("content, message", [
-    (_bomb(), "aliases (*name) are not allowed"),
-    ("toy:\n  x: 0.5\n" + "#" * (MAX_REPLAY_BYTES + 10) + "\n", "an export is at most"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xd8", "is not UTF-8 text"),
-    ("toy:\n  x: 0.5\n".encode("utf-16"), "is not UTF-8 text"),
-    ("toy:\n  x: 0.5\n  z: \x00\n", "binary file"),
-    ("a:\n" + "".join("  " * i + " b:\n" for i in range(1, 60)), "levels"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (_bomb(), "aliases (*name) are not allowed"),
+        ("toy:\n  x: 0.5\n" + "#" * (MAX_REPLAY_BYTES + 10) + "\n", "an export is at most"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xd8", "is not UTF-8 text"),
+        ("toy:\n  x: 0.5\n".encode("utf-16"), "is not UTF-8 text"),
+        ("toy:\n  x: 0.5\n  z: \x00\n", "binary file"),
+        ("a:\n" + "".join("  " * i + " b:\n" for i in range(1, 60)), "levels"),
+    ],
+)
 def test_hostile_replay_files_are_refused_before_they_are_expanded(in_empty_dir, capsys, content, message):
     bad = in_empty_dir / "bad.yaml"
     if isinstance(content, str):
@@ -227,12 +240,16 @@ def test_a_replay_path_that_is_a_folder_says_so(in_empty_dir, capsys):
 
 # --------------------------------------------------------------------------- 9: non-finite numbers
 
-@pytest.mark.parametrize("args, message", [
-    (["search_space={toy.x:{high:inf}}"], "high must be a finite number"),
-    (["search_space={toy.x:{low:nan}}"], "low must be a finite number"),
-    (["timeout=nan"], "timeout must be a positive number"),
-    (["timeout=inf"], "timeout must be a positive number"),
-])
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["search_space={toy.x:{high:inf}}"], "high must be a finite number"),
+        (["search_space={toy.x:{low:nan}}"], "low must be a finite number"),
+        (["timeout=nan"], "timeout must be a positive number"),
+        (["timeout=inf"], "timeout must be a positive number"),
+    ],
+)
 def test_non_finite_bounds_and_timeout_are_refused(in_empty_dir, capsys, args, message):
     assert main(["+study=toy", *args]) == 2
     assert message in _one_error_line(capsys)
@@ -240,6 +257,7 @@ def test_non_finite_bounds_and_timeout_are_refused(in_empty_dir, capsys, args, m
 
 
 # --------------------------------------------------------------------------- 8: keys not read from the trial
+
 
 def test_a_key_the_objective_reads_from_its_base_config_cannot_be_tuned(in_empty_dir, capsys):
     args = ["+study=toy", "objective._target_=toy_hardening.ToyFixedShift"]
@@ -264,6 +282,7 @@ def test_fixed_keys_match_whole_path_segments():
 
 
 # --------------------------------------------------------------------------- 4: concurrent exports
+
 
 def _export_many(folder: str, tag: int, n: int, errors: multiprocessing.Queue) -> None:
     try:
@@ -298,6 +317,7 @@ def test_concurrent_exports_never_remove_each_other_nor_show_half_a_file(tmp_pat
 
 # --------------------------------------------------------------------------- 11: a copied working directory
 
+
 def test_a_copied_working_directory_logs_artifacts_into_the_copy(tmp_path, monkeypatch, capsys):
     import shutil
 
@@ -324,11 +344,13 @@ def test_a_copied_working_directory_logs_artifacts_into_the_copy(tmp_path, monke
     assert exp.artifact_location == (copy / "mlruns" / "artifacts").as_uri()
     assert (copy / "mlruns" / "artifacts" / second / "artifacts" / "b.txt").read_text() == "two"
     # the old run's artifacts are read from the copy too, and the original is untouched
-    assert tracker.client.download_artifacts(first, "a.txt", str(tmp_path)) and \
-        tracker.client.get_run(first).info.artifact_uri.startswith((copy / "mlruns").as_uri())
+    assert tracker.client.download_artifacts(first, "a.txt", str(tmp_path)) and tracker.client.get_run(
+        first
+    ).info.artifact_uri.startswith((copy / "mlruns").as_uri())
     after = sorted(p.relative_to(original) for p in original.rglob("*") if p.is_file())
-    assert [p for p in after if "-wal" not in p.name and "-shm" not in p.name] == \
-        [p for p in before if "-wal" not in p.name and "-shm" not in p.name]
+    assert [p for p in after if "-wal" not in p.name and "-shm" not in p.name] == [
+        p for p in before if "-wal" not in p.name and "-shm" not in p.name
+    ]
 
 
 @pytest.mark.slow  # imports every objective (torch, numba)
@@ -343,10 +365,16 @@ def test_no_shipped_study_tunes_a_key_its_objective_declares_fixed(in_empty_dir)
 
 
 @pytest.mark.slow  # imports the delta_hedge objective (numba)
-@pytest.mark.parametrize("study, key", [
-    ("delta_hedge_seed", "score.w_costs"), ("delta_hedge", "risk.risk_aversion"),
-    ("delta_hedge", "paths.n_paths"), ("kalman_hedge", "walk_forward.test"),
-    ("tail_hedge", "utility.cvar_weight")])
+@pytest.mark.parametrize(
+    "study, key",
+    [
+        ("delta_hedge_seed", "score.w_costs"),
+        ("delta_hedge", "risk.risk_aversion"),
+        ("delta_hedge", "paths.n_paths"),
+        ("kalman_hedge", "walk_forward.test"),
+        ("tail_hedge", "utility.cvar_weight"),
+    ],
+)
 def test_tuning_a_key_read_only_at_set_up_is_refused(in_empty_dir, capsys, study, key):
     from hedgeopt.cli import main
 

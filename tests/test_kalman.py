@@ -130,6 +130,7 @@ def test_observation_noise_by_maximum_likelihood() -> None:
     delta = 1e-4 / 1.6e-5
     r = fit_observation_noise(y, X, delta, beta[0], 1e-4 * np.eye(3))
     assert 1.6e-5 / 1.5 < r < 1.6e-5 * 1.5
+
     def ll(v):
         return kalman_filter(y, X, delta * v, v, beta[0], 1e-4 * np.eye(3)).loglik
 
@@ -150,6 +151,7 @@ def test_min_variance_ratio_is_rho_sigma_ratio() -> None:
     assert r2 == pytest.approx(0.64 * 0.015**2 / (0.64 * 0.015**2 + 0.006**2), abs=0.01)
     fit = ols_hedge(s, f)  # the OLS slope and R^2 are the same numbers
     assert fit.ratios[0] == pytest.approx(h, rel=1e-10) and fit.r2 == pytest.approx(r2, rel=1e-10)
+
     # h* minimises the hedged variance: any other ratio does worse
     def var(x):
         return np.var(s - x * f)

@@ -30,15 +30,19 @@ study_name: my_delta
 
 
 def _clean_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "HEDGEOPT_CONFIG_PATH", "PYTHONSAFEPATH")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "HEDGEOPT_CONFIG_PATH", "PYTHONSAFEPATH")
+    }
     env["MLFLOW_LOGGING_LEVEL"] = "WARNING"
     return env
 
 
 def _run(args: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(args, cwd=cwd, env=_clean_env(), capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        args, cwd=cwd, env=_clean_env(), capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -47,24 +51,52 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("wheel")
     # build from a clean copy: setuptools' build/ folder in a checkout keeps stale modules
     source = base / "source"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-        ".git", "build", "dist", "*.egg-info", "__pycache__", "mlruns", "exports", ".ruff_cache",
-        ".pytest_cache"))
-    build = _run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps",
-                  "--no-build-isolation", "-w", str(base / "dist"), "-q"], base)
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            "build",
+            "dist",
+            "*.egg-info",
+            "__pycache__",
+            "mlruns",
+            "exports",
+            ".ruff_cache",
+            ".pytest_cache",
+        ),
+    )
+    build = _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(source),
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(base / "dist"),
+            "-q",
+        ],
+        base,
+    )
     assert build.returncode == 0, build.stderr
     [wheel] = list((base / "dist").glob("hedgeopt-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    shipped = {f"hedgeopt_conf/{p.relative_to(ROOT / 'conf').as_posix()}"
-               for p in (ROOT / "conf").rglob("*.yaml")}
+    shipped = {
+        f"hedgeopt_conf/{p.relative_to(ROOT / 'conf').as_posix()}" for p in (ROOT / "conf").rglob("*.yaml")
+    }
     assert shipped and shipped <= names, sorted(shipped - names)
     data = {f"simulators/data/{p.name}" for p in (ROOT / "simulators" / "data").glob("*.csv")}
     assert data <= names, sorted(data - names)
     venv = base / "venv"
     made = _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], base)
     assert made.returncode == 0, made.stderr
-    pip = _run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps",
-                "--no-index", str(wheel)], base)
+    pip = _run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
+        base,
+    )
     assert pip.returncode == 0, pip.stderr
     return venv
 
@@ -85,9 +117,21 @@ def test_wheel_runs_a_study_from_an_empty_folder(installed: Path, tmp_path: Path
     mine = tmp_path.parent / f"{tmp_path.name}-mine"
     (mine / "study").mkdir(parents=True)
     (mine / "study" / "my_delta.yaml").write_text(USER_STUDY)
-    run = _run([str(script), "--config-dir", str(mine), "+study=my_delta", "n_trials=2", "n_jobs=1",
-                "paths.n_paths=4", "paths.n_paths_oos=8", "simulator.horizon_hours=24",
-                "progress=false"], tmp_path)
+    run = _run(
+        [
+            str(script),
+            "--config-dir",
+            str(mine),
+            "+study=my_delta",
+            "n_trials=2",
+            "n_jobs=1",
+            "paths.n_paths=4",
+            "paths.n_paths_oos=8",
+            "simulator.horizon_hours=24",
+            "progress=false",
+        ],
+        tmp_path,
+    )
     assert run.returncode == 0, run.stderr
     best = yaml.safe_load((tmp_path / "exports" / "my_delta" / "best.yaml").read_text())
     spec = yaml.safe_load((ROOT / "conf" / "study" / "delta_hedge.yaml").read_text())
@@ -100,8 +144,7 @@ def test_wheel_runs_a_study_from_an_empty_folder(installed: Path, tmp_path: Path
     from optuna.storages.journal import JournalFileBackend
 
     journal = tmp_path / "mlruns" / "optuna" / "my_delta.journal"
-    study = optuna.load_study(study_name="my_delta",
-                              storage=JournalStorage(JournalFileBackend(str(journal))))
+    study = optuna.load_study(study_name="my_delta", storage=JournalStorage(JournalFileBackend(str(journal))))
     assert len(study.trials) == 2
     assert study.best_trial.number == best["metadata"]["best_trial"]
     assert study.best_params["hedge.hedge_ratio"] == pytest.approx(best["hedge"]["hedge_ratio"])

@@ -28,8 +28,16 @@ def _export_files(workdir: Path, study: str) -> dict[str, object]:
 
 @pytest.mark.slow
 def test_deterministic_mode_with_two_workers_reruns_byte_for_byte(tmp_path: Path):
-    args = ("+study=toy", "n_trials=14", "n_jobs=2", "deterministic=true", "toy.steps=3",
-            "sampler.n_startup_trials=4", "pruner=median", "toy.sleep=0.01")
+    args = (
+        "+study=toy",
+        "n_trials=14",
+        "n_jobs=2",
+        "deterministic=true",
+        "toy.steps=3",
+        "sampler.n_startup_trials=4",
+        "pruner=median",
+        "toy.sleep=0.01",
+    )
     runs = []
     for name in ("first", "second"):
         workdir = tmp_path / name
@@ -58,8 +66,9 @@ def test_a_changed_study_is_never_silently_resumed(workdir: Path):
     before = journal.read_bytes()
 
     # a narrowed search space: exit 2 before any trial, naming the change and the ways on
-    r = run_cli(workdir, "+study=toy", "n_trials=5", "n_jobs=1",
-                "search_space={toy.x:{high:4.0, grid:[1.0]}}")
+    r = run_cli(
+        workdir, "+study=toy", "n_trials=5", "n_jobs=1", "search_space={toy.x:{high:4.0, grid:[1.0]}}"
+    )
     assert r.returncode == 2
     line = r.stderr.strip().splitlines()[-1]
     assert line.startswith("hedgeopt: error: study 'toy'")
@@ -90,8 +99,9 @@ def test_a_changed_study_is_never_silently_resumed(workdir: Path):
     assert len(study.trials) == 5
     identity = study._storage.get_study_system_attrs(study._study_id)["hedgeopt.identity"]
     assert identity["toy.oos_shift"] == 0.5 and identity["seed"] == 7
-    assert study.user_attrs["hedgeopt.fingerprint_forced"][0]["changes"] == \
-        ["toy.oos_shift changed 0.25 -> 0.5"]
+    assert study.user_attrs["hedgeopt.fingerprint_forced"][0]["changes"] == [
+        "toy.oos_shift changed 0.25 -> 0.5"
+    ]
     # the Optuna study names its metric (optuna-dashboard and the optuna CLI show it)
     assert study.metric_names == ["loss"]
     r = run_cli(workdir, "+study=toy", "n_trials=5", "n_jobs=1", "toy.oos_shift=0.5")
@@ -113,8 +123,10 @@ def test_a_changed_study_is_never_silently_resumed(workdir: Path):
 
 
 def test_bad_deterministic_and_resume_values_are_config_errors(workdir: Path):
-    for arg, message in (("deterministic=maybe", "deterministic must be true or false"),
-                         ("resume=always", "resume must be auto or force")):
+    for arg, message in (
+        ("deterministic=maybe", "deterministic must be true or false"),
+        ("resume=always", "resume must be auto or force"),
+    ):
         r = run_cli(workdir, "+study=toy", "n_trials=2", arg)
         assert r.returncode == 2
         assert r.stderr.strip().splitlines()[-1].startswith(f"hedgeopt: error: {message}")

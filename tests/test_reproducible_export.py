@@ -27,8 +27,13 @@ def _test_studies(monkeypatch):
 
 
 def _export(tmp_path: Path) -> tuple[Path, Path, Path, dict]:
-    doc = build_export(BEST, {"study": "toy", "seed": 7}, {"loss": 0.5}, {"loss": 0.6},
-                       {"origin": {"out_of_sample": {"loss": 1.0}}})
+    doc = build_export(
+        BEST,
+        {"study": "toy", "seed": 7},
+        {"loss": 0.5},
+        {"loss": 0.6},
+        {"origin": {"out_of_sample": {"loss": 1.0}}},
+    )
     return (*write_export(doc, tmp_path / "exports", "toy"), doc)
 
 
@@ -63,16 +68,21 @@ def test_plus_overlay_sets_the_tuned_values_and_the_command_line_still_wins(tmp_
     assert cfg["toy"]["x"] == -2.0 and cfg["toy"]["n"] == 4
     # best.yaml and best.json (with their reserved blocks) apply the same way as overlay.yaml
     for other in (jpath, opath):
-        assert compose(["+study=toy", f"+overlay={other}"])["toy"] == \
-            compose(["+study=toy", f"+overlay={ypath}"])["toy"]
+        assert (
+            compose(["+study=toy", f"+overlay={other}"])["toy"]
+            == compose(["+study=toy", f"+overlay={ypath}"])["toy"]
+        )
 
 
-@pytest.mark.parametrize("content, message", [
-    ("toy:\n  y: 1.0\n", "sets toy.y, which is not a key"),
-    ("toy:\n  x: {_target_: os.system}\n", "never code"),
-    ("metadata: {study: toy}\n", "sets no config key"),
-    ("[1, 2]\n", "does not hold a config mapping"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("toy:\n  y: 1.0\n", "sets toy.y, which is not a key"),
+        ("toy:\n  x: {_target_: os.system}\n", "never code"),
+        ("metadata: {study: toy}\n", "sets no config key"),
+        ("[1, 2]\n", "does not hold a config mapping"),
+    ],
+)
 def test_bad_overlays_are_one_line_config_errors(tmp_path, content, message):
     path = tmp_path / "o.yaml"
     path.write_text(content)
@@ -103,7 +113,8 @@ def test_a_study_starts_from_another_studys_best_config_and_narrows_its_range(tm
         "# @package _global_\n"
         "defaults:\n  - toy\n  - /best: toy\n  - _self_\n"
         "study_name: toy_fine\n"
-        "search_space:\n  toy.x: {low: 0.0, high: 2.0}\n")
+        "search_space:\n  toy.x: {low: 0.0, high: 2.0}\n"
+    )
     monkeypatch.setenv("HEDGEOPT_CONFIG_PATH", os.pathsep.join([str(TEST_CONF), str(conf)]))
     cfg = compose(["+study=toy_fine"])
     assert cfg["study_name"] == "toy_fine"
@@ -116,10 +127,13 @@ def test_a_study_starts_from_another_studys_best_config_and_narrows_its_range(tm
 
 def test_inherited_grids_follow_narrowed_ranges_and_choices():
     cfg = {"a": 1.0, "k": "x"}
-    space = SearchSpace.from_config({
-        "a": {"type": "float", "low": 0.1, "high": 0.5, "grid": [0.05, 0.1, 0.5, 0.9]},
-        "k": {"type": "categorical", "choices": ["x", "y"], "grid": ["x", "y", "z"]},
-    }, cfg)
+    space = SearchSpace.from_config(
+        {
+            "a": {"type": "float", "low": 0.1, "high": 0.5, "grid": [0.05, 0.1, 0.5, 0.9]},
+            "k": {"type": "categorical", "choices": ["x", "y"], "grid": ["x", "y", "z"]},
+        },
+        cfg,
+    )
     assert space.by_name["a"].grid == (0.1, 0.5) and space.by_name["k"].grid == ("x", "y")
     assert space.grid() == {"a": [0.1, 0.5], "k": ["x", "y"]}
     assert len(space.notes) == 2 and "[0.05, 0.9]" in space.notes[0] and "['z']" in space.notes[1]

@@ -13,12 +13,22 @@ from hedgeopt.deterministic import EarlierBatches, deterministic_mode
 from hedgeopt.fingerprint import ATTR_FINGERPRINT, changes, check, fingerprint, identity
 
 CFG = {
-    "study_name": "s", "n_trials": 10, "n_jobs": 2, "seed": 3, "storage": None,
-    "mlflow": {"tracking_uri": "sqlite:///x.db"}, "sampler": {"_target_": "optuna.samplers.TPESampler"},
-    "pruner": {"_target_": "optuna.pruners.NopPruner"}, "deterministic": False, "resume": "auto",
-    "objective": {"_target_": "m.O"}, "metrics": ["loss"], "directions": ["minimize"],
+    "study_name": "s",
+    "n_trials": 10,
+    "n_jobs": 2,
+    "seed": 3,
+    "storage": None,
+    "mlflow": {"tracking_uri": "sqlite:///x.db"},
+    "sampler": {"_target_": "optuna.samplers.TPESampler"},
+    "pruner": {"_target_": "optuna.pruners.NopPruner"},
+    "deterministic": False,
+    "resume": "auto",
+    "objective": {"_target_": "m.O"},
+    "metrics": ["loss"],
+    "directions": ["minimize"],
     "search_space": {"hedge.ratio": {"type": "float", "low": 0.5, "high": 1.0}},
-    "hedge": {"ratio": 1.0}, "data": {"file": "prices.csv"},
+    "hedge": {"ratio": 1.0},
+    "data": {"file": "prices.csv"},
 }
 
 
@@ -29,8 +39,16 @@ def test_identity_holds_what_defines_the_study_and_digests_data_files(tmp_path, 
     assert ident["search_space.hedge.ratio.high"] == 1.0 and ident["seed"] == 3
     assert ident["objective._target_"] == "m.O" and ident["hedge.ratio"] == 1.0
     assert ident["data:data.file"] == hashlib.sha256(b"a,b\n1,2\n").hexdigest()[:16]
-    for knob in ("n_trials", "n_jobs", "storage", "sampler._target_", "mlflow.tracking_uri",
-                 "deterministic", "resume", "study_name"):
+    for knob in (
+        "n_trials",
+        "n_jobs",
+        "storage",
+        "sampler._target_",
+        "mlflow.tracking_uri",
+        "deterministic",
+        "resume",
+        "study_name",
+    ):
         assert knob not in ident
     same = fingerprint({**CFG, "n_trials": 50, "n_jobs": 8, "sampler": {"_target_": "R"}})
     assert same["digest"] == fingerprint(CFG)["digest"]
@@ -40,7 +58,10 @@ def test_identity_holds_what_defines_the_study_and_digests_data_files(tmp_path, 
 
 def test_changes_name_each_key():
     assert changes({"a": 1.0, "b": [1, 2], "c": "x"}, {"a": 1.2, "b": [1, 2], "d": True}) == [
-        "a changed 1.0 -> 1.2", "c removed (was x)", "d added (= true)"]
+        "a changed 1.0 -> 1.2",
+        "c removed (was x)",
+        "d added (= true)",
+    ]
 
 
 def test_check_records_then_refuses_a_changed_study_unless_forced():
@@ -66,8 +87,9 @@ def test_deterministic_key_and_the_pruners_it_accepts():
     median = {**CFG, "deterministic": True, "pruner": {"_target_": "optuna.pruners.MedianPruner"}}
     assert deterministic_mode(median) is True
     with pytest.raises(ConfigError, match="pruner=none or pruner=median"):
-        deterministic_mode({**CFG, "deterministic": True,
-                            "pruner": {"_target_": "optuna.pruners.HyperbandPruner"}})
+        deterministic_mode(
+            {**CFG, "deterministic": True, "pruner": {"_target_": "optuna.pruners.HyperbandPruner"}}
+        )
     with pytest.raises(ConfigError, match="true or false"):
         deterministic_mode({**CFG, "deterministic": "yes"})
 
@@ -75,8 +97,7 @@ def test_deterministic_key_and_the_pruners_it_accepts():
 def test_the_pruner_sees_only_earlier_batches():
     """A median pruner prunes against trials 0-3; a finished trial of the running batch (4)
     that would change the median is invisible to it."""
-    study = optuna.create_study(pruner=optuna.pruners.MedianPruner(n_startup_trials=1,
-                                                                  n_warmup_steps=0))
+    study = optuna.create_study(pruner=optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0))
     for v in (1.0, 2.0, 3.0, 4.0, 0.1):
         t = study.ask()
         t.report(v, 0)

@@ -44,8 +44,7 @@ def _pg_admin():
     last: object = None
     for user in ("postgres", "root"):
         try:
-            conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, dbname="test", user=user,
-                                    connect_timeout=3)
+            conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, dbname="test", user=user, connect_timeout=3)
             conn.autocommit = True
             return conn, user
         except Exception as exc:  # noqa: BLE001 - try the next user
@@ -122,9 +121,17 @@ def _finish(proc: subprocess.Popen, timeout: float = 150) -> str:
 
 # --------------------------------------------------------------------------- several invocations
 
+
 def test_two_invocations_on_one_postgresql_study_finish_exactly_n_trials(workdir: Path, pg_url: str):
-    args = ("+study=toy", f"storage={pg_url}", "n_trials=8", "n_jobs=1", "toy.sleep=0.4",
-            "sampler=random", *FAST_HEARTBEAT)
+    args = (
+        "+study=toy",
+        f"storage={pg_url}",
+        "n_trials=8",
+        "n_jobs=1",
+        "toy.sleep=0.4",
+        "sampler=random",
+        *FAST_HEARTBEAT,
+    )
     procs = [start_cli(workdir, *args) for _ in range(2)]
     for p in procs:
         _finish(p)
@@ -143,8 +150,7 @@ def test_two_invocations_on_one_postgresql_study_finish_exactly_n_trials(workdir
 
 
 def test_two_invocations_on_one_redis_journal_finish_exactly_n_trials(workdir: Path, redis_url: str):
-    args = ("+study=toy", f"storage={redis_url}", "n_trials=6", "n_jobs=1", "toy.sleep=0.4",
-            "sampler=random")
+    args = ("+study=toy", f"storage={redis_url}", "n_trials=6", "n_jobs=1", "toy.sleep=0.4", "sampler=random")
     procs = [start_cli(workdir, *args) for _ in range(2)]
     for p in procs:
         _finish(p)
@@ -155,10 +161,13 @@ def test_two_invocations_on_one_redis_journal_finish_exactly_n_trials(workdir: P
 
 # --------------------------------------------------------------------------- kills
 
+
 def test_sigkill_of_one_worker_fails_and_retries_its_trial(workdir: Path, pg_url: str):
-    proc = start_cli(workdir, "+study=toy", f"storage={pg_url}", "n_trials=6", "n_jobs=2",
-                     "toy.sleep=2.0", *FAST_HEARTBEAT)
+    proc = start_cli(
+        workdir, "+study=toy", f"storage={pg_url}", "n_trials=6", "n_jobs=2", "toy.sleep=2.0", *FAST_HEARTBEAT
+    )
     try:
+
         def running_with_pid():
             try:
                 study = _study(pg_url)
@@ -167,8 +176,12 @@ def test_sigkill_of_one_worker_fails_and_retries_its_trial(workdir: Path, pg_url
             for t in study.get_trials(deepcopy=False):
                 # params sampled (so the retry has params to repeat), started under a second
                 # ago (so it cannot finish, 2 s, before the kill)
-                if t.state.name == "RUNNING" and t.user_attrs.get("hedgeopt.pid") and t.params \
-                        and time.time() - t.datetime_start.timestamp() < 1.0:
+                if (
+                    t.state.name == "RUNNING"
+                    and t.user_attrs.get("hedgeopt.pid")
+                    and t.params
+                    and time.time() - t.datetime_start.timestamp() < 1.0
+                ):
                     return t
             return None
 
@@ -201,10 +214,10 @@ def test_sigkill_of_one_worker_fails_and_retries_its_trial(workdir: Path, pg_url
 
 
 def test_sigkill_of_a_whole_invocation_then_resume(workdir: Path, pg_url: str):
-    args = ("+study=toy", f"storage={pg_url}", "n_trials=6", "n_jobs=2", "toy.sleep=1.5",
-            *FAST_HEARTBEAT)
+    args = ("+study=toy", f"storage={pg_url}", "n_trials=6", "n_jobs=2", "toy.sleep=1.5", *FAST_HEARTBEAT)
     proc = start_cli(workdir, *args)
     try:
+
         def complete_and_running():
             try:
                 trials = _study(pg_url).trials
@@ -258,6 +271,7 @@ def test_a_journal_cut_mid_write_still_loads_and_resumes(workdir: Path):
 
 # --------------------------------------------------------------------------- tracking server
 
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -278,10 +292,28 @@ def tracking_server(tmp_path_factory):
     port = _free_port()
     log = open(artifacts.parent / "mlflow-server.log", "w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend,
-         "--serve-artifacts", "--artifacts-destination", str(artifacts), "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=cli_env())
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            backend,
+            "--serve-artifacts",
+            "--artifacts-destination",
+            str(artifacts),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env=cli_env(),
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         import urllib.request
@@ -307,11 +339,20 @@ def tracking_server(tmp_path_factory):
         conn.close()
 
 
-def test_a_tracking_server_with_a_postgresql_backend_receives_every_trial(workdir: Path, pg_url: str,
-                                                                          tracking_server):
+def test_a_tracking_server_with_a_postgresql_backend_receives_every_trial(
+    workdir: Path, pg_url: str, tracking_server
+):
     url, artifacts = tracking_server
-    r = run_cli(workdir, "+study=toy", "study_name=toy_served", f"storage={pg_url}",
-                f"mlflow.tracking_uri={url}", "n_trials=5", "n_jobs=2", *FAST_HEARTBEAT)
+    r = run_cli(
+        workdir,
+        "+study=toy",
+        "study_name=toy_served",
+        f"storage={pg_url}",
+        f"mlflow.tracking_uri={url}",
+        "n_trials=5",
+        "n_jobs=2",
+        *FAST_HEARTBEAT,
+    )
     assert r.returncode == 0, r.stderr
     assert "View run" not in r.stdout  # MLflow's per-run URL lines are silenced
     from mlflow import MlflowClient
@@ -333,12 +374,14 @@ def test_a_tracking_server_with_a_postgresql_backend_receives_every_trial(workdi
     assert not (workdir / "mlruns" / "mlflow.db").exists()
 
 
-def test_passwords_in_storage_and_tracking_urls_are_never_logged(workdir: Path, pg_url: str,
-                                                                 tracking_server):
+def test_passwords_in_storage_and_tracking_urls_are_never_logged(workdir: Path, pg_url: str, tracking_server):
     url, artifacts = tracking_server
     conn, _ = _pg_admin()
-    role, pg_pw, track_pw = f"hedgeopt_pw_{uuid.uuid4().hex[:8]}", "PgS3cret-" + uuid.uuid4().hex[:8], \
-        "TrkS3cret-" + uuid.uuid4().hex[:8]
+    role, pg_pw, track_pw = (
+        f"hedgeopt_pw_{uuid.uuid4().hex[:8]}",
+        "PgS3cret-" + uuid.uuid4().hex[:8],
+        "TrkS3cret-" + uuid.uuid4().hex[:8],
+    )
     db = pg_url.rsplit("/", 1)[1]
     with conn.cursor() as cur:
         cur.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{pg_pw}'")
@@ -346,8 +389,16 @@ def test_passwords_in_storage_and_tracking_urls_are_never_logged(workdir: Path, 
     try:
         storage = f"postgresql://{role}:{pg_pw}@{PG_HOST}:{PG_PORT}/{db}"
         tracking = url.replace("http://", f"http://someone:{track_pw}@")
-        r = run_cli(workdir, "+study=toy", "study_name=toy_secret", f"storage={storage}",
-                    f"mlflow.tracking_uri={tracking}", "n_trials=4", "n_jobs=2", *FAST_HEARTBEAT)
+        r = run_cli(
+            workdir,
+            "+study=toy",
+            "study_name=toy_secret",
+            f"storage={storage}",
+            f"mlflow.tracking_uri={tracking}",
+            "n_trials=4",
+            "n_jobs=2",
+            *FAST_HEARTBEAT,
+        )
         assert r.returncode == 0, r.stderr
         assert "***" in r.stderr  # the storage is named, masked
         secrets = (pg_pw, track_pw)

@@ -9,8 +9,10 @@ from hedgeopt.protocol import apply_params, get_path
 from hedgeopt.search_space import SearchSpace, SearchSpaceError
 from hedgeopt.tracking import flatten, nest
 
-CONFIG = {"hedge": {"ratio": 1.0, "band": 0.1, "cadence": 60, "mode": "a", "extra": False},
-          "model": {"lr": 1e-3}}
+CONFIG = {
+    "hedge": {"ratio": 1.0, "band": 0.1, "cadence": 60, "mode": "a", "extra": False},
+    "model": {"lr": 1e-3},
+}
 
 
 def space(spec, config=CONFIG):
@@ -18,12 +20,14 @@ def space(spec, config=CONFIG):
 
 
 def test_parses_every_type_and_keeps_bounds():
-    s = space({
-        "hedge.ratio": {"type": "float", "low": 0.8, "high": 1.0, "step": 0.05},
-        "model.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
-        "hedge.cadence": {"type": "int", "low": 30, "high": 900, "step": 30},
-        "hedge.mode": {"type": "categorical", "choices": ["a", "b"]},
-    })
+    s = space(
+        {
+            "hedge.ratio": {"type": "float", "low": 0.8, "high": 1.0, "step": 0.05},
+            "model.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+            "hedge.cadence": {"type": "int", "low": 30, "high": 900, "step": 30},
+            "hedge.mode": {"type": "categorical", "choices": ["a", "b"]},
+        }
+    )
     assert [p.kind for p in s.params] == ["float", "float", "int", "categorical"]
     assert s.by_name["model.lr"].log and s.by_name["hedge.cadence"].step == 30
     assert s.by_name["hedge.ratio"].contains(0.9) and not s.by_name["hedge.ratio"].contains(1.01)
@@ -98,10 +102,12 @@ def test_invalid_specs_name_the_key(spec, message):
 
 
 def test_conditional_parameter_follows_its_parent_and_is_sampled_only_when_active():
-    s = space({
-        "hedge.extra": {"type": "categorical", "choices": [True, False], "when": {"hedge.mode": ["b"]}},
-        "hedge.mode": {"type": "categorical", "choices": ["a", "b"]},
-    })
+    s = space(
+        {
+            "hedge.extra": {"type": "categorical", "choices": [True, False], "when": {"hedge.mode": ["b"]}},
+            "hedge.mode": {"type": "categorical", "choices": ["a", "b"]},
+        }
+    )
     assert [p.name for p in s.params] == ["hedge.mode", "hedge.extra"]
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
     seen = {"a": 0, "b": 0}
@@ -115,11 +121,13 @@ def test_conditional_parameter_follows_its_parent_and_is_sampled_only_when_activ
 
 
 def test_suggested_values_respect_bounds_log_and_step():
-    s = space({
-        "hedge.ratio": {"type": "float", "low": 0.8, "high": 1.0, "step": 0.05},
-        "model.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
-        "hedge.cadence": {"type": "int", "low": 30, "high": 900, "step": 30},
-    })
+    s = space(
+        {
+            "hedge.ratio": {"type": "float", "low": 0.8, "high": 1.0, "step": 0.05},
+            "model.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+            "hedge.cadence": {"type": "int", "low": 30, "high": 900, "step": 30},
+        }
+    )
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
     lrs = []
     for _ in range(200):
@@ -138,10 +146,12 @@ def test_suggested_values_respect_bounds_log_and_step():
 
 
 def test_grid_sampler_enumerates_the_grid_exactly():
-    s = space({
-        "hedge.ratio": {"type": "float", "low": 0.8, "high": 1.0, "grid": [0.8, 0.9, 1.0]},
-        "hedge.mode": {"type": "categorical", "choices": ["a", "b"], "grid": ["a", "b"]},
-    })
+    s = space(
+        {
+            "hedge.ratio": {"type": "float", "low": 0.8, "high": 1.0, "grid": [0.8, 0.9, 1.0]},
+            "hedge.mode": {"type": "categorical", "choices": ["a", "b"], "grid": ["a", "b"]},
+        }
+    )
     assert s.grid_size() == 6
     study = optuna.create_study(sampler=optuna.samplers.GridSampler(s.grid(), seed=0))
     seen = []

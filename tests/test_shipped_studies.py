@@ -67,8 +67,12 @@ def test_a_shipped_study_names_an_objective_class_and_its_metrics(study: str) ->
 
 
 def _group_options() -> list[tuple[str, str]]:
-    return [(d.name, p.stem) for d in sorted(CONF.iterdir()) if d.is_dir() and d.name != "study"
-            for p in sorted(d.glob("*.yaml"))]
+    return [
+        (d.name, p.stem)
+        for d in sorted(CONF.iterdir())
+        if d.is_dir() and d.name != "study"
+        for p in sorted(d.glob("*.yaml"))
+    ]
 
 
 @pytest.mark.parametrize("group, option", _group_options())

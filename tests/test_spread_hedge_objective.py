@@ -134,14 +134,21 @@ def test_random_walk_pairs_best_held_out_sharpe_is_not_significant(tmp_path):
     under the null are uniform: here at most 1 of 6 pairs, and the first pair not at all)."""
     p_values = []
     for seed in range(1, 7):
-        obj = SpreadHedgeObjective(compose(["+study=spread_hedge", f"data.surrogate_seed={seed}",
-                                            "surrogates.n=100"]))
+        obj = SpreadHedgeObjective(
+            compose(["+study=spread_hedge", f"data.surrogate_seed={seed}", "surrogates.n=100"])
+        )
         rng = np.random.default_rng(0)
-        trials = [{"spread.method": str(rng.choice(["ols", "tls", "johansen", "box_tiao"])),
-                   "spread.formation_window": int(rng.choice([60, 120, 250])),
-                   "spread.trading_window": int(rng.choice([20, 60, 120])),
-                   "trade.entry_z": float(rng.uniform(1.0, 3.0)), "trade.exit_z": float(rng.uniform(0, 0.9)),
-                   "trade.stop_z": float(rng.uniform(3.5, 6.0))} for _ in range(12)]
+        trials = [
+            {
+                "spread.method": str(rng.choice(["ols", "tls", "johansen", "box_tiao"])),
+                "spread.formation_window": int(rng.choice([60, 120, 250])),
+                "spread.trading_window": int(rng.choice([20, 60, 120])),
+                "trade.entry_z": float(rng.uniform(1.0, 3.0)),
+                "trade.exit_z": float(rng.uniform(0, 0.9)),
+                "trade.stop_z": float(rng.uniform(3.5, 6.0)),
+            }
+            for _ in range(12)
+        ]
         best = max(trials, key=lambda p: obj(p, NullReporter(tmp_path)).metrics["sharpe"])
         p_values.append(obj.evaluate(best).metrics["surrogate_p_value"])
     assert p_values[0] > 0.05

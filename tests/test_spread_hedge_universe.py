@@ -130,8 +130,10 @@ def test_selection_uses_formation_rows_only(test):
     b = UniverseBacktest(shocked, 30).screen(test, formation, t)
     np.testing.assert_array_equal(a.pairs, b.pairs)
     np.testing.assert_array_equal(a.statistic, b.statistic)
-    assert not np.array_equal(UniverseBacktest(v, 30).screen(test, formation, t + 20).statistic,
-                              UniverseBacktest(shocked, 30).screen(test, formation, t + 20).statistic)
+    assert not np.array_equal(
+        UniverseBacktest(v, 30).screen(test, formation, t + 20).statistic,
+        UniverseBacktest(shocked, 30).screen(test, formation, t + 20).statistic,
+    )
 
 
 def test_portfolio_is_the_chosen_pairs_over_k_slots():
@@ -149,8 +151,14 @@ def test_portfolio_is_the_chosen_pairs_over_k_slots():
             form = v[t - 100 : t]
             beta = np.linalg.lstsq(form[:, [j]], form[:, i], rcond=None)[0][0]
             spread = form[:, i] - beta * form[:, j]
-            trades = trade_window(v[t - 1 : e][:, [i, j]], np.array([1.0, -beta]), spread.mean(),
-                                  spread.std(ddof=1), s.rule, s.cost_bps)
+            trades = trade_window(
+                v[t - 1 : e][:, [i, j]],
+                np.array([1.0, -beta]),
+                spread.mean(),
+                spread.std(ddof=1),
+                s.rule,
+                s.cost_bps,
+            )
             expected += trades.returns / 3
         np.testing.assert_allclose(walk.returns[t - 100 : e - 100], expected, rtol=1e-9, atol=1e-15)
     assert walk.returns.any()
@@ -158,8 +166,16 @@ def test_portfolio_is_the_chosen_pairs_over_k_slots():
 
 def test_in_sample_trials_share_days_and_ignore_held_out_rows(objective, tmp_path):
     n_in = objective.split - objective.warmup
-    for params in ({}, {"selection.test": "johansen", "selection.k": 3, "spread.method": "box_tiao",
-                        "spread.trading_window": 120, "spread.formation_window": 60}):
+    for params in (
+        {},
+        {
+            "selection.test": "johansen",
+            "selection.k": 3,
+            "spread.method": "box_tiao",
+            "spread.trading_window": 120,
+            "spread.formation_window": 60,
+        },
+    ):
         reporter = NullReporter(tmp_path)
         ev = objective(params, reporter)
         _contract(ev, n_in)
@@ -170,8 +186,10 @@ def test_in_sample_trials_share_days_and_ignore_held_out_rows(objective, tmp_pat
     drift = np.linspace(1.0, 1.5, len(values) - shocked.split)[:, None]
     values[shocked.split :] *= drift ** np.linspace(0.0, 1.0, values.shape[1])[None, :]
     shocked.values, shocked.backtest = values, UniverseBacktest(values, objective.backtest.candidates)
-    np.testing.assert_array_equal(objective(FAST, NullReporter(tmp_path)).samples["sharpe"],
-                                  shocked(FAST, NullReporter(tmp_path)).samples["sharpe"])
+    np.testing.assert_array_equal(
+        objective(FAST, NullReporter(tmp_path)).samples["sharpe"],
+        shocked(FAST, NullReporter(tmp_path)).samples["sharpe"],
+    )
 
 
 def test_evaluate_and_baselines_are_paired_on_the_held_out_days(objective):
@@ -187,10 +205,12 @@ def test_evaluate_and_baselines_are_paired_on_the_held_out_days(objective):
     p = objective.values[objective.split - 1 :]
     held = np.mean([(p[1:, a] - p[:-1, a]) / p[0, a] for a in range(p.shape[1])], axis=0)
     held[0] -= 5e-4
-    np.testing.assert_allclose(base["buy_and_hold_universe"]["out_of_sample"].samples["sharpe"], held,
-                               rtol=1e-12)
-    np.testing.assert_array_equal(base["default_pipeline"]["out_of_sample"].samples["sharpe"],
-                                  objective.evaluate({}).samples["sharpe"])
+    np.testing.assert_allclose(
+        base["buy_and_hold_universe"]["out_of_sample"].samples["sharpe"], held, rtol=1e-12
+    )
+    np.testing.assert_array_equal(
+        base["default_pipeline"]["out_of_sample"].samples["sharpe"], objective.evaluate({}).samples["sharpe"]
+    )
     assert not base["no_trade"]["out_of_sample"].samples["sharpe"].any()
     diff = paired_difference(ev.samples["sharpe"], held, ev.statistic("sharpe"), block=8, n_boot=200)
     assert diff.low <= diff.value <= diff.high
@@ -230,15 +250,22 @@ def test_sp100_universe_runs(tmp_path):
 def test_universe_without_cointegration_is_not_significant(tmp_path):
     """A small random search on a surrogate universe (every asset's returns block-bootstrapped
     independently): the in-sample winner's held-out Sharpe does not beat the surrogates at 5%."""
-    obj = SpreadHedgeUniverseObjective(compose(["+study=spread_hedge_universe", "data.surrogate_seed=1",
-                                                "surrogates.n=40"]))
+    obj = SpreadHedgeUniverseObjective(
+        compose(["+study=spread_hedge_universe", "data.surrogate_seed=1", "surrogates.n=40"])
+    )
     rng = np.random.default_rng(0)
-    trials = [{"selection.test": str(rng.choice(ps.TESTS)), "selection.k": int(rng.integers(1, 11)),
-               "selection.p_value": float(rng.choice([0.01, 0.05, 0.1])),
-               "spread.method": str(rng.choice(["ols", "tls", "box_tiao"])),
-               "spread.formation_window": int(rng.choice([60, 120, 250])),
-               "spread.trading_window": int(rng.choice([60, 120])),
-               "trade.entry_z": float(rng.uniform(1.0, 3.0))} for _ in range(8)]
+    trials = [
+        {
+            "selection.test": str(rng.choice(ps.TESTS)),
+            "selection.k": int(rng.integers(1, 11)),
+            "selection.p_value": float(rng.choice([0.01, 0.05, 0.1])),
+            "spread.method": str(rng.choice(["ols", "tls", "box_tiao"])),
+            "spread.formation_window": int(rng.choice([60, 120, 250])),
+            "spread.trading_window": int(rng.choice([60, 120])),
+            "trade.entry_z": float(rng.uniform(1.0, 3.0)),
+        }
+        for _ in range(8)
+    ]
     best = max(trials, key=lambda p: obj(p, NullReporter(tmp_path)).metrics["sharpe"])
     p_value = obj.evaluate(best).metrics["surrogate_p_value"]
     assert 0.05 < p_value < 1.0, p_value

@@ -62,7 +62,7 @@ def test_moving_block_indices_are_runs_of_consecutive_rows():
     assert idx.shape == (5, 10)
     for row in idx:
         for start in (0, 4):
-            run = row[start:start + 4]
+            run = row[start : start + 4]
             assert np.all(np.diff(run) % 10 == 1)
 
 
@@ -107,10 +107,17 @@ def test_sharpe_matches_a_direct_computation():
     assert float(Sharpe(252)(np.zeros((10, 1)))) == 0.0
 
 
-@pytest.mark.parametrize("lo,hi,direction,expected", [
-    (0.1, 0.3, "maximize", "wins"), (0.1, 0.3, "minimize", "loses"),
-    (-0.3, -0.1, "minimize", "wins"), (-0.3, -0.1, "maximize", "loses"),
-    (-0.1, 0.2, "maximize", "ties"), (-0.1, 0.2, "minimize", "ties")])
+@pytest.mark.parametrize(
+    "lo,hi,direction,expected",
+    [
+        (0.1, 0.3, "maximize", "wins"),
+        (0.1, 0.3, "minimize", "loses"),
+        (-0.3, -0.1, "minimize", "wins"),
+        (-0.3, -0.1, "maximize", "loses"),
+        (-0.1, 0.2, "maximize", "ties"),
+        (-0.1, 0.2, "minimize", "ties"),
+    ],
+)
 def test_outcome(lo, hi, direction, expected):
     assert outcome(Interval((lo + hi) / 2, lo, hi), direction) == expected
 
@@ -138,8 +145,10 @@ def test_pbo_is_near_zero_when_the_in_sample_ranking_carries_over():
 
 
 def test_pbo_is_near_one_half_for_pure_noise_trials():
-    pbos = [probability_of_overfitting(_noise_matrix(s), Mean(), "maximize", n_partitions=10).pbo
-            for s in range(6)]
+    pbos = [
+        probability_of_overfitting(_noise_matrix(s), Mean(), "maximize", n_partitions=10).pbo
+        for s in range(6)
+    ]
     assert 0.3 <= float(np.mean(pbos)) <= 0.7, pbos
 
 
@@ -153,9 +162,11 @@ def test_assessment_picks_the_best_baseline_and_pairs_on_the_same_samples():
     rng = np.random.default_rng(7)
     common = rng.normal(0, 3, 300)
     best = Evaluation({"loss": 0.0}, samples={"loss": common + 1.0})
-    base = {"bad": {"out_of_sample": Evaluation({"loss": 0}, samples={"loss": common + 3.0})},
-            "good": {"out_of_sample": Evaluation({"loss": 0}, samples={"loss": common + 1.5})},
-            "points_only": {"out_of_sample": {"loss": 9.0}}}
+    base = {
+        "bad": {"out_of_sample": Evaluation({"loss": 0}, samples={"loss": common + 3.0})},
+        "good": {"out_of_sample": Evaluation({"loss": 0}, samples={"loss": common + 1.5})},
+        "points_only": {"out_of_sample": {"loss": 9.0}},
+    }
     a = assess_metric("loss", "minimize", best, base, seed=0)
     v = a["verdict"]
     assert v["best_baseline"] == "good" and v["outcome"] == "wins"
@@ -166,8 +177,7 @@ def test_assessment_picks_the_best_baseline_and_pairs_on_the_same_samples():
 
 
 def test_assessment_with_point_figures_only_says_so_and_claims_nothing():
-    a = assess_metric("score", "maximize", {"score": 1.0},
-                      {"u": {"out_of_sample": {"score": 2.0}}}, seed=0)
+    a = assess_metric("score", "maximize", {"score": 1.0}, {"u": {"out_of_sample": {"score": 2.0}}}, seed=0)
     assert a["samples"] is False
     assert a["verdict"]["outcome"] == "not assessed" and a["verdict"]["best_baseline"] == "u"
     assert "Point figures only" in a["verdict"]["text"]

@@ -11,17 +11,27 @@ from hedgeopt import storage as st
 
 
 def test_mask_url_hides_passwords_only():
-    assert st.mask_url("postgresql://alice:s3cr%40t@db:5432/optuna") == "postgresql://alice:***@db:5432/optuna"
-    assert st.mask_url("see http://u:pw@host:5000 and redis://:pw2@r:6379/0") == \
-        "see http://u:***@host:5000 and redis://:***@r:6379/0"
+    assert (
+        st.mask_url("postgresql://alice:s3cr%40t@db:5432/optuna") == "postgresql://alice:***@db:5432/optuna"
+    )
+    assert (
+        st.mask_url("see http://u:pw@host:5000 and redis://:pw2@r:6379/0")
+        == "see http://u:***@host:5000 and redis://:***@r:6379/0"
+    )
     assert st.mask_url("sqlite:///mlruns/mlflow.db") == "sqlite:///mlruns/mlflow.db"
     assert st.mask_url("postgresql://alice@db/optuna") == "postgresql://alice@db/optuna"
 
 
-@pytest.mark.parametrize("value, kind", [
-    (None, "journal"), ("runs/study.journal", "journal"), ("sqlite:///x.db", "rdb"),
-    ("postgresql://u@h/db", "rdb"), ("redis://127.0.0.1:6379/0", "redis"),
-])
+@pytest.mark.parametrize(
+    "value, kind",
+    [
+        (None, "journal"),
+        ("runs/study.journal", "journal"),
+        ("sqlite:///x.db", "rdb"),
+        ("postgresql://u@h/db", "rdb"),
+        ("redis://127.0.0.1:6379/0", "redis"),
+    ],
+)
 def test_resolve_storage_kinds(value, kind):
     spec = st.resolve_storage(value, "demo", heartbeat_interval=10, grace_period=30)
     assert spec.kind == kind
@@ -41,12 +51,12 @@ def _journal_study(tmp_path):
 
 def test_counting_rule(tmp_path):
     study = _journal_study(tmp_path)
-    study.tell(study.ask(), 1.0)                                         # complete: counts
+    study.tell(study.ask(), 1.0)  # complete: counts
     t = study.ask()
     t.set_user_attr(st.ATTR_COUNTED, True)
-    study.tell(t, state=optuna.trial.TrialState.FAIL)                    # objective failure: counts
-    study.tell(study.ask(), state=optuna.trial.TrialState.FAIL)          # interrupted: does not
-    study.ask()                                                          # running: counts
+    study.tell(t, state=optuna.trial.TrialState.FAIL)  # objective failure: counts
+    study.tell(study.ask(), state=optuna.trial.TrialState.FAIL)  # interrupted: does not
+    study.ask()  # running: counts
     assert st.count_trials(study) == (3, 1)
 
 
@@ -70,8 +80,9 @@ def test_a_trial_of_a_dead_process_on_this_host_is_reaped_at_once(tmp_path):
 
     study = _journal_study(tmp_path)
     t = study.ask()
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
     t.set_user_attr(st.ATTR_HOST, socket.gethostname())
     t.set_user_attr(st.ATTR_PID, int(dead))
     alive = study.ask()

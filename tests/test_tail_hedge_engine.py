@@ -79,14 +79,17 @@ def test_costs_equal_the_stated_spread(mode: str) -> None:
         sig = _put_vol(spot[t], K, atm[t], m)
         mid = float(bs_price(spot[t], K, tau, sig, 0.0, 0.0, False))
         if mode == "vol":
-            return (float(bs_price(spot[t], K, tau, sig - half, 0.0, 0.0, False)), mid,
-                    float(bs_price(spot[t], K, tau, sig + half, 0.0, 0.0, False)))
+            return (
+                float(bs_price(spot[t], K, tau, sig - half, 0.0, 0.0, False)),
+                mid,
+                float(bs_price(spot[t], K, tau, sig + half, 0.0, 0.0, False)),
+            )
         return mid * (1 - half), mid, mid * (1 + half)
 
     _, mid0, ask0 = quotes(0, 20 / 252)
-    assert res.premium[0, 1] == pytest.approx(n * ask0)           # spend at the ask (V = 1)
+    assert res.premium[0, 1] == pytest.approx(n * ask0)  # spend at the ask (V = 1)
     assert res.spread_cost[0, 1] == pytest.approx(n * (ask0 - mid0))
-    bid15, mid15, _ = quotes(15, 5 / 252)                          # closed 5 days before expiry
+    bid15, mid15, _ = quotes(15, 5 / 252)  # closed 5 days before expiry
     sold = res.spread_cost[0, 16] * res.value[0, 15] - n * (mid15 - bid15)
     new_n, new_K = res.contracts[0, 15], res.strike[0, 15]
     sig_new = _put_vol(spot[15], new_K, atm[15], m)
@@ -102,7 +105,7 @@ def test_roll_calendar() -> None:
     pol = PutPolicy(moneyness=0.9, tenor_days=10, roll_days_before=3, budget=0.01)
     res = run_overlay(spot, np.full_like(spot, 0.2), np.ones_like(spot), pol, Market(), start=4)
     changes = np.flatnonzero(np.diff(res.strike[0, 4:-1])) + 5
-    np.testing.assert_array_equal(changes, np.arange(11, 60, 7))   # every tenor - roll_before days
+    np.testing.assert_array_equal(changes, np.arange(11, 60, 7))  # every tenor - roll_before days
     np.testing.assert_allclose(res.strike[0, changes], 0.9 * spot[changes])
     held = PutPolicy(moneyness=0.9, tenor_days=10, roll_days_before=0, budget=0.01)
     res = run_overlay(spot, np.full_like(spot, 0.2), np.ones_like(spot), held, Market(), start=0)
@@ -123,8 +126,8 @@ def test_realised_vol_matches_a_direct_window_and_never_looks_ahead() -> None:
     lr = np.diff(np.log(spot))
     rv = trailing_realised_vol(lr, 21)
     for t in (5, 10, 21, 60, 120):
-        window = lr[max(0, t - 21):t]
-        assert rv[t] == pytest.approx(math.sqrt(252 * np.mean(window ** 2)))
+        window = lr[max(0, t - 21) : t]
+        assert rv[t] == pytest.approx(math.sqrt(252 * np.mean(window**2)))
     assert np.all(np.isnan(rv[:5]))
     shocked = spot.copy()
     shocked[70:] *= 0.5  # a crash after close 69 changes nothing priced at or before it
@@ -144,6 +147,7 @@ def test_trend_signal_matches_a_rolling_mean_and_never_looks_ahead() -> None:
     np.testing.assert_array_equal(trend_exposure(shocked, 50, 0.7)[:200], expo[:200])
     # the engine's returns up to close 200 ignore what happens after it, too
     m = Market()
+
     def atm(s):
         return SkewVolModel().atm(trailing_realised_vol(np.diff(np.log(s)), 21))
 
@@ -172,8 +176,8 @@ def test_stress_paths_are_seeded_and_compensated() -> None:
     assert not np.array_equal(a, simulate_stress_paths(model, 20000, 252, seed=2))
     growth = a[:, -1] / a[:, 0]
     se = growth.std() / math.sqrt(growth.size)
-    assert abs(growth.mean() - math.exp(model.drift)) < 4 * se   # jumps compensated: E[S_T] = S_0 e^{drift T}
+    assert abs(growth.mean() - math.exp(model.drift)) < 4 * se  # jumps compensated: E[S_T] = S_0 e^{drift T}
     dd = 1.0 - a / np.maximum.accumulate(a, axis=1)
-    assert (dd.max(axis=1) > 0.2).mean() > 0.2   # a stress set: many paths with a crash
+    assert (dd.max(axis=1) > 0.2).mean() > 0.2  # a stress set: many paths with a crash
     with pytest.raises(ValueError, match="unknown key"):
         StressModel.from_config({"drift": 0.05, "jumps": 2})

@@ -12,8 +12,14 @@ from hedgeopt.protocol import Evaluation
 from hedgeopt.stats import bootstrap_interval, cvar, paired_difference
 from objectives.tail_hedge import BlockTailUtility, DailyTailUtility, TailHedgeObjective
 
-PARAMS = {"puts.moneyness": 0.85, "puts.tenor_days": 63, "puts.roll_days_before": 10,
-          "puts.budget": 0.02, "trend.window": 100, "trend.weight": 0.5}
+PARAMS = {
+    "puts.moneyness": 0.85,
+    "puts.tenor_days": 63,
+    "puts.roll_days_before": 10,
+    "puts.budget": 0.02,
+    "trend.window": 100,
+    "trend.weight": 0.5,
+}
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +42,14 @@ def _utility(r: np.ndarray, weight: float) -> float:
 
 
 def test_config_searches_the_overlay(cfg: dict) -> None:
-    assert set(cfg["search_space"]) == {"puts.moneyness", "puts.tenor_days", "puts.roll_days_before",
-                                        "puts.budget", "trend.window", "trend.weight"}
+    assert set(cfg["search_space"]) == {
+        "puts.moneyness",
+        "puts.tenor_days",
+        "puts.roll_days_before",
+        "puts.budget",
+        "trend.window",
+        "trend.weight",
+    }
     assert cfg["metrics"] == ["utility"] and cfg["directions"] == ["maximize"]
     space = cfg["search_space"]
     assert space["puts.roll_days_before"]["high"] < space["puts.tenor_days"]["low"]  # every trial valid
@@ -56,7 +68,8 @@ def test_judged_evaluation_is_the_stated_utility(obj: TailHedgeObjective) -> Non
     wealth = np.cumprod(1 + r)
     assert ev.metrics["cagr"] == pytest.approx(wealth[-1] ** (252 / r.size) - 1)
     assert ev.metrics["cvar95_21d"] == pytest.approx(
-        cvar(-(wealth[21:] / wealth[:-21] - 1), 0.95), rel=0.02)  # 21-day returns that start on day 1+
+        cvar(-(wealth[21:] / wealth[:-21] - 1), 0.95), rel=0.02
+    )  # 21-day returns that start on day 1+
     assert 0.0 < ev.metrics["drawdown_2008"] < ev.metrics["drawdown_2008_unhedged"]
     assert all(math.isfinite(v) for v in ev.metrics.values())
 
@@ -92,7 +105,7 @@ def test_baselines_pair_with_the_evaluation(obj: TailHedgeObjective) -> None:
         for k in ("max_drawdown", "cvar95_21d", "cagr", "cost_per_year", "premium_per_year"):
             assert math.isfinite(oos.metrics[k]), (name, k)
     unhedged = base["unhedged"]["out_of_sample"]
-    spy = obj.spy[obj.hist_start:]
+    spy = obj.spy[obj.hist_start :]
     np.testing.assert_allclose(
         unhedged.samples["utility"][:, 0], spy[1:] / spy[:-1] - 1 + 0.02 / 252, atol=1e-13
     )

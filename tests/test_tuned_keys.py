@@ -67,5 +67,15 @@ def test_every_tuned_key_moves_the_metrics(study, tmp_path):
 
 @pytest.mark.slow
 def test_every_tuned_key_of_the_deep_hedger_moves_the_metrics(tmp_path):
-    _check_study("deep_hedge", ["data.n_train=64", "data.n_val=32", "data.n_select=32", "data.n_test=32",
-                                "train.epochs=1", "train.early_stopping_patience=null"], tmp_path)
+    _check_study(
+        "deep_hedge",
+        [
+            "data.n_train=64",
+            "data.n_val=32",
+            "data.n_select=32",
+            "data.n_test=32",
+            "train.epochs=1",
+            "train.early_stopping_patience=null",
+        ],
+        tmp_path,
+    )

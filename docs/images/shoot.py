@@ -8,6 +8,7 @@ page, runs the listed steps (``close`` the assistant panel, ``expand`` the first
     python docs/images/shoot.py \
       "http://127.0.0.1:5055/#/experiments/1/runs?workflowType=machine_learning ;; runs.png ;; close ;; expand"
 """
+
 import base64
 import json
 import subprocess
@@ -22,12 +23,26 @@ PORT = 9333
 
 
 def start():
-    proc = subprocess.Popen([
-        "/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", f"--user-data-dir={tempfile.mkdtemp()}", "--window-size=1800,1050",
-        "--hide-scrollbars", f"--remote-debugging-port={PORT}", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            "/usr/bin/chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tempfile.mkdtemp()}",
+            "--window-size=1800,1050",
+            "--hide-scrollbars",
+            f"--remote-debugging-port={PORT}",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _ in range(60):
         try:
             tabs = json.load(urllib.request.urlopen(f"http://127.0.0.1:{PORT}/json"))

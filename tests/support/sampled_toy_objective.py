@@ -27,8 +27,9 @@ class SampledToyObjective(Objective):
         return float(toy["signal"]) * (float(toy["x"]) - 1.0) ** 2 + noise
 
     def _evaluation(self, values: np.ndarray) -> Evaluation:
-        return Evaluation({"loss": float(values.mean()), "loss_sd": float(values.std(ddof=1))},
-                          samples={"loss": values})
+        return Evaluation(
+            {"loss": float(values.mean()), "loss_sd": float(values.std(ddof=1))}, samples={"loss": values}
+        )
 
     def __call__(self, params: Mapping[str, Any], reporter: Reporter) -> Evaluation:
         toy = self.config["toy"]

@@ -59,8 +59,12 @@ class ToyObjective(Objective):
 
     def baselines(self) -> dict[str, dict[str, dict[str, float]]]:
         zero = {"toy.x": 0.0, "toy.n": 3, "toy.kind": "a"}
-        return {"origin": {"in_sample": {"loss": self._loss(self.configure(zero)["toy"], 1.0)},
-                           "out_of_sample": self.evaluate(zero)}}
+        return {
+            "origin": {
+                "in_sample": {"loss": self._loss(self.configure(zero)["toy"], 1.0)},
+                "out_of_sample": self.evaluate(zero),
+            }
+        }
 
     def plots(self, best_params, trials, out_dir: Path) -> list[Path]:
         import matplotlib
