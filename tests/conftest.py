@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -56,10 +57,15 @@ class Store:
     """Read access to the MLflow store and Optuna journal a CLI run left in ``cwd``."""
 
     def __init__(self, cwd: Path) -> None:
+        self.cwd = cwd
+
+    @functools.cached_property
+    def client(self):
+        """Opened on first use only: a reader that opens the store while a CLI run is still
+        creating it would race MLflow's table creation ("table ... already exists")."""
         from mlflow import MlflowClient
 
-        self.cwd = cwd
-        self.client = MlflowClient(f"sqlite:///{cwd}/mlruns/mlflow.db")
+        return MlflowClient(f"sqlite:///{self.cwd}/mlruns/mlflow.db")
 
     def runs(self, experiment: str, role: str | None = None) -> list:
         exp = self.client.get_experiment_by_name(experiment)
