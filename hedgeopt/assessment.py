@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from hedgeopt.protocol import Evaluation, Metrics, metrics_of
+from hedgeopt.samplers import worker_seed
 from hedgeopt.stats import (
-    Interval,
     Mean,
     SampleSet,
     Statistic,
@@ -30,6 +30,11 @@ from hedgeopt.stats import (
 
 #: In-sample / out-of-sample metric name pairs: ``val_x`` is judged as ``test_x`` and so on.
 SPLIT_PREFIXES = (("select_", "test_"), ("val_", "test_"), ("is_", "oos_"), ("in_sample_", "out_of_sample_"))
+
+
+def assessment_seed(seed: int) -> int:
+    """The bootstrap and CSCV seed of a study: fixed by ``seed``, apart from the samplers' seeds."""
+    return worker_seed(seed, 0, 0xA55E55)
 
 
 def counterpart(out_of_sample: Mapping[str, Any], name: str) -> str | None:
@@ -323,5 +328,4 @@ def _fmt_interval(d: Mapping[str, Any] | None) -> str:
         return "-"
     if d.get("low") is None or not math.isfinite(float(d["low"])):
         return f"{d['value']:.4g}"
-    iv = Interval(float(d["value"]), float(d["low"]), float(d["high"]))
-    return f"{iv.value:.4g} [{iv.low:.4g}, {iv.high:.4g}]"
+    return f"{d['value']:.4g} [{d['low']:.4g}, {d['high']:.4g}]"

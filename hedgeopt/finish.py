@@ -15,14 +15,13 @@ from optuna.trial import TrialState
 
 from hedgeopt import export as export_mod
 from hedgeopt import report
-from hedgeopt.assessment import assess_study, headline_metrics, summary_lines
+from hedgeopt.assessment import assess_study, assessment_seed, headline_metrics, summary_lines
 from hedgeopt.best_run import tag_best_run
 from hedgeopt.deterministic import deterministic_mode
 from hedgeopt.final_tasks import run_final_tasks, start_final_tasks
 from hedgeopt.fingerprint import ATTR_FINGERPRINT
 from hedgeopt.invocation import Invocation, say, trial_metrics, ui_command
 from hedgeopt.protocol import NullReporter, metrics_of
-from hedgeopt.samplers import worker_seed
 from hedgeopt.settings import StudySettings
 from hedgeopt.storage import (
     ATTR_FAIL_REASON,
@@ -129,7 +128,7 @@ def finish_study(
         raw_baselines,
         trials,
         ATTR_SAMPLES_PREFIX,
-        worker_seed(settings.seed, 0, 0xA55E55),
+        assessment_seed(settings.seed),
     )
     inv.clock.mark("statistics")
 

@@ -25,7 +25,7 @@ from joblib import Parallel, delayed
 
 from hedgeopt import export as export_mod
 from hedgeopt import report
-from hedgeopt.assessment import assess_metric
+from hedgeopt.assessment import assess_metric, assessment_seed
 from hedgeopt.config import ConfigError
 from hedgeopt.deterministic import deterministic_mode, run_batches
 from hedgeopt.final_tasks import EarlyTasks, preload_plotting
@@ -411,7 +411,7 @@ def run_replay(
         metrics = {k: float(v) for k, v in metrics_of(result).items()}
         tracker.dataset = run_task(cfg, key, inner, "dataset", ())  # built above, in this process
         tracker.log_dataset(run_id, "evaluation")
-        seed = worker_seed(settings.seed, 0, 0xA55E55)
+        seed = assessment_seed(settings.seed)
         intervals = {
             m: assess_metric(m, d, result, {}, seed)["best"]
             for m, d in zip(settings.metrics, settings.directions, strict=True)

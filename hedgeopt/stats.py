@@ -204,9 +204,11 @@ def verdict_text(result: str, metric: str, baseline: str, diff: Interval, direct
             f"The baseline '{baseline}' beats the tuned config out of sample: {metric} "
             f"difference {ci}, {better} is better; prefer the baseline."
         )
+    ahead = diff.value < 0 if direction == "maximize" else diff.value > 0
     return (
         f"The tuned config ties the best baseline '{baseline}' out of sample: {metric} "
-        f"difference {ci} covers 0; it is not shown to be better."
+        f"difference {ci} covers 0; it is not shown to be better"
+        + (", and the baseline's own figure is the better one." if ahead else ".")
     )
 
 

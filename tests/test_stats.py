@@ -130,6 +130,9 @@ def test_verdict_wording():
     assert loss.startswith("The baseline 'b' beats the tuned config") and "prefer the baseline" in loss
     tie = verdict_text("ties", "score", "b", Interval(0.05, -0.1, 0.2), "maximize")
     assert "ties the best baseline 'b'" in tie and "covers 0" in tie
+    assert "own figure is the better one" not in tie
+    behind = verdict_text("ties", "score", "b", Interval(-0.05, -0.2, 0.1), "maximize")
+    assert "the baseline's own figure is the better one" in behind  # said, though not significant
 
 
 def _noise_matrix(seed: int, n_trials: int = 40, n_samples: int = 256) -> np.ndarray:
