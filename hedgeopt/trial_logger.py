@@ -11,7 +11,7 @@ none (the next invocation adopts the trials it finds without one).
 
 The rows are MLflow's schema as of the installed version; the writer checks that schema when
 it opens and, if a column it does not fill has become required (or one it fills is gone),
-falls back to ``MlflowClient`` for every trial. ``tests/test_fixed_costs.py`` checks that both
+falls back to ``MlflowClient`` for every trial. ``tests/hedgeopt/test_fixed_costs.py`` checks that both
 ways give the same run as MLflow reads it back.
 """
 

@@ -17,7 +17,7 @@ from hedgeopt.framework_keys import (
 from hedgeopt.invocation import config_key
 from hedgeopt.search_space import SearchSpace, SearchSpaceError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_default_top_level_key_is_a_framework_key():

@@ -14,7 +14,7 @@ from hedgeopt.config import available_studies, compose
 from hedgeopt.protocol import Objective
 from hedgeopt.settings import validate
 
-CONF = Path(__file__).resolve().parent.parent / "conf"
+CONF = Path(__file__).resolve().parents[2] / "conf"
 STUDIES = sorted(p.stem for p in (CONF / "study").glob("*.yaml"))
 #: Groups every study has (from conf/config.yaml); the others belong to the studies that name them.
 FRAMEWORK_GROUPS = ("sampler", "pruner")

@@ -358,7 +358,7 @@ def test_no_shipped_study_tunes_a_key_its_objective_declares_fixed(in_empty_dir)
     from hedgeopt.config import available_studies, compose
     from hedgeopt.settings import validate
 
-    shipped = [p.stem for p in (Path(__file__).resolve().parent.parent / "conf" / "study").glob("*.yaml")]
+    shipped = [p.stem for p in (Path(__file__).resolve().parents[2] / "conf" / "study").glob("*.yaml")]
     assert shipped and set(shipped) <= set(available_studies())
     for name in shipped:
         validate(compose([f"+study={name}"]))  # raises ConfigError naming the key otherwise

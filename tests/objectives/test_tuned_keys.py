@@ -1,7 +1,7 @@
 """Every tuned key reaches the objective's computation: for each shipped study, moving one
 search-space key from one end of its range to the other (or between two choices) changes the
 trial's metrics. A key the objective reads only at set-up is refused by the validator instead
-(tests/test_hardening.py); one that is silently ignored would be exported as "best" while
+(tests/hedgeopt/test_hardening.py); one that is silently ignored would be exported as "best" while
 changing nothing, and fails here."""
 
 from __future__ import annotations

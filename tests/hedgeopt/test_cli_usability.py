@@ -20,7 +20,7 @@ from hedgeopt.protocol import describe_file, describe_settings
 from hedgeopt.suggest import closest, dotted_keys
 from hedgeopt.tracking import mlflow_dataset, results_table
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
