@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hedgeopt.run_record import ROLE, TRIAL_NUMBER
+
 BEST_TAG = "hedgeopt.best"
-ROLE, TRIAL_NUMBER = "hedgeopt.role", "hedgeopt.trial_number"
 
 
 def _trial_runs(client: Any, experiment_id: str, extra: str = "") -> list[Any]:

@@ -14,7 +14,6 @@ trial itself runs outside the lock.
 from __future__ import annotations
 
 import copy
-import os
 import re
 import socket
 import time
@@ -36,6 +35,7 @@ from optuna.trial import TrialState
 from hedgeopt.journal_io import QueuedJournalLock
 from hedgeopt.journal_repair import JournalDamaged
 from hedgeopt.journal_repair import repair_journal as _repair
+from hedgeopt.processes import pid_alive
 from hedgeopt.slot_locks import FileSlotLock as FileSlotLock
 from hedgeopt.slot_locks import PostgresSlotLock as PostgresSlotLock
 from hedgeopt.slot_locks import RedisSlotLock as RedisSlotLock
@@ -201,7 +201,6 @@ def repair_journal(path: Path, lock: Any) -> bool:
 #: How often a trial whose worker was lost is retried with the same params.
 MAX_RETRY = 3
 REASON_STALE = "worker lost: no heartbeat within the grace period"
-ATTR_RETRY_OF = "hedgeopt.retry_of"
 #: User attrs that belong to one run of a trial, not to its params (a retry starts without them).
 _RUN_ATTRS = (ATTR_COUNTED, ATTR_FAIL_REASON, ATTR_INVOCATION, ATTR_HOST, ATTR_PID, "hedgeopt.steps")
 
@@ -268,13 +267,6 @@ def has_heartbeat(study: optuna.Study) -> bool:
     return is_heartbeat_enabled(study._storage)  # noqa: SLF001
 
 
-def storage_exists(spec: StorageSpec) -> bool:
-    """Whether a local storage file is already there (used to avoid writing on errors)."""
-    if spec.kind == "journal":
-        return Path(spec.url).exists()
-    return True
-
-
 # --------------------------------------------------------------------------- counting
 
 
@@ -337,7 +329,7 @@ def reap_orphans(
                 continue
             if heartbeat and (invocation is None or t.user_attrs.get(ATTR_INVOCATION) != invocation):
                 continue
-            if _alive(int(pid)):
+            if pid_alive(pid):
                 continue
         try:
             storage.set_trial_user_attr(t._trial_id, ATTR_FAIL_REASON, reason)  # noqa: SLF001
@@ -360,13 +352,3 @@ def _unstamped_limit(storage: Any, heartbeat: bool) -> float:
         grace = getattr(storage, "grace_period", None) or 2 * interval
         return float(grace)
     return 60.0
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

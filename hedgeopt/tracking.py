@@ -12,35 +12,31 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from hedgeopt.mlflow_extras import mlflow_dataset as mlflow_dataset
 from hedgeopt.mlflow_extras import results_table as results_table
 from hedgeopt.mlflow_extras import source_tags
 from hedgeopt.mlflow_store import is_local, relocate_copied_store, store_lock, use_wal
+from hedgeopt.processes import gone_from_this_host
 from hedgeopt.protocol import flatten as flatten
 from hedgeopt.protocol import nest as nest
+from hedgeopt.run_record import (
+    MAX_KEY,
+    MAX_METRICS,
+    MAX_PARAMS,
+    PARENT,
+    ROLE,
+    TRIAL_NUMBER,
+    TrialRun,
+    metric_key,
+    param_value,
+    trial_run,
+)
 
-ROLE = "hedgeopt.role"
-TRIAL_NUMBER = "hedgeopt.trial_number"
-TRIAL_STATE = "hedgeopt.trial_state"
-FAIL_REASON = "hedgeopt.fail_reason"
-RETRY_OF = "hedgeopt.retry_of"
-PARENT = "mlflow.parentRunId"
 EXPERIMENT_KIND, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
-
-
-def _ms(dt: Any) -> int | None:
-    return None if dt is None else int(dt.timestamp() * 1000)
-
-
-def _param_value(v: Any) -> str:
-    s = repr(v) if isinstance(v, float) else str(v)
-    return s[:6000]
 
 
 class Tracker:
@@ -49,11 +45,8 @@ class Tracker:
     def __init__(self, tracking_uri: str, experiment: str, artifact_location: str | None) -> None:
         # MLflow's usage telemetry wraps every client call (a few ms each) and phones home
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-        import mlflow
-
         from hedgeopt.store_template import open_client
 
-        self._mlflow = mlflow
         self.tracking_uri = tracking_uri
         # With a tracking server MLflow prints "View run at <tracking URI>" for every run it
         # ends: noise over the progress bar, and a leak of any password in the URI.
@@ -145,7 +138,7 @@ class Tracker:
                     name=name,
                     source_run_id=run_id,
                     model_type="pytorch",
-                    params={k: _param_value(v) for k, v in params.items()},
+                    params={k: param_value(v) for k, v in params.items()},
                 )
                 self.client.log_model_artifacts(logged.model_id, str(path))
         finally:
@@ -177,13 +170,13 @@ class Tracker:
                 v = float(v)
                 better = max if direction == "maximize" else min
                 best[name] = better(best.get(name, v), v)
-                key = _metric_key(name)
+                key = metric_key(name)
                 items += [
                     Metric(f"trials.{key}", v, now, int(number)),
                     Metric(f"trials.best_{key}", best[name], now, int(number)),
                 ]
-        for i in range(0, len(items), 1000):
-            self.client.log_batch(run_id, metrics=items[i : i + 1000])
+        for i in range(0, len(items), MAX_METRICS):
+            self.client.log_batch(run_id, metrics=items[i : i + MAX_METRICS])
 
     def log_table(self, run_id: str, table: Any, name: str) -> None:
         """A pandas DataFrame as ``name.csv`` and ``name.html`` artifacts (the UI shows the HTML)."""
@@ -195,17 +188,17 @@ class Tracker:
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         from mlflow.entities import Param
 
-        items = [Param(str(k)[:250], _param_value(v)) for k, v in params.items()]
-        for i in range(0, len(items), 100):
-            self.client.log_batch(run_id, params=items[i : i + 100])
+        items = [Param(str(k)[:MAX_KEY], param_value(v)) for k, v in params.items()]
+        for i in range(0, len(items), MAX_PARAMS):
+            self.client.log_batch(run_id, params=items[i : i + MAX_PARAMS])
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        items = [Metric(_metric_key(k), float(v), now, step) for k, v in metrics.items()]
-        for i in range(0, len(items), 1000):
-            self.client.log_batch(run_id, metrics=items[i : i + 1000])
+        items = [Metric(metric_key(k), float(v), now, step) for k, v in metrics.items()]
+        for i in range(0, len(items), MAX_METRICS):
+            self.client.log_batch(run_id, metrics=items[i : i + MAX_METRICS])
 
     def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(run_id, str(path), artifact_path)
@@ -245,57 +238,30 @@ class Tracker:
         extra_tags: Mapping[str, str] | None = None,
     ) -> str:
         """Log one finished Optuna trial as a nested run; returns the run id."""
+        tags = {**self.source_tags, **(extra_tags or {})}
+        return self.log_trial_run(trial_run(trial, self.parent_id, metric_names, overlay, artifact_dir, tags))
+
+    def log_trial_run(self, run: TrialRun) -> str:
+        """Write ``run`` through MLflow's client, its ``trial.yaml`` with its artifacts."""
         from mlflow.entities import Metric, Param
 
-        state = trial.state.name
-        tags = {
-            ROLE: "trial",
-            PARENT: self.parent_id or "",
-            TRIAL_NUMBER: str(trial.number),
-            TRIAL_STATE: state,
-            "hedgeopt.optuna_trial_id": str(trial._trial_id),
-            **self.source_tags,
-        }
-        reason = trial.user_attrs.get("hedgeopt.fail_reason")
-        if state == "FAIL":
-            tags[FAIL_REASON] = str(reason or "interrupted: the worker stopped during the trial")
-        retry_of = (trial.system_attrs or {}).get("failed_trial")
-        if retry_of is not None:  # a retry, with the same params, of a trial whose worker was lost
-            tags[RETRY_OF] = str(retry_of)
-        if extra_tags:
-            tags.update(extra_tags)
-        run = self.client.create_run(
-            self.experiment_id,
-            start_time=_ms(trial.datetime_start),
-            tags=tags,
-            run_name=f"trial-{trial.number:04d}",
+        created = self.client.create_run(
+            self.experiment_id, start_time=run.start_time, tags=run.tags, run_name=run.run_name
         )
-        run_id = run.info.run_id
-        ts = _ms(trial.datetime_complete) or int(time.time() * 1000)
-        params = [Param(k[:250], _param_value(v)) for k, v in trial.params.items()]
-        metrics = []
-        for key, value in trial.user_attrs.items():
-            if key.startswith("metric."):
-                metrics.append(Metric(_metric_key(key[len("metric.") :]), float(value), ts, 0))
-        if trial.values is not None:
-            for name, value in zip(metric_names, trial.values, strict=False):
-                metrics.append(Metric("objective." + _metric_key(name), float(value), ts, 0))
-        first = metric_names[0]
-        for step, value in trial.user_attrs.get("hedgeopt.steps", []) or []:
-            metrics.append(Metric(_metric_key(f"{first}_by_step"), float(value), ts, int(step)))
-        self.client.log_batch(run_id, metrics=metrics[:1000], params=params[:100])
+        run_id = created.info.run_id
+        self.client.log_batch(
+            run_id,
+            metrics=[Metric(*m) for m in run.metrics],
+            params=[Param(k, v) for k, v in run.params.items()],
+        )
         self.log_dataset(run_id, "training")
-        text = yaml.safe_dump(dict(overlay), sort_keys=False)
-        if artifact_dir is not None and artifact_dir.is_dir():
+        if run.artifact_dir is not None and run.artifact_dir.is_dir():
             # one artifact upload for the trial's folder, trial.yaml included
-            (artifact_dir / "trial.yaml").write_text(text)
-            self.client.log_artifacts(run_id, str(artifact_dir))
+            (run.artifact_dir / "trial.yaml").write_text(run.overlay_yaml)
+            self.client.log_artifacts(run_id, str(run.artifact_dir))
         else:
-            self.client.log_text(run_id, text, "trial.yaml")
-        status = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED"}.get(state)
-        if status is None:
-            status = "FAILED" if trial.user_attrs.get("hedgeopt.counted") else "KILLED"
-        self.client.set_terminated(run_id, status=status, end_time=ts)
+            self.client.log_text(run_id, run.overlay_yaml, "trial.yaml")
+        self.client.set_terminated(run_id, status=run.status, end_time=run.end_time)
         return run_id
 
     def logged_trial_numbers(self, abandoned: set[str] | None = None) -> set[int]:
@@ -358,8 +324,8 @@ class Tracker:
             except Exception:  # noqa: BLE001, S112 - not a run of this store
                 continue
             tags = run.data.tags
-            ended = run.info.status != "RUNNING" or (
-                tags.get("hedgeopt.host") == socket.gethostname() and not _pid_alive(tags.get("hedgeopt.pid"))
+            ended = run.info.status != "RUNNING" or gone_from_this_host(
+                tags.get("hedgeopt.host"), tags.get("hedgeopt.pid")
             )
             if ended:
                 import shutil
@@ -374,29 +340,7 @@ class Tracker:
         for r in self._runs_by_role("study"):
             if r.info.status != "RUNNING":
                 out.add(r.info.run_id)
-            elif r.data.tags.get("hedgeopt.host") == socket.gethostname() and not _pid_alive(
-                r.data.tags.get("hedgeopt.pid")
-            ):
+            elif gone_from_this_host(r.data.tags.get("hedgeopt.host"), r.data.tags.get("hedgeopt.pid")):
                 self.client.set_terminated(r.info.run_id, status="KILLED")
                 out.add(r.info.run_id)
         return out
-
-
-def _pid_alive(pid: str | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, ValueError):
-        return True
-    return True
-
-
-def _metric_key(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "_-./ " else "_" for c in name)[:250]
-
-
-def iter_new(trials: Iterable[Any], seen: set[int]) -> list[Any]:
-    return [t for t in trials if t.number not in seen]

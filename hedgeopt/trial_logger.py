@@ -11,36 +11,22 @@ none (the next invocation adopts the trials it finds without one).
 
 The rows are MLflow's schema as of the installed version; the writer checks that schema when
 it opens and, if a column it does not fill has become required (or one it fills is gone),
-falls back to ``MlflowClient`` for every trial. ``tests/hedgeopt/test_fixed_costs.py`` checks that both
-ways give the same run as MLflow reads it back.
+falls back to ``MlflowClient`` for every trial. Both ways write the same
+:class:`~hedgeopt.run_record.TrialRun`; ``tests/hedgeopt/test_fixed_costs.py`` checks that MLflow
+reads back the same run from either.
 """
 
 from __future__ import annotations
 
 import math
 import sqlite3
-import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from hedgeopt.tracking import (
-    FAIL_REASON,
-    PARENT,
-    RETRY_OF,
-    ROLE,
-    TRIAL_NUMBER,
-    TRIAL_STATE,
-    Tracker,
-    _metric_key,
-    _ms,
-    _param_value,
-    mlflow_dataset,
-)
+from hedgeopt.run_record import TrialRun, trial_run
+from hedgeopt.tracking import Tracker, mlflow_dataset
 
 RUN_NAME_TAG = "mlflow.runName"
 _MAX_FLOAT = 1.7976931348623157e308
@@ -70,77 +56,6 @@ _COLUMNS = {
     "inputs": ("input_uuid", "source_type", "source_id", "destination_type", "destination_id", "step"),
     "input_tags": ("input_uuid", "name", "value"),
 }
-
-
-@dataclass(frozen=True)
-class TrialRun:
-    """What one finished trial's MLflow run holds (the same for either way of writing it)."""
-
-    number: int
-    run_name: str
-    status: str
-    start_time: int
-    end_time: int
-    tags: dict[str, str]
-    params: dict[str, str]
-    metrics: list[tuple[str, float, int, int]]  # key, value, timestamp, step
-    overlay_yaml: str
-    artifact_dir: Path | None
-
-
-def trial_run(
-    trial: Any,
-    parent_id: str | None,
-    metric_names: Sequence[str],
-    overlay: Mapping[str, Any],
-    artifact_dir: Path | None,
-    extra_tags: Mapping[str, str] | None = None,
-) -> TrialRun:
-    """The run ``Tracker.log_trial`` makes of ``trial`` (tags, params, metrics, state, times)."""
-    state = trial.state.name
-    tags = {
-        ROLE: "trial",
-        PARENT: parent_id or "",
-        TRIAL_NUMBER: str(trial.number),
-        TRIAL_STATE: state,
-        "hedgeopt.optuna_trial_id": str(trial._trial_id),
-    }
-    if state == "FAIL":
-        reason = trial.user_attrs.get("hedgeopt.fail_reason")
-        tags[FAIL_REASON] = str(reason or "interrupted: the worker stopped during the trial")
-    retry_of = (trial.system_attrs or {}).get("failed_trial")
-    if retry_of is not None:
-        tags[RETRY_OF] = str(retry_of)
-    if extra_tags:
-        tags.update(extra_tags)
-    ts = _ms(trial.datetime_complete) or int(time.time() * 1000)
-    start = _ms(trial.datetime_start) or ts
-    params = {k[:250]: _param_value(v) for k, v in list(trial.params.items())[:100]}
-    metrics: list[tuple[str, float, int, int]] = []
-    for key, value in trial.user_attrs.items():
-        if key.startswith("metric."):
-            metrics.append((_metric_key(key[len("metric.") :]), float(value), ts, 0))
-    if trial.values is not None:
-        for name, value in zip(metric_names, trial.values, strict=False):
-            metrics.append(("objective." + _metric_key(name), float(value), ts, 0))
-    first = metric_names[0]
-    for step, value in trial.user_attrs.get("hedgeopt.steps", []) or []:
-        metrics.append((_metric_key(f"{first}_by_step"), float(value), ts, int(step)))
-    status = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED"}.get(state)
-    if status is None:
-        status = "FAILED" if trial.user_attrs.get("hedgeopt.counted") else "KILLED"
-    return TrialRun(
-        trial.number,
-        f"trial-{trial.number:04d}",
-        status,
-        start,
-        ts,
-        tags,
-        params,
-        metrics[:1000],
-        _yaml(overlay),
-        artifact_dir,
-    )
 
 
 class SqliteRunWriter:
@@ -187,62 +102,13 @@ class SqliteRunWriter:
 
     def write(self, runs: Iterable[TrialRun]) -> dict[int, str]:
         """Place each run's artifacts, then commit all their rows at once; ``{number: run id}``."""
-        from mlflow.store.artifact.artifact_repository_registry import (
-            get_artifact_repository,
-        )
-
         rows: dict[str, list[tuple[Any, ...]]] = {t: [] for t in _COLUMNS}
         ids: dict[int, str] = {}
         for run in runs:
             run_id = uuid.uuid4().hex
             uri = self.artifact_uri(run_id)
-            repo = get_artifact_repository(uri)
-            if run.artifact_dir is not None and run.artifact_dir.is_dir():
-                (run.artifact_dir / "trial.yaml").write_text(run.overlay_yaml)
-                repo.log_artifacts(str(run.artifact_dir))
-            else:
-                _log_text(repo, run.overlay_yaml, "trial.yaml")
-            user = str(run.tags.get("mlflow.user", "unknown"))  # as MlflowClient.create_run
-            rows["runs"].append(
-                (
-                    run_id,
-                    run.run_name,
-                    "UNKNOWN",
-                    "",
-                    "",
-                    user,
-                    run.status,
-                    run.start_time,
-                    run.end_time,
-                    "",
-                    "active",
-                    uri,
-                    self.experiment_id,
-                    None,
-                )
-            )
-            tags = {**run.tags, RUN_NAME_TAG: run.run_name}
-            rows["tags"].extend((k[:250], str(v)[:8000], run_id) for k, v in tags.items())
-            rows["params"].extend((k, v, run_id) for k, v in run.params.items())
-            latest: dict[str, tuple[int, int, float, int]] = {}
-            seen: set[tuple[Any, ...]] = set()
-            for key, value, ts, step in run.metrics:
-                is_nan, stored = _sanitise(value)
-                ident = (key, ts, step, stored, is_nan)
-                if ident in seen:  # MLflow drops exact duplicates too
-                    continue
-                seen.add(ident)
-                rows["metrics"].append((key, stored, ts, run_id, step, is_nan))
-                cand = (step, ts, stored, is_nan)
-                if key not in latest or cand[:3] > latest[key][:3]:
-                    latest[key] = cand
-            rows["latest_metrics"].extend(
-                (k, v, ts, step, nan, run_id) for k, (step, ts, v, nan) in latest.items()
-            )
-            if self.dataset_uuid() is not None:  # the Dataset column, as Tracker.log_dataset does
-                input_id = uuid.uuid4().hex
-                rows["inputs"].append((input_id, "DATASET", self._dataset_uuid, "RUN", run_id, 0))
-                rows["input_tags"].append((input_id, "mlflow.data.context", "training"))
+            _place_artifacts(run, uri)
+            self._add_rows(rows, run, run_id, uri)
             ids[run.number] = run_id
         with self._con:
             for table, cols in _COLUMNS.items():
@@ -251,6 +117,38 @@ class SqliteRunWriter:
                     marks = ", ".join("?" * len(cols))
                     self._con.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows[table])
         return ids
+
+    def _add_rows(self, rows: dict[str, list[tuple[Any, ...]]], run: TrialRun, run_id: str, uri: str) -> None:
+        """Append the rows MLflow would write for ``run`` to ``rows`` (table -> rows)."""
+        user = str(run.tags.get("mlflow.user", "unknown"))  # as MlflowClient.create_run
+        rows["runs"].append(
+            (
+                run_id,
+                run.run_name,
+                "UNKNOWN",
+                "",
+                "",
+                user,
+                run.status,
+                run.start_time,
+                run.end_time,
+                "",
+                "active",
+                uri,
+                self.experiment_id,
+                None,
+            )
+        )
+        tags = {**run.tags, RUN_NAME_TAG: run.run_name}
+        rows["tags"].extend((k[:250], str(v)[:8000], run_id) for k, v in tags.items())
+        rows["params"].extend((k, v, run_id) for k, v in run.params.items())
+        metrics, latest = _metric_rows(run.metrics, run_id)
+        rows["metrics"].extend(metrics)
+        rows["latest_metrics"].extend(latest)
+        if self.dataset_uuid() is not None:  # the Dataset column, as Tracker.log_dataset does
+            input_id = uuid.uuid4().hex
+            rows["inputs"].append((input_id, "DATASET", self._dataset_uuid, "RUN", run_id, 0))
+            rows["input_tags"].append((input_id, "mlflow.data.context", "training"))
 
     def dataset_uuid(self) -> str | None:
         """The id of the dataset row the parent run logged (found on first use)."""
@@ -266,10 +164,36 @@ class SqliteRunWriter:
         self._con.close()
 
 
-def _yaml(doc: Mapping[str, Any]) -> str:
-    """``yaml.safe_dump(doc, sort_keys=False)``, by libyaml's emitter where it is installed."""
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return yaml.dump(dict(doc), Dumper=dumper, sort_keys=False)
+def _place_artifacts(run: TrialRun, uri: str) -> None:
+    """The run's ``trial.yaml`` and artifact folder, uploaded to its artifact location."""
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    repo = get_artifact_repository(uri)
+    if run.artifact_dir is not None and run.artifact_dir.is_dir():
+        (run.artifact_dir / "trial.yaml").write_text(run.overlay_yaml)
+        repo.log_artifacts(str(run.artifact_dir))
+    else:
+        _log_text(repo, run.overlay_yaml, "trial.yaml")
+
+
+def _metric_rows(
+    metrics: Sequence[tuple[str, float, int, int]], run_id: str
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """``metrics`` and ``latest_metrics`` rows of one run, as MLflow stores them."""
+    rows: list[tuple[Any, ...]] = []
+    latest: dict[str, tuple[int, int, float, int]] = {}
+    seen: set[tuple[Any, ...]] = set()
+    for key, value, ts, step in metrics:
+        is_nan, stored = _sanitise(value)
+        ident = (key, ts, step, stored, is_nan)
+        if ident in seen:  # MLflow drops exact duplicates too
+            continue
+        seen.add(ident)
+        rows.append((key, stored, ts, run_id, step, is_nan))
+        cand = (step, ts, stored, is_nan)
+        if key not in latest or cand[:3] > latest[key][:3]:
+            latest[key] = cand
+    return rows, [(k, v, ts, step, nan, run_id) for k, (step, ts, v, nan) in latest.items()]
 
 
 def _log_text(repo: Any, text: str, name: str) -> None:
