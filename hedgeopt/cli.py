@@ -10,10 +10,12 @@ import os
 import sys
 from collections.abc import Sequence
 
+from hedgeopt.exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+
 
 def _error(msg: str) -> int:
     print(f"hedgeopt: error: {msg}", file=sys.stderr)
-    return 2
+    return EXIT_USAGE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -51,13 +53,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             from hedgeopt import __version__
 
             print(f"hedgeopt {__version__}")
-            return 0
+            return EXIT_OK
         if opts.help:
             print(_help())
-            return 0
+            return EXIT_OK
         if opts.cfg is not None:
             print(_composed_text(args, opts.cfg, opts.package, opts.resolve), end="")
-            return 0
+            return EXIT_OK
     except ConfigError as exc:
         return _error(errors.mask(str(exc)))
     if not any(a.startswith(("+study=", "++study=")) for a in args):
@@ -86,14 +88,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _error(errors.mask(str(exc)))
     except KeyboardInterrupt:
         print("hedgeopt: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback (unless HEDGEOPT_DEBUG=1)
         from hedgeopt.storage import JournalDamaged
 
         if isinstance(exc, JournalDamaged):
             return _error(errors.mask(str(exc)))
         errors.report(exc)
-        return 1
+        return EXIT_FAILED
 
 
 def _help() -> str:

@@ -28,6 +28,7 @@ from hedgeopt import report
 from hedgeopt.assessment import assess_metric, assessment_seed
 from hedgeopt.config import ConfigError
 from hedgeopt.deterministic import deterministic_mode, run_batches
+from hedgeopt.exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from hedgeopt.final_tasks import EarlyTasks, preload_plotting
 from hedgeopt.fingerprint import identify_study, resume_mode
 from hedgeopt.finish import StudyFailed, finish_study
@@ -47,8 +48,6 @@ from hedgeopt.storage import (
 )
 from hedgeopt.tracking import Tracker
 from hedgeopt.worker import WorkerTask, limit_threads, prewarm, run_task, run_worker
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _create_study(settings: StudySettings, cfg: Mapping[str, Any] | None = None) -> optuna.Study:

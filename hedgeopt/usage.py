@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hedgeopt.config import CONFIG_PATH_ENV, ConfigError
+from hedgeopt.console import NORMAL, QUIET, VERBOSE
 
 CFG_CHOICES = ("job", "hydra", "all")
 
@@ -27,7 +28,7 @@ class Options:
     package: str | None = None  # print only this node of it
     resolve: bool = False  # resolve interpolations before printing
     config_dirs: list[str] = field(default_factory=list)
-    verbosity: int = 1  # 0 quiet, 1 normal, 2 verbose
+    verbosity: int = NORMAL  # --quiet: QUIET, --verbose: VERBOSE
 
 
 _WITH_VALUE = {
@@ -68,9 +69,9 @@ def parse(args: Sequence[str]) -> Options:
         elif arg == "--resolve":
             opts.resolve = True
         elif arg in ("-q", "--quiet"):
-            opts.verbosity = 0
+            opts.verbosity = QUIET
         elif arg in ("-v", "--verbose"):
-            opts.verbosity = 2
+            opts.verbosity = VERBOSE
         else:
             from hedgeopt.suggest import closest
 
