@@ -108,23 +108,9 @@ def load_bounded(path: Path) -> Any:
 
 def code_version() -> str:
     """The git commit of the code (with ``-dirty`` when it has local changes), or the package version."""
-    root = Path(__file__).resolve().parent.parent
     try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        ).stdout.strip()
+        sha = _git("rev-parse", "--short", "HEAD", check=True)
+        dirty = _git("status", "--porcelain", "--untracked-files=no", check=False)
         return sha + ("-dirty" if dirty else "")
     except Exception:
         from importlib.metadata import version
@@ -133,6 +119,13 @@ def code_version() -> str:
             return "hedgeopt " + version("hedgeopt")
         except Exception:
             return "unknown"
+
+
+def _git(*args: str, check: bool) -> str:
+    """The output of ``git ARGS`` run in the code's own folder."""
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=5, check=check)
+    return done.stdout.strip()
 
 
 def _plain(v: Any) -> Any:

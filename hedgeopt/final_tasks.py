@@ -23,6 +23,7 @@ from typing import Any
 from joblib import Parallel, delayed
 
 from hedgeopt.errors import HedgeoptError
+from hedgeopt.figures import preload_plotting
 from hedgeopt.worker import run_task
 
 #: Fresh pools tried after the first one lost a worker.
@@ -49,17 +50,6 @@ def _early_worker_init() -> None:
     try:
         os.nice(EARLY_NICENESS)
     except OSError:  # a platform without nice runs it at normal priority
-        pass
-
-
-def preload_plotting() -> None:
-    """Import matplotlib (Agg) ahead of the plots, if it is installed."""
-    import importlib
-
-    try:
-        importlib.import_module("matplotlib").use("Agg")
-        importlib.import_module("matplotlib.pyplot")
-    except ImportError:
         pass
 
 
@@ -102,25 +92,6 @@ class EarlyTasks:
         self._executor.shutdown(wait=not kill, kill_workers=kill)
 
 
-def run_final_tasks(
-    cfg: dict[str, Any],
-    key: str,
-    inner: int,
-    jobs: Sequence[tuple[str, tuple[Any, ...]]],
-    n_jobs: int,
-    retries: int = RETRIES,
-    timings: dict[str, float] | None = None,
-) -> list[Any]:
-    """``[run_task(cfg, key, inner, method, args) for method, args in jobs]`` in ``n_jobs`` workers.
-
-    ``timings``, if given, receives each method's seconds inside its worker.
-    """
-    out = _run(cfg, key, inner, jobs, n_jobs, retries)
-    if timings is not None:
-        timings.update({m: seconds for (m, _), (_, seconds) in zip(jobs, out, strict=False)})
-    return [result for result, _ in out]
-
-
 class Pending:
     """An end-of-study task queued on the early worker; ``result()`` waits for it.
 
@@ -155,7 +126,9 @@ class Pending:
                     flush=True,
                 )
             e = self.early
-            [(result, seconds)] = _run(e.cfg, e.key, e.inner, [(self.method, self.args)], 1, RETRIES, first=1)
+            jobs = [(self.method, self.args)]
+            [result] = run_final_tasks(e.cfg, e.key, e.inner, jobs, 1, RETRIES, self._timings, first=1)
+            return result
         if self._timings is not None:
             self._timings[self.method] = seconds
         return result
@@ -172,33 +145,28 @@ def start_final_tasks(
     return [Pending(early, m, a, f, timings) for (m, a), f in zip(jobs, early.submit(jobs), strict=False)]
 
 
-def _run(
+def run_final_tasks(
     cfg: dict[str, Any],
     key: str,
     inner: int,
     jobs: Sequence[tuple[str, tuple[Any, ...]]],
     n_jobs: int,
-    retries: int,
+    retries: int = RETRIES,
+    timings: dict[str, float] | None = None,
     first: int = 0,
-) -> list[tuple[Any, float]]:
-    from joblib.externals.loky import get_reusable_executor
+) -> list[Any]:
+    """``[run_task(cfg, key, inner, method, args) for method, args in jobs]`` in ``n_jobs`` workers.
+
+    ``timings``, if given, receives each method's seconds inside its worker; ``first`` counts the
+    worker deaths already met (of ``retries`` retried).
+    """
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
     for attempt in range(first, retries + 1):
         try:
-            if n_jobs > 1:  # the search's workers, whose objectives are already built
-                return Parallel(n_jobs=n_jobs, backend="loky")(
-                    delayed(timed_task)(cfg, key, inner, m, a) for m, a in jobs
-                )
-            # joblib runs n_jobs=1 in this process, where a crash would end the invocation
-            executor = get_reusable_executor(max_workers=1)
-            futures = [executor.submit(timed_task, cfg, key, inner, m, a) for m, a in jobs]
-            return [f.result() for f in futures]
+            out = _run_once(cfg, key, inner, jobs, n_jobs)
         except TerminatedWorkerError:
-            try:
-                get_reusable_executor().shutdown(wait=True, kill_workers=True)
-            except Exception:  # noqa: BLE001, S110 - the pool is being discarded anyway
-                pass
+            _discard_pool()
             if attempt == retries:
                 raise HedgeoptError(
                     f"a worker process died while scoring the best config ({retries + 1} times); "
@@ -210,4 +178,34 @@ def _run(
                 file=sys.stderr,
                 flush=True,
             )
+            continue
+        if timings is not None:
+            timings.update({m: seconds for (m, _), (_, seconds) in zip(jobs, out, strict=False)})
+        return [result for result, _ in out]
     raise AssertionError("unreachable")
+
+
+def _run_once(
+    cfg: dict[str, Any], key: str, inner: int, jobs: Sequence[tuple[str, tuple[Any, ...]]], n_jobs: int
+) -> list[tuple[Any, float]]:
+    """The jobs' ``(result, seconds)`` from one pool of worker processes."""
+    if n_jobs > 1:  # the search's workers, whose objectives are already built
+        return Parallel(n_jobs=n_jobs, backend="loky")(
+            delayed(timed_task)(cfg, key, inner, m, a) for m, a in jobs
+        )
+    # joblib runs n_jobs=1 in this process, where a crash would end the invocation
+    from joblib.externals.loky import get_reusable_executor
+
+    executor = get_reusable_executor(max_workers=1)
+    futures = [executor.submit(timed_task, cfg, key, inner, m, a) for m, a in jobs]
+    return [f.result() for f in futures]
+
+
+def _discard_pool() -> None:
+    """Shut the reusable pool down, killing its workers, so that the next try starts a fresh one."""
+    from joblib.externals.loky import get_reusable_executor
+
+    try:
+        get_reusable_executor().shutdown(wait=True, kill_workers=True)
+    except Exception:  # noqa: BLE001, S110 - the pool is being discarded anyway
+        pass

@@ -1,11 +1,11 @@
-"""The end of a study: best-trial selection (Pareto knee), out-of-sample score, baselines, export, report."""
+"""The end of a study: best-trial selection (Pareto knee), out-of-sample score, baselines, export, summary."""
 
 from __future__ import annotations
 
 import json
 import threading
-import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +14,10 @@ from joblib import Parallel, delayed
 from optuna.trial import TrialState
 
 from hedgeopt import export as export_mod
-from hedgeopt import report
 from hedgeopt.assessment import assess_study, assessment_seed, headline_metrics, summary_lines
 from hedgeopt.best_run import tag_best_run
 from hedgeopt.deterministic import deterministic_mode
+from hedgeopt.figures import draw_framework_figures
 from hedgeopt.final_tasks import run_final_tasks, start_final_tasks
 from hedgeopt.fingerprint import ATTR_FINGERPRINT
 from hedgeopt.invocation import Invocation, say, trial_metrics, ui_command
@@ -29,6 +29,7 @@ from hedgeopt.storage import (
     invocation_failures,
     mask_url,
 )
+from hedgeopt.summary import study_summary
 from hedgeopt.tracking import Tracker, results_table
 from hedgeopt.worker import run_task
 
@@ -60,40 +61,94 @@ def state_counts(trials: list[optuna.trial.FrozenTrial]) -> dict[str, int]:
     return counts
 
 
+@dataclass
+class Outcome:
+    """The study's best trial and how it fares, filled in step by step at the end of a study."""
+
+    trials: list[optuna.trial.FrozenTrial]
+    counts: dict[str, int]
+    failures: list[optuna.trial.FrozenTrial]  # this invocation's counted failures
+    best: optuna.trial.FrozenTrial
+    front: list[optuna.trial.FrozenTrial]  # the Pareto front (multi-objective), else empty
+    best_params: dict[str, Any]
+    in_sample: dict[str, float]
+    out_of_sample: dict[str, float] = field(default_factory=dict)
+    baselines: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    confidence: dict[str, Any] = field(default_factory=dict)
+    figures: list[Path] = field(default_factory=list)
+
+
 def finish_study(
     study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: str, n_workers: int, inner: int
 ) -> str:
-    settings, cfg = inv.settings, inv.cfg
+    """Score, export, log and summarise the best trial; returns the parent run's final status."""
+    settings = inv.settings
     trials = study.get_trials(deepcopy=False)
     counts = state_counts(trials)
-    failures = invocation_failures(study, invocation)
-    complete = [t for t in trials if t.state == TrialState.COMPLETE]
     tracker.log_metrics(invocation, {f"trials_{k.lower()}": v for k, v in counts.items()})
-    if not complete:
+    outcome = select_best(study, trials, counts, invocation, settings)
+    out_dir = Path("mlruns") / ".staging" / invocation / "_study"
+    best_dir = out_dir / "best"
+    best_dir.mkdir(parents=True, exist_ok=True)
+    score_best(outcome, study, inv, n_workers, inner, out_dir)
+    paths = export_best(outcome, study, tracker, inv, invocation)
+    log_outcome(outcome, tracker, inv, invocation, paths)
+    if any(best_dir.iterdir()):  # what the objective keeps of the best config (weights, curves)
+        tracker.client.log_artifacts(invocation, str(best_dir), "best")
+        log_model(tracker, invocation, inv, n_workers, inner, best_dir, outcome.best_params)
+    try:
+        df = study.trials_dataframe()
+        tracker.log_text(invocation, df.to_csv(index=False), "trials.csv")
+    except Exception:
+        pass
+    print_summary(outcome, tracker, settings, invocation, paths)
+    failures = outcome.failures
+    if len(failures) >= settings.max_failures:
+        reason = failures[-1].user_attrs.get(ATTR_FAIL_REASON)
+        say(
+            f"hedgeopt: error: {len(failures)} trials failed (max_failures={settings.max_failures}); "
+            f"last: {reason}"
+        )
+        return "FAILED"
+    return "FINISHED"
+
+
+def select_best(
+    study: optuna.Study,
+    trials: list[optuna.trial.FrozenTrial],
+    counts: dict[str, int],
+    invocation: str,
+    settings: StudySettings,
+) -> Outcome:
+    """The best trial (the knee of the Pareto front for several objectives); raises
+    :class:`StudyFailed` when no trial completed."""
+    failures = invocation_failures(study, invocation)
+    if not any(t.state == TrialState.COMPLETE for t in trials):
         reason = failures[-1].user_attrs.get(ATTR_FAIL_REASON) if failures else "no trial completed"
         raise StudyFailed(f"no trial completed in study {settings.study_name}; last failure: {reason}")
-
     if settings.multi_objective:
         front = study.best_trials
         best = knee(front, settings.directions)
     else:
         front = []
         best = study.best_trial
-    best_params = dict(best.params)
-    in_sample = trial_metrics(best)
+    return Outcome(trials, counts, failures, best, front, dict(best.params), trial_metrics(best))
 
-    out_dir = Path("mlruns") / ".staging" / invocation / "_study"
-    out_dir.mkdir(parents=True, exist_ok=True)
+
+def score_best(
+    outcome: Outcome, study: optuna.Study, inv: Invocation, n_workers: int, inner: int, out_dir: Path
+) -> None:
+    """Out-of-sample score, baselines and plots in the workers, the framework's figures here, and
+    the statistics of how sure the result is; fills them into ``outcome``."""
+    settings, best_params = inv.settings, outcome.best_params
     trials_info = [
         {"number": t.number, "state": t.state.name, "params": dict(t.params), "metrics": trial_metrics(t)}
-        for t in trials
+        for t in outcome.trials
         if t.state.is_finished()
     ]
     say("hedgeopt: scoring the best config out-of-sample and running the baselines")
-    best_dir = out_dir / "best"
-    best_dir.mkdir(parents=True, exist_ok=True)
     jobs = [
-        ("evaluate", (best_params, NullReporter(best_dir.resolve()))),
+        ("evaluate", (best_params, NullReporter((out_dir / "best").resolve()))),
         ("baselines", ()),
         ("plots", (best_params, trials_info, out_dir.resolve())),
     ]
@@ -104,42 +159,53 @@ def finish_study(
     framework_figures: list[Path] = []
     framework = threading.Thread(
         target=lambda: framework_figures.extend(
-            draw_framework_figures(study, trials, front, settings, out_dir)
+            draw_framework_figures(study, outcome.trials, outcome.front, settings, out_dir)
         ),
         daemon=True,
     )
     framework.start()
     if pending is None:
-        results = run_final_tasks(cfg, inv.key, inner, jobs, min(n_workers, len(jobs)), timings=task_seconds)
+        results = run_final_tasks(
+            inv.cfg, inv.key, inner, jobs, min(n_workers, len(jobs)), timings=task_seconds
+        )
     else:
         results = [pending[0].result(), pending[1].result(), pending[2]]
-    oos_result, raw_baselines = results[0], dict(results[1] or {})
     inv.clock.mark("out-of-sample, baselines, study plots")
-    out_of_sample = metrics_of(oos_result)
-    baselines = {
-        name: {split: metrics_of(res) for split, res in splits.items()}
-        for name, splits in raw_baselines.items()
-    }
-    confidence = assess_study(
-        settings.metrics,
-        settings.directions,
-        in_sample,
-        oos_result,
-        raw_baselines,
-        trials,
-        ATTR_SAMPLES_PREFIX,
-        assessment_seed(settings.seed),
-    )
+    assess(outcome, settings, results[0], dict(results[1] or {}))
     inv.clock.mark("statistics")
-
     plot_paths = list((results[2].result() if pending is not None else results[2]) or [])
     for method, seconds in task_seconds.items():
         inv.clock.detail(f"worker: {method}", seconds)
-    figures = [Path(p) for p in plot_paths]
+    outcome.figures = [Path(p) for p in plot_paths]
     framework.join()
-    figures.extend(framework_figures)
+    outcome.figures.extend(framework_figures)
     inv.clock.mark("framework plots")
 
+
+def assess(outcome: Outcome, settings: StudySettings, oos_result: Any, raw_baselines: dict[str, Any]) -> None:
+    """The out-of-sample metrics, the baselines' and the confidence statistics, into ``outcome``."""
+    outcome.out_of_sample = metrics_of(oos_result)
+    outcome.baselines = {
+        name: {split: metrics_of(res) for split, res in splits.items()}
+        for name, splits in raw_baselines.items()
+    }
+    outcome.confidence = assess_study(
+        settings.metrics,
+        settings.directions,
+        outcome.in_sample,
+        oos_result,
+        raw_baselines,
+        outcome.trials,
+        ATTR_SAMPLES_PREFIX,
+        assessment_seed(settings.seed),
+    )
+
+
+def export_best(
+    outcome: Outcome, study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: str
+) -> tuple[Path, Path, Path]:
+    """Write the export (``best.yaml``, the overlay, ``best.json``); returns their paths."""
+    settings, best = inv.settings, outcome.best
     metadata = {
         "study": settings.study_name,
         "objective": settings.objective_target,
@@ -147,7 +213,7 @@ def finish_study(
         "directions": list(settings.directions),
         "best_trial": best.number,
         "values": dict(zip(settings.metrics, best.values, strict=False)),
-        "n_trials": counts,
+        "n_trials": outcome.counts,
         "date": export_mod.now_iso(),
         "code_version": export_mod.code_version(),
         "mlflow_run_id": invocation,
@@ -160,9 +226,9 @@ def finish_study(
         "mlflow_tracking_uri": mask_url(settings.tracking_uri),
         "storage": settings.storage.masked,
         "seed": settings.seed,
-        "sampler": cfg["sampler"].get("_target_"),
+        "sampler": inv.cfg["sampler"].get("_target_"),
         "fingerprint": study.user_attrs.get(ATTR_FINGERPRINT),
-        "deterministic": deterministic_mode(cfg),
+        "deterministic": deterministic_mode(inv.cfg),
     }
     pareto = [
         {
@@ -170,79 +236,87 @@ def finish_study(
             "values": dict(zip(settings.metrics, t.values, strict=False)),
             "params": dict(t.params),
         }
-        for t in front
+        for t in outcome.front
     ]
     doc = export_mod.build_export(
-        best_params, metadata, in_sample, out_of_sample, baselines, pareto, confidence
+        outcome.best_params,
+        metadata,
+        outcome.in_sample,
+        outcome.out_of_sample,
+        outcome.baselines,
+        pareto,
+        outcome.confidence,
     )
-    ypath, opath, jpath = export_mod.write_export(doc, settings.export_dir, settings.study_name)
+    return export_mod.write_export(doc, settings.export_dir, settings.study_name)
 
-    for f in figures:
+
+def log_outcome(
+    outcome: Outcome, tracker: Tracker, inv: Invocation, invocation: str, paths: tuple[Path, Path, Path]
+) -> None:
+    """The figures, the export, the results table, the headline metrics and the verdict as the
+    parent run's artifacts, metrics and tags."""
+    settings, in_sample, out_of_sample = inv.settings, outcome.in_sample, outcome.out_of_sample
+    for f in outcome.figures:
         if Path(f).is_file():
             tracker.log_artifact(invocation, Path(f), "plots")
-    if any(best_dir.iterdir()):  # what the objective keeps of the best config (weights, curves)
-        tracker.client.log_artifacts(invocation, str(best_dir), "best")
-        log_model(tracker, invocation, inv, n_workers, inner, best_dir, best_params)
-    tracker.log_artifact(invocation, ypath, "export")
-    tracker.log_artifact(invocation, jpath, "export")
-    tracker.log_artifact(invocation, opath, "export")
-    tracker.log_text(invocation, json.dumps(export_mod._plain(baselines), indent=2), "baselines.json")
+    ypath, opath, jpath = paths
+    for path in (ypath, jpath, opath):
+        tracker.log_artifact(invocation, path, "export")
+    tracker.log_text(invocation, json.dumps(export_mod._plain(outcome.baselines), indent=2), "baselines.json")
     # every figure of the tuned config and the baselines goes in one table; the parent run's
     # metrics stay few (optimised metrics and the confidence headlines) so charts stay readable
-    tracker.log_table(invocation, results_table(in_sample, out_of_sample, baselines), "results")
+    tracker.log_table(invocation, results_table(in_sample, out_of_sample, outcome.baselines), "results")
     bmetrics: dict[str, float] = {}
     for m in settings.metrics:
         for label, values in (("is", in_sample), ("oos", out_of_sample)):
             if values.get(m) is not None:
                 bmetrics[f"best.{label}.{m}"] = float(values[m])
-    bmetrics.update(headline_metrics(confidence))
+    bmetrics.update(headline_metrics(outcome.confidence))
     tracker.log_metrics(invocation, bmetrics)
+    complete = [t for t in outcome.trials if t.state == TrialState.COMPLETE]
     tracker.log_history(
         invocation, {t.number: t.values for t in complete}, settings.metrics, settings.directions
     )
-    verdict = confidence["verdict"]
+    verdict = outcome.confidence["verdict"]
     tracker.client.set_tag(invocation, "hedgeopt.verdict", str(verdict.get("outcome")))
     if verdict.get("best_baseline"):
         tracker.client.set_tag(invocation, "hedgeopt.best_baseline", str(verdict["best_baseline"]))
-    try:
-        df = study.trials_dataframe()
-        tracker.log_text(invocation, df.to_csv(index=False), "trials.csv")
-    except Exception:
-        pass
-    text = report.summary(
+
+
+def print_summary(
+    outcome: Outcome,
+    tracker: Tracker,
+    settings: StudySettings,
+    invocation: str,
+    paths: tuple[Path, Path, Path],
+) -> None:
+    """Print the console summary and keep it, and its JSON form, with the parent run."""
+    text = study_summary(
         settings.study_name,
-        counts,
-        best_params,
-        in_sample,
-        out_of_sample,
-        baselines,
+        outcome.counts,
+        outcome.best_params,
+        outcome.in_sample,
+        outcome.out_of_sample,
+        outcome.baselines,
         settings.metrics,
-        [ypath, opath, jpath],
+        list(paths),
         ui_command(settings.tracking_uri),
         tracker.experiment_id,
-        summary_lines(confidence),
+        summary_lines(outcome.confidence),
     )
     summary = {
         "study": settings.study_name,
-        "counts": counts,
-        "best_trial": best.number,
-        "best_params": best_params,
-        "in_sample": in_sample,
-        "out_of_sample": out_of_sample,
-        "failures_this_invocation": len(failures),
-        "confidence": confidence,
+        "counts": outcome.counts,
+        "best_trial": outcome.best.number,
+        "best_params": outcome.best_params,
+        "in_sample": outcome.in_sample,
+        "out_of_sample": outcome.out_of_sample,
+        "failures_this_invocation": len(outcome.failures),
+        "confidence": outcome.confidence,
     }
     tracker.log_text(invocation, json.dumps(export_mod._plain(summary), indent=2), "study_summary.json")
     tracker.log_text(invocation, text, "summary.txt")
     print(text, flush=True)
-    if len(failures) >= settings.max_failures:
-        reason = failures[-1].user_attrs.get(ATTR_FAIL_REASON)
-        say(
-            f"hedgeopt: error: {len(failures)} trials failed (max_failures={settings.max_failures}); "
-            f"last: {reason}"
-        )
-        return "FAILED"
-    return "FINISHED"
 
 
 def log_model(
@@ -263,46 +337,3 @@ def log_model(
             tracker.log_model(invocation, model, inv.settings.study_name, best_params)
     except Exception as exc:  # noqa: BLE001  (the export stands without the model)
         say(f"hedgeopt: warning: the best config's model was not logged: {type(exc).__name__}: {exc}")
-
-
-def draw_framework_figures(
-    study: optuna.Study,
-    trials: list[optuna.trial.FrozenTrial],
-    front: list[optuna.trial.FrozenTrial],
-    settings: StudySettings,
-    out_dir: Path,
-) -> list[Path]:
-    """Optimisation history, Pareto front (multi-objective) and parameter importance."""
-    figures = [
-        report.optimization_history(
-            trials, settings.metrics[0], settings.directions[0], out_dir / "optimization_history.png"
-        )
-    ]
-    if settings.multi_objective and len(settings.metrics) >= 2:
-        figures.append(
-            report.pareto_front(
-                trials, front, settings.metrics, settings.directions, out_dir / "pareto_front.png"
-            )
-        )
-    try:
-        # one completed trial has no importances (Optuna would warn that they are all equal);
-        # a multi-objective study is ranked on its first metric, signed so that lower is better
-        # (what Optuna's evaluator assumes of a target, and warns about whenever one is given)
-        sign = -1.0 if settings.directions[0] == "maximize" else 1.0
-        complete = [t for t in trials if t.state.name == "COMPLETE"]
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*importances of params to achieve low")
-            # conditional params seen in few trials: the figure is indicative, the note is noise
-            warnings.filterwarnings("ignore", message=".*have less than 2 trials")
-            imp = (
-                optuna.importance.get_param_importances(
-                    study, target=(lambda t: sign * t.values[0]) if settings.multi_objective else None
-                )
-                if len(complete) >= 2
-                else {}
-            )
-        if imp:
-            figures.append(report.param_importance(imp, out_dir / "param_importance.png"))
-    except Exception:  # noqa: BLE001, S110
-        pass  # no varying parameter
-    return figures

@@ -32,40 +32,18 @@ GROUP_KEYS = ("sampler", "pruner", "objective", "search_space", "mlflow")
 #: Every framework key: none can be tuned, none is a param of the domain.
 FRAMEWORK_KEYS = frozenset(SETTINGS_KEYS + GROUP_KEYS)
 
-#: Framework keys that do not change how a worker builds its objective (not in its cache key).
-NOT_OBJECTIVE_SETUP = frozenset(
-    {
-        "n_trials",
-        "n_jobs",
-        "timeout",
-        "progress",
-        "replay",
-        "export_dir",
-        "mlflow",
-        "storage",
-        "sampler",
-        "pruner",
-    }
-)
+#: Framework keys that change what a trial's value means: the study's identity is built from these
+#: (and from every key of the objective's own).
+IDENTITY_KEYS = frozenset({"seed", "metrics", "directions", "objective", "search_space"})
 
 #: Framework keys that do not change what a trial's value means (not in the study's identity).
-NOT_IDENTITY = frozenset(
-    {
-        "study_name",
-        "n_trials",
-        "n_jobs",
-        "timeout",
-        "storage",
-        "max_failures",
-        "heartbeat_interval",
-        "grace_period",
-        "export_dir",
-        "progress",
-        "mlflow",
-        "replay",
-        "sampler",
-        "pruner",
-        "deterministic",
-        "resume",
-    }
+NOT_IDENTITY = FRAMEWORK_KEYS - IDENTITY_KEYS
+
+#: Settings outside the identity that stay in a worker's cache key: a worker caches its validated
+#: settings (the study's name, failure and heartbeat limits, run mode) with its objective.
+_WORKER_SETTINGS = frozenset(
+    {"study_name", "max_failures", "heartbeat_interval", "grace_period", "deterministic", "resume"}
 )
+
+#: Framework keys that do not change how a worker builds its objective (not in its cache key).
+NOT_OBJECTIVE_SETUP = NOT_IDENTITY - _WORKER_SETTINGS

@@ -24,12 +24,13 @@ import yaml
 from joblib import Parallel, delayed
 
 from hedgeopt import export as export_mod
-from hedgeopt import report
+from hedgeopt import summary
 from hedgeopt.assessment import assess_metric, assessment_seed
 from hedgeopt.config import ConfigError
 from hedgeopt.deterministic import deterministic_mode, run_batches
 from hedgeopt.exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
-from hedgeopt.final_tasks import EarlyTasks, preload_plotting
+from hedgeopt.figures import preload_plotting
+from hedgeopt.final_tasks import EarlyTasks
 from hedgeopt.fingerprint import identify_study, resume_mode
 from hedgeopt.finish import StudyFailed, finish_study
 from hedgeopt.framework_keys import FRAMEWORK_KEYS, SETTINGS_KEYS
@@ -419,7 +420,7 @@ def run_replay(
             if iv.get("low") is not None:
                 metrics.update({f"{m}.low": float(iv["low"]), f"{m}.high": float(iv["high"])})
         tracker.log_metrics(run_id, metrics)
-        print(report.table([(k, v) for k, v in metrics.items()], ["metric", "out-of-sample"]))
+        print(summary.table([(k, v) for k, v in metrics.items()], ["metric", "out-of-sample"]))
         print(f"\nReplay logged as MLflow run {run_id}: {ui_command(settings.tracking_uri)}")
         status = "FINISHED"
         return EXIT_OK

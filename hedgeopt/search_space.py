@@ -204,6 +204,22 @@ class SearchSpace:
 
 def _parse_param(name: str, entry: Any, notes: list[str] | None = None) -> Param:
     where = f"search_space.{name}"
+    kind = _entry_kind(where, name, entry)
+    when = _parse_when(where, entry.get("when"))
+    grid = entry.get("grid")
+    if grid is not None:
+        if not isinstance(grid, (list, tuple)) or not grid:
+            raise SearchSpaceError(f"{where}: grid must be a non-empty list")
+        grid = tuple(grid)
+    if kind == "categorical":
+        param = Param(name, kind, choices=_parse_choices(where, entry.get("choices")), grid=grid, when=when)
+    else:
+        param = replace(_parse_range(where, name, kind, entry), grid=grid, when=when)
+    return param if grid is None else _fit_grid(where, param, grid, notes)
+
+
+def _entry_kind(where: str, name: str, entry: Any) -> str:
+    """The entry's type, once its name and fields are checked."""
     if not name or any(not part for part in name.split(".")):
         raise SearchSpaceError(f"{where}: not a dotted config path")
     if not isinstance(entry, Mapping):
@@ -214,68 +230,67 @@ def _parse_param(name: str, entry: Any, notes: list[str] | None = None) -> Param
     unknown = sorted(set(entry) - _FIELDS[kind])
     if unknown:
         raise SearchSpaceError(f"{where}: unknown field {unknown[0]!r} for type {kind}")
-    when = _parse_when(where, entry.get("when"))
-    grid = entry.get("grid")
-    if grid is not None:
-        if not isinstance(grid, (list, tuple)) or not grid:
-            raise SearchSpaceError(f"{where}: grid must be a non-empty list")
-        grid = tuple(grid)
+    return kind
 
-    if kind == "categorical":
-        choices = entry.get("choices")
-        if not isinstance(choices, (list, tuple)) or not choices:
-            raise SearchSpaceError(f"{where}: choices must be a non-empty list")
-        for c in choices:
-            if c is not None and not isinstance(c, (bool, int, float, str)):
-                raise SearchSpaceError(f"{where}: choice {c!r} is not a scalar")
-            if isinstance(c, float) and not math.isfinite(c):
-                raise SearchSpaceError(f"{where}: choice {c!r} is not a finite number")
-        param = Param(name, kind, choices=tuple(choices), grid=grid, when=when)
-    else:
-        low, high = entry.get("low"), entry.get("high")
-        for label, v in (("low", low), ("high", high)):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise SearchSpaceError(f"{where}: {label} must be a finite number, got {v!r}")
-            if kind == "int" and not float(v).is_integer():
-                raise SearchSpaceError(f"{where}: {label} must be an integer, got {v!r}")
-        if low >= high:
-            raise SearchSpaceError(f"{where}: low ({low}) must be below high ({high})")
-        log = entry.get("log", False)
-        if not isinstance(log, bool):
-            raise SearchSpaceError(f"{where}: log must be true or false")
-        if log and low <= 0:
-            raise SearchSpaceError(f"{where}: log scale needs low > 0, got {low}")
-        step = entry.get("step")
-        if step is not None:
-            if (
-                isinstance(step, bool)
-                or not isinstance(step, (int, float))
-                or not math.isfinite(step)
-                or step <= 0
-            ):
-                raise SearchSpaceError(f"{where}: step must be a positive number")
-            if log:
-                raise SearchSpaceError(f"{where}: step and log cannot be combined")
-            if kind == "int" and not float(step).is_integer():
-                raise SearchSpaceError(f"{where}: step must be an integer for type int")
-        if kind == "int":
-            low, high = int(low), int(high)
-            step = None if step is None else int(step)
-        param = Param(name, kind, low=low, high=high, log=log, step=step, grid=grid, when=when)
 
-    if grid is not None:
-        # A study that narrows an inherited range keeps the inherited grid: values outside
-        # the narrowed range are dropped (with a note), unless none is left.
-        kept = tuple(g for g in grid if param.contains(g))
-        if not kept:
-            raise SearchSpaceError(
-                f"{where}: no grid value {list(grid)} lies in the parameter's {_range_text(param)}"
-            )
-        if len(kept) < len(grid):
-            dropped = [g for g in grid if not param.contains(g)]
-            if notes is not None:
-                notes.append(f"{where}: grid value(s) {dropped} outside {_range_text(param)} dropped")
-            param = replace(param, grid=kept)
+def _parse_choices(where: str, choices: Any) -> tuple[Any, ...]:
+    if not isinstance(choices, (list, tuple)) or not choices:
+        raise SearchSpaceError(f"{where}: choices must be a non-empty list")
+    for c in choices:
+        if c is not None and not isinstance(c, (bool, int, float, str)):
+            raise SearchSpaceError(f"{where}: choice {c!r} is not a scalar")
+        if isinstance(c, float) and not math.isfinite(c):
+            raise SearchSpaceError(f"{where}: choice {c!r} is not a finite number")
+    return tuple(choices)
+
+
+def _parse_range(where: str, name: str, kind: str, entry: Mapping[str, Any]) -> Param:
+    """A float or int parameter from ``low``, ``high``, ``log`` and ``step``."""
+    low, high = entry.get("low"), entry.get("high")
+    for label, v in (("low", low), ("high", high)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise SearchSpaceError(f"{where}: {label} must be a finite number, got {v!r}")
+        if kind == "int" and not float(v).is_integer():
+            raise SearchSpaceError(f"{where}: {label} must be an integer, got {v!r}")
+    if low >= high:
+        raise SearchSpaceError(f"{where}: low ({low}) must be below high ({high})")
+    log = entry.get("log", False)
+    if not isinstance(log, bool):
+        raise SearchSpaceError(f"{where}: log must be true or false")
+    if log and low <= 0:
+        raise SearchSpaceError(f"{where}: log scale needs low > 0, got {low}")
+    step = entry.get("step")
+    if step is not None:
+        if (
+            isinstance(step, bool)
+            or not isinstance(step, (int, float))
+            or not math.isfinite(step)
+            or step <= 0
+        ):
+            raise SearchSpaceError(f"{where}: step must be a positive number")
+        if log:
+            raise SearchSpaceError(f"{where}: step and log cannot be combined")
+        if kind == "int" and not float(step).is_integer():
+            raise SearchSpaceError(f"{where}: step must be an integer for type int")
+    if kind == "int":
+        low, high = int(low), int(high)
+        step = None if step is None else int(step)
+    return Param(name, kind, low=low, high=high, log=log, step=step)
+
+
+def _fit_grid(where: str, param: Param, grid: tuple[Any, ...], notes: list[str] | None) -> Param:
+    """A study that narrows an inherited range keeps the inherited grid: values outside the
+    narrowed range are dropped (with a note), unless none is left."""
+    kept = tuple(g for g in grid if param.contains(g))
+    if not kept:
+        raise SearchSpaceError(
+            f"{where}: no grid value {list(grid)} lies in the parameter's {_range_text(param)}"
+        )
+    if len(kept) < len(grid):
+        dropped = [g for g in grid if not param.contains(g)]
+        if notes is not None:
+            notes.append(f"{where}: grid value(s) {dropped} outside {_range_text(param)} dropped")
+        return replace(param, grid=kept)
     return param
 
 

@@ -18,9 +18,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 #: Bootstrap replicates; 2000 keeps the Monte Carlo error of a 95% percentile bound small.
 N_BOOT = 2000
@@ -134,43 +137,48 @@ def _percentiles(reps: np.ndarray, level: float) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def bootstrap_interval(
-    samples: Any,
-    statistic: Statistic,
-    *,
-    seed: int = 0,
-    block: int = 1,
-    n_boot: int = N_BOOT,
-    level: float = LEVEL,
-) -> Interval:
+class Resampling(TypedDict, total=False):
+    """How to bootstrap: the seed, the block length (1: iid rows), replicates and the level."""
+
+    seed: int
+    block: int
+    n_boot: int
+    level: float
+
+
+def bootstrap_interval(samples: Any, statistic: Statistic, **resampling: Unpack[Resampling]) -> Interval:
     """Percentile bootstrap interval of ``statistic`` over the rows of ``samples``."""
-    x = as_matrix(samples)
-    rng = np.random.default_rng(seed)
-    idx = bootstrap_indices(x.shape[0], n_boot, rng, block)
-    reps = np.asarray(statistic(x[idx]), dtype=float)
-    lo, hi = _percentiles(reps, level)
-    return Interval(float(statistic(x)), lo, hi, level)
+    return _bootstrap(statistic, as_matrix(samples), None, **resampling)
 
 
-def paired_difference(
-    a: Any,
-    b: Any,
-    statistic: Statistic,
-    *,
-    seed: int = 0,
-    block: int = 1,
-    n_boot: int = N_BOOT,
-    level: float = LEVEL,
-) -> Interval:
+def paired_difference(a: Any, b: Any, statistic: Statistic, **resampling: Unpack[Resampling]) -> Interval:
     """Interval of ``statistic(a) - statistic(b)`` resampling the same rows of both."""
     xa, xb = as_matrix(a), as_matrix(b)
     if xa.shape[0] != xb.shape[0]:
         raise ValueError(f"paired samples differ in length: {xa.shape[0]} and {xb.shape[0]}")
+    return _bootstrap(statistic, xa, xb, **resampling)
+
+
+def _bootstrap(
+    statistic: Statistic,
+    x: np.ndarray,
+    baseline: np.ndarray | None,
+    *,
+    seed: int = 0,
+    block: int = 1,
+    n_boot: int = N_BOOT,
+    level: float = LEVEL,
+) -> Interval:
+    """``statistic`` of ``x`` (less that of the paired ``baseline``) with its percentile interval."""
     rng = np.random.default_rng(seed)
-    idx = bootstrap_indices(xa.shape[0], n_boot, rng, block)
-    reps = np.asarray(statistic(xa[idx]), dtype=float) - np.asarray(statistic(xb[idx]), dtype=float)
+    idx = bootstrap_indices(x.shape[0], n_boot, rng, block)
+    reps = np.asarray(statistic(x[idx]), dtype=float)
+    value = float(statistic(x))
+    if baseline is not None:
+        reps = reps - np.asarray(statistic(baseline[idx]), dtype=float)
+        value -= float(statistic(baseline))
     lo, hi = _percentiles(reps, level)
-    return Interval(float(statistic(xa)) - float(statistic(xb)), lo, hi, level)
+    return Interval(value, lo, hi, level)
 
 
 # ---------------------------------------------------------------------------- verdict

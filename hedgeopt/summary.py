@@ -1,5 +1,4 @@
-"""Study-level figures (optimisation history, parameter importance, Pareto front) and the
-console summary printed at the end of an invocation."""
+"""The console summary printed at the end of an invocation, and its plain-text tables."""
 
 from __future__ import annotations
 
@@ -7,86 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from hedgeopt.assessment import counterpart as oos_name
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def optimization_history(trials: Sequence[Any], metric: str, direction: str, path: Path) -> Path:
-    """Objective value per completed trial with the best-so-far line."""
-    plt = _plt()
-    done = [t for t in trials if t.state.name == "COMPLETE" and t.values]
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    if done:
-        x = np.array([t.number for t in done])
-        y = np.array([t.values[0] for t in done])
-        best = np.maximum.accumulate(y) if direction == "maximize" else np.minimum.accumulate(y)
-        ax.scatter(x, y, s=14, alpha=0.7, label=metric)
-        ax.step(x, best, where="post", color="C3", label="best so far")
-        ax.legend()
-    ax.set_xlabel("trial")
-    ax.set_ylabel(metric)
-    ax.set_title(f"Optimisation history ({direction} {metric})")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def param_importance(importances: Mapping[str, float], path: Path) -> Path:
-    """Horizontal bars of Optuna's fANOVA importances."""
-    plt = _plt()
-    items = sorted(importances.items(), key=lambda kv: kv[1])
-    fig, ax = plt.subplots(figsize=(8, 0.5 * len(items) + 1.5))
-    ax.barh([k for k, _ in items], [v for _, v in items], color="C0")
-    ax.set_xlabel("importance (fANOVA)")
-    ax.set_title("Parameter importance")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def pareto_front(
-    trials: Sequence[Any], best: Sequence[Any], metrics: Sequence[str], directions: Sequence[str], path: Path
-) -> Path:
-    """Completed trials in the plane of the first two objectives, the Pareto front highlighted."""
-    plt = _plt()
-    done = [t for t in trials if t.state.name == "COMPLETE" and t.values]
-    front = sorted(best, key=lambda t: t.values[0])
-    fig, ax = plt.subplots(figsize=(7, 5))
-    if done:
-        ax.scatter(
-            [t.values[0] for t in done],
-            [t.values[1] for t in done],
-            s=14,
-            alpha=0.5,
-            label="trials",
-            color="C0",
-        )
-    if front:
-        ax.plot(
-            [t.values[0] for t in front], [t.values[1] for t in front], "o-", color="C3", label="Pareto front"
-        )
-    ax.set_xlabel(f"{metrics[0]} ({directions[0]})")
-    ax.set_ylabel(f"{metrics[1]} ({directions[1]})")
-    ax.set_title("Pareto front")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 def _fmt(v: Any) -> str:
@@ -112,7 +32,7 @@ def counterpart(out_of_sample: Mapping[str, float], name: str) -> Any:
     return "" if key is None else out_of_sample[key]
 
 
-def summary(
+def study_summary(
     study_name: str,
     counts: Mapping[str, int],
     best_params: Mapping[str, Any],
