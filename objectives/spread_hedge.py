@@ -224,21 +224,29 @@ class SpreadHedgeObjective(Objective):
         return result
 
     def baselines(self) -> dict[str, dict[str, Evaluation]]:
-        """Buy-and-hold the dependent leg, the OLS ratio with the default rule, and no trade."""
-        ols = SpreadSettings(
-            "ols", False, self.default.formation, self.default.trading, ZScoreRule(), self.default.cost_bps
-        )
-        out: dict[str, dict[str, Evaluation]] = {"buy_and_hold": {}, "ols_default_rule": {}, "no_trade": {}}
+        """The baselines of :meth:`_baselines_between` in sample and out of sample."""
+        out: dict[str, dict[str, Evaluation]] = {}
         for split, (lo, hi) in (
             ("in_sample", (self.warmup, self.split)),
             ("out_of_sample", (self.split, len(self.values))),
         ):
-            held = buy_and_hold(self.values[lo - 1 : hi, 0], self.default.cost_bps)
-            out["buy_and_hold"][split] = self._evaluation(held, _plain_metrics(held))
-            out["ols_default_rule"][split] = self._run(ols, lo, hi)
-            flat = np.zeros(hi - lo)
-            out["no_trade"][split] = self._evaluation(flat, _plain_metrics(flat))
+            for name, evaluation in self._baselines_between(lo, hi).items():
+                out.setdefault(name, {})[split] = evaluation
         return out
+
+    def _baselines_between(self, lo: int, hi: int) -> dict[str, Evaluation]:
+        """Buy-and-hold the dependent leg, the OLS ratio with the default rule, and no trade."""
+        d = self.default
+        ols = SpreadSettings("ols", False, d.formation, d.trading, ZScoreRule(), d.cost_bps)
+        return {
+            "buy_and_hold": self._plain(buy_and_hold(self.values[lo - 1 : hi, 0], d.cost_bps)),
+            "ols_default_rule": self._run(ols, lo, hi),
+            "no_trade": self._plain(np.zeros(hi - lo)),
+        }
+
+    def _plain(self, returns: np.ndarray) -> Evaluation:
+        """A baseline that is only daily returns (no trades to count)."""
+        return self._evaluation(returns, _plain_metrics(returns))
 
     def plots(
         self, best_params: Mapping[str, Any], trials: Sequence[Mapping[str, Any]], out_dir: Path

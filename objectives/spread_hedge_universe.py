@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from hedgeopt.protocol import Evaluation, Reporter, TrialPruned
-from objectives.spread_hedge import SCORE, SpreadHedgeObjective, _plain_metrics
+from objectives.spread_hedge import SCORE, SpreadHedgeObjective
 from simulators.pair_selection import TESTS
 from simulators.pairs_backtest import SpreadSettings
 from simulators.pairs_trading import annualised_sharpe
@@ -102,23 +102,15 @@ class SpreadHedgeUniverseObjective(SpreadHedgeObjective):
             result.metrics.update(surrogate_summary(result.metrics[SCORE], sharpes))
         return result
 
-    def baselines(self) -> dict[str, dict[str, Evaluation]]:
+    def _baselines_between(self, lo: int, hi: int) -> dict[str, Evaluation]:
         """Equal-weight buy-and-hold of the universe, the pipeline with default settings, no trade."""
-        out: dict[str, dict[str, Evaluation]] = {
-            "buy_and_hold_universe": {},
-            "default_pipeline": {},
-            "no_trade": {},
+        return {
+            "buy_and_hold_universe": self._plain(
+                equal_weight_buy_and_hold(self.values[lo - 1 : hi], self.default.cost_bps)
+            ),
+            "default_pipeline": self._run_universe(self.default, self.default_selection, lo, hi),
+            "no_trade": self._plain(np.zeros(hi - lo)),
         }
-        for split, (lo, hi) in (
-            ("in_sample", (self.warmup, self.split)),
-            ("out_of_sample", (self.split, len(self.values))),
-        ):
-            held = equal_weight_buy_and_hold(self.values[lo - 1 : hi], self.default.cost_bps)
-            out["buy_and_hold_universe"][split] = self._evaluation(held, _plain_metrics(held))
-            out["default_pipeline"][split] = self._run_universe(self.default, self.default_selection, lo, hi)
-            flat = np.zeros(hi - lo)
-            out["no_trade"][split] = self._evaluation(flat, _plain_metrics(flat))
-        return out
 
     def plots(
         self, best_params: Mapping[str, Any], trials: Sequence[Mapping[str, Any]], out_dir: Path

@@ -32,45 +32,47 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
+def _finish(ax: Any, ylabel: str, title: str) -> None:
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.25)
+
+
+def _per_strategy(days: Any, curves: Mapping[str, np.ndarray], height: float) -> tuple[Any, Any]:
+    """A figure with one line per strategy, the tuned overlay drawn thicker."""
+    fig, ax = _plt().subplots(figsize=(11, height))
+    for k, c in curves.items():
+        ax.plot(days, c, lw=1.8 if k == "tuned overlay" else 1.0, label=k)
+    return fig, ax
+
+
 def history_figures(
     days: Any, series: Mapping[str, np.ndarray], protection: Mapping[str, np.ndarray], out_dir: Path
 ) -> list[Path]:
     """The three figures from daily returns per strategy (``"tuned overlay"`` first) and the tuned
     overlay's daily ``premium``, ``put_pnl``, ``spread_cost`` and ``given_up`` (log growth given up
     against unhedged SPY), all over ``days``."""
-    plt = _plt()
     out_dir.mkdir(parents=True, exist_ok=True)
     wealth = {k: np.cumprod(1.0 + v) for k, v in series.items()}
     paths: list[Path] = []
 
-    fig, ax = plt.subplots(figsize=(11, 5))
-    for k, w in wealth.items():
-        ax.plot(days, w, lw=1.8 if k == "tuned overlay" else 1.0, label=k)
+    fig, ax = _per_strategy(days, wealth, 5)
     ax.set_yscale("log")
-    ax.set_ylabel("portfolio value (start = 1)")
-    ax.set_title("SPY with a tail overlay vs baselines, judged history")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.25)
+    _finish(ax, "portfolio value (start = 1)", "SPY with a tail overlay vs baselines, judged history")
     paths.append(_save(fig, out_dir / "equity_curves.png"))
 
-    fig, ax = plt.subplots(figsize=(11, 4))
-    for k, w in wealth.items():
-        ax.plot(days, w / np.maximum.accumulate(w) - 1.0, lw=1.8 if k == "tuned overlay" else 1.0, label=k)
-    ax.set_ylabel("drawdown")
-    ax.set_title("drawdowns from the running peak")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.25)
+    drawdowns = {k: w / np.maximum.accumulate(w) - 1.0 for k, w in wealth.items()}
+    fig, ax = _per_strategy(days, drawdowns, 4)
+    _finish(ax, "drawdown", "drawdowns from the running peak")
     paths.append(_save(fig, out_dir / "drawdowns.png"))
 
-    fig, ax = plt.subplots(figsize=(11, 4.5))
+    fig, ax = _plt().subplots(figsize=(11, 4.5))
     ax.plot(days, np.cumsum(protection["premium"]), label="premium paid (cumulative)")
     ax.plot(days, np.cumsum(protection["put_pnl"]), label="put leg result incl. spreads (cumulative)")
     ax.plot(days, np.cumsum(protection["spread_cost"]), label="spreads paid (cumulative)")
     ax.plot(days, np.cumsum(protection["given_up"]), ls="--", label="log growth given up vs unhedged SPY")
     ax.axhline(0.0, color="black", lw=0.6)
-    ax.set_ylabel("fraction of portfolio value")
-    ax.set_title("cost of protection over time (tuned overlay)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.25)
+    _finish(ax, "fraction of portfolio value", "cost of protection over time (tuned overlay)")
     paths.append(_save(fig, out_dir / "protection_cost.png"))
     return paths

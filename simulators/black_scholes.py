@@ -131,13 +131,18 @@ def bs_d1_scalar(S: float, K: float, T: float, sigma: float, r: float, q: float)
     return (math.log(S / K) + (r - q + 0.5 * sigma * sigma) * T) / (sigma * math.sqrt(T))
 
 
+@njit(cache=True, inline="always")
+def _discounted_spot_strike(S: float, K: float, T: float, r: float, q: float) -> tuple[float, float]:
+    """(S exp(-q T), K exp(-r T)) with T floored at 0: what the deterministic limit compares."""
+    Tc = max(T, 0.0)
+    return S * math.exp(-q * Tc), K * math.exp(-r * Tc)
+
+
 @njit(cache=True)
 def bs_price_scalar(S: float, K: float, T: float, sigma: float, r: float, q: float, is_call: bool) -> float:
     """Scalar Black-Scholes price; same conventions as :func:`bs_price`."""
     if T <= 0.0 or sigma <= 0.0:
-        Tc = max(T, 0.0)
-        fs = S * math.exp(-q * Tc)
-        fk = K * math.exp(-r * Tc)
+        fs, fk = _discounted_spot_strike(S, K, T, r, q)
         return max(fs - fk, 0.0) if is_call else max(fk - fs, 0.0)
     d1 = bs_d1_scalar(S, K, T, sigma, r, q)
     d2 = d1 - sigma * math.sqrt(T)
@@ -150,12 +155,11 @@ def bs_price_scalar(S: float, K: float, T: float, sigma: float, r: float, q: flo
 def bs_delta_scalar(S: float, K: float, T: float, sigma: float, r: float, q: float, is_call: bool) -> float:
     """Scalar Black-Scholes delta; same conventions as :func:`bs_delta`."""
     if T <= 0.0 or sigma <= 0.0:
-        Tc = max(T, 0.0)
-        fs = S * math.exp(-q * Tc)
-        fk = K * math.exp(-r * Tc)
+        fs, fk = _discounted_spot_strike(S, K, T, r, q)
+        df_q = math.exp(-q * max(T, 0.0))
         if is_call:
-            return math.exp(-q * Tc) if fs > fk else 0.0
-        return -math.exp(-q * Tc) if fs < fk else 0.0
+            return df_q if fs > fk else 0.0
+        return -df_q if fs < fk else 0.0
     d1 = bs_d1_scalar(S, K, T, sigma, r, q)
     if is_call:
         return math.exp(-q * T) * norm_cdf_scalar(d1)

@@ -333,27 +333,27 @@ def _fastest_reverting_ratio(yv: np.ndarray, Xv: np.ndarray) -> np.ndarray | Non
     return -w[1:] / w[0]
 
 
+# The numerical methods: the criterion each minimises over the spread, and its name in warnings.
+_SEARCHES: dict[str, tuple[Callable[[np.ndarray], float], str]] = {
+    "min_half_life": (ar1_slope, "minimum half-life"),
+    "min_adf": (adf_statistic, "minimum ADF"),
+}
+
+
 def _optimise_ratio(
-    y: pd.Series,
-    X: pd.DataFrame,
-    criterion: Callable[[np.ndarray], float],
-    what: str,
-    options: Mapping[str, Any] | None,
+    y: pd.Series, X: pd.DataFrame, method: str, options: Mapping[str, Any] | None
 ) -> tuple[dict[str, float], pd.Series, OptimizeResult]:
-    """Minimise ``criterion(spread)`` over the hedge ratios: (ratios, residuals, scipy result)."""
-    beta, result = _optimise_beta(y.to_numpy(), X.to_numpy(), criterion, what, options, stacklevel=4)
+    """Run the ``method`` search over the hedge ratios: (ratios, residuals, scipy result)."""
+    beta, result = _optimise_beta(y.to_numpy(), X.to_numpy(), method, options, stacklevel=4)
     return _ratios_dict(y.name, list(X.columns), beta), y - X.to_numpy() @ beta, result
 
 
 def _optimise_beta(
-    yv: np.ndarray,
-    Xv: np.ndarray,
-    criterion: Callable[[np.ndarray], float],
-    what: str,
-    options: Mapping[str, Any] | None,
-    stacklevel: int = 3,
+    yv: np.ndarray, Xv: np.ndarray, method: str, options: Mapping[str, Any] | None, stacklevel: int = 3
 ) -> tuple[np.ndarray, OptimizeResult]:
-    """Minimise ``criterion(spread)`` over the ratios; flag non-convergence and divergence."""
+    """Minimise the ``method``'s criterion of the spread over the ratios; flag non-convergence
+    and divergence."""
+    criterion, what = _SEARCHES[method]
     scale = yv.std() / Xv.std(axis=0)
     starts = [np.linalg.lstsq(Xv, yv, rcond=None)[0] / scale]
     fastest = _fastest_reverting_ratio(yv, Xv)
@@ -381,19 +381,7 @@ def _optimise_beta(
             stacklevel=stacklevel,
         )
     theta = np.asarray(result.x, dtype=float)
-    reason = ""
-    if not np.isfinite(theta).all() or not np.isfinite(result.fun):
-        reason = "the search returned non-finite values"
-    elif np.abs(theta).max() > DIVERGENCE_THETA:
-        reason = f"hedge legs reached {np.abs(theta).max():.3g}x the dependent leg's volatility"
-    else:
-        limit = criterion(-(Xv @ (theta * scale)))  # theta -> infinity along the same direction
-        gain = (limit - float(result.fun)) / max(abs(limit), 1e-12)
-        if gain < MIN_IMPROVEMENT:
-            reason = (
-                f"the optimum beats the hedge-legs-only portfolio by only {gain:.1%} "
-                "(the dependent leg adds nothing)"
-            )
+    reason = _divergence(criterion, Xv, theta, scale, float(result.fun))
     if reason:
         result.diverged = True
         warnings.warn(
@@ -403,7 +391,7 @@ def _optimise_beta(
             stacklevel=stacklevel,
         )
         beta = np.full(Xv.shape[1], np.nan)
-    elif criterion is ar1_slope and result.fun >= 0.0:
+    elif method == "min_half_life" and result.fun >= 0.0:
         # the minimum half-life is infinite: no mean-reverting spread exists
         result.diverged = True
         warnings.warn(
@@ -416,6 +404,29 @@ def _optimise_beta(
     else:
         beta = theta * scale
     return beta, result
+
+
+def _divergence(
+    criterion: Callable[[np.ndarray], float],
+    Xv: np.ndarray,
+    theta: np.ndarray,
+    scale: np.ndarray,
+    best: float,
+) -> str:
+    """Why the optimum ``theta`` (criterion ``best``) of the search over hedge legs ``Xv`` in
+    ``scale`` units is divergent, or "" if it is not."""
+    if not np.isfinite(theta).all() or not np.isfinite(best):
+        return "the search returned non-finite values"
+    if np.abs(theta).max() > DIVERGENCE_THETA:
+        return f"hedge legs reached {np.abs(theta).max():.3g}x the dependent leg's volatility"
+    limit = criterion(-(Xv @ (theta * scale)))  # theta -> infinity along the same direction
+    gain = (limit - best) / max(abs(limit), 1e-12)
+    if gain < MIN_IMPROVEMENT:
+        return (
+            f"the optimum beats the hedge-legs-only portfolio by only {gain:.1%} "
+            "(the dependent leg adds nothing)"
+        )
+    return ""
 
 
 def get_minimum_hl_hedge_ratio(
@@ -432,7 +443,7 @@ def get_minimum_hl_hedge_ratio(
     ``options`` go to ``scipy.optimize.minimize`` (BFGS).
     """
     y, X = _split_legs(price_data, dependent_variable)
-    ratios, residuals, result = _optimise_ratio(y, X, ar1_slope, "minimum half-life", options)
+    ratios, residuals, result = _optimise_ratio(y, X, "min_half_life", options)
     return ratios, X, y, residuals, result
 
 
@@ -447,7 +458,7 @@ def get_adf_optimal_hedge_ratio(
     smooth). ``options`` go to ``scipy.optimize.minimize`` (BFGS).
     """
     y, X = _split_legs(price_data, dependent_variable)
-    ratios, residuals, result = _optimise_ratio(y, X, adf_statistic, "minimum ADF", options)
+    ratios, residuals, result = _optimise_ratio(y, X, "min_adf", options)
     return ratios, X, y, residuals, result
 
 
@@ -467,10 +478,8 @@ def hedge_ratio_array(method: str, values: np.ndarray, add_constant: bool = Fals
         return _johansen_beta(P)
     if method == "box_tiao":
         return _box_tiao_beta(P)
-    if method == "min_half_life":
-        return _optimise_beta(P[:, 0], P[:, 1:], ar1_slope, "minimum half-life", None)[0]
-    if method == "min_adf":
-        return _optimise_beta(P[:, 0], P[:, 1:], adf_statistic, "minimum ADF", None)[0]
+    if method in _SEARCHES:
+        return _optimise_beta(P[:, 0], P[:, 1:], method, None)[0]
     raise ValueError(f"unknown hedge-ratio method {method!r}; choose one of {list(METHODS)}")
 
 

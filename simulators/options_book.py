@@ -23,11 +23,8 @@ from numba import njit
 
 from simulators.black_scholes import (
     bs_d1_scalar,
-    bs_delta,
     bs_delta_scalar,
-    bs_gamma,
     bs_gamma_scalar,
-    bs_price,
     bs_price_scalar,
     norm_cdf_scalar,
 )
@@ -98,13 +95,6 @@ class OptionsBook:
         return cls(legs, float(cfg.get("notional", 0.0)), float(cfg.get("r", 0.0)), float(cfg.get("q", 0.0)))
 
     # -- arrays for the compiled marking loop -----------------------------------------
-    def _leg_arrays(self):
-        is_call = np.array([leg.is_call for leg in self.legs], dtype=np.bool_)
-        strike = np.array([leg.strike for leg in self.legs], dtype=np.float64)
-        expiry = np.array([leg.expiry_days / 365.0 for leg in self.legs], dtype=np.float64)
-        qty = np.array([leg.quantity for leg in self.legs], dtype=np.float64)
-        return is_call, strike, expiry, qty
-
     def _leg_groups(self):
         """Legs merged by (strike, expiry): call and put quantities per group."""
         groups: dict[tuple[float, float], list[float]] = {}
@@ -119,52 +109,26 @@ class OptionsBook:
             np.array([groups[k][1] for k in keys]),
         )
 
-    def _mark(self, kernel, legs, spot, iv, times_s) -> np.ndarray:
-        """Run a compiled marking ``kernel`` over every (path, tick) of ``spot``."""
+    def _mark(self, what: int, spot, iv, times_s) -> np.ndarray:
+        """Mark ``what`` (delta, gamma or value) at every (path, tick) of ``spot``."""
         spot, iv = _as2d(spot), _as2d(iv)
         t_years = np.asarray(times_s, dtype=np.float64) / SECONDS_PER_YEAR
         out = np.empty_like(spot)
-        kernel(spot, iv, t_years, *legs, self.r, self.q, out)
+        _mark_book(what, spot, iv, t_years, *self._leg_groups(), self.r, self.q, out)
         return out
 
     def delta(self, spot: np.ndarray, iv: np.ndarray, times_s: np.ndarray) -> np.ndarray:
         """Book delta (underlying units) at every (path, tick): shape of ``spot``."""
-        return self._mark(_mark_delta, self._leg_groups(), spot, iv, times_s)
+        return self._mark(_DELTA, spot, iv, times_s)
 
     def value(self, spot: np.ndarray, iv: np.ndarray, times_s: np.ndarray) -> np.ndarray:
         """Book value (USD, long positive) at every (path, tick): shape of ``spot``."""
-        return self._mark(_mark_value, self._leg_arrays(), spot, iv, times_s)
+        return self._mark(_VALUE, spot, iv, times_s)
 
     def gamma(self, spot: np.ndarray, iv: np.ndarray, times_s: np.ndarray) -> np.ndarray:
         """Book gamma (underlying units per USD of spot) at every (path, tick): the Whalley-Wilmott
         band's width follows it."""
-        return self._mark(_mark_gamma, self._leg_groups(), spot, iv, times_s)
-
-    def gamma_numpy(self, spot, iv, times_s) -> np.ndarray:
-        """Book gamma with the vectorised numpy formulas (an independent check of ``gamma``)."""
-        t_years = np.asarray(times_s, dtype=np.float64) / SECONDS_PER_YEAR
-        return sum(
-            leg.quantity * bs_gamma(spot, leg.strike, leg.expiry_days / 365.0 - t_years, iv, self.r, self.q)
-            for leg in self.legs
-        )
-
-    def value_numpy(self, spot, iv, times_s) -> np.ndarray:
-        """Book value with the vectorised numpy formulas (an independent check of ``value``)."""
-        t_years = np.asarray(times_s, dtype=np.float64) / SECONDS_PER_YEAR
-        return sum(
-            leg.quantity
-            * bs_price(spot, leg.strike, leg.expiry_days / 365.0 - t_years, iv, self.r, self.q, leg.is_call)
-            for leg in self.legs
-        )
-
-    def delta_numpy(self, spot, iv, times_s) -> np.ndarray:
-        """Book delta with the vectorised numpy formulas (an independent check of ``delta``)."""
-        t_years = np.asarray(times_s, dtype=np.float64) / SECONDS_PER_YEAR
-        return sum(
-            leg.quantity
-            * bs_delta(spot, leg.strike, leg.expiry_days / 365.0 - t_years, iv, self.r, self.q, leg.is_call)
-            for leg in self.legs
-        )
+        return self._mark(_GAMMA, spot, iv, times_s)
 
 
 def _as2d(a: np.ndarray) -> np.ndarray:
@@ -174,10 +138,36 @@ def _as2d(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
+# What a compiled mark computes: one value for a whole call, so the branch on it predicts perfectly.
+_DELTA, _GAMMA, _VALUE = 0, 1, 2
+
+
+@njit(cache=True, inline="always")
+def _group_mark(what, s, strike, tau, sig, r, q, qcall, qput):
+    """Delta, gamma or value of ``qcall`` calls and ``qput`` puts of one (strike, expiry).
+
+    A call and a put of a group share d1 (put delta = call delta - exp(-q tau)), so a
+    straddle's delta costs one N(d1); they share gamma outright."""
+    if what == _GAMMA:
+        return (qcall + qput) * bs_gamma_scalar(s, strike, tau, sig, r, q)
+    if what == _VALUE:
+        v = 0.0
+        if qcall != 0.0:
+            v += qcall * bs_price_scalar(s, strike, tau, sig, r, q, True)
+        if qput != 0.0:
+            v += qput * bs_price_scalar(s, strike, tau, sig, r, q, False)
+        return v
+    if tau <= 0.0 or sig <= 0.0:
+        return qcall * bs_delta_scalar(s, strike, tau, sig, r, q, True) + qput * bs_delta_scalar(
+            s, strike, tau, sig, r, q, False
+        )
+    nd1 = norm_cdf_scalar(bs_d1_scalar(s, strike, tau, sig, r, q))
+    return math.exp(-q * tau) * ((qcall + qput) * nd1 - qput)
+
+
 @njit(cache=True)
-def _mark_delta(spot, iv, t_years, g_strike, g_expiry, g_qcall, g_qput, r, q, out):
-    """Book delta over (path, tick). Legs are grouped by (strike, expiry): a call and a put of
-    a group share d1 (put delta = call delta - exp(-q tau)), so a straddle costs one N(d1)."""
+def _mark_book(what, spot, iv, t_years, g_strike, g_expiry, g_qcall, g_qput, r, q, out):
+    """Sum :func:`_group_mark` over the leg groups at every (path, tick)."""
     n_paths, n = spot.shape
     for p in range(n_paths):
         for t in range(n):
@@ -186,38 +176,5 @@ def _mark_delta(spot, iv, t_years, g_strike, g_expiry, g_qcall, g_qput, r, q, ou
             acc = 0.0
             for j in range(g_strike.size):
                 tau = g_expiry[j] - t_years[t]
-                if tau <= 0.0 or sig <= 0.0:
-                    acc += g_qcall[j] * bs_delta_scalar(s, g_strike[j], tau, sig, r, q, True)
-                    acc += g_qput[j] * bs_delta_scalar(s, g_strike[j], tau, sig, r, q, False)
-                else:
-                    nd1 = norm_cdf_scalar(bs_d1_scalar(s, g_strike[j], tau, sig, r, q))
-                    acc += math.exp(-q * tau) * ((g_qcall[j] + g_qput[j]) * nd1 - g_qput[j])
-            out[p, t] = acc
-
-
-@njit(cache=True)
-def _mark_gamma(spot, iv, t_years, g_strike, g_expiry, g_qcall, g_qput, r, q, out):
-    """Book gamma over (path, tick); a call and a put of one (strike, expiry) share it."""
-    n_paths, n = spot.shape
-    for p in range(n_paths):
-        for t in range(n):
-            s = spot[p, t]
-            sig = iv[p, t]
-            acc = 0.0
-            for j in range(g_strike.size):
-                tau = g_expiry[j] - t_years[t]
-                acc += (g_qcall[j] + g_qput[j]) * bs_gamma_scalar(s, g_strike[j], tau, sig, r, q)
-            out[p, t] = acc
-
-
-@njit(cache=True)
-def _mark_value(spot, iv, t_years, is_call, strike, expiry, qty, r, q, out):
-    n_paths, n = spot.shape
-    for p in range(n_paths):
-        for t in range(n):
-            acc = 0.0
-            for j in range(strike.size):
-                acc += qty[j] * bs_price_scalar(
-                    spot[p, t], strike[j], expiry[j] - t_years[t], iv[p, t], r, q, is_call[j]
-                )
+                acc += _group_mark(what, s, g_strike[j], tau, sig, r, q, g_qcall[j], g_qput[j])
             out[p, t] = acc

@@ -24,6 +24,7 @@ import torch
 
 from simulators._numerics import PathGrid
 from simulators.black_scholes import bs_delta, bs_price
+from simulators.heston import HestonParams
 
 SPLITS: tuple[str, ...] = ("train", "val", "select", "test")
 
@@ -49,101 +50,87 @@ class Paths(PathGrid):
             0.0, self.maturity, self.n_steps + 1, dtype=self.spot.dtype, device=self.spot.device
         )
 
-    def to(self, device: torch.device | str) -> Paths:
-        return Paths(self.spot.to(device), self.variance.to(device), self.maturity)
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> Paths:
+        """The same paths on ``device`` (and in ``dtype`` if given)."""
+        return Paths(
+            self.spot.to(device=device, dtype=dtype),
+            self.variance.to(device=device, dtype=dtype),
+            self.maturity,
+        )
 
 
-def _check_grid(n_paths: int, n_steps: int, maturity: float, s0: float) -> None:
-    if n_paths < 1:
-        raise ValueError(f"n_paths must be >= 1, got {n_paths}")
-    if n_steps < 1:
-        raise ValueError(f"n_steps must be >= 1, got {n_steps}")
-    if not maturity > 0:
-        raise ValueError(f"maturity must be > 0, got {maturity}")
-    if not s0 > 0:
-        raise ValueError(f"s0 must be > 0, got {s0}")
+@dataclass(frozen=True)
+class PathSpec:
+    """What every path model draws: ``n_paths`` paths of ``n_steps`` hedging intervals over
+    ``maturity`` years, from spot ``s0`` with real-world drift ``mu``."""
+
+    n_paths: int
+    n_steps: int
+    maturity: float
+    s0: float = 100.0
+    mu: float = 0.0
+
+    def __post_init__(self) -> None:
+        needs = {
+            "n_paths >= 1": self.n_paths >= 1,
+            "n_steps >= 1": self.n_steps >= 1,
+            "maturity > 0": self.maturity > 0,
+            "s0 > 0": self.s0 > 0,
+        }
+        unmet = [need for need, met in needs.items() if not met]
+        if unmet:
+            raise ValueError(f"path spec needs {', '.join(unmet)}; got {self}")
+
+    @property
+    def dt(self) -> float:
+        return self.maturity / self.n_steps
 
 
-def simulate_gbm(
-    n_paths: int,
-    n_steps: int,
-    maturity: float,
-    *,
-    s0: float = 100.0,
-    sigma: float = 0.2,
-    mu: float = 0.0,
-    generator: torch.Generator | None = None,
-    device: str | torch.device = "cpu",
-    dtype: torch.dtype = torch.float32,
-) -> Paths:
+# Both models draw in float64 on the CPU with the CPU generator, so a seed gives the same paths
+# on every device; :func:`simulate` moves them to the device and dtype asked for.
+
+
+def simulate_gbm(spec: PathSpec, sigma: float = 0.2, generator: torch.Generator | None = None) -> Paths:
     """Geometric Brownian motion, exact in distribution: S_{k+1} = S_k exp((mu - s^2/2) dt + s sqrt(dt) Z)."""
-    _check_grid(n_paths, n_steps, maturity, s0)
     if not sigma > 0:
         raise ValueError(f"sigma must be > 0, got {sigma}")
-    device = torch.device(device)
-    dt = maturity / n_steps
-    # Draw on CPU with the CPU generator, then move: reproducible across devices.
-    z = torch.randn(n_paths, n_steps, generator=generator, dtype=torch.float64)
-    incr = (mu - 0.5 * sigma**2) * dt + sigma * math.sqrt(dt) * z
+    n_paths, dt = spec.n_paths, spec.dt
+    z = torch.randn(n_paths, spec.n_steps, generator=generator, dtype=torch.float64)
+    incr = (spec.mu - 0.5 * sigma**2) * dt + sigma * math.sqrt(dt) * z
     log_s = torch.cat([torch.zeros(n_paths, 1, dtype=torch.float64), incr.cumsum(dim=1)], dim=1)
-    spot = s0 * torch.exp(log_s)
-    variance = torch.full_like(spot, sigma**2)
-    return Paths(
-        spot.to(device=device, dtype=dtype), variance.to(device=device, dtype=dtype), float(maturity)
-    )
+    spot = spec.s0 * torch.exp(log_s)
+    return Paths(spot, torch.full_like(spot, sigma**2), float(spec.maturity))
 
 
 def simulate_heston(
-    n_paths: int,
-    n_steps: int,
-    maturity: float,
-    *,
-    s0: float = 100.0,
-    v0: float = 0.04,
-    kappa: float = 2.0,
-    theta: float = 0.04,
-    xi: float = 0.5,
-    rho: float = -0.7,
-    mu: float = 0.0,
-    substeps: int = 4,
-    generator: torch.Generator | None = None,
-    device: str | torch.device = "cpu",
-    dtype: torch.dtype = torch.float32,
+    spec: PathSpec, params: HestonParams, substeps: int = 4, generator: torch.Generator | None = None
 ) -> Paths:
     """Heston paths by full-truncation Euler (Lord et al. 2010) on a grid ``substeps`` finer.
 
     dv = kappa (theta - v+) dt + xi sqrt(v+) dW2;  d log S = (mu - v+/2) dt + sqrt(v+) dW1,
     corr(dW1, dW2) = rho, v+ = max(v, 0). The reported variance is v+ at each hedging time.
     """
-    _check_grid(n_paths, n_steps, maturity, s0)
-    if v0 < 0 or theta < 0 or kappa < 0 or xi < 0:
-        raise ValueError("heston v0, kappa, theta, xi must be >= 0")
-    if not -1.0 <= rho <= 1.0:
-        raise ValueError(f"heston rho must be in [-1, 1], got {rho}")
     if substeps < 1:
         raise ValueError(f"substeps must be >= 1, got {substeps}")
-    device = torch.device(device)
-    m = n_steps * substeps
-    h = maturity / m
+    n_paths, m, rho = spec.n_paths, spec.n_steps * substeps, params.rho
+    h = spec.maturity / m
     z1 = torch.randn(n_paths, m, generator=generator, dtype=torch.float64)
     z2 = torch.randn(n_paths, m, generator=generator, dtype=torch.float64)
     zv = rho * z1 + math.sqrt(max(1.0 - rho * rho, 0.0)) * z2
-    log_s = torch.full((n_paths,), math.log(s0), dtype=torch.float64)
-    v = torch.full((n_paths,), float(v0), dtype=torch.float64)
+    log_s = torch.full((n_paths,), math.log(spec.s0), dtype=torch.float64)
+    v = torch.full((n_paths,), float(params.v0), dtype=torch.float64)
     spot = [torch.exp(log_s)]
     var = [v.clamp(min=0.0)]
     sqrt_h = math.sqrt(h)
     for j in range(m):
         vp = v.clamp(min=0.0)
         sv = vp.sqrt()
-        log_s = log_s + (mu - 0.5 * vp) * h + sv * sqrt_h * z1[:, j]
-        v = v + kappa * (theta - vp) * h + xi * sv * sqrt_h * zv[:, j]
+        log_s = log_s + (spec.mu - 0.5 * vp) * h + sv * sqrt_h * z1[:, j]
+        v = v + params.kappa * (params.theta - vp) * h + params.xi * sv * sqrt_h * zv[:, j]
         if (j + 1) % substeps == 0:
             spot.append(torch.exp(log_s))
             var.append(v.clamp(min=0.0))
-    s = torch.stack(spot, dim=1)
-    vv = torch.stack(var, dim=1)
-    return Paths(s.to(device=device, dtype=dtype), vv.to(device=device, dtype=dtype), float(maturity))
+    return Paths(torch.stack(spot, dim=1), torch.stack(var, dim=1), float(spec.maturity))
 
 
 def derive_seed(seed: int, split: str) -> int:
@@ -165,32 +152,21 @@ def simulate(
     """Paths of the model named by ``market["model"]`` (``gbm`` or ``heston``) from a market config."""
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     model = market.get("model", "heston")
-    common = {
-        "s0": float(market.get("s0", 100.0)),
-        "mu": float(market.get("mu", 0.0)),
-        "generator": gen,
-        "device": device,
-        "dtype": dtype,
-    }
-    n_steps = int(market["n_steps"])
-    maturity = float(market["maturity"])
+    spec = PathSpec(
+        n_paths,
+        int(market["n_steps"]),
+        float(market["maturity"]),
+        s0=float(market.get("s0", 100.0)),
+        mu=float(market.get("mu", 0.0)),
+    )
     if model == "gbm":
-        return simulate_gbm(n_paths, n_steps, maturity, sigma=float(market["sigma"]), **common)
-    if model == "heston":
-        hp = dict(market.get("heston", {}))
-        return simulate_heston(
-            n_paths,
-            n_steps,
-            maturity,
-            v0=float(hp.get("v0", 0.04)),
-            kappa=float(hp.get("kappa", 2.0)),
-            theta=float(hp.get("theta", 0.04)),
-            xi=float(hp.get("xi", 0.5)),
-            rho=float(hp.get("rho", -0.7)),
-            substeps=int(market.get("substeps", 4)),
-            **common,
-        )
-    raise ValueError(f"market.model must be 'gbm' or 'heston', got {model!r}")
+        paths = simulate_gbm(spec, float(market["sigma"]), gen)
+    elif model == "heston":
+        params = HestonParams.from_config(market.get("heston") or {})
+        paths = simulate_heston(spec, params, int(market.get("substeps", 4)), gen)
+    else:
+        raise ValueError(f"market.model must be 'gbm' or 'heston', got {model!r}")
+    return paths.to(device, dtype)
 
 
 def make_datasets(

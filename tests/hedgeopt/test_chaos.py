@@ -1,4 +1,4 @@
-"""A short run of the fault-injection script (benchmarks/chaos.py runs the full 20-round loop)."""
+"""A short run of the fault-injection script (benchmarks/bench_chaos.py runs the full 20-round loop)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_two_chaos_rounds_lose_nothing_and_break_nothing(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("chaos", ROOT / "benchmarks" / "chaos.py")
+    spec = importlib.util.spec_from_file_location("bench_chaos", ROOT / "benchmarks" / "bench_chaos.py")
     chaos = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(chaos)
     # seed 2 draws, in round 2, a journal line cut with its newline, a locked MLflow store and a

@@ -25,6 +25,7 @@ from simulators.deep_hedger import (
 )
 from simulators.heston import HestonParams, heston_call_price
 from simulators.sv_paths import (
+    PathSpec,
     bs_call_price,
     bs_delta_hedge,
     call_payoff,
@@ -78,7 +79,7 @@ def test_bs_delta_on_fine_steps_replicates_the_call() -> None:
     stds = {}
     for n_steps in (25, 400):
         gen = torch.Generator().manual_seed(7)
-        paths = simulate_gbm(n_paths, n_steps, T, s0=s0, sigma=sigma, generator=gen, dtype=torch.float64)
+        paths = simulate_gbm(PathSpec(n_paths, n_steps, T, s0=s0), sigma, gen)
         payoff = call_payoff(paths.spot[:, -1], k)
         pnl = terminal_pnl(paths.spot, bs_delta_hedge(paths, k), payoff, p0, 0.0)
         stds[n_steps] = float(pnl.std())
@@ -93,19 +94,8 @@ def test_bs_delta_on_fine_steps_replicates_the_call() -> None:
 
 def test_heston_moments_and_seeds() -> None:
     gen = torch.Generator().manual_seed(3)
-    p = simulate_heston(
-        20000,
-        20,
-        0.5,
-        v0=0.09,
-        kappa=2.0,
-        theta=0.04,
-        xi=0.3,
-        rho=-0.7,
-        substeps=5,
-        generator=gen,
-        dtype=torch.float64,
-    )
+    params = HestonParams(v0=0.09, kappa=2.0, theta=0.04, xi=0.3, rho=-0.7)
+    p = simulate_heston(PathSpec(20000, 20, 0.5), params, substeps=5, generator=gen)
     assert float(p.spot[:, -1].mean()) == pytest.approx(100.0, abs=0.35)  # martingale (mu = 0)
     expected_v = 0.04 + (0.09 - 0.04) * math.exp(-2.0 * 0.5)
     assert float(p.variance[:, -1].mean()) == pytest.approx(expected_v, rel=0.03)
@@ -122,7 +112,7 @@ def test_heston_moments_and_seeds() -> None:
 
 def test_features_are_causal() -> None:
     gen = torch.Generator().manual_seed(0)
-    p = simulate_gbm(3, 4, 1.0, generator=gen, dtype=torch.float64)
+    p = simulate_gbm(PathSpec(3, 4, 1.0), generator=gen)
     f = hedge_features(p)
     assert f.shape == (3, 4, 4)
     assert torch.allclose(f[:, :, 0], p.spot[:, :-1] / p.spot[:, :1])

@@ -16,7 +16,7 @@ from simulators.heston import (
     min_variance_delta,
 )
 from simulators.sv_hedges import banded_hedges, whalley_wilmott_half_width
-from simulators.sv_paths import bs_call_price, simulate_heston
+from simulators.sv_paths import PathSpec, bs_call_price, simulate_heston
 
 torch.set_num_threads(1)
 STUDY = HestonParams(v0=0.04, kappa=2.0, theta=0.04, xi=0.5, rho=-0.7)
@@ -32,19 +32,7 @@ def test_heston_price_matches_published_reference() -> None:
 def test_heston_price_matches_monte_carlo_within_three_standard_errors() -> None:
     n = 60_000
     gen = torch.Generator().manual_seed(2024)
-    paths = simulate_heston(
-        n,
-        25,
-        0.25,
-        generator=gen,
-        substeps=4,
-        dtype=torch.float64,
-        v0=STUDY.v0,
-        kappa=STUDY.kappa,
-        theta=STUDY.theta,
-        xi=STUDY.xi,
-        rho=STUDY.rho,
-    )
+    paths = simulate_heston(PathSpec(n, 25, 0.25), STUDY, substeps=4, generator=gen)
     s_T = paths.spot[:, -1].numpy()
     payoff = np.maximum(s_T - 100.0, 0.0)
     # the martingale S_T - S_0 (zero mean, known exactly) as a control variate

@@ -5,21 +5,105 @@ import math
 import numpy as np
 import pytest
 
-from simulators.black_scholes import bs_price
+from simulators.black_scholes import bs_delta, bs_gamma, bs_price
 from simulators.crypto_perp import SECONDS_PER_YEAR, CryptoPerpParams, simulate_paths
 from simulators.delta_hedging import (
     CostModel,
     HedgeInputs,
     HedgePolicy,
     build_hedge_inputs,
-    hedge_path_reference,
     run_hedge,
+    sample_ticks,
 )
 from simulators.delta_hedging_metrics import aggregate_metrics, path_metrics
 from simulators.options_book import OptionLeg, OptionsBook
 
 NOTIONAL = 1_000_000.0
 NO_COSTS = CostModel(0.0, 0.0)
+
+
+def reference_marks(book: OptionsBook, s: float, vol: float, time_s: float) -> tuple[float, float, float]:
+    """Book value, delta and gamma at one tick, leg by leg with the numpy Black-Scholes functions."""
+    value = delta = gamma = 0.0
+    tau_t = time_s / SECONDS_PER_YEAR
+    for leg in book.legs:
+        tau = leg.expiry_days / 365.0 - tau_t
+        value += leg.quantity * float(bs_price(s, leg.strike, tau, vol, book.r, book.q, leg.is_call))
+        delta += leg.quantity * float(bs_delta(s, leg.strike, tau, vol, book.r, book.q, leg.is_call))
+        gamma += leg.quantity * float(bs_gamma(s, leg.strike, tau, vol, book.r, book.q))
+    return value, delta, gamma
+
+
+def hedge_path_reference(
+    spot: np.ndarray,
+    iv: np.ndarray,
+    times: np.ndarray,
+    funding_idx: np.ndarray,
+    funding_rate: np.ndarray,
+    book: OptionsBook,
+    policy: HedgePolicy,
+    costs: CostModel,
+    sample_seconds: float,
+) -> dict:
+    """Plain-Python hedge of ONE path from raw market data (slow): an independent check of the
+    compiled kernel.
+
+    Marks the book with the vectorised numpy Black-Scholes functions tick by tick, so it also
+    checks the compiled marking. Returns the same quantities as one row of ``HedgeResult``.
+    """
+    n = len(spot) - 1
+    tick = float(times[1] - times[0])
+    cadence = policy.cadence_ticks(tick)
+    samples = {int(k) for k in sample_ticks(n, tick, sample_seconds)}
+    funding_at = {int(k): float(rate) for k, rate in zip(funding_idx, funding_rate, strict=False)}
+
+    v0, _, _ = reference_marks(book, spot[0], iv[0], times[0])
+    position = 0.0
+    hedge_pnl = funding = cost = traded = exposure = 0.0
+    count = 0
+    last_hedge_tick: int | None = None
+    last_hedge_spot = float(spot[0])
+    pnl_samples = []
+    for t in range(n + 1):
+        s = float(spot[t])
+        if t > 0:
+            hedge_pnl += position * (s - float(spot[t - 1]))
+        if t in funding_at:
+            funding += -position * s * funding_at[t]
+        value, book_delta, gamma = reference_marks(book, spot[t], iv[t], times[t])
+        if t < n:
+            target = -policy.hedge_ratio * book_delta
+            half = policy.half_width(s, gamma, book.notional, costs.rate)
+            cadence_due = last_hedge_tick is None or t - last_hedge_tick >= cadence
+            move_breach = abs(s / last_hedge_spot - 1.0) > policy.gamma_scalp_threshold
+            band_breach = abs(position - target) > half
+            if cadence_due or move_breach or band_breach:
+                goal = target
+                if policy.rehedge_to == "band_edge" and not (cadence_due or move_breach):
+                    goal = target + math.copysign(half, position - target)
+                trade = goal - position
+                limit = policy.max_hedge_per_interval * book.notional / s
+                trade = max(-limit, min(limit, trade))
+                if trade != 0.0:
+                    cost += abs(trade) * s * costs.rate
+                    traded += abs(trade) * s
+                    position += trade
+                    count += 1
+                last_hedge_tick = t
+                last_hedge_spot = s
+            exposure += abs(book_delta + position) * s / book.notional
+        if t in samples:
+            pnl_samples.append(value - v0 + hedge_pnl + funding - cost)
+    return {
+        "pnl": np.array(pnl_samples),
+        "costs": cost,
+        "funding": funding,
+        "hedge_pnl": hedge_pnl,
+        "book_pnl": value - v0,
+        "traded_notional": traded,
+        "hedge_count": count,
+        "mean_abs_net_delta": exposure / n,
+    }
 
 
 def straddle(sign: float = -1.0, expiry_days: float = 30.0, s0: float = 50_000.0) -> OptionsBook:

@@ -17,7 +17,7 @@ best.json parse. A round failing any check but the lost count is *broken*. It en
 
 and exits 1 unless both are 0.
 
-    python benchmarks/chaos.py [--rounds 20] [--seed 0] [--keep DIR]
+    python benchmarks/bench_chaos.py [--rounds 20] [--seed 0] [--keep DIR]
 """
 
 from __future__ import annotations
