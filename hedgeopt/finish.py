@@ -30,6 +30,7 @@ from hedgeopt.storage import (
     mask_url,
 )
 from hedgeopt.tracking import Tracker, results_table
+from hedgeopt.workdir import staging_dir
 from hedgeopt.worker import run_task
 
 
@@ -82,7 +83,7 @@ def finish_study(
     best_params = dict(best.params)
     in_sample = trial_metrics(best)
 
-    out_dir = Path("mlruns") / ".staging" / invocation / "_study"
+    out_dir = staging_dir(settings.workdir, invocation) / "_study"
     out_dir.mkdir(parents=True, exist_ok=True)
     trials_info = [
         {"number": t.number, "state": t.state.name, "params": dict(t.params), "metrics": trial_metrics(t)}

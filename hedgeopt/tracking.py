@@ -24,6 +24,7 @@ from hedgeopt.mlflow_extras import source_tags
 from hedgeopt.mlflow_store import is_local, relocate_copied_store, store_lock, use_wal
 from hedgeopt.protocol import flatten as flatten
 from hedgeopt.protocol import nest as nest
+from hedgeopt.workdir import artifacts_dir
 
 ROLE = "hedgeopt.role"
 TRIAL_NUMBER = "hedgeopt.trial_number"
@@ -46,7 +47,9 @@ def _param_value(v: Any) -> str:
 class Tracker:
     """The MLflow side of one invocation."""
 
-    def __init__(self, tracking_uri: str, experiment: str, artifact_location: str | None) -> None:
+    def __init__(
+        self, tracking_uri: str, experiment: str, artifact_location: str | None, workdir: str
+    ) -> None:
         # MLflow's usage telemetry wraps every client call (a few ms each) and phones home
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
         import mlflow
@@ -55,6 +58,7 @@ class Tracker:
 
         self._mlflow = mlflow
         self.tracking_uri = tracking_uri
+        self.artifacts = artifacts_dir(workdir)  # a local store's, when artifact_location is null
         # With a tracking server MLflow prints "View run at <tracking URI>" for every run it
         # ends: noise over the progress bar, and a leak of any password in the URI.
         os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
@@ -65,7 +69,9 @@ class Tracker:
             else:
                 self.experiment_id = exp.experiment_id
                 if artifact_location is None:
-                    relocate_copied_store(tracking_uri, exp.experiment_id, exp.artifact_location)
+                    relocate_copied_store(
+                        tracking_uri, exp.experiment_id, exp.artifact_location, self.artifacts
+                    )
             if exp is None or EXPERIMENT_KIND not in exp.tags:
                 # without it MLflow 3's UI opens the experiment on a GenAI traces overview
                 self.client.set_experiment_tag(self.experiment_id, EXPERIMENT_KIND, MODEL_TRAINING)
@@ -77,7 +83,7 @@ class Tracker:
     def _create_experiment(self, experiment: str, artifact_location: str | None) -> str:
         location = artifact_location
         if location is None and is_local(self.tracking_uri):
-            location = (Path("mlruns") / "artifacts").resolve().as_uri()
+            location = self.artifacts.resolve().as_uri()
         try:
             return self.client.create_experiment(experiment, artifact_location=location)
         except Exception:  # created by a concurrent invocation
