@@ -202,7 +202,8 @@ def _check_sampling(
 ) -> int:
     """Check the sampler and pruner; returns ``n_trials``, capped at the grid's size for a grid.
 
-    Building the sampler is its check (its arguments are the class's own); nothing keeps it.
+    The sampler is built here only to check its arguments (they are the class's own); each
+    worker builds the one it uses, with its own seed.
     """
     sampler_cfg, pruner_cfg = cfg.get("sampler"), cfg.get("pruner")
     try:
