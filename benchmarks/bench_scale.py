@@ -102,9 +102,7 @@ def load(storage: str | None, cwd: Path):
     from hedgeopt.storage import open_storage, resolve_storage
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    spec = resolve_storage(storage, "toy")
-    if spec.kind == "journal":
-        spec = resolve_storage(str(cwd / spec.url), "toy")
+    spec = resolve_storage(storage, "toy", workdir=cwd / "mlruns")  # the CLI's default workdir
     return optuna.load_study(study_name="toy", storage=open_storage(spec))
 
 

@@ -20,20 +20,9 @@ def _error(msg: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    import logging
-
-    for name in ("mlflow", "alembic", "optuna"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    import signal
-
-    def _terminate(signum: int, frame: object) -> None:  # SIGTERM stops like Ctrl-C
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _terminate)
+    _quiet_libraries()
     from hedgeopt import console, errors
-    from hedgeopt.config import CONFIG_PATH_ENV, ConfigError, available_studies, compose
+    from hedgeopt.config import CONFIG_PATH_ENV, ConfigError, available_studies
     from hedgeopt.usage import USAGE, parse
 
     try:
@@ -66,6 +55,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(USAGE, file=sys.stderr)
         print("studies: " + ", ".join(available_studies()), file=sys.stderr)
         return _error("no study given: add +study=NAME")
+    return _run(args)
+
+
+def _quiet_libraries() -> None:
+    """Library logging at WARNING, and SIGTERM stops the run like Ctrl-C."""
+    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    import logging
+
+    for name in ("mlflow", "alembic", "optuna"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    import signal
+
+    def _terminate(signum: int, frame: object) -> None:  # SIGTERM stops like Ctrl-C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+
+
+def _run(args: list[str]) -> int:
+    """Compose, validate (once: workers receive the result), check, then search or replay."""
+    from hedgeopt import errors
+    from hedgeopt.config import ConfigError, compose
+
     try:
         cfg = compose(args)
         from hedgeopt.settings import validate
@@ -75,13 +88,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if settings.replay is not None:
             from hedgeopt.export import ReplayError, read_replay
+            from hedgeopt.replay import run_replay
 
             try:
-                params = read_replay(settings.replay, space)
+                params = read_replay(settings.replay, space)  # the one read of the file's params
             except ReplayError as exc:
                 return _error(str(exc))
             preflight.check(settings, search=False)
-            return runner.run_replay(cfg, settings, space, params)
+            return run_replay(cfg, settings, params)
         preflight.check(settings)
         return runner.run_study(cfg, settings, space)
     except ConfigError as exc:

@@ -35,7 +35,7 @@ DETERMINISTIC_PRUNERS = (
     "ThresholdPruner",
 )
 
-_STUDIES: dict[str, tuple[Any, Any]] = {}  # per worker process: (settings, study) by config key
+_STUDIES: dict[str, Any] = {}  # per worker process: the study, by config key
 
 
 def deterministic_mode(cfg: Mapping[str, Any]) -> bool:
@@ -83,16 +83,14 @@ def run_asked(task: Any, trial_id: int, params: dict[str, Any], batch: int) -> s
     from optuna.trial import TrialState
 
     from hedgeopt.samplers import build_pruner
-    from hedgeopt.settings import validate
     from hedgeopt.storage import open_storage
     from hedgeopt.worker import execute_trial, get_objective, limit_threads
 
-    cfg = task.config
-    cached = _STUDIES.get(task.config_key)
-    if cached is None:  # once per process: validation, the objective, the study
+    cfg, settings = task.config, task.settings  # validated by the parent
+    study = _STUDIES.get(task.config_key)
+    if study is None:  # once per process: the objective, the study
         limit_threads(task.inner_threads)
         optuna.logging.set_verbosity(optuna.logging.ERROR)
-        settings, _ = validate(cfg)
         get_objective(cfg, task.config_key)
         limit_threads(task.inner_threads)
         study = optuna.load_study(
@@ -101,8 +99,7 @@ def run_asked(task: Any, trial_id: int, params: dict[str, Any], batch: int) -> s
             pruner=build_pruner(cfg["pruner"]),
         )
         _STUDIES.clear()
-        _STUDIES[task.config_key] = cached = (settings, study)
-    settings, study = cached
+        _STUDIES[task.config_key] = study
     objective = get_objective(cfg, task.config_key)
     trial = optuna.Trial(study, trial_id)
     view = EarlierBatches(study, batch)
@@ -191,7 +188,7 @@ def run_batches(
     from hedgeopt.storage import count_trials, invocation_failures, slot_lock
 
     task, n_workers = tasks[0], len(tasks)
-    lock = slot_lock(settings.storage, settings.study_name)
+    lock = slot_lock(settings.storage, settings.study_name, settings.workdir)
     restarts = 0
     try:
         while True:
@@ -215,9 +212,9 @@ def run_batches(
                 )
             except TerminatedWorkerError:
                 restarts += 1
-                from hedgeopt.runner import _stop_workers
+                from hedgeopt.worker_pool import stop_workers
 
-                _stop_workers()
+                stop_workers()
                 lost = _fail_unfinished(
                     study, [tid for tid, _ in asked], "worker lost: its process died during the trial"
                 )

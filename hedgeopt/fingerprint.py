@@ -195,7 +195,7 @@ def identify_study(study: Any, cfg: Mapping[str, Any], settings: Any, say: Calla
 
     from hedgeopt.storage import slot_lock
 
-    lock = slot_lock(settings.storage, settings.study_name)
+    lock = slot_lock(settings.storage, settings.study_name, settings.workdir)
     lock.acquire()
     try:
         notes = check(study, cfg, settings.study_name, settings.storage.masked)

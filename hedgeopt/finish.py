@@ -31,6 +31,7 @@ from hedgeopt.storage import (
 )
 from hedgeopt.summary import study_summary
 from hedgeopt.tracking import Tracker, results_table
+from hedgeopt.workdir import staging_dir
 from hedgeopt.worker import run_task
 
 
@@ -87,7 +88,7 @@ def finish_study(
     counts = state_counts(trials)
     tracker.log_metrics(invocation, {f"trials_{k.lower()}": v for k, v in counts.items()})
     outcome = select_best(study, trials, counts, invocation, settings)
-    out_dir = Path("mlruns") / ".staging" / invocation / "_study"
+    out_dir = staging_dir(settings.workdir, invocation) / "_study"
     best_dir = out_dir / "best"
     best_dir.mkdir(parents=True, exist_ok=True)
     score_best(outcome, study, inv, n_workers, inner, out_dir)

@@ -13,6 +13,7 @@ SETTINGS_KEYS = (
     "n_jobs",
     "timeout",
     "seed",
+    "workdir",
     "storage",
     "max_failures",
     "heartbeat_interval",

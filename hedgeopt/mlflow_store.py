@@ -9,22 +9,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-def relocate_copied_store(uri: str, experiment_id: str, location: str) -> bool:
+def relocate_copied_store(uri: str, experiment_id: str, location: str, artifacts: Path) -> bool:
     """Point an experiment of a copied (or moved) working directory at its own artifacts.
 
     MLflow stores the artifact location as an absolute path, so a copy of a working directory
-    would keep logging into the original's ``mlruns/artifacts``. When the SQLite store lies in
-    this directory's ``mlruns/`` and the experiment uses the default layout of another
-    directory, the experiment and its runs are re-pointed here (the copy holds their files).
+    would keep logging into the original's ``artifacts`` folder (the workdir's, by default).
+    When the SQLite store lies beside ``artifacts`` and the experiment uses the same layout in
+    another directory, the experiment and its runs are re-pointed here (the copy holds their
+    files).
     """
     if not uri.startswith("sqlite:///"):
         return False
-    here = (Path("mlruns") / "artifacts").resolve()
+    here = artifacts.resolve()
     db = Path(uri[len("sqlite:///") :]).resolve()
     if db.parent != here.parent:
         return False
     old = location[len("file://") :] if location.startswith("file://") else location
-    if not old.startswith("/") or Path(old) == here or Path(old).parts[-2:] != ("mlruns", "artifacts"):
+    if not old.startswith("/") or Path(old) == here or Path(old).parts[-2:] != here.parts[-2:]:
         return False
     import sqlite3
     import sys

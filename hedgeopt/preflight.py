@@ -41,7 +41,7 @@ def check(settings: StudySettings, *, search: bool = True) -> None:
     register_secret(settings.tracking_uri)
     register_secret(settings.storage.url)
     check_tracking(settings.tracking_uri)
-    writable_dir(Path("mlruns"), "the working directory (mlruns/)")
+    writable_dir(Path(settings.workdir), "workdir")
     if search:
         check_storage(settings)
         writable_dir(Path(settings.export_dir), "export_dir")

@@ -33,6 +33,7 @@ class StudySettings:
     n_jobs: int
     timeout: float | None
     seed: int
+    workdir: str
     storage: StorageSpec
     tracking_uri: str
     artifact_location: str | None
@@ -65,7 +66,11 @@ def _int(cfg: Mapping[str, Any], key: str, *, minimum: int | None = None) -> int
 
 
 def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
-    """Check the composed config; returns the settings and the parsed search space."""
+    """Check the composed config; returns the settings and the parsed search space.
+
+    Called once, in the parent: worker processes receive both (they pickle) and never
+    validate again.
+    """
     name = cfg.get("study_name")
     if not isinstance(name, str) or not _NAME.match(name):
         raise ConfigError(f"study_name must be a name of letters, digits, '_', '-' or '.', got {name!r}")
@@ -73,6 +78,45 @@ def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
     n_jobs = _int(cfg, "n_jobs", minimum=-1)
     if n_jobs == 0:
         raise ConfigError("n_jobs must be a positive number of workers or -1 (one per core)")
+    timeout = _timeout(cfg)
+    seed = _int(cfg, "seed", minimum=0)
+    max_failures = _int(cfg, "max_failures", minimum=1)
+    for key in ("heartbeat_interval", "grace_period"):
+        _int(cfg, key, minimum=1)
+    workdir = _folder(cfg, "workdir")
+    storage = _storage(cfg, name, workdir)
+    tracking_uri = _tracking_uri(cfg)
+    export_dir = _folder(cfg, "export_dir")
+    metrics, directions = _metrics(cfg)
+    target, cls = _objective_class(cfg)
+    try:
+        space = SearchSpace.from_config(cfg.get("search_space"), cfg)
+    except SearchSpaceError as exc:
+        raise ConfigError(str(exc)) from exc
+    _check_tunable(space, cls, target)
+    n_trials = _check_sampling(cfg, space, seed, len(metrics), n_trials)
+    settings = StudySettings(
+        study_name=name,
+        n_trials=n_trials,
+        n_jobs=n_jobs,
+        timeout=timeout,
+        seed=seed,
+        workdir=workdir,
+        storage=storage,
+        tracking_uri=tracking_uri,
+        artifact_location=cfg["mlflow"].get("artifact_location"),
+        export_dir=export_dir,
+        max_failures=max_failures,
+        metrics=metrics,
+        directions=directions,
+        objective_target=target,
+        progress=bool(cfg.get("progress", True)),
+        replay=_replay(cfg),
+    )
+    return settings, space
+
+
+def _timeout(cfg: Mapping[str, Any]) -> float | None:
     timeout = cfg.get("timeout")
     if timeout is not None and (
         isinstance(timeout, bool)
@@ -81,24 +125,33 @@ def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
         or timeout <= 0
     ):
         raise ConfigError(f"timeout must be a positive number of seconds or null, got {timeout!r}")
-    seed = _int(cfg, "seed", minimum=0)
-    max_failures = _int(cfg, "max_failures", minimum=1)
-    for key in ("heartbeat_interval", "grace_period"):
-        _int(cfg, key, minimum=1)
+    return None if timeout is None else float(timeout)
 
+
+def _folder(cfg: Mapping[str, Any], key: str) -> str:
+    value = cfg.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{key} must be a folder path")
+    return value
+
+
+def _storage(cfg: Mapping[str, Any], name: str, workdir: str) -> StorageSpec:
     storage_value = cfg.get("storage")
     if storage_value is not None and not isinstance(storage_value, str):
         raise ConfigError("storage must be an Optuna storage URL, a journal file path or null")
     try:
-        storage = resolve_storage(
+        return resolve_storage(
             storage_value,
             name,
+            workdir=workdir,
             heartbeat_interval=cfg["heartbeat_interval"],
             grace_period=cfg["grace_period"],
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
 
+
+def _tracking_uri(cfg: Mapping[str, Any]) -> str:
     mlflow_cfg = cfg.get("mlflow")
     if (
         not isinstance(mlflow_cfg, Mapping)
@@ -112,10 +165,10 @@ def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
         raise ConfigError(
             f"mlflow.tracking_uri must be a URI such as sqlite:///mlruns/mlflow.db, got {tracking_uri!r}"
         )
-    export_dir = cfg.get("export_dir")
-    if not isinstance(export_dir, str) or not export_dir.strip():
-        raise ConfigError("export_dir must be a folder path")
+    return tracking_uri
 
+
+def _metrics(cfg: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     metrics = cfg.get("metrics")
     directions = cfg.get("directions")
     if not isinstance(metrics, list) or not metrics or not all(isinstance(m, str) for m in metrics):
@@ -127,7 +180,10 @@ def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
     for d in directions:
         if d not in ("minimize", "maximize"):
             raise ConfigError(f"directions: {d!r} is not minimize or maximize")
+    return tuple(metrics), tuple(directions)
 
+
+def _objective_class(cfg: Mapping[str, Any]) -> tuple[str, type]:
     objective = cfg.get("objective")
     if not isinstance(objective, Mapping) or not isinstance(objective.get("_target_"), str):
         raise ConfigError("objective._target_ must name the study's objective class")
@@ -138,25 +194,32 @@ def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
         raise ConfigError(f"objective._target_: cannot import {target!r}: {_first(exc)}") from exc
     if not (isinstance(cls, type) and issubclass(cls, Objective)):
         raise ConfigError(f"objective._target_: {target!r} is not a hedgeopt Objective")
+    return target, cls
 
-    try:
-        space = SearchSpace.from_config(cfg.get("search_space"), cfg)
-    except SearchSpaceError as exc:
-        raise ConfigError(str(exc)) from exc
-    _check_tunable(space, cls, target)
 
+def _check_sampling(
+    cfg: Mapping[str, Any], space: SearchSpace, seed: int, n_metrics: int, n_trials: int
+) -> int:
+    """Check the sampler and pruner; returns ``n_trials``, capped at the grid's size for a grid.
+
+    The sampler is built here only to check its arguments (they are the class's own); each
+    worker builds the one it uses, with its own seed.
+    """
     sampler_cfg, pruner_cfg = cfg.get("sampler"), cfg.get("pruner")
     try:
         build_sampler(sampler_cfg or {}, space, seed)
         build_pruner(pruner_cfg or {})
     except (ValueError, SearchSpaceError) as exc:
         raise ConfigError(str(exc)) from exc
-    if len(metrics) > 1 and not is_nop(pruner_cfg or {}):
+    if n_metrics > 1 and not is_nop(pruner_cfg or {}):
         raise ConfigError("pruner: Optuna's pruners do not support multi-objective studies; use pruner=none")
     if is_grid(sampler_cfg or {}):
         # The grid sampler visits each point once; more trials than points would repeat them.
-        n_trials = min(n_trials, space.grid_size())
+        return min(n_trials, space.grid_size())
+    return n_trials
 
+
+def _replay(cfg: Mapping[str, Any]) -> str | None:
     replay = cfg.get("replay")
     if replay is not None and not isinstance(replay, str):
         raise ConfigError("replay must be the path of an exported best.yaml")
@@ -164,25 +227,7 @@ def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
         raise ConfigError(f"replay: {replay!r} is a folder; give the path of an exported best.yaml")
     if replay is not None and not os.path.isfile(replay):
         raise ConfigError(f"replay: no such file {replay!r}")
-
-    settings = StudySettings(
-        study_name=name,
-        n_trials=n_trials,
-        n_jobs=n_jobs,
-        timeout=None if timeout is None else float(timeout),
-        seed=seed,
-        storage=storage,
-        tracking_uri=tracking_uri,
-        artifact_location=mlflow_cfg.get("artifact_location"),
-        export_dir=export_dir,
-        max_failures=max_failures,
-        metrics=tuple(metrics),
-        directions=tuple(directions),
-        objective_target=target,
-        progress=bool(cfg.get("progress", True)),
-        replay=replay,
-    )
-    return settings, space
+    return replay
 
 
 def _check_tunable(space: SearchSpace, cls: type, target: str) -> None:

@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hedgeopt.workdir import slot_lock_path
+
 if TYPE_CHECKING:
     from hedgeopt.storage import StorageSpec
 
@@ -103,8 +105,8 @@ class RedisSlotLock(SlotLock):
                 pass
 
 
-def slot_lock(spec: StorageSpec, study_name: str) -> SlotLock:
-    """The slot lock that suits ``spec``."""
+def slot_lock(spec: StorageSpec, study_name: str, workdir: str | Path) -> SlotLock:
+    """The slot lock that suits ``spec`` (a lock file of its own goes under ``workdir``)."""
     if spec.kind == "journal":
         return FileSlotLock(Path(str(spec.url) + ".slots.lock"))
     if spec.kind == "redis":
@@ -117,4 +119,4 @@ def slot_lock(spec: StorageSpec, study_name: str) -> SlotLock:
         return FileSlotLock(Path(db + ".slots.lock"))
     # Other RDBs: serialise within this machine; across machines counts may overshoot.
     safe = hashlib.sha256(spec.url.encode()).hexdigest()[:16]
-    return FileSlotLock(Path("mlruns") / "optuna" / f"{safe}.slots.lock")
+    return FileSlotLock(slot_lock_path(workdir, safe))

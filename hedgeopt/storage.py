@@ -2,7 +2,7 @@
 
 ``storage`` is either an Optuna RDB URL (``sqlite:///...``, ``postgresql://...``,
 ``mysql://...``), a Redis URL (``redis://host:port/db``, a Redis journal), or a file path
-(a journal file). ``null`` means the embedded default ``mlruns/optuna/<study_name>.journal``.
+(a journal file). ``null`` means the embedded default ``{workdir}/optuna/<study_name>.journal``.
 
 Exact trial counts: Optuna creates a trial before it runs it, so workers that each check
 "enough trials yet?" and then ask race each other and overshoot. hedgeopt serialises the
@@ -41,6 +41,7 @@ from hedgeopt.slot_locks import PostgresSlotLock as PostgresSlotLock
 from hedgeopt.slot_locks import RedisSlotLock as RedisSlotLock
 from hedgeopt.slot_locks import SlotLock as SlotLock
 from hedgeopt.slot_locks import slot_lock as slot_lock
+from hedgeopt.workdir import journal_path
 
 __all__ = ["JournalDamaged", "mask_url", "open_storage", "repair_journal", "resolve_storage"]
 
@@ -85,13 +86,13 @@ def resolve_storage(
     storage: str | None,
     study_name: str,
     *,
+    workdir: str | Path,
     heartbeat_interval: int | None = None,
     grace_period: int | None = None,
 ) -> StorageSpec:
     """Turn the ``storage`` config value into a :class:`StorageSpec` (does not open it)."""
     if storage is None or str(storage).strip() == "":
-        path = Path("mlruns") / "optuna" / f"{study_name}.journal"
-        return StorageSpec(str(path), "journal")
+        return StorageSpec(str(journal_path(workdir, study_name)), "journal")
     url = str(storage).strip()
     if has_scheme(url):
         scheme = url.split("://", 1)[0].lower()

@@ -35,6 +35,7 @@ from hedgeopt.run_record import (
     param_value,
     trial_run,
 )
+from hedgeopt.workdir import artifacts_dir
 
 EXPERIMENT_KIND, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
 
@@ -42,12 +43,15 @@ EXPERIMENT_KIND, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_develop
 class Tracker:
     """The MLflow side of one invocation."""
 
-    def __init__(self, tracking_uri: str, experiment: str, artifact_location: str | None) -> None:
+    def __init__(
+        self, tracking_uri: str, experiment: str, artifact_location: str | None, workdir: str
+    ) -> None:
         # MLflow's usage telemetry wraps every client call (a few ms each) and phones home
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
         from hedgeopt.store_template import open_client
 
         self.tracking_uri = tracking_uri
+        self.artifacts = artifacts_dir(workdir)  # a local store's, when artifact_location is null
         # With a tracking server MLflow prints "View run at <tracking URI>" for every run it
         # ends: noise over the progress bar, and a leak of any password in the URI.
         os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
@@ -58,7 +62,9 @@ class Tracker:
             else:
                 self.experiment_id = exp.experiment_id
                 if artifact_location is None:
-                    relocate_copied_store(tracking_uri, exp.experiment_id, exp.artifact_location)
+                    relocate_copied_store(
+                        tracking_uri, exp.experiment_id, exp.artifact_location, self.artifacts
+                    )
             if exp is None or EXPERIMENT_KIND not in exp.tags:
                 # without it MLflow 3's UI opens the experiment on a GenAI traces overview
                 self.client.set_experiment_tag(self.experiment_id, EXPERIMENT_KIND, MODEL_TRAINING)
@@ -70,7 +76,7 @@ class Tracker:
     def _create_experiment(self, experiment: str, artifact_location: str | None) -> str:
         location = artifact_location
         if location is None and is_local(self.tracking_uri):
-            location = (Path("mlruns") / "artifacts").resolve().as_uri()
+            location = self.artifacts.resolve().as_uri()
         try:
             return self.client.create_experiment(experiment, artifact_location=location)
         except Exception:  # created by a concurrent invocation

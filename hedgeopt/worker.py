@@ -19,7 +19,11 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hedgeopt.search_space import SearchSpace
+    from hedgeopt.settings import StudySettings
 
 _OBJECTIVES: dict[str, Any] = {}  # objective instances cached per worker process
 
@@ -35,10 +39,12 @@ THREAD_ENV = (
 
 @dataclass(frozen=True)
 class WorkerTask:
-    """Everything a worker needs; picklable."""
+    """Everything a worker needs, validated once by the parent; picklable (loky sends it)."""
 
     config: dict[str, Any]
     config_key: str
+    settings: StudySettings
+    space: SearchSpace
     worker: int
     sampler_seed: int
     invocation: str
@@ -125,40 +131,20 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import optuna
 
-    from hedgeopt.samplers import build_pruner, build_sampler, is_grid
-    from hedgeopt.settings import validate
-    from hedgeopt.storage import (
-        count_trials,
-        fail_stale,
-        invocation_failures,
-        open_storage,
-        reap_orphans,
-        slot_lock,
-    )
+    from hedgeopt.storage import count_trials, fail_stale, invocation_failures, reap_orphans, slot_lock
 
     limit_threads(task.inner_threads)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    cfg = task.config
-    settings, space = validate(cfg)
-    objective = get_objective(cfg, task.config_key)
+    settings = task.settings  # validated by the parent
+    objective = get_objective(task.config, task.config_key)
     limit_threads(task.inner_threads)  # again: the objective may have imported torch or numba
-
-    storage = open_storage(settings.storage)
-    study = optuna.load_study(
-        study_name=settings.study_name,
-        storage=storage,
-        # GridSampler shuffles its grid with the seed: every worker must share one order.
-        sampler=build_sampler(
-            cfg["sampler"], space, settings.seed if is_grid(cfg["sampler"]) else task.sampler_seed
-        ),
-        pruner=build_pruner(cfg["pruner"]),
-    )
-    lock = slot_lock(settings.storage, settings.study_name)
+    study = _load_study(task)
+    lock = slot_lock(settings.storage, settings.study_name, settings.workdir)
     done = {"complete": 0, "pruned": 0, "failed": 0}
 
     def wrapped(trial: optuna.Trial) -> Any:
         lock.release()  # the trial exists: let the next worker claim a slot
-        return execute_trial(trial, space.suggest, objective, settings, task, done)
+        return execute_trial(trial, task.space.suggest, objective, settings, task, done)
 
     try:
         while True:
@@ -185,6 +171,24 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
     finally:
         lock.close()
     return done
+
+
+def _load_study(task: WorkerTask) -> Any:
+    """The shared study, with this worker's seeded sampler and the study's pruner."""
+    import optuna
+
+    from hedgeopt.samplers import build_pruner, build_sampler, is_grid
+    from hedgeopt.storage import open_storage
+
+    sampler_cfg, settings = task.config["sampler"], task.settings
+    # GridSampler shuffles its grid with the seed: every worker must share one order.
+    seed = settings.seed if is_grid(sampler_cfg) else task.sampler_seed
+    return optuna.load_study(
+        study_name=settings.study_name,
+        storage=open_storage(settings.storage),
+        sampler=build_sampler(sampler_cfg, task.space, seed),
+        pruner=build_pruner(task.config["pruner"]),
+    )
 
 
 def execute_trial(

@@ -54,10 +54,11 @@ def start_cli(cwd: Path, *args: str) -> subprocess.Popen:
 
 
 class Store:
-    """Read access to the MLflow store and Optuna journal a CLI run left in ``cwd``."""
+    """Read access to the MLflow store and Optuna journal a CLI run left in ``cwd``'s workdir."""
 
-    def __init__(self, cwd: Path) -> None:
+    def __init__(self, cwd: Path, workdir: str | Path = "mlruns") -> None:
         self.cwd = cwd
+        self.root = cwd / workdir  # an absolute workdir stays as it is
 
     @functools.cached_property
     def client(self):
@@ -65,7 +66,7 @@ class Store:
         creating it would race MLflow's table creation ("table ... already exists")."""
         from mlflow import MlflowClient
 
-        return MlflowClient(f"sqlite:///{self.cwd}/mlruns/mlflow.db")
+        return MlflowClient(f"sqlite:///{self.root}/mlflow.db")
 
     def runs(self, experiment: str, role: str | None = None) -> list:
         exp = self.client.get_experiment_by_name(experiment)
@@ -79,9 +80,7 @@ class Store:
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend
 
-        storage = JournalStorage(
-            JournalFileBackend(str(self.cwd / "mlruns" / "optuna" / f"{study_name}.journal"))
-        )
+        storage = JournalStorage(JournalFileBackend(str(self.root / "optuna" / f"{study_name}.journal")))
         return optuna.load_study(study_name=study_name, storage=storage).trials
 
 

@@ -172,6 +172,32 @@ def test_grid_sampler_visits_each_point_once(workdir: Path):
     ]
     expected = {(x, n, k) for x in (-1.0, 1.0, 3.0) for n in (2, 3) for k in ("a", "b")}
     assert set(points) == expected and len(points) == len(expected)
+    # the parent run logs the n_trials in effect: the grid's 12 points, not the 100 asked
+    [parent] = Store(workdir).runs("toy", "study")
+    assert parent.data.params["n_trials"] == "12"
+
+
+def test_the_workdir_key_moves_everything_a_run_writes_out_of_mlruns(workdir: Path):
+    other = workdir.parent / "elsewhere"  # absolute, outside the working directory
+    r = run_cli(workdir, "+study=toy", "n_trials=4", "n_jobs=2", f"workdir={other}")
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert sorted(os.listdir(workdir)) == ["exports"]  # no mlruns/ here: only export_dir
+    assert (other / "optuna" / "toy.journal").is_file() and (other / "mlflow.db").is_file()
+    assert not any((other / ".staging").iterdir())  # staged trial artifacts, logged and removed
+    store = Store(workdir, other)
+    assert len(store.trials("toy")) == 4
+    exp = store.client.get_experiment_by_name("toy")
+    assert exp.artifact_location == (other / "artifacts").as_uri()
+    trials = store.runs("toy", "trial")
+    assert len(trials) == 4
+    for run in trials:
+        assert run.info.artifact_uri.startswith((other / "artifacts").as_uri())
+        assert (other / "artifacts" / run.info.run_id / "artifacts" / "trial.yaml").is_file()
+
+    r = run_cli(workdir, "+study=toy", f"workdir={other}", "+replay=exports/toy/best.yaml")
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert len(store.runs("toy", "replay")) == 1
+    assert sorted(os.listdir(workdir)) == ["exports"]
 
 
 def test_ctrl_c_stops_cleanly_and_the_next_invocation_resumes(workdir: Path):

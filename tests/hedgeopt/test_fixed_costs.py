@@ -110,7 +110,7 @@ def _view(client, run_id: str) -> dict:
 def test_trial_runs_written_to_sqlite_read_back_as_the_mlflow_client_writes_them(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HEDGEOPT_CACHE_DIR", str(tmp_path / "cache"))
-    tracker = Tracker(f"sqlite:///{tmp_path}/mlruns/mlflow.db", "same", None)
+    tracker = Tracker(f"sqlite:///{tmp_path}/mlruns/mlflow.db", "same", None, "mlruns")
     tracker.dataset = {"name": "prices.csv", "digest": "abc123", "source": "prices.csv", "rows": 10}
     tracker.start_parent("parent", {"p": 1}, {})
     writer = SqliteRunWriter.open(tracker)
@@ -141,7 +141,7 @@ def test_the_trial_logger_falls_back_to_the_mlflow_client_on_a_schema_it_does_no
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HEDGEOPT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(tl, "_COLUMNS", {**tl._COLUMNS, "runs": (*tl._COLUMNS["runs"], "new_column")})
-    tracker = Tracker(f"sqlite:///{tmp_path}/mlruns/mlflow.db", "files", None)
+    tracker = Tracker(f"sqlite:///{tmp_path}/mlruns/mlflow.db", "files", None, "mlruns")
     tracker.start_parent("parent", {}, {})
     logger = TrialLogger(tracker, ("loss",), ("minimize",))
     assert logger.writer is None
@@ -213,12 +213,12 @@ def test_a_new_store_from_the_template_is_the_store_mlflow_makes(tmp_path, monke
     monkeypatch.setenv("HEDGEOPT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
     first = tmp_path / "a" / "mlflow.db"
-    Tracker(f"sqlite:///{first}", "exp", None)  # made by MLflow's migrations; leaves the template
+    Tracker(f"sqlite:///{first}", "exp", None, "mlruns")  # made by MLflow's migrations; leaves the template
     template = store_template.template_path()
     assert template is not None and template.is_file()
     second = tmp_path / "b" / "mlflow.db"
     assert store_template.seed(f"sqlite:///{tmp_path}/probe.db")  # the template is used ...
-    tracker = Tracker(f"sqlite:///{second}", "exp", None)
+    tracker = Tracker(f"sqlite:///{second}", "exp", None, "mlruns")
     assert _schema(first) == _schema(second)  # ... and gives the same schema and revision
     default = tracker.client.get_experiment("0")  # MLflow's own default experiment, made afresh
     assert default.name == "Default" and str(tmp_path / "a") not in default.artifact_location
@@ -239,7 +239,7 @@ def test_a_template_mlflow_refuses_is_dropped_and_the_store_made_as_usual(tmp_pa
     con.execute("INSERT INTO alembic_version VALUES ('0000deadbeef')")
     con.commit()
     con.close()
-    tracker = Tracker(f"sqlite:///{tmp_path}/s/mlflow.db", "exp", None)
+    tracker = Tracker(f"sqlite:///{tmp_path}/s/mlflow.db", "exp", None, "mlruns")
     assert tracker.client.get_experiment_by_name("exp") is not None
     assert template.is_file() and _schema(template)[1] != [("0000deadbeef",)]  # rebuilt from MLflow's
 

@@ -327,7 +327,7 @@ def test_a_copied_working_directory_logs_artifacts_into_the_copy(tmp_path, monke
     original.mkdir()
     monkeypatch.chdir(original)
     # absolute URIs: MLflow caches one store per URI string in a process
-    tracker = Tracker(f"sqlite:///{original}/mlruns/mlflow.db", "demo", None)
+    tracker = Tracker(f"sqlite:///{original}/mlruns/mlflow.db", "demo", None, "mlruns")
     first = tracker.start_parent("first", {}, {})
     tracker.log_text(first, "one", "a.txt")
     tracker.finish(first, "FINISHED")
@@ -335,7 +335,7 @@ def test_a_copied_working_directory_logs_artifacts_into_the_copy(tmp_path, monke
     before = sorted(p.relative_to(original) for p in original.rglob("*") if p.is_file())
 
     monkeypatch.chdir(copy)
-    tracker = Tracker(f"sqlite:///{copy}/mlruns/mlflow.db", "demo", None)
+    tracker = Tracker(f"sqlite:///{copy}/mlruns/mlflow.db", "demo", None, "mlruns")
     assert "was copied or moved" in capsys.readouterr().err
     second = tracker.start_parent("second", {}, {})
     tracker.log_text(second, "two", "b.txt")

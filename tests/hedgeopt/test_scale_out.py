@@ -89,7 +89,9 @@ def _study(url: str, name: str = "toy"):
     from hedgeopt.storage import open_storage, resolve_storage
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    return optuna.load_study(study_name=name, storage=open_storage(resolve_storage(url, name)))
+    return optuna.load_study(
+        study_name=name, storage=open_storage(resolve_storage(url, name, workdir="mlruns"))
+    )
 
 
 def _states(trials) -> dict[str, int]:
@@ -287,7 +289,7 @@ def tracking_server(tmp_path_factory):
         cur.execute(f"CREATE DATABASE {db}")
     from hedgeopt.storage import resolve_storage
 
-    backend = resolve_storage(f"postgresql://{user}@{PG_HOST}:{PG_PORT}/{db}", "x").url
+    backend = resolve_storage(f"postgresql://{user}@{PG_HOST}:{PG_PORT}/{db}", "x", workdir="mlruns").url
     artifacts = tmp_path_factory.mktemp("served-artifacts")
     port = _free_port()
     log = open(artifacts.parent / "mlflow-server.log", "w")

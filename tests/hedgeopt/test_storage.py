@@ -33,19 +33,19 @@ def test_mask_url_hides_passwords_only():
     ],
 )
 def test_resolve_storage_kinds(value, kind):
-    spec = st.resolve_storage(value, "demo", heartbeat_interval=10, grace_period=30)
+    spec = st.resolve_storage(value, "demo", workdir="mlruns", heartbeat_interval=10, grace_period=30)
     assert spec.kind == kind
     if value is None:
-        assert spec.url.endswith("mlruns/optuna/demo.journal")
+        assert spec.url == "mlruns/optuna/demo.journal"
 
 
 def test_resolve_storage_rejects_unknown_schemes():
     with pytest.raises(ValueError, match="unsupported URL scheme 'ftp'"):
-        st.resolve_storage("ftp://h/x", "demo")
+        st.resolve_storage("ftp://h/x", "demo", workdir="mlruns")
 
 
 def _journal_study(tmp_path):
-    spec = st.resolve_storage(str(tmp_path / "s.journal"), "s")
+    spec = st.resolve_storage(str(tmp_path / "s.journal"), "s", workdir=tmp_path)
     return optuna.create_study(study_name="s", storage=st.open_storage(spec))
 
 

@@ -1,0 +1,32 @@
+"""hedgeopt's own folder (the ``workdir`` key) and the paths derived from it.
+
+Everything an invocation writes besides the exports lies under it by default: the Optuna
+journal and its slot locks, the MLflow store (``mlflow.tracking_uri`` interpolates
+``${workdir}``) and its artifacts, and the staging folders of trial artifacts. Each path has
+one helper here, so the layout is written down once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def journal_path(workdir: str | Path, study_name: str) -> Path:
+    """The default Optuna journal of ``study_name`` (``storage: null``)."""
+    return Path(workdir) / "optuna" / f"{study_name}.journal"
+
+
+def slot_lock_path(workdir: str | Path, name: str) -> Path:
+    """A slot-lock file for a storage that has no file of its own to sit beside."""
+    return Path(workdir) / "optuna" / f"{name}.slots.lock"
+
+
+def artifacts_dir(workdir: str | Path) -> Path:
+    """Where a local MLflow store keeps artifacts when ``mlflow.artifact_location`` is null."""
+    return Path(workdir) / "artifacts"
+
+
+def staging_dir(workdir: str | Path, invocation: str | None = None) -> Path:
+    """Trial artifacts waiting to be logged: the root, or one invocation's folder under it."""
+    root = Path(workdir) / ".staging"
+    return root if invocation is None else root / invocation
