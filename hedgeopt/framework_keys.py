@@ -40,8 +40,9 @@ IDENTITY_KEYS = frozenset({"seed", "metrics", "directions", "objective", "search
 #: Framework keys that do not change what a trial's value means (not in the study's identity).
 NOT_IDENTITY = FRAMEWORK_KEYS - IDENTITY_KEYS
 
-#: Settings outside the identity that stay in a worker's cache key: a worker caches its validated
-#: settings (the study's name, failure and heartbeat limits, run mode) with its objective.
+#: Settings outside the identity that stay in a worker's cache key (the study's name, failure and
+#: heartbeat limits, run mode): a worker process reused by another study with other such settings
+#: builds its objective afresh rather than share one keyed only by the domain.
 _WORKER_SETTINGS = frozenset(
     {"study_name", "max_failures", "heartbeat_interval", "grace_period", "deterministic", "resume"}
 )
