@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from hedgeopt.intermediate_values import step_metrics
 from hedgeopt.mlflow_extras import mlflow_dataset as mlflow_dataset
 from hedgeopt.mlflow_extras import results_table as results_table
 from hedgeopt.mlflow_extras import source_tags
@@ -280,9 +281,8 @@ class Tracker:
         if trial.values is not None:
             for name, value in zip(metric_names, trial.values, strict=False):
                 metrics.append(Metric("objective." + _metric_key(name), float(value), ts, 0))
-        first = metric_names[0]
-        for step, value in trial.user_attrs.get("hedgeopt.steps", []) or []:
-            metrics.append(Metric(_metric_key(f"{first}_by_step"), float(value), ts, int(step)))
+        for name, value, step in step_metrics(trial.user_attrs, metric_names[0]):
+            metrics.append(Metric(_metric_key(name), value, ts, step))
         self.client.log_batch(run_id, metrics=metrics[:1000], params=params[:100])
         self.log_dataset(run_id, "training")
         text = yaml.safe_dump(dict(overlay), sort_keys=False)

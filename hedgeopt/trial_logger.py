@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from hedgeopt.intermediate_values import step_metrics
 from hedgeopt.tracking import (
     FAIL_REASON,
     PARENT,
@@ -123,9 +124,8 @@ def trial_run(
     if trial.values is not None:
         for name, value in zip(metric_names, trial.values, strict=False):
             metrics.append(("objective." + _metric_key(name), float(value), ts, 0))
-    first = metric_names[0]
-    for step, value in trial.user_attrs.get("hedgeopt.steps", []) or []:
-        metrics.append((_metric_key(f"{first}_by_step"), float(value), ts, int(step)))
+    for name, value, step in step_metrics(trial.user_attrs, metric_names[0]):
+        metrics.append((_metric_key(name), value, ts, step))
     status = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED"}.get(state)
     if status is None:
         status = "FAILED" if trial.user_attrs.get("hedgeopt.counted") else "KILLED"

@@ -1,5 +1,5 @@
-"""Figures of the tail_hedge study on the judged SPY history (matplotlib, Agg backend), drawn from
-arrays the objective computes.
+"""Figures of the tail_hedge study on the judged SPY history, drawn from arrays the objective
+computes (the framework has selected matplotlib's Agg backend).
 
 * ``equity_curves.png``: value of the tuned overlay beside every baseline (log scale);
 * ``drawdowns.png``: their drawdowns from the running peak;
@@ -13,22 +13,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig: Any, path: Path) -> Path:
+def _finish(fig: Any, ax: Any, ylabel: str, title: str, path: Path) -> Path:
+    """Label, legend and grid the axes, then save and close the figure."""
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.25)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    _plt().close(fig)
+    plt.close(fig)
     return path
 
 
@@ -38,7 +35,6 @@ def history_figures(
     """The three figures from daily returns per strategy (``"tuned overlay"`` first) and the tuned
     overlay's daily ``premium``, ``put_pnl``, ``spread_cost`` and ``given_up`` (log growth given up
     against unhedged SPY), all over ``days``."""
-    plt = _plt()
     out_dir.mkdir(parents=True, exist_ok=True)
     wealth = {k: np.cumprod(1.0 + v) for k, v in series.items()}
     paths: list[Path] = []
@@ -47,20 +43,13 @@ def history_figures(
     for k, w in wealth.items():
         ax.plot(days, w, lw=1.8 if k == "tuned overlay" else 1.0, label=k)
     ax.set_yscale("log")
-    ax.set_ylabel("portfolio value (start = 1)")
-    ax.set_title("SPY with a tail overlay vs baselines, judged history")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.25)
-    paths.append(_save(fig, out_dir / "equity_curves.png"))
+    title = "SPY with a tail overlay vs baselines, judged history"
+    paths.append(_finish(fig, ax, "portfolio value (start = 1)", title, out_dir / "equity_curves.png"))
 
     fig, ax = plt.subplots(figsize=(11, 4))
     for k, w in wealth.items():
         ax.plot(days, w / np.maximum.accumulate(w) - 1.0, lw=1.8 if k == "tuned overlay" else 1.0, label=k)
-    ax.set_ylabel("drawdown")
-    ax.set_title("drawdowns from the running peak")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.25)
-    paths.append(_save(fig, out_dir / "drawdowns.png"))
+    paths.append(_finish(fig, ax, "drawdown", "drawdowns from the running peak", out_dir / "drawdowns.png"))
 
     fig, ax = plt.subplots(figsize=(11, 4.5))
     ax.plot(days, np.cumsum(protection["premium"]), label="premium paid (cumulative)")
@@ -68,9 +57,6 @@ def history_figures(
     ax.plot(days, np.cumsum(protection["spread_cost"]), label="spreads paid (cumulative)")
     ax.plot(days, np.cumsum(protection["given_up"]), ls="--", label="log growth given up vs unhedged SPY")
     ax.axhline(0.0, color="black", lw=0.6)
-    ax.set_ylabel("fraction of portfolio value")
-    ax.set_title("cost of protection over time (tuned overlay)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.25)
-    paths.append(_save(fig, out_dir / "protection_cost.png"))
+    title = "cost of protection over time (tuned overlay)"
+    paths.append(_finish(fig, ax, "fraction of portfolio value", title, out_dir / "protection_cost.png"))
     return paths

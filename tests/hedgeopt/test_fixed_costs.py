@@ -24,6 +24,7 @@ from optuna.trial import TrialState, create_trial
 
 from hedgeopt import store_template
 from hedgeopt.journal_io import QueuedJournalLock, set_user_attrs
+from hedgeopt.objective_builder import build_objective
 from hedgeopt.tracking import Tracker
 from hedgeopt.trial_logger import SqliteRunWriter, TrialLogger
 
@@ -266,7 +267,6 @@ def _study_run(workdir: Path) -> dict:
 @pytest.mark.slow
 def test_the_export_is_what_a_direct_computation_gives_and_the_same_every_run(tmp_path):
     from hedgeopt.config import compose
-    from objectives.delta_hedge import DeltaHedgeObjective
 
     first, second = tmp_path / "one", tmp_path / "two"
     first.mkdir()
@@ -277,7 +277,7 @@ def test_the_export_is_what_a_direct_computation_gives_and_the_same_every_run(tm
         assert doc[key] == again[key]  # same seed: same best params, same figures
     # every figure recomputed here, in this process, without workers, MLflow or the journal
     cfg = compose([a for a in SMALL if a != "+study=delta_hedge"] + ["+study=delta_hedge"])
-    objective = DeltaHedgeObjective(cfg)
+    objective = build_objective(cfg)
     params = {f"hedge.{k}": v for k, v in doc["hedge"].items()}
     perf = doc["performance"]
     expected_oos = objective.evaluate(params).metrics
