@@ -209,7 +209,8 @@ class Objective(ABC):
         """Figures for the best config, written under ``out_dir``; returns their paths.
 
         ``trials`` holds one mapping per finished trial: ``number``, ``state``, ``params``
-        and ``metrics``.
+        and ``metrics``. matplotlib's Agg backend is already selected (by the framework, before
+        the objective was built): draw and save, never select a backend or show.
         """
         return []
 

@@ -211,8 +211,8 @@ def _check_upper_bounds(space: SearchSpace, cls: type, target: str, cfg: Mapping
         numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
         if numbers and max(numbers) > bound:
             raise ConfigError(
-                f"search_space.{name} reaches {max(numbers)}, past {bound_key} = {bound} ({target} "
-                f"cannot score it); raise {bound_key} or lower the range"
+                f"search_space.{name} reaches {max(numbers)}, past {bound_key} = {bound} (its upper "
+                f"bound in {target}); raise {bound_key} or lower the range"
             )
 
 

@@ -44,7 +44,7 @@ def _trials() -> list[optuna.trial.FrozenTrial]:
                 "metric.loss": 0.25,
                 "metric.cost": float("inf"),
                 "metric.size": 3.0,
-                "hedgeopt.steps": [[0, 1.5], [1, 0.5], [2, float("nan")]],
+                "hedgeopt.steps": [["val_loss", 0, 1.5], ["val_loss", 1, 0.5], ["val_loss", 2, float("nan")]],
             },
         ),
         create_trial(
@@ -63,7 +63,7 @@ def _trials() -> list[optuna.trial.FrozenTrial]:
             state=TrialState.PRUNED,
             params={"a.x": -0.5, "a.n": 5},
             distributions=dists,
-            user_attrs={"hedgeopt.steps": [[0, 9.0]]},
+            user_attrs={"hedgeopt.steps": [[0, 9.0]]},  # an older journal's [step, value] rows
         ),
     ]
     for i, t in enumerate(out):
@@ -130,6 +130,8 @@ def test_trial_runs_written_to_sqlite_read_back_as_the_mlflow_client_writes_them
         a, b = _view(tracker.client, slow), _view(tracker.client, fast[t.number])
         assert a == b
         assert a["inputs"] and a["tags"]["mlflow.source.name"]  # dataset and source, both ways
+        steps = {0: {"val_loss_by_step"}, 3: {"loss_by_step"}}.get(t.number, set())  # 3: unnamed rows
+        assert {k for k in a["history"] if k.endswith("_by_step")} == steps
     # and the trials are found by what adoption and the export look for
     assert tracker.logged_trial_numbers() == {0, 1, 2, 3}
     assert tracker.trial_run_id(0) is not None
