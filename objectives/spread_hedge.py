@@ -229,34 +229,29 @@ class SpreadHedgeObjective(Objective):
         return result
 
     def baselines(self) -> dict[str, dict[str, Evaluation]]:
-        """Buy-and-hold the dependent leg, the OLS ratio with the default rule, and no trade."""
-        ols = SpreadSettings(
-            "ols", False, self.default.formation, self.default.trading, ZScoreRule(), self.default.cost_bps
-        )
-        return self._reference_strategies(
-            ("buy_and_hold", lambda lo, hi: buy_and_hold(self.values[lo - 1 : hi, 0], self.default.cost_bps)),
-            ("ols_default_rule", lambda lo, hi: self._run(ols, lo, hi)),
-        )
-
-    def _reference_strategies(
-        self,
-        held: tuple[str, Callable[[int, int], np.ndarray]],
-        traded: tuple[str, Callable[[int, int], Evaluation]],
-    ) -> dict[str, dict[str, Evaluation]]:
-        """Baselines on the searched and the held-out days: a buy-and-hold (daily returns of rows
-        ``lo..hi``), a traded reference (its evaluation) and no trade, each ``(name, of rows)``."""
-        out: dict[str, dict[str, Evaluation]] = {held[0]: {}, traded[0]: {}, "no_trade": {}}
-        for split, lo, hi in self.periods():
-            returns = held[1](lo, hi)
-            out[held[0]][split] = self._evaluation(returns, _plain_metrics(returns))
-            out[traded[0]][split] = traded[1](lo, hi)
-            flat = np.zeros(hi - lo)
-            out["no_trade"][split] = self._evaluation(flat, _plain_metrics(flat))
+        """The baselines of :meth:`_baselines_between` in sample and out of sample."""
+        out: dict[str, dict[str, Evaluation]] = {}
+        for split, (lo, hi) in (
+            ("in_sample", (self.warmup, self.split)),
+            ("out_of_sample", (self.split, len(self.values))),
+        ):
+            for name, evaluation in self._baselines_between(lo, hi).items():
+                out.setdefault(name, {})[split] = evaluation
         return out
 
-    def periods(self) -> tuple[tuple[str, int, int], ...]:
-        """``(split, first row, end row)`` of the searched (in-sample) and the held-out days."""
-        return ("in_sample", self.warmup, self.split), ("out_of_sample", self.split, len(self.values))
+    def _baselines_between(self, lo: int, hi: int) -> dict[str, Evaluation]:
+        """Buy-and-hold the dependent leg, the OLS ratio with the default rule, and no trade."""
+        d = self.default
+        ols = SpreadSettings("ols", False, d.formation, d.trading, ZScoreRule(), d.cost_bps)
+        return {
+            "buy_and_hold": self._plain(buy_and_hold(self.values[lo - 1 : hi, 0], d.cost_bps)),
+            "ols_default_rule": self._run(ols, lo, hi),
+            "no_trade": self._plain(np.zeros(hi - lo)),
+        }
+
+    def _plain(self, returns: np.ndarray) -> Evaluation:
+        """A baseline that is only daily returns (no trades to count)."""
+        return self._evaluation(returns, _plain_metrics(returns))
 
     def plots(
         self, best_params: Mapping[str, Any], trials: Sequence[Mapping[str, Any]], out_dir: Path
@@ -266,7 +261,7 @@ class SpreadHedgeObjective(Objective):
         s = self._settings(best_params)
         n, lo = len(self.values), self.warmup
         z, pos, returns = np.full(n - lo, np.nan), np.zeros(n - lo), np.zeros(n - lo)
-        for _, a, b in self.periods():
+        for a, b in ((lo, self.split), (self.split, n)):
             walk = walk_forward(self.estimator, s, a, b, diagnostics=False)
             returns[a - lo : b - lo] = walk.returns
             for (t, e), est in zip(trading_windows(a, b, s.trading), walk.estimates, strict=False):

@@ -96,18 +96,15 @@ class SpreadHedgeUniverseObjective(SpreadHedgeObjective):
             result.metrics.update(surrogate_summary(result.metrics[SCORE], sharpes))
         return result
 
-    def baselines(self) -> dict[str, dict[str, Evaluation]]:
+    def _baselines_between(self, lo: int, hi: int) -> dict[str, Evaluation]:
         """Equal-weight buy-and-hold of the universe, the pipeline with default settings, no trade."""
-        return self._reference_strategies(
-            (
-                "buy_and_hold_universe",
-                lambda lo, hi: equal_weight_buy_and_hold(self.values[lo - 1 : hi], self.default.cost_bps),
+        return {
+            "buy_and_hold_universe": self._plain(
+                equal_weight_buy_and_hold(self.values[lo - 1 : hi], self.default.cost_bps)
             ),
-            (
-                "default_pipeline",
-                lambda lo, hi: self._run_universe(self.default, self.default_selection, lo, hi),
-            ),
-        )
+            "default_pipeline": self._run_universe(self.default, self.default_selection, lo, hi),
+            "no_trade": self._plain(np.zeros(hi - lo)),
+        }
 
     def plots(
         self, best_params: Mapping[str, Any], trials: Sequence[Mapping[str, Any]], out_dir: Path
@@ -118,12 +115,10 @@ class SpreadHedgeUniverseObjective(SpreadHedgeObjective):
 
         s, sel = self._settings(best_params), self._selection(best_params)
         lo, n = self.warmup, len(self.values)
-        series = {
-            name: np.zeros(n - lo)
-            for name in ("tuned portfolio", "default pipeline", "equal-weight universe")
-        }
+        names = ("tuned portfolio", "default pipeline", "equal-weight universe")
+        series = {name: np.zeros(n - lo) for name in names}
         window_starts, pairs_traded = [], []
-        for _, a, b in self.periods():
+        for a, b in ((lo, self.split), (self.split, n)):
             walk = walk_forward_universe(self.backtest, s, sel, a, b)
             series["tuned portfolio"][a - lo : b - lo] = walk.returns
             window_starts += [self.prices.index[t] for t, _ in walk.windows]

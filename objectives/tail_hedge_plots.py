@@ -1,5 +1,5 @@
-"""Figures of the tail_hedge study on the judged SPY history, drawn from arrays the objective
-computes (the framework has selected matplotlib's Agg backend).
+"""Figures of the tail_hedge study on the judged SPY history (matplotlib, Agg backend), drawn from
+arrays the objective computes.
 
 * ``equity_curves.png``: value of the tuned overlay beside every baseline (log scale);
 * ``drawdowns.png``: their drawdowns from the running peak;
@@ -13,20 +13,36 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 
-def _finish(fig: Any, ax: Any, ylabel: str, title: str, path: Path) -> Path:
-    """Label, legend and grid the axes, then save and close the figure."""
+def _plt():
+    """pyplot on the Agg backend, which the framework selected before building the objective."""
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _plt().close(fig)
+    return path
+
+
+def _finish(ax: Any, ylabel: str, title: str) -> None:
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.25)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+
+
+def _per_strategy(days: Any, curves: Mapping[str, np.ndarray], height: float) -> tuple[Any, Any]:
+    """A figure with one line per strategy, the tuned overlay drawn thicker."""
+    fig, ax = _plt().subplots(figsize=(11, height))
+    for k, c in curves.items():
+        ax.plot(days, c, lw=1.8 if k == "tuned overlay" else 1.0, label=k)
+    return fig, ax
 
 
 def history_figures(
@@ -39,24 +55,22 @@ def history_figures(
     wealth = {k: np.cumprod(1.0 + v) for k, v in series.items()}
     paths: list[Path] = []
 
-    fig, ax = plt.subplots(figsize=(11, 5))
-    for k, w in wealth.items():
-        ax.plot(days, w, lw=1.8 if k == "tuned overlay" else 1.0, label=k)
+    fig, ax = _per_strategy(days, wealth, 5)
     ax.set_yscale("log")
-    title = "SPY with a tail overlay vs baselines, judged history"
-    paths.append(_finish(fig, ax, "portfolio value (start = 1)", title, out_dir / "equity_curves.png"))
+    _finish(ax, "portfolio value (start = 1)", "SPY with a tail overlay vs baselines, judged history")
+    paths.append(_save(fig, out_dir / "equity_curves.png"))
 
-    fig, ax = plt.subplots(figsize=(11, 4))
-    for k, w in wealth.items():
-        ax.plot(days, w / np.maximum.accumulate(w) - 1.0, lw=1.8 if k == "tuned overlay" else 1.0, label=k)
-    paths.append(_finish(fig, ax, "drawdown", "drawdowns from the running peak", out_dir / "drawdowns.png"))
+    drawdowns = {k: w / np.maximum.accumulate(w) - 1.0 for k, w in wealth.items()}
+    fig, ax = _per_strategy(days, drawdowns, 4)
+    _finish(ax, "drawdown", "drawdowns from the running peak")
+    paths.append(_save(fig, out_dir / "drawdowns.png"))
 
-    fig, ax = plt.subplots(figsize=(11, 4.5))
+    fig, ax = _plt().subplots(figsize=(11, 4.5))
     ax.plot(days, np.cumsum(protection["premium"]), label="premium paid (cumulative)")
     ax.plot(days, np.cumsum(protection["put_pnl"]), label="put leg result incl. spreads (cumulative)")
     ax.plot(days, np.cumsum(protection["spread_cost"]), label="spreads paid (cumulative)")
     ax.plot(days, np.cumsum(protection["given_up"]), ls="--", label="log growth given up vs unhedged SPY")
     ax.axhline(0.0, color="black", lw=0.6)
-    title = "cost of protection over time (tuned overlay)"
-    paths.append(_finish(fig, ax, "fraction of portfolio value", title, out_dir / "protection_cost.png"))
+    _finish(ax, "fraction of portfolio value", "cost of protection over time (tuned overlay)")
+    paths.append(_save(fig, out_dir / "protection_cost.png"))
     return paths
