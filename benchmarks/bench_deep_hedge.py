@@ -24,6 +24,7 @@ import time
 import torch
 
 from hedgeopt.config import compose
+from hedgeopt.objective_builder import build_objective
 from hedgeopt.protocol import NullReporter
 from hedgeopt.stats import SampleSet, assess
 from objectives.deep_hedge import DeepHedgeObjective
@@ -114,7 +115,7 @@ def bare_run(obj: DeepHedgeObjective, epochs: int) -> float:
 
 
 def quality(overrides: list[str], params: dict) -> None:
-    obj = DeepHedgeObjective(compose(["+study=deep_hedge", *overrides]))
+    obj = build_objective(compose(["+study=deep_hedge", *overrides]))
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         sel = obj(params, NullReporter(tmp))
@@ -155,7 +156,7 @@ def main() -> None:
     )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    obj = DeepHedgeObjective(compose(["+study=deep_hedge", "train.accelerator=cpu"]))
+    obj = build_objective(compose(["+study=deep_hedge", "train.accelerator=cpu"]))
     c = obj.config
     print(
         f"# model {c['model']['arch']} hidden {c['model']['hidden_size']}, {c['data']['n_train']} "

@@ -118,10 +118,10 @@ def main() -> None:
     )
 
     from hedgeopt.config import compose
+    from hedgeopt.objective_builder import build_objective
     from hedgeopt.protocol import NullReporter
-    from objectives.kalman_hedge import KalmanHedgeObjective
 
-    obj = KalmanHedgeObjective(compose(["+study=kalman_hedge"]))
+    obj = build_objective(compose(["+study=kalman_hedge"]))
     params = {"kalman.signal_to_noise": 1e-2, "kalman.observation_noise": 1e-3, "engine.rebalance": "weekly"}
     print(f"trial_ms={best_ms(lambda: obj(params, NullReporter()), 20):.2f}")
     t0 = time.perf_counter()

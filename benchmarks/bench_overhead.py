@@ -79,11 +79,16 @@ from hedgeopt.config import compose
 from hydra.utils import get_class
 cfg = compose(["+study=delta_hedge"])
 cls = get_class(cfg["objective"]["_target_"])
+try:
+    from hedgeopt.objective_builder import domain_config, study_context
+    args = (domain_config(cfg), study_context(cfg))
+except ImportError:  # a reference checkout from before objectives got their domain config only
+    args = (cfg,)
 t1 = time.perf_counter()
 from simulators.crypto_perp import CryptoPerpParams, simulate_paths
 simulate_paths(CryptoPerpParams.from_config(cfg["simulator"]), 2, 1)
 t2 = time.perf_counter()
-cls(cfg)
+cls(*args)
 t3 = time.perf_counter()
 print(json.dumps({"imports": t1 - t0, "kernels": t2 - t1, "in_sample": t3 - t2}))
 """

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from hedgeopt.config import compose
+from hedgeopt.objective_builder import build_objective
 from hedgeopt.protocol import NullReporter
-from objectives.spread_hedge import SpreadHedgeObjective
 from simulators import hedge_ratios as hr
 from simulators.pairs_backtest import RatioEstimator
 
@@ -33,7 +33,7 @@ def main(n_trials: int = 30, seed: int = 0) -> None:
         }
         for _ in range(n_trials)
     ]
-    obj = SpreadHedgeObjective(cfg)
+    obj = build_objective(cfg)
     t0 = time.perf_counter()
     fast = [obj(p, NullReporter()).metrics for p in trials]
     t_cached = time.perf_counter() - t0

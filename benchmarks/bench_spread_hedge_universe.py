@@ -21,6 +21,7 @@ from statsmodels.tsa.stattools import coint
 from statsmodels.tsa.vector_ar.vecm import coint_johansen
 
 from hedgeopt.config import compose
+from hedgeopt.objective_builder import build_objective
 from hedgeopt.protocol import NullReporter
 from objectives.spread_hedge_universe import SpreadHedgeUniverseObjective
 from simulators import pair_selection as ps
@@ -115,7 +116,7 @@ def bench_trials(obj: SpreadHedgeUniverseObjective, n_trials: int, seed: int) ->
 
 
 def main(n_trials: int = 30, seed: int = 0) -> None:
-    obj = SpreadHedgeUniverseObjective(compose(["+study=spread_hedge_universe", "surrogates.n=0"]))
+    obj = build_objective(compose(["+study=spread_hedge_universe", "surrogates.n=0"]))
     bench_screen(obj)
     bench_trials(obj, n_trials, seed)
 

@@ -1,10 +1,18 @@
 """The objective protocol: the only part of hedgeopt that objectives see.
 
-An objective is built once per worker process from the composed study config (a plain,
-resolved ``dict``); heavy set-up (data, simulated paths, caches, compiled kernels) belongs in
-``__init__``. It is then called once per trial with that trial's params, keyed by the dotted
-config path they set (``"hedge.delta_threshold"``), and a :class:`Reporter`. It returns a
-mapping of named, finite metrics; the study config names which of them are optimised.
+An objective is built once per worker process from its *domain config*: the composed study
+config (a plain, resolved ``dict``) without the framework's keys (``seed``, ``metrics``,
+``directions``, ``search_space``, ...: ``hedgeopt.framework_keys``), plus a
+:class:`StudyContext` saying what of the framework's settings it may use: the seed and the
+optimised metrics with their directions. Heavy set-up (data, simulated paths, caches, compiled
+kernels) belongs in ``__init__``. It is then called once per trial with that trial's params,
+keyed by the dotted config path they set (``"hedge.delta_threshold"``), and a
+:class:`Reporter`. It returns a mapping of named, finite metrics; the study config names which
+of them are optimised.
+
+Figures: the framework selects matplotlib's headless Agg backend in every process where it
+builds an objective, before building it, so :meth:`Objective.plots` (and any figure a trial
+writes to its artifact folder) draws without a display; objectives never select a backend.
 
 This module imports nothing from Optuna, MLflow or Hydra, so objectives stay plain numerics.
 """
@@ -20,6 +28,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from hedgeopt.framework_keys import FRAMEWORK_KEYS
 from hedgeopt.stats import CVaR, Mean, Sharpe, Statistic, cvar
 
 __all__ = [
@@ -32,6 +41,7 @@ __all__ = [
     "Reporter",
     "Sharpe",
     "Statistic",
+    "StudyContext",
     "TrialPruned",
     "apply_params",
     "cvar",
@@ -46,6 +56,20 @@ class TrialPruned(Exception):
     """Raised by an objective when its reporter says the trial should stop early."""
 
 
+@dataclass(frozen=True)
+class StudyContext:
+    """What the framework tells an objective beside its domain config.
+
+    ``seed`` fixes every random path of the study (it also seeds the sampler); ``metrics`` are
+    the names of the optimised metrics, in order, and ``directions`` their ``"minimize"`` or
+    ``"maximize"``. An objective built outside a study (a test, a notebook) gets the defaults.
+    """
+
+    seed: int = 0
+    metrics: tuple[str, ...] = ()
+    directions: tuple[str, ...] = ()
+
+
 class Reporter(Protocol):
     """What a running trial may tell the framework.
 
@@ -55,22 +79,31 @@ class Reporter(Protocol):
 
     artifact_dir: Path
 
-    def report(self, value: float, step: int) -> None:
-        """Record an intermediate value of the first optimised metric at ``step``."""
+    def report(self, metric: str, value: float, step: int) -> None:
+        """Record ``metric``'s intermediate value at ``step`` (an epoch, a chunk of paths, a window).
+
+        The trial's MLflow run logs it as the step metric ``<metric>_by_step``. In a
+        single-objective study the pruner judges the trial on the first metric it reports,
+        compared in the study's direction: report the value to prune on first (lower is better
+        when the study minimises). A trial may report other metrics too; they are only logged.
+        """
 
     def should_prune(self) -> bool:
         """True when the pruner wants this trial stopped; raise :class:`TrialPruned` then."""
 
 
 class NullReporter:
-    """A reporter that records intermediate values and never prunes (replay, baselines, tests)."""
+    """A reporter that records intermediate values and never prunes (replay, baselines, tests).
+
+    ``values`` holds ``(metric, step, value)`` in the order reported.
+    """
 
     def __init__(self, artifact_dir: Path | None = None) -> None:
         self.artifact_dir = Path(artifact_dir) if artifact_dir is not None else Path(".")
-        self.values: list[tuple[int, float]] = []
+        self.values: list[tuple[str, int, float]] = []
 
-    def report(self, value: float, step: int) -> None:
-        self.values.append((int(step), float(value)))
+    def report(self, metric: str, value: float, step: int) -> None:
+        self.values.append((str(metric), int(step), float(value)))
 
     def should_prune(self) -> bool:
         return False
@@ -130,8 +163,22 @@ class Objective(ABC):
     #: under one of them: tuning it would be exported as best while changing nothing.
     fixed_keys: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
+    #: Tunable keys whose values may not exceed another key of the base config, ``{tuned key:
+    #: bounding key}`` (dotted paths; e.g. a formation window and the warm-up before the first
+    #: scored day). The validator refuses a search space that reaches past a bound before any
+    #: trial runs.
+    upper_bounds: ClassVar[Mapping[str, str]] = {}
+
+    def __init__(self, config: Mapping[str, Any], context: StudyContext | None = None) -> None:
+        framework = sorted(FRAMEWORK_KEYS.intersection(config))
+        if framework:
+            raise ValueError(
+                f"{type(self).__name__}: the config holds framework keys {framework}; build the "
+                "objective with hedgeopt.objective_builder.build_objective(composed config), which "
+                "passes them as its StudyContext"
+            )
         self.config: dict[str, Any] = copy.deepcopy(dict(config))
+        self.context = context if context is not None else StudyContext()
 
     def configure(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """The study config with ``params`` (dotted paths) applied: one trial's full config."""
@@ -162,7 +209,8 @@ class Objective(ABC):
         """Figures for the best config, written under ``out_dir``; returns their paths.
 
         ``trials`` holds one mapping per finished trial: ``number``, ``state``, ``params``
-        and ``metrics``.
+        and ``metrics``. matplotlib's Agg backend is already selected (by the framework, before
+        the objective was built): draw and save, never select a backend or show.
         """
         return []
 

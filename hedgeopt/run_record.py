@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from hedgeopt.intermediate_values import step_metrics
+
 ROLE = "hedgeopt.role"
 TRIAL_NUMBER = "hedgeopt.trial_number"
 TRIAL_STATE = "hedgeopt.trial_state"
@@ -116,9 +118,8 @@ def _trial_metrics(trial: Any, metric_names: Sequence[str], ts: int) -> list[tup
     if trial.values is not None:
         for name, value in zip(metric_names, trial.values, strict=False):
             metrics.append(("objective." + metric_key(name), float(value), ts, 0))
-    by_step = metric_key(f"{metric_names[0]}_by_step")
-    for step, value in trial.user_attrs.get("hedgeopt.steps", []) or []:
-        metrics.append((by_step, float(value), ts, int(step)))
+    for name, value, step in step_metrics(trial.user_attrs, metric_names[0]):
+        metrics.append((metric_key(name), value, ts, step))
     return metrics
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from hydra.utils import get_class
 
 from hedgeopt.config import ConfigError
-from hedgeopt.protocol import Objective
+from hedgeopt.protocol import Objective, get_path
 from hedgeopt.samplers import build_pruner, build_sampler, is_grid, is_nop
 from hedgeopt.search_space import SearchSpace, SearchSpaceError
 from hedgeopt.storage import StorageSpec, _with_driver, resolve_storage
@@ -94,6 +94,7 @@ def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
     except SearchSpaceError as exc:
         raise ConfigError(str(exc)) from exc
     _check_tunable(space, cls, target)
+    _check_upper_bounds(space, cls, target, cfg)
     n_trials = _check_sampling(cfg, space, seed, len(metrics), n_trials)
     settings = StudySettings(
         study_name=name,
@@ -240,6 +241,24 @@ def _check_tunable(space: SearchSpace, cls: type, target: str) -> None:
                     f"search_space.{p.name}: {target} reads {prefix!r} from the study config, not "
                     "from the trial, so tuning it would change nothing; set it in the study config"
                 )
+
+
+def _check_upper_bounds(space: SearchSpace, cls: type, target: str, cfg: Mapping[str, Any]) -> None:
+    """Refuse search-space values past a base-config key that the objective says bounds them."""
+    for name, bound_key in (getattr(cls, "upper_bounds", None) or {}).items():
+        param = next((p for p in space.params if p.name == name), None)
+        if param is None:
+            continue
+        bound = get_path(cfg, bound_key)
+        if isinstance(bound, bool) or not isinstance(bound, (int, float)):
+            raise ConfigError(f"{bound_key} must be a number: {target} bounds search_space.{name} by it")
+        values = [param.high] if param.kind != "categorical" else list(param.choices)
+        numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if numbers and max(numbers) > bound:
+            raise ConfigError(
+                f"search_space.{name} reaches {max(numbers)}, past {bound_key} = {bound} (its upper "
+                f"bound in {target}); raise {bound_key} or lower the range"
+            )
 
 
 def _first(exc: BaseException) -> str:

@@ -32,6 +32,7 @@ except ImportError:  # pragma: no cover - older Optuna
 from optuna.storages.journal import JournalFileBackend, JournalRedisBackend
 from optuna.trial import TrialState
 
+from hedgeopt.intermediate_values import ATTR_STEPS
 from hedgeopt.journal_io import QueuedJournalLock
 from hedgeopt.journal_repair import JournalDamaged
 from hedgeopt.journal_repair import repair_journal as _repair
@@ -203,7 +204,7 @@ def repair_journal(path: Path, lock: Any) -> bool:
 MAX_RETRY = 3
 REASON_STALE = "worker lost: no heartbeat within the grace period"
 #: User attrs that belong to one run of a trial, not to its params (a retry starts without them).
-_RUN_ATTRS = (ATTR_COUNTED, ATTR_FAIL_REASON, ATTR_INVOCATION, ATTR_HOST, ATTR_PID, "hedgeopt.steps")
+_RUN_ATTRS = (ATTR_COUNTED, ATTR_FAIL_REASON, ATTR_INVOCATION, ATTR_HOST, ATTR_PID, ATTR_STEPS)
 
 
 class RetryStaleTrial(RetryHeartbeatStaleTrialCallback):

@@ -83,17 +83,20 @@ def get_objective(config: Mapping[str, Any], key: str) -> Any:
     """The objective for ``config``, built once per process (heavy set-up happens here)."""
     obj = _OBJECTIVES.get(key)
     if obj is None:
-        from hydra.utils import get_class
+        from hedgeopt.objective_builder import build_objective
 
-        cls = get_class(config["objective"]["_target_"])
-        obj = cls(config)
+        obj = build_objective(config)
         _OBJECTIVES.clear()
         _OBJECTIVES[key] = obj
     return obj
 
 
 class TrialReporter:
-    """The :class:`hedgeopt.protocol.Reporter` a trial's objective sees."""
+    """The :class:`hedgeopt.protocol.Reporter` a trial's objective sees.
+
+    ``values`` holds ``(metric, step, value)`` as reported; a single-objective trial also hands
+    the first reported metric's values to Optuna, whose pruner judges the trial on them.
+    """
 
     def __init__(
         self,
@@ -106,12 +109,15 @@ class TrialReporter:
         self.artifact_dir = artifact_dir
         self._single = single_objective
         self._should_prune = should_prune  # None: the study's pruner on the whole study
-        self.values: list[tuple[int, float]] = []
+        self._pruned_on: str | None = None  # the metric the pruner sees
+        self.values: list[tuple[str, int, float]] = []
 
-    def report(self, value: float, step: int) -> None:
-        value = float(value)
-        self.values.append((int(step), value))
-        if self._single and math.isfinite(value):
+    def report(self, metric: str, value: float, step: int) -> None:
+        metric, value = str(metric), float(value)
+        self.values.append((metric, int(step), value))
+        if self._pruned_on is None:
+            self._pruned_on = metric
+        if self._single and metric == self._pruned_on and math.isfinite(value):
             self._trial.report(value, int(step))
 
     def should_prune(self) -> bool:
@@ -304,11 +310,12 @@ def _store_metrics(
     extra: Mapping[str, Any] | None = None,
 ) -> None:
     """The trial's metrics, intermediate values and ``extra`` attrs, in one storage write."""
+    from hedgeopt.intermediate_values import ATTR_STEPS
     from hedgeopt.journal_io import set_user_attrs
 
     attrs: dict[str, Any] = {prefix + name: value for name, value in metrics.items()}
     if reporter.values:
-        attrs["hedgeopt.steps"] = reporter.values
+        attrs[ATTR_STEPS] = reporter.values
     attrs.update(extra or {})
     set_user_attrs(trial, attrs)
 

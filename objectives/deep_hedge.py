@@ -30,6 +30,7 @@ from hedgeopt.protocol import (
     NullReporter,
     Objective,
     Reporter,
+    StudyContext,
     TrialPruned,
 )
 from simulators.deep_hedger import (
@@ -73,7 +74,7 @@ class _ReportAndPrune(L.Callback):
         if trainer.sanity_checking or not pl_module.last_val:
             return
         epoch = int(trainer.current_epoch)
-        self.reporter.report(float(pl_module.last_val["val_cvar95"]), epoch)
+        self.reporter.report("val_cvar95", float(pl_module.last_val["val_cvar95"]), epoch)
         if self.reporter.should_prune():
             raise TrialPruned(f"pruned at epoch {epoch}")
 
@@ -88,13 +89,13 @@ class DeepHedgeObjective(Objective):
     #: read from the study config only (paths, costs and the premium are set up once per worker)
     fixed_keys = ("market", "option", "data", "hedge.cost_rate", "hedge.initial_capital")
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
-        super().__init__(config)
+    def __init__(self, config: Mapping[str, Any], context: StudyContext | None = None) -> None:
+        super().__init__(config, context)
         cfg = self.config
         for section in ("market", "option", "hedge", "data", "model", "loss", "train"):
             if not isinstance(cfg.get(section), Mapping):
                 raise ValueError(f"deep_hedge config needs a '{section}' section")  # noqa: TRY004 (a config error)
-        self.seed = int(cfg.get("seed", 0))
+        self.seed = self.context.seed
         market = cfg["market"]
         self.strike = float(cfg["option"]["strike"])
         if not self.strike > 0:
@@ -451,9 +452,7 @@ class DeepHedgeObjective(Objective):
 
 
 def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
+    """pyplot, imported on first use (trials that write no curve never pay for it)."""
     import matplotlib.pyplot as plt
 
     return plt

@@ -48,6 +48,7 @@ from hedgeopt.protocol import (
     Objective,
     Reporter,
     Statistic,
+    StudyContext,
     TrialPruned,
 )
 from simulators.crypto_perp import CryptoPerpParams, simulate_paths
@@ -132,8 +133,8 @@ class DeltaHedgeObjective(Objective):
     #: worker)
     fixed_keys = ("simulator", "book", "paths", "risk", "score", "baselines")
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
-        super().__init__(config)
+    def __init__(self, config: Mapping[str, Any], context: StudyContext | None = None) -> None:
+        super().__init__(config, context)
         cfg = self.config
         for key in ("simulator", "book", "hedge", "costs", "paths", "risk"):
             if not isinstance(cfg.get(key), Mapping):
@@ -147,7 +148,9 @@ class DeltaHedgeObjective(Objective):
             raise ValueError("delta_hedge: paths.n_paths and paths.n_paths_oos must be >= 2")
         self.sample_seconds = float(paths_cfg.get("sample_seconds", 3600.0))
         self.report_every = max(1, int(paths_cfg.get("report_every") or self.n_paths))
-        self.seed = int(cfg.get("seed", 0))
+        self.seed = self.context.seed
+        #: optimised metrics first in every evaluation; the first is reported while paths run
+        self.optimised = list(self.context.metrics) or ["risk_cost"]
         oos_seed = paths_cfg.get("oos_seed")
         self.oos_seed = derive_oos_seed(self.seed) if oos_seed is None else int(oos_seed)
         if self.oos_seed == self.seed:
@@ -237,7 +240,7 @@ class DeltaHedgeObjective(Objective):
         }
         for name, stat in stats.items():
             out[name] = float(stat(np.asarray(samples[name], dtype=float).reshape(costs.size, -1)))
-        first = [*dict.fromkeys([*(self.config.get("metrics") or []), *HEADLINE])]
+        first = [*dict.fromkeys([*self.context.metrics, *HEADLINE])]
         out = {**{k: out[k] for k in first if k in out}, **out}
         return Evaluation(metrics=out, samples=samples, statistics=stats)
 
@@ -249,7 +252,7 @@ class DeltaHedgeObjective(Objective):
             return self.evaluation(run_hedge(inputs, policy, costs), ideal)
         # Paths in chunks of report_every; after each chunk the first optimised metric on the
         # paths so far is reported (step = chunk index) so that a pruner can stop the trial.
-        first = (self.config.get("metrics") or ["risk_cost"])[0]
+        first = self.optimised[0]
         parts: list[HedgeResult] = []
         result: Evaluation | None = None
         for step, p0 in enumerate(range(0, inputs.n_paths, self.report_every)):
@@ -259,7 +262,7 @@ class DeltaHedgeObjective(Objective):
                 continue
             result = self.evaluation(_concat(parts), ideal)
             if first in result.metrics:
-                reporter.report(result.metrics[first], step)
+                reporter.report(first, result.metrics[first], step)
                 if p1 < inputs.n_paths and reporter.should_prune():
                     raise TrialPruned()
         assert result is not None
@@ -333,8 +336,8 @@ class DeltaHedgeObjective(Objective):
         written.append(self._plot_trace(best, costs, out_dir / "hedge_trace.png"))
         written += plots.plot_trials(
             trials,
-            list(self.config.get("metrics") or ["risk_cost"]),
-            list(self.config.get("directions") or []),
+            self.optimised,
+            list(self.context.directions),
             out_dir,
         )
         return written

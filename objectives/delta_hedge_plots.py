@@ -1,5 +1,5 @@
-"""Figures of the delta_hedge study (matplotlib, Agg backend), drawn from arrays the objective
-computes (this module knows nothing of the objective):
+"""Figures of the delta_hedge study, drawn from arrays the objective computes (this module knows
+nothing of the objective; the framework has selected matplotlib's Agg backend):
 
 * ``pnl_distribution.png``: out-of-sample hedging error (P&L before costs minus the
   frictionless every-tick hedge's) of the best config beside the baselines, and the
@@ -18,16 +18,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def pareto_mask(values: np.ndarray, directions: Sequence[str]) -> np.ndarray:
@@ -46,7 +38,6 @@ def plot_hedging_error(
     errors: Mapping[str, np.ndarray], risk_and_cost: Mapping[str, tuple[float, float]], path: Path
 ) -> Path:
     """Box plots of per-path hedging errors (``"best"`` first) beside (costs, hedging risk) points."""
-    plt = _plt()
     n_paths = len(next(iter(errors.values())))
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 5))
     ax1.boxplot([np.asarray(e) for e in errors.values()], showmeans=True)
@@ -64,7 +55,7 @@ def plot_hedging_error(
     ax2.set_title("Risk against cost, out of sample")
     ax2.grid(alpha=0.3)
     fig.tight_layout()
-    return _save(fig, path, plt)
+    return _save(fig, path)
 
 
 def plot_hedge_trace(
@@ -79,7 +70,6 @@ def plot_hedge_trace(
 ) -> Path:
     """One path: spot; book delta, target and hedge (units); the deviation from target and the
     band's half-width, both x S / notional (``band`` None: no finite band to draw)."""
-    plt = _plt()
     fig, axes = plt.subplots(3, 1, figsize=(12, 9), sharex=True)
     axes[0].plot(hours, spot, lw=0.8)
     axes[0].set_ylabel("perp price")
@@ -97,7 +87,7 @@ def plot_hedge_trace(
     axes[2].set_xlabel("hours")
     axes[2].legend(loc="upper left")
     fig.tight_layout()
-    return _save(fig, path, plt)
+    return _save(fig, path)
 
 
 def plot_trials(
@@ -105,7 +95,6 @@ def plot_trials(
 ) -> list[Path]:
     """Hedging risk against costs over completed trials, coloured by the first optimised metric;
     with two optimised metrics, also their plane with the non-dominated front."""
-    plt = _plt()
     written: list[Path] = []
     done = [t for t in trials if t.get("state") == "COMPLETE" and t.get("metrics")]
     colour_by = metric_names[0]
@@ -130,7 +119,7 @@ def plot_trials(
         ax.set_title(f"Hedging risk vs costs over {len(rows)} trials (in-sample)")
         ax.grid(alpha=0.3)
         fig.tight_layout()
-        written.append(_save(fig, out_dir / "pnl_vs_costs.png", plt))
+        written.append(_save(fig, out_dir / "pnl_vs_costs.png"))
 
     if len(metric_names) == 2 and len(directions) == 2:
         pts = np.array(
@@ -152,11 +141,11 @@ def plot_trials(
             ax.grid(alpha=0.3)
             ax.legend()
             fig.tight_layout()
-            written.append(_save(fig, out_dir / "risk_cost_pareto.png", plt))
+            written.append(_save(fig, out_dir / "risk_cost_pareto.png"))
     return written
 
 
-def _save(fig, path: Path, plt) -> Path:
+def _save(fig: Any, path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

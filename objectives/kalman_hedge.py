@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hedgeopt.protocol import Evaluation, Objective, Reporter, TrialPruned
+from hedgeopt.protocol import Evaluation, NullReporter, Objective, Reporter, StudyContext, TrialPruned
 from objectives.kalman_hedge_windows import Window, build_walk_forward
 from simulators.kalman import fit_observation_noise, kalman_filter
 from simulators.prices import load_prices, returns
@@ -76,8 +76,8 @@ class KalmanHedgeObjective(Objective):
     #: read from the study config only (prices and windows are loaded once per worker)
     fixed_keys = ("data", "walk_forward")
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
-        super().__init__(config)
+    def __init__(self, config: Mapping[str, Any], context: StudyContext | None = None) -> None:
+        super().__init__(config, context)
         data = self.config["data"]
         self.target = str(data["target"])
         self.proxies = [str(p) for p in data["proxies"]]
@@ -228,7 +228,7 @@ class KalmanHedgeObjective(Objective):
                 so_far = np.column_stack(
                     [np.concatenate([r.net for r in results]), np.concatenate([r.unhedged for r in results])]
                 )
-                reporter.report(float(stat(so_far)), step)
+                reporter.report(METRIC, float(stat(so_far)), step)
                 if reporter.should_prune():
                     raise TrialPruned()
         pooled = HedgeResult(
@@ -355,9 +355,58 @@ class KalmanHedgeObjective(Objective):
     def plots(
         self, best_params: Mapping[str, Any], trials: Sequence[Mapping[str, Any]], out_dir: Path
     ) -> list[Path]:
-        from objectives.kalman_hedge_plots import kalman_plots
+        """Ratios of the tuned filter against static OLS over every scored window; rolling std of
+        the betas; a table of validation and test metrics beside the baselines; trials over (delta, R)."""
+        from objectives import kalman_hedge_plots as figures
 
-        return kalman_plots(self, best_params, trials, Path(out_dir))
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        cfg = self.configure(best_params)
+        windows = [*self.folds, self.walk.test]
+        days = self.scored_dates(windows[0]).append([self.scored_dates(w) for w in windows[1:]])
+
+        def ratios(of: RatiosOf) -> pd.DataFrame:
+            return pd.DataFrame(np.vstack([of(w) for w in windows]), index=days, columns=self.proxies)
+
+        kalman = ratios(self.kalman_ratios_of(cfg))
+        q, r = self.noise(self.walk.test, cfg)
+        title = (
+            f"{self.target} hedge ratios (test q={q:.2e}, R={r:.2e}); dotted: validation folds, solid: "
+            "test start"
+        )
+        table_title = (
+            f"{self.target} hedged with {', '.join(self.proxies)}: {len(self.folds)} validation folds, test "
+            f"{self.walk.test.name}"
+        )
+        return [
+            figures.plot_ratios(
+                kalman,
+                ratios(lambda w: self.static_ratios("ols", w)),
+                [self.index[w.scored[0]] for w in self.folds],
+                self.index[self.walk.test.scored[0]],
+                title,
+                out_dir / "kalman_vs_static_ratios.png",
+            ),
+            figures.plot_ratio_stability(
+                kalman,
+                int(cfg["engine"].get("stability_window", 20)),
+                out_dir / "kalman_beta_rolling_std.png",
+            ),
+            figures.plot_metrics_table(
+                self._table_rows(best_params, out_dir), table_title, out_dir / "kalman_metrics_table.png"
+            ),
+            *figures.plot_trials(trials, out_dir / "kalman_trials_delta_R.png"),
+        ]
+
+    def _table_rows(
+        self, best_params: Mapping[str, Any], out_dir: Path
+    ) -> dict[str, tuple[dict[str, float], dict[str, float]]]:
+        """(validation, test) metrics of the tuned filter and of every baseline."""
+        tuned = (self(best_params, NullReporter(out_dir)).metrics, self.evaluate(best_params).metrics)
+        rows = {"kalman_tuned": tuned}
+        for name, b in self.baselines().items():
+            rows[name] = (b["in_sample"].metrics, b["out_of_sample"].metrics)
+        return rows
 
     def scored_dates(self, window: Window) -> pd.DatetimeIndex:
         return self.index[slice(*window.scored)]

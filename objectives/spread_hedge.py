@@ -8,8 +8,9 @@ fixed gross notional and ``trade.cost_bps`` on every leg traded. The score is th
 Sharpe ratio of the pooled daily net returns (maximise); half-life, ADF and variance reduction
 are diagnostics.
 
-Rows: the search scores days ``[warmup, split)`` (``warmup`` = the longest formation window it
-can pick, so every trial is scored on the same days); ``evaluate`` scores the untouched final
+Rows: the search scores days ``[warmup, split)`` (``data.warmup``, set in the config, at least
+the longest formation window the search may pick, so every trial is scored on the same days;
+the framework refuses a search space that reaches past it); ``evaluate`` scores the untouched final
 ``data.holdout_fraction`` of rows ``[split, end)``, whose formation windows may reach back into
 earlier rows (data known at the time), never forward. ``evaluate`` also re-runs the config on
 ``surrogates.n`` surrogate histories of the held-out period whose legs were block-bootstrapped
@@ -20,7 +21,7 @@ independently (no cointegration) and reports the share that score at least as we
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from hedgeopt.protocol import (
     Objective,
     Reporter,
     Sharpe,
+    StudyContext,
     TrialPruned,
     get_path,
 )
@@ -67,12 +69,14 @@ class SpreadHedgeObjective(Objective):
 
     #: read from the study config only (prices and surrogates are set up once per worker)
     fixed_keys = ("data", "surrogates")
+    #: every trial is scored from row data.warmup on: no formation window may reach before row 0
+    upper_bounds = {"spread.formation_window": "data.warmup"}
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
-        super().__init__(config)
+    def __init__(self, config: Mapping[str, Any], context: StudyContext | None = None) -> None:
+        super().__init__(config, context)
         data = dict(self.config.get("data") or {})
         surrogates = dict(self.config.get("surrogates") or {})
-        self.seed = int(self.config.get("seed") or 0)
+        self.seed = self.context.seed
         self.n_surrogates = int(surrogates.get("n", 200))
         self.n_surrogates_numerical = int(surrogates.get("n_numerical", self.n_surrogates))
         self.surrogate_block = int(surrogates.get("block", 20))
@@ -91,14 +95,19 @@ class SpreadHedgeObjective(Objective):
         if not 0.0 < holdout < 1.0:
             raise ValueError(f"data.holdout_fraction must be in (0, 1), got {holdout}")
         self.split = round(n * (1.0 - holdout))
-        self.warmup = self._longest("formation_window", data.get("warmup"))
+        warmup = data.get("warmup")
+        if isinstance(warmup, bool) or not isinstance(warmup, int):
+            raise ValueError(
+                f"data.warmup must be the first scored row, at least the longest "
+                f"spread.formation_window searched; got {warmup!r}"
+            )
+        self.warmup = warmup
         if self.warmup < 2 or self.warmup >= self.split:
             raise ValueError(
-                f"{data.get('source')}: {n} rows; warmup {self.warmup} (the longest formation window) "
-                f"leaves no in-sample trading days before the held-out part at row {self.split}; use "
-                "more data or shorter spread.formation_window values"
+                f"{data.get('source')}: {n} rows; data.warmup {self.warmup} leaves no in-sample "
+                f"trading days before the held-out part at row {self.split}; use more data or a "
+                "shorter data.warmup (and spread.formation_window values)"
             )
-        self._check_held_out(self._longest("trading_window", None))
         self.estimator = RatioEstimator(self.values, self.columns)
         self.default = self._settings({})
 
@@ -122,17 +131,6 @@ class SpreadHedgeObjective(Objective):
                 raise ValueError(f"data.dependent {dependent!r} is not one of {list(prices.columns)}")
             prices = prices[[dependent] + [c for c in prices.columns if c != dependent]]
         return prices
-
-    def _longest(self, key: str, fixed: Any) -> int:
-        """The largest value of ``spread.<key>`` the study can use (default or search space)."""
-        if fixed is not None:
-            return int(fixed)
-        spec = get_path(self.config, "search_space", {}).get(f"spread.{key}") or {}
-        values = [int(get_path(self.config, f"spread.{key}", 1))]
-        if "high" in spec:
-            values.append(int(spec["high"]))
-        values += [int(v) for v in list(spec.get("choices", [])) + list(spec.get("grid", []))]
-        return max(values)
 
     def _check_held_out(self, trading: int) -> None:
         held = len(self.values) - self.split
@@ -159,7 +157,7 @@ class SpreadHedgeObjective(Objective):
                 f"spread.trading_window ({trading}) >= 1"
             )
         if formation > self.warmup:
-            raise ValueError(f"spread.formation_window {formation} exceeds the warmup {self.warmup}")
+            raise ValueError(f"spread.formation_window {formation} exceeds data.warmup {self.warmup}")
         self._check_held_out(trading)
         cost = float(trade.get("cost_bps", 5.0))
         if cost < 0:
@@ -185,14 +183,21 @@ class SpreadHedgeObjective(Objective):
     def _notional(self) -> float:
         return float(get_path(self.config, "trade.gross_notional", 1.0e6))
 
-    def _run(self, s: SpreadSettings, lo: int, hi: int, reporter: Reporter | None = None) -> Evaluation:
+    @staticmethod
+    def _on_window(reporter: Reporter | None) -> Callable[[int, np.ndarray], None]:
+        """The walk-forward's hook after each trading window: the Sharpe of the days so far goes
+        to the reporter (step = window index), and the trial stops if the pruner says so."""
+
         def on_window(k: int, so_far: np.ndarray) -> None:
             if reporter is not None:
-                reporter.report(annualised_sharpe(so_far) if so_far.size > 1 else 0.0, k)
+                reporter.report(SCORE, annualised_sharpe(so_far) if so_far.size > 1 else 0.0, k)
                 if reporter.should_prune():
                     raise TrialPruned()
 
-        walk = walk_forward(self.estimator, s, lo, hi, diagnostics=True, on_window=on_window)
+        return on_window
+
+    def _run(self, s: SpreadSettings, lo: int, hi: int, reporter: Reporter | None = None) -> Evaluation:
+        walk = walk_forward(self.estimator, s, lo, hi, diagnostics=True, on_window=self._on_window(reporter))
         return self._evaluation(walk.returns, summarise(walk))
 
     def surrogate_sharpes(self, s: SpreadSettings, n: int, seed: int) -> np.ndarray:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from hedgeopt.protocol import Evaluation, Reporter, TrialPruned
+from hedgeopt.protocol import Evaluation, Reporter, StudyContext
 from objectives.spread_hedge import SCORE, SpreadHedgeObjective
 from simulators.pair_selection import TESTS
 from simulators.pairs_backtest import SpreadSettings
@@ -45,8 +45,8 @@ class SpreadHedgeUniverseObjective(SpreadHedgeObjective):
     #: once per worker)
     fixed_keys = ("data", "surrogates", "selection.candidates")
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
-        super().__init__(config)
+    def __init__(self, config: Mapping[str, Any], context: StudyContext | None = None) -> None:
+        super().__init__(config, context)
         if len(self.columns) < 3:
             raise ValueError(
                 f"{self.config.get('data', {}).get('source')}: a universe needs three or more "
@@ -66,13 +66,7 @@ class SpreadHedgeUniverseObjective(SpreadHedgeObjective):
     def _run_universe(
         self, s: SpreadSettings, sel: Selection, lo: int, hi: int, reporter: Reporter | None = None
     ) -> Evaluation:
-        def on_window(k: int, so_far: np.ndarray) -> None:
-            if reporter is not None:
-                reporter.report(annualised_sharpe(so_far) if so_far.size > 1 else 0.0, k)
-                if reporter.should_prune():
-                    raise TrialPruned()
-
-        walk = walk_forward_universe(self.backtest, s, sel, lo, hi, on_window=on_window)
+        walk = walk_forward_universe(self.backtest, s, sel, lo, hi, on_window=self._on_window(reporter))
         return self._evaluation(walk.returns, summarise_universe(walk))
 
     def surrogate_universe_sharpes(self, s: SpreadSettings, sel: Selection, n: int, seed: int) -> np.ndarray:
@@ -115,6 +109,25 @@ class SpreadHedgeUniverseObjective(SpreadHedgeObjective):
     def plots(
         self, best_params: Mapping[str, Any], trials: Sequence[Mapping[str, Any]], out_dir: Path
     ) -> list[Path]:
+        """The tuned portfolio's equity against the default pipeline and the equal-weight universe
+        over the searched and the held-out days, and the pairs it traded per window."""
         from objectives.spread_hedge_universe_plots import plot_universe
 
-        return plot_universe(self, self._settings(best_params), self._selection(best_params), Path(out_dir))
+        s, sel = self._settings(best_params), self._selection(best_params)
+        lo, n = self.warmup, len(self.values)
+        names = ("tuned portfolio", "default pipeline", "equal-weight universe")
+        series = {name: np.zeros(n - lo) for name in names}
+        window_starts, pairs_traded = [], []
+        for a, b in ((lo, self.split), (self.split, n)):
+            walk = walk_forward_universe(self.backtest, s, sel, a, b)
+            series["tuned portfolio"][a - lo : b - lo] = walk.returns
+            window_starts += [self.prices.index[t] for t, _ in walk.windows]
+            pairs_traded += [len(c) for c in walk.selected]
+            base = walk_forward_universe(self.backtest, self.default, self.default_selection, a, b)
+            series["default pipeline"][a - lo : b - lo] = base.returns
+            held = equal_weight_buy_and_hold(self.values[a - 1 : b], s.cost_bps)
+            series["equal-weight universe"][a - lo : b - lo] = held
+        dates = self.prices.index[lo:n]
+        return plot_universe(
+            dates, series, window_starts, pairs_traded, self.split - lo, s, sel, Path(out_dir)
+        )

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hedgeopt.protocol import CVaR, Evaluation, Objective, Reporter
+from hedgeopt.protocol import CVaR, Evaluation, Objective, Reporter, StudyContext
 from simulators.implied_vol import TRADING_DAYS, SkewVolModel, trailing_realised_vol
 from simulators.prices import load_prices
 from simulators.put_overlay import Market, OverlayResult, PutPolicy, run_overlay
@@ -161,8 +161,8 @@ class TailHedgeObjective(Objective):
     #: read from the study config only (history, stress paths and the utility are set up once per worker)
     fixed_keys = ("data", "utility", "judge", "stress", "baselines", "implied_vol.lookback")
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
-        super().__init__(config)
+    def __init__(self, config: Mapping[str, Any], context: StudyContext | None = None) -> None:
+        super().__init__(config, context)
         cfg = self.config
         data, u = cfg["data"], cfg["utility"]
         self.horizon = int(u.get("horizon", 21))
@@ -208,7 +208,7 @@ class TailHedgeObjective(Objective):
             StressModel.from_config(st.get("model") or {}),
             int(st["n_paths"]),
             self.warmup + self.n_blocks * self.horizon,
-            int(cfg["seed"]),
+            self.context.seed,
         )
         self.sim_rv = trailing_realised_vol(np.diff(np.log(self.paths), axis=1), self.lookback)
 

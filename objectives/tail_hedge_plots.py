@@ -17,9 +17,7 @@ import numpy as np
 
 
 def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
+    """pyplot on the Agg backend, which the framework selected before building the objective."""
     import matplotlib.pyplot as plt
 
     return plt

@@ -156,6 +156,20 @@ def test_pruner_stops_poor_trials_and_mlflow_shows_them_pruned(workdir: Path):
     assert len(history) >= 1 and len(history) < 5
 
 
+def test_intermediate_values_are_logged_under_the_metric_the_objective_reports(workdir: Path):
+    """The toy reports its loss while paths run; a study optimising its cost logs them as loss."""
+    r = run_cli(workdir, "+study=toy", "n_trials=2", "n_jobs=1", "toy.steps=3", "metrics=[cost]")
+    assert r.returncode == 0, r.stderr
+    store = Store(workdir)
+    for run in store.runs("toy", "trial"):
+        assert "cost_by_step" not in run.data.metrics
+        history = store.client.get_metric_history(run.info.run_id, "loss_by_step")
+        loss = run.data.metrics["loss"]
+        assert sorted((m.step, m.value) for m in history) == [
+            (step, pytest.approx(loss * (1 + 1.0 / (step + 1)))) for step in range(3)
+        ]
+
+
 def test_grid_sampler_visits_each_point_once(workdir: Path):
     r = run_cli(
         workdir,

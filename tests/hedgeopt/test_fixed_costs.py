@@ -24,6 +24,7 @@ from optuna.trial import TrialState, create_trial
 
 from hedgeopt import store_template
 from hedgeopt.journal_io import QueuedJournalLock, set_user_attrs
+from hedgeopt.objective_builder import build_objective
 from hedgeopt.tracking import Tracker
 from hedgeopt.trial_logger import SqliteRunWriter, TrialLogger
 
@@ -43,7 +44,7 @@ def _trials() -> list[optuna.trial.FrozenTrial]:
                 "metric.loss": 0.25,
                 "metric.cost": float("inf"),
                 "metric.size": 3.0,
-                "hedgeopt.steps": [[0, 1.5], [1, 0.5], [2, float("nan")]],
+                "hedgeopt.steps": [["val_loss", 0, 1.5], ["val_loss", 1, 0.5], ["val_loss", 2, float("nan")]],
             },
         ),
         create_trial(
@@ -62,7 +63,7 @@ def _trials() -> list[optuna.trial.FrozenTrial]:
             state=TrialState.PRUNED,
             params={"a.x": -0.5, "a.n": 5},
             distributions=dists,
-            user_attrs={"hedgeopt.steps": [[0, 9.0]]},
+            user_attrs={"hedgeopt.steps": [[0, 9.0]]},  # an older journal's [step, value] rows
         ),
     ]
     for i, t in enumerate(out):
@@ -129,6 +130,8 @@ def test_trial_runs_written_to_sqlite_read_back_as_the_mlflow_client_writes_them
         a, b = _view(tracker.client, slow), _view(tracker.client, fast[t.number])
         assert a == b
         assert a["inputs"] and a["tags"]["mlflow.source.name"]  # dataset and source, both ways
+        steps = {0: {"val_loss_by_step"}, 3: {"loss_by_step"}}.get(t.number, set())  # 3: unnamed rows
+        assert {k for k in a["history"] if k.endswith("_by_step")} == steps
     # and the trials are found by what adoption and the export look for
     assert tracker.logged_trial_numbers() == {0, 1, 2, 3}
     assert tracker.trial_run_id(0) is not None
@@ -266,7 +269,6 @@ def _study_run(workdir: Path) -> dict:
 @pytest.mark.slow
 def test_the_export_is_what_a_direct_computation_gives_and_the_same_every_run(tmp_path):
     from hedgeopt.config import compose
-    from objectives.delta_hedge import DeltaHedgeObjective
 
     first, second = tmp_path / "one", tmp_path / "two"
     first.mkdir()
@@ -277,7 +279,7 @@ def test_the_export_is_what_a_direct_computation_gives_and_the_same_every_run(tm
         assert doc[key] == again[key]  # same seed: same best params, same figures
     # every figure recomputed here, in this process, without workers, MLflow or the journal
     cfg = compose([a for a in SMALL if a != "+study=delta_hedge"] + ["+study=delta_hedge"])
-    objective = DeltaHedgeObjective(cfg)
+    objective = build_objective(cfg)
     params = {f"hedge.{k}": v for k, v in doc["hedge"].items()}
     perf = doc["performance"]
     expected_oos = objective.evaluate(params).metrics

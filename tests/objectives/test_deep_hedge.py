@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from hedgeopt.config import compose
+from hedgeopt.objective_builder import build_objective
 from hedgeopt.protocol import CVaR, Evaluation, NullReporter, TrialPruned
 from hedgeopt.protocol import cvar as product_cvar
 from hedgeopt.stats import SampleSet, assess
@@ -56,7 +57,7 @@ SMALL = [
 
 @pytest.fixture(scope="module")
 def small_objective() -> DeepHedgeObjective:
-    return DeepHedgeObjective(compose(SMALL))
+    return build_objective(compose(SMALL))
 
 
 # ---------------------------------------------------------------- accounting
@@ -156,8 +157,9 @@ def test_short_training_lowers_the_risk_and_writes_artifacts(small_objective, tm
     ev = small_objective({"train.learning_rate": 0.01}, reporter)
     metrics = ev.metrics
     assert all(math.isfinite(v) for v in metrics.values())
-    steps = [s for s, _ in reporter.values]
-    vals = [v for _, v in reporter.values]
+    assert {name for name, _, _ in reporter.values} == {"val_cvar95"}  # the metric reported, by name
+    steps = [s for _, s, _ in reporter.values]
+    vals = [v for _, _, v in reporter.values]
     assert steps == list(range(6))
     assert min(vals[-2:]) < 0.85 * vals[0]  # validation CVaR95 falls during training
     # the trained hedger is far better than no hedge on the test paths
@@ -187,7 +189,7 @@ def test_saved_weights_reload_to_the_same_outputs(small_objective, tmp_path) -> 
 
 
 def test_early_stopping_on_validation_cvar(tmp_path) -> None:
-    obj = DeepHedgeObjective(
+    obj = build_objective(
         compose(
             [
                 *SMALL,
@@ -199,7 +201,7 @@ def test_early_stopping_on_validation_cvar(tmp_path) -> None:
     )
     reporter = NullReporter(tmp_path)
     ev = obj({"train.learning_rate": 1e-9}, reporter)  # nothing learns: no epoch improves by 0.05
-    assert ev.metrics["epochs_trained"] == 3 and [s for s, _ in reporter.values] == [0, 1, 2]
+    assert ev.metrics["epochs_trained"] == 3 and [s for _, s, _ in reporter.values] == [0, 1, 2]
     assert ev.metrics["best_epoch"] == 0.0
 
 
@@ -209,14 +211,14 @@ class _PruneAfter(NullReporter):
         self.k = k
 
     def should_prune(self) -> bool:
-        return bool(self.values) and self.values[-1][0] >= self.k
+        return bool(self.values) and self.values[-1][1] >= self.k
 
 
 def test_pruning_raises_trial_pruned(small_objective, tmp_path) -> None:
     reporter = _PruneAfter(tmp_path, k=2)
     with pytest.raises(TrialPruned):
         small_objective({"model.hidden_size": 8}, reporter)
-    assert [s for s, _ in reporter.values] == [0, 1, 2]
+    assert [s for _, s, _ in reporter.values] == [0, 1, 2]
     assert len((tmp_path / "training_curve.csv").read_text().strip().splitlines()) == 4
 
 
@@ -299,22 +301,22 @@ def test_band_risk_aversion_is_chosen_on_selection_paths_only(small_objective) -
     wide = band_hedges(p, bs, bs_gamma_on_paths(p, 100.0), 0.002, 0.1)
     assert float(trading_costs(p.spot, wide, 0.002).mean()) < float(trading_costs(p.spot, bs, 0.002).mean())
     # the choice does not change when the test paths change (it never looks at them)
-    other = DeepHedgeObjective(compose([*SMALL, "data.n_test=64"]))
+    other = build_objective(compose([*SMALL, "data.n_test=64"]))
     assert other.band_risk_aversions() == lam
 
 
 def test_premium_options_and_learned_premium(tmp_path) -> None:
-    bs = DeepHedgeObjective(compose([*SMALL, "hedge.initial_capital=bs"]))
+    bs = build_objective(compose([*SMALL, "hedge.initial_capital=bs"]))
     assert bs.premium == pytest.approx(float(bs_call_price(100.0, 100.0, 0.25, 0.2)))
-    assert DeepHedgeObjective(compose([*SMALL, "hedge.initial_capital=3.5"])).premium == 3.5
-    gbm = DeepHedgeObjective(compose([*SMALL, "market.model=gbm", "market.sigma=0.3"]))
+    assert build_objective(compose([*SMALL, "hedge.initial_capital=3.5"])).premium == 3.5
+    gbm = build_objective(compose([*SMALL, "market.model=gbm", "market.sigma=0.3"]))
     assert gbm.premium == pytest.approx(float(bs_call_price(100.0, 100.0, 0.25, 0.3)))
     assert set(gbm.baselines()) == {"no_hedge", "bs_delta", "bs_delta_ww_band"}
     with pytest.raises(ValueError, match="hedge.initial_capital"):
-        DeepHedgeObjective(compose([*SMALL, "hedge.initial_capital=black"]))
+        build_objective(compose([*SMALL, "hedge.initial_capital=black"]))
     with pytest.raises(ValueError, match="needs market.model=heston"):
-        DeepHedgeObjective(compose([*SMALL, "market.model=gbm", "hedge.initial_capital=heston"]))
-    learned = DeepHedgeObjective(compose([*SMALL, "hedge.initial_capital=learned", "train.epochs=4"]))
+        build_objective(compose([*SMALL, "market.model=gbm", "hedge.initial_capital=heston"]))
+    learned = build_objective(compose([*SMALL, "hedge.initial_capital=learned", "train.epochs=4"]))
     ev = learned({"train.learning_rate": 0.01, "loss.beta": 0.0}, NullReporter(tmp_path))
     # the learned premium moved from the Heston price towards the mean hedging cost; the
     # yardstick keeps the Heston price so every trial and baseline is on the same scale

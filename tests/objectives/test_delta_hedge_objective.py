@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from hedgeopt.config import compose
+from hedgeopt.objective_builder import build_objective
 from hedgeopt.protocol import CVaR, Evaluation, NullReporter
 from hedgeopt.search_space import SearchSpace
 from hedgeopt.stats import bootstrap_interval, paired_difference
@@ -29,7 +30,7 @@ WW = {
 
 @pytest.fixture(scope="module")
 def obj() -> DeltaHedgeObjective:
-    return DeltaHedgeObjective(compose(["+study=delta_hedge", *SMALL]))
+    return build_objective(compose(["+study=delta_hedge", *SMALL]))
 
 
 def check_contract(ev: Evaluation, n: int) -> None:
@@ -66,8 +67,8 @@ def test_trial_risk_cost_against_an_independent_computation(obj, tmp_path):
     assert m["cvar_loss"] == pytest.approx(worst.mean(), rel=1e-12)
     assert m["entropic_risk"] == pytest.approx(np.log(np.mean(np.exp(-ra * net))) / ra, rel=1e-9)
     assert m["gross_pnl"] == pytest.approx(m["net_pnl"] + m["costs"])
-    assert [s for s, _ in rep.values] == [0, 1]  # after 4 and 8 of 8 paths
-    assert rep.values[-1][1] == m["risk_cost"]
+    assert [(name, s) for name, s, _ in rep.values] == [("risk_cost", 0), ("risk_cost", 1)]  # 4, 8 of 8 paths
+    assert rep.values[-1][2] == m["risk_cost"]
 
 
 def test_statistics_are_vectorised_and_match_closed_forms():
@@ -86,12 +87,12 @@ def test_statistics_are_vectorised_and_match_closed_forms():
 
 def test_same_config_same_metrics_and_params_matter(obj, tmp_path):
     a = obj(PARAMS, NullReporter(tmp_path)).metrics
-    again = DeltaHedgeObjective(compose(["+study=delta_hedge", *SMALL]))
+    again = build_objective(compose(["+study=delta_hedge", *SMALL]))
     assert again(PARAMS, NullReporter(tmp_path)).metrics == a
     b = obj({**PARAMS, "hedge.delta_threshold": 0.01}, NullReporter(tmp_path)).metrics
     assert b["costs"] > a["costs"] and b["hedge_count"] > a["hedge_count"]
     assert b["hedging_risk"] < a["hedging_risk"]
-    other_seed = DeltaHedgeObjective(compose(["+study=delta_hedge", *SMALL, "seed=43"]))
+    other_seed = build_objective(compose(["+study=delta_hedge", *SMALL, "seed=43"]))
     assert other_seed(PARAMS, NullReporter(tmp_path)).metrics["net_pnl"] != a["net_pnl"]
 
 
@@ -149,7 +150,7 @@ def test_baselines_present_ordered_and_paired(obj):
 def test_default_risk_aversion_prefers_neither_extreme():
     # One week, the default model and risk aversion: the Whalley-Wilmott band costs a fraction
     # of what either never hedging (risk) or hedging every tick (costs) does.
-    obj = DeltaHedgeObjective(compose(["+study=delta_hedge", "paths.n_paths=64", "paths.n_paths_oos=2"]))
+    obj = build_objective(compose(["+study=delta_hedge", "paths.n_paths=64", "paths.n_paths_oos=2"]))
     assert obj.risk_aversion == 1e-4
     costs = obj._costs(obj.config)
     rc = {
@@ -183,7 +184,7 @@ def test_seed_study_keeps_the_seed_score_and_space(tmp_path):
         "hedge.gamma_scalp_threshold",
         "hedge.max_hedge_per_interval",
     }
-    obj = DeltaHedgeObjective(cfg)
+    obj = build_objective(cfg)
     params = {
         "hedge.cadence_seconds": 300,
         "hedge.delta_threshold": 0.1,
@@ -201,7 +202,7 @@ def test_seed_study_keeps_the_seed_score_and_space(tmp_path):
 
 
 def test_cvar_level_and_interval(tmp_path):
-    obj = DeltaHedgeObjective(compose(["+study=delta_hedge", *SMALL, "risk.cvar_level=0.75"]))
+    obj = build_objective(compose(["+study=delta_hedge", *SMALL, "risk.cvar_level=0.75"]))
     ev = obj(PARAMS, NullReporter(tmp_path))
     assert ev.statistics["cvar_loss"] == CVaR(0.75)
     loss = np.sort(ev.samples["cvar_loss"])[-2:]  # worst ceil(25% of 8) = 2
@@ -228,8 +229,9 @@ def test_plots_written(obj, tmp_path):
 
 
 def test_pareto_study_plots_the_front(tmp_path):
-    obj = DeltaHedgeObjective(compose(["+study=delta_hedge_pareto", *SMALL]))
-    assert obj.config["metrics"] == ["hedging_risk", "costs"]
+    obj = build_objective(compose(["+study=delta_hedge_pareto", *SMALL]))
+    assert obj.context.metrics == ("hedging_risk", "costs")
+    assert obj.context.directions == ("minimize", "minimize")
     trials = [
         {
             "number": i,
@@ -245,10 +247,10 @@ def test_pareto_study_plots_the_front(tmp_path):
 
 def test_bad_config_is_a_clear_error():
     with pytest.raises(ValueError, match="n_paths"):
-        DeltaHedgeObjective(compose(["+study=delta_hedge", "paths.n_paths=1"]))
+        build_objective(compose(["+study=delta_hedge", "paths.n_paths=1"]))
     with pytest.raises(ValueError, match="cadence_seconds"):
-        DeltaHedgeObjective(compose(["+study=delta_hedge", *SMALL, "hedge.cadence_seconds=0"]))
+        build_objective(compose(["+study=delta_hedge", *SMALL, "hedge.cadence_seconds=0"]))
     with pytest.raises(ValueError, match="risk_aversion"):
-        DeltaHedgeObjective(compose(["+study=delta_hedge", *SMALL, "risk.risk_aversion=0"]))
+        build_objective(compose(["+study=delta_hedge", *SMALL, "risk.risk_aversion=0"]))
     with pytest.raises(ValueError, match="rehedge_to"):
-        DeltaHedgeObjective(compose(["+study=delta_hedge", *SMALL, "hedge.rehedge_to=edge"]))
+        build_objective(compose(["+study=delta_hedge", *SMALL, "hedge.rehedge_to=edge"]))

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from hedgeopt.config import compose
+from hedgeopt.objective_builder import build_objective
 from hedgeopt.protocol import Evaluation, NullReporter
 from hedgeopt.stats import bootstrap_interval, default_block_length, paired_difference
 from objectives.kalman_hedge import HedgeEffectiveness, KalmanHedgeObjective
@@ -26,7 +27,7 @@ def cfg() -> dict:
 
 @pytest.fixture(scope="module")
 def obj(cfg: dict) -> KalmanHedgeObjective:
-    return KalmanHedgeObjective(cfg)
+    return build_objective(cfg)
 
 
 def _check_evaluation(ev: Evaluation) -> np.ndarray:
@@ -228,8 +229,8 @@ def test_trial_evaluation_and_statistic(obj: KalmanHedgeObjective, tmp_path: Pat
     assert 0.8 < ev.metrics["effectiveness"] < 1.0  # EEM vs FXI/EPP/EFA: correlations ~0.9
     assert ev.metrics["effectiveness_cost_high"] <= ev.metrics["effectiveness_cost_low"]
     assert {f"effectiveness_{f.name}" for f in obj.folds} <= set(ev.metrics)
-    assert [s for s, _ in rep.values] == list(range(len(obj.folds)))
-    assert rep.values[-1][1] == pytest.approx(ev.metrics["effectiveness"])
+    assert [(name, s) for name, s, _ in rep.values] == [("effectiveness", k) for k in range(len(obj.folds))]
+    assert rep.values[-1][2] == pytest.approx(ev.metrics["effectiveness"])
     # every trial is scored on the same days
     other = obj({**PARAMS, "kalman.signal_to_noise": 1.0, "engine.rebalance": "daily"}, NullReporter())
     np.testing.assert_array_equal(other.samples["effectiveness"][:, 1], x[:, 1])
@@ -308,7 +309,7 @@ def test_baselines_on_the_test_days(obj: KalmanHedgeObjective) -> None:
 
 @pytest.mark.parametrize("problem", PROBLEMS[1:])
 def test_other_hedging_problems(problem: str) -> None:
-    obj = KalmanHedgeObjective(compose(["+study=kalman_hedge", f"kalman_hedge_problem={problem}"]))
+    obj = build_objective(compose(["+study=kalman_hedge", f"kalman_hedge_problem={problem}"]))
     assert obj.target != "EEM" and len(obj.proxies) == 2
     val = obj(PARAMS, NullReporter()).metrics["effectiveness"]
     test = _check_evaluation(obj.evaluate(PARAMS))
@@ -326,8 +327,8 @@ def test_plots_written(obj: KalmanHedgeObjective, tmp_path: Path) -> None:
 
 def test_diffuse_init_and_intercept_variant() -> None:
     cfg = compose(["+study=kalman_hedge", "kalman.init=diffuse", "kalman.intercept=true", "data.returns=log"])
-    m = KalmanHedgeObjective(cfg)(PARAMS, NullReporter()).metrics
+    m = build_objective(cfg)(PARAMS, NullReporter()).metrics
     assert all(math.isfinite(v) for v in m.values()) and 0.5 < m["effectiveness"] < 1.0
-    bad = KalmanHedgeObjective(compose(["+study=kalman_hedge", "kalman.init=oracle"]))
+    bad = build_objective(compose(["+study=kalman_hedge", "kalman.init=oracle"]))
     with pytest.raises(ValueError, match="kalman.init"):
         bad(PARAMS, NullReporter())

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from hedgeopt.config import compose
+from hedgeopt.objective_builder import build_objective
 from hedgeopt.protocol import Evaluation, NullReporter
 from hedgeopt.stats import bootstrap_interval, paired_difference
 from objectives.spread_hedge import SpreadHedgeObjective
@@ -24,7 +25,7 @@ def config() -> dict:
 
 @pytest.fixture(scope="module")
 def objective(config) -> SpreadHedgeObjective:
-    return SpreadHedgeObjective(config)
+    return build_objective(config)
 
 
 def _finite(metrics) -> bool:
@@ -57,6 +58,7 @@ def test_every_method_trades_on_the_same_days(objective, tmp_path, method):
         ev = objective(params, reporter)
         assert _finite(ev.metrics)
         _contract(ev, objective.split - objective.warmup)
+        assert {name for name, _, _ in reporter.values} == {"sharpe"}
         assert (
             len(reporter.values)
             == ev.metrics["n_windows"]
@@ -81,8 +83,8 @@ def test_ols_windows_use_formation_rows_only(objective):
 
 
 def test_no_look_ahead_in_search(config, tmp_path):
-    base = SpreadHedgeObjective(config)
-    shocked = SpreadHedgeObjective(config)
+    base = build_objective(config)
+    shocked = build_objective(config)
     values = shocked.values.copy()
     values[shocked.split :] *= np.linspace(1.0, 1.5, len(values) - shocked.split)[:, None]
     shocked.values, shocked.estimator = values, RatioEstimator(values, shocked.columns)
@@ -134,7 +136,7 @@ def test_random_walk_pairs_best_held_out_sharpe_is_not_significant(tmp_path):
     under the null are uniform: here at most 1 of 6 pairs, and the first pair not at all)."""
     p_values = []
     for seed in range(1, 7):
-        obj = SpreadHedgeObjective(
+        obj = build_objective(
             compose(["+study=spread_hedge", f"data.surrogate_seed={seed}", "surrogates.n=100"])
         )
         rng = np.random.default_rng(0)
@@ -157,19 +159,17 @@ def test_random_walk_pairs_best_held_out_sharpe_is_not_significant(tmp_path):
 
 @pytest.mark.parametrize("pair", ["xlf_xlk", "cl_ng"])
 def test_other_pairs_run(pair, tmp_path):
-    obj = SpreadHedgeObjective(
-        compose(["+study=spread_hedge", f"spread_hedge_pair={pair}", "surrogates.n=5"])
-    )
+    obj = build_objective(compose(["+study=spread_hedge", f"spread_hedge_pair={pair}", "surrogates.n=5"]))
     assert _finite(obj({"spread.method": "box_tiao"}, NullReporter(tmp_path)).metrics)
     assert _finite(obj.evaluate({"spread.method": "box_tiao"}).metrics)
 
 
 def test_bad_config_errors():
     with pytest.raises(ValueError, match="gld_gdx_data.csv: 75 rows leave 19 held-out days.*at least 3"):
-        SpreadHedgeObjective(compose(["+study=spread_hedge", "spread_hedge_pair=gld_gdx"]))
+        build_objective(compose(["+study=spread_hedge", "spread_hedge_pair=gld_gdx"]))
     with pytest.raises(ValueError, match="warmup"):
-        SpreadHedgeObjective(compose(["+study=spread_hedge", "data.start=2016-01-01"]))
-    obj = SpreadHedgeObjective(compose(["+study=spread_hedge"]))
+        build_objective(compose(["+study=spread_hedge", "data.start=2016-01-01"]))
+    obj = build_objective(compose(["+study=spread_hedge"]))
     with pytest.raises(ValueError, match="spread.method"):
         obj({"spread.method": "kalman"}, NullReporter())
     with pytest.raises(ValueError, match="exit_z"):

@@ -10,6 +10,7 @@ from statsmodels.tsa.stattools import coint
 from statsmodels.tsa.vector_ar.vecm import coint_johansen
 
 from hedgeopt.config import compose
+from hedgeopt.objective_builder import build_objective
 from hedgeopt.protocol import Evaluation, NullReporter
 from hedgeopt.stats import paired_difference
 from objectives.spread_hedge_universe import SpreadHedgeUniverseObjective
@@ -38,7 +39,7 @@ def _planted_universe(rows: int = 300, assets: int = 12, seed: int = 0) -> np.nd
 
 @pytest.fixture(scope="module")
 def objective() -> SpreadHedgeUniverseObjective:
-    return SpreadHedgeUniverseObjective(compose(["+study=spread_hedge_universe", "surrogates.n=8"]))
+    return build_objective(compose(["+study=spread_hedge_universe", "surrogates.n=8"]))
 
 
 def _contract(ev: Evaluation, n: int) -> None:
@@ -180,8 +181,9 @@ def test_in_sample_trials_share_days_and_ignore_held_out_rows(objective, tmp_pat
         ev = objective(params, reporter)
         _contract(ev, n_in)
         assert len(reporter.values) == ev.metrics["n_windows"]
+        assert {name for name, _, _ in reporter.values} == {"sharpe"}
         assert all(math.isfinite(x) for x in ev.metrics.values())
-    shocked = SpreadHedgeUniverseObjective(objective.config)
+    shocked = SpreadHedgeUniverseObjective(objective.config, objective.context)
     values = shocked.values.copy()
     drift = np.linspace(1.0, 1.5, len(values) - shocked.split)[:, None]
     values[shocked.split :] *= drift ** np.linspace(0.0, 1.0, values.shape[1])[None, :]
@@ -231,13 +233,13 @@ def test_bad_config_errors(objective):
     with pytest.raises(ValueError, match="selection.p_value"):
         objective({"selection.p_value": 0.0}, NullReporter())
     with pytest.raises(ValueError, match="three or more"):
-        SpreadHedgeUniverseObjective(compose(["+study=spread_hedge_universe", "data.columns=[EWG,EWQ]"]))
+        build_objective(compose(["+study=spread_hedge_universe", "data.columns=[EWG,EWQ]"]))
     with pytest.raises(ValueError, match="selection.candidates"):
-        SpreadHedgeUniverseObjective(compose(["+study=spread_hedge_universe", "selection.candidates=0"]))
+        build_objective(compose(["+study=spread_hedge_universe", "selection.candidates=0"]))
 
 
 def test_sp100_universe_runs(tmp_path):
-    obj = SpreadHedgeUniverseObjective(
+    obj = build_objective(
         compose(["+study=spread_hedge_universe", "spread_hedge_universe_set=sp100", "surrogates.n=0"])
     )
     assert len(obj.columns) == 100 and obj.backtest.candidates == 150
@@ -250,7 +252,7 @@ def test_sp100_universe_runs(tmp_path):
 def test_universe_without_cointegration_is_not_significant(tmp_path):
     """A small random search on a surrogate universe (every asset's returns block-bootstrapped
     independently): the in-sample winner's held-out Sharpe does not beat the surrogates at 5%."""
-    obj = SpreadHedgeUniverseObjective(
+    obj = build_objective(
         compose(["+study=spread_hedge_universe", "data.surrogate_seed=1", "surrogates.n=40"])
     )
     rng = np.random.default_rng(0)

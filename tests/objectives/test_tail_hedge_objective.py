@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from hedgeopt.config import compose
+from hedgeopt.objective_builder import build_objective
 from hedgeopt.protocol import Evaluation
 from hedgeopt.stats import bootstrap_interval, cvar, paired_difference
 from objectives.tail_hedge import BlockTailUtility, DailyTailUtility, TailHedgeObjective
@@ -29,7 +30,7 @@ def cfg() -> dict:
 
 @pytest.fixture(scope="module")
 def obj(cfg: dict) -> TailHedgeObjective:
-    return TailHedgeObjective(cfg)
+    return build_objective(cfg)
 
 
 def _utility(r: np.ndarray, weight: float) -> float:
@@ -129,10 +130,10 @@ def test_baselines_pair_with_the_evaluation(obj: TailHedgeObjective) -> None:
 
 def test_bad_config_names_the_key(cfg: dict) -> None:
     with pytest.raises(ValueError, match="roll_days_before"):
-        TailHedgeObjective(cfg)({**PARAMS, "puts.roll_days_before": 63}, None)
+        build_objective(cfg)({**PARAMS, "puts.roll_days_before": 63}, None)
     bad = {**cfg, "judge": {"crash_window": ["1990-01-01", "1990-12-31"]}}
     with pytest.raises(ValueError, match="crash_window"):
-        TailHedgeObjective(bad)
+        build_objective(bad)
 
 
 def test_plots_write_pngs(obj: TailHedgeObjective, tmp_path) -> None:

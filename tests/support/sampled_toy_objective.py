@@ -33,11 +33,11 @@ class SampledToyObjective(Objective):
 
     def __call__(self, params: Mapping[str, Any], reporter: Reporter) -> Evaluation:
         toy = self.config["toy"]
-        return self._evaluation(self._samples(params, int(self.config["seed"]), int(toy["n_in"])))
+        return self._evaluation(self._samples(params, self.context.seed, int(toy["n_in"])))
 
     def evaluate(self, params: Mapping[str, Any], reporter: Reporter | None = None) -> Evaluation:
         toy = self.config["toy"]
-        return self._evaluation(self._samples(params, int(self.config["seed"]) + 1, int(toy["n_out"])))
+        return self._evaluation(self._samples(params, self.context.seed + 1, int(toy["n_out"])))
 
     def baselines(self) -> dict[str, dict[str, Evaluation]]:
         out = {}

@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hedgeopt.protocol import Objective, Reporter, TrialPruned
+from hedgeopt.protocol import Objective, Reporter, StudyContext, TrialPruned
 
 
 class ToyObjective(Objective):
-    def __init__(self, config: Mapping[str, Any]) -> None:
-        super().__init__(config)
+    def __init__(self, config: Mapping[str, Any], context: StudyContext | None = None) -> None:
+        super().__init__(config, context)
         setup = self.config["toy"].get("setup_marker")
         if setup:  # proves set-up runs once per worker process
             with open(setup, "a") as fh:
@@ -46,7 +46,7 @@ class ToyObjective(Objective):
             return {"loss": float("nan"), "size": float(toy["n"])}
         loss = self._loss(toy, 1.0)
         for step in range(int(toy.get("steps", 0))):
-            reporter.report(loss * (1 + 1.0 / (step + 1)), step)
+            reporter.report("loss", loss * (1 + 1.0 / (step + 1)), step)
             if reporter.should_prune():
                 raise TrialPruned(f"pruned at step {step}")
         (Path(reporter.artifact_dir) / "note.txt").write_text(f"loss={loss}\n")
@@ -67,10 +67,7 @@ class ToyObjective(Objective):
         }
 
     def plots(self, best_params, trials, out_dir: Path) -> list[Path]:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # the framework has selected the Agg backend
 
         fig, ax = plt.subplots()
         xs = [t["params"].get("toy.x") for t in trials if t["state"] == "COMPLETE"]

@@ -1,0 +1,49 @@
+"""Building a study's objective: the one place the framework constructs objectives.
+
+The composed config splits in two. The objective gets its domain config (every key that is not
+a framework key) and a :class:`~hedgeopt.protocol.StudyContext` with the seed and the optimised
+metrics and directions; it never sees ``search_space``, ``storage`` or any other framework
+setting, so none can leak into what a trial computes. The study's fingerprint and the workers'
+cache key still hash the whole composed config (``hedgeopt.fingerprint``,
+``hedgeopt.invocation.config_key``), as before.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from hedgeopt.framework_keys import FRAMEWORK_KEYS
+from hedgeopt.protocol import Objective, StudyContext
+
+
+def domain_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys of the composed config that belong to the objective's domain."""
+    return {k: v for k, v in cfg.items() if k not in FRAMEWORK_KEYS}
+
+
+def study_context(cfg: Mapping[str, Any]) -> StudyContext:
+    """The framework settings an objective may use, from the composed (validated) config."""
+    return StudyContext(
+        seed=int(cfg.get("seed") or 0),
+        metrics=tuple(str(m) for m in cfg.get("metrics") or ()),
+        directions=tuple(str(d) for d in cfg.get("directions") or ()),
+    )
+
+
+def use_headless_figures() -> None:
+    """Select matplotlib's Agg backend for this process (objectives draw, never show)."""
+    os.environ["MPLBACKEND"] = "Agg"
+    if "matplotlib" in sys.modules:  # imported already: the variable is read only at import
+        sys.modules["matplotlib"].use("Agg")
+
+
+def build_objective(cfg: Mapping[str, Any]) -> Objective:
+    """The objective ``cfg["objective"]["_target_"]`` names, built from the composed config."""
+    from hydra.utils import get_class
+
+    use_headless_figures()
+    cls = get_class(cfg["objective"]["_target_"])
+    return cls(domain_config(cfg), study_context(cfg))
