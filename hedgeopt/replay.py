@@ -17,6 +17,7 @@ from hedgeopt import summary
 from hedgeopt.assessment import assess_metric, assessment_seed
 from hedgeopt.exit_codes import EXIT_FAILED, EXIT_OK
 from hedgeopt.invocation import config_key, say, ui_command
+from hedgeopt.names import ROLE_REPLAY, TAG_REPLAY_OF, TAG_ROLE, TAG_STUDY
 from hedgeopt.protocol import metrics_of
 from hedgeopt.settings import StudySettings
 from hedgeopt.tracking import Tracker
@@ -34,9 +35,9 @@ def run_replay(cfg: dict[str, Any], settings: StudySettings, params: dict[str, A
         run_name,
         params,
         {
-            "hedgeopt.role": "replay",
-            "hedgeopt.study": settings.study_name,
-            "hedgeopt.replay_of": str(settings.replay),
+            TAG_ROLE: ROLE_REPLAY,
+            TAG_STUDY: settings.study_name,
+            TAG_REPLAY_OF: str(settings.replay),
         },
     )
     status = "FAILED"

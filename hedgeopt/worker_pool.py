@@ -22,7 +22,7 @@ from hedgeopt.final_tasks import EarlyTasks
 from hedgeopt.invocation import Invocation, say
 from hedgeopt.samplers import worker_seed
 from hedgeopt.settings import StudySettings
-from hedgeopt.storage import reap_orphans
+from hedgeopt.trial_bookkeeping import reap_orphans
 from hedgeopt.worker import WorkerTask, prewarm, run_task, run_worker
 
 
