@@ -127,12 +127,14 @@ def _ask_batch(
 ) -> tuple[int, list[tuple[int, dict[str, Any]]]]:
     """Ask ``size`` trials, each from a sampler seeded by (seed, batch, slot), and sample
     their params here; returns ``(batch, [(trial id, params)])``."""
-    from hedgeopt.samplers import build_sampler, is_grid, worker_seed
+    from hedgeopt.samplers import build_sampler, is_grid
+    from hedgeopt.seeds import batch_sampler_seed, sampler_seed
 
     batch = len(study.get_trials(deepcopy=False))
     asked = []
     for slot in range(size):
-        seed = settings.seed if is_grid(cfg["sampler"]) else worker_seed(settings.seed, batch, slot)
+        derived = batch_sampler_seed(settings.seed, batch, slot)
+        seed = sampler_seed(settings.seed, derived, grid=is_grid(cfg["sampler"]))
         study.sampler = build_sampler(cfg["sampler"], space, seed)
         trial = study.ask()
         # the parent owns the trial until a worker stamps it with its own process

@@ -14,7 +14,7 @@ from joblib import Parallel, delayed
 from optuna.trial import TrialState
 
 from hedgeopt import export as export_mod
-from hedgeopt.assessment import assess_study, assessment_seed, headline_metrics, summary_lines
+from hedgeopt.assessment import assess_study, headline_metrics, summary_lines
 from hedgeopt.best_run import tag_best_run
 from hedgeopt.deterministic import deterministic_mode
 from hedgeopt.figures import draw_framework_figures
@@ -28,6 +28,7 @@ from hedgeopt.names import (
     TAG_VERDICT,
 )
 from hedgeopt.protocol import NullReporter, metrics_of
+from hedgeopt.seeds import assessment_seed
 from hedgeopt.settings import StudySettings
 from hedgeopt.storage import mask_url
 from hedgeopt.summary import study_summary

@@ -14,11 +14,12 @@ from typing import Any
 from joblib import Parallel, delayed
 
 from hedgeopt import summary
-from hedgeopt.assessment import assess_metric, assessment_seed
+from hedgeopt.assessment import assess_metric
 from hedgeopt.exit_codes import EXIT_FAILED, EXIT_OK
 from hedgeopt.invocation import config_key, say, ui_command
 from hedgeopt.names import ROLE_REPLAY, TAG_REPLAY_OF, TAG_ROLE, TAG_STUDY
 from hedgeopt.protocol import metrics_of
+from hedgeopt.seeds import assessment_seed
 from hedgeopt.settings import StudySettings
 from hedgeopt.tracking import Tracker
 from hedgeopt.worker import limit_threads, run_task

@@ -32,8 +32,8 @@ from hedgeopt.invocation import Invocation, masked_config, say
 from hedgeopt.names import ATTR_INVOCATION, ATTR_ORDINALS, TAG_ADOPTED, TAG_STORAGE, TAG_STUDY
 from hedgeopt.phases import PhaseClock
 from hedgeopt.protocol import flatten
-from hedgeopt.samplers import worker_seed
 from hedgeopt.search_space import SearchSpace
+from hedgeopt.seeds import worker_sampler_seed
 from hedgeopt.settings import StudySettings
 from hedgeopt.slot_locks import slot_lock
 from hedgeopt.storage import open_storage
@@ -208,9 +208,6 @@ def _interrupted(
     return EXIT_INTERRUPTED
 
 
-_WORKER_SEED_STRIDE = 1 << 16
-
-
 def _worker_tasks(
     study: optuna.Study, inv: Invocation, invocation: str, staging: Path, n_counted: int, plan: WorkerPlan
 ) -> list[WorkerTask]:
@@ -219,7 +216,7 @@ def _worker_tasks(
     deadline = None if settings.timeout is None else time.time() + settings.timeout
     # Invocations running at once on one study need distinct sampler seeds: each claims an
     # ordinal in the study (0 for the first), which spreads its workers' seeds apart.
-    base = _WORKER_SEED_STRIDE * _claim_ordinal(study, settings)
+    ordinal = _claim_ordinal(study, settings)
     return [
         WorkerTask(
             inv.cfg,
@@ -227,7 +224,7 @@ def _worker_tasks(
             settings,
             inv.space,
             w,
-            worker_seed(settings.seed, n_counted, base + w),
+            worker_sampler_seed(settings.seed, n_counted, ordinal, w),
             invocation,
             str(staging.resolve()),
             deadline,

@@ -196,11 +196,11 @@ def _load_study(task: WorkerTask) -> Any:
     import optuna
 
     from hedgeopt.samplers import build_pruner, build_sampler, is_grid
+    from hedgeopt.seeds import sampler_seed
     from hedgeopt.storage import open_storage
 
     sampler_cfg, settings = task.config["sampler"], task.settings
-    # GridSampler shuffles its grid with the seed: every worker must share one order.
-    seed = settings.seed if is_grid(sampler_cfg) else task.sampler_seed
+    seed = sampler_seed(settings.seed, task.sampler_seed, grid=is_grid(sampler_cfg))
     return optuna.load_study(
         study_name=settings.study_name,
         storage=open_storage(settings.storage),
