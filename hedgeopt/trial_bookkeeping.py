@@ -28,18 +28,15 @@ from hedgeopt.names import (
     ATTR_FAIL_REASON,
     ATTR_HOST,
     ATTR_INVOCATION,
-    ATTR_METRIC_PREFIX,
     ATTR_PID,
-    ATTR_SAMPLES_PREFIX,
-    ATTR_STEPS,
+    RUN_ATTR_PREFIXES,
+    RUN_ATTRS,
 )
 from hedgeopt.processes import pid_alive
 
 #: How often a trial whose worker was lost is retried with the same params.
 MAX_RETRY = 3
 REASON_STALE = "worker lost: no heartbeat within the grace period"
-#: User attrs that belong to one run of a trial, not to its params (a retry starts without them).
-_RUN_ATTRS = (ATTR_COUNTED, ATTR_FAIL_REASON, ATTR_INVOCATION, ATTR_HOST, ATTR_PID, ATTR_STEPS)
 
 
 class RetryStaleTrial(RetryHeartbeatStaleTrialCallback):
@@ -69,7 +66,7 @@ class RetryStaleTrial(RetryHeartbeatStaleTrialCallback):
         trial.user_attrs = {
             k: v
             for k, v in trial.user_attrs.items()
-            if k not in _RUN_ATTRS and not k.startswith((ATTR_METRIC_PREFIX, ATTR_SAMPLES_PREFIX))
+            if k not in RUN_ATTRS and not k.startswith(RUN_ATTR_PREFIXES)
         }
         super().__call__(study, trial)
 
