@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from hedgeopt.protocol import Evaluation, Metrics, metrics_of
-from hedgeopt.samplers import worker_seed
 from hedgeopt.stats import (
     Mean,
     SampleSet,
@@ -30,11 +29,6 @@ from hedgeopt.stats import (
 
 #: In-sample / out-of-sample metric name pairs: ``val_x`` is judged as ``test_x`` and so on.
 SPLIT_PREFIXES = (("select_", "test_"), ("val_", "test_"), ("is_", "oos_"), ("in_sample_", "out_of_sample_"))
-
-
-def assessment_seed(seed: int) -> int:
-    """The bootstrap and CSCV seed of a study: fixed by ``seed``, apart from the samplers' seeds."""
-    return worker_seed(seed, 0, 0xA55E55)
 
 
 def counterpart(out_of_sample: Mapping[str, Any], name: str) -> str | None:

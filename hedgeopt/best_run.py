@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from hedgeopt.run_record import ROLE, TRIAL_NUMBER
-
-BEST_TAG = "hedgeopt.best"
+from hedgeopt.names import (
+    MLFLOW_NOTE,
+    ROLE_TRIAL,
+    TAG_BEST,
+    TAG_BEST_TRIAL,
+    TAG_BEST_TRIAL_RUN_ID,
+    TAG_ROLE,
+    TAG_TRIAL_NUMBER,
+)
 
 
 def _trial_runs(client: Any, experiment_id: str, extra: str = "") -> list[Any]:
@@ -14,7 +20,7 @@ def _trial_runs(client: Any, experiment_id: str, extra: str = "") -> list[Any]:
     while True:
         page = client.search_runs(
             [experiment_id],
-            filter_string=f"tags.`{ROLE}` = 'trial'{extra}",
+            filter_string=f"tags.`{TAG_ROLE}` = '{ROLE_TRIAL}'{extra}",
             max_results=1000,
             page_token=token,
         )
@@ -36,22 +42,22 @@ def tag_best_run(tracker: Any, parent_id: str, best_number: int, run_id: str | N
     if run_id is None:
         found = [
             r
-            for r in _trial_runs(client, exp, f" and tags.`{TRIAL_NUMBER}` = '{best_number}'")
+            for r in _trial_runs(client, exp, f" and tags.`{TAG_TRIAL_NUMBER}` = '{best_number}'")
             if r.info.status != "RUNNING"
         ]
         if found:
             run_id = max(found, key=lambda r: r.info.start_time or 0).info.run_id
-    for r in _trial_runs(client, exp, f" and tags.`{BEST_TAG}` = 'true'"):
+    for r in _trial_runs(client, exp, f" and tags.`{TAG_BEST}` = 'true'"):
         if r.info.run_id != run_id:
-            client.set_tag(r.info.run_id, BEST_TAG, "false")
+            client.set_tag(r.info.run_id, TAG_BEST, "false")
     if run_id is None:
         return None
-    client.set_tag(run_id, BEST_TAG, "true")
-    client.set_tag(parent_id, "hedgeopt.best_trial", str(best_number))
-    client.set_tag(parent_id, "hedgeopt.best_trial_run_id", run_id)
+    client.set_tag(run_id, TAG_BEST, "true")
+    client.set_tag(parent_id, TAG_BEST_TRIAL, str(best_number))
+    client.set_tag(parent_id, TAG_BEST_TRIAL_RUN_ID, run_id)
     client.set_tag(
         parent_id,
-        "mlflow.note.content",
+        MLFLOW_NOTE,
         f"Best trial: [trial {best_number}](#/experiments/{exp}/runs/{run_id})",
     )
     return run_id

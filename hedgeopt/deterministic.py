@@ -21,9 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hedgeopt.config import ConfigError
-
-ATTR_BATCH = "hedgeopt.batch"
-ATTR_SLOT = "hedgeopt.slot"
+from hedgeopt.names import ATTR_BATCH, ATTR_FAIL_REASON, ATTR_HOST, ATTR_INVOCATION, ATTR_PID, ATTR_SLOT
 
 #: Pruners whose decision depends only on the trials the study shows them (so a view of the
 #: earlier batches makes them deterministic). Hyperband builds its own view of the storage.
@@ -129,13 +127,14 @@ def _ask_batch(
 ) -> tuple[int, list[tuple[int, dict[str, Any]]]]:
     """Ask ``size`` trials, each from a sampler seeded by (seed, batch, slot), and sample
     their params here; returns ``(batch, [(trial id, params)])``."""
-    from hedgeopt.samplers import build_sampler, is_grid, worker_seed
-    from hedgeopt.storage import ATTR_HOST, ATTR_INVOCATION, ATTR_PID
+    from hedgeopt.samplers import build_sampler, is_grid
+    from hedgeopt.seeds import batch_sampler_seed, sampler_seed
 
     batch = len(study.get_trials(deepcopy=False))
     asked = []
     for slot in range(size):
-        seed = settings.seed if is_grid(cfg["sampler"]) else worker_seed(settings.seed, batch, slot)
+        derived = batch_sampler_seed(settings.seed, batch, slot)
+        seed = sampler_seed(settings.seed, derived, grid=is_grid(cfg["sampler"]))
         study.sampler = build_sampler(cfg["sampler"], space, seed)
         trial = study.ask()
         # the parent owns the trial until a worker stamps it with its own process
@@ -155,7 +154,7 @@ def _fail_unfinished(study: Any, trial_ids: list[int], reason: str) -> int:
     """Fail the batch's trials a dead worker left RUNNING and queue retries with their params."""
     from optuna.trial import TrialState
 
-    from hedgeopt.storage import ATTR_FAIL_REASON, RetryStaleTrial
+    from hedgeopt.trial_bookkeeping import RetryStaleTrial
 
     storage, retry, n = study._storage, RetryStaleTrial(reason=reason), 0  # noqa: SLF001
     for tid in trial_ids:
@@ -185,7 +184,8 @@ def run_batches(
     from joblib import Parallel, delayed
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
-    from hedgeopt.storage import count_trials, invocation_failures, slot_lock
+    from hedgeopt.slot_locks import slot_lock
+    from hedgeopt.trial_bookkeeping import count_trials, invocation_failures
 
     task, n_workers = tasks[0], len(tasks)
     lock = slot_lock(settings.storage, settings.study_name, settings.workdir)

@@ -3,6 +3,8 @@ matplotlib's headless Agg backend; the objective draws the domain's figures itse
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -14,11 +16,20 @@ if TYPE_CHECKING:
     from hedgeopt.settings import StudySettings
 
 
-def pyplot() -> Any:
-    """``matplotlib.pyplot`` on the Agg backend: figures are files, never windows."""
-    import matplotlib
+def use_headless_figures() -> None:
+    """Select matplotlib's Agg backend for this process: figures are files, never windows.
 
-    matplotlib.use("Agg")
+    Imports nothing: a search worker calls this before it builds its objective, and an
+    objective that draws imports pyplot itself, which then reads ``MPLBACKEND``.
+    """
+    os.environ["MPLBACKEND"] = "Agg"
+    if "matplotlib" in sys.modules:  # imported already: the variable is read only at import
+        sys.modules["matplotlib"].use("Agg")
+
+
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the Agg backend."""
+    use_headless_figures()
     import matplotlib.pyplot as plt
 
     return plt

@@ -23,11 +23,7 @@ from typing import Any
 
 from hedgeopt.config import ConfigError
 from hedgeopt.framework_keys import NOT_IDENTITY
-
-ATTR_FINGERPRINT = "hedgeopt.fingerprint"
-ATTR_IDENTITY = "hedgeopt.identity"
-ATTR_FORCED = "hedgeopt.fingerprint_forced"
-
+from hedgeopt.names import ATTR_FINGERPRINT, ATTR_FORCED, ATTR_IDENTITY
 
 #: Where a bare data-file name in a config resolves (besides the working directory): the
 #: shipped studies' convention for their embedded data.
@@ -193,7 +189,7 @@ def identify_study(study: Any, cfg: Mapping[str, Any], settings: Any, say: Calla
     """
     import warnings
 
-    from hedgeopt.storage import slot_lock
+    from hedgeopt.slot_locks import slot_lock
 
     lock = slot_lock(settings.storage, settings.study_name, settings.workdir)
     lock.acquire()

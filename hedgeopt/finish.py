@@ -14,23 +14,26 @@ from joblib import Parallel, delayed
 from optuna.trial import TrialState
 
 from hedgeopt import export as export_mod
-from hedgeopt.assessment import assess_study, assessment_seed, headline_metrics, summary_lines
+from hedgeopt.assessment import assess_study, headline_metrics, summary_lines
 from hedgeopt.best_run import tag_best_run
 from hedgeopt.deterministic import deterministic_mode
 from hedgeopt.figures import draw_framework_figures
 from hedgeopt.final_tasks import run_final_tasks, start_final_tasks
-from hedgeopt.fingerprint import ATTR_FINGERPRINT
 from hedgeopt.invocation import Invocation, say, trial_metrics, ui_command
-from hedgeopt.protocol import NullReporter, metrics_of
-from hedgeopt.settings import StudySettings
-from hedgeopt.storage import (
+from hedgeopt.names import (
     ATTR_FAIL_REASON,
+    ATTR_FINGERPRINT,
     ATTR_SAMPLES_PREFIX,
-    invocation_failures,
-    mask_url,
+    TAG_BEST_BASELINE,
+    TAG_VERDICT,
 )
+from hedgeopt.protocol import NullReporter, metrics_of
+from hedgeopt.seeds import assessment_seed
+from hedgeopt.settings import StudySettings
+from hedgeopt.storage import mask_url
 from hedgeopt.summary import study_summary
 from hedgeopt.tracking import Tracker, results_table
+from hedgeopt.trial_bookkeeping import invocation_failures
 from hedgeopt.workdir import staging_dir
 from hedgeopt.worker import run_task
 
@@ -279,9 +282,9 @@ def log_outcome(
         invocation, {t.number: t.values for t in complete}, settings.metrics, settings.directions
     )
     verdict = outcome.confidence["verdict"]
-    tracker.client.set_tag(invocation, "hedgeopt.verdict", str(verdict.get("outcome")))
+    tracker.client.set_tag(invocation, TAG_VERDICT, str(verdict.get("outcome")))
     if verdict.get("best_baseline"):
-        tracker.client.set_tag(invocation, "hedgeopt.best_baseline", str(verdict["best_baseline"]))
+        tracker.client.set_tag(invocation, TAG_BEST_BASELINE, str(verdict["best_baseline"]))
 
 
 def print_summary(

@@ -1,8 +1,9 @@
 """A trial's intermediate values as its run logs them: one step metric per reported metric.
 
-A worker stores what the trial's reporter recorded as the user attr ``hedgeopt.steps``: rows
-``[metric, step, value]``. Journals written before reports named their metric hold ``[step,
-value]`` rows, which were values of the first optimised metric and are logged as such.
+A worker stores what the trial's reporter recorded as the user attr ``hedgeopt.steps``
+(:data:`~hedgeopt.names.ATTR_STEPS`): rows ``[metric, step, value]``. Journals written before
+reports named their metric hold ``[step, value]`` rows, which were values of the first
+optimised metric and are logged as such.
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-ATTR_STEPS = "hedgeopt.steps"
-SUFFIX = "_by_step"
+from hedgeopt.names import ATTR_STEPS, STEP_METRIC_SUFFIX
 
 
 def step_metrics(user_attrs: Mapping[str, Any], first_metric: str) -> list[tuple[str, float, int]]:
@@ -19,7 +19,7 @@ def step_metrics(user_attrs: Mapping[str, Any], first_metric: str) -> list[tuple
     out = []
     for row in user_attrs.get(ATTR_STEPS) or []:
         metric, step, value = _unpack(row, first_metric)
-        out.append((f"{metric}{SUFFIX}", float(value), int(step)))
+        out.append((f"{metric}{STEP_METRIC_SUFFIX}", float(value), int(step)))
     return out
 
 

@@ -18,18 +18,14 @@ from hedgeopt import console
 from hedgeopt import export as export_mod
 from hedgeopt.final_tasks import EarlyTasks
 from hedgeopt.framework_keys import NOT_OBJECTIVE_SETUP
+from hedgeopt.names import ATTR_FAIL_REASON, ATTR_INVOCATION, ATTR_METRIC_PREFIX
 from hedgeopt.phases import PhaseClock
 from hedgeopt.protocol import nest
 from hedgeopt.search_space import SearchSpace
 from hedgeopt.settings import StudySettings
-from hedgeopt.storage import (
-    ATTR_FAIL_REASON,
-    ATTR_INVOCATION,
-    ATTR_METRIC_PREFIX,
-    counted,
-    mask_url,
-)
+from hedgeopt.storage import mask_url
 from hedgeopt.tracking import Tracker
+from hedgeopt.trial_bookkeeping import counted
 from hedgeopt.trial_logger import TrialLogger
 
 

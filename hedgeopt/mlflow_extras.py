@@ -6,19 +6,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hedgeopt.names import MLFLOW_GIT_COMMIT, MLFLOW_SOURCE_NAME, MLFLOW_SOURCE_TYPE, MLFLOW_USER, TAG_VERSION
+
 
 def source_tags() -> dict[str, str]:
     """MLflow's source tags: the command line, and the git commit when hedgeopt runs from a checkout."""
     import shlex
     import subprocess
     import sys
-
-    from mlflow.utils.mlflow_tags import (
-        MLFLOW_GIT_COMMIT,
-        MLFLOW_SOURCE_NAME,
-        MLFLOW_SOURCE_TYPE,
-        MLFLOW_USER,
-    )
 
     argv = [a for a in sys.argv[1:] if "://" not in a]  # no URL (and no password) in a tag
     tags = {MLFLOW_SOURCE_NAME: shlex.join(["hedgeopt", *argv])[:500], MLFLOW_SOURCE_TYPE: "LOCAL"}
@@ -40,7 +35,7 @@ def source_tags() -> dict[str, str]:
             pass
     from hedgeopt import __version__
 
-    tags["hedgeopt.version"] = __version__
+    tags[TAG_VERSION] = __version__
     return tags
 
 

@@ -10,11 +10,10 @@ cache key still hash the whole composed config (``hedgeopt.fingerprint``,
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Mapping
 from typing import Any
 
+from hedgeopt.figures import use_headless_figures
 from hedgeopt.framework_keys import FRAMEWORK_KEYS
 from hedgeopt.protocol import Objective, StudyContext
 
@@ -31,13 +30,6 @@ def study_context(cfg: Mapping[str, Any]) -> StudyContext:
         metrics=tuple(str(m) for m in cfg.get("metrics") or ()),
         directions=tuple(str(d) for d in cfg.get("directions") or ()),
     )
-
-
-def use_headless_figures() -> None:
-    """Select matplotlib's Agg backend for this process (objectives draw, never show)."""
-    os.environ["MPLBACKEND"] = "Agg"
-    if "matplotlib" in sys.modules:  # imported already: the variable is read only at import
-        sys.modules["matplotlib"].use("Agg")
 
 
 def build_objective(cfg: Mapping[str, Any]) -> Objective:

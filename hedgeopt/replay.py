@@ -14,10 +14,12 @@ from typing import Any
 from joblib import Parallel, delayed
 
 from hedgeopt import summary
-from hedgeopt.assessment import assess_metric, assessment_seed
+from hedgeopt.assessment import assess_metric
 from hedgeopt.exit_codes import EXIT_FAILED, EXIT_OK
 from hedgeopt.invocation import config_key, say, ui_command
+from hedgeopt.names import ROLE_REPLAY, TAG_REPLAY_OF, TAG_ROLE, TAG_STUDY
 from hedgeopt.protocol import metrics_of
+from hedgeopt.seeds import assessment_seed
 from hedgeopt.settings import StudySettings
 from hedgeopt.tracking import Tracker
 from hedgeopt.worker import limit_threads, run_task
@@ -34,9 +36,9 @@ def run_replay(cfg: dict[str, Any], settings: StudySettings, params: dict[str, A
         run_name,
         params,
         {
-            "hedgeopt.role": "replay",
-            "hedgeopt.study": settings.study_name,
-            "hedgeopt.replay_of": str(settings.replay),
+            TAG_ROLE: ROLE_REPLAY,
+            TAG_STUDY: settings.study_name,
+            TAG_REPLAY_OF: str(settings.replay),
         },
     )
     status = "FAILED"

@@ -1,5 +1,5 @@
-"""What hedgeopt records in an MLflow run: its tag names, MLflow's limits on keys and values, and
-a finished trial's run (:class:`TrialRun`).
+"""What hedgeopt records in an MLflow run: MLflow's limits on keys and values, and a finished
+trial's run (:class:`TrialRun`); the tag names are :mod:`hedgeopt.names`'.
 
 A trial's run is built here once and then written either through ``MlflowClient``
 (``Tracker.log_trial``) or as rows of a local SQLite store (``trial_logger.SqliteRunWriter``), so
@@ -17,13 +17,21 @@ from typing import Any
 import yaml
 
 from hedgeopt.intermediate_values import step_metrics
-
-ROLE = "hedgeopt.role"
-TRIAL_NUMBER = "hedgeopt.trial_number"
-TRIAL_STATE = "hedgeopt.trial_state"
-FAIL_REASON = "hedgeopt.fail_reason"
-RETRY_OF = "hedgeopt.retry_of"
-PARENT = "mlflow.parentRunId"
+from hedgeopt.names import (
+    ATTR_COUNTED,
+    ATTR_FAIL_REASON,
+    ATTR_METRIC_PREFIX,
+    MLFLOW_PARENT,
+    OBJECTIVE_METRIC_PREFIX,
+    OPTUNA_FAILED_TRIAL,
+    ROLE_TRIAL,
+    TAG_FAIL_REASON,
+    TAG_OPTUNA_TRIAL_ID,
+    TAG_RETRY_OF,
+    TAG_ROLE,
+    TAG_TRIAL_NUMBER,
+    TAG_TRIAL_STATE,
+)
 
 #: The failure reason of a FAIL trial that recorded none (its worker stopped mid-trial).
 INTERRUPTED = "interrupted: the worker stopped during the trial"
@@ -76,7 +84,7 @@ def trial_run(
     ts = epoch_ms(trial.datetime_complete) or int(time.time() * 1000)
     status = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED"}.get(state)
     if status is None:  # an objective failure counts toward n_trials; a lost worker's trial does not
-        status = "FAILED" if trial.user_attrs.get("hedgeopt.counted") else "KILLED"
+        status = "FAILED" if trial.user_attrs.get(ATTR_COUNTED) else "KILLED"
     return TrialRun(
         trial.number,
         f"trial-{trial.number:04d}",
@@ -94,30 +102,30 @@ def trial_run(
 def _trial_tags(trial: Any, parent_id: str | None) -> dict[str, str]:
     state = trial.state.name
     tags = {
-        ROLE: "trial",
-        PARENT: parent_id or "",
-        TRIAL_NUMBER: str(trial.number),
-        TRIAL_STATE: state,
-        "hedgeopt.optuna_trial_id": str(trial._trial_id),
+        TAG_ROLE: ROLE_TRIAL,
+        MLFLOW_PARENT: parent_id or "",
+        TAG_TRIAL_NUMBER: str(trial.number),
+        TAG_TRIAL_STATE: state,
+        TAG_OPTUNA_TRIAL_ID: str(trial._trial_id),
     }
     if state == "FAIL":
-        tags[FAIL_REASON] = str(trial.user_attrs.get("hedgeopt.fail_reason") or INTERRUPTED)
-    retry_of = (trial.system_attrs or {}).get("failed_trial")
+        tags[TAG_FAIL_REASON] = str(trial.user_attrs.get(ATTR_FAIL_REASON) or INTERRUPTED)
+    retry_of = (trial.system_attrs or {}).get(OPTUNA_FAILED_TRIAL)
     if retry_of is not None:  # a retry, with the same params, of a trial whose worker was lost
-        tags[RETRY_OF] = str(retry_of)
+        tags[TAG_RETRY_OF] = str(retry_of)
     return tags
 
 
 def _trial_metrics(trial: Any, metric_names: Sequence[str], ts: int) -> list[tuple[str, float, int, int]]:
     """The objective's metrics, the optimised values and the intermediate values by step."""
     metrics = [
-        (metric_key(key[len("metric.") :]), float(value), ts, 0)
+        (metric_key(key[len(ATTR_METRIC_PREFIX) :]), float(value), ts, 0)
         for key, value in trial.user_attrs.items()
-        if key.startswith("metric.")
+        if key.startswith(ATTR_METRIC_PREFIX)
     ]
     if trial.values is not None:
         for name, value in zip(metric_names, trial.values, strict=False):
-            metrics.append(("objective." + metric_key(name), float(value), ts, 0))
+            metrics.append((OBJECTIVE_METRIC_PREFIX + metric_key(name), float(value), ts, 0))
     for name, value, step in step_metrics(trial.user_attrs, metric_names[0]):
         metrics.append((metric_key(name), value, ts, step))
     return metrics

@@ -29,19 +29,16 @@ from hedgeopt.fingerprint import identify_study, resume_mode
 from hedgeopt.finish import StudyFailed, finish_study
 from hedgeopt.framework_keys import FRAMEWORK_KEYS, SETTINGS_KEYS
 from hedgeopt.invocation import Invocation, masked_config, say
+from hedgeopt.names import ATTR_INVOCATION, ATTR_ORDINALS, TAG_ADOPTED, TAG_STORAGE, TAG_STUDY
 from hedgeopt.phases import PhaseClock
 from hedgeopt.protocol import flatten
-from hedgeopt.samplers import worker_seed
 from hedgeopt.search_space import SearchSpace
+from hedgeopt.seeds import worker_sampler_seed
 from hedgeopt.settings import StudySettings
-from hedgeopt.storage import (
-    ATTR_INVOCATION,
-    count_trials,
-    open_storage,
-    reap_orphans,
-    slot_lock,
-)
+from hedgeopt.slot_locks import slot_lock
+from hedgeopt.storage import open_storage
 from hedgeopt.tracking import Tracker
+from hedgeopt.trial_bookkeeping import count_trials, reap_orphans
 from hedgeopt.workdir import staging_dir
 from hedgeopt.worker import WorkerTask
 from hedgeopt.worker_pool import (
@@ -93,7 +90,7 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
     invocation = tracker.start_parent(
         f"{settings.study_name}-{time.strftime('%Y%m%d-%H%M%S')}",
         parent_params(cfg, settings),
-        {"hedgeopt.study": settings.study_name, "hedgeopt.storage": settings.storage.masked},
+        {TAG_STUDY: settings.study_name, TAG_STORAGE: settings.storage.masked},
     )
     tracker.log_text(invocation, yaml.safe_dump(masked_config(cfg), sort_keys=False), "config.yaml")
     staging = staging_dir(settings.workdir, invocation)
@@ -211,10 +208,6 @@ def _interrupted(
     return EXIT_INTERRUPTED
 
 
-_WORKER_SEED_STRIDE = 1 << 16
-ATTR_ORDINALS = "hedgeopt.invocations"
-
-
 def _worker_tasks(
     study: optuna.Study, inv: Invocation, invocation: str, staging: Path, n_counted: int, plan: WorkerPlan
 ) -> list[WorkerTask]:
@@ -223,7 +216,7 @@ def _worker_tasks(
     deadline = None if settings.timeout is None else time.time() + settings.timeout
     # Invocations running at once on one study need distinct sampler seeds: each claims an
     # ordinal in the study (0 for the first), which spreads its workers' seeds apart.
-    base = _WORKER_SEED_STRIDE * _claim_ordinal(study, settings)
+    ordinal = _claim_ordinal(study, settings)
     return [
         WorkerTask(
             inv.cfg,
@@ -231,7 +224,7 @@ def _worker_tasks(
             settings,
             inv.space,
             w,
-            worker_seed(settings.seed, n_counted, base + w),
+            worker_sampler_seed(settings.seed, n_counted, ordinal, w),
             invocation,
             str(staging.resolve()),
             deadline,
@@ -271,7 +264,7 @@ def _adopt_unlogged(study: optuna.Study, tracker: Tracker, inv: Invocation) -> N
         if owner is not None and owner not in abandoned:
             continue  # a live invocation elsewhere will log it
         folder = staging_dir(inv.settings.workdir, str(owner)) / str(t.number)
-        inv._log_trial(tracker, t, folder, {"hedgeopt.adopted": "true"})
+        inv._log_trial(tracker, t, folder, {TAG_ADOPTED: "true"})
 
 
 def _run_workers(

@@ -6,7 +6,6 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import optuna
 from hydra.utils import get_class
 
@@ -23,12 +22,6 @@ _SEEDED = (
     "GPSampler",
     "BruteForceSampler",
 )
-
-
-def worker_seed(seed: int, offset: int, worker: int) -> int:
-    """A sampler seed per worker, distinct across workers and across resumed invocations."""
-    ss = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(offset), int(worker)])
-    return int(ss.generate_state(1)[0])
 
 
 def _split(cfg: Mapping[str, Any], group: str) -> tuple[type, dict[str, Any]]:

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 import numpy as np
 
+from hedgeopt.seeds import baseline_seed
+
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
@@ -335,7 +337,7 @@ def assess(
     ref, ref_val = None, -math.inf
     for i, (name, b) in enumerate(baselines.items()):
         entry: dict[str, Any] = {
-            "interval": bootstrap_interval(b.values, stat, seed=seed + 1 + i, block=block).as_dict()
+            "interval": bootstrap_interval(b.values, stat, seed=baseline_seed(seed, i), block=block).as_dict()
         }
         if as_matrix(b.values).shape[0] == n:
             # the same seed for every baseline: each difference is resampled on the same rows

@@ -20,6 +20,17 @@ from hedgeopt.mlflow_extras import mlflow_dataset as mlflow_dataset
 from hedgeopt.mlflow_extras import results_table as results_table
 from hedgeopt.mlflow_extras import source_tags
 from hedgeopt.mlflow_store import is_local, relocate_copied_store, store_lock, use_wal
+from hedgeopt.names import (
+    MLFLOW_DATA_CONTEXT,
+    MLFLOW_EXPERIMENT_KIND,
+    MLFLOW_PARENT,
+    ROLE_STUDY,
+    ROLE_TRIAL,
+    TAG_HOST,
+    TAG_PID,
+    TAG_ROLE,
+    TAG_TRIAL_NUMBER,
+)
 from hedgeopt.processes import gone_from_this_host
 from hedgeopt.protocol import flatten as flatten
 from hedgeopt.protocol import nest as nest
@@ -27,9 +38,6 @@ from hedgeopt.run_record import (
     MAX_KEY,
     MAX_METRICS,
     MAX_PARAMS,
-    PARENT,
-    ROLE,
-    TRIAL_NUMBER,
     TrialRun,
     metric_key,
     param_value,
@@ -37,7 +45,7 @@ from hedgeopt.run_record import (
 )
 from hedgeopt.workdir import artifacts_dir
 
-EXPERIMENT_KIND, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
+MODEL_TRAINING = "custom_model_development"  # the experiment kind: runs, not GenAI traces
 
 
 class Tracker:
@@ -65,9 +73,9 @@ class Tracker:
                     relocate_copied_store(
                         tracking_uri, exp.experiment_id, exp.artifact_location, self.artifacts
                     )
-            if exp is None or EXPERIMENT_KIND not in exp.tags:
+            if exp is None or MLFLOW_EXPERIMENT_KIND not in exp.tags:
                 # without it MLflow 3's UI opens the experiment on a GenAI traces overview
-                self.client.set_experiment_tag(self.experiment_id, EXPERIMENT_KIND, MODEL_TRAINING)
+                self.client.set_experiment_tag(self.experiment_id, MLFLOW_EXPERIMENT_KIND, MODEL_TRAINING)
             use_wal(tracking_uri)
         self.parent_id: str | None = None
         self.dataset: Mapping[str, Any] | None = None  # Objective.dataset(), logged on every run
@@ -85,9 +93,9 @@ class Tracker:
     # ------------------------------------------------------------------ parent run
     def start_parent(self, run_name: str, params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
         all_tags = {
-            ROLE: "study",
-            "hedgeopt.host": socket.gethostname(),
-            "hedgeopt.pid": str(os.getpid()),
+            TAG_ROLE: ROLE_STUDY,
+            TAG_HOST: socket.gethostname(),
+            TAG_PID: str(os.getpid()),
             **self.source_tags,
             **tags,
         }
@@ -106,7 +114,7 @@ class Tracker:
         self.client.log_inputs(
             run_id,
             datasets=[
-                DatasetInput(mlflow_dataset(self.dataset), tags=[InputTag("mlflow.data.context", context)])
+                DatasetInput(mlflow_dataset(self.dataset), tags=[InputTag(MLFLOW_DATA_CONTEXT, context)])
             ],
         )
 
@@ -277,11 +285,15 @@ class Tracker:
         kill: it is deleted here, so that the trial is logged again, whole.
         """
         numbers: set[int] = set()
-        for r in self._runs_by_role("trial"):
-            n = r.data.tags.get(TRIAL_NUMBER)
+        for r in self._runs_by_role(ROLE_TRIAL):
+            n = r.data.tags.get(TAG_TRIAL_NUMBER)
             if n is None:
                 continue
-            if r.info.status == "RUNNING" and abandoned is not None and r.data.tags.get(PARENT) in abandoned:
+            if (
+                r.info.status == "RUNNING"
+                and abandoned is not None
+                and r.data.tags.get(MLFLOW_PARENT) in abandoned
+            ):
                 self.client.delete_run(r.info.run_id)
                 continue
             numbers.add(int(n))
@@ -293,7 +305,7 @@ class Tracker:
         while True:
             page = self.client.search_runs(
                 [self.experiment_id],
-                filter_string=f"tags.`{ROLE}` = '{role}'",
+                filter_string=f"tags.`{TAG_ROLE}` = '{role}'",
                 max_results=1000,
                 page_token=token,
             )
@@ -306,7 +318,9 @@ class Tracker:
         """The run id of trial ``number``'s finished run in this experiment (any invocation)."""
         runs = self.client.search_runs(
             [self.experiment_id],
-            filter_string=f"tags.`{ROLE}` = 'trial' and tags.`{TRIAL_NUMBER}` = '{int(number)}'",
+            filter_string=(
+                f"tags.`{TAG_ROLE}` = '{ROLE_TRIAL}' and tags.`{TAG_TRIAL_NUMBER}` = '{int(number)}'"
+            ),
             max_results=50,
             order_by=["attributes.start_time DESC"],
         )
@@ -330,9 +344,7 @@ class Tracker:
             except Exception:  # noqa: BLE001, S112 - not a run of this store
                 continue
             tags = run.data.tags
-            ended = run.info.status != "RUNNING" or gone_from_this_host(
-                tags.get("hedgeopt.host"), tags.get("hedgeopt.pid")
-            )
+            ended = run.info.status != "RUNNING" or gone_from_this_host(tags.get(TAG_HOST), tags.get(TAG_PID))
             if ended:
                 import shutil
 
@@ -343,10 +355,10 @@ class Tracker:
     def abandoned_invocations(self) -> set[str]:
         """Parent runs that no longer run: finished, or RUNNING but their process on this host is gone."""
         out: set[str] = set()
-        for r in self._runs_by_role("study"):
+        for r in self._runs_by_role(ROLE_STUDY):
             if r.info.status != "RUNNING":
                 out.add(r.info.run_id)
-            elif gone_from_this_host(r.data.tags.get("hedgeopt.host"), r.data.tags.get("hedgeopt.pid")):
+            elif gone_from_this_host(r.data.tags.get(TAG_HOST), r.data.tags.get(TAG_PID)):
                 self.client.set_terminated(r.info.run_id, status="KILLED")
                 out.add(r.info.run_id)
         return out

@@ -25,10 +25,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from hedgeopt.names import MLFLOW_DATA_CONTEXT, MLFLOW_RUN_NAME, MLFLOW_USER
 from hedgeopt.run_record import TrialRun, trial_run
 from hedgeopt.tracking import Tracker, mlflow_dataset
 
-RUN_NAME_TAG = "mlflow.runName"
 _MAX_FLOAT = 1.7976931348623157e308
 
 #: Columns written per table; every other column must be nullable or have a default.
@@ -120,7 +120,7 @@ class SqliteRunWriter:
 
     def _add_rows(self, rows: dict[str, list[tuple[Any, ...]]], run: TrialRun, run_id: str, uri: str) -> None:
         """Append the rows MLflow would write for ``run`` to ``rows`` (table -> rows)."""
-        user = str(run.tags.get("mlflow.user", "unknown"))  # as MlflowClient.create_run
+        user = str(run.tags.get(MLFLOW_USER, "unknown"))  # as MlflowClient.create_run
         rows["runs"].append(
             (
                 run_id,
@@ -139,7 +139,7 @@ class SqliteRunWriter:
                 None,
             )
         )
-        tags = {**run.tags, RUN_NAME_TAG: run.run_name}
+        tags = {**run.tags, MLFLOW_RUN_NAME: run.run_name}
         rows["tags"].extend((k[:250], str(v)[:8000], run_id) for k, v in tags.items())
         rows["params"].extend((k, v, run_id) for k, v in run.params.items())
         metrics, latest = _metric_rows(run.metrics, run_id)
@@ -148,7 +148,7 @@ class SqliteRunWriter:
         if self.dataset_uuid() is not None:  # the Dataset column, as Tracker.log_dataset does
             input_id = uuid.uuid4().hex
             rows["inputs"].append((input_id, "DATASET", self._dataset_uuid, "RUN", run_id, 0))
-            rows["input_tags"].append((input_id, "mlflow.data.context", "training"))
+            rows["input_tags"].append((input_id, MLFLOW_DATA_CONTEXT, "training"))
 
     def dataset_uuid(self) -> str | None:
         """The id of the dataset row the parent run logged (found on first use)."""

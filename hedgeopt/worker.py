@@ -21,6 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hedgeopt.names import (
+    ATTR_COUNTED,
+    ATTR_FAIL_REASON,
+    ATTR_HOST,
+    ATTR_INVOCATION,
+    ATTR_METRIC_PREFIX,
+    ATTR_PID,
+    ATTR_SAMPLES_PREFIX,
+    ATTR_STEPS,
+)
+
 if TYPE_CHECKING:
     from hedgeopt.search_space import SearchSpace
     from hedgeopt.settings import StudySettings
@@ -137,7 +148,8 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import optuna
 
-    from hedgeopt.storage import count_trials, fail_stale, invocation_failures, reap_orphans, slot_lock
+    from hedgeopt.slot_locks import slot_lock
+    from hedgeopt.trial_bookkeeping import count_trials, fail_stale, invocation_failures, reap_orphans
 
     limit_threads(task.inner_threads)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -184,11 +196,11 @@ def _load_study(task: WorkerTask) -> Any:
     import optuna
 
     from hedgeopt.samplers import build_pruner, build_sampler, is_grid
+    from hedgeopt.seeds import sampler_seed
     from hedgeopt.storage import open_storage
 
     sampler_cfg, settings = task.config["sampler"], task.settings
-    # GridSampler shuffles its grid with the seed: every worker must share one order.
-    seed = settings.seed if is_grid(sampler_cfg) else task.sampler_seed
+    seed = sampler_seed(settings.seed, task.sampler_seed, grid=is_grid(sampler_cfg))
     return optuna.load_study(
         study_name=settings.study_name,
         storage=open_storage(settings.storage),
@@ -215,15 +227,6 @@ def execute_trial(
 
     from hedgeopt.journal_io import set_user_attrs
     from hedgeopt.protocol import TrialPruned
-    from hedgeopt.storage import (
-        ATTR_COUNTED,
-        ATTR_FAIL_REASON,
-        ATTR_HOST,
-        ATTR_INVOCATION,
-        ATTR_METRIC_PREFIX,
-        ATTR_PID,
-        ATTR_SAMPLES_PREFIX,
-    )
 
     set_user_attrs(
         trial, {ATTR_INVOCATION: task.invocation, ATTR_HOST: socket.gethostname(), ATTR_PID: os.getpid()}
@@ -238,24 +241,18 @@ def execute_trial(
         clean = _check_metrics(result, settings.metrics)
         samples = _check_samples(result, settings.metrics)
     except TrialPruned as exc:
-        _store_metrics(trial, reporter, {}, ATTR_METRIC_PREFIX)
+        _store_metrics(trial, reporter, {})
         done["pruned"] += 1
         raise optuna.TrialPruned(str(exc)) from exc
     except optuna.TrialPruned:
         done["pruned"] += 1
         raise
     except Exception as exc:
-        _store_metrics(
-            trial, reporter, {}, ATTR_METRIC_PREFIX, {ATTR_FAIL_REASON: _reason(exc), ATTR_COUNTED: True}
-        )
+        _store_metrics(trial, reporter, {}, {ATTR_FAIL_REASON: _reason(exc), ATTR_COUNTED: True})
         done["failed"] += 1
         raise
     _store_metrics(
-        trial,
-        reporter,
-        clean,
-        ATTR_METRIC_PREFIX,
-        {ATTR_SAMPLES_PREFIX + name: rows for name, rows in samples.items()},
+        trial, reporter, clean, {ATTR_SAMPLES_PREFIX + name: rows for name, rows in samples.items()}
     )
     done["complete"] += 1
     values = tuple(clean[m] for m in settings.metrics)
@@ -306,14 +303,12 @@ def _store_metrics(
     trial: Any,
     reporter: TrialReporter,
     metrics: Mapping[str, float],
-    prefix: str,
     extra: Mapping[str, Any] | None = None,
 ) -> None:
     """The trial's metrics, intermediate values and ``extra`` attrs, in one storage write."""
-    from hedgeopt.intermediate_values import ATTR_STEPS
     from hedgeopt.journal_io import set_user_attrs
 
-    attrs: dict[str, Any] = {prefix + name: value for name, value in metrics.items()}
+    attrs: dict[str, Any] = {ATTR_METRIC_PREFIX + name: value for name, value in metrics.items()}
     if reporter.values:
         attrs[ATTR_STEPS] = reporter.values
     attrs.update(extra or {})

@@ -20,9 +20,9 @@ from joblib import Parallel, delayed
 from hedgeopt.deterministic import deterministic_mode, run_batches
 from hedgeopt.final_tasks import EarlyTasks
 from hedgeopt.invocation import Invocation, say
-from hedgeopt.samplers import worker_seed
+from hedgeopt.seeds import restarted_sampler_seed
 from hedgeopt.settings import StudySettings
-from hedgeopt.storage import reap_orphans
+from hedgeopt.trial_bookkeeping import reap_orphans
 from hedgeopt.worker import WorkerTask, prewarm, run_task, run_worker
 
 
@@ -118,4 +118,7 @@ def run_worker_pool(study: optuna.Study, inv: Invocation, invocation: str, tasks
                 f"hedgeopt: a worker process died; {lost} trial(s) will be retried, restarting "
                 f"the workers ({restarts} of at most {inv.settings.max_failures})"
             )
-            tasks = [replace(t, sampler_seed=worker_seed(t.sampler_seed, restarts, t.worker)) for t in tasks]
+            tasks = [
+                replace(t, sampler_seed=restarted_sampler_seed(t.sampler_seed, restarts, t.worker))
+                for t in tasks
+            ]

@@ -49,6 +49,21 @@ def test_objectives_are_built_with_the_agg_backend_selected(toy_cfg, monkeypatch
     assert matplotlib.get_backend().lower() == "agg"
 
 
+def test_selecting_the_agg_backend_imports_no_matplotlib():
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys; import hedgeopt.worker, hedgeopt.objective_builder; "
+        "from hedgeopt.figures import use_headless_figures; use_headless_figures(); "
+        "print('matplotlib' in sys.modules, os.environ['MPLBACKEND'])"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split() == ["False", "Agg"]
+
+
 class _Trial:
     """What TrialReporter needs of an Optuna trial; records the values the pruner would see."""
 

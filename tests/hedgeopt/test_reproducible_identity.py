@@ -10,7 +10,8 @@ from optuna.trial import TrialState
 
 from hedgeopt.config import ConfigError
 from hedgeopt.deterministic import EarlierBatches, deterministic_mode
-from hedgeopt.fingerprint import ATTR_FINGERPRINT, changes, check, fingerprint, identity
+from hedgeopt.fingerprint import changes, check, fingerprint, identity
+from hedgeopt.names import ATTR_FINGERPRINT
 
 CFG = {
     "study_name": "s",

@@ -7,7 +7,9 @@ import time
 import optuna
 import pytest
 
+from hedgeopt import names
 from hedgeopt import storage as st
+from hedgeopt import trial_bookkeeping as tb
 
 
 def test_mask_url_hides_passwords_only():
@@ -53,22 +55,22 @@ def test_counting_rule(tmp_path):
     study = _journal_study(tmp_path)
     study.tell(study.ask(), 1.0)  # complete: counts
     t = study.ask()
-    t.set_user_attr(st.ATTR_COUNTED, True)
+    t.set_user_attr(names.ATTR_COUNTED, True)
     study.tell(t, state=optuna.trial.TrialState.FAIL)  # objective failure: counts
     study.tell(study.ask(), state=optuna.trial.TrialState.FAIL)  # interrupted: does not
     study.ask()  # running: counts
-    assert st.count_trials(study) == (3, 1)
+    assert tb.count_trials(study) == (3, 1)
 
 
 def test_a_trial_whose_worker_died_before_stamping_it_is_failed_and_retried(tmp_path, monkeypatch):
     study = _journal_study(tmp_path)
     lost = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
-    assert st.reap_orphans(study) == 0  # young: its worker may be about to stamp it
+    assert tb.reap_orphans(study) == 0  # young: its worker may be about to stamp it
     now = time.time()
-    monkeypatch.setattr(st.time, "time", lambda: now + 61)
-    assert st.reap_orphans(study) == 1
+    monkeypatch.setattr(tb.time, "time", lambda: now + 61)
+    assert tb.reap_orphans(study) == 1
     trials = study.get_trials()
-    assert trials[0].state.name == "FAIL" and "worker lost" in trials[0].user_attrs[st.ATTR_FAIL_REASON]
+    assert trials[0].state.name == "FAIL" and "worker lost" in trials[0].user_attrs[names.ATTR_FAIL_REASON]
     retry = [t for t in trials if t.state.name == "WAITING"]
     assert len(retry) == 1 and retry[0].params == lost.params and lost.params
 
@@ -83,11 +85,11 @@ def test_a_trial_of_a_dead_process_on_this_host_is_reaped_at_once(tmp_path):
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     ).stdout.strip()
-    t.set_user_attr(st.ATTR_HOST, socket.gethostname())
-    t.set_user_attr(st.ATTR_PID, int(dead))
+    t.set_user_attr(names.ATTR_HOST, socket.gethostname())
+    t.set_user_attr(names.ATTR_PID, int(dead))
     alive = study.ask()
-    alive.set_user_attr(st.ATTR_HOST, socket.gethostname())
-    alive.set_user_attr(st.ATTR_PID, __import__("os").getpid())
-    assert st.reap_orphans(study, "interrupted") == 1
+    alive.set_user_attr(names.ATTR_HOST, socket.gethostname())
+    alive.set_user_attr(names.ATTR_PID, __import__("os").getpid())
+    assert tb.reap_orphans(study, "interrupted") == 1
     states = {tr.number: tr.state.name for tr in study.get_trials()}
     assert states[t.number] == "FAIL" and states[alive.number] == "RUNNING"
