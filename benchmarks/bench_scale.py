@@ -99,7 +99,7 @@ class Postgres:
 def load(storage: str | None, cwd: Path):
     import optuna
 
-    from hedgeopt.storage import open_storage, resolve_storage
+    from hedgeopt.storages.opening import open_storage, resolve_storage
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     spec = resolve_storage(storage, "toy", workdir=cwd / "mlruns")  # the CLI's default workdir

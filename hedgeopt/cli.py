@@ -104,7 +104,7 @@ def _run(args: list[str]) -> int:
         print("hedgeopt: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback (unless HEDGEOPT_DEBUG=1)
-        from hedgeopt.journal_repair import JournalDamaged
+        from hedgeopt.storages.journal_repair import JournalDamaged
 
         if isinstance(exc, JournalDamaged):
             return _error(errors.mask(str(exc)))

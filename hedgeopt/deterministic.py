@@ -81,7 +81,7 @@ def run_asked(task: Any, trial_id: int, params: dict[str, Any], batch: int) -> s
     from optuna.trial import TrialState
 
     from hedgeopt.samplers import build_pruner
-    from hedgeopt.storage import open_storage
+    from hedgeopt.storages.opening import open_storage
     from hedgeopt.worker import execute_trial, get_objective, limit_threads
 
     cfg, settings = task.config, task.settings  # validated by the parent
@@ -154,7 +154,7 @@ def _fail_unfinished(study: Any, trial_ids: list[int], reason: str) -> int:
     """Fail the batch's trials a dead worker left RUNNING and queue retries with their params."""
     from optuna.trial import TrialState
 
-    from hedgeopt.trial_bookkeeping import RetryStaleTrial
+    from hedgeopt.storages.trial_bookkeeping import RetryStaleTrial
 
     storage, retry, n = study._storage, RetryStaleTrial(reason=reason), 0  # noqa: SLF001
     for tid in trial_ids:
@@ -184,8 +184,8 @@ def run_batches(
     from joblib import Parallel, delayed
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
-    from hedgeopt.slot_locks import slot_lock
-    from hedgeopt.trial_bookkeeping import count_trials, invocation_failures
+    from hedgeopt.storages.slot_locks import slot_lock
+    from hedgeopt.storages.trial_bookkeeping import count_trials, invocation_failures
 
     task, n_workers = tasks[0], len(tasks)
     lock = slot_lock(settings.storage, settings.study_name, settings.workdir)

@@ -14,7 +14,7 @@ import sys
 import traceback
 from urllib.parse import unquote, urlsplit
 
-from hedgeopt.storage import mask_url
+from hedgeopt.storages.opening import mask_url
 
 DEBUG_ENV = "HEDGEOPT_DEBUG"
 _SECRETS: set[str] = set()

@@ -189,7 +189,7 @@ def identify_study(study: Any, cfg: Mapping[str, Any], settings: Any, say: Calla
     """
     import warnings
 
-    from hedgeopt.slot_locks import slot_lock
+    from hedgeopt.storages.slot_locks import slot_lock
 
     lock = slot_lock(settings.storage, settings.study_name, settings.workdir)
     lock.acquire()

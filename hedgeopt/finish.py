@@ -15,7 +15,6 @@ from optuna.trial import TrialState
 
 from hedgeopt import export as export_mod
 from hedgeopt.assessment import assess_study, headline_metrics, summary_lines
-from hedgeopt.best_run import tag_best_run
 from hedgeopt.deterministic import deterministic_mode
 from hedgeopt.figures import draw_framework_figures
 from hedgeopt.final_tasks import run_final_tasks, start_final_tasks
@@ -30,10 +29,11 @@ from hedgeopt.names import (
 from hedgeopt.protocol import NullReporter, metrics_of
 from hedgeopt.seeds import assessment_seed
 from hedgeopt.settings import StudySettings
-from hedgeopt.storage import mask_url
+from hedgeopt.storages.opening import mask_url
+from hedgeopt.storages.trial_bookkeeping import invocation_failures
 from hedgeopt.summary import study_summary
-from hedgeopt.tracking import Tracker, results_table
-from hedgeopt.trial_bookkeeping import invocation_failures
+from hedgeopt.tracking.best_run import tag_best_run
+from hedgeopt.tracking.tracker import Tracker, results_table
 from hedgeopt.workdir import staging_dir
 from hedgeopt.worker import run_task
 

@@ -23,10 +23,10 @@ from hedgeopt.phases import PhaseClock
 from hedgeopt.protocol import nest
 from hedgeopt.search_space import SearchSpace
 from hedgeopt.settings import StudySettings
-from hedgeopt.storage import mask_url
-from hedgeopt.tracking import Tracker
-from hedgeopt.trial_bookkeeping import counted
-from hedgeopt.trial_logger import TrialLogger
+from hedgeopt.storages.opening import mask_url
+from hedgeopt.storages.trial_bookkeeping import counted
+from hedgeopt.tracking.tracker import Tracker
+from hedgeopt.tracking.trial_logger import TrialLogger
 
 
 def say(msg: str) -> None:

@@ -21,7 +21,7 @@ from hedgeopt.names import ROLE_REPLAY, TAG_REPLAY_OF, TAG_ROLE, TAG_STUDY
 from hedgeopt.protocol import metrics_of
 from hedgeopt.seeds import assessment_seed
 from hedgeopt.settings import StudySettings
-from hedgeopt.tracking import Tracker
+from hedgeopt.tracking.tracker import Tracker
 from hedgeopt.worker import limit_threads, run_task
 
 

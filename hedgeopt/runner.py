@@ -35,10 +35,10 @@ from hedgeopt.protocol import flatten
 from hedgeopt.search_space import SearchSpace
 from hedgeopt.seeds import worker_sampler_seed
 from hedgeopt.settings import StudySettings
-from hedgeopt.slot_locks import slot_lock
-from hedgeopt.storage import open_storage
-from hedgeopt.tracking import Tracker
-from hedgeopt.trial_bookkeeping import count_trials, reap_orphans
+from hedgeopt.storages.opening import open_storage
+from hedgeopt.storages.slot_locks import slot_lock
+from hedgeopt.storages.trial_bookkeeping import count_trials, reap_orphans
+from hedgeopt.tracking.tracker import Tracker
 from hedgeopt.workdir import staging_dir
 from hedgeopt.worker import WorkerTask
 from hedgeopt.worker_pool import (

@@ -19,7 +19,7 @@ from hedgeopt.config import ConfigError
 from hedgeopt.protocol import Objective, get_path
 from hedgeopt.samplers import build_pruner, build_sampler, is_grid, is_nop
 from hedgeopt.search_space import SearchSpace, SearchSpaceError
-from hedgeopt.storage import StorageSpec, _with_driver, resolve_storage
+from hedgeopt.storages.opening import StorageSpec, _with_driver, resolve_storage
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 

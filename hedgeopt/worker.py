@@ -148,8 +148,13 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import optuna
 
-    from hedgeopt.slot_locks import slot_lock
-    from hedgeopt.trial_bookkeeping import count_trials, fail_stale, invocation_failures, reap_orphans
+    from hedgeopt.storages.slot_locks import slot_lock
+    from hedgeopt.storages.trial_bookkeeping import (
+        count_trials,
+        fail_stale,
+        invocation_failures,
+        reap_orphans,
+    )
 
     limit_threads(task.inner_threads)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -197,7 +202,7 @@ def _load_study(task: WorkerTask) -> Any:
 
     from hedgeopt.samplers import build_pruner, build_sampler, is_grid
     from hedgeopt.seeds import sampler_seed
-    from hedgeopt.storage import open_storage
+    from hedgeopt.storages.opening import open_storage
 
     sampler_cfg, settings = task.config["sampler"], task.settings
     seed = sampler_seed(settings.seed, task.sampler_seed, grid=is_grid(sampler_cfg))
@@ -225,8 +230,8 @@ def execute_trial(
     """
     import optuna
 
-    from hedgeopt.journal_io import set_user_attrs
     from hedgeopt.protocol import TrialPruned
+    from hedgeopt.storages.journal_io import set_user_attrs
 
     set_user_attrs(
         trial, {ATTR_INVOCATION: task.invocation, ATTR_HOST: socket.gethostname(), ATTR_PID: os.getpid()}
@@ -306,7 +311,7 @@ def _store_metrics(
     extra: Mapping[str, Any] | None = None,
 ) -> None:
     """The trial's metrics, intermediate values and ``extra`` attrs, in one storage write."""
-    from hedgeopt.journal_io import set_user_attrs
+    from hedgeopt.storages.journal_io import set_user_attrs
 
     attrs: dict[str, Any] = {ATTR_METRIC_PREFIX + name: value for name, value in metrics.items()}
     if reporter.values:
@@ -322,7 +327,7 @@ def _reason(exc: BaseException) -> str:
     if tb:
         last = tb[-1]
         head += f" (at {Path(last.filename).name}:{last.lineno} in {last.name})"
-    from hedgeopt.storage import mask_url
+    from hedgeopt.storages.opening import mask_url
 
     return str(mask_url(head))[:900]
 

@@ -22,7 +22,7 @@ from hedgeopt.final_tasks import EarlyTasks
 from hedgeopt.invocation import Invocation, say
 from hedgeopt.seeds import restarted_sampler_seed
 from hedgeopt.settings import StudySettings
-from hedgeopt.trial_bookkeeping import reap_orphans
+from hedgeopt.storages.trial_bookkeeping import reap_orphans
 from hedgeopt.worker import WorkerTask, prewarm, run_task, run_worker
 
 

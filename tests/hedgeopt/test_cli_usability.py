@@ -18,7 +18,7 @@ from conftest import SUPPORT, TEST_CONF, Store, run_cli
 from hedgeopt.cli import main
 from hedgeopt.protocol import describe_file, describe_settings
 from hedgeopt.suggest import closest, dotted_keys
-from hedgeopt.tracking import mlflow_dataset, results_table
+from hedgeopt.tracking.tracker import mlflow_dataset, results_table
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -22,11 +22,11 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState, create_trial
 
-from hedgeopt import store_template
-from hedgeopt.journal_io import QueuedJournalLock, set_user_attrs
 from hedgeopt.objective_builder import build_objective
-from hedgeopt.tracking import Tracker
-from hedgeopt.trial_logger import SqliteRunWriter, TrialLogger
+from hedgeopt.storages.journal_io import QueuedJournalLock, set_user_attrs
+from hedgeopt.tracking import store_template
+from hedgeopt.tracking.tracker import Tracker
+from hedgeopt.tracking.trial_logger import SqliteRunWriter, TrialLogger
 
 T0 = datetime.datetime(2026, 1, 2, 3, 4, 5)
 
@@ -139,7 +139,7 @@ def test_trial_runs_written_to_sqlite_read_back_as_the_mlflow_client_writes_them
 
 
 def test_the_trial_logger_falls_back_to_the_mlflow_client_on_a_schema_it_does_not_know(tmp_path, monkeypatch):
-    import hedgeopt.trial_logger as tl
+    import hedgeopt.tracking.trial_logger as tl
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HEDGEOPT_CACHE_DIR", str(tmp_path / "cache"))

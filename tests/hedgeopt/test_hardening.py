@@ -19,10 +19,10 @@ from conftest import SUPPORT, TEST_CONF
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
-from hedgeopt import storage as st
 from hedgeopt.cli import main
 from hedgeopt.export import MAX_REPLAY_BYTES, write_export
-from hedgeopt.journal_repair import JournalDamaged
+from hedgeopt.storages import opening as st
+from hedgeopt.storages.journal_repair import JournalDamaged
 
 SECRET = "hunter2xyz"
 
@@ -321,7 +321,7 @@ def test_concurrent_exports_never_remove_each_other_nor_show_half_a_file(tmp_pat
 def test_a_copied_working_directory_logs_artifacts_into_the_copy(tmp_path, monkeypatch, capsys):
     import shutil
 
-    from hedgeopt.tracking import Tracker
+    from hedgeopt.tracking.tracker import Tracker
 
     original, copy = tmp_path / "original", tmp_path / "copy"
     original.mkdir()

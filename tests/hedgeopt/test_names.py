@@ -115,8 +115,8 @@ def f(run, x):
 
 def test_no_module_but_names_spells_a_stored_name():
     found = {
-        f"{path.name}:{line}": text
-        for path in sorted(PACKAGE.glob("*.py"))
+        f"{path.relative_to(PACKAGE)}:{line}": text
+        for path in sorted(PACKAGE.rglob("*.py"))
         if path.name != "names.py"
         for line, text in stored_names_in(path.read_text(encoding="utf-8"))
     }

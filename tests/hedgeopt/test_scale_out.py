@@ -86,7 +86,7 @@ def redis_url():
 def _study(url: str, name: str = "toy"):
     import optuna
 
-    from hedgeopt.storage import open_storage, resolve_storage
+    from hedgeopt.storages.opening import open_storage, resolve_storage
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     return optuna.load_study(
@@ -290,7 +290,7 @@ def tracking_server(tmp_path_factory):
     db = f"hedgeopt_mlflow_{uuid.uuid4().hex[:10]}"
     with conn.cursor() as cur:
         cur.execute(f"CREATE DATABASE {db}")
-    from hedgeopt.storage import resolve_storage
+    from hedgeopt.storages.opening import resolve_storage
 
     backend = resolve_storage(f"postgresql://{user}@{PG_HOST}:{PG_PORT}/{db}", "x", workdir="mlruns").url
     artifacts = tmp_path_factory.mktemp("served-artifacts")

@@ -7,7 +7,7 @@ import pytest
 
 from hedgeopt.protocol import apply_params, get_path
 from hedgeopt.search_space import SearchSpace, SearchSpaceError
-from hedgeopt.tracking import flatten, nest
+from hedgeopt.tracking.tracker import flatten, nest
 
 CONFIG = {
     "hedge": {"ratio": 1.0, "band": 0.1, "cadence": 60, "mode": "a", "extra": False},

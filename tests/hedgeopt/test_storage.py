@@ -8,8 +8,8 @@ import optuna
 import pytest
 
 from hedgeopt import names
-from hedgeopt import storage as st
-from hedgeopt import trial_bookkeeping as tb
+from hedgeopt.storages import opening as st
+from hedgeopt.storages import trial_bookkeeping as tb
 
 
 def test_mask_url_hides_passwords_only():

@@ -16,7 +16,7 @@ from hedgeopt import settings as settings_mod
 from hedgeopt.config import compose
 from hedgeopt.invocation import config_key
 from hedgeopt.settings import validate
-from hedgeopt.storage import open_storage
+from hedgeopt.storages.opening import open_storage
 from hedgeopt.worker import THREAD_ENV, WorkerTask, run_worker
 
 

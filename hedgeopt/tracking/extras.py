@@ -23,7 +23,7 @@ def source_tags() -> dict[str, str]:
         tags[MLFLOW_USER] = getpass.getuser()
     except (KeyError, OSError):  # no user name in a bare container
         tags[MLFLOW_USER] = "unknown"
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]  # the checkout holding hedgeopt/tracking/
     if (root / ".git").exists():
         try:
             sha = subprocess.run(

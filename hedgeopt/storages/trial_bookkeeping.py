@@ -2,7 +2,7 @@
 
 Exact trial counts: a trial counts toward ``n_trials`` unless its worker was lost (see
 :func:`counted`); workers check the count and ask a trial behind the storage's slot lock
-(:mod:`hedgeopt.slot_locks`). A trial whose worker was lost, found by a stopped heartbeat
+(:mod:`hedgeopt.storages.slot_locks`). A trial whose worker was lost, found by a stopped heartbeat
 (:func:`fail_stale`) or by its dead process (:func:`reap_orphans`), is failed with a reason
 and retried: a WAITING copy with the same params that the next worker to ask pops.
 """

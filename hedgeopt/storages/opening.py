@@ -3,7 +3,7 @@
 ``storage`` is either an Optuna RDB URL (``sqlite:///...``, ``postgresql://...``,
 ``mysql://...``), a Redis URL (``redis://host:port/db``, a Redis journal), or a file path
 (a journal file). ``null`` means the embedded default ``{workdir}/optuna/<study_name>.journal``.
-What happens to the trials inside a storage is :mod:`hedgeopt.trial_bookkeeping`'s business.
+What happens to the trials inside a storage is :mod:`hedgeopt.storages.trial_bookkeeping`'s business.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import optuna
 from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalRedisBackend
 
-from hedgeopt.journal_io import QueuedJournalLock
-from hedgeopt.journal_repair import repair_journal as _repair
-from hedgeopt.slot_locks import PostgresSlotLock
-from hedgeopt.trial_bookkeeping import MAX_RETRY, RetryStaleTrial
+from hedgeopt.storages.journal_io import QueuedJournalLock
+from hedgeopt.storages.journal_repair import repair_journal as _repair
+from hedgeopt.storages.slot_locks import PostgresSlotLock
+from hedgeopt.storages.trial_bookkeeping import MAX_RETRY, RetryStaleTrial
 from hedgeopt.workdir import journal_path
 
 __all__ = ["mask_url", "open_storage", "repair_journal", "resolve_storage"]
@@ -155,7 +155,7 @@ def _open_rdb(url: str, kwargs: dict[str, Any]) -> RDBStorage:
 def repair_journal(path: Path, lock: Any) -> bool:
     """Drop damaged lines from a journal file (a backup of the original is kept beside it).
 
-    Says on stderr what was dropped; raises :class:`~hedgeopt.journal_repair.JournalDamaged`
+    Says on stderr what was dropped; raises :class:`~hedgeopt.storages.journal_repair.JournalDamaged`
     for a file that is not a journal that can be repaired. Returns whether anything was dropped.
     """
     done = _repair(path, lock)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from hedgeopt.workdir import slot_lock_path
 
 if TYPE_CHECKING:
-    from hedgeopt.storage import StorageSpec
+    from hedgeopt.storages.opening import StorageSpec
 
 
 class SlotLock:

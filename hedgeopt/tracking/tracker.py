@@ -16,10 +16,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from hedgeopt.mlflow_extras import mlflow_dataset as mlflow_dataset
-from hedgeopt.mlflow_extras import results_table as results_table
-from hedgeopt.mlflow_extras import source_tags
-from hedgeopt.mlflow_store import is_local, relocate_copied_store, store_lock, use_wal
 from hedgeopt.names import (
     MLFLOW_DATA_CONTEXT,
     MLFLOW_EXPERIMENT_KIND,
@@ -34,7 +30,10 @@ from hedgeopt.names import (
 from hedgeopt.processes import gone_from_this_host
 from hedgeopt.protocol import flatten as flatten
 from hedgeopt.protocol import nest as nest
-from hedgeopt.run_record import (
+from hedgeopt.tracking.extras import mlflow_dataset as mlflow_dataset
+from hedgeopt.tracking.extras import results_table as results_table
+from hedgeopt.tracking.extras import source_tags
+from hedgeopt.tracking.run_record import (
     MAX_KEY,
     MAX_METRICS,
     MAX_PARAMS,
@@ -43,6 +42,7 @@ from hedgeopt.run_record import (
     param_value,
     trial_run,
 )
+from hedgeopt.tracking.store import is_local, relocate_copied_store, store_lock, use_wal
 from hedgeopt.workdir import artifacts_dir
 
 MODEL_TRAINING = "custom_model_development"  # the experiment kind: runs, not GenAI traces
@@ -56,7 +56,7 @@ class Tracker:
     ) -> None:
         # MLflow's usage telemetry wraps every client call (a few ms each) and phones home
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-        from hedgeopt.store_template import open_client
+        from hedgeopt.tracking.store_template import open_client
 
         self.tracking_uri = tracking_uri
         self.artifacts = artifacts_dir(workdir)  # a local store's, when artifact_location is null
@@ -231,7 +231,7 @@ class Tracker:
         except Exception as exc:  # noqa: BLE001 - the store's own errors; ending must not raise
             import sys
 
-            from hedgeopt.storage import mask_url
+            from hedgeopt.storages.opening import mask_url
 
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
             print(

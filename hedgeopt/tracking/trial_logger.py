@@ -12,7 +12,7 @@ none (the next invocation adopts the trials it finds without one).
 The rows are MLflow's schema as of the installed version; the writer checks that schema when
 it opens and, if a column it does not fill has become required (or one it fills is gone),
 falls back to ``MlflowClient`` for every trial. Both ways write the same
-:class:`~hedgeopt.run_record.TrialRun`; ``tests/hedgeopt/test_fixed_costs.py`` checks that MLflow
+:class:`~hedgeopt.tracking.run_record.TrialRun`; ``tests/hedgeopt/test_fixed_costs.py`` checks that MLflow
 reads back the same run from either.
 """
 
@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from hedgeopt.names import MLFLOW_DATA_CONTEXT, MLFLOW_RUN_NAME, MLFLOW_USER
-from hedgeopt.run_record import TrialRun, trial_run
-from hedgeopt.tracking import Tracker, mlflow_dataset
+from hedgeopt.tracking.run_record import TrialRun, trial_run
+from hedgeopt.tracking.tracker import Tracker, mlflow_dataset
 
 _MAX_FLOAT = 1.7976931348623157e308
 
