@@ -44,10 +44,12 @@ def load() -> str:
 
 
 def env_for(code: Path, toy: bool = False, **extra: str) -> dict[str, str]:
-    paths = [str(code)] + ([str(ROOT / "tests" / "support")] if toy else [])
+    """The environment of a run of checkout ``code``; ``toy``: with that checkout's own test study
+    (a toy objective written against its own protocol)."""
+    paths = [str(code)] + ([str(code / "tests" / "support")] if toy else [])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths), MLFLOW_LOGGING_LEVEL="WARNING", **extra)
     if toy:
-        env["HEDGEOPT_CONFIG_PATH"] = str(ROOT / "tests" / "conf")
+        env["HEDGEOPT_CONFIG_PATH"] = str(code / "tests" / "conf")
     return env
 
 
