@@ -1,6 +1,6 @@
 """Hedge ratios of many two-leg pairs at once, for a universe walk-forward.
 
-The closed-form estimators of ``simulators.hedge_ratios`` (OLS and TLS with optional constant,
+The closed-form estimators of ``simulators.closed_form_hedge_ratios`` (OLS and TLS with optional constant,
 Johansen's first eigenvector, Box-Tiao as the reference library estimates it), each written for
 a batch ``(pairs, rows, 2)`` of formation blocks, first column dependent: the ratio ``b`` of the
 second leg in ``spread = leg1 - b x leg2``. They give the same ratios as

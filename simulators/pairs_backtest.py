@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simulators import hedge_ratios as hr
+from simulators.mean_reversion import adf_statistic, half_life
 from simulators.pairs_trading import (
     TRADING_DAYS,
     ZScoreRule,
@@ -136,9 +137,9 @@ def walk_forward(
             if diagnostics:
                 spread = block @ weights
                 walk.half_lives.append(
-                    min(hr.half_life(spread - est.mean, mean=0.0), HALF_LIFE_CAP) if e - t >= 3 else math.nan
+                    min(half_life(spread - est.mean, mean=0.0), HALF_LIFE_CAP) if e - t >= 3 else math.nan
                 )
-                walk.adf_stats.append(hr.adf_statistic(spread[1:]) if e - t >= 10 else math.nan)
+                walk.adf_stats.append(adf_statistic(spread[1:]) if e - t >= 10 else math.nan)
                 walk.spread_changes.append(np.diff(spread))
                 walk.dependent_changes.append(np.diff(block[:, 0]))
         elif diagnostics:
