@@ -28,15 +28,9 @@ from hedgeopt.objective_builder import build_objective
 from hedgeopt.protocol import NullReporter
 from hedgeopt.stats import SampleSet, assess
 from objectives.deep_hedge import DeepHedgeObjective
-from simulators.deep_hedger import (
-    DeepHedgeModule,
-    fit_best_epoch,
-    hedger_from_config,
-    hedging_loss,
-    make_loader,
-    pnl_metrics,
-    terminal_pnl,
-)
+from simulators.deep_hedge_training import DeepHedgeModule, fit_best_epoch, make_loader
+from simulators.hedger_net import hedger_from_config
+from simulators.hedging_pnl import hedging_loss, pnl_metrics, terminal_pnl
 from simulators.sv_paths import derive_seed
 
 

@@ -33,20 +33,16 @@ from hedgeopt.protocol import (
     StudyContext,
     TrialPruned,
 )
-from simulators.deep_hedger import (
-    DeepHedgeModule,
+from simulators.deep_hedge_training import DeepHedgeModule, fit_best_epoch, make_loader
+from simulators.hedger_net import (
     HedgerNet,
-    fit_best_epoch,
     hedge_features,
     hedger_from_config,
     load_hedger,
-    make_loader,
     predict_hedges,
     save_hedger,
-    terminal_pnl,
-    trading_costs,
-    value_at_risk,
 )
+from simulators.hedging_pnl import terminal_pnl, trading_costs, value_at_risk
 from simulators.heston import HestonParams, heston_call_price
 from simulators.sv_hedges import band_hedges, bs_gamma_on_paths, heston_hedge_greeks
 from simulators.sv_paths import (

@@ -14,16 +14,8 @@ from hedgeopt.protocol import CVaR, Evaluation, NullReporter, TrialPruned
 from hedgeopt.protocol import cvar as product_cvar
 from hedgeopt.stats import SampleSet, assess
 from objectives.deep_hedge import DeepHedgeObjective
-from simulators.deep_hedger import (
-    HedgerNet,
-    cvar,
-    hedge_features,
-    hedging_loss,
-    load_hedger,
-    predict_hedges,
-    terminal_pnl,
-    trading_costs,
-)
+from simulators.hedger_net import HedgerNet, hedge_features, load_hedger, predict_hedges
+from simulators.hedging_pnl import cvar, hedging_loss, terminal_pnl, trading_costs
 from simulators.heston import HestonParams, heston_call_price
 from simulators.sv_paths import (
     PathSpec,
@@ -182,7 +174,7 @@ def test_saved_weights_reload_to_the_same_outputs(small_objective, tmp_path) -> 
     assert torch.equal(predict_hedges(net, feats), predict_hedges(loaded, feats))
     mlp = HedgerNet("mlp", 8, 2)
     mlp.fit_scaling(feats)
-    from simulators.deep_hedger import save_hedger
+    from simulators.hedger_net import save_hedger
 
     reloaded = load_hedger(save_hedger(mlp, tmp_path / "mlp"))
     assert torch.equal(predict_hedges(mlp, feats), predict_hedges(reloaded, feats))
