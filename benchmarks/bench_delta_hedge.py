@@ -30,13 +30,9 @@ import numpy as np
 
 from hedgeopt.config import compose
 from simulators.crypto_perp import CryptoPerpParams, simulate_paths
-from simulators.delta_hedging import (
-    CostModel,
-    HedgePolicy,
-    build_hedge_inputs,
-    run_hedge,
-)
+from simulators.delta_hedging import build_hedge_inputs, run_hedge
 from simulators.delta_hedging_metrics import aggregate_metrics, path_metrics
+from simulators.hedge_policy import CostModel, HedgePolicy
 from simulators.options_book import OptionsBook
 
 # ---------------------------------------------------------------------------------------

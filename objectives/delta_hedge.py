@@ -52,15 +52,9 @@ from hedgeopt.protocol import (
     TrialPruned,
 )
 from simulators.crypto_perp import CryptoPerpParams, simulate_paths
-from simulators.delta_hedging import (
-    CostModel,
-    HedgeInputs,
-    HedgePolicy,
-    HedgeResult,
-    build_hedge_inputs,
-    run_hedge,
-)
+from simulators.delta_hedging import HedgeInputs, HedgeResult, build_hedge_inputs, run_hedge
 from simulators.delta_hedging_metrics import aggregate_metrics, path_metrics
+from simulators.hedge_policy import CostModel, HedgePolicy
 from simulators.options_book import OptionsBook
 
 __all__ = ["DeltaHedgeObjective", "EntropicRisk", "RiskCost", "StdDev", "derive_oos_seed"]

@@ -11,7 +11,8 @@ from hedgeopt.protocol import CVaR, Evaluation, NullReporter
 from hedgeopt.search_space import SearchSpace
 from hedgeopt.stats import bootstrap_interval, paired_difference
 from objectives.delta_hedge import DeltaHedgeObjective, EntropicRisk, RiskCost, StdDev
-from simulators.delta_hedging import CostModel, HedgePolicy, run_hedge
+from simulators.delta_hedging import run_hedge
+from simulators.hedge_policy import CostModel, HedgePolicy
 
 SMALL = ["paths.n_paths=8", "paths.n_paths_oos=8", "paths.report_every=4", "simulator.horizon_hours=24"]
 PARAMS = {

@@ -7,15 +7,9 @@ import pytest
 
 from simulators.black_scholes import bs_delta, bs_gamma, bs_price
 from simulators.crypto_perp import SECONDS_PER_YEAR, CryptoPerpParams, simulate_paths
-from simulators.delta_hedging import (
-    CostModel,
-    HedgeInputs,
-    HedgePolicy,
-    build_hedge_inputs,
-    run_hedge,
-    sample_ticks,
-)
+from simulators.delta_hedging import HedgeInputs, build_hedge_inputs, run_hedge, sample_ticks
 from simulators.delta_hedging_metrics import aggregate_metrics, path_metrics
+from simulators.hedge_policy import CostModel, HedgePolicy
 from simulators.options_book import OptionLeg, OptionsBook
 
 NOTIONAL = 1_000_000.0
