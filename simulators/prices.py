@@ -102,6 +102,25 @@ def load_prices(
     path = resolve_source(source)
     name = str(path)
     raw = _read_table(path, name)
+    date_col, price_cols = _select_columns(raw, name, date_column, columns)
+    frame, dup_dates = _index_by_date(raw, name, date_col, price_cols)
+    prices, filled = _fill_gaps(frame, name, max_ffill_days)
+    prices, dropped = _trim_to_range(prices, name, start, end, max_ffill_days)
+    prices = prices.astype(np.float64)
+    _check_moving(prices, name)
+    prices.attrs = {
+        "source": name,
+        "duplicate_dates": [d.strftime("%Y-%m-%d") for d in dup_dates],
+        "filled_cells": filled,
+        "dropped_rows": dropped,
+    }
+    return prices
+
+
+def _select_columns(
+    raw: pd.DataFrame, name: str, date_column: str | None, columns: list[str] | None
+) -> tuple[str, list[str]]:
+    """Clean the header in place and return (date column, selected price columns), checked."""
     raw.columns = [str(c).replace("\ufeff", "").strip() for c in raw.columns]
     if raw.columns.duplicated().any():
         dup = sorted(set(raw.columns[raw.columns.duplicated()]))
@@ -123,7 +142,16 @@ def load_prices(
         price_cols = columns
     if not price_cols:
         raise ValueError(f"{name}: no price columns selected")
+    return date_col, price_cols
 
+
+def _index_by_date(
+    raw: pd.DataFrame, name: str, date_col: str, price_cols: list[str]
+) -> tuple[pd.DataFrame, list[pd.Timestamp]]:
+    """The price cells on a sorted, unique date index: (frame, dropped duplicate dates).
+
+    Duplicated dates keep the last row in file order, with a :class:`DataQualityWarning`.
+    """
     dates = _parse_dates(raw[date_col], name, date_col)
     frame = raw[price_cols].copy()
     frame.index = pd.DatetimeIndex(dates, name="Date")
@@ -137,15 +165,28 @@ def load_prices(
         warnings.warn(
             f"{name}: {len(dup_dates)} duplicated date(s) {shown}{more}; kept the last row of each",
             DataQualityWarning,
-            stacklevel=2,
+            stacklevel=3,  # the caller of load_prices
         )
         frame = frame[~duplicated]
+    return frame, dup_dates
 
-    prices = pd.DataFrame({c: _parse_prices(frame[c], name, c) for c in price_cols}, index=frame.index)
+
+def _fill_gaps(frame: pd.DataFrame, name: str, max_ffill_days: int) -> tuple[pd.DataFrame, int]:
+    """Parse every cell as a price and forward-fill short gaps: (prices, filled cell count)."""
+    prices = pd.DataFrame({c: _parse_prices(frame[c], name, c) for c in frame.columns}, index=frame.index)
     missing_before = prices.isna()
     prices = prices.ffill(limit=int(max_ffill_days)) if max_ffill_days > 0 else prices
     filled = int((missing_before & prices.notna()).to_numpy().sum())
+    return prices, filled
 
+
+def _trim_to_range(
+    prices: pd.DataFrame, name: str, start, end, max_ffill_days: int
+) -> tuple[pd.DataFrame, int]:
+    """The rows between ``start`` and ``end`` with every price: (prices, dropped row count).
+
+    Dropped incomplete rows are announced with a :class:`DataQualityWarning`.
+    """
     lo = pd.Timestamp(start) if start is not None else None
     hi = pd.Timestamp(end) if end is not None else None
     if lo is not None and hi is not None and lo > hi:
@@ -158,20 +199,12 @@ def load_prices(
             f"{name}: dropped {dropped} row(s) with a gap longer than {max_ffill_days} "
             "observation(s) or before a column's first price",
             DataQualityWarning,
-            stacklevel=2,
+            stacklevel=3,  # the caller of load_prices
         )
         prices = prices[~incomplete]
     if prices.empty:
-        raise ValueError(f"{name}: no complete rows of {price_cols} between {start} and {end}")
-    prices = prices.astype(np.float64)
-    _check_moving(prices, name)
-    prices.attrs = {
-        "source": name,
-        "duplicate_dates": [d.strftime("%Y-%m-%d") for d in dup_dates],
-        "filled_cells": filled,
-        "dropped_rows": dropped,
-    }
-    return prices
+        raise ValueError(f"{name}: no complete rows of {list(prices.columns)} between {start} and {end}")
+    return prices, dropped
 
 
 def _read_table(path: Path, name: str) -> pd.DataFrame:
