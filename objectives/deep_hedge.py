@@ -15,13 +15,11 @@ the CVaR(0.95) statistic, and every baseline uses the same paths, premium and co
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import torch
 
 from hedgeopt.protocol import (
@@ -31,8 +29,8 @@ from hedgeopt.protocol import (
     Objective,
     Reporter,
     StudyContext,
-    TrialPruned,
 )
+from objectives.deep_hedge_callbacks import ReportAndPrune
 from simulators.deep_hedger import (
     DeepHedgeModule,
     HedgerNet,
@@ -62,21 +60,6 @@ YARDSTICK = CVaR(0.95)
 PREMIUMS = ("model", "heston", "bs", "learned")
 #: Risk aversions the Whalley-Wilmott baselines choose from on the selection paths.
 BAND_RISK_AVERSIONS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
-
-
-class _ReportAndPrune(L.Callback):
-    """After each validation epoch: report val CVaR95 to the trial, stop it if the pruner says so."""
-
-    def __init__(self, reporter: Reporter) -> None:
-        self.reporter = reporter
-
-    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking or not pl_module.last_val:
-            return
-        epoch = int(trainer.current_epoch)
-        self.reporter.report("val_cvar95", float(pl_module.last_val["val_cvar95"]), epoch)
-        if self.reporter.should_prune():
-            raise TrialPruned(f"pruned at epoch {epoch}")
 
 
 def _params_key(params: Mapping[str, Any]) -> tuple:
@@ -214,14 +197,16 @@ class DeepHedgeObjective(Objective):
                 val_loader,
                 max_epochs=int(train["epochs"]),
                 patience=None if patience is None else int(patience),
-                callbacks=[_ReportAndPrune(reporter)],
+                callbacks=[ReportAndPrune(reporter)],
                 accelerator=str(train.get("accelerator", "auto")),
                 gradient_clip_val=train.get("gradient_clip_val", 1.0),
                 min_delta=float(train.get("early_stopping_min_delta", 0.0)),
             )
         finally:
             if write_artifacts:
-                self._write_curve(module.history, out_dir)
+                from objectives.deep_hedge_plots import write_training_curve
+
+                write_training_curve(module.history, out_dir)
         net = net.cpu().eval()
         facts = {
             "val_cvar95": facts["best_val_cvar95"],
@@ -348,34 +333,13 @@ class DeepHedgeObjective(Objective):
 
     # ------------------------------------------------------------ artifacts and plots
 
-    @staticmethod
-    def _write_curve(history: Sequence[Mapping[str, float]], out_dir: Path) -> None:
-        """training_curve.csv and training_curve.png (train loss and validation CVaR95 per epoch)."""
-        if not history:
-            return
-        out_dir.mkdir(parents=True, exist_ok=True)
-        fields = list(history[0].keys())
-        with open(out_dir / "training_curve.csv", "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(history)
-        plt = _pyplot()
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        epochs = [h["epoch"] for h in history]
-        ax.plot(epochs, [h["train_loss"] for h in history], label="train loss (CVaR_alpha + beta MSE)")
-        ax.plot(epochs, [h["val_cvar95"] for h in history], label="validation CVaR95 of -P&L")
-        ax.set_xlabel("epoch")
-        ax.legend()
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(out_dir / "training_curve.png", dpi=90)
-        plt.close(fig)
-
     def plots(
         self, best_params: Mapping[str, Any], trials: Sequence[Mapping[str, Any]], out_dir: Path
     ) -> list[Path]:
         """P&L histograms (best model vs the every-step baselines, test paths) and hedge ratio vs
         moneyness."""
+        from objectives import deep_hedge_plots as figures
+
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         cfg = self.configure(best_params)
@@ -392,47 +356,13 @@ class DeepHedgeObjective(Objective):
             k: terminal_pnl(p.spot, h, self.payoff[split], self.premium, self.cost_rate)
             for k, h in curves.items()
         }
-        plt = _pyplot()
-        paths: list[Path] = []
-
-        fig, ax = plt.subplots(figsize=(7, 4))
-        allp = torch.cat(list(pnls.values()))
-        lo, hi = float(torch.quantile(allp, 0.002)), float(torch.quantile(allp, 0.998))
-        bins = torch.linspace(lo, hi, 60).numpy()
-        for name, pnl in pnls.items():
-            cv = float(YARDSTICK((-pnl).double().numpy()[:, None]))
-            ax.hist(
-                pnl.numpy(),
-                bins=bins,
-                alpha=0.45,
-                label=f"{name}: std {float(pnl.std()):.3f}, CVaR95 {cv:.3f}",
-            )
-        ax.set_xlabel("terminal P&L (held-out test paths)")
-        ax.set_ylabel("paths")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        paths.append(out_dir / "pnl_histogram.png")
-        fig.savefig(paths[-1], dpi=100)
-        plt.close(fig)
-
-        n = p.n_steps
-        steps = sorted({n // 4, n // 2, max(n - 2, 0)}) if n > 3 else list(range(n))
-        fig, axes = plt.subplots(1, len(steps), figsize=(4 * len(steps), 3.6), sharey=True, squeeze=False)
-        for ax, k in zip(axes[0], steps, strict=False):
-            x = (p.spot[:, k] / self.strike).numpy()
-            for name, h in curves.items():
-                ax.scatter(x, h[:, k].numpy(), s=3, alpha=0.4, label=name)
-            tau = p.maturity * (1 - k / n)
-            ax.set_title(f"time to maturity {tau:.3f}y (step {k})", fontsize=9)
-            ax.set_xlabel("moneyness S/K")
-            ax.grid(alpha=0.3)
-        axes[0][0].set_ylabel("hedge ratio")
-        axes[0][0].legend(fontsize=8, markerscale=4)
-        fig.tight_layout()
-        paths.append(out_dir / "hedge_ratio_vs_moneyness.png")
-        fig.savefig(paths[-1], dpi=100)
-        plt.close(fig)
-        return paths
+        cvar95 = {k: float(YARDSTICK((-pnl).double().numpy()[:, None])) for k, pnl in pnls.items()}
+        return [
+            figures.plot_pnl_histogram(pnls, cvar95, out_dir / "pnl_histogram.png"),
+            figures.plot_hedge_ratio_vs_moneyness(
+                p.spot, p.n_steps, p.maturity, self.strike, curves, out_dir / "hedge_ratio_vs_moneyness.png"
+            ),
+        ]
 
     def dataset(self) -> dict[str, Any]:
         """The simulated stochastic-volatility paths: market, option, split sizes and seed."""
@@ -449,10 +379,3 @@ class DeepHedgeObjective(Objective):
         """The best config's hedger, reloaded from the ``hedger.pt`` that evaluate wrote."""
         pt = Path(artifact_dir) / "hedger.pt"
         return load_hedger(pt) if pt.is_file() else None
-
-
-def _pyplot():
-    """pyplot, imported on first use (trials that write no curve never pay for it)."""
-    import matplotlib.pyplot as plt
-
-    return plt
