@@ -30,6 +30,11 @@ from hedgeopt.protocol import (
     Reporter,
     StudyContext,
 )
+from objectives.deep_hedge_baselines import (
+    band_baseline_names,
+    baseline_hedges,
+    choose_band_risk_aversions,
+)
 from objectives.deep_hedge_callbacks import ReportAndPrune
 from simulators.deep_hedger import (
     DeepHedgeModule,
@@ -46,10 +51,9 @@ from simulators.deep_hedger import (
     value_at_risk,
 )
 from simulators.heston import HestonParams, heston_call_price
-from simulators.sv_hedges import band_hedges, bs_gamma_on_paths, heston_hedge_greeks
+from simulators.sv_hedges import heston_hedge_greeks
 from simulators.sv_paths import (
     Paths,
-    bs_delta_hedge,
     bs_initial_price,
     call_payoff,
     derive_seed,
@@ -58,8 +62,6 @@ from simulators.sv_paths import (
 
 YARDSTICK = CVaR(0.95)
 PREMIUMS = ("model", "heston", "bs", "learned")
-#: Risk aversions the Whalley-Wilmott baselines choose from on the selection paths.
-BAND_RISK_AVERSIONS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 
 
 def _params_key(params: Mapping[str, Any]) -> tuple:
@@ -271,23 +273,10 @@ class DeepHedgeObjective(Objective):
         return self._baseline_hedges(split, lam)
 
     def _baseline_hedges(self, split: str, lam: Mapping[str, float]) -> dict[str, torch.Tensor]:
-        p = self.paths[split]
-        mode, sigma = self._bs_vol(self.config)
-        bs = bs_delta_hedge(p, self.strike, mode, sigma)
-        out = {
-            "no_hedge": torch.zeros_like(bs),
-            "bs_delta": bs,
-            "bs_delta_ww_band": band_hedges(
-                p, bs, bs_gamma_on_paths(p, self.strike, mode, sigma), self.cost_rate, lam["bs_delta_ww_band"]
-            ),
-        }
-        if self.heston is not None:
-            g = self._heston_greeks(split)
-            out["heston_mv_delta"] = g["mv_delta"]
-            out["heston_mv_delta_ww_band"] = band_hedges(
-                p, g["mv_delta"], g["gamma"], self.cost_rate, lam["heston_mv_delta_ww_band"]
-            )
-        return out
+        greeks = self._heston_greeks(split) if self.heston is not None else None
+        return baseline_hedges(
+            self.paths[split], self.strike, self._bs_vol(self.config), self.cost_rate, greeks, lam
+        )
 
     def _heston_greeks(self, split: str) -> dict[str, torch.Tensor]:
         if split not in self._greeks:
@@ -296,26 +285,24 @@ class DeepHedgeObjective(Objective):
 
     def band_risk_aversions(self) -> dict[str, float]:
         """Risk aversion of each Whalley-Wilmott baseline: ``hedge.band_risk_aversion`` if a number,
-        else the value in :data:`BAND_RISK_AVERSIONS` with the lowest CVaR95 on the selection paths
-        (the baseline is tuned on the same paths as the deep hedger, never on the test paths)."""
+        else the value of :data:`objectives.deep_hedge_baselines.BAND_RISK_AVERSIONS` with the
+        lowest CVaR95 on the selection paths (the baseline is tuned on the same paths as the deep
+        hedger, never on the test paths)."""
         if self._lam is not None:
             return self._lam
         fixed = self.config["hedge"].get("band_risk_aversion")
-        names = ["bs_delta_ww_band"] + (["heston_mv_delta_ww_band"] if self.heston is not None else [])
+        names = band_baseline_names(self.heston is not None)
         if fixed is not None:
             if not float(fixed) > 0:
                 raise ValueError(f"hedge.band_risk_aversion must be > 0 or null, got {fixed!r}")
             self._lam = {n: float(fixed) for n in names}
             return self._lam
-        if self.cost_rate == 0:
-            self._lam = {n: BAND_RISK_AVERSIONS[-1] for n in names}  # no cost: no band is best
-            return self._lam
-        scores: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
-        for lam in BAND_RISK_AVERSIONS:
-            hedges = self._baseline_hedges("select", {n: lam for n in names})
-            for n in names:
-                scores[n].append((self._evaluation("select", hedges[n]).metrics["select_cvar95"], lam))
-        self._lam = {n: min(v)[1] for n, v in scores.items()}
+        self._lam = choose_band_risk_aversions(
+            names,
+            self.cost_rate,
+            lambda lam: self._baseline_hedges("select", lam),
+            lambda hedges: self._evaluation("select", hedges).metrics["select_cvar95"],
+        )
         return self._lam
 
     def baselines(self) -> dict[str, dict[str, Evaluation]]:

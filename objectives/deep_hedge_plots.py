@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import torch
@@ -33,9 +34,7 @@ def write_training_curve(history: Sequence[Mapping[str, float]], out_dir: Path) 
     ax.set_xlabel("epoch")
     ax.legend()
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out_dir / "training_curve.png", dpi=90)
-    plt.close(fig)
+    _save(fig, out_dir / "training_curve.png", dpi=90)
 
 
 def plot_pnl_histogram(pnls: Mapping[str, torch.Tensor], cvar95: Mapping[str, float], path: Path) -> Path:
@@ -54,10 +53,7 @@ def plot_pnl_histogram(pnls: Mapping[str, torch.Tensor], cvar95: Mapping[str, fl
     ax.set_xlabel("terminal P&L (held-out test paths)")
     ax.set_ylabel("paths")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_hedge_ratio_vs_moneyness(
@@ -83,7 +79,11 @@ def plot_hedge_ratio_vs_moneyness(
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("hedge ratio")
     axes[0][0].legend(fontsize=8, markerscale=4)
+    return _save(fig, path)
+
+
+def _save(fig: Any, path: Path, dpi: int = 100) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
