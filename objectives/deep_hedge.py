@@ -15,13 +15,11 @@ the CVaR(0.95) statistic, and every baseline uses the same paths, premium and co
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import torch
 
 from hedgeopt.protocol import (
@@ -31,8 +29,13 @@ from hedgeopt.protocol import (
     Objective,
     Reporter,
     StudyContext,
-    TrialPruned,
 )
+from objectives.deep_hedge_baselines import (
+    band_baseline_names,
+    baseline_hedges,
+    choose_band_risk_aversions,
+)
+from objectives.deep_hedge_callbacks import ReportAndPrune
 from simulators.deep_hedge_training import DeepHedgeModule, fit_best_epoch, make_loader
 from simulators.hedger_net import (
     HedgerNet,
@@ -44,10 +47,9 @@ from simulators.hedger_net import (
 )
 from simulators.hedging_pnl import terminal_pnl, trading_costs, value_at_risk
 from simulators.heston import HestonParams, heston_call_price
-from simulators.sv_hedges import band_hedges, bs_gamma_on_paths, heston_hedge_greeks
+from simulators.sv_hedges import heston_hedge_greeks
 from simulators.sv_paths import (
     Paths,
-    bs_delta_hedge,
     bs_initial_price,
     call_payoff,
     derive_seed,
@@ -56,23 +58,6 @@ from simulators.sv_paths import (
 
 YARDSTICK = CVaR(0.95)
 PREMIUMS = ("model", "heston", "bs", "learned")
-#: Risk aversions the Whalley-Wilmott baselines choose from on the selection paths.
-BAND_RISK_AVERSIONS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
-
-
-class _ReportAndPrune(L.Callback):
-    """After each validation epoch: report val CVaR95 to the trial, stop it if the pruner says so."""
-
-    def __init__(self, reporter: Reporter) -> None:
-        self.reporter = reporter
-
-    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking or not pl_module.last_val:
-            return
-        epoch = int(trainer.current_epoch)
-        self.reporter.report("val_cvar95", float(pl_module.last_val["val_cvar95"]), epoch)
-        if self.reporter.should_prune():
-            raise TrialPruned(f"pruned at epoch {epoch}")
 
 
 def _params_key(params: Mapping[str, Any]) -> tuple:
@@ -210,14 +195,16 @@ class DeepHedgeObjective(Objective):
                 val_loader,
                 max_epochs=int(train["epochs"]),
                 patience=None if patience is None else int(patience),
-                callbacks=[_ReportAndPrune(reporter)],
+                callbacks=[ReportAndPrune(reporter)],
                 accelerator=str(train.get("accelerator", "auto")),
                 gradient_clip_val=train.get("gradient_clip_val", 1.0),
                 min_delta=float(train.get("early_stopping_min_delta", 0.0)),
             )
         finally:
             if write_artifacts:
-                self._write_curve(module.history, out_dir)
+                from objectives.deep_hedge_plots import write_training_curve
+
+                write_training_curve(module.history, out_dir)
         net = net.cpu().eval()
         facts = {
             "val_cvar95": facts["best_val_cvar95"],
@@ -282,23 +269,10 @@ class DeepHedgeObjective(Objective):
         return self._baseline_hedges(split, lam)
 
     def _baseline_hedges(self, split: str, lam: Mapping[str, float]) -> dict[str, torch.Tensor]:
-        p = self.paths[split]
-        mode, sigma = self._bs_vol(self.config)
-        bs = bs_delta_hedge(p, self.strike, mode, sigma)
-        out = {
-            "no_hedge": torch.zeros_like(bs),
-            "bs_delta": bs,
-            "bs_delta_ww_band": band_hedges(
-                p, bs, bs_gamma_on_paths(p, self.strike, mode, sigma), self.cost_rate, lam["bs_delta_ww_band"]
-            ),
-        }
-        if self.heston is not None:
-            g = self._heston_greeks(split)
-            out["heston_mv_delta"] = g["mv_delta"]
-            out["heston_mv_delta_ww_band"] = band_hedges(
-                p, g["mv_delta"], g["gamma"], self.cost_rate, lam["heston_mv_delta_ww_band"]
-            )
-        return out
+        greeks = self._heston_greeks(split) if self.heston is not None else None
+        return baseline_hedges(
+            self.paths[split], self.strike, self._bs_vol(self.config), self.cost_rate, greeks, lam
+        )
 
     def _heston_greeks(self, split: str) -> dict[str, torch.Tensor]:
         if split not in self._greeks:
@@ -307,26 +281,24 @@ class DeepHedgeObjective(Objective):
 
     def band_risk_aversions(self) -> dict[str, float]:
         """Risk aversion of each Whalley-Wilmott baseline: ``hedge.band_risk_aversion`` if a number,
-        else the value in :data:`BAND_RISK_AVERSIONS` with the lowest CVaR95 on the selection paths
-        (the baseline is tuned on the same paths as the deep hedger, never on the test paths)."""
+        else the value of :data:`objectives.deep_hedge_baselines.BAND_RISK_AVERSIONS` with the
+        lowest CVaR95 on the selection paths (the baseline is tuned on the same paths as the deep
+        hedger, never on the test paths)."""
         if self._lam is not None:
             return self._lam
         fixed = self.config["hedge"].get("band_risk_aversion")
-        names = ["bs_delta_ww_band"] + (["heston_mv_delta_ww_band"] if self.heston is not None else [])
+        names = band_baseline_names(self.heston is not None)
         if fixed is not None:
             if not float(fixed) > 0:
                 raise ValueError(f"hedge.band_risk_aversion must be > 0 or null, got {fixed!r}")
             self._lam = {n: float(fixed) for n in names}
             return self._lam
-        if self.cost_rate == 0:
-            self._lam = {n: BAND_RISK_AVERSIONS[-1] for n in names}  # no cost: no band is best
-            return self._lam
-        scores: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
-        for lam in BAND_RISK_AVERSIONS:
-            hedges = self._baseline_hedges("select", {n: lam for n in names})
-            for n in names:
-                scores[n].append((self._evaluation("select", hedges[n]).metrics["select_cvar95"], lam))
-        self._lam = {n: min(v)[1] for n, v in scores.items()}
+        self._lam = choose_band_risk_aversions(
+            names,
+            self.cost_rate,
+            lambda lam: self._baseline_hedges("select", lam),
+            lambda hedges: self._evaluation("select", hedges).metrics["select_cvar95"],
+        )
         return self._lam
 
     def baselines(self) -> dict[str, dict[str, Evaluation]]:
@@ -344,34 +316,13 @@ class DeepHedgeObjective(Objective):
 
     # ------------------------------------------------------------ artifacts and plots
 
-    @staticmethod
-    def _write_curve(history: Sequence[Mapping[str, float]], out_dir: Path) -> None:
-        """training_curve.csv and training_curve.png (train loss and validation CVaR95 per epoch)."""
-        if not history:
-            return
-        out_dir.mkdir(parents=True, exist_ok=True)
-        fields = list(history[0].keys())
-        with open(out_dir / "training_curve.csv", "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(history)
-        plt = _pyplot()
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        epochs = [h["epoch"] for h in history]
-        ax.plot(epochs, [h["train_loss"] for h in history], label="train loss (CVaR_alpha + beta MSE)")
-        ax.plot(epochs, [h["val_cvar95"] for h in history], label="validation CVaR95 of -P&L")
-        ax.set_xlabel("epoch")
-        ax.legend()
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(out_dir / "training_curve.png", dpi=90)
-        plt.close(fig)
-
     def plots(
         self, best_params: Mapping[str, Any], trials: Sequence[Mapping[str, Any]], out_dir: Path
     ) -> list[Path]:
         """P&L histograms (best model vs the every-step baselines, test paths) and hedge ratio vs
         moneyness."""
+        from objectives import deep_hedge_plots as figures
+
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         cfg = self.configure(best_params)
@@ -388,47 +339,13 @@ class DeepHedgeObjective(Objective):
             k: terminal_pnl(p.spot, h, self.payoff[split], self.premium, self.cost_rate)
             for k, h in curves.items()
         }
-        plt = _pyplot()
-        paths: list[Path] = []
-
-        fig, ax = plt.subplots(figsize=(7, 4))
-        allp = torch.cat(list(pnls.values()))
-        lo, hi = float(torch.quantile(allp, 0.002)), float(torch.quantile(allp, 0.998))
-        bins = torch.linspace(lo, hi, 60).numpy()
-        for name, pnl in pnls.items():
-            cv = float(YARDSTICK((-pnl).double().numpy()[:, None]))
-            ax.hist(
-                pnl.numpy(),
-                bins=bins,
-                alpha=0.45,
-                label=f"{name}: std {float(pnl.std()):.3f}, CVaR95 {cv:.3f}",
-            )
-        ax.set_xlabel("terminal P&L (held-out test paths)")
-        ax.set_ylabel("paths")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        paths.append(out_dir / "pnl_histogram.png")
-        fig.savefig(paths[-1], dpi=100)
-        plt.close(fig)
-
-        n = p.n_steps
-        steps = sorted({n // 4, n // 2, max(n - 2, 0)}) if n > 3 else list(range(n))
-        fig, axes = plt.subplots(1, len(steps), figsize=(4 * len(steps), 3.6), sharey=True, squeeze=False)
-        for ax, k in zip(axes[0], steps, strict=False):
-            x = (p.spot[:, k] / self.strike).numpy()
-            for name, h in curves.items():
-                ax.scatter(x, h[:, k].numpy(), s=3, alpha=0.4, label=name)
-            tau = p.maturity * (1 - k / n)
-            ax.set_title(f"time to maturity {tau:.3f}y (step {k})", fontsize=9)
-            ax.set_xlabel("moneyness S/K")
-            ax.grid(alpha=0.3)
-        axes[0][0].set_ylabel("hedge ratio")
-        axes[0][0].legend(fontsize=8, markerscale=4)
-        fig.tight_layout()
-        paths.append(out_dir / "hedge_ratio_vs_moneyness.png")
-        fig.savefig(paths[-1], dpi=100)
-        plt.close(fig)
-        return paths
+        cvar95 = {k: float(YARDSTICK((-pnl).double().numpy()[:, None])) for k, pnl in pnls.items()}
+        return [
+            figures.plot_pnl_histogram(pnls, cvar95, out_dir / "pnl_histogram.png"),
+            figures.plot_hedge_ratio_vs_moneyness(
+                p.spot, p.n_steps, p.maturity, self.strike, curves, out_dir / "hedge_ratio_vs_moneyness.png"
+            ),
+        ]
 
     def dataset(self) -> dict[str, Any]:
         """The simulated stochastic-volatility paths: market, option, split sizes and seed."""
@@ -445,10 +362,3 @@ class DeepHedgeObjective(Objective):
         """The best config's hedger, reloaded from the ``hedger.pt`` that evaluate wrote."""
         pt = Path(artifact_dir) / "hedger.pt"
         return load_hedger(pt) if pt.is_file() else None
-
-
-def _pyplot():
-    """pyplot, imported on first use (trials that write no curve never pay for it)."""
-    import matplotlib.pyplot as plt
-
-    return plt

@@ -33,6 +33,12 @@ import numpy as np
 import pandas as pd
 
 from hedgeopt.protocol import Evaluation, NullReporter, Objective, Reporter, StudyContext, TrialPruned
+from objectives.kalman_hedge_baselines import (
+    STATIC_BASELINES,
+    fit_static_ratios,
+    grid_candidates,
+    rolling_ratios,
+)
 from objectives.kalman_hedge_windows import Window, build_walk_forward
 from simulators.kalman import fit_observation_noise, kalman_filter
 from simulators.prices import load_prices, returns
@@ -43,13 +49,7 @@ from simulators.proxy_hedging import (
     rebalance_mask,
     run_hedge,
 )
-from simulators.static_hedge import (
-    StaticFit,
-    min_variance_ratio,
-    ols_hedge,
-    ridge_hedge,
-    rolling_ols_ratios,
-)
+from simulators.static_hedge import StaticFit, ols_hedge
 
 METRIC = "effectiveness"
 RatiosOf = Callable[[Window], np.ndarray]
@@ -265,49 +265,19 @@ class KalmanHedgeObjective(Objective):
     # ------------------------------------------------------------------ baselines
     def static_ratios(self, method: str, window: Window) -> np.ndarray:
         """Constant ratios of a static method, fitted on the window's train range."""
-        st = self.config.get("static", {})
         lo, hi = window.train
-        intercept = bool(st.get("intercept", True))
-        y, X = self.y[lo:hi], self.X[lo:hi]
-        if method == "ols":
-            h = ols_hedge(y, X, intercept).ratios
-        elif method == "ridge":
-            h = ridge_hedge(y, X, float(st.get("ridge_alpha", 0.1)), intercept).ratios
-        elif method == "min_variance":
-            # one proxy, h* = rho sigma_S / sigma_F, on the proxy with the highest R^2
-            fits = [min_variance_ratio(y, X[:, j]) for j in range(X.shape[1])]
-            j = int(np.argmax([r2 for _, r2 in fits]))
-            h = np.zeros(X.shape[1])
-            h[j] = fits[j][0]
-        elif method == "none":
-            h = np.zeros(X.shape[1])
-        else:
-            raise ValueError(f"unknown static method {method!r}")
+        h = fit_static_ratios(method, self.y[lo:hi], self.X[lo:hi], self.config.get("static", {}))
         return np.tile(h, (window.days, 1))
-
-    def rolling_ratios(self) -> np.ndarray:
-        """Trailing-window OLS ratios of every day (``static.rolling_window`` days before it)."""
-        st = self.config.get("static", {})
-        return rolling_ols_ratios(
-            self.y, self.X, int(st.get("rolling_window", 126)), bool(st.get("intercept", True))
-        )
 
     def grid_calibration(self) -> tuple[dict[str, Any], Evaluation]:
         """The seed's calibration: the (q, R) of the config grids with the best pooled validation
         effectiveness."""
-        k = self.config["kalman"]
         best: tuple[dict[str, Any], Evaluation] | None = None
-        for q in k["process_noise_grid"]:
-            for r in k["observation_noise_grid"]:
-                params = {
-                    "kalman.signal_to_noise": None,
-                    "kalman.process_noise": float(q),
-                    "kalman.observation_noise": float(r),
-                }
-                cfg = self.configure(params)
-                ev = self.score(self.folds, self.kalman_ratios_of(cfg), cfg)
-                if best is None or ev.metrics[METRIC] > best[1].metrics[METRIC]:
-                    best = (params, ev)
+        for params in grid_candidates(self.config["kalman"]):
+            cfg = self.configure(params)
+            ev = self.score(self.folds, self.kalman_ratios_of(cfg), cfg)
+            if best is None or ev.metrics[METRIC] > best[1].metrics[METRIC]:
+                best = (params, ev)
         if best is None:
             raise ValueError("kalman.process_noise_grid and kalman.observation_noise_grid must not be empty")
         return best
@@ -326,19 +296,14 @@ class KalmanHedgeObjective(Objective):
                 "out_of_sample": self.score([self.walk.test], ratios_of, cfg),
             }
 
-        for name, method in (
-            ("no_hedge", "none"),
-            ("static_ols", "ols"),
-            ("ridge", "ridge"),
-            ("min_variance_single", "min_variance"),
-        ):
+        for name, method in STATIC_BASELINES:
             out[name] = both(lambda w, method=method: self.static_ratios(method, w))
         intercept = bool(cfg.get("static", {}).get("intercept", True))
         out["static_ols"]["in_sample"].metrics["train_r2"] = float(
             np.mean([self._ols(w, intercept).r2 for w in self.folds])
         )
         out["static_ols"]["out_of_sample"].metrics["train_r2"] = self._ols(self.walk.test, intercept).r2
-        rolling = self.rolling_ratios()
+        rolling = rolling_ratios(self.y, self.X, cfg.get("static", {}))
         out["rolling_ols"] = both(lambda w: rolling[slice(*w.scored)])
         params, val = self.grid_calibration()
         test = self.evaluate(params)
