@@ -33,7 +33,7 @@ DETERMINISTIC_PRUNERS = (
     "ThresholdPruner",
 )
 
-_STUDIES: dict[str, Any] = {}  # per worker process: the study, by config key
+_STUDIES: dict[str, Any] = {}  # per worker process: the invocation's study, by invocation
 
 
 def deterministic_mode(cfg: Mapping[str, Any]) -> bool:
@@ -85,7 +85,7 @@ def run_asked(task: Any, trial_id: int, params: dict[str, Any], batch: int) -> s
     from hedgeopt.worker import execute_trial, get_objective, limit_threads
 
     cfg, settings = task.config, task.settings  # validated by the parent
-    study = _STUDIES.get(task.config_key)
+    study = _STUDIES.get(task.invocation)
     if study is None:  # once per process: the objective, the study
         limit_threads(task.inner_threads)
         optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -97,7 +97,7 @@ def run_asked(task: Any, trial_id: int, params: dict[str, Any], batch: int) -> s
             pruner=build_pruner(cfg["pruner"]),
         )
         _STUDIES.clear()
-        _STUDIES[task.config_key] = study
+        _STUDIES[task.invocation] = study
     objective = get_objective(cfg, task.config_key)
     trial = optuna.Trial(study, trial_id)
     view = EarlierBatches(study, batch)

@@ -1,7 +1,8 @@
 """The framework's top-level config keys, listed once; every other key belongs to the objective.
 
 The parent logs the settings as params and the rest as the domain's params, the search space
-refuses to tune any of them, the worker cache key and the study identity leave some out.
+refuses to tune any of them, objectives are built without them (``hedgeopt.objective_builder``)
+and the study identity leaves some out.
 """
 
 from __future__ import annotations
@@ -39,13 +40,3 @@ IDENTITY_KEYS = frozenset({"seed", "metrics", "directions", "objective", "search
 
 #: Framework keys that do not change what a trial's value means (not in the study's identity).
 NOT_IDENTITY = FRAMEWORK_KEYS - IDENTITY_KEYS
-
-#: Settings outside the identity that stay in a worker's cache key (the study's name, failure and
-#: heartbeat limits, run mode): a worker process reused by another study with other such settings
-#: builds its objective afresh rather than share one keyed only by the domain.
-_WORKER_SETTINGS = frozenset(
-    {"study_name", "max_failures", "heartbeat_interval", "grace_period", "deterministic", "resume"}
-)
-
-#: Framework keys that do not change how a worker builds its objective (not in its cache key).
-NOT_OBJECTIVE_SETUP = NOT_IDENTITY - _WORKER_SETTINGS

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import sys
@@ -17,8 +16,8 @@ from optuna.trial import TrialState
 from hedgeopt import console
 from hedgeopt import export as export_mod
 from hedgeopt.final_tasks import EarlyTasks
-from hedgeopt.framework_keys import NOT_OBJECTIVE_SETUP
 from hedgeopt.names import ATTR_FAIL_REASON, ATTR_INVOCATION, ATTR_METRIC_PREFIX
+from hedgeopt.objective_builder import objective_key
 from hedgeopt.phases import PhaseClock
 from hedgeopt.protocol import nest
 from hedgeopt.search_space import SearchSpace
@@ -42,12 +41,6 @@ def masked_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(out.get("mlflow"), dict):
         out["mlflow"]["tracking_uri"] = mask_url(out["mlflow"].get("tracking_uri"))
     return out
-
-
-def config_key(cfg: Mapping[str, Any]) -> str:
-    """Identifies the objective set-up a worker caches (the config minus framework knobs)."""
-    relevant = {k: v for k, v in cfg.items() if k not in NOT_OBJECTIVE_SETUP}
-    return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def ui_command(tracking_uri: str) -> str:
@@ -80,7 +73,7 @@ class Invocation:
 
     def __init__(self, cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) -> None:
         self.cfg, self.settings, self.space = cfg, settings, space
-        self.key = config_key(cfg)
+        self.key = objective_key(cfg)
         self.logged: set[int] = set()
         self.run_ids: dict[int, str] = {}
         self.lock = threading.Lock()

@@ -3,14 +3,17 @@
 The composed config splits in two. The objective gets its domain config (every key that is not
 a framework key) and a :class:`~hedgeopt.protocol.StudyContext` with the seed and the optimised
 metrics and directions; it never sees ``search_space``, ``storage`` or any other framework
-setting, so none can leak into what a trial computes. The study's fingerprint and the workers'
-cache key still hash the whole composed config (``hedgeopt.fingerprint``,
-``hedgeopt.invocation.config_key``), as before.
+setting, so none can leak into what a trial computes. :func:`objective_key` hashes exactly
+that, so a worker process rebuilds its objective only when what it is built from changed. The
+study's fingerprint still hashes the whole composed config (``hedgeopt.fingerprint``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Any
 
 from hedgeopt.figures import use_headless_figures
@@ -30,6 +33,13 @@ def study_context(cfg: Mapping[str, Any]) -> StudyContext:
         metrics=tuple(str(m) for m in cfg.get("metrics") or ()),
         directions=tuple(str(d) for d in cfg.get("directions") or ()),
     )
+
+
+def objective_key(cfg: Mapping[str, Any]) -> str:
+    """A digest of what :func:`build_objective` builds from: the target, domain config and context."""
+    target = (cfg.get("objective") or {}).get("_target_")
+    built_from = [target, domain_config(cfg), asdict(study_context(cfg))]
+    return hashlib.sha256(json.dumps(built_from, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def build_objective(cfg: Mapping[str, Any]) -> Objective:

@@ -16,8 +16,9 @@ from joblib import Parallel, delayed
 from hedgeopt import summary
 from hedgeopt.assessment import assess_metric
 from hedgeopt.exit_codes import EXIT_FAILED, EXIT_OK
-from hedgeopt.invocation import config_key, say, ui_command
+from hedgeopt.invocation import say, ui_command
 from hedgeopt.names import ROLE_REPLAY, TAG_REPLAY_OF, TAG_ROLE, TAG_STUDY
+from hedgeopt.objective_builder import objective_key
 from hedgeopt.protocol import metrics_of
 from hedgeopt.seeds import assessment_seed
 from hedgeopt.settings import StudySettings
@@ -61,7 +62,7 @@ def _evaluate(
     cfg: dict[str, Any], settings: StudySettings, params: dict[str, Any], tracker: Tracker, run_id: str
 ) -> dict[str, float]:
     """The out-of-sample metrics of ``params``, with each optimised metric's interval."""
-    key = config_key(cfg)
+    key = objective_key(cfg)
     inner = max(1, os.cpu_count() or 1)
     limit_threads(inner)
     [result] = Parallel(n_jobs=1, backend="loky")(

@@ -11,10 +11,9 @@ from hedgeopt.framework_keys import (
     FRAMEWORK_KEYS,
     GROUP_KEYS,
     NOT_IDENTITY,
-    NOT_OBJECTIVE_SETUP,
     SETTINGS_KEYS,
 )
-from hedgeopt.invocation import config_key
+from hedgeopt.objective_builder import objective_key
 from hedgeopt.search_space import SearchSpace, SearchSpaceError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,15 +28,18 @@ def test_every_default_top_level_key_is_a_framework_key():
 def test_the_partial_lists_are_framework_keys():
     assert not set(SETTINGS_KEYS) & set(GROUP_KEYS)
     assert len(SETTINGS_KEYS) == len(set(SETTINGS_KEYS))
-    assert NOT_OBJECTIVE_SETUP <= FRAMEWORK_KEYS
     assert NOT_IDENTITY <= FRAMEWORK_KEYS
 
 
-def test_config_key_ignores_only_the_knobs_that_do_not_build_the_objective():
+def test_objective_key_changes_only_with_what_the_objective_is_built_from():
     base = {"study_name": "s", "seed": 0, "n_trials": 5, "n_jobs": 2, "toy": {"a": 1}}
-    assert config_key(base) == config_key({**base, "n_trials": 50, "n_jobs": 1, "progress": False})
-    assert config_key(base) != config_key({**base, "seed": 1})
-    assert config_key(base) != config_key({**base, "toy": {"a": 2}})
+    base["objective"] = {"_target_": "toy_objective.ToyObjective"}
+    same = {**base, "n_trials": 50, "n_jobs": 1, "progress": False, "study_name": "t"}
+    assert objective_key(base) == objective_key({**same, "search_space": {"toy.a": {"type": "int"}}})
+    assert objective_key(base) != objective_key({**base, "seed": 1})
+    assert objective_key(base) != objective_key({**base, "metrics": ["loss"]})
+    assert objective_key(base) != objective_key({**base, "toy": {"a": 2}})
+    assert objective_key(base) != objective_key({**base, "objective": {"_target_": "other.Objective"}})
 
 
 @pytest.mark.parametrize("key", sorted(FRAMEWORK_KEYS))

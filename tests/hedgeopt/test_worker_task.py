@@ -14,7 +14,7 @@ from threadpoolctl import threadpool_limits
 
 from hedgeopt import settings as settings_mod
 from hedgeopt.config import compose
-from hedgeopt.invocation import config_key
+from hedgeopt.objective_builder import objective_key
 from hedgeopt.settings import validate
 from hedgeopt.storages.opening import open_storage
 from hedgeopt.worker import THREAD_ENV, WorkerTask, run_worker
@@ -32,7 +32,9 @@ def _test_studies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def _task(tmp_path: Path, *overrides: str) -> WorkerTask:
     cfg = compose(["+study=toy", "workdir=store", *overrides])
     settings, space = validate(cfg)
-    return WorkerTask(cfg, config_key(cfg), settings, space, 0, 123, "inv", str(tmp_path / "stage"), None, 1)
+    return WorkerTask(
+        cfg, objective_key(cfg), settings, space, 0, 123, "inv", str(tmp_path / "stage"), None, 1
+    )
 
 
 def test_a_worker_task_pickles_with_its_validated_settings_and_search_space(tmp_path):
