@@ -36,41 +36,15 @@ import time
 from pathlib import Path
 
 import yaml
+from toy_study import start_toy, toy_env
 
 ROOT = Path(__file__).resolve().parent.parent
 TRIALS_PER_ROUND = 3
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    paths = [str(ROOT / "tests" / "support"), str(ROOT), env.get("PYTHONPATH", "")]
-    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
-    env["HEDGEOPT_CONFIG_PATH"] = str(ROOT / "tests" / "conf")
-    env["MLFLOW_LOGGING_LEVEL"] = "WARNING"
-    env["GIT_PYTHON_REFRESH"] = "quiet"
-    return env
-
-
 def _start(work: Path, n_trials: int) -> subprocess.Popen:
-    args = [
-        sys.executable,
-        "-m",
-        "hedgeopt",
-        "+study=toy",
-        "progress=false",
-        f"n_trials={n_trials}",
-        "n_jobs=2",
-        "toy.sleep=0.3",
-    ]
-    return subprocess.Popen(
-        args,
-        cwd=work,
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    env = toy_env(GIT_PYTHON_REFRESH="quiet")
+    return start_toy(work, f"n_trials={n_trials}", "n_jobs=2", "toy.sleep=0.3", env=env)
 
 
 def _children(pid: int) -> list[int]:

@@ -15,29 +15,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-ENV = dict(
-    os.environ,
-    PYTHONPATH=os.pathsep.join([str(ROOT / "tests" / "support"), str(ROOT)]),
-    HEDGEOPT_CONFIG_PATH=str(ROOT / "tests" / "conf"),
-    MLFLOW_LOGGING_LEVEL="WARNING",
-)
+from toy_study import run_toy
 
 
 def run(cwd: Path, *args: str) -> tuple[float, list[tuple]]:
     """(search seconds, [(params, values)] of every trial) of one invocation in ``cwd``."""
-    subprocess.run(
-        [sys.executable, "-m", "hedgeopt", "+study=toy", "progress=false", *args],
-        cwd=cwd,
-        env=ENV,
-        check=True,
-        capture_output=True,
-    )
+    run_toy(cwd, *args)
     import optuna
     from mlflow import MlflowClient
     from optuna.storages import JournalStorage

@@ -13,32 +13,11 @@ Run: python benchmarks/bench_framework.py   (about 1-2 minutes on 2 cores)
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-ENV = dict(
-    os.environ,
-    PYTHONPATH=str(ROOT / "tests" / "support"),
-    HEDGEOPT_CONFIG_PATH=str(ROOT / "tests" / "conf"),
-    MLFLOW_LOGGING_LEVEL="WARNING",
-)
-
-
-def run(cwd: Path, *args: str) -> float:
-    t0 = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "hedgeopt", "+study=toy", "progress=false", *args],
-        cwd=cwd,
-        env=ENV,
-        check=True,
-        capture_output=True,
-    )
-    return time.perf_counter() - t0
+from toy_study import run_toy, toy_bowl
 
 
 def search_phase(cwd: Path, study: str = "toy") -> tuple[int, float]:
@@ -62,18 +41,11 @@ def bare_optuna(n: int) -> float:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-    def objective(trial: optuna.Trial) -> float:
-        x = trial.suggest_float("toy.x", -5, 5)
-        n_ = trial.suggest_int("toy.n", 1, 10)
-        kind = trial.suggest_categorical("toy.kind", ["a", "b"])
-        time.sleep(0.001)
-        return (x - 1) ** 2 + 0.1 * (n_ - 3) ** 2 + (0.5 if kind == "b" else 0.0)
-
     study = optuna.create_study(
         sampler=optuna.samplers.TPESampler(seed=0, multivariate=True, constant_liar=True)
     )
     t0 = time.perf_counter()
-    study.optimize(objective, n_trials=n)
+    study.optimize(toy_bowl, n_trials=n)
     return n / (time.perf_counter() - t0)
 
 
@@ -81,7 +53,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         fast = Path(tmp) / "fast"
         fast.mkdir()
-        wall = run(fast, "n_trials=200", "n_jobs=2", "toy.sleep=0.001")
+        wall = run_toy(fast, "n_trials=200", "n_jobs=2", "toy.sleep=0.001")
         n, secs = search_phase(fast)
         print(
             f"1 ms objective, {n} trials, n_jobs=2, MLflow on: search phase {secs:.2f} s, "
@@ -97,7 +69,7 @@ def main() -> None:
         for jobs in (1, 2):
             d = Path(tmp) / f"cpu{jobs}"
             d.mkdir()
-            wall = run(d, "n_trials=16", f"n_jobs={jobs}", "toy.burn=10000000")
+            wall = run_toy(d, "n_trials=16", f"n_jobs={jobs}", "toy.burn=10000000")
             n, secs = search_phase(d)
             times[jobs] = secs
             print(

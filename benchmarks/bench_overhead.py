@@ -36,6 +36,8 @@ import time
 import warnings
 from pathlib import Path
 
+from toy_study import toy_bowl, toy_env
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -44,13 +46,11 @@ def load() -> str:
 
 
 def env_for(code: Path, toy: bool = False, **extra: str) -> dict[str, str]:
-    """The environment of a run of checkout ``code``; ``toy``: with that checkout's own test study
-    (a toy objective written against its own protocol)."""
-    paths = [str(code)] + ([str(code / "tests" / "support")] if toy else [])
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths), MLFLOW_LOGGING_LEVEL="WARNING", **extra)
+    """The environment of a run of checkout ``code`` alone; ``toy``: with that checkout's own test
+    study (a toy objective written against its own protocol)."""
     if toy:
-        env["HEDGEOPT_CONFIG_PATH"] = str(code / "tests" / "conf")
-    return env
+        return toy_env(code, inherit=False, **extra)
+    return dict(os.environ, PYTHONPATH=str(code), MLFLOW_LOGGING_LEVEL="WARNING", **extra)
 
 
 def invoke(cwd: Path, env: dict[str, str], *args: str) -> tuple[float, float]:
@@ -167,13 +167,6 @@ def peer(store: Path, n: int) -> float:
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     mlflow.set_experiment("peer")
 
-    def objective(trial: optuna.Trial) -> float:
-        x = trial.suggest_float("toy.x", -5, 5)
-        n_ = trial.suggest_int("toy.n", 1, 10)
-        kind = trial.suggest_categorical("toy.kind", ["a", "b"])
-        time.sleep(0.001)
-        return (x - 1) ** 2 + 0.1 * (n_ - 3) ** 2 + (0.5 if kind == "b" else 0.0)
-
     warnings.simplefilter("ignore", FutureWarning)  # "deprecated in v4.9.0", still Optuna's own
     callback = MLflowCallback(
         tracking_uri=uri, metric_name="loss", create_experiment=False, mlflow_kwargs={"nested": True}
@@ -183,7 +176,7 @@ def peer(store: Path, n: int) -> float:
     )
     with mlflow.start_run(run_name="peer"):
         t0 = time.perf_counter()
-        study.optimize(objective, n_trials=n, callbacks=[callback])
+        study.optimize(toy_bowl, n_trials=n, callbacks=[callback])
         secs = time.perf_counter() - t0
     print(f"[peer] Optuna MLflowCallback, {n} trials, one process, same SQLite store: {secs:.2f} s, {load()}")
     return n / secs

@@ -34,29 +34,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from toy_study import start_toy  # noqa: E402
+
 LAYOUTS = {1: (1,), 2: (1, 1), 4: (2, 2)}  # workers -> n_jobs of each invocation
-
-
-def env() -> dict[str, str]:
-    e = dict(os.environ)
-    e["PYTHONPATH"] = os.pathsep.join(
-        [str(ROOT / "tests" / "support"), str(ROOT), e.get("PYTHONPATH", "")]
-    ).rstrip(os.pathsep)
-    e["HEDGEOPT_CONFIG_PATH"] = str(ROOT / "tests" / "conf")
-    e["MLFLOW_LOGGING_LEVEL"] = "WARNING"
-    return e
-
-
-def start(cwd: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "hedgeopt", "progress=false", "+study=toy", *args],
-        cwd=cwd,
-        env=env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
 
 
 def wait_ok(proc: subprocess.Popen) -> None:
@@ -113,7 +93,7 @@ def throughput(storage: str | None, workers: int, n_trials: int, burn: int) -> t
         if storage:
             args.append(f"storage={storage}")
         t0 = time.perf_counter()
-        procs = [start(cwd, *args, f"n_jobs={n}") for n in LAYOUTS[workers]]
+        procs = [start_toy(cwd, *args, f"n_jobs={n}") for n in LAYOUTS[workers]]
         for p in procs:
             wait_ok(p)
         wall = time.perf_counter() - t0
@@ -138,7 +118,7 @@ def kill_latency(pg: Postgres, whole: bool, hb: int, grace: int) -> tuple[float,
             f"heartbeat_interval={hb}",
             f"grace_period={grace}",
         ]
-        proc = start(cwd, *args)
+        proc = start_toy(cwd, *args)
         victim = None
         deadline = time.time() + 120
         while victim is None and time.time() < deadline:
@@ -160,7 +140,7 @@ def kill_latency(pg: Postgres, whole: bool, hb: int, grace: int) -> tuple[float,
             os.kill(int(victim.user_attrs["hedgeopt.pid"]), signal.SIGKILL)
         killed = time.time()
         if whole:
-            proc = start(cwd, *args)
+            proc = start_toy(cwd, *args)
         wait_ok(proc)
         trials = load(storage, cwd).trials
         failed = trials[victim.number]
