@@ -85,6 +85,15 @@ class Store:
 
 
 @pytest.fixture
+def in_empty_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty working directory for in-process CLI calls, with the test study importable."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HEDGEOPT_CONFIG_PATH", str(TEST_CONF))
+    monkeypatch.syspath_prepend(str(SUPPORT))
+    return tmp_path
+
+
+@pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     d = tmp_path / "work"
     d.mkdir()

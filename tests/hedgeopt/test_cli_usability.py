@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import SUPPORT, TEST_CONF, Store, run_cli
+from conftest import Store, run_cli
 
 from hedgeopt.cli import main
 from hedgeopt.protocol import describe_file, describe_settings
@@ -24,12 +24,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def in_empty_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HEDGEOPT_CONFIG_PATH", str(TEST_CONF))
-    monkeypatch.setenv("HEDGEOPT_VERBOSITY", "1")  # main() sets it; restored after each test
-    monkeypatch.syspath_prepend(str(SUPPORT))
-    return tmp_path
+def in_empty_dir(in_empty_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """conftest's empty folder, with the verbosity main() sets restored after each test."""
+    monkeypatch.setenv("HEDGEOPT_VERBOSITY", "1")
+    return in_empty_dir
 
 
 def _err_line(capsys: pytest.CaptureFixture[str]) -> str:

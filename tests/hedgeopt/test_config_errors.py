@@ -3,20 +3,10 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
-from conftest import SUPPORT, TEST_CONF
 
 from hedgeopt.cli import main
-
-
-@pytest.fixture
-def in_empty_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HEDGEOPT_CONFIG_PATH", str(TEST_CONF))
-    monkeypatch.syspath_prepend(str(SUPPORT))
-    return tmp_path
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,6 @@ from pathlib import Path
 import optuna
 import pytest
 import yaml
-from conftest import SUPPORT, TEST_CONF
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
@@ -25,14 +24,6 @@ from hedgeopt.storages import opening as st
 from hedgeopt.storages.journal_repair import JournalDamaged
 
 SECRET = "hunter2xyz"
-
-
-@pytest.fixture
-def in_empty_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HEDGEOPT_CONFIG_PATH", str(TEST_CONF))
-    monkeypatch.syspath_prepend(str(SUPPORT))
-    return tmp_path
 
 
 def _one_error_line(capsys: pytest.CaptureFixture) -> str:
