@@ -109,9 +109,7 @@ def run_asked(task: Any, trial_id: int, params: dict[str, Any], batch: int) -> s
     done = {"complete": 0, "pruned": 0, "failed": 0}
     with get_heartbeat_thread(trial_id, study._storage):  # noqa: SLF001
         try:
-            values = execute_trial(
-                trial, lambda _t: dict(params), objective, settings, task, done, should_prune
-            )
+            values = execute_trial(trial, lambda _t: dict(params), objective, task, done, should_prune)
         except optuna.TrialPruned:
             study.tell(trial, state=TrialState.PRUNED)
             return "PRUNED"

@@ -167,7 +167,7 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
 
     def wrapped(trial: optuna.Trial) -> Any:
         lock.release()  # the trial exists: let the next worker claim a slot
-        return execute_trial(trial, task.space.suggest, objective, settings, task, done)
+        return execute_trial(trial, task.space.suggest, objective, task, done)
 
     try:
         while True:
@@ -218,7 +218,6 @@ def execute_trial(
     trial: Any,
     suggest: Callable[[Any], dict[str, Any]],
     objective: Any,
-    settings: Any,
     task: WorkerTask,
     done: dict[str, int],
     should_prune: Callable[[], bool] | None = None,
@@ -233,6 +232,7 @@ def execute_trial(
     from hedgeopt.protocol import TrialPruned
     from hedgeopt.storages.journal_io import set_user_attrs
 
+    settings = task.settings
     set_user_attrs(
         trial, {ATTR_INVOCATION: task.invocation, ATTR_HOST: socket.gethostname(), ATTR_PID: os.getpid()}
     )
