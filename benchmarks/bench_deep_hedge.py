@@ -23,15 +23,15 @@ import time
 
 import torch
 
-from hedgeopt.config import compose
-from hedgeopt.objective_builder import build_objective
+from hedgeopt.config.compose import compose
+from hedgeopt.execution.objective_builder import build_objective
 from hedgeopt.protocol import NullReporter
 from hedgeopt.stats import SampleSet, assess
-from objectives.deep_hedge import DeepHedgeObjective
-from simulators.deep_hedge_training import DeepHedgeModule, fit_best_epoch, make_loader
-from simulators.hedger_net import hedger_from_config
-from simulators.hedging_pnl import hedging_loss, pnl_metrics, terminal_pnl
-from simulators.sv_paths import derive_seed
+from objectives.deep_hedge.objective import DeepHedgeObjective
+from simulators.deep.deep_hedge_training import DeepHedgeModule, fit_best_epoch, make_loader
+from simulators.deep.hedger_net import hedger_from_config
+from simulators.deep.hedging_pnl import hedging_loss, pnl_metrics, terminal_pnl
+from simulators.markets.sv_paths import derive_seed
 
 
 def _setup(obj: DeepHedgeObjective):

@@ -28,12 +28,12 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 import numba
 import numpy as np
 
-from hedgeopt.config import compose
-from simulators.crypto_perp import CryptoPerpParams, simulate_paths
-from simulators.delta_hedging import build_hedge_inputs, run_hedge
-from simulators.delta_hedging_metrics import aggregate_metrics, path_metrics
-from simulators.hedge_policy import CostModel, HedgePolicy
-from simulators.options_book import OptionsBook
+from hedgeopt.config.compose import compose
+from simulators.hedging.delta_hedging import build_hedge_inputs, run_hedge
+from simulators.hedging.delta_hedging_metrics import aggregate_metrics, path_metrics
+from simulators.hedging.hedge_policy import CostModel, HedgePolicy
+from simulators.markets.crypto_perp import CryptoPerpParams, simulate_paths
+from simulators.pricing.options_book import OptionsBook
 
 # ---------------------------------------------------------------------------------------
 # Seed 002's simulator, re-implemented as the notebook runs it (bugs included: this measures

@@ -20,9 +20,9 @@ from collections.abc import Callable
 import numpy as np
 from statsmodels.tsa.statespace.kalman_filter import KalmanFilter
 
-from simulators.kalman import kalman_filter
-from simulators.prices import load_prices, returns
-from simulators.proxy_hedging import rebalance_mask, run_hedge
+from simulators.estimators.kalman import kalman_filter
+from simulators.hedging.proxy_hedging import rebalance_mask, run_hedge
+from simulators.markets.prices import load_prices, returns
 
 Q, R = 1e-5, 1e-4
 
@@ -117,8 +117,8 @@ def main() -> None:
         f"max_abs_diff_net={diff_engine:.2e}"
     )
 
-    from hedgeopt.config import compose
-    from hedgeopt.objective_builder import build_objective
+    from hedgeopt.config.compose import compose
+    from hedgeopt.execution.objective_builder import build_objective
     from hedgeopt.protocol import NullReporter
 
     obj = build_objective(compose(["+study=kalman_hedge"]))

@@ -77,17 +77,17 @@ SETUP = """
 import time, json
 t0 = time.perf_counter()
 import numpy, numba
-from hedgeopt.config import compose
+from hedgeopt.config.compose import compose
 from hydra.utils import get_class
 cfg = compose(["+study=delta_hedge"])
 cls = get_class(cfg["objective"]["_target_"])
 try:
-    from hedgeopt.objective_builder import domain_config, study_context
+    from hedgeopt.execution.objective_builder import domain_config, study_context
     args = (domain_config(cfg), study_context(cfg))
 except ImportError:  # a reference checkout from before objectives got their domain config only
     args = (cfg,)
 t1 = time.perf_counter()
-from simulators.crypto_perp import CryptoPerpParams, simulate_paths
+from simulators.markets.crypto_perp import CryptoPerpParams, simulate_paths
 simulate_paths(CryptoPerpParams.from_config(cfg["simulator"]), 2, 1)
 t2 = time.perf_counter()
 cls(*args)

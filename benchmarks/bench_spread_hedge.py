@@ -13,11 +13,11 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from hedgeopt.config import compose
-from hedgeopt.objective_builder import build_objective
+from hedgeopt.config.compose import compose
+from hedgeopt.execution.objective_builder import build_objective
 from hedgeopt.protocol import NullReporter
-from simulators import hedge_ratios as hr
-from simulators.pairs_backtest import RatioEstimator
+from simulators.estimators import hedge_ratios as hr
+from simulators.trading.pairs_backtest import RatioEstimator
 
 
 def main(n_trials: int = 30, seed: int = 0) -> None:

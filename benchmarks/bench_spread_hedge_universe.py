@@ -20,12 +20,12 @@ import numpy as np
 from statsmodels.tsa.stattools import coint
 from statsmodels.tsa.vector_ar.vecm import coint_johansen
 
-from hedgeopt.config import compose
-from hedgeopt.objective_builder import build_objective
+from hedgeopt.config.compose import compose
+from hedgeopt.execution.objective_builder import build_objective
 from hedgeopt.protocol import NullReporter
-from objectives.spread_hedge_universe import SpreadHedgeUniverseObjective
-from simulators import pair_selection as ps
-from simulators.universe_backtest import UniverseBacktest
+from objectives.spread_hedge_universe.objective import SpreadHedgeUniverseObjective
+from simulators.trading import pair_selection as ps
+from simulators.trading.universe_backtest import UniverseBacktest
 
 
 def _per_call(fn, repeats: int) -> float:

@@ -14,8 +14,8 @@ from itertools import combinations
 
 import numpy as np
 
-from hedgeopt.assessment import assess_study
 from hedgeopt.protocol import Evaluation
+from hedgeopt.results.assessment import assess_study
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import atexit
 import os
 import sys
 
-from hedgeopt.cli import main
+from hedgeopt.cli.command import main
 
 
 def _exit_now(code: int) -> None:

@@ -1,7 +1,7 @@
 """The framework's top-level config keys, listed once; every other key belongs to the objective.
 
 The parent logs the settings as params and the rest as the domain's params, the search space
-refuses to tune any of them, objectives are built without them (``hedgeopt.objective_builder``)
+refuses to tune any of them, objectives are built without them (``hedgeopt.execution.objective_builder``)
 and the study identity leaves some out.
 """
 

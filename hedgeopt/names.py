@@ -9,7 +9,7 @@ from __future__ import annotations
 
 # --------------------------------------------------------------------- Optuna trial attrs
 # User attrs of one trial, written by the process that runs (or asks) it.
-ATTR_INVOCATION = "hedgeopt.invocation"  # the parent run id of the invocation that ran the trial
+ATTR_INVOCATION = "hedgeopt.study.invocation"  # the parent run id of the invocation that ran the trial
 ATTR_HOST = "hedgeopt.host"  # the host of the process that runs the trial
 ATTR_PID = "hedgeopt.pid"  # that process's id (a dead one marks a lost trial)
 ATTR_COUNTED = "hedgeopt.counted"  # an objective failure, which counts toward n_trials
@@ -26,7 +26,7 @@ RUN_ATTR_PREFIXES = (ATTR_METRIC_PREFIX, ATTR_SAMPLES_PREFIX)
 OPTUNA_FAILED_TRIAL = "failed_trial"
 
 # --------------------------------------------------------------------- Optuna study attrs
-ATTR_FINGERPRINT = "hedgeopt.fingerprint"  # user attr: the digest of what the study's results depend on
+ATTR_FINGERPRINT = "hedgeopt.study.fingerprint"  # user attr: the digest of what the study's results depend on
 ATTR_FORCED = "hedgeopt.fingerprint_forced"  # user attr: the changes resumed past with resume=force
 ATTR_IDENTITY = "hedgeopt.identity"  # system attr: the settings the fingerprint digests
 ATTR_ORDINALS = "hedgeopt.invocations"  # user attr: how many invocations have run on the study

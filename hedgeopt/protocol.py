@@ -174,7 +174,7 @@ class Objective(ABC):
         if framework:
             raise ValueError(
                 f"{type(self).__name__}: the config holds framework keys {framework}; build the "
-                "objective with hedgeopt.objective_builder.build_objective(composed config), which "
+                "objective with hedgeopt.execution.objective_builder.build_objective(composed config), which "
                 "passes them as its StudyContext"
             )
         self.config: dict[str, Any] = copy.deepcopy(dict(config))

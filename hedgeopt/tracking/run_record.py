@@ -16,7 +16,6 @@ from typing import Any
 
 import yaml
 
-from hedgeopt.intermediate_values import step_metrics
 from hedgeopt.names import (
     ATTR_COUNTED,
     ATTR_FAIL_REASON,
@@ -32,6 +31,7 @@ from hedgeopt.names import (
     TAG_TRIAL_NUMBER,
     TAG_TRIAL_STATE,
 )
+from hedgeopt.storages.intermediate_values import step_metrics
 
 #: The failure reason of a FAIL trial that recorded none (its worker stopped mid-trial).
 INTERRUPTED = "interrupted: the worker stopped during the trial"

@@ -12,8 +12,8 @@ none (the next invocation adopts the trials it finds without one).
 The rows are MLflow's schema as of the installed version; the writer checks that schema when
 it opens and, if a column it does not fill has become required (or one it fills is gone),
 falls back to ``MlflowClient`` for every trial. Both ways write the same
-:class:`~hedgeopt.tracking.run_record.TrialRun`; ``tests/hedgeopt/test_fixed_costs.py`` checks that MLflow
-reads back the same run from either.
+:class:`~hedgeopt.tracking.run_record.TrialRun`; ``tests/hedgeopt/tracking/test_fixed_costs.py`` checks
+that MLflow reads back the same run from either.
 """
 
 from __future__ import annotations

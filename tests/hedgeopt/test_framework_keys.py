@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hedgeopt.config.search_space import SearchSpace, SearchSpaceError
+from hedgeopt.execution.objective_builder import objective_key
 from hedgeopt.framework_keys import (
     FRAMEWORK_KEYS,
     GROUP_KEYS,
     NOT_IDENTITY,
     SETTINGS_KEYS,
 )
-from hedgeopt.objective_builder import objective_key
-from hedgeopt.search_space import SearchSpace, SearchSpaceError
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,7 @@ PACKAGE = Path(hedgeopt.__file__).resolve().parent
 
 #: What journals, RDB storages and MLflow stores written by earlier versions hold.
 STORED = {
-    "ATTR_INVOCATION": "hedgeopt.invocation",
+    "ATTR_INVOCATION": "hedgeopt.study.invocation",
     "ATTR_HOST": "hedgeopt.host",
     "ATTR_PID": "hedgeopt.pid",
     "ATTR_COUNTED": "hedgeopt.counted",
@@ -24,7 +24,7 @@ STORED = {
     "ATTR_METRIC_PREFIX": "metric.",
     "ATTR_SAMPLES_PREFIX": "samples.",
     "OPTUNA_FAILED_TRIAL": "failed_trial",
-    "ATTR_FINGERPRINT": "hedgeopt.fingerprint",
+    "ATTR_FINGERPRINT": "hedgeopt.study.fingerprint",
     "ATTR_FORCED": "hedgeopt.fingerprint_forced",
     "ATTR_IDENTITY": "hedgeopt.identity",
     "ATTR_ORDINALS": "hedgeopt.invocations",

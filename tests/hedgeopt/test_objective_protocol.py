@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from conftest import SUPPORT, TEST_CONF
 
-from hedgeopt.config import ConfigError, compose
+from hedgeopt.config.compose import ConfigError, compose
+from hedgeopt.config.settings import validate
+from hedgeopt.execution.objective_builder import build_objective
+from hedgeopt.execution.worker import TrialReporter
 from hedgeopt.framework_keys import FRAMEWORK_KEYS
-from hedgeopt.intermediate_values import step_metrics
-from hedgeopt.objective_builder import build_objective
 from hedgeopt.protocol import StudyContext
-from hedgeopt.settings import validate
-from hedgeopt.worker import TrialReporter
+from hedgeopt.storages.intermediate_values import step_metrics
 
 
 @pytest.fixture
@@ -55,8 +55,8 @@ def test_selecting_the_agg_backend_imports_no_matplotlib():
     import sys
 
     code = (
-        "import os, sys; import hedgeopt.worker, hedgeopt.objective_builder; "
-        "from hedgeopt.figures import use_headless_figures; use_headless_figures(); "
+        "import os, sys; import hedgeopt.execution.worker, hedgeopt.execution.objective_builder; "
+        "from hedgeopt.results.figures import use_headless_figures; use_headless_figures(); "
         "print('matplotlib' in sys.modules, os.environ['MPLBACKEND'])"
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}

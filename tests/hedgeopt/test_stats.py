@@ -1,4 +1,4 @@
-"""hedgeopt.stats and hedgeopt.assessment: intervals, paired differences, verdicts, PBO."""
+"""hedgeopt.stats and hedgeopt.results.assessment: intervals, paired differences, verdicts, PBO."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from hedgeopt.assessment import assess_metric
 from hedgeopt.protocol import Evaluation
+from hedgeopt.results.assessment import assess_metric
 from hedgeopt.stats import (
     CVaR,
     Interval,
@@ -215,7 +215,7 @@ def _two_metric(outcomes: dict[str, tuple[str, str]]) -> dict:
 
 
 def test_pareto_verdict_loses_only_to_a_dominating_baseline():
-    from hedgeopt.assessment import pareto_verdict
+    from hedgeopt.results.assessment import pareto_verdict
 
     trade_off = pareto_verdict(_two_metric({"never": ("wins", "loses"), "always": ("loses", "wins")}))
     assert trade_off["outcome"] == "ties" and "No baseline dominates" in trade_off["text"]

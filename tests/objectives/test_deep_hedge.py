@@ -8,16 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from hedgeopt.config import compose
-from hedgeopt.objective_builder import build_objective
+from hedgeopt.config.compose import compose
+from hedgeopt.execution.objective_builder import build_objective
 from hedgeopt.protocol import CVaR, Evaluation, NullReporter, TrialPruned
 from hedgeopt.protocol import cvar as product_cvar
 from hedgeopt.stats import SampleSet, assess
-from objectives.deep_hedge import DeepHedgeObjective
-from simulators.hedger_net import HedgerNet, hedge_features, load_hedger, predict_hedges
-from simulators.hedging_pnl import cvar, hedging_loss, terminal_pnl, trading_costs
-from simulators.heston import HestonParams, heston_call_price
-from simulators.sv_paths import (
+from objectives.deep_hedge.objective import DeepHedgeObjective
+from simulators.deep.hedger_net import HedgerNet, hedge_features, load_hedger, predict_hedges
+from simulators.deep.hedging_pnl import cvar, hedging_loss, terminal_pnl, trading_costs
+from simulators.markets.sv_paths import (
     PathSpec,
     bs_call_price,
     bs_delta_hedge,
@@ -27,6 +26,7 @@ from simulators.sv_paths import (
     simulate_gbm,
     simulate_heston,
 )
+from simulators.pricing.heston import HestonParams, heston_call_price
 
 # one intra-op thread: tiny GRU steps are overhead-bound, and two threads on a shared machine
 # are many times slower than one (the framework pins workers the same way)
@@ -174,7 +174,7 @@ def test_saved_weights_reload_to_the_same_outputs(small_objective, tmp_path) -> 
     assert torch.equal(predict_hedges(net, feats), predict_hedges(loaded, feats))
     mlp = HedgerNet("mlp", 8, 2)
     mlp.fit_scaling(feats)
-    from simulators.hedger_net import save_hedger
+    from simulators.deep.hedger_net import save_hedger
 
     reloaded = load_hedger(save_hedger(mlp, tmp_path / "mlp"))
     assert torch.equal(predict_hedges(mlp, feats), predict_hedges(reloaded, feats))
@@ -287,7 +287,7 @@ def test_band_risk_aversion_is_chosen_on_selection_paths_only(small_objective) -
     assert set(lam) == {"bs_delta_ww_band", "heston_mv_delta_ww_band"}
     # with a wide band (low risk aversion) the banded hedge trades less than every-step delta
     p = small_objective.paths["select"]
-    from simulators.sv_hedges import band_hedges, bs_gamma_on_paths
+    from simulators.deep.sv_hedges import band_hedges, bs_gamma_on_paths
 
     bs = bs_delta_hedge(p, 100.0)
     wide = band_hedges(p, bs, bs_gamma_on_paths(p, 100.0), 0.002, 0.1)

@@ -5,14 +5,14 @@ import math
 import numpy as np
 import pytest
 
-from hedgeopt.config import compose
-from hedgeopt.objective_builder import build_objective
+from hedgeopt.config.compose import compose
+from hedgeopt.config.search_space import SearchSpace
+from hedgeopt.execution.objective_builder import build_objective
 from hedgeopt.protocol import CVaR, Evaluation, NullReporter
-from hedgeopt.search_space import SearchSpace
 from hedgeopt.stats import bootstrap_interval, paired_difference
-from objectives.delta_hedge import DeltaHedgeObjective, EntropicRisk, RiskCost, StdDev
-from simulators.delta_hedging import run_hedge
-from simulators.hedge_policy import CostModel, HedgePolicy
+from objectives.delta_hedge.objective import DeltaHedgeObjective, EntropicRisk, RiskCost, StdDev
+from simulators.hedging.delta_hedging import run_hedge
+from simulators.hedging.hedge_policy import CostModel, HedgePolicy
 
 SMALL = ["paths.n_paths=8", "paths.n_paths_oos=8", "paths.report_every=4", "simulator.horizon_hours=24"]
 PARAMS = {

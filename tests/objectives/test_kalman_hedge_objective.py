@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hedgeopt.config import compose
-from hedgeopt.objective_builder import build_objective
+from hedgeopt.config.compose import compose
+from hedgeopt.execution.objective_builder import build_objective
 from hedgeopt.protocol import Evaluation, NullReporter
 from hedgeopt.stats import bootstrap_interval, default_block_length, paired_difference
-from objectives.kalman_hedge import HedgeEffectiveness, KalmanHedgeObjective
-from objectives.kalman_hedge_windows import build_walk_forward
+from objectives.kalman_hedge.objective import HedgeEffectiveness, KalmanHedgeObjective
+from objectives.kalman_hedge.windows import build_walk_forward
 
 PARAMS = {"kalman.signal_to_noise": 1e-2, "kalman.observation_noise": 1e-4, "engine.rebalance": "weekly"}
 PROBLEMS = ("eem_asia", "xle_energy", "xlf_financials", "ewg_europe")

@@ -7,13 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from hedgeopt.config import compose
-from hedgeopt.objective_builder import build_objective
+from hedgeopt.config.compose import compose
+from hedgeopt.execution.objective_builder import build_objective
 from hedgeopt.protocol import Evaluation, NullReporter
 from hedgeopt.stats import bootstrap_interval, paired_difference
-from objectives.spread_hedge import SpreadHedgeObjective
-from simulators.hedge_ratios import METHODS
-from simulators.pairs_backtest import RatioEstimator
+from objectives.spread_hedge.objective import SpreadHedgeObjective
+from simulators.estimators.hedge_ratios import METHODS
+from simulators.trading.pairs_backtest import RatioEstimator
 
 FAST = {"spread.formation_window": 120, "spread.trading_window": 60}
 
@@ -69,7 +69,7 @@ def test_every_method_trades_on_the_same_days(objective, tmp_path, method):
 
 def test_ols_windows_use_formation_rows_only(objective):
     """Each window's ratio, mean and std are those of an OLS fit on its formation rows."""
-    from simulators.pairs_backtest import walk_forward
+    from simulators.trading.pairs_backtest import walk_forward
 
     s = objective._settings({"spread.method": "ols", **FAST})
     walk = walk_forward(objective.estimator, s, objective.warmup, objective.split)

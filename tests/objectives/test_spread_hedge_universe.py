@@ -9,15 +9,15 @@ import pytest
 from statsmodels.tsa.stattools import coint
 from statsmodels.tsa.vector_ar.vecm import coint_johansen
 
-from hedgeopt.config import compose
-from hedgeopt.objective_builder import build_objective
+from hedgeopt.config.compose import compose
+from hedgeopt.execution.objective_builder import build_objective
 from hedgeopt.protocol import Evaluation, NullReporter
 from hedgeopt.stats import paired_difference
-from objectives.spread_hedge_universe import SpreadHedgeUniverseObjective
-from simulators import pair_selection as ps
-from simulators.pairs_backtest import RatioEstimator, SpreadSettings
-from simulators.pairs_trading import ZScoreRule, trade_window
-from simulators.universe_backtest import (
+from objectives.spread_hedge_universe.objective import SpreadHedgeUniverseObjective
+from simulators.trading import pair_selection as ps
+from simulators.trading.pairs_backtest import RatioEstimator, SpreadSettings
+from simulators.trading.pairs_trading import ZScoreRule, trade_window
+from simulators.trading.universe_backtest import (
     Selection,
     UniverseBacktest,
     walk_forward_universe,
@@ -275,8 +275,8 @@ def test_universe_without_cointegration_is_not_significant(tmp_path):
 
 def test_the_prescreen_size_cannot_be_tuned():
     """selection.candidates is read once per worker: the validator refuses it in the search space."""
-    from hedgeopt.config import ConfigError
-    from hedgeopt.settings import validate
+    from hedgeopt.config.compose import ConfigError
+    from hedgeopt.config.settings import validate
 
     cfg = compose(["+study=spread_hedge_universe"])
     validate(cfg)

@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from hedgeopt.config import compose
-from hedgeopt.objective_builder import build_objective
+from hedgeopt.config.compose import compose
+from hedgeopt.execution.objective_builder import build_objective
 from hedgeopt.protocol import Evaluation
 from hedgeopt.stats import bootstrap_interval, cvar, paired_difference
-from objectives.tail_hedge import BlockTailUtility, DailyTailUtility, TailHedgeObjective
+from objectives.tail_hedge.objective import BlockTailUtility, DailyTailUtility, TailHedgeObjective
 
 PARAMS = {
     "puts.moneyness": 0.85,

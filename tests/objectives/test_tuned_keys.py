@@ -1,7 +1,7 @@
 """Every tuned key reaches the objective's computation: for each shipped study, moving one
 search-space key from one end of its range to the other (or between two choices) changes the
 trial's metrics. A key the objective reads only at set-up is refused by the validator instead
-(tests/hedgeopt/test_hardening.py); one that is silently ignored would be exported as "best" while
+(tests/e2e/test_hardening.py); one that is silently ignored would be exported as "best" while
 changing nothing, and fails here."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from hedgeopt.config import compose
+from hedgeopt.config.compose import compose
+from hedgeopt.config.settings import validate
+from hedgeopt.execution.worker import get_objective
 from hedgeopt.protocol import NullReporter, metrics_of
-from hedgeopt.settings import validate
-from hedgeopt.worker import get_objective
 
 #: Small set-ups (data and paths are fixed keys, so shrinking them is not tuning them).
 STUDIES = {

@@ -1,0 +1,90 @@
+"""``+overlay=PATH``: apply a config file (an export's ``best.yaml``) to any run.
+
+The file becomes a config of Hydra's ConfigStore in the group ``hedgeopt_overlay`` with
+package ``_global_``, and the argument becomes ``+hedgeopt_overlay=<name>``: Hydra then
+merges it where it would merge the same file placed in a config group (after the study, before
+the command line's ``key=value`` overrides, which win). Values only: the file may not name
+code (``_target_``) and may only set keys that the composed config has without it; the
+reserved blocks of an export in the earlier one-file layout are skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from hedgeopt.config.compose import ConfigError
+from hedgeopt.protocol import flatten
+
+GROUP = "hedgeopt_overlay"
+PREFIX = "+overlay="
+
+
+class OverlayError(ConfigError):
+    """An overlay file that cannot be applied (reported as a config error)."""
+
+
+def load_overlay(path: str | Path) -> dict[str, Any]:
+    """The config keys of an overlay file, checked to be plain values."""
+    from hedgeopt.results.export import RESERVED_BLOCKS, ReplayError, load_bounded
+
+    try:  # the same size, encoding, depth and alias bounds as a replayed file
+        doc = load_bounded(Path(path))
+    except ReplayError as exc:
+        raise OverlayError("overlay:" + str(exc).split(":", 1)[1]) from None
+    if not isinstance(doc, Mapping):
+        raise OverlayError(f"overlay: {path} does not hold a config mapping")
+    doc = {str(k): v for k, v in doc.items() if k not in RESERVED_BLOCKS}
+    if not doc:
+        raise OverlayError(f"overlay: {path} sets no config key")
+    for key in flatten(doc):
+        if "_target_" in key.split("."):
+            raise OverlayError(f"overlay: {path} sets {key}; an overlay sets values, never code")
+    return doc
+
+
+def expand(overrides: Sequence[str]) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """Replace each ``+overlay=PATH`` by a ConfigStore entry; returns the new overrides and
+    ``{path: overlay}`` for :func:`check_keys`."""
+    out: list[str] = []
+    loaded: dict[str, dict[str, Any]] = {}
+    for arg in overrides:
+        if not arg.startswith(PREFIX):
+            out.append(arg)
+            continue
+        path = arg[len(PREFIX) :].strip()
+        if not path:
+            raise OverlayError(
+                "overlay: give the path of a config file, e.g. +overlay=exports/<study>/best.yaml"
+            )
+        doc = load_overlay(path)
+        from hydra.core.config_store import ConfigStore
+
+        name = f"overlay{len(loaded)}"
+        ConfigStore.instance().store(group=GROUP, name=name, node=doc, package="_global_")
+        loaded[path] = doc
+        out.append(f"+{GROUP}={name}")
+    return out, loaded
+
+
+def check_keys(without: Mapping[str, Any], overlays: Mapping[str, Mapping[str, Any]]) -> None:
+    """Every key an overlay sets must exist in the config composed without it (no typos)."""
+    from hedgeopt.protocol import get_path
+
+    missing = object()
+    for path, doc in overlays.items():
+        for key in flatten(doc):
+            if get_path(without, key, missing) is missing:
+                raise OverlayError(f"overlay: {path} sets {key}, which is not a key of this study's config")
+
+
+def compose_overlaid(
+    overrides: Sequence[str], compose: Callable[[Sequence[str]], dict[str, Any]]
+) -> dict[str, Any]:
+    """``compose(overrides)`` with every ``+overlay=PATH`` applied and its keys checked."""
+    expanded, overlays = expand(overrides)
+    cfg = compose(expanded)
+    if overlays:
+        check_keys(compose([a for a in overrides if not a.startswith(PREFIX)]), overlays)
+    return cfg

@@ -1,0 +1,181 @@
+"""Checks made before the search starts, so that a study never runs for nothing.
+
+Each check raises :class:`~hedgeopt.config.compose.ConfigError` (one ``hedgeopt: error:`` line, exit
+status 2) and writes nothing: the export folder and the MLflow store must be writable, the
+storage and the tracking server reachable, and the database drivers they need installed.
+Network checks use short time-outs (a dead server answers in seconds, not after minutes of
+library retries), and every message is masked.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from hedgeopt.config.compose import ConfigError
+from hedgeopt.config.settings import StudySettings
+from hedgeopt.errors import mask, one_line, register_secret
+
+CONNECT_TIMEOUT_S = 5
+
+#: MLflow tracking URI schemes hedgeopt supports (database schemes may name a driver: ``+psycopg2``).
+TRACKING_SCHEMES = (
+    "sqlite",
+    "postgresql",
+    "postgres",
+    "mysql",
+    "mssql",
+    "file",
+    "http",
+    "https",
+    "databricks",
+)
+_DEFAULT_PORTS = {"postgresql": 5432, "postgres": 5432, "mysql": 3306, "mssql": 1433}
+
+
+def check(settings: StudySettings, *, search: bool = True) -> None:
+    """Every check that can be made before the search (or the replay)."""
+    register_secret(settings.tracking_uri)
+    register_secret(settings.storage.url)
+    check_tracking(settings.tracking_uri)
+    writable_dir(Path(settings.workdir), "workdir")
+    if search:
+        check_storage(settings)
+        writable_dir(Path(settings.export_dir), "export_dir")
+
+
+def writable_dir(folder: Path, key: str, what: str | None = None) -> None:
+    """``folder`` is a writable directory, or could be created as one (nothing is created).
+
+    ``what`` names the path the user gave when ``folder`` is its parent.
+    """
+    shown = what or str(folder)
+    probe = folder
+    while not probe.exists():
+        if probe.is_symlink():  # a dangling link
+            raise ConfigError(f"{key}: {probe} is a broken symbolic link")
+        parent = probe.parent
+        if parent == probe:
+            break
+        probe = parent
+    if not probe.is_dir():
+        if what is None and probe == folder:
+            raise ConfigError(f"{key}: {folder} is a file, not a folder")
+        raise ConfigError(f"{key}: {shown} lies under {probe}, which is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"{key}: {probe} is not writable")
+
+
+def writable_file(path: Path, key: str) -> None:
+    """``path`` is a writable file, or could be created as one."""
+    if path.is_dir():
+        raise ConfigError(f"{key}: {path} is a folder, not a file")
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        raise ConfigError(f"{key}: {path} is not writable")
+    # SQLite and the journal's lock need to write beside the file too
+    writable_dir(path.parent, key, str(path))
+
+
+def check_tracking(uri: str) -> None:
+    scheme = uri.split("://", 1)[0].lower() if "://" in uri else uri.split(":", 1)[0].lower()
+    base = scheme.split("+", 1)[0]
+    if base not in TRACKING_SCHEMES:
+        raise ConfigError(
+            f"mlflow.tracking_uri: unsupported scheme {scheme!r} in {mask(uri)} "
+            f"(use one of {', '.join(TRACKING_SCHEMES)})"
+        )
+    if base == "sqlite":
+        path = uri.split(":///", 1)[1] if ":///" in uri else ""
+        if path and path != ":memory:":
+            writable_file(Path(path), "mlflow.tracking_uri")
+        return
+    if base == "file":
+        writable_dir(Path(urlsplit(uri).path), "mlflow.tracking_uri")
+        return
+    if base in ("http", "https"):
+        _reachable(uri, "mlflow.tracking_uri", 443 if base == "https" else 80)
+        return
+    if base in _DEFAULT_PORTS:
+        _driver(scheme, "mlflow.tracking_uri", uri)
+        _reachable(uri, "mlflow.tracking_uri", _DEFAULT_PORTS[base])
+
+
+def check_storage(settings: StudySettings) -> None:
+    spec = settings.storage
+    if spec.kind == "journal":
+        writable_file(Path(spec.url), "storage")
+        return
+    scheme = spec.url.split("://", 1)[0].lower()
+    if spec.kind == "redis":
+        if importlib.util.find_spec("redis") is None:
+            raise ConfigError("storage: a Redis storage needs the redis package (pip install redis)")
+        import redis
+
+        try:
+            client = redis.Redis.from_url(
+                spec.url, socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=CONNECT_TIMEOUT_S
+            )
+            client.ping()
+        except Exception as exc:  # noqa: BLE001 - any failure to reach it is the user's to fix
+            raise ConfigError(f"storage: cannot reach Redis at {mask(spec.url)}: {one_line(exc)}") from None
+        return
+    if scheme.startswith("sqlite"):
+        path = spec.url.split(":///", 1)[1] if ":///" in spec.url else ""
+        if path and path != ":memory:":
+            writable_file(Path(path), "storage")
+        return
+    _driver(scheme, "storage", spec.url)
+    _connect_rdb(spec.url)
+
+
+def _driver(scheme: str, key: str, uri: str) -> None:
+    """The database driver SQLAlchemy will load for ``uri`` can be imported."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        make_url(uri).get_dialect().import_dbapi()
+    except ImportError as exc:
+        missing = getattr(exc, "name", None) or str(exc)
+        raise ConfigError(
+            f"{key}: {mask(uri)} needs the database driver module {missing!r}, "
+            "which is not installed (install it, or name an installed driver in "
+            "the URL scheme, such as postgresql+psycopg2://)"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises several types for a bad URL
+        raise ConfigError(
+            f"{key}: {mask(uri)} is not a database URL SQLAlchemy knows ({one_line(exc)})"
+        ) from None
+
+
+def _reachable(uri: str, key: str, default_port: int) -> None:
+    try:
+        parts = urlsplit(uri)
+        host, port = parts.hostname, parts.port or default_port
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {mask(uri)} is not a valid URL ({one_line(exc)})") from None
+    if not host:
+        return  # a local socket or a DSN the driver resolves itself
+    try:
+        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"{key}: cannot reach {host}:{port} for {mask(uri)} ({exc.strerror or type(exc).__name__})"
+        ) from None
+
+
+def _connect_rdb(url: str) -> None:
+    """Open and close one connection with a short time-out (reachable, credentials accepted)."""
+    import sqlalchemy
+
+    connect_args = {"connect_timeout": CONNECT_TIMEOUT_S} if url.startswith(("postgres", "mysql")) else {}
+    try:
+        engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool, connect_args=connect_args)
+        with engine.connect():
+            pass
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - drivers raise their own types
+        raise ConfigError(f"storage: cannot open {mask(url)}: {one_line(exc)}") from None

@@ -1,0 +1,265 @@
+"""Validating the composed config into :class:`StudySettings` before anything runs.
+
+Every check here raises :class:`~hedgeopt.config.compose.ConfigError` with a one-line message naming
+the key, so a bad command line exits 2 having written nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hydra.utils import get_class
+
+from hedgeopt.config.compose import ConfigError
+from hedgeopt.config.samplers import build_pruner, build_sampler, is_grid, is_nop
+from hedgeopt.config.search_space import SearchSpace, SearchSpaceError
+from hedgeopt.protocol import Objective, get_path
+from hedgeopt.storages.opening import StorageSpec, _with_driver, resolve_storage
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    """The validated framework keys of one invocation."""
+
+    study_name: str
+    n_trials: int
+    n_jobs: int
+    timeout: float | None
+    seed: int
+    workdir: str
+    storage: StorageSpec
+    tracking_uri: str
+    artifact_location: str | None
+    export_dir: str
+    max_failures: int
+    metrics: tuple[str, ...]
+    directions: tuple[str, ...]
+    objective_target: str
+    progress: bool
+    replay: str | None
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.metrics) > 1
+
+    def workers(self) -> int:
+        """Worker processes for this invocation (``-1``: one per core)."""
+        cores = os.cpu_count() or 1
+        n = cores if self.n_jobs == -1 else self.n_jobs
+        return max(1, n)
+
+
+def _int(cfg: Mapping[str, Any], key: str, *, minimum: int | None = None) -> int:
+    v = cfg.get(key)
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ConfigError(f"{key} must be an integer, got {v!r}")
+    if minimum is not None and v < minimum:
+        raise ConfigError(f"{key} must be >= {minimum}, got {v}")
+    return v
+
+
+def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
+    """Check the composed config; returns the settings and the parsed search space.
+
+    Called once, in the parent: worker processes receive both (they pickle) and never
+    validate again.
+    """
+    name = cfg.get("study_name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigError(f"study_name must be a name of letters, digits, '_', '-' or '.', got {name!r}")
+    n_trials = _int(cfg, "n_trials", minimum=1)
+    n_jobs = _int(cfg, "n_jobs", minimum=-1)
+    if n_jobs == 0:
+        raise ConfigError("n_jobs must be a positive number of workers or -1 (one per core)")
+    timeout = _timeout(cfg)
+    seed = _int(cfg, "seed", minimum=0)
+    max_failures = _int(cfg, "max_failures", minimum=1)
+    for key in ("heartbeat_interval", "grace_period"):
+        _int(cfg, key, minimum=1)
+    workdir = _folder(cfg, "workdir")
+    storage = _storage(cfg, name, workdir)
+    tracking_uri = _tracking_uri(cfg)
+    export_dir = _folder(cfg, "export_dir")
+    metrics, directions = _metrics(cfg)
+    target, cls = _objective_class(cfg)
+    try:
+        space = SearchSpace.from_config(cfg.get("search_space"), cfg)
+    except SearchSpaceError as exc:
+        raise ConfigError(str(exc)) from exc
+    _check_tunable(space, cls, target)
+    _check_upper_bounds(space, cls, target, cfg)
+    n_trials = _check_sampling(cfg, space, seed, len(metrics), n_trials)
+    settings = StudySettings(
+        study_name=name,
+        n_trials=n_trials,
+        n_jobs=n_jobs,
+        timeout=timeout,
+        seed=seed,
+        workdir=workdir,
+        storage=storage,
+        tracking_uri=tracking_uri,
+        artifact_location=cfg["mlflow"].get("artifact_location"),
+        export_dir=export_dir,
+        max_failures=max_failures,
+        metrics=metrics,
+        directions=directions,
+        objective_target=target,
+        progress=bool(cfg.get("progress", True)),
+        replay=_replay(cfg),
+    )
+    return settings, space
+
+
+def _timeout(cfg: Mapping[str, Any]) -> float | None:
+    timeout = cfg.get("timeout")
+    if timeout is not None and (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not math.isfinite(timeout)
+        or timeout <= 0
+    ):
+        raise ConfigError(f"timeout must be a positive number of seconds or null, got {timeout!r}")
+    return None if timeout is None else float(timeout)
+
+
+def _folder(cfg: Mapping[str, Any], key: str) -> str:
+    value = cfg.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{key} must be a folder path")
+    return value
+
+
+def _storage(cfg: Mapping[str, Any], name: str, workdir: str) -> StorageSpec:
+    storage_value = cfg.get("storage")
+    if storage_value is not None and not isinstance(storage_value, str):
+        raise ConfigError("storage must be an Optuna storage URL, a journal file path or null")
+    try:
+        return resolve_storage(
+            storage_value,
+            name,
+            workdir=workdir,
+            heartbeat_interval=cfg["heartbeat_interval"],
+            grace_period=cfg["grace_period"],
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def _tracking_uri(cfg: Mapping[str, Any]) -> str:
+    mlflow_cfg = cfg.get("mlflow")
+    if (
+        not isinstance(mlflow_cfg, Mapping)
+        or not isinstance(mlflow_cfg.get("tracking_uri"), str)
+        or not mlflow_cfg["tracking_uri"].strip()
+    ):
+        raise ConfigError("mlflow.tracking_uri must be a tracking URI")
+    # a bare postgresql:// names the driver that is installed, as for the storage
+    tracking_uri = _with_driver(mlflow_cfg["tracking_uri"].strip())
+    if "://" not in tracking_uri and not tracking_uri.startswith(("databricks",)):
+        raise ConfigError(
+            f"mlflow.tracking_uri must be a URI such as sqlite:///mlruns/mlflow.db, got {tracking_uri!r}"
+        )
+    return tracking_uri
+
+
+def _metrics(cfg: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    metrics = cfg.get("metrics")
+    directions = cfg.get("directions")
+    if not isinstance(metrics, list) or not metrics or not all(isinstance(m, str) for m in metrics):
+        raise ConfigError("metrics must be a non-empty list of the objective's metric names")
+    if len(set(metrics)) != len(metrics):
+        raise ConfigError(f"metrics lists a name twice: {metrics}")
+    if not isinstance(directions, list) or len(directions) != len(metrics):
+        raise ConfigError(f"directions must list one direction per metric ({len(metrics)})")
+    for d in directions:
+        if d not in ("minimize", "maximize"):
+            raise ConfigError(f"directions: {d!r} is not minimize or maximize")
+    return tuple(metrics), tuple(directions)
+
+
+def _objective_class(cfg: Mapping[str, Any]) -> tuple[str, type]:
+    objective = cfg.get("objective")
+    if not isinstance(objective, Mapping) or not isinstance(objective.get("_target_"), str):
+        raise ConfigError("objective._target_ must name the study's objective class")
+    target = objective["_target_"]
+    try:
+        cls = get_class(target)
+    except Exception as exc:
+        raise ConfigError(f"objective._target_: cannot import {target!r}: {_first(exc)}") from exc
+    if not (isinstance(cls, type) and issubclass(cls, Objective)):
+        raise ConfigError(f"objective._target_: {target!r} is not a hedgeopt Objective")
+    return target, cls
+
+
+def _check_sampling(
+    cfg: Mapping[str, Any], space: SearchSpace, seed: int, n_metrics: int, n_trials: int
+) -> int:
+    """Check the sampler and pruner; returns ``n_trials``, capped at the grid's size for a grid.
+
+    The sampler is built here only to check its arguments (they are the class's own); each
+    worker builds the one it uses, with its own seed.
+    """
+    sampler_cfg, pruner_cfg = cfg.get("sampler"), cfg.get("pruner")
+    try:
+        build_sampler(sampler_cfg or {}, space, seed)
+        build_pruner(pruner_cfg or {})
+    except (ValueError, SearchSpaceError) as exc:
+        raise ConfigError(str(exc)) from exc
+    if n_metrics > 1 and not is_nop(pruner_cfg or {}):
+        raise ConfigError("pruner: Optuna's pruners do not support multi-objective studies; use pruner=none")
+    if is_grid(sampler_cfg or {}):
+        # The grid sampler visits each point once; more trials than points would repeat them.
+        return min(n_trials, space.grid_size())
+    return n_trials
+
+
+def _replay(cfg: Mapping[str, Any]) -> str | None:
+    replay = cfg.get("replay")
+    if replay is not None and not isinstance(replay, str):
+        raise ConfigError("replay must be the path of an exported best.yaml")
+    if replay is not None and os.path.isdir(replay):
+        raise ConfigError(f"replay: {replay!r} is a folder; give the path of an exported best.yaml")
+    if replay is not None and not os.path.isfile(replay):
+        raise ConfigError(f"replay: no such file {replay!r}")
+    return replay
+
+
+def _check_tunable(space: SearchSpace, cls: type, target: str) -> None:
+    """Refuse search-space keys that the objective declares it never reads from a trial."""
+    fixed = tuple(getattr(cls, "fixed_keys", ()) or ())
+    for p in space.params:
+        for prefix in fixed:
+            if p.name == prefix or p.name.startswith(prefix + "."):
+                raise ConfigError(
+                    f"search_space.{p.name}: {target} reads {prefix!r} from the study config, not "
+                    "from the trial, so tuning it would change nothing; set it in the study config"
+                )
+
+
+def _check_upper_bounds(space: SearchSpace, cls: type, target: str, cfg: Mapping[str, Any]) -> None:
+    """Refuse search-space values past a base-config key that the objective says bounds them."""
+    for name, bound_key in (getattr(cls, "upper_bounds", None) or {}).items():
+        param = next((p for p in space.params if p.name == name), None)
+        if param is None:
+            continue
+        bound = get_path(cfg, bound_key)
+        if isinstance(bound, bool) or not isinstance(bound, (int, float)):
+            raise ConfigError(f"{bound_key} must be a number: {target} bounds search_space.{name} by it")
+        values = [param.high] if param.kind != "categorical" else list(param.choices)
+        numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if numbers and max(numbers) > bound:
+            raise ConfigError(
+                f"search_space.{name} reaches {max(numbers)}, past {bound_key} = {bound} (its upper "
+                f"bound in {target}); raise {bound_key} or lower the range"
+            )
+
+
+def _first(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

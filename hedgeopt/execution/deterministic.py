@@ -1,0 +1,226 @@
+"""Deterministic mode (``deterministic=true``): the same seed gives the same study.
+
+Asynchronous parallel search depends on the order in which trials finish: what the sampler
+proposes next depends on which trials are done. Here the parent process asks trials in
+batches of ``n_jobs`` (under the slot lock), each proposal made by a sampler seeded from
+``(seed, batch, slot)``, where ``batch`` is the number of trials the study held when the
+batch was asked; the workers run the batch and tell every trial; the next batch is asked
+only once the whole batch is told. Proposals then depend only on the study's history, never
+on timing, so a rerun gives the same trials, best config and export, whatever worker ran
+which trial. Pruning decisions look only at trials of earlier batches, for the same reason.
+
+The cost: a batch waits for its slowest trial, so workers idle when trial times vary.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from hedgeopt.config.compose import ConfigError
+from hedgeopt.names import ATTR_BATCH, ATTR_FAIL_REASON, ATTR_HOST, ATTR_INVOCATION, ATTR_PID, ATTR_SLOT
+
+#: Pruners whose decision depends only on the trials the study shows them (so a view of the
+#: earlier batches makes them deterministic). Hyperband builds its own view of the storage.
+DETERMINISTIC_PRUNERS = (
+    "NopPruner",
+    "MedianPruner",
+    "PercentilePruner",
+    "SuccessiveHalvingPruner",
+    "ThresholdPruner",
+)
+
+_STUDIES: dict[str, Any] = {}  # per worker process: the invocation's study, by invocation
+
+
+def deterministic_mode(cfg: Mapping[str, Any]) -> bool:
+    """The validated ``deterministic`` key."""
+    value = cfg.get("deterministic", False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"deterministic must be true or false, got {value!r}")
+    if value:
+        pruner = str((cfg.get("pruner") or {}).get("_target_", ""))
+        if pruner.rsplit(".", 1)[-1] not in DETERMINISTIC_PRUNERS:
+            raise ConfigError(
+                f"deterministic=true cannot make pruner {pruner!r} deterministic; "
+                "use pruner=none or pruner=median"
+            )
+    return value
+
+
+class EarlierBatches:
+    """A read-only view of a study that shows a pruner only the trials numbered below ``limit``."""
+
+    def __init__(self, study: Any, limit: int) -> None:
+        self._study, self._limit = study, limit
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._study, name)
+
+    def get_trials(self, deepcopy: bool = True, states: Any = None) -> list[Any]:
+        return [t for t in self._study.get_trials(deepcopy=deepcopy, states=states) if t.number < self._limit]
+
+    def _get_trials(self, deepcopy: bool = True, states: Any = None, use_cache: bool = False) -> list[Any]:
+        return self.get_trials(deepcopy=deepcopy, states=states)
+
+    @property
+    def trials(self) -> list[Any]:
+        return self.get_trials()
+
+
+def run_asked(task: Any, trial_id: int, params: dict[str, Any], batch: int) -> str:
+    """In a worker: run one trial the parent asked, and tell it. Returns its final state."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import optuna
+    from optuna.storages._heartbeat import get_heartbeat_thread
+    from optuna.trial import TrialState
+
+    from hedgeopt.config.samplers import build_pruner
+    from hedgeopt.execution.worker import execute_trial, get_objective, limit_threads
+    from hedgeopt.storages.opening import open_storage
+
+    cfg, settings = task.config, task.settings  # validated by the parent
+    study = _STUDIES.get(task.invocation)
+    if study is None:  # once per process: the objective, the study
+        limit_threads(task.inner_threads)
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        get_objective(cfg, task.config_key)
+        limit_threads(task.inner_threads)
+        study = optuna.load_study(
+            study_name=settings.study_name,
+            storage=open_storage(settings.storage),
+            pruner=build_pruner(cfg["pruner"]),
+        )
+        _STUDIES.clear()
+        _STUDIES[task.invocation] = study
+    objective = get_objective(cfg, task.config_key)
+    trial = optuna.Trial(study, trial_id)
+    view = EarlierBatches(study, batch)
+
+    def should_prune() -> bool:
+        frozen = study._storage.get_trial(trial_id)  # noqa: SLF001
+        return bool(study.pruner.prune(view, frozen))
+
+    done = {"complete": 0, "pruned": 0, "failed": 0}
+    with get_heartbeat_thread(trial_id, study._storage):  # noqa: SLF001
+        try:
+            values = execute_trial(trial, lambda _t: dict(params), objective, task, done, should_prune)
+        except optuna.TrialPruned:
+            study.tell(trial, state=TrialState.PRUNED)
+            return "PRUNED"
+        except Exception:
+            study.tell(trial, state=TrialState.FAIL)
+            return "FAIL"
+    study.tell(trial, values)
+    return "COMPLETE"
+
+
+def _ask_batch(
+    study: Any, cfg: Mapping[str, Any], settings: Any, space: Any, size: int, invocation: str
+) -> tuple[int, list[tuple[int, dict[str, Any]]]]:
+    """Ask ``size`` trials, each from a sampler seeded by (seed, batch, slot), and sample
+    their params here; returns ``(batch, [(trial id, params)])``."""
+    from hedgeopt.config.samplers import build_sampler, is_grid
+    from hedgeopt.seeds import batch_sampler_seed, sampler_seed
+
+    batch = len(study.get_trials(deepcopy=False))
+    asked = []
+    for slot in range(size):
+        derived = batch_sampler_seed(settings.seed, batch, slot)
+        seed = sampler_seed(settings.seed, derived, grid=is_grid(cfg["sampler"]))
+        study.sampler = build_sampler(cfg["sampler"], space, seed)
+        trial = study.ask()
+        # the parent owns the trial until a worker stamps it with its own process
+        for k, v in (
+            (ATTR_INVOCATION, invocation),
+            (ATTR_HOST, socket.gethostname()),
+            (ATTR_PID, os.getpid()),
+            (ATTR_BATCH, batch),
+            (ATTR_SLOT, slot),
+        ):
+            trial.set_user_attr(k, v)
+        asked.append((trial._trial_id, space.suggest(trial)))  # noqa: SLF001
+    return batch, asked
+
+
+def _fail_unfinished(study: Any, trial_ids: list[int], reason: str) -> int:
+    """Fail the batch's trials a dead worker left RUNNING and queue retries with their params."""
+    from optuna.trial import TrialState
+
+    from hedgeopt.storages.trial_bookkeeping import RetryStaleTrial
+
+    storage, retry, n = study._storage, RetryStaleTrial(reason=reason), 0  # noqa: SLF001
+    for tid in trial_ids:
+        if storage.get_trial(tid).state != TrialState.RUNNING:
+            continue
+        try:
+            storage.set_trial_user_attr(tid, ATTR_FAIL_REASON, reason)
+            if not storage.set_trial_state_values(tid, TrialState.FAIL):
+                continue
+        except Exception:  # finished meanwhile
+            continue
+        n += 1
+        retry(study, storage.get_trial(tid))
+    return n
+
+
+def run_batches(
+    study: Any,
+    cfg: Mapping[str, Any],
+    settings: Any,
+    space: Any,
+    tasks: list[Any],
+    invocation: str,
+    say: Callable[[str], None],
+) -> None:
+    """The parent's loop: ask a batch, let the workers run and tell it, repeat."""
+    from joblib import Parallel, delayed
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    from hedgeopt.storages.slot_locks import slot_lock
+    from hedgeopt.storages.trial_bookkeeping import count_trials, invocation_failures
+
+    task, n_workers = tasks[0], len(tasks)
+    lock = slot_lock(settings.storage, settings.study_name, settings.workdir)
+    restarts = 0
+    try:
+        while True:
+            if task.deadline is not None and time.time() >= task.deadline:
+                return
+            if len(invocation_failures(study, invocation)) >= settings.max_failures:
+                return
+            lock.acquire()
+            try:
+                n_counted, _ = count_trials(study)
+                size = min(n_workers, settings.n_trials - n_counted)
+                if size <= 0:
+                    return
+                batch, asked = _ask_batch(study, cfg, settings, space, size, invocation)
+            finally:
+                lock.release()
+            try:
+                # always n_workers: loky then keeps the same processes (and their objectives)
+                Parallel(n_jobs=n_workers, backend="loky")(
+                    delayed(run_asked)(task, tid, params, batch) for tid, params in asked
+                )
+            except TerminatedWorkerError:
+                restarts += 1
+                from hedgeopt.execution.worker_pool import stop_workers
+
+                stop_workers()
+                lost = _fail_unfinished(
+                    study, [tid for tid, _ in asked], "worker lost: its process died during the trial"
+                )
+                if restarts > settings.max_failures:
+                    raise
+                say(
+                    f"hedgeopt: a worker process died; {lost} trial(s) will be retried, restarting "
+                    f"the workers ({restarts} of at most {settings.max_failures})"
+                )
+    finally:
+        lock.close()

@@ -1,0 +1,211 @@
+"""Running the end-of-study tasks (out-of-sample score, baselines, plots) so a lost worker is retried.
+
+The baselines do not depend on the search, so :class:`EarlyTasks` starts them in a process of
+its own beside the search; the same process then scores the best config and draws the
+objective's plots, reusing the out-of-sample data it has already built (simulated paths, for
+one), where the search's workers would each build it again.
+
+These tasks run in loky worker processes like the trials (never in the parent, even with
+one worker). A worker that dies (killed, out of
+memory) fails the whole pool with ``TerminatedWorkerError``; the tasks are pure functions of
+the config and the best params, so they are simply run again in a fresh pool. After
+``retries`` such deaths the invocation ends with one error line; the study's trials are all in
+the storage, and the same command exports them.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from joblib import Parallel, delayed
+
+from hedgeopt.errors import HedgeoptError
+from hedgeopt.execution.worker import run_task
+from hedgeopt.results.figures import preload_plotting
+
+#: Fresh pools tried after the first one lost a worker.
+RETRIES = 2
+
+
+def timed_task(
+    config: dict[str, Any], config_key: str, inner_threads: int, method: str, args: tuple[Any, ...]
+) -> tuple[Any, float]:
+    """``run_task``'s result and the seconds it took inside the worker."""
+    t0 = time.perf_counter()
+    return run_task(config, config_key, inner_threads, method, args), time.perf_counter() - t0
+
+
+#: The early worker's ``nice`` increment: while the search runs, its workers go first.
+EARLY_NICENESS = 5
+
+
+def _early_worker_init() -> None:
+    import os
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    try:
+        os.nice(EARLY_NICENESS)
+    except OSError:  # a platform without nice runs it at normal priority
+        pass
+
+
+class EarlyTasks:
+    """A worker process for the end-of-study tasks, started with ``methods`` (argument-free
+    objective methods, the baselines) while the search runs, at a lower CPU priority."""
+
+    def __init__(
+        self, cfg: dict[str, Any], key: str, inner: int, methods: Sequence[str] = ("baselines",)
+    ) -> None:
+        from joblib.externals.loky import ProcessPoolExecutor
+
+        self.cfg, self.key, self.inner = cfg, key, inner
+        self.dead = False
+        self._executor = ProcessPoolExecutor(max_workers=1, initializer=_early_worker_init)
+        self._futures = {m: self._executor.submit(timed_task, cfg, key, inner, m, ()) for m in methods}
+        self._executor.submit(preload_plotting)  # then, still beside the search
+
+    def submit(self, jobs: Sequence[tuple[str, tuple[Any, ...]]]) -> list[Any]:
+        """Futures of the jobs' ``(result, seconds)``: those started early, the others queued
+        (a future holding the error if the worker is already gone)."""
+        from concurrent.futures import Future
+
+        from joblib.externals.loky.process_executor import BrokenProcessPool
+
+        out = []
+        for m, a in jobs:
+            if m in self._futures and not a:
+                out.append(self._futures[m])
+                continue
+            try:
+                out.append(self._executor.submit(timed_task, self.cfg, self.key, self.inner, m, a))
+            except BrokenProcessPool as exc:
+                failed: Future = Future()
+                failed.set_exception(exc)
+                out.append(failed)
+        return out
+
+    def close(self, kill: bool = False) -> None:
+        self._executor.shutdown(wait=not kill, kill_workers=kill)
+
+
+class Pending:
+    """An end-of-study task queued on the early worker; ``result()`` waits for it.
+
+    If the early worker died, the task runs again in a fresh worker (the death counts as the
+    first of the tries; the warning is said once).
+    """
+
+    def __init__(
+        self,
+        early: EarlyTasks,
+        method: str,
+        args: tuple[Any, ...],
+        future: Any,
+        timings: dict[str, float] | None,
+    ) -> None:
+        self.early, self.method, self.args = early, method, args
+        self._future, self._timings = future, timings
+
+    def result(self) -> Any:
+        from joblib.externals.loky.process_executor import BrokenProcessPool
+
+        try:
+            result, seconds = self._future.result()
+        except BrokenProcessPool:  # TerminatedWorkerError included
+            if not self.early.dead:
+                self.early.dead = True
+                self.early.close(kill=True)
+                print(
+                    f"hedgeopt: warning: a worker process died while scoring the best config; "
+                    f"retrying (1 of {RETRIES})",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            e = self.early
+            jobs = [(self.method, self.args)]
+            [result] = run_final_tasks(e.cfg, e.key, e.inner, jobs, 1, RETRIES, self._timings, first=1)
+            return result
+        if self._timings is not None:
+            self._timings[self.method] = seconds
+        return result
+
+
+def start_final_tasks(
+    jobs: Sequence[tuple[str, tuple[Any, ...]]],
+    early: EarlyTasks | None,
+    timings: dict[str, float] | None = None,
+) -> list[Pending] | None:
+    """Queue ``jobs`` on the early worker, in order, to be collected later; None without one."""
+    if early is None or early.dead:
+        return None
+    return [Pending(early, m, a, f, timings) for (m, a), f in zip(jobs, early.submit(jobs), strict=False)]
+
+
+def run_final_tasks(
+    cfg: dict[str, Any],
+    key: str,
+    inner: int,
+    jobs: Sequence[tuple[str, tuple[Any, ...]]],
+    n_jobs: int,
+    retries: int = RETRIES,
+    timings: dict[str, float] | None = None,
+    first: int = 0,
+) -> list[Any]:
+    """``[run_task(cfg, key, inner, method, args) for method, args in jobs]`` in ``n_jobs`` workers.
+
+    ``timings``, if given, receives each method's seconds inside its worker; ``first`` counts the
+    worker deaths already met (of ``retries`` retried).
+    """
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    for attempt in range(first, retries + 1):
+        try:
+            out = _run_once(cfg, key, inner, jobs, n_jobs)
+        except TerminatedWorkerError:
+            _discard_pool()
+            if attempt == retries:
+                raise HedgeoptError(
+                    f"a worker process died while scoring the best config ({retries + 1} times); "
+                    "every trial is kept in the storage: run the same command again to export"
+                ) from None
+            print(
+                f"hedgeopt: warning: a worker process died while scoring the best config; "
+                f"retrying ({attempt + 1} of {retries})",
+                file=sys.stderr,
+                flush=True,
+            )
+            continue
+        if timings is not None:
+            timings.update({m: seconds for (m, _), (_, seconds) in zip(jobs, out, strict=False)})
+        return [result for result, _ in out]
+    raise AssertionError("unreachable")
+
+
+def _run_once(
+    cfg: dict[str, Any], key: str, inner: int, jobs: Sequence[tuple[str, tuple[Any, ...]]], n_jobs: int
+) -> list[tuple[Any, float]]:
+    """The jobs' ``(result, seconds)`` from one pool of worker processes."""
+    if n_jobs > 1:  # the search's workers, whose objectives are already built
+        return Parallel(n_jobs=n_jobs, backend="loky")(
+            delayed(timed_task)(cfg, key, inner, m, a) for m, a in jobs
+        )
+    # joblib runs n_jobs=1 in this process, where a crash would end the invocation
+    from joblib.externals.loky import get_reusable_executor
+
+    executor = get_reusable_executor(max_workers=1)
+    futures = [executor.submit(timed_task, cfg, key, inner, m, a) for m, a in jobs]
+    return [f.result() for f in futures]
+
+
+def _discard_pool() -> None:
+    """Shut the reusable pool down, killing its workers, so that the next try starts a fresh one."""
+    from joblib.externals.loky import get_reusable_executor
+
+    try:
+        get_reusable_executor().shutdown(wait=True, kill_workers=True)
+    except Exception:  # noqa: BLE001, S110 - the pool is being discarded anyway
+        pass

@@ -1,0 +1,353 @@
+"""What runs inside one worker process: build the objective once, then claim and run trials.
+
+Each worker opens the shared storage itself, builds its own seeded sampler, limits inner
+thread pools (BLAS, numba, torch) to its share of the cores, and loops: take the storage's
+slot lock, stop if the study already has ``n_trials`` counted trials, otherwise let
+``study.optimize(n_trials=1)`` ask a trial (the objective wrapper releases the lock as soon as
+the trial exists) and run it. Metrics go to the trial's user attrs; MLflow logging is done by
+the invocation's parent process, so a worker that dies never leaves an MLflow run open.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hedgeopt.names import (
+    ATTR_COUNTED,
+    ATTR_FAIL_REASON,
+    ATTR_HOST,
+    ATTR_INVOCATION,
+    ATTR_METRIC_PREFIX,
+    ATTR_PID,
+    ATTR_SAMPLES_PREFIX,
+    ATTR_STEPS,
+)
+
+if TYPE_CHECKING:
+    from hedgeopt.config.search_space import SearchSpace
+    from hedgeopt.config.settings import StudySettings
+
+_OBJECTIVES: dict[str, Any] = {}  # objective instances cached per worker process
+
+THREAD_ENV = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+
+
+@dataclass(frozen=True)
+class WorkerTask:
+    """Everything a worker needs, validated once by the parent; picklable (loky sends it)."""
+
+    config: dict[str, Any]
+    config_key: str
+    settings: StudySettings
+    space: SearchSpace
+    worker: int
+    sampler_seed: int
+    invocation: str
+    staging_dir: str
+    deadline: float | None
+    inner_threads: int
+
+
+def limit_threads(n: int) -> None:
+    """Cap BLAS/OpenMP, numba and torch thread pools at ``n`` in this process."""
+    for var in THREAD_ENV:
+        os.environ[var] = str(n)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(n)
+    except Exception:
+        pass
+    if "numba" in sys.modules:
+        try:
+            import numba
+
+            numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+        except Exception:
+            pass
+    if "torch" in sys.modules:
+        try:
+            import torch
+
+            torch.set_num_threads(n)
+        except Exception:
+            pass
+
+
+def get_objective(config: Mapping[str, Any], key: str) -> Any:
+    """The objective for ``config``, built once per process (heavy set-up happens here)."""
+    obj = _OBJECTIVES.get(key)
+    if obj is None:
+        from hedgeopt.execution.objective_builder import build_objective
+
+        obj = build_objective(config)
+        _OBJECTIVES.clear()
+        _OBJECTIVES[key] = obj
+    return obj
+
+
+class TrialReporter:
+    """The :class:`hedgeopt.protocol.Reporter` a trial's objective sees.
+
+    ``values`` holds ``(metric, step, value)`` as reported; a single-objective trial also hands
+    the first reported metric's values to Optuna, whose pruner judges the trial on them.
+    """
+
+    def __init__(
+        self,
+        trial: Any,
+        artifact_dir: Path,
+        single_objective: bool,
+        should_prune: Callable[[], bool] | None = None,
+    ) -> None:
+        self._trial = trial
+        self.artifact_dir = artifact_dir
+        self._single = single_objective
+        self._should_prune = should_prune  # None: the study's pruner on the whole study
+        self._pruned_on: str | None = None  # the metric the pruner sees
+        self.values: list[tuple[str, int, float]] = []
+
+    def report(self, metric: str, value: float, step: int) -> None:
+        metric, value = str(metric), float(value)
+        self.values.append((metric, int(step), value))
+        if self._pruned_on is None:
+            self._pruned_on = metric
+        if self._single and metric == self._pruned_on and math.isfinite(value):
+            self._trial.report(value, int(step))
+
+    def should_prune(self) -> bool:
+        if not self._single:
+            return False
+        if self._should_prune is not None:
+            return bool(self._should_prune())
+        return bool(self._trial.should_prune())
+
+
+def run_worker(task: WorkerTask) -> dict[str, int]:
+    """Run trials until the study has enough, the deadline passes or failures run out."""
+    import signal
+
+    # Ctrl-C is the parent's to handle: it stops the workers and records their trials as
+    # interrupted. A worker that took SIGINT itself would die mid-write with a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import optuna
+
+    from hedgeopt.storages.slot_locks import slot_lock
+    from hedgeopt.storages.trial_bookkeeping import (
+        count_trials,
+        fail_stale,
+        invocation_failures,
+        reap_orphans,
+    )
+
+    limit_threads(task.inner_threads)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    settings = task.settings  # validated by the parent
+    objective = get_objective(task.config, task.config_key)
+    limit_threads(task.inner_threads)  # again: the objective may have imported torch or numba
+    study = _load_study(task)
+    lock = slot_lock(settings.storage, settings.study_name, settings.workdir)
+    done = {"complete": 0, "pruned": 0, "failed": 0}
+
+    def wrapped(trial: optuna.Trial) -> Any:
+        lock.release()  # the trial exists: let the next worker claim a slot
+        return execute_trial(trial, task.space.suggest, objective, task, done)
+
+    try:
+        while True:
+            if task.deadline is not None and time.time() >= task.deadline:
+                break
+            if len(invocation_failures(study, task.invocation)) >= settings.max_failures:
+                break
+            lock.acquire()
+            try:
+                # Trials of lost workers: failed and retried (a WAITING copy that the next
+                # ask pops), so they stop counting and their params run again.
+                fail_stale(study)
+                reap_orphans(study, invocation=task.invocation)
+                n_counted, n_running = count_trials(study)
+                if n_counted >= settings.n_trials:
+                    if n_running == 0:
+                        break
+                    lock.release()  # a running trial may still die and need replacing
+                    time.sleep(0.25)
+                    continue
+                study.optimize(wrapped, n_trials=1, catch=(Exception,))
+            finally:
+                lock.release()
+    finally:
+        lock.close()
+    return done
+
+
+def _load_study(task: WorkerTask) -> Any:
+    """The shared study, with this worker's seeded sampler and the study's pruner."""
+    import optuna
+
+    from hedgeopt.config.samplers import build_pruner, build_sampler, is_grid
+    from hedgeopt.seeds import sampler_seed
+    from hedgeopt.storages.opening import open_storage
+
+    sampler_cfg, settings = task.config["sampler"], task.settings
+    seed = sampler_seed(settings.seed, task.sampler_seed, grid=is_grid(sampler_cfg))
+    return optuna.load_study(
+        study_name=settings.study_name,
+        storage=open_storage(settings.storage),
+        sampler=build_sampler(sampler_cfg, task.space, seed),
+        pruner=build_pruner(task.config["pruner"]),
+    )
+
+
+def execute_trial(
+    trial: Any,
+    suggest: Callable[[Any], dict[str, Any]],
+    objective: Any,
+    task: WorkerTask,
+    done: dict[str, int],
+    should_prune: Callable[[], bool] | None = None,
+) -> Any:
+    """Run the objective on one Optuna trial; its value(s), or the exception that ends it.
+
+    Stamps the trial with this invocation, host and process, stores metrics, per-sample values
+    and intermediate values as user attrs, and marks an objective failure as counted.
+    """
+    import optuna
+
+    from hedgeopt.protocol import TrialPruned
+    from hedgeopt.storages.journal_io import set_user_attrs
+
+    settings = task.settings
+    set_user_attrs(
+        trial, {ATTR_INVOCATION: task.invocation, ATTR_HOST: socket.gethostname(), ATTR_PID: os.getpid()}
+    )
+    artifact_dir = Path(task.staging_dir) / str(trial.number)
+    artifact_dir.mkdir(parents=True, exist_ok=True)
+    single = not settings.multi_objective
+    reporter = TrialReporter(trial, artifact_dir, single, should_prune)
+    try:
+        params = suggest(trial)
+        result = objective(params, reporter)
+        clean = _check_metrics(result, settings.metrics)
+        samples = _check_samples(result, settings.metrics)
+    except TrialPruned as exc:
+        _store_metrics(trial, reporter, {})
+        done["pruned"] += 1
+        raise optuna.TrialPruned(str(exc)) from exc
+    except optuna.TrialPruned:
+        done["pruned"] += 1
+        raise
+    except Exception as exc:
+        _store_metrics(trial, reporter, {}, {ATTR_FAIL_REASON: _reason(exc), ATTR_COUNTED: True})
+        done["failed"] += 1
+        raise
+    _store_metrics(
+        trial, reporter, clean, {ATTR_SAMPLES_PREFIX + name: rows for name, rows in samples.items()}
+    )
+    done["complete"] += 1
+    values = tuple(clean[m] for m in settings.metrics)
+    return values[0] if single else values
+
+
+def _check_metrics(result: Any, optimised: tuple[str, ...]) -> dict[str, float]:
+    from hedgeopt.protocol import Evaluation
+
+    metrics = result.metrics if isinstance(result, Evaluation) else result
+    if not isinstance(metrics, Mapping):
+        raise TypeError(f"objective returned {type(metrics).__name__}, expected a mapping of metrics")
+    clean: dict[str, float] = {}
+    for name, value in metrics.items():
+        try:
+            v = float(value)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"metric {name!r} is not a number: {value!r}") from exc
+        if not math.isfinite(v):
+            raise ValueError(f"metric {name!r} is not finite: {v}")
+        clean[str(name)] = v
+    for m in optimised:
+        if m not in clean:
+            raise KeyError(f"objective returned no metric {m!r} (it returned {sorted(clean)})")
+    return clean
+
+
+def _check_samples(result: Any, optimised: tuple[str, ...]) -> dict[str, list[list[float]]]:
+    """The in-sample per-sample values of the optimised metrics, as JSON-ready rows."""
+    import numpy as np
+
+    from hedgeopt.protocol import Evaluation
+    from hedgeopt.stats import as_matrix
+
+    if not isinstance(result, Evaluation):
+        return {}
+    out: dict[str, list[list[float]]] = {}
+    for m in optimised:
+        if m in result.samples:
+            x = as_matrix(result.samples[m])
+            if not np.all(np.isfinite(x)):
+                raise ValueError(f"per-sample values of {m!r} are not all finite")
+            out[m] = x.tolist()
+    return out
+
+
+def _store_metrics(
+    trial: Any,
+    reporter: TrialReporter,
+    metrics: Mapping[str, float],
+    extra: Mapping[str, Any] | None = None,
+) -> None:
+    """The trial's metrics, intermediate values and ``extra`` attrs, in one storage write."""
+    from hedgeopt.storages.journal_io import set_user_attrs
+
+    attrs: dict[str, Any] = {ATTR_METRIC_PREFIX + name: value for name, value in metrics.items()}
+    if reporter.values:
+        attrs[ATTR_STEPS] = reporter.values
+    attrs.update(extra or {})
+    set_user_attrs(trial, attrs)
+
+
+def _reason(exc: BaseException) -> str:
+    """A one-line failure reason plus the innermost frame, kept short for Optuna and MLflow."""
+    head = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+    tb = traceback.extract_tb(exc.__traceback__)
+    if tb:
+        last = tb[-1]
+        head += f" (at {Path(last.filename).name}:{last.lineno} in {last.name})"
+    from hedgeopt.storages.opening import mask_url
+
+    return str(mask_url(head))[:900]
+
+
+def run_task(
+    config: dict[str, Any], config_key: str, inner_threads: int, method: str, args: tuple[Any, ...]
+) -> Any:
+    """Run one of the objective's other methods (evaluate, baselines, plots) in a worker."""
+    limit_threads(inner_threads)
+    objective = get_objective(config, config_key)
+    limit_threads(inner_threads)
+    return getattr(objective, method)(*args)
+
+
+def prewarm(config: dict[str, Any], config_key: str, inner_threads: int) -> int:
+    """Build this worker's objective ahead of the search; returns the worker's pid."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    limit_threads(inner_threads)
+    get_objective(config, config_key)
+    limit_threads(inner_threads)
+    return os.getpid()

@@ -1,0 +1,124 @@
+"""The invocation's worker processes: how many, starting them early, running and restarting them.
+
+Workers are joblib (loky) processes. They start while the parent opens the MLflow store and
+build their objectives then (kept per process, by config key), so the search finds them warm;
+one more process computes the baselines beside the search. A pool that loses a worker is
+started again with fresh sampler seeds, its lost trials failed and queued for a retry.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import optuna
+from joblib import Parallel, delayed
+
+from hedgeopt.config.settings import StudySettings
+from hedgeopt.execution.deterministic import deterministic_mode, run_batches
+from hedgeopt.execution.final_tasks import EarlyTasks
+from hedgeopt.execution.worker import WorkerTask, prewarm, run_task, run_worker
+from hedgeopt.seeds import restarted_sampler_seed
+from hedgeopt.storages.trial_bookkeeping import reap_orphans
+from hedgeopt.study.invocation import Invocation, say
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    """How this invocation searches: trials still to run, worker processes, threads in each."""
+
+    remaining: int
+    n_workers: int
+    inner: int
+
+
+def worker_plan(settings: StudySettings, n_counted: int) -> WorkerPlan:
+    """The plan for a study that already counts ``n_counted`` trials."""
+    remaining = max(0, settings.n_trials - n_counted)
+    n_workers = max(1, min(settings.workers(), remaining))
+    return WorkerPlan(remaining, n_workers, max(1, (os.cpu_count() or 1) // n_workers))
+
+
+def prewarm_workers(inv: Invocation, plan: WorkerPlan) -> threading.Thread:
+    """Start the worker processes and build their objectives in the background.
+
+    Process start-up, imports and the objective's set-up take seconds, as does opening the
+    MLflow store in the parent; done at once they overlap. joblib reuses the same loky
+    workers for the search, and each worker keeps its objective (cached by config key).
+    """
+
+    def warm() -> None:
+        try:
+            Parallel(n_jobs=plan.n_workers, backend="loky")(
+                delayed(prewarm)(inv.cfg, inv.key, plan.inner) for _ in range(plan.n_workers)
+            )
+        except BaseException:  # the search itself reports set-up failures
+            pass
+
+    thread = threading.Thread(target=warm, daemon=True)
+    thread.start()
+    return thread
+
+
+def describe_dataset(inv: Invocation, plan: WorkerPlan) -> Mapping[str, Any] | None:
+    """``Objective.dataset()``, asked of a warm worker (the parent never builds objectives)."""
+    try:
+        [desc] = Parallel(n_jobs=plan.n_workers, backend="loky")(
+            [delayed(run_task)(inv.cfg, inv.key, plan.inner, "dataset", ())]
+        )
+    except Exception as exc:  # noqa: BLE001  (the search reports set-up failures itself)
+        say(f"hedgeopt: warning: no dataset logged: {type(exc).__name__}: {exc}")
+        return None
+    return desc
+
+
+def start_early_tasks(inv: Invocation, plan: WorkerPlan) -> EarlyTasks | None:
+    """The baselines' worker, when this invocation will search (see :class:`EarlyTasks`)."""
+    return EarlyTasks(inv.cfg, inv.key, plan.inner) if plan.remaining else None
+
+
+def stop_workers() -> None:
+    """Kill this invocation's worker processes (their trials are then reaped as interrupted)."""
+    try:
+        from joblib.externals.loky import get_reusable_executor
+
+        get_reusable_executor().shutdown(wait=True, kill_workers=True)
+    except Exception:
+        pass
+
+
+def run_worker_pool(study: optuna.Study, inv: Invocation, invocation: str, tasks: list[WorkerTask]) -> None:
+    """Run the workers; when one dies (SIGKILL, out of memory, a crash), start them again.
+
+    loky stops every worker of a pool once one of them dies, so the lost trials (the dead
+    worker's and its siblings') are failed and queued for a retry with the same params, and a
+    fresh pool, with fresh sampler seeds, carries on. More than ``max_failures`` such deaths
+    end the invocation.
+    """
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    if deterministic_mode(inv.cfg):  # batches asked here, told before the next
+        run_batches(study, inv.cfg, inv.settings, inv.space, tasks, invocation, say)
+        return
+    restarts = 0
+    while True:
+        try:
+            Parallel(n_jobs=len(tasks), backend="loky")(delayed(run_worker)(t) for t in tasks)
+            return
+        except TerminatedWorkerError:
+            restarts += 1
+            stop_workers()
+            lost = reap_orphans(study, "worker lost: its process died during the trial", invocation)
+            if restarts > inv.settings.max_failures:
+                raise
+            say(
+                f"hedgeopt: a worker process died; {lost} trial(s) will be retried, restarting "
+                f"the workers ({restarts} of at most {inv.settings.max_failures})"
+            )
+            tasks = [
+                replace(t, sampler_seed=restarted_sampler_seed(t.sampler_seed, restarts, t.worker))
+                for t in tasks
+            ]

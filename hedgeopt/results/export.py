@@ -1,0 +1,255 @@
+"""Exporting the best config and reading it back for ``+replay``.
+
+An export folder ``{export_dir}/{study_name}/`` holds three files:
+
+- ``best.yaml``: the best params nested under the same keys as the study config, plus the
+  reserved blocks ``metadata`` (study, values, trial counts by state, date, code version,
+  MLflow run ids, fingerprint), ``performance`` (in-sample and out-of-sample metrics of the best
+  config, baselines, how sure: verdict, intervals, overfitting) and ``pareto_front``: what a
+  reader opens to judge the result.
+- ``overlay.yaml``: the best params only, marked ``# @package _global_``: a drop-in Hydra config
+  (``+overlay=PATH``, or a file in any config group) that a struct-mode merge accepts.
+- ``best.json``: the same document as ``best.yaml``, for programs.
+
+Replay reads values only, with ``yaml.safe_load``; it never imports or instantiates anything
+named in the file.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hedgeopt.config.search_space import SearchSpace, SearchSpaceError
+from hedgeopt.protocol import flatten, nest
+
+RESERVED_BLOCKS = ("metadata", "performance", "pareto_front")
+OVERLAY_NAME = "overlay.yaml"
+
+
+class ReplayError(ValueError):
+    """An export that cannot be replayed against this study."""
+
+
+#: Bounds checked before a replay file is parsed or expanded (an export is a few kilobytes).
+MAX_REPLAY_BYTES = 1 << 20
+MAX_REPLAY_DEPTH = 32
+MAX_REPLAY_NODES = 100_000
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses aliases (an export never needs them; alias bombs
+    expand a small file into gigabytes) and bounds nesting depth and node count."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._nodes = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.constructor.ConstructorError(
+                None, None, "aliases (*name) are not allowed in a replay file", event.start_mark
+            )
+        self._depth += 1
+        self._nodes += 1
+        if self._depth > MAX_REPLAY_DEPTH or self._nodes > MAX_REPLAY_NODES:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"more than {MAX_REPLAY_DEPTH} levels or {MAX_REPLAY_NODES} values",
+                self.peek_event().start_mark,
+            )
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def load_bounded(path: Path) -> Any:
+    """The YAML document at ``path``, checked for size, encoding, depth and aliases first."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_REPLAY_BYTES:
+            raise ReplayError(
+                f"replay: {path} is {size} bytes; an export is at most {MAX_REPLAY_BYTES} bytes"
+            )
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_REPLAY_BYTES + 1)
+    except IsADirectoryError:
+        raise ReplayError(f"replay: {path} is a folder; give the path of an exported best.yaml") from None
+    except OSError as exc:
+        raise ReplayError(f"replay: cannot read {path}: {exc.strerror}") from exc
+    if len(raw) > MAX_REPLAY_BYTES:  # grew while being read, or a device file
+        raise ReplayError(f"replay: {path} is larger than {MAX_REPLAY_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ReplayError(
+            f"replay: {path} is not UTF-8 text (byte {exc.start}); give an exported best.yaml"
+        ) from None
+    if "\x00" in text:
+        raise ReplayError(f"replay: {path} is a binary file, not an exported best.yaml")
+    try:
+        return yaml.load(text, Loader=_BoundedLoader)  # a SafeLoader subclass: values only
+    except yaml.YAMLError as exc:
+        raise ReplayError(f"replay: {path} is not valid YAML ({' '.join(str(exc).split())[:200]})") from None
+    except RecursionError:
+        raise ReplayError(f"replay: {path} nests too deeply") from None
+
+
+def code_version() -> str:
+    """The git commit of the code (with ``-dirty`` when it has local changes), or the package version."""
+    try:
+        sha = _git("rev-parse", "--short", "HEAD", check=True)
+        dirty = _git("status", "--porcelain", "--untracked-files=no", check=False)
+        return sha + ("-dirty" if dirty else "")
+    except Exception:
+        from importlib.metadata import version
+
+        try:
+            return "hedgeopt " + version("hedgeopt")
+        except Exception:
+            return "unknown"
+
+
+def _git(*args: str, check: bool) -> str:
+    """The output of ``git ARGS`` run in the code's own folder."""
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=5, check=check)
+    return done.stdout.strip()
+
+
+def _plain(v: Any) -> Any:
+    """Numbers as plain Python (numpy scalars and non-finite floats made YAML/JSON friendly)."""
+    if isinstance(v, Mapping):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
+        try:
+            v = v.item()
+        except Exception:
+            pass
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def build_export(
+    params: Mapping[str, Any],
+    metadata: Mapping[str, Any],
+    in_sample: Mapping[str, float],
+    out_of_sample: Mapping[str, float],
+    baselines: Mapping[str, Any],
+    pareto_front: list[Mapping[str, Any]] | None = None,
+    confidence: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The export document; ``confidence`` is :func:`hedgeopt.results.assessment.assess_study`'s result."""
+    doc: dict[str, Any] = nest(dict(params))
+    doc["metadata"] = dict(metadata)
+    doc["performance"] = {
+        "in_sample": dict(in_sample),
+        "out_of_sample": dict(out_of_sample),
+        "baselines": dict(baselines),
+    }
+    if confidence:
+        doc["performance"]["verdict"] = confidence["verdict"]
+        doc["performance"]["intervals"] = confidence["metrics"]
+        doc["performance"]["overfitting"] = confidence["overfitting"]
+    if pareto_front:
+        doc["pareto_front"] = list(pareto_front)
+    return _plain(doc)
+
+
+def split_export(doc: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(overlay, report)``: the config keys, and the reserved blocks."""
+    overlay = {k: v for k, v in doc.items() if k not in RESERVED_BLOCKS}
+    report = {k: doc[k] for k in RESERVED_BLOCKS if k in doc}
+    return overlay, report
+
+
+def write_export(doc: Mapping[str, Any], export_dir: str | Path, study_name: str) -> tuple[Path, Path, Path]:
+    """Write ``best.yaml`` (the whole export), ``overlay.yaml`` (config keys only, a global
+    Hydra overlay) and ``best.json`` atomically; returns their paths in that order."""
+    folder = Path(export_dir) / study_name
+    folder.mkdir(parents=True, exist_ok=True)
+    ypath, opath, jpath = folder / "best.yaml", folder / OVERLAY_NAME, folder / "best.json"
+    overlay, _ = split_export(doc)
+    header = (
+        f"# hedgeopt export of study {study_name!r}: the top-level keys other than\n"
+        f"# {', '.join(RESERVED_BLOCKS)} are its best config; {opath.name} beside it holds\n"
+        f"# only those keys, as a global Hydra overlay.\n"
+        f"# Apply to a run:  python -m hedgeopt +study=<study> +overlay={opath}\n"
+        f"# Replay:          python -m hedgeopt +study=<study> +replay={ypath}\n"
+    )
+    oheader = (
+        f"# @package _global_\n"
+        f"# Best config of study {study_name!r} (metadata and performance: {ypath.name})\n"
+    )
+    for path, text in (
+        (ypath, header + yaml.safe_dump(dict(doc), sort_keys=False)),
+        (opath, oheader + yaml.safe_dump(overlay, sort_keys=False)),
+        (jpath, json.dumps(doc, indent=2)),
+    ):
+        _replace_atomically(path, text)
+    return ypath, opath, jpath
+
+
+def _replace_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file of this process's own beside ``path``, then rename.
+
+    Each writer has its own temporary name, so concurrent invocations never remove each
+    other's file, and a reader sees the old or the new file whole, never a half-written one.
+    """
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_replay(path: str | Path, space: SearchSpace) -> dict[str, Any]:
+    """The params of an export, validated against the study's search space.
+
+    Reads ``best.yaml``, ``overlay.yaml`` or ``best.json`` (the reserved blocks are skipped).
+    Only keys of the search space are accepted; a ``_target_`` anywhere is refused, since a
+    replayed file must never choose what code runs. Size, encoding, depth and aliases are
+    checked before anything is expanded.
+    """
+    doc = load_bounded(Path(path))
+    if not isinstance(doc, Mapping):
+        raise ReplayError(f"replay: {path} does not hold a config mapping")
+    overlay = {k: v for k, v in doc.items() if k not in RESERVED_BLOCKS}
+    flat = flatten(overlay)
+    for key in flat:
+        if "_target_" in key.split(".") or key.endswith("_target_"):
+            raise ReplayError(f"replay: {path} sets {key}; replay never instantiates code from a file")
+    if not flat:
+        raise ReplayError(f"replay: {path} holds no params")
+    try:
+        space.check_values(flat)
+    except SearchSpaceError as exc:
+        raise ReplayError(f"replay: {exc}") from exc
+    return flat
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,343 @@
+"""The end of a study: best-trial selection (Pareto knee), out-of-sample score, baselines, export, summary."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+from joblib import Parallel, delayed
+from optuna.trial import TrialState
+
+from hedgeopt.config.settings import StudySettings
+from hedgeopt.execution.deterministic import deterministic_mode
+from hedgeopt.execution.final_tasks import run_final_tasks, start_final_tasks
+from hedgeopt.execution.worker import run_task
+from hedgeopt.names import (
+    ATTR_FAIL_REASON,
+    ATTR_FINGERPRINT,
+    ATTR_SAMPLES_PREFIX,
+    TAG_BEST_BASELINE,
+    TAG_VERDICT,
+)
+from hedgeopt.protocol import NullReporter, metrics_of
+from hedgeopt.results import export as export_mod
+from hedgeopt.results.assessment import assess_study, headline_metrics, summary_lines
+from hedgeopt.results.figures import draw_framework_figures
+from hedgeopt.results.summary import study_summary
+from hedgeopt.seeds import assessment_seed
+from hedgeopt.storages.opening import mask_url
+from hedgeopt.storages.trial_bookkeeping import invocation_failures
+from hedgeopt.study.invocation import Invocation, say, trial_metrics, ui_command
+from hedgeopt.tracking.best_run import tag_best_run
+from hedgeopt.tracking.tracker import Tracker, results_table
+from hedgeopt.workdir import staging_dir
+
+
+class StudyFailed(RuntimeError):
+    """The study could not produce a result (exit status 1)."""
+
+
+def knee(
+    best_trials: list[optuna.trial.FrozenTrial], directions: tuple[str, ...]
+) -> optuna.trial.FrozenTrial:
+    """The Pareto-front trial closest to the utopia point after scaling each objective to [0, 1]."""
+    import numpy as np
+
+    vals = np.array([t.values for t in best_trials], dtype=float)
+    for j, d in enumerate(directions):
+        if d == "maximize":
+            vals[:, j] = -vals[:, j]
+    lo, hi = vals.min(axis=0), vals.max(axis=0)
+    scaled = (vals - lo) / np.where(hi > lo, hi - lo, 1.0)
+    return best_trials[int(np.argmin(np.linalg.norm(scaled, axis=1)))]
+
+
+def state_counts(trials: list[optuna.trial.FrozenTrial]) -> dict[str, int]:
+    counts = {"COMPLETE": 0, "PRUNED": 0, "FAIL": 0}
+    for t in trials:
+        if t.state.name in counts:
+            counts[t.state.name] += 1
+    return counts
+
+
+@dataclass
+class Outcome:
+    """The study's best trial and how it fares, filled in step by step at the end of a study."""
+
+    trials: list[optuna.trial.FrozenTrial]
+    counts: dict[str, int]
+    failures: list[optuna.trial.FrozenTrial]  # this invocation's counted failures
+    best: optuna.trial.FrozenTrial
+    front: list[optuna.trial.FrozenTrial]  # the Pareto front (multi-objective), else empty
+    best_params: dict[str, Any]
+    in_sample: dict[str, float]
+    out_of_sample: dict[str, float] = field(default_factory=dict)
+    baselines: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    confidence: dict[str, Any] = field(default_factory=dict)
+    figures: list[Path] = field(default_factory=list)
+
+
+def finish_study(
+    study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: str, n_workers: int, inner: int
+) -> str:
+    """Score, export, log and summarise the best trial; returns the parent run's final status."""
+    settings = inv.settings
+    trials = study.get_trials(deepcopy=False)
+    counts = state_counts(trials)
+    tracker.log_metrics(invocation, {f"trials_{k.lower()}": v for k, v in counts.items()})
+    outcome = select_best(study, trials, counts, invocation, settings)
+    out_dir = staging_dir(settings.workdir, invocation) / "_study"
+    best_dir = out_dir / "best"
+    best_dir.mkdir(parents=True, exist_ok=True)
+    score_best(outcome, study, inv, n_workers, inner, out_dir)
+    paths = export_best(outcome, study, tracker, inv, invocation)
+    log_outcome(outcome, tracker, inv, invocation, paths)
+    if any(best_dir.iterdir()):  # what the objective keeps of the best config (weights, curves)
+        tracker.client.log_artifacts(invocation, str(best_dir), "best")
+        log_model(tracker, invocation, inv, n_workers, inner, best_dir, outcome.best_params)
+    try:
+        df = study.trials_dataframe()
+        tracker.log_text(invocation, df.to_csv(index=False), "trials.csv")
+    except Exception:
+        pass
+    print_summary(outcome, tracker, settings, invocation, paths)
+    failures = outcome.failures
+    if len(failures) >= settings.max_failures:
+        reason = failures[-1].user_attrs.get(ATTR_FAIL_REASON)
+        say(
+            f"hedgeopt: error: {len(failures)} trials failed (max_failures={settings.max_failures}); "
+            f"last: {reason}"
+        )
+        return "FAILED"
+    return "FINISHED"
+
+
+def select_best(
+    study: optuna.Study,
+    trials: list[optuna.trial.FrozenTrial],
+    counts: dict[str, int],
+    invocation: str,
+    settings: StudySettings,
+) -> Outcome:
+    """The best trial (the knee of the Pareto front for several objectives); raises
+    :class:`StudyFailed` when no trial completed."""
+    failures = invocation_failures(study, invocation)
+    if not any(t.state == TrialState.COMPLETE for t in trials):
+        reason = failures[-1].user_attrs.get(ATTR_FAIL_REASON) if failures else "no trial completed"
+        raise StudyFailed(f"no trial completed in study {settings.study_name}; last failure: {reason}")
+    if settings.multi_objective:
+        front = study.best_trials
+        best = knee(front, settings.directions)
+    else:
+        front = []
+        best = study.best_trial
+    return Outcome(trials, counts, failures, best, front, dict(best.params), trial_metrics(best))
+
+
+def score_best(
+    outcome: Outcome, study: optuna.Study, inv: Invocation, n_workers: int, inner: int, out_dir: Path
+) -> None:
+    """Out-of-sample score, baselines and plots in the workers, the framework's figures here, and
+    the statistics of how sure the result is; fills them into ``outcome``."""
+    settings, best_params = inv.settings, outcome.best_params
+    trials_info = [
+        {"number": t.number, "state": t.state.name, "params": dict(t.params), "metrics": trial_metrics(t)}
+        for t in outcome.trials
+        if t.state.is_finished()
+    ]
+    say("hedgeopt: scoring the best config out-of-sample and running the baselines")
+    jobs = [
+        ("evaluate", (best_params, NullReporter((out_dir / "best").resolve()))),
+        ("baselines", ()),
+        ("plots", (best_params, trials_info, out_dir.resolve())),
+    ]
+    task_seconds: dict[str, float] = {}
+    # on the early worker, in order; its plots are collected after the statistics
+    pending = start_final_tasks(jobs, inv.early, task_seconds)
+    # the framework's figures are drawn here while the workers score the best config
+    framework_figures: list[Path] = []
+    framework = threading.Thread(
+        target=lambda: framework_figures.extend(
+            draw_framework_figures(study, outcome.trials, outcome.front, settings, out_dir)
+        ),
+        daemon=True,
+    )
+    framework.start()
+    if pending is None:
+        results = run_final_tasks(
+            inv.cfg, inv.key, inner, jobs, min(n_workers, len(jobs)), timings=task_seconds
+        )
+    else:
+        results = [pending[0].result(), pending[1].result(), pending[2]]
+    inv.clock.mark("out-of-sample, baselines, study plots")
+    assess(outcome, settings, results[0], dict(results[1] or {}))
+    inv.clock.mark("statistics")
+    plot_paths = list((results[2].result() if pending is not None else results[2]) or [])
+    for method, seconds in task_seconds.items():
+        inv.clock.detail(f"worker: {method}", seconds)
+    outcome.figures = [Path(p) for p in plot_paths]
+    framework.join()
+    outcome.figures.extend(framework_figures)
+    inv.clock.mark("framework plots")
+
+
+def assess(outcome: Outcome, settings: StudySettings, oos_result: Any, raw_baselines: dict[str, Any]) -> None:
+    """The out-of-sample metrics, the baselines' and the confidence statistics, into ``outcome``."""
+    outcome.out_of_sample = metrics_of(oos_result)
+    outcome.baselines = {
+        name: {split: metrics_of(res) for split, res in splits.items()}
+        for name, splits in raw_baselines.items()
+    }
+    outcome.confidence = assess_study(
+        settings.metrics,
+        settings.directions,
+        outcome.in_sample,
+        oos_result,
+        raw_baselines,
+        outcome.trials,
+        ATTR_SAMPLES_PREFIX,
+        assessment_seed(settings.seed),
+    )
+
+
+def export_best(
+    outcome: Outcome, study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: str
+) -> tuple[Path, Path, Path]:
+    """Write the export (``best.yaml``, the overlay, ``best.json``); returns their paths."""
+    settings, best = inv.settings, outcome.best
+    metadata = {
+        "study": settings.study_name,
+        "objective": settings.objective_target,
+        "metrics": list(settings.metrics),
+        "directions": list(settings.directions),
+        "best_trial": best.number,
+        "values": dict(zip(settings.metrics, best.values, strict=False)),
+        "n_trials": outcome.counts,
+        "date": export_mod.now_iso(),
+        "code_version": export_mod.code_version(),
+        "mlflow_run_id": invocation,
+        "mlflow_trial_run_id": tag_best_run(
+            tracker,
+            invocation,
+            best.number,
+            inv.run_ids.get(best.number) or tracker.trial_run_id(best.number),
+        ),
+        "mlflow_tracking_uri": mask_url(settings.tracking_uri),
+        "storage": settings.storage.masked,
+        "seed": settings.seed,
+        "sampler": inv.cfg["sampler"].get("_target_"),
+        "fingerprint": study.user_attrs.get(ATTR_FINGERPRINT),
+        "deterministic": deterministic_mode(inv.cfg),
+    }
+    pareto = [
+        {
+            "trial": t.number,
+            "values": dict(zip(settings.metrics, t.values, strict=False)),
+            "params": dict(t.params),
+        }
+        for t in outcome.front
+    ]
+    doc = export_mod.build_export(
+        outcome.best_params,
+        metadata,
+        outcome.in_sample,
+        outcome.out_of_sample,
+        outcome.baselines,
+        pareto,
+        outcome.confidence,
+    )
+    return export_mod.write_export(doc, settings.export_dir, settings.study_name)
+
+
+def log_outcome(
+    outcome: Outcome, tracker: Tracker, inv: Invocation, invocation: str, paths: tuple[Path, Path, Path]
+) -> None:
+    """The figures, the export, the results table, the headline metrics and the verdict as the
+    parent run's artifacts, metrics and tags."""
+    settings, in_sample, out_of_sample = inv.settings, outcome.in_sample, outcome.out_of_sample
+    for f in outcome.figures:
+        if Path(f).is_file():
+            tracker.log_artifact(invocation, Path(f), "plots")
+    ypath, opath, jpath = paths
+    for path in (ypath, jpath, opath):
+        tracker.log_artifact(invocation, path, "export")
+    tracker.log_text(invocation, json.dumps(export_mod._plain(outcome.baselines), indent=2), "baselines.json")
+    # every figure of the tuned config and the baselines goes in one table; the parent run's
+    # metrics stay few (optimised metrics and the confidence headlines) so charts stay readable
+    tracker.log_table(invocation, results_table(in_sample, out_of_sample, outcome.baselines), "results")
+    bmetrics: dict[str, float] = {}
+    for m in settings.metrics:
+        for label, values in (("is", in_sample), ("oos", out_of_sample)):
+            if values.get(m) is not None:
+                bmetrics[f"best.{label}.{m}"] = float(values[m])
+    bmetrics.update(headline_metrics(outcome.confidence))
+    tracker.log_metrics(invocation, bmetrics)
+    complete = [t for t in outcome.trials if t.state == TrialState.COMPLETE]
+    tracker.log_history(
+        invocation, {t.number: t.values for t in complete}, settings.metrics, settings.directions
+    )
+    verdict = outcome.confidence["verdict"]
+    tracker.client.set_tag(invocation, TAG_VERDICT, str(verdict.get("outcome")))
+    if verdict.get("best_baseline"):
+        tracker.client.set_tag(invocation, TAG_BEST_BASELINE, str(verdict["best_baseline"]))
+
+
+def print_summary(
+    outcome: Outcome,
+    tracker: Tracker,
+    settings: StudySettings,
+    invocation: str,
+    paths: tuple[Path, Path, Path],
+) -> None:
+    """Print the console summary and keep it, and its JSON form, with the parent run."""
+    text = study_summary(
+        settings.study_name,
+        outcome.counts,
+        outcome.best_params,
+        outcome.in_sample,
+        outcome.out_of_sample,
+        outcome.baselines,
+        settings.metrics,
+        list(paths),
+        ui_command(settings.tracking_uri),
+        tracker.experiment_id,
+        summary_lines(outcome.confidence),
+    )
+    summary = {
+        "study": settings.study_name,
+        "counts": outcome.counts,
+        "best_trial": outcome.best.number,
+        "best_params": outcome.best_params,
+        "in_sample": outcome.in_sample,
+        "out_of_sample": outcome.out_of_sample,
+        "failures_this_invocation": len(outcome.failures),
+        "confidence": outcome.confidence,
+    }
+    tracker.log_text(invocation, json.dumps(export_mod._plain(summary), indent=2), "study_summary.json")
+    tracker.log_text(invocation, text, "summary.txt")
+    print(text, flush=True)
+
+
+def log_model(
+    tracker: Tracker,
+    invocation: str,
+    inv: Invocation,
+    n_workers: int,
+    inner: int,
+    best_dir: Path,
+    best_params: Mapping[str, Any],
+) -> None:
+    """``Objective.model()`` of the best config, logged as an MLflow model when there is one."""
+    try:
+        [model] = Parallel(n_jobs=n_workers, backend="loky")(
+            [delayed(run_task)(inv.cfg, inv.key, inner, "model", (best_dir.resolve(),))]
+        )
+        if model is not None:
+            tracker.log_model(invocation, model, inv.settings.study_name, best_params)
+    except Exception as exc:  # noqa: BLE001  (the export stands without the model)
+        say(f"hedgeopt: warning: the best config's model was not logged: {type(exc).__name__}: {exc}")

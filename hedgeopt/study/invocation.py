@@ -1,0 +1,151 @@
+"""The parent's view of one invocation: its messages, config key, and the trials it logs to MLflow."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from hedgeopt.cli import console
+from hedgeopt.config.search_space import SearchSpace
+from hedgeopt.config.settings import StudySettings
+from hedgeopt.execution.final_tasks import EarlyTasks
+from hedgeopt.execution.objective_builder import objective_key
+from hedgeopt.names import ATTR_FAIL_REASON, ATTR_INVOCATION, ATTR_METRIC_PREFIX
+from hedgeopt.protocol import nest
+from hedgeopt.results import export as export_mod
+from hedgeopt.storages.opening import mask_url
+from hedgeopt.storages.trial_bookkeeping import counted
+from hedgeopt.study.phases import PhaseClock
+from hedgeopt.tracking.tracker import Tracker
+from hedgeopt.tracking.trial_logger import TrialLogger
+
+
+def say(msg: str) -> None:
+    if console.info(msg):  # --quiet keeps errors and warnings only
+        print(mask_url(msg), file=sys.stderr, flush=True)
+
+
+def masked_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The composed config with passwords in storage and tracking URLs masked."""
+    out = json.loads(json.dumps(cfg, default=str))
+    if out.get("storage"):
+        out["storage"] = mask_url(out["storage"])
+    if isinstance(out.get("mlflow"), dict):
+        out["mlflow"]["tracking_uri"] = mask_url(out["mlflow"].get("tracking_uri"))
+    return out
+
+
+def ui_command(tracking_uri: str) -> str:
+    if tracking_uri.startswith(("http://", "https://")):
+        return f"open {mask_url(tracking_uri)}"
+    return f"mlflow ui --backend-store-uri {mask_url(tracking_uri)}"
+
+
+def trial_overlay(study_name: str, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """A trial's ``trial.yaml``: its params as a config overlay, shaped like an export."""
+    doc = nest(dict(trial.params))
+    metrics = trial_metrics(trial)
+    doc["metadata"] = {"study": study_name, "trial_number": trial.number, "state": trial.state.name}
+    if trial.user_attrs.get(ATTR_FAIL_REASON):
+        doc["metadata"]["fail_reason"] = trial.user_attrs[ATTR_FAIL_REASON]
+    doc["performance"] = {"in_sample": metrics}
+    return export_mod._plain(doc)
+
+
+def trial_metrics(trial: optuna.trial.FrozenTrial) -> dict[str, float]:
+    return {
+        k[len(ATTR_METRIC_PREFIX) :]: float(v)
+        for k, v in trial.user_attrs.items()
+        if k.startswith(ATTR_METRIC_PREFIX)
+    }
+
+
+class Invocation:
+    """State shared by the parent's poller and its main flow."""
+
+    def __init__(self, cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) -> None:
+        self.cfg, self.settings, self.space = cfg, settings, space
+        self.key = objective_key(cfg)
+        self.logged: set[int] = set()
+        self.run_ids: dict[int, str] = {}
+        self.lock = threading.Lock()
+        self.error: BaseException | None = None
+        self.clock = PhaseClock()
+        self.trial_logger: TrialLogger | None = None
+        self.early: EarlyTasks | None = None  # baselines computed beside the search
+
+    # ------------------------------------------------------------------ polling
+    def poll(self, study: optuna.Study, tracker: Tracker, invocation: str, staging: Path, bar: Any) -> None:
+        """Log this invocation's newly finished trials; refresh the progress bar."""
+        with self.lock:
+            trials = study.get_trials(deepcopy=False)
+            # every trial finished since the last poll, written in one transaction
+            self._log_trials(
+                tracker,
+                [
+                    (t, staging / str(t.number), None)
+                    for t in trials
+                    if t.number not in self.logged
+                    and t.state.is_finished()
+                    and t.user_attrs.get(ATTR_INVOCATION) == invocation
+                ],
+            )
+            if bar is not None:
+                done = sum(1 for t in trials if counted(t) and t.state.is_finished())
+                fails = sum(1 for t in trials if t.state == TrialState.FAIL)
+                bar.n = min(done, bar.total)
+                bar.set_postfix_str(f"best={_best_text(study, self.settings)} fail={fails}", refresh=False)
+                bar.refresh()
+
+    def _log_trial(
+        self,
+        tracker: Tracker,
+        t: optuna.trial.FrozenTrial,
+        folder: Path,
+        extra: Mapping[str, str] | None = None,
+    ) -> None:
+        self._log_trials(tracker, [(t, folder, extra)])
+
+    def _log_trials(
+        self, tracker: Tracker, entries: list[tuple[optuna.trial.FrozenTrial, Path, Mapping[str, str] | None]]
+    ) -> None:
+        if not entries:
+            return
+        if self.trial_logger is None or self.trial_logger.tracker is not tracker:
+            self.trial_logger = TrialLogger(tracker, self.settings.metrics, self.settings.directions)
+        name = self.settings.study_name
+        ids = self.trial_logger.log(
+            [(t, trial_overlay(name, t), folder, extra) for t, folder, extra in entries]
+        )
+        self.logged.update(ids)
+        self.run_ids.update(ids)
+        for t, folder, _ in entries:
+            console.trial_line(t.number, t.state.name, trial_metrics(t), t.params, self.settings.metrics)
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def poll_forever(self, stop: threading.Event, *args: Any) -> None:
+        while not stop.wait(0.2):
+            try:
+                self.poll(*args)
+            except Exception as exc:  # keep polling; report at the end
+                self.error = exc
+
+
+def _best_text(study: optuna.Study, settings: StudySettings) -> str:
+    if settings.multi_objective:
+        try:
+            return f"{len(study.best_trials)} on front"
+        except Exception:
+            return "-"
+    try:
+        return f"{study.best_value:.4g}"
+    except ValueError:
+        return "-"

@@ -1,0 +1,322 @@
+"""One invocation of a study: workers search, the parent logs, then export and report.
+
+The parent process never runs trials. It creates (or loads) the Optuna study, opens the
+MLflow parent run, starts the worker processes through joblib (loky), and while they work it
+polls the storage: every trial its workers finish becomes a nested MLflow run, and the
+progress bar moves. When the workers stop it scores the best config out-of-sample, collects
+baselines and plots (in the same worker processes, whose objectives are already built),
+writes the export and prints the summary.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import optuna
+import yaml
+
+from hedgeopt.config.compose import ConfigError
+from hedgeopt.config.search_space import SearchSpace
+from hedgeopt.config.settings import StudySettings
+from hedgeopt.execution.deterministic import deterministic_mode
+from hedgeopt.execution.worker import WorkerTask
+from hedgeopt.execution.worker_pool import (
+    WorkerPlan,
+    describe_dataset,
+    prewarm_workers,
+    run_worker_pool,
+    start_early_tasks,
+    stop_workers,
+    worker_plan,
+)
+from hedgeopt.exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from hedgeopt.framework_keys import FRAMEWORK_KEYS, SETTINGS_KEYS
+from hedgeopt.names import ATTR_INVOCATION, ATTR_ORDINALS, TAG_ADOPTED, TAG_STORAGE, TAG_STUDY
+from hedgeopt.protocol import flatten
+from hedgeopt.results.figures import preload_plotting
+from hedgeopt.seeds import worker_sampler_seed
+from hedgeopt.storages.opening import open_storage
+from hedgeopt.storages.slot_locks import slot_lock
+from hedgeopt.storages.trial_bookkeeping import count_trials, reap_orphans
+from hedgeopt.study.fingerprint import identify_study, resume_mode
+from hedgeopt.study.finish import StudyFailed, finish_study
+from hedgeopt.study.invocation import Invocation, masked_config, say
+from hedgeopt.study.phases import PhaseClock
+from hedgeopt.tracking.tracker import Tracker
+from hedgeopt.workdir import staging_dir
+
+
+def _create_study(settings: StudySettings, cfg: Mapping[str, Any] | None = None) -> optuna.Study:
+    storage = open_storage(settings.storage)
+    try:  # loading first: a journal would record even a failed create
+        study = optuna.load_study(study_name=settings.study_name, storage=storage)
+    except KeyError:
+        study = optuna.create_study(
+            study_name=settings.study_name,
+            storage=storage,
+            directions=list(settings.directions),
+            load_if_exists=True,
+        )
+    existing = [d.name.lower() for d in study.directions]
+    if existing != list(settings.directions):
+        raise ConfigError(
+            f"study {settings.study_name!r} already exists in "
+            f"{settings.storage.masked} with directions {existing}, not "
+            f"{list(settings.directions)}; choose another study_name"
+        )
+    if cfg is not None:
+        identify_study(study, cfg, settings, say)
+    return study
+
+
+def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) -> int:
+    """Search, log, export. Returns the exit status."""
+    clock = PhaseClock("imports and config")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for note in space.notes:
+        say(f"hedgeopt: note: {note}")
+    resume_mode(cfg), deterministic_mode(cfg)  # config errors before anything is written
+    study = _create_study(settings, cfg)
+    clock.mark("optuna storage")
+    inv = Invocation(cfg, settings, space)
+    inv.clock = clock
+    tracker = _open_tracking(study, inv)
+    invocation = tracker.start_parent(
+        f"{settings.study_name}-{time.strftime('%Y%m%d-%H%M%S')}",
+        parent_params(cfg, settings),
+        {TAG_STUDY: settings.study_name, TAG_STORAGE: settings.storage.masked},
+    )
+    tracker.log_text(invocation, yaml.safe_dump(masked_config(cfg), sort_keys=False), "config.yaml")
+    staging = staging_dir(settings.workdir, invocation)
+    staging.mkdir(parents=True, exist_ok=True)
+    status = "FAILED"
+    try:
+        status = _search_and_finish(study, tracker, inv, invocation, staging)
+        return EXIT_OK if status == "FINISHED" else EXIT_FAILED
+    except KeyboardInterrupt:
+        status = "KILLED"
+        return _interrupted(study, tracker, inv, invocation, staging)
+    except StudyFailed as exc:
+        say(f"hedgeopt: error: {exc}")
+        return EXIT_FAILED
+    finally:
+        if inv.early is not None:
+            inv.early.close(kill=True)
+        tracker.finish(invocation, status)
+        shutil.rmtree(staging, ignore_errors=True)
+        clock.mark("export and artifact upload")
+        clock.dump()
+
+
+def _open_tracking(study: optuna.Study, inv: Invocation) -> Tracker:
+    """Open the MLflow store while the workers start and the baselines' worker begins."""
+    settings = inv.settings
+    plan = worker_plan(settings, count_trials(study)[0])
+    warm = prewarm_workers(inv, plan)  # worker start-up overlaps MLflow's
+    inv.early = start_early_tasks(inv, plan)  # so does the baselines' worker
+    try:
+        tracker = Tracker(
+            settings.tracking_uri, settings.study_name, settings.artifact_location, settings.workdir
+        )
+    except BaseException:
+        if inv.early is not None:
+            inv.early.close(kill=True)
+        raise
+    inv.clock.mark("mlflow store")
+    warm.join()
+    tracker.dataset = describe_dataset(inv, plan)
+    inv.clock.mark("workers started, objectives built")
+    return tracker
+
+
+def parent_params(cfg: Mapping[str, Any], settings: StudySettings) -> dict[str, Any]:
+    """The parent run's params: the framework settings as in effect, then the domain's keys."""
+    params = {k: cfg.get(k) for k in SETTINGS_KEYS if k in cfg}
+    params["n_trials"] = settings.n_trials  # after the grid sampler's cap
+    params["storage"] = settings.storage.masked
+    params["sampler"] = cfg["sampler"].get("_target_")
+    params["pruner"] = cfg["pruner"].get("_target_")
+    params["objective"] = settings.objective_target
+    params["workers"] = settings.workers()
+    params.update(flatten({k: v for k, v in cfg.items() if k not in FRAMEWORK_KEYS}))
+    return params
+
+
+def _search_and_finish(
+    study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: str, staging: Path
+) -> str:
+    """Adopt what killed invocations left, search, then export; the parent run's status."""
+    settings = inv.settings
+    reap_orphans(study)
+    _adopt_unlogged(study, tracker, inv)
+    tracker.clean_staging(staging.parent)  # folders of killed invocations, now adopted
+    n_counted, _ = count_trials(study)
+    plan = worker_plan(settings, n_counted)
+    tasks = _worker_tasks(study, inv, invocation, staging, n_counted, plan)
+    if plan.remaining:
+        say(
+            f"hedgeopt: study {settings.study_name}: {n_counted} of {settings.n_trials} trials "
+            f"done, running {plan.remaining} more on {plan.n_workers} worker(s); storage "
+            f"{settings.storage.masked}"
+        )
+    else:
+        say(
+            f"hedgeopt: study {settings.study_name} already has {n_counted} trials "
+            f"(n_trials={settings.n_trials}); exporting"
+        )
+    inv.clock.mark("parent run, adoption")
+    # the parent idles while its workers search: import what the export will draw with
+    threading.Thread(target=preload_plotting, daemon=True).start()
+    t_search = time.perf_counter()
+    _run_workers(study, tracker, inv, invocation, staging, tasks, n_counted, plan.remaining)
+    if plan.remaining and inv.logged:
+        # search throughput as a user sees it: workers started -> every trial logged
+        search_s = time.perf_counter() - t_search
+        tracker.log_metrics(
+            invocation, {"search_seconds": search_s, "trials_per_s": len(inv.logged) / search_s}
+        )
+    if plan.remaining:  # trials of dead invocations that heartbeats failed meanwhile
+        _adopt_unlogged(study, tracker, inv)
+    inv.clock.mark("search")
+    return finish_study(study, tracker, inv, invocation, plan.n_workers, plan.inner)
+
+
+def _interrupted(
+    study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: str, staging: Path
+) -> int:
+    """Ctrl-C: stop the workers, fail their trials as interrupted, log what finished."""
+    if inv.early is not None:
+        inv.early.close(kill=True)
+        inv.early = None
+    stop_workers()
+    reap_orphans(study, "interrupted: the invocation was stopped (Ctrl-C)", invocation)
+    try:
+        inv.poll(study, tracker, invocation, staging, None)
+    except Exception:
+        pass
+    n, _ = count_trials(study)
+    say(
+        f"hedgeopt: interrupted with {n} of {inv.settings.n_trials} trials done; run the same "
+        "command again to resume"
+    )
+    return EXIT_INTERRUPTED
+
+
+def _worker_tasks(
+    study: optuna.Study, inv: Invocation, invocation: str, staging: Path, n_counted: int, plan: WorkerPlan
+) -> list[WorkerTask]:
+    """One task per worker, each with its own sampler seed."""
+    settings = inv.settings
+    deadline = None if settings.timeout is None else time.time() + settings.timeout
+    # Invocations running at once on one study need distinct sampler seeds: each claims an
+    # ordinal in the study (0 for the first), which spreads its workers' seeds apart.
+    ordinal = _claim_ordinal(study, settings)
+    return [
+        WorkerTask(
+            inv.cfg,
+            inv.key,
+            settings,
+            inv.space,
+            w,
+            worker_sampler_seed(settings.seed, n_counted, ordinal, w),
+            invocation,
+            str(staging.resolve()),
+            deadline,
+            plan.inner,
+        )
+        for w in range(plan.n_workers)
+    ]
+
+
+def _claim_ordinal(study: optuna.Study, settings: StudySettings) -> int:
+    """This invocation's ordinal among those that ran on the study (under the slot lock)."""
+    lock = slot_lock(settings.storage, settings.study_name, settings.workdir)
+    lock.acquire()
+    try:
+        n = int(study.user_attrs.get(ATTR_ORDINALS, 0))
+        study.set_user_attr(ATTR_ORDINALS, n + 1)
+        return n
+    finally:
+        lock.close()
+
+
+def _adopt_unlogged(study: optuna.Study, tracker: Tracker, inv: Invocation) -> None:
+    """Log finished trials that no live invocation will log.
+
+    Those of an earlier, killed invocation, and those whose worker died before stamping them
+    with its invocation (reaped later as lost: no poller claims them).
+    """
+    finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
+    if not finished:
+        return
+    abandoned = tracker.abandoned_invocations()
+    logged = tracker.logged_trial_numbers(abandoned)
+    for t in finished:
+        if t.number in logged:
+            continue
+        owner = t.user_attrs.get(ATTR_INVOCATION)
+        if owner is not None and owner not in abandoned:
+            continue  # a live invocation elsewhere will log it
+        folder = staging_dir(inv.settings.workdir, str(owner)) / str(t.number)
+        inv._log_trial(tracker, t, folder, {TAG_ADOPTED: "true"})
+
+
+def _run_workers(
+    study: optuna.Study,
+    tracker: Tracker,
+    inv: Invocation,
+    invocation: str,
+    staging: Path,
+    tasks: list[WorkerTask],
+    n_counted: int,
+    remaining: int,
+) -> None:
+    """Run the worker pool while a poller logs finished trials and moves the progress bar."""
+    if not remaining:
+        return
+    bar = None
+    if inv.settings.progress:
+        from tqdm import tqdm
+
+        bar = tqdm(
+            total=inv.settings.n_trials,
+            initial=n_counted,
+            desc=inv.settings.study_name,
+            unit="trial",
+            file=sys.stderr,
+            dynamic_ncols=True,
+            leave=True,
+        )
+    stop = threading.Event()
+    poller = threading.Thread(
+        target=inv.poll_forever, args=(stop, study, tracker, invocation, staging, bar), daemon=True
+    )
+    poller.start()
+    try:
+        run_worker_pool(study, inv, invocation, tasks)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        stop.set()
+        poller.join()
+        inv.poll(study, tracker, invocation, staging, bar)
+        raise StudyFailed(
+            f"a worker failed: {type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[-1][:300]}"
+        ) from exc
+    finally:
+        stop.set()
+        poller.join()
+        if bar is not None:
+            try:
+                inv.poll(study, tracker, invocation, staging, bar)
+            finally:
+                bar.close()
+    inv.poll(study, tracker, invocation, staging, None)
+    if inv.error is not None:
+        say(f"hedgeopt: warning: MLflow logging hiccup: {inv.error}")

@@ -1,0 +1,1 @@
+"""Pricing and greeks: Black-Scholes, Heston, a stated implied-vol model, an options book."""
