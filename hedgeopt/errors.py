@@ -1,4 +1,5 @@
-"""One masked line for every failure; the traceback only with ``HEDGEOPT_DEBUG=1``.
+"""Failures as the user sees them: one masked line (the traceback only with ``HEDGEOPT_DEBUG=1``),
+the exit statuses, :class:`ConfigError` for usage and config errors, and URL masking.
 
 Libraries put connection URLs (with their passwords) into exception messages, so every
 message printed here goes through :func:`mask`, which hides both URL passwords and any
@@ -14,9 +15,27 @@ import sys
 import traceback
 from urllib.parse import unquote, urlsplit
 
-from hedgeopt.storages.opening import mask_url
+# The exit statuses of ``python -m hedgeopt``, part of its command-line contract.
+#: The study (or the replay) is done.
+EXIT_OK = 0
+#: The study could not produce a result: every trial failed, or too many did.
+EXIT_FAILED = 1
+#: A usage or config error, reported on one ``hedgeopt: error:`` line before anything is written.
+EXIT_USAGE = 2
+#: Stopped by Ctrl-C or SIGTERM (128 + SIGINT, as a shell reports it).
+EXIT_INTERRUPTED = 130
 
 DEBUG_ENV = "HEDGEOPT_DEBUG"
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)(?P<at>@)")
+
+
+def mask_url(text: str | None) -> str | None:
+    """``text`` with any password inside a URL replaced by ``***``."""
+    if text is None:
+        return None
+    return _URL_PASSWORD.sub(lambda m: f"{m['head']}***{m['at']}", str(text))
+
+
 _SECRETS: set[str] = set()
 
 
@@ -73,3 +92,7 @@ def report(exc: BaseException, context: str = "") -> None:
 
 class HedgeoptError(RuntimeError):
     """A failure whose message is already written for the user (printed without its type)."""
+
+
+class ConfigError(ValueError):
+    """A usage or config error: reported as one ``hedgeopt: error:`` line, exit status 2."""

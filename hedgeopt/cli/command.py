@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from hedgeopt.exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from hedgeopt.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 
 def _error(msg: str) -> int:
@@ -24,7 +24,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from hedgeopt import errors
     from hedgeopt.cli import console
     from hedgeopt.cli.usage import USAGE, parse
-    from hedgeopt.config.compose import CONFIG_PATH_ENV, ConfigError, available_studies
+    from hedgeopt.config.compose import CONFIG_PATH_ENV, available_studies
+    from hedgeopt.errors import ConfigError
 
     try:
         opts = parse(args)
@@ -78,7 +79,8 @@ def _quiet_libraries() -> None:
 def _run(args: list[str]) -> int:
     """Compose, validate (once: workers receive the result), check, then search or replay."""
     from hedgeopt import errors
-    from hedgeopt.config.compose import ConfigError, compose
+    from hedgeopt.config.compose import compose
+    from hedgeopt.errors import ConfigError
 
     try:
         cfg = compose(args)
@@ -125,7 +127,8 @@ def _composed_text(args: list[str], which: str, package: str | None, resolve: bo
     """``--cfg job|hydra|all [--package KEY] [--resolve]``: the composed config as YAML."""
     from omegaconf import OmegaConf
 
-    from hedgeopt.config.compose import ConfigError, compose_config
+    from hedgeopt.config.compose import compose_config
+    from hedgeopt.errors import ConfigError
 
     cfg = compose_config(args, with_hydra=which != "job")
     if which == "hydra":

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hedgeopt.cli.console import NORMAL, QUIET, VERBOSE
-from hedgeopt.config.compose import CONFIG_PATH_ENV, ConfigError
+from hedgeopt.config.compose import CONFIG_PATH_ENV
+from hedgeopt.errors import ConfigError
 
 CFG_CHOICES = ("job", "hydra", "all")
 

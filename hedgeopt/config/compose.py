@@ -18,13 +18,11 @@ from hydra import initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
 
+from hedgeopt.errors import ConfigError
+
 #: Extra folders (``os.pathsep``-separated) searched for config groups, e.g. a user's own
 #: ``study/`` files or the test-only studies under ``tests/conf``.
 CONFIG_PATH_ENV = "HEDGEOPT_CONFIG_PATH"
-
-
-class ConfigError(ValueError):
-    """A usage or config error: reported as one ``hedgeopt: error:`` line, exit status 2."""
 
 
 def config_dir() -> Path:

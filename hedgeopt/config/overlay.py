@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from hedgeopt.config.compose import ConfigError
+from hedgeopt.errors import ConfigError
 from hedgeopt.protocol import flatten
 
 GROUP = "hedgeopt_overlay"

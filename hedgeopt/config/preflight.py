@@ -15,9 +15,8 @@ import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from hedgeopt.config.compose import ConfigError
 from hedgeopt.config.settings import StudySettings
-from hedgeopt.errors import mask, one_line, register_secret
+from hedgeopt.errors import ConfigError, mask, one_line, register_secret
 
 CONNECT_TIMEOUT_S = 5
 

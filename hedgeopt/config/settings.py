@@ -15,11 +15,12 @@ from typing import Any
 
 from hydra.utils import get_class
 
-from hedgeopt.config.compose import ConfigError
 from hedgeopt.config.samplers import build_pruner, build_sampler, is_grid, is_nop
 from hedgeopt.config.search_space import SearchSpace, SearchSpaceError
+from hedgeopt.errors import ConfigError
 from hedgeopt.protocol import Objective, get_path
-from hedgeopt.storages.opening import StorageSpec, _with_driver, resolve_storage
+from hedgeopt.storages.opening import _with_driver, resolve_storage
+from hedgeopt.storages.spec import StorageSpec
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 

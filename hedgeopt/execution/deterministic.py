@@ -20,7 +20,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hedgeopt.config.compose import ConfigError
+from hedgeopt.errors import ConfigError
+from hedgeopt.execution.loky_pool import WORKER_LOST, WorkerRestarts, is_worker_lost, map_in_workers
 from hedgeopt.names import ATTR_BATCH, ATTR_FAIL_REASON, ATTR_HOST, ATTR_INVOCATION, ATTR_PID, ATTR_SLOT
 
 #: Pruners whose decision depends only on the trials the study shows them (so a view of the
@@ -179,15 +180,12 @@ def run_batches(
     say: Callable[[str], None],
 ) -> None:
     """The parent's loop: ask a batch, let the workers run and tell it, repeat."""
-    from joblib import Parallel, delayed
-    from joblib.externals.loky.process_executor import TerminatedWorkerError
-
     from hedgeopt.storages.slot_locks import slot_lock
     from hedgeopt.storages.trial_bookkeeping import count_trials, invocation_failures
 
     task, n_workers = tasks[0], len(tasks)
     lock = slot_lock(settings.storage, settings.study_name, settings.workdir)
-    restarts = 0
+    restarts = WorkerRestarts(settings.max_failures, say)
     try:
         while True:
             if task.deadline is not None and time.time() >= task.deadline:
@@ -205,22 +203,11 @@ def run_batches(
                 lock.release()
             try:
                 # always n_workers: loky then keeps the same processes (and their objectives)
-                Parallel(n_jobs=n_workers, backend="loky")(
-                    delayed(run_asked)(task, tid, params, batch) for tid, params in asked
-                )
-            except TerminatedWorkerError:
-                restarts += 1
-                from hedgeopt.execution.worker_pool import stop_workers
-
-                stop_workers()
-                lost = _fail_unfinished(
-                    study, [tid for tid, _ in asked], "worker lost: its process died during the trial"
-                )
-                if restarts > settings.max_failures:
+                map_in_workers(run_asked, [(task, tid, params, batch) for tid, params in asked], n_workers)
+            except Exception as exc:
+                if not is_worker_lost(exc):
                     raise
-                say(
-                    f"hedgeopt: a worker process died; {lost} trial(s) will be retried, restarting "
-                    f"the workers ({restarts} of at most {settings.max_failures})"
-                )
+                lost_ids = [tid for tid, _ in asked]
+                restarts.after_loss(exc, lambda ids=lost_ids: _fail_unfinished(study, ids, WORKER_LOST))
     finally:
         lock.close()

@@ -20,9 +20,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from joblib import Parallel, delayed
-
 from hedgeopt.errors import HedgeoptError
+from hedgeopt.execution.loky_pool import is_worker_lost, map_in_workers, stop_workers
 from hedgeopt.execution.worker import run_task
 from hedgeopt.results.figures import preload_plotting
 
@@ -160,13 +159,13 @@ def run_final_tasks(
     ``timings``, if given, receives each method's seconds inside its worker; ``first`` counts the
     worker deaths already met (of ``retries`` retried).
     """
-    from joblib.externals.loky.process_executor import TerminatedWorkerError
-
     for attempt in range(first, retries + 1):
         try:
-            out = _run_once(cfg, key, inner, jobs, n_jobs)
-        except TerminatedWorkerError:
-            _discard_pool()
+            out = map_in_workers(timed_task, [(cfg, key, inner, m, a) for m, a in jobs], n_jobs)
+        except Exception as exc:
+            if not is_worker_lost(exc):
+                raise
+            stop_workers()
             if attempt == retries:
                 raise HedgeoptError(
                     f"a worker process died while scoring the best config ({retries + 1} times); "
@@ -183,29 +182,3 @@ def run_final_tasks(
             timings.update({m: seconds for (m, _), (_, seconds) in zip(jobs, out, strict=False)})
         return [result for result, _ in out]
     raise AssertionError("unreachable")
-
-
-def _run_once(
-    cfg: dict[str, Any], key: str, inner: int, jobs: Sequence[tuple[str, tuple[Any, ...]]], n_jobs: int
-) -> list[tuple[Any, float]]:
-    """The jobs' ``(result, seconds)`` from one pool of worker processes."""
-    if n_jobs > 1:  # the search's workers, whose objectives are already built
-        return Parallel(n_jobs=n_jobs, backend="loky")(
-            delayed(timed_task)(cfg, key, inner, m, a) for m, a in jobs
-        )
-    # joblib runs n_jobs=1 in this process, where a crash would end the invocation
-    from joblib.externals.loky import get_reusable_executor
-
-    executor = get_reusable_executor(max_workers=1)
-    futures = [executor.submit(timed_task, cfg, key, inner, m, a) for m, a in jobs]
-    return [f.result() for f in futures]
-
-
-def _discard_pool() -> None:
-    """Shut the reusable pool down, killing its workers, so that the next try starts a fresh one."""
-    from joblib.externals.loky import get_reusable_executor
-
-    try:
-        get_reusable_executor().shutdown(wait=True, kill_workers=True)
-    except Exception:  # noqa: BLE001, S110 - the pool is being discarded anyway
-        pass

@@ -15,11 +15,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import optuna
-from joblib import Parallel, delayed
 
 from hedgeopt.config.settings import StudySettings
 from hedgeopt.execution.deterministic import deterministic_mode, run_batches
 from hedgeopt.execution.final_tasks import EarlyTasks
+from hedgeopt.execution.loky_pool import WORKER_LOST, WorkerRestarts, is_worker_lost, map_in_workers
 from hedgeopt.execution.worker import WorkerTask, prewarm, run_task, run_worker
 from hedgeopt.seeds import restarted_sampler_seed
 from hedgeopt.storages.trial_bookkeeping import reap_orphans
@@ -52,9 +52,7 @@ def prewarm_workers(inv: Invocation, plan: WorkerPlan) -> threading.Thread:
 
     def warm() -> None:
         try:
-            Parallel(n_jobs=plan.n_workers, backend="loky")(
-                delayed(prewarm)(inv.cfg, inv.key, plan.inner) for _ in range(plan.n_workers)
-            )
+            map_in_workers(prewarm, [(inv.cfg, inv.key, plan.inner)] * plan.n_workers, plan.n_workers)
         except BaseException:  # the search itself reports set-up failures
             pass
 
@@ -66,9 +64,7 @@ def prewarm_workers(inv: Invocation, plan: WorkerPlan) -> threading.Thread:
 def describe_dataset(inv: Invocation, plan: WorkerPlan) -> Mapping[str, Any] | None:
     """``Objective.dataset()``, asked of a warm worker (the parent never builds objectives)."""
     try:
-        [desc] = Parallel(n_jobs=plan.n_workers, backend="loky")(
-            [delayed(run_task)(inv.cfg, inv.key, plan.inner, "dataset", ())]
-        )
+        [desc] = map_in_workers(run_task, [(inv.cfg, inv.key, plan.inner, "dataset", ())], plan.n_workers)
     except Exception as exc:  # noqa: BLE001  (the search reports set-up failures itself)
         say(f"hedgeopt: warning: no dataset logged: {type(exc).__name__}: {exc}")
         return None
@@ -80,16 +76,6 @@ def start_early_tasks(inv: Invocation, plan: WorkerPlan) -> EarlyTasks | None:
     return EarlyTasks(inv.cfg, inv.key, plan.inner) if plan.remaining else None
 
 
-def stop_workers() -> None:
-    """Kill this invocation's worker processes (their trials are then reaped as interrupted)."""
-    try:
-        from joblib.externals.loky import get_reusable_executor
-
-        get_reusable_executor().shutdown(wait=True, kill_workers=True)
-    except Exception:
-        pass
-
-
 def run_worker_pool(study: optuna.Study, inv: Invocation, invocation: str, tasks: list[WorkerTask]) -> None:
     """Run the workers; when one dies (SIGKILL, out of memory, a crash), start them again.
 
@@ -98,27 +84,19 @@ def run_worker_pool(study: optuna.Study, inv: Invocation, invocation: str, tasks
     fresh pool, with fresh sampler seeds, carries on. More than ``max_failures`` such deaths
     end the invocation.
     """
-    from joblib.externals.loky.process_executor import TerminatedWorkerError
-
     if deterministic_mode(inv.cfg):  # batches asked here, told before the next
         run_batches(study, inv.cfg, inv.settings, inv.space, tasks, invocation, say)
         return
-    restarts = 0
+    restarts = WorkerRestarts(inv.settings.max_failures, say)
     while True:
         try:
-            Parallel(n_jobs=len(tasks), backend="loky")(delayed(run_worker)(t) for t in tasks)
+            map_in_workers(run_worker, [(t,) for t in tasks], len(tasks))
             return
-        except TerminatedWorkerError:
-            restarts += 1
-            stop_workers()
-            lost = reap_orphans(study, "worker lost: its process died during the trial", invocation)
-            if restarts > inv.settings.max_failures:
+        except Exception as exc:
+            if not is_worker_lost(exc):
                 raise
-            say(
-                f"hedgeopt: a worker process died; {lost} trial(s) will be retried, restarting "
-                f"the workers ({restarts} of at most {inv.settings.max_failures})"
-            )
+            restarts.after_loss(exc, lambda: reap_orphans(study, WORKER_LOST, invocation))
             tasks = [
-                replace(t, sampler_seed=restarted_sampler_seed(t.sampler_seed, restarts, t.worker))
+                replace(t, sampler_seed=restarted_sampler_seed(t.sampler_seed, restarts.count, t.worker))
                 for t in tasks
             ]

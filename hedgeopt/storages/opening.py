@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,40 +18,19 @@ import optuna
 from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalRedisBackend
 
+from hedgeopt.errors import mask_url
 from hedgeopt.storages.journal_io import QueuedJournalLock
 from hedgeopt.storages.journal_repair import repair_journal as _repair
 from hedgeopt.storages.slot_locks import PostgresSlotLock
+from hedgeopt.storages.spec import StorageSpec
 from hedgeopt.storages.trial_bookkeeping import MAX_RETRY, RetryStaleTrial
 from hedgeopt.workdir import journal_path
 
-__all__ = ["mask_url", "open_storage", "repair_journal", "resolve_storage"]
-
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)(?P<at>@)")
-
-
-def mask_url(text: str | None) -> str | None:
-    """``text`` with any password inside a URL replaced by ``***``."""
-    if text is None:
-        return None
-    return _URL_PASSWORD.sub(lambda m: f"{m['head']}***{m['at']}", str(text))
+__all__ = ["StorageSpec", "mask_url", "open_storage", "repair_journal", "resolve_storage"]
 
 
 def has_scheme(url: str) -> bool:
     return re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://", url) is not None
-
-
-@dataclass(frozen=True)
-class StorageSpec:
-    """Where the study lives; picklable so worker processes can open it themselves."""
-
-    url: str  # the RDB / redis URL, or the journal file path
-    kind: str  # rdb | redis | journal
-    heartbeat_interval: int | None = None
-    grace_period: int | None = None
-
-    @property
-    def masked(self) -> str:
-        return str(mask_url(self.url))
 
 
 def resolve_storage(

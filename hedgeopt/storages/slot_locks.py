@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from hedgeopt.workdir import slot_lock_path
 
 if TYPE_CHECKING:
-    from hedgeopt.storages.opening import StorageSpec
+    from hedgeopt.storages.spec import StorageSpec
 
 
 class SlotLock:

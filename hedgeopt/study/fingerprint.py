@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from hedgeopt.config.compose import ConfigError
+from hedgeopt.errors import ConfigError
 from hedgeopt.framework_keys import NOT_IDENTITY
 from hedgeopt.names import ATTR_FINGERPRINT, ATTR_FORCED, ATTR_IDENTITY
 

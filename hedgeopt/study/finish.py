@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from joblib import Parallel, delayed
 from optuna.trial import TrialState
 
 from hedgeopt.config.settings import StudySettings
 from hedgeopt.execution.deterministic import deterministic_mode
 from hedgeopt.execution.final_tasks import run_final_tasks, start_final_tasks
+from hedgeopt.execution.loky_pool import map_in_workers
 from hedgeopt.execution.worker import run_task
 from hedgeopt.names import (
     ATTR_FAIL_REASON,
@@ -334,8 +334,8 @@ def log_model(
 ) -> None:
     """``Objective.model()`` of the best config, logged as an MLflow model when there is one."""
     try:
-        [model] = Parallel(n_jobs=n_workers, backend="loky")(
-            [delayed(run_task)(inv.cfg, inv.key, inner, "model", (best_dir.resolve(),))]
+        [model] = map_in_workers(
+            run_task, [(inv.cfg, inv.key, inner, "model", (best_dir.resolve(),))], n_workers
         )
         if model is not None:
             tracker.log_model(invocation, model, inv.settings.study_name, best_params)

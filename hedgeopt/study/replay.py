@@ -11,12 +11,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from joblib import Parallel, delayed
-
 from hedgeopt.config.settings import StudySettings
+from hedgeopt.errors import EXIT_FAILED, EXIT_OK
+from hedgeopt.execution.loky_pool import map_in_workers
 from hedgeopt.execution.objective_builder import objective_key
 from hedgeopt.execution.worker import limit_threads, run_task
-from hedgeopt.exit_codes import EXIT_FAILED, EXIT_OK
 from hedgeopt.names import ROLE_REPLAY, TAG_REPLAY_OF, TAG_ROLE, TAG_STUDY
 from hedgeopt.protocol import metrics_of
 from hedgeopt.results import summary
@@ -65,9 +64,7 @@ def _evaluate(
     key = objective_key(cfg)
     inner = max(1, os.cpu_count() or 1)
     limit_threads(inner)
-    [result] = Parallel(n_jobs=1, backend="loky")(
-        delayed(run_task)(cfg, key, inner, "evaluate", (params,)) for _ in range(1)
-    )
+    [result] = map_in_workers(run_task, [(cfg, key, inner, "evaluate", (params,))], 1)  # in a worker process
     metrics = {k: float(v) for k, v in metrics_of(result).items()}
     tracker.dataset = run_task(cfg, key, inner, "dataset", ())  # built above, in this process
     tracker.log_dataset(run_id, "evaluation")

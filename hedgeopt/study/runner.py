@@ -21,10 +21,11 @@ from typing import Any
 import optuna
 import yaml
 
-from hedgeopt.config.compose import ConfigError
 from hedgeopt.config.search_space import SearchSpace
 from hedgeopt.config.settings import StudySettings
+from hedgeopt.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, ConfigError
 from hedgeopt.execution.deterministic import deterministic_mode
+from hedgeopt.execution.loky_pool import stop_workers
 from hedgeopt.execution.worker import WorkerTask
 from hedgeopt.execution.worker_pool import (
     WorkerPlan,
@@ -32,10 +33,8 @@ from hedgeopt.execution.worker_pool import (
     prewarm_workers,
     run_worker_pool,
     start_early_tasks,
-    stop_workers,
     worker_plan,
 )
-from hedgeopt.exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from hedgeopt.framework_keys import FRAMEWORK_KEYS, SETTINGS_KEYS
 from hedgeopt.names import ATTR_INVOCATION, ATTR_ORDINALS, TAG_ADOPTED, TAG_STORAGE, TAG_STUDY
 from hedgeopt.protocol import flatten

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import SUPPORT, TEST_CONF
 
-from hedgeopt.config.compose import ConfigError, compose
+from hedgeopt.config.compose import compose
 from hedgeopt.config.settings import validate
+from hedgeopt.errors import ConfigError
 from hedgeopt.execution.objective_builder import build_objective
 from hedgeopt.execution.worker import TrialReporter
 from hedgeopt.framework_keys import FRAMEWORK_KEYS

@@ -275,8 +275,8 @@ def test_universe_without_cointegration_is_not_significant(tmp_path):
 
 def test_the_prescreen_size_cannot_be_tuned():
     """selection.candidates is read once per worker: the validator refuses it in the search space."""
-    from hedgeopt.config.compose import ConfigError
     from hedgeopt.config.settings import validate
+    from hedgeopt.errors import ConfigError
 
     cfg = compose(["+study=spread_hedge_universe"])
     validate(cfg)

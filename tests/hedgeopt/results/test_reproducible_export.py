@@ -12,9 +12,10 @@ import yaml
 from conftest import SUPPORT, TEST_CONF
 from omegaconf import OmegaConf
 
-from hedgeopt.config.compose import ConfigError, compose, compose_config
+from hedgeopt.config.compose import compose, compose_config
 from hedgeopt.config.search_space import SearchSpace, SearchSpaceError
 from hedgeopt.config.settings import validate
+from hedgeopt.errors import ConfigError
 from hedgeopt.results.export import build_export, read_replay, write_export
 
 BEST = {"toy.x": 1.25, "toy.n": 4, "toy.kind": "b", "toy.bonus": True}

@@ -8,7 +8,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from hedgeopt.config.compose import ConfigError
+from hedgeopt.errors import ConfigError
 from hedgeopt.execution.deterministic import EarlierBatches, deterministic_mode
 from hedgeopt.names import ATTR_FINGERPRINT
 from hedgeopt.study.fingerprint import changes, check, fingerprint, identity

@@ -1,0 +1,79 @@
+"""The one owner of the loky pool: run work in worker processes, stop them, restart after a loss.
+
+Every place that runs work in worker processes goes through :func:`map_in_workers`, which never
+runs a task in the parent (joblib runs ``Parallel(n_jobs=1)`` inline, where a crash or a
+signal would hit the invocation itself), and every place that survives a lost worker follows
+:class:`WorkerRestarts`: count the loss, kill the rest of the pool, let the caller fail and
+queue the lost trials, and go on with a fresh pool until the failure budget is spent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+#: The fail reason of a trial whose worker process died under it.
+WORKER_LOST = "worker lost: its process died during the trial"
+
+
+def map_in_workers(fn: Callable[..., T], calls: Sequence[tuple[Any, ...]], n_jobs: int) -> list[T]:
+    """``[fn(*args) for args in calls]``, each in a worker process of the reusable loky pool.
+
+    ``n_jobs`` worker processes; the results come back in order. Several go through joblib's
+    ``Parallel``, whose pool (and the objectives its workers built) the next call reuses; one
+    goes to a one-process loky executor, since ``Parallel(n_jobs=1)`` would run in the parent.
+    A worker that dies raises loky's ``TerminatedWorkerError`` here (see :func:`is_worker_lost`).
+    """
+    # joblib and loky imported on first use: they cost start-up time for --help and usage errors
+    if n_jobs > 1:
+        from joblib import Parallel, delayed
+
+        return Parallel(n_jobs=n_jobs, backend="loky")(delayed(fn)(*args) for args in calls)
+    from joblib.externals.loky import get_reusable_executor
+
+    executor = get_reusable_executor(max_workers=1)
+    futures = [executor.submit(fn, *args) for args in calls]
+    return [f.result() for f in futures]
+
+
+def is_worker_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says a worker process of the pool died (killed, out of memory, a crash)."""
+    from joblib.externals.loky.process_executor import BrokenProcessPool  # TerminatedWorkerError too
+
+    return isinstance(exc, BrokenProcessPool)
+
+
+def stop_workers() -> None:
+    """Kill this invocation's worker processes (their trials are then reaped as interrupted)."""
+    from joblib.externals.loky import get_reusable_executor
+
+    try:
+        get_reusable_executor().shutdown(wait=True, kill_workers=True)
+    except Exception:  # noqa: BLE001, S110 - the pool is being discarded anyway
+        pass
+
+
+class WorkerRestarts:
+    """The restart-after-a-lost-worker policy: at most ``limit`` restarts in one invocation.
+
+    loky stops every worker of a pool once one of them dies, so after each loss the whole pool
+    is killed, the caller's ``reap`` fails the lost trials (the dead worker's and its
+    siblings') and queues them for a retry with the same params, and a fresh pool carries on.
+    """
+
+    def __init__(self, limit: int, say: Callable[[str], None]) -> None:
+        self.limit, self.say, self.count = limit, say, 0
+
+    def after_loss(self, exc: BaseException, reap: Callable[[], int]) -> None:
+        """Count the loss of ``exc``, stop the pool and reap; re-raise ``exc`` past the limit."""
+        self.count += 1
+        stop_workers()
+        lost = reap()
+        if self.count > self.limit:
+            raise exc
+        self.say(
+            f"hedgeopt: a worker process died; {lost} trial(s) will be retried, restarting "
+            f"the workers ({self.count} of at most {self.limit})"
+        )
