@@ -21,8 +21,7 @@ def _error(msg: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     _quiet_libraries()
-    from hedgeopt import errors
-    from hedgeopt.cli import console
+    from hedgeopt import console, errors
     from hedgeopt.cli.usage import USAGE, parse
     from hedgeopt.config.compose import CONFIG_PATH_ENV, available_studies
     from hedgeopt.errors import ConfigError

@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hedgeopt.cli.console import NORMAL, QUIET, VERBOSE
 from hedgeopt.config.compose import CONFIG_PATH_ENV
+from hedgeopt.console import NORMAL, QUIET, VERBOSE
 from hedgeopt.errors import ConfigError
 
 CFG_CHOICES = ("job", "hydra", "all")

@@ -13,7 +13,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from hedgeopt.cli import console
+from hedgeopt import console
 from hedgeopt.config.search_space import SearchSpace
 from hedgeopt.config.settings import StudySettings
 from hedgeopt.execution.final_tasks import EarlyTasks
