@@ -10,7 +10,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.utils import get_class
@@ -45,6 +45,24 @@ class StudySettings:
     objective_target: str
     progress: bool
     replay: str | None
+    #: ``auto`` (refuse a changed study) or ``force`` (resume anyway).
+    resume: str = "auto"
+    #: Optuna heartbeat settings (seconds) for RDB storages.
+    heartbeat_interval: int = 60
+    grace_period: int = 120
+    #: Trials asked in batches of ``n_jobs`` by the parent (``deterministic=true``).
+    deterministic: bool = False
+    #: The sampler and pruner config groups (``_target_`` and keyword arguments), as composed.
+    sampler: Mapping[str, Any] = field(default_factory=dict)
+    pruner: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def sampler_target(self) -> str:
+        return str(self.sampler.get("_target_", ""))
+
+    @property
+    def pruner_target(self) -> str:
+        return str(self.pruner.get("_target_", ""))
 
     @property
     def multi_objective(self) -> bool:
@@ -82,8 +100,8 @@ def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
     timeout = _timeout(cfg)
     seed = _int(cfg, "seed", minimum=0)
     max_failures = _int(cfg, "max_failures", minimum=1)
-    for key in ("heartbeat_interval", "grace_period"):
-        _int(cfg, key, minimum=1)
+    heartbeat_interval = _int(cfg, "heartbeat_interval", minimum=1)
+    grace_period = _int(cfg, "grace_period", minimum=1)
     workdir = _folder(cfg, "workdir")
     storage = _storage(cfg, name, workdir)
     tracking_uri = _tracking_uri(cfg)
@@ -114,8 +132,49 @@ def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
         objective_target=target,
         progress=bool(cfg.get("progress", True)),
         replay=_replay(cfg),
+        resume=_resume(cfg),
+        heartbeat_interval=heartbeat_interval,
+        grace_period=grace_period,
+        deterministic=_deterministic(cfg),
+        sampler=dict(cfg["sampler"]),
+        pruner=dict(cfg["pruner"]),
     )
     return settings, space
+
+
+RESUME_MODES = ("auto", "force")
+#: Pruners whose decision depends only on the trials the study shows them (so a view of the
+#: earlier batches makes them deterministic). Hyperband builds its own view of the storage.
+DETERMINISTIC_PRUNERS = (
+    "NopPruner",
+    "MedianPruner",
+    "PercentilePruner",
+    "SuccessiveHalvingPruner",
+    "ThresholdPruner",
+)
+
+
+def _resume(cfg: Mapping[str, Any]) -> str:
+    """``resume``: ``auto`` (refuse a changed study) or ``force``."""
+    mode = cfg.get("resume", "auto")
+    if mode not in RESUME_MODES:
+        raise ConfigError(f"resume must be auto or force, got {mode!r}")
+    return str(mode)
+
+
+def _deterministic(cfg: Mapping[str, Any]) -> bool:
+    """``deterministic``: a boolean, and only with a pruner that can be made deterministic."""
+    value = cfg.get("deterministic", False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"deterministic must be true or false, got {value!r}")
+    if value:
+        pruner = str((cfg.get("pruner") or {}).get("_target_", ""))
+        if pruner.rsplit(".", 1)[-1] not in DETERMINISTIC_PRUNERS:
+            raise ConfigError(
+                f"deterministic=true cannot make pruner {pruner!r} deterministic; "
+                "use pruner=none or pruner=median"
+            )
+    return value
 
 
 def _timeout(cfg: Mapping[str, Any]) -> float | None:

@@ -20,36 +20,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hedgeopt.errors import ConfigError
 from hedgeopt.execution.loky_pool import WORKER_LOST, WorkerRestarts, is_worker_lost, map_in_workers
 from hedgeopt.names import ATTR_BATCH, ATTR_FAIL_REASON, ATTR_HOST, ATTR_INVOCATION, ATTR_PID, ATTR_SLOT
 
-#: Pruners whose decision depends only on the trials the study shows them (so a view of the
-#: earlier batches makes them deterministic). Hyperband builds its own view of the storage.
-DETERMINISTIC_PRUNERS = (
-    "NopPruner",
-    "MedianPruner",
-    "PercentilePruner",
-    "SuccessiveHalvingPruner",
-    "ThresholdPruner",
-)
-
 _STUDIES: dict[str, Any] = {}  # per worker process: the invocation's study, by invocation
-
-
-def deterministic_mode(cfg: Mapping[str, Any]) -> bool:
-    """The validated ``deterministic`` key."""
-    value = cfg.get("deterministic", False)
-    if not isinstance(value, bool):
-        raise ConfigError(f"deterministic must be true or false, got {value!r}")
-    if value:
-        pruner = str((cfg.get("pruner") or {}).get("_target_", ""))
-        if pruner.rsplit(".", 1)[-1] not in DETERMINISTIC_PRUNERS:
-            raise ConfigError(
-                f"deterministic=true cannot make pruner {pruner!r} deterministic; "
-                "use pruner=none or pruner=median"
-            )
-    return value
 
 
 class EarlierBatches:
@@ -95,7 +69,7 @@ def run_asked(task: Any, trial_id: int, params: dict[str, Any], batch: int) -> s
         study = optuna.load_study(
             study_name=settings.study_name,
             storage=open_storage(settings.storage),
-            pruner=build_pruner(cfg["pruner"]),
+            pruner=build_pruner(settings.pruner),
         )
         _STUDIES.clear()
         _STUDIES[task.invocation] = study
@@ -133,8 +107,8 @@ def _ask_batch(
     asked = []
     for slot in range(size):
         derived = batch_sampler_seed(settings.seed, batch, slot)
-        seed = sampler_seed(settings.seed, derived, grid=is_grid(cfg["sampler"]))
-        study.sampler = build_sampler(cfg["sampler"], space, seed)
+        seed = sampler_seed(settings.seed, derived, grid=is_grid(settings.sampler))
+        study.sampler = build_sampler(settings.sampler, space, seed)
         trial = study.ask()
         # the parent owns the trial until a worker stamps it with its own process
         for k, v in (

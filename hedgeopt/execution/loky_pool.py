@@ -12,6 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+# imported here, in the main thread: a first import from the prewarm thread while the main thread
+# imports loky too leaves a partially initialised module ("cannot import name ...")
+from joblib import Parallel, delayed
+from joblib.externals.loky import get_reusable_executor
+from joblib.externals.loky.process_executor import BrokenProcessPool
+
 T = TypeVar("T")
 
 #: The fail reason of a trial whose worker process died under it.
@@ -26,13 +32,8 @@ def map_in_workers(fn: Callable[..., T], calls: Sequence[tuple[Any, ...]], n_job
     goes to a one-process loky executor, since ``Parallel(n_jobs=1)`` would run in the parent.
     A worker that dies raises loky's ``TerminatedWorkerError`` here (see :func:`is_worker_lost`).
     """
-    # joblib and loky imported on first use: they cost start-up time for --help and usage errors
     if n_jobs > 1:
-        from joblib import Parallel, delayed
-
         return Parallel(n_jobs=n_jobs, backend="loky")(delayed(fn)(*args) for args in calls)
-    from joblib.externals.loky import get_reusable_executor
-
     executor = get_reusable_executor(max_workers=1)
     futures = [executor.submit(fn, *args) for args in calls]
     return [f.result() for f in futures]
@@ -40,15 +41,11 @@ def map_in_workers(fn: Callable[..., T], calls: Sequence[tuple[Any, ...]], n_job
 
 def is_worker_lost(exc: BaseException) -> bool:
     """Whether ``exc`` says a worker process of the pool died (killed, out of memory, a crash)."""
-    from joblib.externals.loky.process_executor import BrokenProcessPool  # TerminatedWorkerError too
-
-    return isinstance(exc, BrokenProcessPool)
+    return isinstance(exc, BrokenProcessPool)  # TerminatedWorkerError included
 
 
 def stop_workers() -> None:
     """Kill this invocation's worker processes (their trials are then reaped as interrupted)."""
-    from joblib.externals.loky import get_reusable_executor
-
     try:
         get_reusable_executor().shutdown(wait=True, kill_workers=True)
     except Exception:  # noqa: BLE001, S110 - the pool is being discarded anyway

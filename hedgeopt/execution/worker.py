@@ -204,13 +204,13 @@ def _load_study(task: WorkerTask) -> Any:
     from hedgeopt.seeds import sampler_seed
     from hedgeopt.storages.opening import open_storage
 
-    sampler_cfg, settings = task.config["sampler"], task.settings
+    sampler_cfg, settings = task.settings.sampler, task.settings
     seed = sampler_seed(settings.seed, task.sampler_seed, grid=is_grid(sampler_cfg))
     return optuna.load_study(
         study_name=settings.study_name,
         storage=open_storage(settings.storage),
         sampler=build_sampler(sampler_cfg, task.space, seed),
-        pruner=build_pruner(task.config["pruner"]),
+        pruner=build_pruner(task.settings.pruner),
     )
 
 

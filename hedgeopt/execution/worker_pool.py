@@ -17,7 +17,7 @@ from typing import Any
 import optuna
 
 from hedgeopt.config.settings import StudySettings
-from hedgeopt.execution.deterministic import deterministic_mode, run_batches
+from hedgeopt.execution.deterministic import run_batches
 from hedgeopt.execution.final_tasks import EarlyTasks
 from hedgeopt.execution.loky_pool import WORKER_LOST, WorkerRestarts, is_worker_lost, map_in_workers
 from hedgeopt.execution.worker import WorkerTask, prewarm, run_task, run_worker
@@ -84,7 +84,7 @@ def run_worker_pool(study: optuna.Study, inv: Invocation, invocation: str, tasks
     fresh pool, with fresh sampler seeds, carries on. More than ``max_failures`` such deaths
     end the invocation.
     """
-    if deterministic_mode(inv.cfg):  # batches asked here, told before the next
+    if inv.settings.deterministic:  # batches asked here, told before the next
         run_batches(study, inv.cfg, inv.settings, inv.space, tasks, invocation, say)
         return
     restarts = WorkerRestarts(inv.settings.max_failures, say)

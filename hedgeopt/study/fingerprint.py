@@ -47,16 +47,6 @@ DATA_SUFFIXES = (
     ".zip",
 )
 
-RESUME_MODES = ("auto", "force")
-
-
-def resume_mode(cfg: Mapping[str, Any]) -> str:
-    """The validated ``resume`` key: ``auto`` (refuse a changed study) or ``force``."""
-    mode = cfg.get("resume", "auto")
-    if mode not in RESUME_MODES:
-        raise ConfigError(f"resume must be auto or force, got {mode!r}")
-    return str(mode)
-
 
 def _flat(node: Any, prefix: str, out: dict[str, Any]) -> None:
     if isinstance(node, Mapping) and node:
@@ -142,7 +132,7 @@ def _show(v: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def check(study: Any, cfg: Mapping[str, Any], study_name: str, where: str) -> list[str]:
+def check(study: Any, cfg: Mapping[str, Any], study_name: str, where: str, mode: str = "auto") -> list[str]:
     """Record the fingerprint on a new study; on an existing one compare it.
 
     Returns notes for the user. A changed identity raises :class:`ConfigError` naming the
@@ -150,7 +140,6 @@ def check(study: Any, cfg: Mapping[str, Any], study_name: str, where: str) -> li
     change in ``hedgeopt.fingerprint_forced``) and goes on. Call it under the slot lock, so
     that concurrent invocations creating one study agree.
     """
-    mode = resume_mode(cfg)
     current = fingerprint(cfg)
     storage, study_id = study._storage, study._study_id  # noqa: SLF001
     stored_digest = study.user_attrs.get(ATTR_FINGERPRINT)
@@ -194,7 +183,7 @@ def identify_study(study: Any, cfg: Mapping[str, Any], settings: Any, say: Calla
     lock = slot_lock(settings.storage, settings.study_name, settings.workdir)
     lock.acquire()
     try:
-        notes = check(study, cfg, settings.study_name, settings.storage.masked)
+        notes = check(study, cfg, settings.study_name, settings.storage.masked, settings.resume)
         if study.metric_names != list(settings.metrics):
             with warnings.catch_warnings():  # set_metric_names is marked experimental
                 warnings.simplefilter("ignore")

@@ -13,7 +13,6 @@ import optuna
 from optuna.trial import TrialState
 
 from hedgeopt.config.settings import StudySettings
-from hedgeopt.execution.deterministic import deterministic_mode
 from hedgeopt.execution.final_tasks import run_final_tasks, start_final_tasks
 from hedgeopt.execution.loky_pool import map_in_workers
 from hedgeopt.execution.worker import run_task
@@ -230,9 +229,9 @@ def export_best(
         "mlflow_tracking_uri": mask_url(settings.tracking_uri),
         "storage": settings.storage.masked,
         "seed": settings.seed,
-        "sampler": inv.cfg["sampler"].get("_target_"),
+        "sampler": settings.sampler_target,
         "fingerprint": study.user_attrs.get(ATTR_FINGERPRINT),
-        "deterministic": deterministic_mode(inv.cfg),
+        "deterministic": settings.deterministic,
     }
     pareto = [
         {

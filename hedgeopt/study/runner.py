@@ -24,7 +24,6 @@ import yaml
 from hedgeopt.config.search_space import SearchSpace
 from hedgeopt.config.settings import StudySettings
 from hedgeopt.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, ConfigError
-from hedgeopt.execution.deterministic import deterministic_mode
 from hedgeopt.execution.loky_pool import stop_workers
 from hedgeopt.execution.worker import WorkerTask
 from hedgeopt.execution.worker_pool import (
@@ -43,7 +42,7 @@ from hedgeopt.seeds import worker_sampler_seed
 from hedgeopt.storages.opening import open_storage
 from hedgeopt.storages.slot_locks import slot_lock
 from hedgeopt.storages.trial_bookkeeping import count_trials, reap_orphans
-from hedgeopt.study.fingerprint import identify_study, resume_mode
+from hedgeopt.study.fingerprint import identify_study
 from hedgeopt.study.finish import StudyFailed, finish_study
 from hedgeopt.study.invocation import Invocation, masked_config, say
 from hedgeopt.study.phases import PhaseClock
@@ -80,7 +79,6 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     for note in space.notes:
         say(f"hedgeopt: note: {note}")
-    resume_mode(cfg), deterministic_mode(cfg)  # config errors before anything is written
     study = _create_study(settings, cfg)
     clock.mark("optuna storage")
     inv = Invocation(cfg, settings, space)
@@ -136,11 +134,11 @@ def _open_tracking(study: optuna.Study, inv: Invocation) -> Tracker:
 
 def parent_params(cfg: Mapping[str, Any], settings: StudySettings) -> dict[str, Any]:
     """The parent run's params: the framework settings as in effect, then the domain's keys."""
-    params = {k: cfg.get(k) for k in SETTINGS_KEYS if k in cfg}
-    params["n_trials"] = settings.n_trials  # after the grid sampler's cap
+    params = {k: getattr(settings, k) for k in SETTINGS_KEYS}  # n_trials after the grid sampler's cap
+    params.update(metrics=list(settings.metrics), directions=list(settings.directions))
     params["storage"] = settings.storage.masked
-    params["sampler"] = cfg["sampler"].get("_target_")
-    params["pruner"] = cfg["pruner"].get("_target_")
+    params["sampler"] = settings.sampler_target
+    params["pruner"] = settings.pruner_target
     params["objective"] = settings.objective_target
     params["workers"] = settings.workers()
     params.update(flatten({k: v for k, v in cfg.items() if k not in FRAMEWORK_KEYS}))

@@ -8,8 +8,10 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from hedgeopt.config.settings import _deterministic as deterministic_mode
+from hedgeopt.config.settings import _resume as resume_mode
 from hedgeopt.errors import ConfigError
-from hedgeopt.execution.deterministic import EarlierBatches, deterministic_mode
+from hedgeopt.execution.deterministic import EarlierBatches
 from hedgeopt.names import ATTR_FINGERPRINT
 from hedgeopt.study.fingerprint import changes, check, fingerprint, identity
 
@@ -75,11 +77,11 @@ def test_check_records_then_refuses_a_changed_study_unless_forced():
         check(study, narrowed, "s", "memory")
     assert "search_space.hedge.ratio.high changed 1.0 -> 1.2" in str(err.value)
     assert "study_name=" in str(err.value) and "resume=force" in str(err.value)
-    notes = check(study, {**narrowed, "resume": "force"}, "s", "memory")
+    notes = check(study, narrowed, "s", "memory", "force")
     assert len(notes) == 1 and "1.0 -> 1.2" in notes[0]
     assert check(study, narrowed, "s", "memory") == []  # the forced definition is now the study's
     with pytest.raises(ConfigError, match="resume must be auto or force"):
-        check(study, {**narrowed, "resume": "yes"}, "s", "memory")
+        resume_mode({**narrowed, "resume": "yes"})
 
 
 def test_deterministic_key_and_the_pruners_it_accepts():
