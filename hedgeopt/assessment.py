@@ -365,6 +365,8 @@ def assess_study(
     edge = edge_entry(oos, per_metric[first])
     if edge is not None:
         verdict["edge"] = edge
+    if isinstance(oos, Evaluation) and oos.caveat:
+        verdict["score_note"] = str(oos.caveat)
     return {"level": 0.95, "metrics": per_metric, "verdict": verdict, "overfitting": over}
 
 

@@ -152,7 +152,8 @@ class Evaluation:
     (a module-level frozen dataclass with plain fields, like ``Mean``, travels; see
     :func:`hedgeopt.stats.describe_statistic`) and is the one PBO scores trials with, whatever
     the out-of-sample statistic is. ``edge``: the study's own test of edge over chance
-    (:class:`EdgeTest`), on an out-of-sample evaluation.
+    (:class:`EdgeTest`), on an out-of-sample evaluation; ``caveat``: what the reader must know
+    about the optimised score itself (one line, shown on its own line under the verdict).
     """
 
     metrics: dict[str, float]
@@ -161,6 +162,7 @@ class Evaluation:
     serial: bool = False
     block_length: int | None = None
     edge: EdgeTest | None = None
+    caveat: str | None = None
 
     def statistic(self, metric: str) -> Statistic:
         return self.statistics.get(metric) or Mean()

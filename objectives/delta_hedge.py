@@ -81,6 +81,14 @@ HEADLINE = (
 SEED_SCORE = {"w_drawdown": 0.1, "drawdown_scale": 10_000.0, "w_costs": 0.05, "cost_scale": 1_000.0}
 
 
+#: What the verdict says, on its own line, of a study that optimises the seed's score.
+SEED_SCORE_CAVEAT = (
+    "note: the score (the seed's Sharpe minus drawdown and cost penalties) rewards carrying risk: "
+    "with the book's expected P&L near zero it ranks never hedging first; judge the hedge on "
+    "risk_cost, hedging_risk and cvar_loss beside it"
+)
+
+
 @dataclass(frozen=True)
 class RiskCost:
     """``mean(costs) + risk_aversion / 2 x Var(hedging error)`` over rows of ``[costs, error]``."""
@@ -270,7 +278,10 @@ class DeltaHedgeObjective(Objective):
     def evaluate(self, params: Mapping[str, Any], reporter: Reporter | None = None) -> Evaluation:
         cfg = self.configure(params)
         oos = self.oos_inputs
-        return self._run(oos, self._policy(cfg), self._costs(cfg))
+        result = self._run(oos, self._policy(cfg), self._costs(cfg))
+        if "score" in self.context.metrics:
+            result.caveat = SEED_SCORE_CAVEAT
+        return result
 
     def policy_for(self, params: Mapping[str, Any]) -> HedgePolicy:
         """The re-hedging policy a trial's params make."""
