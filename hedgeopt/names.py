@@ -19,9 +19,10 @@ ATTR_BATCH = "hedgeopt.batch"  # deterministic mode: the batch that asked the tr
 ATTR_SLOT = "hedgeopt.slot"  # deterministic mode: the trial's slot in its batch
 ATTR_METRIC_PREFIX = "metric."  # + a metric's name: a metric the objective returned
 ATTR_SAMPLES_PREFIX = "samples."  # + a metric's name: a completed trial's in-sample per-sample values
+ATTR_STATISTIC_PREFIX = "statistic."  # + a metric's name: the statistic of those in-sample values
 #: The attrs that belong to one run of a trial, not to its params: a retry starts without them.
 RUN_ATTRS = (ATTR_COUNTED, ATTR_FAIL_REASON, ATTR_INVOCATION, ATTR_HOST, ATTR_PID, ATTR_STEPS)
-RUN_ATTR_PREFIXES = (ATTR_METRIC_PREFIX, ATTR_SAMPLES_PREFIX)
+RUN_ATTR_PREFIXES = (ATTR_METRIC_PREFIX, ATTR_SAMPLES_PREFIX, ATTR_STATISTIC_PREFIX)
 # Optuna's own system attr (its retry callback writes it): the number of the trial retried.
 OPTUNA_FAILED_TRIAL = "failed_trial"
 

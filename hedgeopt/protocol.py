@@ -29,10 +29,11 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from hedgeopt.framework_keys import FRAMEWORK_KEYS
-from hedgeopt.stats import CVaR, Mean, Sharpe, Statistic, cvar
+from hedgeopt.stats import CVaR, Mean, Sharpe, Statistic, cvar, default_block_length
 
 __all__ = [
     "CVaR",
+    "EdgeTest",
     "Evaluation",
     "Mean",
     "Metrics",
@@ -45,6 +46,7 @@ __all__ = [
     "TrialPruned",
     "apply_params",
     "cvar",
+    "default_block_length",
     "describe_file",
     "describe_settings",
     "get_path",
@@ -109,6 +111,28 @@ class NullReporter:
         return False
 
 
+@dataclass(frozen=True)
+class EdgeTest:
+    """A study's own test of edge over chance, attached to its out-of-sample :class:`Evaluation`.
+
+    ``p_value``: the share of ``n`` draws under the null (``null``, plural words: "surrogate
+    pairs without cointegration") that score at least as well as the tuned config, counting the
+    real series as one ((1 + #{null >= real}) / (1 + n)); ``default_rule``: the baseline that is
+    the same strategy with its default settings, if any, so the verdict can say "beats chance
+    but not the default rule". The verdict and the console summary show it on its own line.
+    """
+
+    p_value: float
+    n: int
+    null: str
+    default_rule: str | None = None
+    level: float = 0.05
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value <= self.level
+
+
 @dataclass
 class Evaluation:
     """Metrics plus the per-sample values behind the optimised ones.
@@ -125,7 +149,12 @@ class Evaluation:
     *same* samples (common random numbers, the same days) so differences pair up; in-sample
     samples of every trial must be the same in-sample samples. ``serial``: rows are a time
     series (daily returns), resampled in moving blocks of ``block_length`` rows (``None``: the
-    framework picks n^(1/3)).
+    framework picks n^(1/3)). The statistic of a trial's in-sample samples is stored with them
+    (a module-level frozen dataclass with plain fields, like ``Mean``, travels; see
+    :func:`hedgeopt.stats.describe_statistic`) and is the one PBO scores trials with, whatever
+    the out-of-sample statistic is. ``edge``: the study's own test of edge over chance
+    (:class:`EdgeTest`), on an out-of-sample evaluation; ``caveat``: what the reader must know
+    about the optimised score itself (one line, shown on its own line under the verdict).
     """
 
     metrics: dict[str, float]
@@ -133,6 +162,8 @@ class Evaluation:
     statistics: dict[str, Statistic] = field(default_factory=dict)
     serial: bool = False
     block_length: int | None = None
+    edge: EdgeTest | None = None
+    caveat: str | None = None
 
     def statistic(self, metric: str) -> Statistic:
         return self.statistics.get(metric) or Mean()
@@ -168,6 +199,11 @@ class Objective(ABC):
     #: scored day). The validator refuses a search space that reaches past a bound before any
     #: trial runs.
     upper_bounds: ClassVar[Mapping[str, str]] = {}
+
+    #: Baselines whose parameters are fitted by a search of their own (a grid calibration).
+    #: Every other baseline is a fixed rule with no tuned parameters: when the tuned config
+    #: only ties one, the verdict says to prefer it.
+    tuned_baselines: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: Mapping[str, Any], context: StudyContext | None = None) -> None:
         framework = sorted(FRAMEWORK_KEYS.intersection(config))

@@ -29,6 +29,7 @@ from hedgeopt.names import (
     ATTR_METRIC_PREFIX,
     ATTR_PID,
     ATTR_SAMPLES_PREFIX,
+    ATTR_STATISTIC_PREFIX,
     ATTR_STEPS,
 )
 
@@ -245,6 +246,7 @@ def execute_trial(
         result = objective(params, reporter)
         clean = _check_metrics(result, settings.metrics)
         samples = _check_samples(result, settings.metrics)
+        statistics = _statistics(result, samples)
     except TrialPruned as exc:
         _store_metrics(trial, reporter, {})
         done["pruned"] += 1
@@ -256,9 +258,9 @@ def execute_trial(
         _store_metrics(trial, reporter, {}, {ATTR_FAIL_REASON: _reason(exc), ATTR_COUNTED: True})
         done["failed"] += 1
         raise
-    _store_metrics(
-        trial, reporter, clean, {ATTR_SAMPLES_PREFIX + name: rows for name, rows in samples.items()}
-    )
+    extra: dict[str, Any] = {ATTR_SAMPLES_PREFIX + name: rows for name, rows in samples.items()}
+    extra.update({ATTR_STATISTIC_PREFIX + name: desc for name, desc in statistics.items()})
+    _store_metrics(trial, reporter, clean, extra)
     done["complete"] += 1
     values = tuple(clean[m] for m in settings.metrics)
     return values[0] if single else values
@@ -302,6 +304,14 @@ def _check_samples(result: Any, optimised: tuple[str, ...]) -> dict[str, list[li
                 raise ValueError(f"per-sample values of {m!r} are not all finite")
             out[m] = x.tolist()
     return out
+
+
+def _statistics(result: Any, samples: Mapping[str, Any]) -> dict[str, dict[str, Any] | None]:
+    """How the trial's own (in-sample) statistic turns each metric's samples into the metric,
+    stored beside the samples so that PBO scores trials with it (``None``: not describable)."""
+    from hedgeopt.stats import describe_statistic
+
+    return {m: describe_statistic(result.statistic(m)) for m in samples}
 
 
 def _store_metrics(

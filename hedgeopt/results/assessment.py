@@ -4,27 +4,31 @@ Inputs are what the objective returned for the best config out of sample and for
 baseline (an :class:`~hedgeopt.protocol.Evaluation` or plain metrics), and the in-sample
 per-sample values the workers stored for every completed trial. Output is a plain dict that
 goes into the export's ``performance`` block, ``study_summary.json`` and the console summary:
-intervals, paired differences, the verdict against the best baseline, PBO and the gap between
-the best trial's in-sample and out-of-sample values.
+intervals, the comparisons with every baseline and the verdict over all of them, the study's
+own test of edge over chance, PBO with its context, and the gap between the best trial's
+in-sample and out-of-sample values beside the baselines' own.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from hedgeopt.protocol import Evaluation, Metrics, metrics_of
+from hedgeopt.protocol import EdgeTest, Evaluation, Metrics, metrics_of
+from hedgeopt.results.assessment_text import gap_text, pbo_reading
 from hedgeopt.stats import (
-    Mean,
+    WINS,
     SampleSet,
     Statistic,
     as_matrix,
     assess,
     default_block_length,
     probability_of_overfitting,
+    statistic_from,
 )
 
 #: In-sample / out-of-sample metric name pairs: ``val_x`` is judged as ``test_x`` and so on.
@@ -95,8 +99,15 @@ def assess_metric(
     oos: Metrics | None,
     baselines: Mapping[str, Mapping[str, Metrics]],
     seed: int,
+    in_sample_metric: str | None = None,
+    simple: frozenset[str] | set[str] = frozenset(),
 ) -> dict[str, Any]:
-    """Intervals, paired differences and the verdict for one optimised metric."""
+    """Intervals, the comparisons with every baseline and the verdict for one optimised metric.
+
+    ``metric`` is the out-of-sample name; the baseline the verdict names is chosen on the
+    baselines' in-sample values of ``in_sample_metric`` (default ``metric``), never on the test
+    data. ``simple``: the baselines without tuned parameters.
+    """
     best = _sample_set(oos, metric)
     if best is None:
         points = {
@@ -118,7 +129,13 @@ def assess_metric(
         for n, res in baselines.items()
         if (s := _sample_set(res.get("out_of_sample"), metric, best.statistic)) is not None
     }
-    out = assess(metric, direction, best, others, seed=seed)
+    ins_name = in_sample_metric or metric
+    in_sample = {
+        n: v
+        for n, res in baselines.items()
+        if (v := _in_sample_point(res.get("in_sample"), ins_name)) is not None
+    }
+    out = assess(metric, direction, best, others, seed=seed, in_sample=in_sample, simple=simple)
     out["samples"] = True
     for name, res in baselines.items():  # baselines with point figures only still show up
         if name not in out["baselines"] and (v := _point(res.get("out_of_sample"), metric)) is not None:
@@ -133,37 +150,127 @@ def assess_metric(
     return out
 
 
+def _in_sample_point(result: Metrics | None, metric: str) -> float | None:
+    v = metrics_of(result).get(metric)
+    return float(v) if v is not None and math.isfinite(float(v)) else None
+
+
 def trial_samples(trials: Sequence[Any], attr: str) -> np.ndarray | None:
     """The ``(trials, samples, k)`` matrix of the completed trials' in-sample values.
 
     Trials whose values have another shape than the most common one (a changed objective
     set-up) are left out.
     """
-    rows = [
-        np.asarray(t.user_attrs[attr], dtype=float)
-        for t in trials
-        if t.state.name == "COMPLETE" and attr in t.user_attrs
-    ]
-    if len(rows) < 2:
-        return None
-    shapes = [r.shape for r in rows]
+    kept = _kept_trials(trials, attr)
+    return np.stack([np.asarray(t.user_attrs[attr], dtype=float) for t in kept]) if kept else None
+
+
+def _kept_trials(trials: Sequence[Any], attr: str) -> list[Any]:
+    done = [t for t in trials if t.state.name == "COMPLETE" and attr in t.user_attrs]
+    if len(done) < 2:
+        return []
+    shapes = [np.shape(t.user_attrs[attr]) for t in done]
     common = max(set(shapes), key=shapes.count)
-    kept = [r for r in rows if r.shape == common]
-    return np.stack(kept) if len(kept) >= 2 else None
+    kept = [t for t, sh in zip(done, shapes, strict=True) if sh == common]
+    return kept if len(kept) >= 2 else []
+
+
+def trial_statistic(trials: Sequence[Any], samples_attr: str, statistic_attr: str) -> Statistic | None:
+    """The in-sample statistic stored with the kept trials' samples (the most common one)."""
+    descs = [t.user_attrs.get(statistic_attr) for t in _kept_trials(trials, samples_attr)]
+    keys = [json.dumps(d, sort_keys=True) for d in descs if d]
+    if not keys:
+        return None
+    return statistic_from(json.loads(max(set(keys), key=keys.count)))
 
 
 def overfitting(
-    metric: str, direction: str, matrix: np.ndarray | None, statistic: Statistic, seed: int
+    metric: str, direction: str, matrix: np.ndarray | None, statistic: Statistic | None, seed: int
 ) -> dict[str, Any]:
-    """PBO over the completed trials, or why it was not computed."""
+    """PBO over the completed trials with its context, or why it was not computed."""
     if matrix is None:
         return {"pbo": None, "reason": "needs per-sample in-sample values of at least 2 completed trials"}
+    if statistic is None:
+        return {"pbo": None, "reason": "the trials' in-sample statistic is not recorded"}
     if matrix.ndim == 2:
         matrix = matrix[:, :, None]
     if matrix.shape[1] < 4:
         return {"pbo": None, "reason": f"needs at least 4 in-sample samples, got {matrix.shape[1]}"}
     res = probability_of_overfitting(matrix, statistic, direction, seed=seed)
-    return {"metric": metric, **res.as_dict()}
+    scores = np.asarray(statistic(matrix), dtype=float)
+    sign = 1.0 if direction == "maximize" else -1.0
+    ordered = np.sort(sign * scores)[::-1] * sign  # best first, in the metric's units
+    q25, q50, q75 = np.quantile(scores, [0.25, 0.5, 0.75])
+    out = {"metric": metric, **res.as_dict(), "statistic": type(statistic).__name__}
+    out["in_sample_scores"] = {
+        "best": float(ordered[0]),
+        "median": float(q50),
+        "worst": float(ordered[-1]),
+        "iqr": float(q75 - q25),
+        "top_range": float(abs(ordered[0] - ordered[res.top - 1])),
+    }
+    out["reading"], out["text"] = pbo_reading(out)
+    return out
+
+
+def edge_entry(oos: Metrics | None, metrics: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The study's own test of edge over chance, for the verdict (None: the study has none)."""
+    edge = oos.edge if isinstance(oos, Evaluation) else None
+    if not isinstance(edge, EdgeTest):
+        return None
+    word = "edge over chance" if edge.significant else "no edge over chance"
+    out: dict[str, Any] = {
+        "p_value": float(edge.p_value),
+        "n": int(edge.n),
+        "null": edge.null,
+        "level": float(edge.level),
+        "significant": bool(edge.significant),
+        "text": f"{word}: p = {edge.p_value:.3f} ({edge.n} {edge.null})",
+    }
+    rule = edge.default_rule
+    if edge.significant and rule and rule in metrics.get("baselines", {}):
+        outcome = metrics["baselines"][rule].get("outcome")
+        if outcome is not None and outcome != WINS:
+            out["beats_chance_not_default_rule"] = True
+            out["text"] += f"; it beats chance but not the default rule '{rule}'"
+    return out
+
+
+def selection_gaps(
+    metrics: Sequence[str],
+    directions: Sequence[str],
+    in_sample: Mapping[str, float],
+    oos: Metrics | None,
+    baselines: Mapping[str, Mapping[str, Metrics]],
+) -> dict[str, Any]:
+    """The best trial's in-sample to out-of-sample change beside the baselines' own change.
+
+    ``shortfall``: how much worse the best trial is out of sample than in sample, in the
+    metric's direction (positive = worse, whichever way the metric runs); ``baselines``: the
+    same for each baseline with both figures, ``baseline_median`` their median (the change of
+    the data itself: another period, other paths); ``selection`` = shortfall - baseline_median,
+    the part the data's change does not explain: what picking the best trial cost.
+    """
+    gaps: dict[str, Any] = {}
+    for m, d in zip(metrics, directions, strict=False):
+        o = _point(oos, m)
+        if m not in in_sample or o is None:
+            continue
+        sign = 1.0 if d == "maximize" else -1.0
+        i = float(in_sample[m])
+        g: dict[str, Any] = {"in_sample": i, "out_of_sample": o, "gap": i - o, "shortfall": sign * (i - o)}
+        base = {}
+        for name, res in baselines.items():
+            bi, bo = _in_sample_point(res.get("in_sample"), m), _point(res.get("out_of_sample"), m)
+            if bi is not None and bo is not None:
+                base[name] = sign * (bi - bo)
+        if base:
+            g["baselines"] = base
+            g["baseline_median"] = float(np.median(list(base.values())))
+            g["selection"] = g["shortfall"] - g["baseline_median"]
+        g["text"] = gap_text(m, d, g)
+        gaps[m] = g
+    return gaps
 
 
 def assess_study(
@@ -175,24 +282,41 @@ def assess_study(
     trials: Sequence[Any],
     samples_attr_prefix: str,
     seed: int,
+    statistic_attr_prefix: str = "statistic.",
+    simple: frozenset[str] | set[str] | None = None,
 ) -> dict[str, Any]:
-    """Everything the export says about how sure it is (see the module docstring)."""
+    """Everything the export says about how sure it is (see the module docstring).
+
+    ``simple``: the baselines without tuned parameters (None: all of them). PBO scores the
+    trials with the statistic stored with their in-sample samples (``statistic_attr_prefix``
+    + metric), falling back to a baseline's in-sample statistic; never the out-of-sample one.
+    """
+    simple = set(baselines) if simple is None else set(simple)
     per_metric = {}
     for m, d in zip(metrics, directions, strict=False):  # judged under its held-out name (select_x as test_x)
-        per_metric[m] = assess_metric(counterpart(metrics_of(oos), m) or m, d, oos, baselines, seed)
+        name = counterpart(metrics_of(oos), m) or m
+        per_metric[m] = assess_metric(name, d, oos, baselines, seed, m, simple)
         per_metric[m]["out_of_sample_metric"] = per_metric[m]["metric"]
     first, direction = metrics[0], directions[0]
-    best_set = _sample_set(oos, first)
-    statistic = best_set.statistic if best_set is not None else Mean()
     matrix = trial_samples(trials, samples_attr_prefix + first)
+    statistic = trial_statistic(trials, samples_attr_prefix + first, statistic_attr_prefix + first)
+    if statistic is None:  # trials stored before the statistic was: a baseline's in-sample one
+        statistic = next(
+            (
+                r.statistic(first)
+                for b in baselines.values()
+                if isinstance(r := b.get("in_sample"), Evaluation) and first in r.samples
+            ),
+            None,
+        )
     over = overfitting(first, direction, matrix, statistic, seed)
-    gaps = {}
-    for m in metrics:
-        o = _point(oos, m)
-        if m in in_sample and o is not None:
-            gaps[m] = {"in_sample": float(in_sample[m]), "out_of_sample": o, "gap": float(in_sample[m]) - o}
-    over["selection_gap"] = gaps
-    verdict = per_metric[first]["verdict"] if len(metrics) == 1 else pareto_verdict(per_metric)
+    over["selection_gap"] = selection_gaps(metrics, directions, in_sample, oos, baselines)
+    verdict = dict(per_metric[first]["verdict"] if len(metrics) == 1 else pareto_verdict(per_metric))
+    edge = edge_entry(oos, per_metric[first])
+    if edge is not None:
+        verdict["edge"] = edge
+    if isinstance(oos, Evaluation) and oos.caveat:
+        verdict["score_note"] = str(oos.caveat)
     return {"level": 0.95, "metrics": per_metric, "verdict": verdict, "overfitting": over}
 
 
@@ -247,79 +371,3 @@ def pareto_verdict(per_metric: Mapping[str, Mapping[str, Any]]) -> dict[str, Any
             f"baselines ({', '.join(dominated) or 'none'})."
         ),
     }
-
-
-def headline_metrics(assessment: Mapping[str, Any]) -> dict[str, float]:
-    """A few numbers for the MLflow parent run: intervals, verdict code, PBO."""
-    code = {"wins": 1.0, "ties": 0.0, "loses": -1.0}
-    out: dict[str, float] = {}
-    for m, a in assessment["metrics"].items():
-        b = a.get("best", {})
-        for k in ("value", "low", "high"):
-            if b.get(k) is not None:
-                out[f"oos.{m}" + ("" if k == "value" else f".{k}")] = float(b[k])
-        if a["verdict"].get("outcome") in code:
-            out[f"verdict.{m}"] = code[a["verdict"]["outcome"]]
-            d = a["verdict"]["difference"]
-            out[f"verdict.{m}.difference"] = float(d["value"])
-            out[f"verdict.{m}.difference.low"] = float(d["low"])
-            out[f"verdict.{m}.difference.high"] = float(d["high"])
-    pbo = assessment["overfitting"].get("pbo")
-    if pbo is not None:
-        out["pbo"] = float(pbo)
-    return out
-
-
-def summary_lines(assessment: Mapping[str, Any]) -> list[str]:
-    """The console block: intervals of the best and each baseline, the verdict, PBO."""
-    lines: list[str] = []
-    for m, a in assessment["metrics"].items():
-        how = (
-            f"95% bootstrap intervals over {a.get('n_samples')} paired samples"
-            + (f", blocks of {a['block_length']}" if a.get("block_length", 1) > 1 else "")
-            if a.get("samples")
-            else "point figures only"
-        )
-        name = a.get("out_of_sample_metric", m)
-        lines.append(f"How sure, out of sample ({name}, {a['direction']}; {how}):")
-        rows = [("tuned config", _fmt_interval(a["best"]), "")]
-        for base, b in a["baselines"].items():
-            d = b.get("difference")
-            rows.append(
-                (
-                    base,
-                    _fmt_interval(b["interval"]),
-                    f"{_fmt_interval(d)} {b.get('outcome', '')}" if d else "",
-                )
-            )
-        w0 = max(len(r[0]) for r in rows)
-        w1 = max(len(r[1]) for r in rows)
-        lines.append(f"  {'':<{w0}}  {name:<{w1}}  tuned minus baseline")
-        lines += [f"  {r[0]:<{w0}}  {r[1]:<{w1}}  {r[2]}".rstrip() for r in rows]
-        if len(assessment["metrics"]) == 1:
-            lines.append("Verdict: " + a["verdict"]["text"])
-    if len(assessment["metrics"]) > 1:
-        lines.append("Verdict: " + assessment["verdict"]["text"])
-    over = assessment["overfitting"]
-    if over.get("pbo") is not None:
-        lines.append(
-            f"Overfitting: PBO {over['pbo']:.2f} (CSCV over {over['n_trials']} trials x "
-            f"{over['n_samples']} in-sample samples, {over['n_partitions']} partitions; "
-            "near 0: the in-sample ranking carries over, near 0.5 or above: it does not)"
-        )
-    else:
-        lines.append(f"Overfitting: PBO not computed ({over.get('reason')})")
-    for m, g in over.get("selection_gap", {}).items():
-        lines.append(
-            f"  best trial's {m}: in-sample {g['in_sample']:.4g}, out of sample "
-            f"{g['out_of_sample']:.4g} (gap {g['gap']:+.4g})"
-        )
-    return lines
-
-
-def _fmt_interval(d: Mapping[str, Any] | None) -> str:
-    if not d or d.get("value") is None:
-        return "-"
-    if d.get("low") is None or not math.isfinite(float(d["low"])):
-        return f"{d['value']:.4g}"
-    return f"{d['value']:.4g} [{d['low']:.4g}, {d['high']:.4g}]"

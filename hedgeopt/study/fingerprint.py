@@ -65,7 +65,9 @@ def _data_file(value: str) -> Path | None:
         or not value.lower().endswith(DATA_SUFFIXES)
     ):
         return None
-    candidates = [Path(value)] + [d / value for d in DATA_DIRS if not Path(value).is_absolute()]
+    # only a bare name (no folder part as written: "./x.csv" is the user's) may be embedded data
+    bare = "/" not in value and "\\" not in value and not Path(value).is_absolute()
+    candidates = [Path(value)] + [d / value for d in DATA_DIRS if bare]
     for path in candidates:
         try:
             if path.is_file():

@@ -20,12 +20,14 @@ from hedgeopt.names import (
     ATTR_FAIL_REASON,
     ATTR_FINGERPRINT,
     ATTR_SAMPLES_PREFIX,
+    ATTR_STATISTIC_PREFIX,
     TAG_BEST_BASELINE,
     TAG_VERDICT,
 )
 from hedgeopt.protocol import NullReporter, metrics_of
 from hedgeopt.results import export as export_mod
-from hedgeopt.results.assessment import assess_study, headline_metrics, summary_lines
+from hedgeopt.results.assessment import assess_study
+from hedgeopt.results.assessment_text import headline_metrics, summary_lines
 from hedgeopt.results.figures import draw_framework_figures
 from hedgeopt.results.summary import study_summary
 from hedgeopt.seeds import assessment_seed
@@ -192,6 +194,9 @@ def assess(outcome: Outcome, settings: StudySettings, oos_result: Any, raw_basel
         name: {split: metrics_of(res) for split, res in splits.items()}
         for name, splits in raw_baselines.items()
     }
+    from hydra.utils import get_class
+
+    tuned = set(getattr(get_class(settings.objective_target), "tuned_baselines", ()) or ())
     outcome.confidence = assess_study(
         settings.metrics,
         settings.directions,
@@ -201,6 +206,8 @@ def assess(outcome: Outcome, settings: StudySettings, oos_result: Any, raw_basel
         outcome.trials,
         ATTR_SAMPLES_PREFIX,
         assessment_seed(settings.seed),
+        ATTR_STATISTIC_PREFIX,
+        simple=set(raw_baselines) - tuned,
     )
 
 

@@ -69,6 +69,8 @@ class DeepHedgeObjective(Objective):
 
     #: read from the study config only (paths, costs and the premium are set up once per worker)
     fixed_keys = ("market", "option", "data", "hedge.cost_rate", "hedge.initial_capital")
+    #: their band's risk aversion is chosen on the selection paths; the other baselines are fixed rules
+    tuned_baselines = ("bs_delta_ww_band", "heston_mv_delta_ww_band")
 
     def __init__(self, config: Mapping[str, Any], context: StudyContext | None = None) -> None:
         super().__init__(config, context)

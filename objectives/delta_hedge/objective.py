@@ -52,7 +52,7 @@ from hedgeopt.protocol import (
     TrialPruned,
 )
 from simulators.hedging.delta_hedging import HedgeInputs, HedgeResult, build_hedge_inputs, run_hedge
-from simulators.hedging.delta_hedging_metrics import aggregate_metrics, path_metrics
+from simulators.hedging.delta_hedging_metrics import aggregate_metrics, concat_results, path_metrics
 from simulators.hedging.hedge_policy import CostModel, HedgePolicy
 from simulators.markets.crypto_perp import CryptoPerpParams, simulate_paths
 from simulators.pricing.options_book import OptionsBook
@@ -79,6 +79,14 @@ HEADLINE = (
 
 #: The seed notebook's score weights, used when the config has no ``score:`` section.
 SEED_SCORE = {"w_drawdown": 0.1, "drawdown_scale": 10_000.0, "w_costs": 0.05, "cost_scale": 1_000.0}
+
+
+#: What the verdict says, on its own line, of a study that optimises the seed's score.
+SEED_SCORE_CAVEAT = (
+    "note: the score (the seed's Sharpe minus drawdown and cost penalties) rewards carrying risk: "
+    "with the book's expected P&L near zero it ranks never hedging first; judge the hedge on "
+    "risk_cost, hedging_risk and cvar_loss beside it"
+)
 
 
 @dataclass(frozen=True)
@@ -254,7 +262,7 @@ class DeltaHedgeObjective(Objective):
             parts.append(run_hedge(inputs, policy, costs, slice(p0, p1)))
             if p1 < 2:
                 continue
-            result = self.evaluation(_concat(parts), ideal)
+            result = self.evaluation(concat_results(parts), ideal)
             if first in result.metrics:
                 reporter.report(first, result.metrics[first], step)
                 if p1 < inputs.n_paths and reporter.should_prune():
@@ -270,7 +278,10 @@ class DeltaHedgeObjective(Objective):
     def evaluate(self, params: Mapping[str, Any], reporter: Reporter | None = None) -> Evaluation:
         cfg = self.configure(params)
         oos = self.oos_inputs
-        return self._run(oos, self._policy(cfg), self._costs(cfg))
+        result = self._run(oos, self._policy(cfg), self._costs(cfg))
+        if "score" in self.context.metrics:
+            result.caveat = SEED_SCORE_CAVEAT
+        return result
 
     def policy_for(self, params: Mapping[str, Any]) -> HedgePolicy:
         """The re-hedging policy a trial's params make."""
@@ -369,23 +380,3 @@ class DeltaHedgeObjective(Objective):
             },
             rows=self.n_paths,
         )
-
-
-def _concat(parts: list[HedgeResult]) -> HedgeResult:
-    if len(parts) == 1:
-        return parts[0]
-
-    def cat(name: str) -> np.ndarray:
-        return np.concatenate([getattr(p, name) for p in parts])
-
-    return HedgeResult(
-        pnl=cat("pnl"),
-        costs=cat("costs"),
-        funding=cat("funding"),
-        hedge_pnl=cat("hedge_pnl"),
-        book_pnl=cat("book_pnl"),
-        traded_notional=cat("traded_notional"),
-        hedge_count=cat("hedge_count"),
-        mean_abs_net_delta=cat("mean_abs_net_delta"),
-        sample_seconds=parts[0].sample_seconds,
-    )

@@ -75,6 +75,8 @@ class KalmanHedgeObjective(Objective):
 
     #: read from the study config only (prices and windows are loaded once per worker)
     fixed_keys = ("data", "walk_forward")
+    #: calibrated by a grid search of its own; the other baselines are fixed rules
+    tuned_baselines = ("kalman_grid_calibration",)
 
     def __init__(self, config: Mapping[str, Any], context: StudyContext | None = None) -> None:
         super().__init__(config, context)

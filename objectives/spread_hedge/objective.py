@@ -15,7 +15,9 @@ the framework refuses a search space that reaches past it); ``evaluate`` scores 
 earlier rows (data known at the time), never forward. ``evaluate`` also re-runs the config on
 ``surrogates.n`` surrogate histories of the held-out period whose legs were block-bootstrapped
 independently (no cointegration) and reports the share that score at least as well
-(``surrogate_p_value``). Every evaluation returns per-day net returns as its samples.
+(``surrogate_p_value``, also the verdict's "edge over chance" line: an ``EdgeTest`` whose
+default rule is the ``ols_default_rule`` baseline). Every evaluation returns per-day net
+returns as its samples.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from hedgeopt.protocol import (
+    EdgeTest,
     Evaluation,
     Objective,
     Reporter,
@@ -226,6 +229,12 @@ class SpreadHedgeObjective(Objective):
         if n > 0:
             sharpes = self.surrogate_sharpes(s, n, self.seed + 7919)
             result.metrics.update(surrogate_summary(result.metrics[SCORE], sharpes))
+            result.edge = EdgeTest(
+                result.metrics["surrogate_p_value"],
+                n,
+                "surrogate pairs without cointegration",
+                default_rule="ols_default_rule",
+            )
         return result
 
     def baselines(self) -> dict[str, dict[str, Evaluation]]:

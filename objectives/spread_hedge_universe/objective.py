@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from hedgeopt.protocol import Evaluation, Reporter, StudyContext
+from hedgeopt.protocol import EdgeTest, Evaluation, Reporter, StudyContext
 from objectives.spread_hedge.objective import SCORE, SpreadHedgeObjective
 from simulators.markets.surrogates import independent_block_bootstrap, surrogate_summary
 from simulators.trading.pair_selection import TESTS
@@ -94,6 +94,12 @@ class SpreadHedgeUniverseObjective(SpreadHedgeObjective):
         if self.n_surrogates > 0:
             sharpes = self.surrogate_universe_sharpes(s, sel, self.n_surrogates, self.seed + 7919)
             result.metrics.update(surrogate_summary(result.metrics[SCORE], sharpes))
+            result.edge = EdgeTest(
+                result.metrics["surrogate_p_value"],
+                self.n_surrogates,
+                "surrogate universes without cointegration",
+                default_rule="default_pipeline",
+            )
         return result
 
     def _baselines_between(self, lo: int, hi: int) -> dict[str, Evaluation]:

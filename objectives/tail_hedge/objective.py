@@ -14,7 +14,13 @@ trial sees. A walk-forward split of that history would tune on the 2008 crash an
 Score (maximised): ``utility`` = annualised log growth - ``cvar_weight`` x CVaR95 of 21-day
 returns (losses positive). On the paths the 21-day returns are consecutive blocks of each
 path (samples: one row per path, one column per block); on history they are the overlapping
-21-day windows of the daily returns (samples: one row per day, block bootstrap).
+21-day windows of the daily returns (samples: one row per day, moving-block bootstrap in
+blocks of at least ``utility.horizon`` days, so no resampled block cuts a CVaR window short).
+
+Carry (``market.rate``, ``market.equity_yield``, ``market.bond_yield``) is a stated user
+assumption of the config, not estimated from the judged 2008-2016 history: the closes exclude
+dividends and coupons, and the study's result depends on what is assumed for them (the tests
+run it at two values).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hedgeopt.protocol import CVaR, Evaluation, Objective, Reporter, StudyContext
+from hedgeopt.protocol import CVaR, Evaluation, Objective, Reporter, StudyContext, default_block_length
 from simulators.hedging.put_overlay import Market, OverlayResult, PutPolicy, run_overlay
 from simulators.hedging.trend_overlay import trend_exposure
 from simulators.markets.prices import load_prices
@@ -250,7 +256,12 @@ class TailHedgeObjective(Objective):
         metrics["drawdown_2008"] = float(max_drawdown(r[self.crash])[0])
         metrics["drawdown_2008_unhedged"] = float(max_drawdown(self.hist_ref[0, self.crash])[0])
         metrics[METRIC] = float(self.daily_stat(r[:, None]))
-        return Evaluation(metrics, {METRIC: r[:, None].copy()}, {METRIC: self.daily_stat}, serial=True)
+        # blocks at least as long as the utility's own horizon: a block shorter than the CVaR's
+        # 21-day windows would cut every window it resamples
+        block = max(self.horizon, default_block_length(len(r)))
+        return Evaluation(
+            metrics, {METRIC: r[:, None].copy()}, {METRIC: self.daily_stat}, serial=True, block_length=block
+        )
 
     def history(self, params: Mapping[str, Any]) -> tuple[np.ndarray, OverlayResult]:
         """Daily returns on the judged days and the engine's records, for ``params``."""

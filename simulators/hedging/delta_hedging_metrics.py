@@ -55,3 +55,24 @@ def aggregate_metrics(per_path: Mapping[str, np.ndarray]) -> dict[str, float]:
     out["pnl_vol"] = float(net.std(ddof=1)) if net.size > 1 else 0.0
     out["worst_drawdown"] = float(np.min(per_path["max_drawdown"]))
     return out
+
+
+def concat_results(parts: list[HedgeResult]) -> HedgeResult:
+    """One result of the paths of ``parts`` (blocks of paths run one after another), in order."""
+    if len(parts) == 1:
+        return parts[0]
+
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in parts])
+
+    return HedgeResult(
+        pnl=cat("pnl"),
+        costs=cat("costs"),
+        funding=cat("funding"),
+        hedge_pnl=cat("hedge_pnl"),
+        book_pnl=cat("book_pnl"),
+        traded_notional=cat("traded_notional"),
+        hedge_count=cat("hedge_count"),
+        mean_abs_net_delta=cat("mean_abs_net_delta"),
+        sample_seconds=parts[0].sample_seconds,
+    )

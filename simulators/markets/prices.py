@@ -11,6 +11,7 @@ turns prices into simple or log returns.
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -35,28 +36,48 @@ class DataQualityWarning(UserWarning):
     """A repair the loader made to the data (dropped duplicate dates, dropped gap rows)."""
 
 
+def _is_bare_name(source: str | Path) -> bool:
+    """True for a name without a folder part as the user wrote it (``x.csv``, not ``./x.csv``).
+
+    pathlib drops a leading ``./`` (``Path("./x.csv") == Path("x.csv")``), so the decision is
+    made on the text.
+    """
+    text = str(source)
+    seps = {"/", os.sep} | ({os.altsep} if os.altsep else set())
+    return not any(sep in text for sep in seps) and not Path(text).is_absolute()
+
+
 def resolve_source(source: str | Path) -> Path:
     """The file a ``source`` names.
 
-    A bare file name (no folder part, e.g. ``"stock_prices.csv"``) is looked up in the embedded
-    :data:`DATA_DIR`; if it is not there it is tried relative to the working directory. Anything
-    with a folder part is a path (relative to the working directory).
+    A path with a folder part (``./x.csv``, ``data/x.csv``, an absolute path) is always the
+    user's file, relative to the working directory. Only a bare file name (``x.csv``) looks in
+    the embedded :data:`DATA_DIR`: it is the embedded file, or the working directory's file of
+    that name when there is no embedded one; a bare name that is both (with different contents)
+    is refused, since either could be meant: write ``./x.csv`` for yours.
     """
     path = Path(source)
-    if path.parent == Path(".") and not path.is_absolute():
-        embedded = DATA_DIR / path
-        if embedded.is_file():
+    if not _is_bare_name(source):
+        if not path.is_file():
+            raise FileNotFoundError(f"price file {str(source)!r} does not exist")
+        return path
+    embedded = DATA_DIR / path
+    if embedded.is_file() and path.is_file():
+        if path.resolve() == embedded.resolve() or path.read_bytes() == embedded.read_bytes():
             return embedded
-        if path.is_file():
-            return path
-        available = ", ".join(sorted(p.name for p in DATA_DIR.glob("*.csv")))
         raise FileNotFoundError(
-            f"price file {str(source)!r} is neither in {DATA_DIR} (embedded: {available}) "
-            "nor in the working directory"
+            f"price file {str(source)!r} is both in the working directory and embedded in "
+            f"{DATA_DIR}: write ./{path.name} for the working directory's file, or move it"
         )
-    if not path.is_file():
-        raise FileNotFoundError(f"price file {str(path)!r} does not exist")
-    return path
+    if embedded.is_file():
+        return embedded
+    if path.is_file():
+        return path
+    available = ", ".join(sorted(p.name for p in DATA_DIR.glob("*.csv")))
+    raise FileNotFoundError(
+        f"price file {str(source)!r} is neither in {DATA_DIR} (embedded: {available}) "
+        "nor in the working directory"
+    )
 
 
 def load_prices(

@@ -23,6 +23,7 @@ STORED = {
     "ATTR_SLOT": "hedgeopt.slot",
     "ATTR_METRIC_PREFIX": "metric.",
     "ATTR_SAMPLES_PREFIX": "samples.",
+    "ATTR_STATISTIC_PREFIX": "statistic.",
     "OPTUNA_FAILED_TRIAL": "failed_trial",
     "ATTR_FINGERPRINT": "hedgeopt.study.fingerprint",
     "ATTR_FORCED": "hedgeopt.fingerprint_forced",

@@ -255,3 +255,19 @@ def test_bad_config_is_a_clear_error():
         build_objective(compose(["+study=delta_hedge", *SMALL, "risk.risk_aversion=0"]))
     with pytest.raises(ValueError, match="rehedge_to"):
         build_objective(compose(["+study=delta_hedge", *SMALL, "hedge.rehedge_to=edge"]))
+
+
+def test_seed_study_summary_says_its_score_rewards_carrying_risk():
+    from hedgeopt.results.assessment import assess_study
+    from hedgeopt.results.assessment_text import summary_lines
+    from objectives.delta_hedge.objective import SEED_SCORE_CAVEAT
+
+    seed_obj = build_objective(compose(["+study=delta_hedge_seed", *SMALL]))
+    ev = seed_obj.evaluate({})
+    assert ev.caveat == SEED_SCORE_CAVEAT and "rewards carrying risk" in ev.caveat
+    res = assess_study(("score",), ("maximize",), {}, ev, seed_obj.baselines(), [], "samples.", 0)
+    lines = summary_lines(res)
+    verdict_at = next(i for i, line in enumerate(lines) if line.startswith("Verdict: "))
+    assert lines[verdict_at + 1] == "  " + SEED_SCORE_CAVEAT  # on its own line, under the verdict
+    # the default study (risk_cost) carries no such note
+    assert build_objective(compose(["+study=delta_hedge", *SMALL])).evaluate({}).caveat is None

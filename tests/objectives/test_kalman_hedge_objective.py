@@ -332,3 +332,60 @@ def test_diffuse_init_and_intercept_variant() -> None:
     bad = build_objective(compose(["+study=kalman_hedge", "kalman.init=oracle"]))
     with pytest.raises(ValueError, match="kalman.init"):
         bad(PARAMS, NullReporter())
+
+
+def test_summary_shows_pbo_beside_the_rank_correlation_and_the_selections_cost(
+    obj: KalmanHedgeObjective, cfg: dict
+) -> None:
+    import json
+
+    from hedgeopt.execution.worker import _check_samples, _statistics
+    from hedgeopt.results.assessment import assess_study
+    from hedgeopt.results.assessment_text import summary_lines
+    from hedgeopt.stats import probability_of_overfitting
+
+    class Stored:  # a completed trial as the parent reads it back from the storage
+        def __init__(self, ev: Evaluation) -> None:
+            samples = _check_samples(ev, ("effectiveness",))
+            attrs = {"samples." + k: v for k, v in samples.items()}
+            attrs.update({"statistic." + k: d for k, d in _statistics(ev, samples).items()})
+            self.user_attrs = json.loads(json.dumps(attrs))
+            self.state = type("State", (), {"name": "COMPLETE"})()
+
+    space = cfg["search_space"]
+    rng = np.random.default_rng(0)
+    params = []
+    for _ in range(12):
+        p = {}
+        for key, spec in space.items():
+            if spec["type"] == "categorical":
+                p[key] = spec["choices"][int(rng.integers(len(spec["choices"])))]
+            elif spec.get("log"):
+                p[key] = float(np.exp(rng.uniform(np.log(spec["low"]), np.log(spec["high"]))))
+            else:
+                p[key] = float(rng.uniform(spec["low"], spec["high"]))
+        params.append(p)
+    evs = [obj(p, NullReporter()) for p in params]
+    best = max(range(12), key=lambda i: evs[i].metrics["effectiveness"])
+    res = assess_study(
+        ("effectiveness",),
+        ("maximize",),
+        evs[best].metrics,
+        obj.evaluate(params[best]),
+        obj.baselines(),
+        [Stored(e) for e in evs],
+        "samples.",
+        0,
+    )
+    over = res["overfitting"]
+    want = probability_of_overfitting(
+        np.stack([e.samples["effectiveness"] for e in evs]), HedgeEffectiveness(), "maximize", seed=0
+    )
+    assert over["pbo"] == want.pbo
+    assert over["rank_correlation"] == pytest.approx(float(np.median(want.rank_correlations)))
+    assert over["selection_cost"] == pytest.approx(float(np.mean(want.costs))) and over["selection_cost"] >= 0
+    [line] = [x for x in summary_lines(res) if x.startswith("Overfitting: PBO")]
+    assert f"PBO {over['pbo']:.2f}" in line
+    assert f"rank correlation {over['rank_correlation']:+.2f}" in line
+    assert f"selection cost {over['selection_cost']:.3g}" in line
+    assert over["reading"] in ("carries over", "near-ties", "does not carry over")

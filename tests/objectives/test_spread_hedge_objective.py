@@ -176,3 +176,64 @@ def test_bad_config_errors():
         obj({"trade.exit_z": 2.5}, NullReporter())
     with pytest.raises(ValueError, match="trading_window"):
         obj({"spread.trading_window": 400}, NullReporter())
+
+
+def _pair_file(path, seed: int, cointegrated: bool, n: int = 1500):
+    """Two synthetic price legs: B a random walk, A = B + a fast AR(1) (cointegrated) or an
+    independent random walk."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    b = np.cumsum(rng.normal(0, 0.01, n))
+    if cointegrated:
+        u = np.zeros(n)
+        for t in range(1, n):
+            u[t] = 0.7 * u[t - 1] + rng.normal(0, 0.01)
+        a = b + u
+    else:
+        a = np.cumsum(rng.normal(0, 0.01, n))
+    dates = pd.bdate_range("2010-01-04", periods=n)
+    pd.DataFrame({"date": dates, "A": 100 * np.exp(a), "B": 100 * np.exp(b)}).to_csv(path, index=False)
+    return path
+
+
+def _default_verdict(path):
+    """The default spread_hedge config's verdict and console lines, as the end of a study makes them."""
+    from hedgeopt.results.assessment import assess_study
+    from hedgeopt.results.assessment_text import summary_lines
+
+    cfg = compose(
+        [
+            "+study=spread_hedge",
+            f"data.source={path}",
+            "data.columns=[A,B]",
+            "data.dependent=A",
+            "surrogates.n=39",
+        ]
+    )
+    obj = build_objective(cfg)
+    oos, base = obj.evaluate({}), obj.baselines()
+    ins = obj({}, NullReporter()).metrics
+    res = assess_study(("sharpe",), ("maximize",), ins, oos, base, [], "samples.", 0)
+    return oos, res, summary_lines(res)
+
+
+def test_edge_over_chance_on_a_cointegrated_pair_and_not_on_random_walks(tmp_path):
+    oos, res, lines = _default_verdict(_pair_file(tmp_path / "coint.csv", 0, True))
+    edge = res["verdict"]["edge"]
+    assert edge["p_value"] == oos.metrics["surrogate_p_value"] <= 0.05 and edge["significant"]
+    assert edge["text"].startswith(f"edge over chance: p = {edge['p_value']:.3f} (39 surrogate pairs without")
+    assert "  " + edge["text"] in lines  # on its own line of the console summary
+    # the default config is the default rule: it beats chance, not the rule, and that is what it says
+    assert res["verdict"]["outcome"] == "ties" and res["verdict"]["best_baseline"] == "ols_default_rule"
+    assert edge["text"].endswith("it beats chance but not the default rule 'ols_default_rule'")
+    assert "Prefer the baseline 'ols_default_rule': it has no tuned parameters." in res["verdict"]["text"]
+    # independent random walks: "edge over chance" at the 5% level in at most 1 of 10
+    shown = []
+    for seed in range(10):
+        _, res, _ = _default_verdict(_pair_file(tmp_path / f"rw{seed}.csv", seed, False))
+        shown.append(res["verdict"]["edge"]["significant"])
+        assert res["verdict"]["edge"]["text"].startswith(
+            "edge over chance" if shown[-1] else "no edge over chance"
+        )
+    assert sum(shown) <= 1, shown

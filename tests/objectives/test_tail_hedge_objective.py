@@ -140,3 +140,61 @@ def test_plots_write_pngs(obj: TailHedgeObjective, tmp_path) -> None:
     paths = obj.plots(PARAMS, [], tmp_path)
     assert [p.name for p in paths] == ["equity_curves.png", "drawdowns.png", "protection_cost.png"]
     assert all(p.stat().st_size > 10_000 for p in paths)
+
+
+class _StoredTrial:
+    """A completed trial as the parent reads it back: the worker's attrs after a JSON round trip."""
+
+    def __init__(self, result: Evaluation) -> None:
+        import json
+
+        from hedgeopt.execution.worker import _check_samples, _statistics
+
+        samples = _check_samples(result, ("utility",))
+        attrs = {"samples." + k: v for k, v in samples.items()}
+        attrs.update({"statistic." + k: d for k, d in _statistics(result, samples).items()})
+        self.user_attrs = json.loads(json.dumps(attrs))
+        self.state = type("State", (), {"name": "COMPLETE"})()
+
+
+def test_pbo_is_computed_with_the_in_sample_statistic(obj: TailHedgeObjective) -> None:
+    from hedgeopt.results.assessment import assess_study
+    from hedgeopt.stats import probability_of_overfitting
+
+    rng = np.random.default_rng(3)
+    params = [
+        {**PARAMS, "puts.budget": float(b), "trend.weight": float(w)}
+        for b, w in zip(rng.uniform(0, 0.05, 8), rng.uniform(0, 1.5, 8), strict=True)
+    ]
+    trials = [_StoredTrial(obj(p, None)) for p in params]
+    res = assess_study(("utility",), ("maximize",), {}, obj.evaluate(params[0]), {}, trials, "samples.", 5)
+    matrix = np.stack([obj(p, None).samples["utility"] for p in params])
+    assert matrix.shape == (8, 60, 24)  # paths x 21-day blocks: BlockTailUtility's rows
+    in_sample = probability_of_overfitting(matrix, BlockTailUtility(1.0, 21, 0.95), "maximize", seed=5)
+    daily = probability_of_overfitting(matrix, DailyTailUtility(1.0, 21, 0.95), "maximize", seed=5)
+    over = res["overfitting"]
+    assert over["statistic"] == "BlockTailUtility"
+    assert over["pbo"] == in_sample.pbo
+    assert over["rank_correlation"] == pytest.approx(float(np.median(in_sample.rank_correlations)))
+    assert not np.allclose(in_sample.logits, daily.logits)  # the out-of-sample statistic would differ
+
+
+def test_history_is_resampled_in_blocks_of_at_least_the_cvar_horizon(obj: TailHedgeObjective) -> None:
+    ev = obj.evaluate(PARAMS)
+    assert ev.serial and ev.block_length == 21 > round(len(ev.samples["utility"]) ** (1 / 3))
+
+
+@pytest.mark.parametrize("equity_yield", [0.0, 0.03])
+def test_carry_is_a_stated_assumption_the_result_depends_on(equity_yield: float) -> None:
+    """The study's figures at two assumed dividend yields: the unhedged portfolio's judged daily
+    returns move by exactly the yield's daily accrual, and its utility with them."""
+    cfg = compose(["+study=tail_hedge", "stress.n_paths=20", f"market.equity_yield={equity_yield}"])
+    o = build_objective(cfg)
+    base = o.baselines()["unhedged"]["out_of_sample"]
+    spy = o.spy[o.hist_start :]
+    np.testing.assert_allclose(
+        base.samples["utility"][:, 0], spy[1:] / spy[:-1] - 1 + equity_yield / 252, atol=1e-13
+    )
+    assert base.metrics["utility"] == pytest.approx(
+        _utility(spy[1:] / spy[:-1] - 1 + equity_yield / 252, 1.0)
+    )

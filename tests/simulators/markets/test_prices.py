@@ -158,3 +158,36 @@ def test_returns_simple_and_log() -> None:
     assert list(s.index) == list(p.index[1:])
     with pytest.raises(ValueError, match="returns kind"):
         returns(p, "arith")
+
+
+def test_a_path_with_a_folder_part_is_the_users_file_even_when_named_like_embedded_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert (DATA_DIR / "stock_prices.csv").is_file()
+    monkeypatch.chdir(tmp_path)
+    mine = _write(tmp_path / "stock_prices.csv", "date,SPY,TLT\n2020-01-02,1,2\n2020-01-03,1.1,2.1\n")
+    (tmp_path / "data").mkdir()
+    _write(tmp_path / "data" / "stock_prices.csv", "date,SPY,TLT\n2020-01-02,5,6\n2020-01-03,5.5,6.5\n")
+    assert resolve_source("./stock_prices.csv") == Path("stock_prices.csv")
+    assert load_prices("./stock_prices.csv")["SPY"].tolist() == [1.0, 1.1]  # not the embedded SPY
+    assert load_prices("data/stock_prices.csv")["SPY"].tolist() == [5.0, 5.5]
+    assert load_prices(str(mine))["TLT"].tolist() == [2.0, 2.1]
+    # a bare name that is both the user's and embedded: refused, one line saying how to choose
+    with pytest.raises(
+        FileNotFoundError, match=r"both in the working directory and embedded.*write \./stock"
+    ):
+        resolve_source("stock_prices.csv")
+    # ... unless it is the same file
+    mine.write_bytes((DATA_DIR / "stock_prices.csv").read_bytes())
+    assert resolve_source("stock_prices.csv") == DATA_DIR / "stock_prices.csv"
+    # a missing file with a folder part never falls back to the embedded one
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        resolve_source("./elsewhere/stock_prices.csv")
+
+
+def test_a_bare_name_not_embedded_is_the_working_directorys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "mine.csv", "date,A\n2020-01-02,1\n2020-01-03,2\n")
+    assert resolve_source("mine.csv") == Path("mine.csv")
