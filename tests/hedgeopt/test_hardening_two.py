@@ -41,3 +41,42 @@ def test_the_longest_study_name_allowed_is_accepted(in_empty_dir):
 
     settings, _ = validate(compose(["+study=toy", f"study_name={'b' * MAX_NAME_LENGTH}"]))
     assert len(settings.study_name) == MAX_NAME_LENGTH
+
+
+# --------------------------------------------------------------------------- B: search-space width
+
+
+@pytest.mark.parametrize(
+    "space, message",
+    [
+        (["search_space={toy.x:{low:-1e308,high:1e308}}"], "wider than a float can hold"),
+        (["search_space={toy.n:{low:1,high:" + "9" * 400 + "}}"], "high must be a finite number"),
+    ],
+)
+def test_a_search_range_wider_than_a_float_is_refused(in_empty_dir, capsys, space, message):
+    assert main(["+study=toy", *space, "n_trials=1", "n_jobs=1"]) == 2
+    line = _one_error_line(capsys)
+    assert message in line and "search_space." in line
+    assert os.listdir(in_empty_dir) == []
+
+
+def test_a_step_too_small_for_its_range_is_refused():
+    from hedgeopt.search_space import SearchSpace, SearchSpaceError
+
+    with pytest.raises(SearchSpaceError, match="step 1e-300 is too small"):
+        SearchSpace.from_config(
+            {"toy.x": {"type": "float", "low": 0.0, "high": 1e300, "step": 1e-300}}, {"toy": {"x": 0}}
+        )
+
+
+def test_the_widest_range_a_float_holds_still_samples(in_empty_dir):
+    import optuna
+
+    from hedgeopt.search_space import SearchSpace
+
+    space = SearchSpace.from_config(
+        {"toy.x": {"type": "float", "low": -8e307, "high": 8e307}}, {"toy": {"x": 0}}
+    )
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(lambda t: abs(space.suggest(t)["toy.x"]) / 1e307, n_trials=3)
+    assert len(study.trials) == 3
