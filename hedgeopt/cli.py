@@ -124,8 +124,14 @@ def _composed_text(args: list[str], which: str, package: str | None, resolve: bo
     from omegaconf import OmegaConf
 
     from hedgeopt.config import ConfigError, compose_config
+    from hedgeopt.overlay import compose_overlaid
 
-    cfg = compose_config(args, with_hydra=which != "job")
+    # +overlay=PATH applies exactly as in a run (never shown as a key of its own)
+    cfg = compose_overlaid(
+        args,
+        lambda o: compose_config(o, with_hydra=which != "job"),
+        lambda c: OmegaConf.to_container(c, resolve=False),
+    )
     if which == "hydra":
         cfg = OmegaConf.masked_copy(cfg, ["hydra"])
     elif which == "job" and "hydra" in cfg:

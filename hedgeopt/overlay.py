@@ -80,11 +80,18 @@ def check_keys(without: Mapping[str, Any], overlays: Mapping[str, Mapping[str, A
 
 
 def compose_overlaid(
-    overrides: Sequence[str], compose: Callable[[Sequence[str]], dict[str, Any]]
-) -> dict[str, Any]:
-    """``compose(overrides)`` with every ``+overlay=PATH`` applied and its keys checked."""
+    overrides: Sequence[str],
+    compose: Callable[[Sequence[str]], Any],
+    keys_of: Callable[[Any], Mapping[str, Any]] | None = None,
+) -> Any:
+    """``compose(overrides)`` with every ``+overlay=PATH`` applied and its keys checked.
+
+    A run composes plain dicts; ``--cfg`` composes a DictConfig (``keys_of`` turns it into the
+    mapping whose keys are checked), so that it shows exactly what a run would use.
+    """
     expanded, overlays = expand(overrides)
     cfg = compose(expanded)
     if overlays:
-        check_keys(compose([a for a in overrides if not a.startswith(PREFIX)]), overlays)
+        without = compose([a for a in overrides if not a.startswith(PREFIX)])
+        check_keys(keys_of(without) if keys_of else without, overlays)
     return cfg

@@ -80,3 +80,24 @@ def test_the_widest_range_a_float_holds_still_samples(in_empty_dir):
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     study.optimize(lambda t: abs(space.suggest(t)["toy.x"]) / 1e307, n_trials=3)
     assert len(study.trials) == 3
+
+
+# --------------------------------------------------------------------------- C: --cfg job and +overlay=
+
+
+@pytest.mark.parametrize("which", ["job", "all"])
+def test_cfg_job_applies_an_overlay_as_a_run_would(in_empty_dir, capsys, which):
+    import yaml
+
+    (in_empty_dir / "ov2.yaml").write_text("toy:\n  x: 1.75\n  kind: b\n")
+    assert main(["+study=toy", "+overlay=ov2.yaml", "toy.kind=a", "--cfg", which]) == 0
+    shown = yaml.safe_load(capsys.readouterr().out)
+    assert "overlay" not in shown and "hedgeopt_overlay" not in shown
+    assert shown["toy"]["x"] == 1.75  # the overlay's value
+    assert shown["toy"]["kind"] == "a"  # the command line wins, as in a run
+
+
+def test_cfg_job_refuses_an_overlay_a_run_would_refuse(in_empty_dir, capsys):
+    (in_empty_dir / "typo.yaml").write_text("toy:\n  xx: 1.0\n")
+    assert main(["+study=toy", "+overlay=typo.yaml", "--cfg", "job"]) == 2
+    assert "sets toy.xx, which is not a key" in _one_error_line(capsys)
