@@ -124,6 +124,7 @@ def _composed_text(args: list[str], which: str, package: str | None, resolve: bo
     from omegaconf import OmegaConf
 
     from hedgeopt.config import ConfigError, compose_config
+    from hedgeopt.masking import mask
     from hedgeopt.overlay import compose_overlaid
 
     # +overlay=PATH applies exactly as in a run (never shown as a key of its own)
@@ -145,10 +146,10 @@ def _composed_text(args: list[str], which: str, package: str | None, resolve: bo
             tip = f"; did you mean {near}?" if near else ""
             raise ConfigError(f"--package {package!r}: no such node in the composed config{tip}")
         if not OmegaConf.is_config(node):
-            return f"{node}\n"
+            return mask(f"{node}\n")
         cfg = node
     try:
-        return OmegaConf.to_yaml(cfg, resolve=resolve)
+        return mask(OmegaConf.to_yaml(cfg, resolve=resolve))
     except Exception as exc:
         raise ConfigError(f"cannot print the config: {exc}".splitlines()[0]) from exc
 

@@ -1,48 +1,21 @@
 """One masked line for every failure; the traceback only with ``HEDGEOPT_DEBUG=1``.
 
 Libraries put connection URLs (with their passwords) into exception messages, so every
-message printed here goes through :func:`mask`, which hides both URL passwords and any
-secret registered with :func:`register_secret` (the passwords of the configured storage and
-tracking URIs, wherever they appear).
+message printed here goes through :func:`hedgeopt.masking.mask` (re-exported here with
+:func:`~hedgeopt.masking.register_secret`), the one function that hides every secret form.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import sys
 import traceback
-from urllib.parse import unquote, urlsplit
 
-from hedgeopt.storages.opening import mask_url
+from hedgeopt.masking import mask, register_secret
+
+__all__ = ["DEBUG_ENV", "HedgeoptError", "debug", "mask", "one_line", "register_secret", "report"]
 
 DEBUG_ENV = "HEDGEOPT_DEBUG"
-_SECRETS: set[str] = set()
-
-
-def register_secret(url: str | None) -> None:
-    """Remember the password of ``url`` (raw and URL-decoded) so that no message shows it."""
-    if not url or "://" not in url:
-        return
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        password = None
-    if not password:
-        m = re.match(r"^[^:/]+://[^:/@]*:([^@]+)@", url)
-        password = m.group(1) if m else None
-    if password:
-        for s in (password, unquote(password)):
-            if len(s) >= 3:
-                _SECRETS.add(s)
-
-
-def mask(text: str) -> str:
-    """``text`` with URL passwords and registered secrets replaced by ``***``."""
-    out = str(mask_url(str(text)))
-    for s in sorted(_SECRETS, key=len, reverse=True):
-        out = out.replace(s, "***")
-    return out
 
 
 def one_line(exc: BaseException, limit: int = 300) -> str:

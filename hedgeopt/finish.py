@@ -19,6 +19,7 @@ from hedgeopt.deterministic import deterministic_mode
 from hedgeopt.figures import draw_framework_figures
 from hedgeopt.final_tasks import run_final_tasks, start_final_tasks
 from hedgeopt.invocation import Invocation, say, trial_metrics, ui_command
+from hedgeopt.masking import mask, mask_values
 from hedgeopt.names import (
     ATTR_FAIL_REASON,
     ATTR_FINGERPRINT,
@@ -29,7 +30,6 @@ from hedgeopt.names import (
 from hedgeopt.protocol import NullReporter, metrics_of
 from hedgeopt.seeds import assessment_seed
 from hedgeopt.settings import StudySettings
-from hedgeopt.storages.opening import mask_url
 from hedgeopt.storages.trial_bookkeeping import invocation_failures
 from hedgeopt.summary import study_summary
 from hedgeopt.tracking.best_run import tag_best_run
@@ -227,13 +227,14 @@ def export_best(
             best.number,
             inv.run_ids.get(best.number) or tracker.trial_run_id(best.number),
         ),
-        "mlflow_tracking_uri": mask_url(settings.tracking_uri),
+        "mlflow_tracking_uri": mask(settings.tracking_uri),
         "storage": settings.storage.masked,
         "seed": settings.seed,
         "sampler": inv.cfg["sampler"].get("_target_"),
         "fingerprint": study.user_attrs.get(ATTR_FINGERPRINT),
         "deterministic": deterministic_mode(inv.cfg),
     }
+    metadata = mask_values(metadata)
     pareto = [
         {
             "trial": t.number,
@@ -318,7 +319,8 @@ def print_summary(
         "failures_this_invocation": len(outcome.failures),
         "confidence": outcome.confidence,
     }
-    tracker.log_text(invocation, json.dumps(export_mod._plain(summary), indent=2), "study_summary.json")
+    text = mask(text)
+    tracker.log_text(invocation, mask(json.dumps(export_mod._plain(summary), indent=2)), "study_summary.json")
     tracker.log_text(invocation, text, "summary.txt")
     print(text, flush=True)
 

@@ -101,3 +101,80 @@ def test_cfg_job_refuses_an_overlay_a_run_would_refuse(in_empty_dir, capsys):
     (in_empty_dir / "typo.yaml").write_text("toy:\n  xx: 1.0\n")
     assert main(["+study=toy", "+overlay=typo.yaml", "--cfg", "job"]) == 2
     assert "sets toy.xx, which is not a key" in _one_error_line(capsys)
+
+
+# --------------------------------------------------------------------------- D: one masking function
+
+
+@pytest.mark.parametrize(
+    "text, masked",
+    [
+        ("postgresql://alice:s3cr@t@db:5432/optuna", "postgresql://alice:***@db:5432/optuna"),
+        (
+            "postgresql://alice@db/optuna?password=hunter2&sslmode=require",
+            "postgresql://alice@db/optuna?password=***&sslmode=require",
+        ),
+        ("mysql://u@h/db?charset=utf8&passwd=hunter2", "mysql://u@h/db?charset=utf8&passwd=***"),
+        ("redis://r:6379/0?token=abc123#frag", "redis://r:6379/0?token=***#frag"),
+        ("PGPASSWORD=hunter2 psql -h db", "PGPASSWORD=*** psql -h db"),
+        ("host=db user=u password=hunter2 dbname=o", "host=db user=u password=*** dbname=o"),
+        ("max_tokens=5 tokens=3 PWD=/home/u", "max_tokens=5 tokens=3 PWD=/home/u"),
+        ("sqlite:///mlruns/mlflow.db", "sqlite:///mlruns/mlflow.db"),
+    ],
+)
+def test_mask_hides_every_secret_form(text, masked):
+    from hedgeopt.masking import mask
+
+    assert mask(text) == masked
+
+
+def test_a_registered_query_password_is_masked_wherever_it_appears():
+    from hedgeopt.masking import mask, register_secret
+
+    register_secret("postgresql://u@db/o?password=Zq9%21pass")
+    assert (
+        mask("FATAL: password 'Zq9!pass' refused; raw Zq9%21pass") == "FATAL: password '***' refused; raw ***"
+    )
+
+
+QUERY_SECRET, TOKEN_SECRET = "hunter2xyzq", "tok3nxyzq"
+
+
+def test_query_parameter_secrets_reach_no_output(tmp_path):
+    """A whole run with secrets as URL query parameters: no byte of any file (names included),
+    of stdout or of stderr shows them; the MLflow params and tags and the export show ***."""
+    from tests.conftest import Store, run_cli
+
+    storage = f'storage="sqlite:///mlruns/optuna.db?password={QUERY_SECRET}"'
+    tracking = f'mlflow.tracking_uri="sqlite:///mlruns/mlflow.db?token={TOKEN_SECRET}"'
+    proc = run_cli(tmp_path, "+study=toy", "n_trials=2", "n_jobs=1", storage, tracking)
+    assert proc.returncode == 0, proc.stderr
+    for secret in (QUERY_SECRET, TOKEN_SECRET):
+        assert secret not in proc.stdout + proc.stderr
+        for path in tmp_path.rglob("*"):
+            assert secret not in str(path)
+            if path.is_file():
+                assert secret.encode() not in path.read_bytes(), path
+    [parent] = Store(tmp_path).runs("toy", "study")
+    assert parent.data.params["storage"] == "sqlite:///mlruns/optuna.db?password=***"
+    assert "password=***" in parent.data.tags["hedgeopt.storage"]
+    import yaml
+
+    meta = yaml.safe_load((tmp_path / "exports" / "toy" / "best.yaml").read_text())["metadata"]
+    assert meta["storage"].endswith("password=***") and meta["mlflow_tracking_uri"].endswith("token=***")
+    assert "password=***" in proc.stderr  # the console says which storage, masked
+
+
+@pytest.mark.parametrize("key", ["storage", "mlflow.tracking_uri"])
+def test_preflight_error_lines_mask_query_passwords(in_empty_dir, capsys, key):
+    url = f"postgresql://u@127.0.0.1:9/db?sslmode=disable&password={QUERY_SECRET}"
+    assert main(["+study=toy", f'{key}="{url}"']) == 2
+    line = _one_error_line(capsys)
+    assert QUERY_SECRET not in line and "password=***" in line
+    assert os.listdir(in_empty_dir) == []
+
+
+def test_cfg_job_masks_secrets(in_empty_dir, capsys):
+    assert main(["+study=toy", f'storage="postgresql://u:{QUERY_SECRET}@db/o"', "--cfg", "job"]) == 0
+    out = capsys.readouterr().out
+    assert QUERY_SECRET not in out and "postgresql://u:***@db/o" in out
