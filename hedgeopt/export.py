@@ -106,6 +106,23 @@ def load_bounded(path: Path) -> Any:
         raise ReplayError(f"replay: {path} nests too deeply") from None
 
 
+def interpolation_in(flat: Mapping[str, Any]) -> str | None:
+    """The first dotted key whose value (or an item of it) holds an OmegaConf interpolation or
+    resolver call (``${...}``: ``${oc.env:SECRET}`` would be resolved into MLflow params, the
+    config artifact and the journal), else None. A file read from outside is values only."""
+
+    def holds(v: Any) -> bool:
+        if isinstance(v, str):
+            return "${" in v
+        if isinstance(v, Mapping):
+            return any(holds(x) for x in v.values())
+        if isinstance(v, list | tuple):
+            return any(holds(x) for x in v)
+        return False
+
+    return next((k for k, v in flat.items() if holds(v)), None)
+
+
 def code_version() -> str:
     """The git commit of the code (with ``-dirty`` when it has local changes), or the package version."""
     try:
@@ -244,6 +261,11 @@ def read_replay(path: str | Path, space: SearchSpace) -> dict[str, Any]:
             raise ReplayError(f"replay: {path} sets {key}; replay never instantiates code from a file")
     if not flat:
         raise ReplayError(f"replay: {path} holds no params")
+    bad = interpolation_in(flat)
+    if bad is not None:
+        raise ReplayError(
+            f"replay: {path} sets {bad} to an interpolation (${{...}}); a replay file holds values only"
+        )
     try:
         space.check_values(flat)
     except SearchSpaceError as exc:

@@ -178,3 +178,42 @@ def test_cfg_job_masks_secrets(in_empty_dir, capsys):
     assert main(["+study=toy", f'storage="postgresql://u:{QUERY_SECRET}@db/o"', "--cfg", "job"]) == 0
     out = capsys.readouterr().out
     assert QUERY_SECRET not in out and "postgresql://u:***@db/o" in out
+
+
+# --------------------------------------------------------------------------- E: overlays are values only
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("toy:\n  kind: ${oc.env:OVERLAY_SECRET}\n", "sets toy.kind to an interpolation"),
+        ("toy:\n  kind: ${toy.x}\n", "sets toy.kind to an interpolation"),
+        ("toy:\n  kind: prefix-${oc.env:OVERLAY_SECRET,b}\n", "sets toy.kind to an interpolation"),
+        ("storage: elsewhere.journal\n", "sets storage, which says where data goes"),
+        ("mlflow:\n  tracking_uri: sqlite:///stolen.db\n", "sets mlflow.tracking_uri, which says where"),
+        ("workdir: /tmp/elsewhere\n", "sets workdir, which says where data goes"),
+        ("export_dir: /tmp/elsewhere\n", "sets export_dir, which says where data goes"),
+    ],
+)
+def test_an_overlay_may_not_interpolate_nor_route_data(in_empty_dir, capsys, monkeypatch, content, message):
+    monkeypatch.setenv("OVERLAY_SECRET", "s3cretvalue")
+    (in_empty_dir / "ov.yaml").write_text(content)
+    assert main(["+study=toy", "+overlay=ov.yaml", "n_trials=1", "n_jobs=1"]) == 2
+    line = _one_error_line(capsys)
+    assert message in line and "s3cretvalue" not in line
+    assert sorted(os.listdir(in_empty_dir)) == ["ov.yaml"]
+
+
+def test_an_overlay_routing_key_given_on_the_command_line_too_is_allowed(in_empty_dir, capsys):
+    import yaml
+
+    (in_empty_dir / "ov.yaml").write_text("export_dir: from_overlay\ntoy:\n  x: 1.5\n")
+    assert main(["+study=toy", "+overlay=ov.yaml", "export_dir=from_cli", "--cfg", "job"]) == 0
+    shown = yaml.safe_load(capsys.readouterr().out)
+    assert shown["export_dir"] == "from_cli" and shown["toy"]["x"] == 1.5
+
+
+def test_a_replay_file_may_not_interpolate(in_empty_dir, capsys):
+    (in_empty_dir / "best.yaml").write_text("toy:\n  kind: ${oc.env:HOME}\n")
+    assert main(["+study=toy", "+replay=best.yaml"]) == 2
+    assert "sets toy.kind to an interpolation" in _one_error_line(capsys)
