@@ -217,3 +217,67 @@ def test_a_replay_file_may_not_interpolate(in_empty_dir, capsys):
     (in_empty_dir / "best.yaml").write_text("toy:\n  kind: ${oc.env:HOME}\n")
     assert main(["+study=toy", "+replay=best.yaml"]) == 2
     assert "sets toy.kind to an interpolation" in _one_error_line(capsys)
+
+
+# --------------------------------------------------------------------------- F: one export, three files
+
+
+def _export(folder, trial: int):
+    from hedgeopt.export import write_export
+
+    doc = {"toy": {"x": float(trial)}, "metadata": {"best_trial": trial}}
+    return write_export(doc, folder, "toy")
+
+
+def _trials_named(folder) -> set:
+    import json
+
+    import yaml
+
+    toy = folder / "toy"
+    return {
+        yaml.safe_load((toy / "best.yaml").read_text())["metadata"]["best_trial"],
+        json.loads((toy / "best.json").read_text())["metadata"]["best_trial"],
+        yaml.safe_load((toy / "overlay.yaml").read_text())["toy"]["x"],
+    }
+
+
+@pytest.mark.parametrize("fail_at", [1, 2, 3])
+def test_an_interrupt_while_exporting_leaves_the_old_export_whole(tmp_path, monkeypatch, fail_at):
+    """The interrupt comes as the n-th file is synced to disk (the third: just before the swap)."""
+    _export(tmp_path, 3)
+    (tmp_path / "toy" / "notes.txt").write_text("mine")
+    synced = []
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        synced.append(fd)
+        if len(synced) == fail_at:
+            raise KeyboardInterrupt
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(KeyboardInterrupt):
+        _export(tmp_path, 6)
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert _trials_named(tmp_path) == {3}  # all three still name trial 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["toy"]  # no staging folder left
+    _export(tmp_path, 6)
+    assert _trials_named(tmp_path) == {6}
+    assert (tmp_path / "toy" / "notes.txt").read_text() == "mine"  # a user's file is kept
+
+
+def test_a_writer_killed_after_the_swap_leaves_a_folder_the_next_export_removes(tmp_path):
+    import subprocess
+    import sys
+
+    _export(tmp_path, 3)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    stale = tmp_path / f".toy.export-{int(dead.stdout)}-abc"
+    stale.mkdir()
+    (stale / "best.yaml").write_text("metadata: {best_trial: 1}\n")
+    _export(tmp_path, 6)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["toy"]
+    assert _trials_named(tmp_path) == {6}
