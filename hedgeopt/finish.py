@@ -16,7 +16,8 @@ from optuna.trial import TrialState
 from hedgeopt import export as export_mod
 from hedgeopt.assessment import assess_study, headline_metrics, summary_lines
 from hedgeopt.deterministic import deterministic_mode
-from hedgeopt.figures import draw_framework_figures
+from hedgeopt.errors import one_line
+from hedgeopt.figures import draw_framework_figures, preload_plotting
 from hedgeopt.final_tasks import run_final_tasks, start_final_tasks
 from hedgeopt.invocation import Invocation, say, trial_metrics, ui_command
 from hedgeopt.masking import mask, mask_values
@@ -159,14 +160,20 @@ def score_best(
     task_seconds: dict[str, float] = {}
     # on the early worker, in order; its plots are collected after the statistics
     pending = start_final_tasks(jobs, inv.early, task_seconds)
-    # the framework's figures are drawn here while the workers score the best config
+    # the framework's figures are drawn here while the workers score the best config; matplotlib
+    # is set up first, in this thread (waiting for the import started beside the search)
+    preload_plotting()
     framework_figures: list[Path] = []
-    framework = threading.Thread(
-        target=lambda: framework_figures.extend(
-            draw_framework_figures(study, outcome.trials, outcome.front, settings, out_dir)
-        ),
-        daemon=True,
-    )
+
+    def draw() -> None:
+        try:
+            framework_figures.extend(
+                draw_framework_figures(study, outcome.trials, outcome.front, settings, out_dir)
+            )
+        except Exception as exc:  # noqa: BLE001 - a figure never fails the study, nor hides its error
+            say(f"hedgeopt: warning: the study's figures were not drawn: {one_line(exc)}")
+
+    framework = threading.Thread(target=draw, daemon=True)
     framework.start()
     if pending is None:
         results = run_final_tasks(

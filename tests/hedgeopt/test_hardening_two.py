@@ -281,3 +281,32 @@ def test_a_writer_killed_after_the_swap_leaves_a_folder_the_next_export_removes(
     _export(tmp_path, 6)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["toy"]
     assert _trials_named(tmp_path) == {6}
+
+
+# --------------------------------------------------------------------------- G: matplotlib set up once
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_short_run_draws_the_study_figures_while_matplotlib_is_still_importing(tmp_path, resume):
+    """matplotlib's import is made slow (tests/support/slow_matplotlib), so that the figures are
+    drawn while the import started beside the search is still under way."""
+    import subprocess
+    import sys
+
+    from tests.conftest import SUPPORT, cli_env
+
+    env = cli_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(SUPPORT / "slow_matplotlib"), env["PYTHONPATH"]])
+    args = [sys.executable, "-m", "hedgeopt", "progress=false", "+study=toy", "n_trials=2", "n_jobs=1"]
+    if resume:  # a first run, then a resume with nothing to run
+        first = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert first.returncode == 0, first.stderr
+        for png in tmp_path.glob("mlruns/artifacts/**/optimization_history.png"):
+            png.unlink()
+    env["HEDGEOPT_TEST_SLOW_MATPLOTLIB"] = "3"
+    proc = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "partially initialized" not in proc.stderr, proc.stderr
+    assert "were not drawn" not in proc.stderr, proc.stderr
+    assert list(tmp_path.glob("mlruns/artifacts/**/plots/optimization_history.png")), proc.stderr
+    assert list(tmp_path.glob("mlruns/artifacts/**/plots/param_importance.png")), proc.stderr
