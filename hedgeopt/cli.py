@@ -21,6 +21,14 @@ def _error(msg: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     _quiet_libraries()
+    try:
+        return _main(args)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM anywhere (a slow compose, --cfg): one line
+        print("hedgeopt: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(args: list[str]) -> int:
     from hedgeopt import console, errors
     from hedgeopt.config import CONFIG_PATH_ENV, ConfigError, available_studies
     from hedgeopt.usage import USAGE, parse

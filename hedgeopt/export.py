@@ -228,23 +228,37 @@ def write_export(doc: Mapping[str, Any], export_dir: str | Path, study_name: str
         opath.name: oheader + yaml.safe_dump(overlay, sort_keys=False),
         jpath.name: json.dumps(doc, indent=2),
     }
-    root.mkdir(parents=True, exist_ok=True)
-    _remove_stale_folders(root, study_name)
-    fresh = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX.format(study_name)}{os.getpid()}-", dir=root))
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        _remove_stale_folders(root, study_name)
+        fresh = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX.format(study_name)}{os.getpid()}-", dir=root))
+    except OSError as exc:
+        raise _unwritable(folder, exc) from exc
     try:
         os.chmod(fresh, 0o755)
         for name, text in files.items():
             _write_synced(fresh / name, text)
         _carry_over(folder, fresh, set(files))
         _swap_in(fresh, folder)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(fresh, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise _unwritable(folder, exc) from exc
         raise
     shutil.rmtree(fresh, ignore_errors=True)  # the old export, after an exchange
     return ypath, opath, jpath
 
 
 _STAGING_PREFIX = ".{}.export-"
+
+
+def _unwritable(folder: Path, exc: OSError) -> Exception:
+    """A failed write as one line naming the folder (a full disk's error names no file)."""
+    from hedgeopt.errors import HedgeoptError
+
+    return HedgeoptError(f"cannot write the export to {folder}: {exc.strerror or exc}")
+
+
 _RENAME_EXCHANGE = 2  # linux/fs.h
 
 

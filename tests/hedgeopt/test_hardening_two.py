@@ -310,3 +310,42 @@ def test_a_short_run_draws_the_study_figures_while_matplotlib_is_still_importing
     assert "were not drawn" not in proc.stderr, proc.stderr
     assert list(tmp_path.glob("mlruns/artifacts/**/plots/optimization_history.png")), proc.stderr
     assert list(tmp_path.glob("mlruns/artifacts/**/plots/param_importance.png")), proc.stderr
+
+
+# --------------------------------------------------------------------------- J: one line, with the path
+
+
+def test_a_full_export_dir_is_one_line_naming_the_folder(tmp_path, monkeypatch):
+    import errno
+
+    from hedgeopt import export
+    from hedgeopt.errors import one_line
+
+    _export(tmp_path, 3)
+
+    def full(path, text):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # as os.write says it: no file name
+
+    monkeypatch.setattr(export, "_write_synced", full)
+    with pytest.raises(Exception) as info:
+        _export(tmp_path, 6)
+    line = one_line(info.value)
+    assert line == f"cannot write the export to {tmp_path / 'toy'}: No space left on device"
+    assert _trials_named(tmp_path) == {3}
+
+
+def test_sigterm_during_a_slow_compose_is_one_line_and_exit_130(in_empty_dir, capsys, monkeypatch):
+    import signal
+    import time
+
+    from hedgeopt import config
+
+    def slow_compose(overrides, with_hydra=False):
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives while Hydra composes
+        time.sleep(5)
+        raise AssertionError("SIGTERM did not stop the compose")
+
+    monkeypatch.setattr(config, "compose_config", slow_compose)
+    assert main(["+study=toy", "--cfg", "job"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "hedgeopt: interrupted", err
