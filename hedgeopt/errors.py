@@ -2,18 +2,17 @@
 the exit statuses, :class:`ConfigError` for usage and config errors, and URL masking.
 
 Libraries put connection URLs (with their passwords) into exception messages, so every
-message printed here goes through :func:`mask`, which hides both URL passwords and any
-secret registered with :func:`register_secret` (the passwords of the configured storage and
-tracking URIs, wherever they appear).
+message printed here goes through :func:`hedgeopt.masking.mask` (re-exported here with
+:func:`~hedgeopt.masking.register_secret`), the one function that hides every secret form.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import sys
 import traceback
-from urllib.parse import unquote, urlsplit
+
+from hedgeopt.masking import mask, register_secret
 
 # The exit statuses of ``python -m hedgeopt``, part of its command-line contract.
 #: The study (or the replay) is done.
@@ -25,43 +24,23 @@ EXIT_USAGE = 2
 #: Stopped by Ctrl-C or SIGTERM (128 + SIGINT, as a shell reports it).
 EXIT_INTERRUPTED = 130
 
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "ConfigError",
+    "DEBUG_ENV",
+    "HedgeoptError",
+    "debug",
+    "mask",
+    "one_line",
+    "register_secret",
+    "report",
+]
+
 DEBUG_ENV = "HEDGEOPT_DEBUG"
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)(?P<at>@)")
-
-
-def mask_url(text: str | None) -> str | None:
-    """``text`` with any password inside a URL replaced by ``***``."""
-    if text is None:
-        return None
-    return _URL_PASSWORD.sub(lambda m: f"{m['head']}***{m['at']}", str(text))
-
-
-_SECRETS: set[str] = set()
-
-
-def register_secret(url: str | None) -> None:
-    """Remember the password of ``url`` (raw and URL-decoded) so that no message shows it."""
-    if not url or "://" not in url:
-        return
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        password = None
-    if not password:
-        m = re.match(r"^[^:/]+://[^:/@]*:([^@]+)@", url)
-        password = m.group(1) if m else None
-    if password:
-        for s in (password, unquote(password)):
-            if len(s) >= 3:
-                _SECRETS.add(s)
-
-
-def mask(text: str) -> str:
-    """``text`` with URL passwords and registered secrets replaced by ``***``."""
-    out = str(mask_url(str(text)))
-    for s in sorted(_SECRETS, key=len, reverse=True):
-        out = out.replace(s, "***")
-    return out
 
 
 def one_line(exc: BaseException, limit: int = 300) -> str:

@@ -21,6 +21,19 @@ def slot_lock_path(workdir: str | Path, name: str) -> Path:
     return Path(workdir) / "optuna" / f"{name}.slots.lock"
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a ``sqlite:///PATH[?query]`` URL, else None (and for ``:memory:``).
+
+    SQLAlchemy reads the query string as options, never as part of the file name, so every
+    file hedgeopt derives from the URL (locks, a seeded store) uses this path: a
+    ``?password=...`` must not end up in a file name.
+    """
+    if not url.startswith("sqlite") or ":///" not in url:
+        return None
+    path = url.split(":///", 1)[1].split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
 def artifacts_dir(workdir: str | Path) -> Path:
     """Where a local MLflow store keeps artifacts when ``mlflow.artifact_location`` is null."""
     return Path(workdir) / "artifacts"

@@ -21,6 +21,14 @@ def _error(msg: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     _quiet_libraries()
+    try:
+        return _main(args)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM anywhere (a slow compose, --cfg): one line
+        print("hedgeopt: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(args: list[str]) -> int:
     from hedgeopt import console, errors
     from hedgeopt.cli.usage import USAGE, parse
     from hedgeopt.config.compose import CONFIG_PATH_ENV, available_studies
@@ -127,9 +135,16 @@ def _composed_text(args: list[str], which: str, package: str | None, resolve: bo
     from omegaconf import OmegaConf
 
     from hedgeopt.config.compose import compose_config
+    from hedgeopt.config.overlay import compose_overlaid
     from hedgeopt.errors import ConfigError
+    from hedgeopt.masking import mask
 
-    cfg = compose_config(args, with_hydra=which != "job")
+    # +overlay=PATH applies exactly as in a run (never shown as a key of its own)
+    cfg = compose_overlaid(
+        args,
+        lambda o: compose_config(o, with_hydra=which != "job"),
+        lambda c: OmegaConf.to_container(c, resolve=False),
+    )
     if which == "hydra":
         cfg = OmegaConf.masked_copy(cfg, ["hydra"])
     elif which == "job" and "hydra" in cfg:
@@ -143,10 +158,10 @@ def _composed_text(args: list[str], which: str, package: str | None, resolve: bo
             tip = f"; did you mean {near}?" if near else ""
             raise ConfigError(f"--package {package!r}: no such node in the composed config{tip}")
         if not OmegaConf.is_config(node):
-            return f"{node}\n"
+            return mask(f"{node}\n")
         cfg = node
     try:
-        return OmegaConf.to_yaml(cfg, resolve=resolve)
+        return mask(OmegaConf.to_yaml(cfg, resolve=resolve))
     except Exception as exc:
         raise ConfigError(f"cannot print the config: {exc}".splitlines()[0]) from exc
 

@@ -4,8 +4,11 @@ The file becomes a config of Hydra's ConfigStore in the group ``hedgeopt_overlay
 package ``_global_``, and the argument becomes ``+hedgeopt_overlay=<name>``: Hydra then
 merges it where it would merge the same file placed in a config group (after the study, before
 the command line's ``key=value`` overrides, which win). Values only: the file may not name
-code (``_target_``) and may only set keys that the composed config has without it; the
-reserved blocks of an export in the earlier one-file layout are skipped.
+code (``_target_``) nor hold interpolations or resolver calls (``${oc.env:...}``), may only
+set keys that the composed config has without it, and may not set the framework keys that route
+data (:data:`ROUTING_KEYS`: where the trials, the MLflow runs and the exports go) unless the
+command line sets them too; the reserved blocks of an export in the earlier one-file layout are
+skipped.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from hedgeopt.protocol import flatten
 
 GROUP = "hedgeopt_overlay"
 PREFIX = "+overlay="
+#: Framework keys that say where data goes: an overlay file (perhaps someone else's export)
+#: may not redirect the trials, the MLflow runs or the exports; the command line may.
+ROUTING_KEYS = ("storage", "mlflow", "workdir", "export_dir")
 
 
 class OverlayError(ConfigError):
@@ -27,7 +33,7 @@ class OverlayError(ConfigError):
 
 def load_overlay(path: str | Path) -> dict[str, Any]:
     """The config keys of an overlay file, checked to be plain values."""
-    from hedgeopt.results.export import RESERVED_BLOCKS, ReplayError, load_bounded
+    from hedgeopt.results.export import RESERVED_BLOCKS, ReplayError, interpolation_in, load_bounded
 
     try:  # the same size, encoding, depth and alias bounds as a replayed file
         doc = load_bounded(Path(path))
@@ -41,7 +47,31 @@ def load_overlay(path: str | Path) -> dict[str, Any]:
     for key in flatten(doc):
         if "_target_" in key.split("."):
             raise OverlayError(f"overlay: {path} sets {key}; an overlay sets values, never code")
+    bad = interpolation_in(flatten(doc))
+    if bad is not None:
+        raise OverlayError(
+            f"overlay: {path} sets {bad} to an interpolation (${{...}}); an overlay holds values only"
+        )
     return doc
+
+
+def _command_line_keys(overrides: Sequence[str]) -> set[str]:
+    """The dotted keys that ``key=value`` overrides set (``+``/``++``/``~`` prefixes dropped)."""
+    keys = set()
+    for arg in overrides:
+        if "=" in arg and not arg.startswith(PREFIX):
+            keys.add(arg.split("=", 1)[0].lstrip("+~"))
+    return keys
+
+
+def _check_routing(path: str, doc: Mapping[str, Any], given: set[str]) -> None:
+    for key in flatten(doc):
+        top = key.split(".", 1)[0]
+        if top in ROUTING_KEYS and key not in given and top not in given:
+            raise OverlayError(
+                f"overlay: {path} sets {key}, which says where data goes; an overlay may not "
+                f"(give {key}=... on the command line)"
+            )
 
 
 def expand(overrides: Sequence[str]) -> tuple[list[str], dict[str, dict[str, Any]]]:
@@ -49,6 +79,7 @@ def expand(overrides: Sequence[str]) -> tuple[list[str], dict[str, dict[str, Any
     ``{path: overlay}`` for :func:`check_keys`."""
     out: list[str] = []
     loaded: dict[str, dict[str, Any]] = {}
+    given = _command_line_keys(overrides)
     for arg in overrides:
         if not arg.startswith(PREFIX):
             out.append(arg)
@@ -59,6 +90,7 @@ def expand(overrides: Sequence[str]) -> tuple[list[str], dict[str, dict[str, Any
                 "overlay: give the path of a config file, e.g. +overlay=exports/<study>/best.yaml"
             )
         doc = load_overlay(path)
+        _check_routing(path, doc, given)
         from hydra.core.config_store import ConfigStore
 
         name = f"overlay{len(loaded)}"
@@ -80,11 +112,18 @@ def check_keys(without: Mapping[str, Any], overlays: Mapping[str, Mapping[str, A
 
 
 def compose_overlaid(
-    overrides: Sequence[str], compose: Callable[[Sequence[str]], dict[str, Any]]
-) -> dict[str, Any]:
-    """``compose(overrides)`` with every ``+overlay=PATH`` applied and its keys checked."""
+    overrides: Sequence[str],
+    compose: Callable[[Sequence[str]], Any],
+    keys_of: Callable[[Any], Mapping[str, Any]] | None = None,
+) -> Any:
+    """``compose(overrides)`` with every ``+overlay=PATH`` applied and its keys checked.
+
+    A run composes plain dicts; ``--cfg`` composes a DictConfig (``keys_of`` turns it into the
+    mapping whose keys are checked), so that it shows exactly what a run would use.
+    """
     expanded, overlays = expand(overrides)
     cfg = compose(expanded)
     if overlays:
-        check_keys(compose([a for a in overrides if not a.startswith(PREFIX)]), overlays)
+        without = compose([a for a in overrides if not a.startswith(PREFIX)])
+        check_keys(keys_of(without) if keys_of else without, overlays)
     return cfg

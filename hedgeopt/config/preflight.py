@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from hedgeopt.config.settings import StudySettings
 from hedgeopt.errors import ConfigError, mask, one_line, register_secret
+from hedgeopt.workdir import sqlite_file
 
 CONNECT_TIMEOUT_S = 5
 
@@ -87,9 +88,9 @@ def check_tracking(uri: str) -> None:
             f"(use one of {', '.join(TRACKING_SCHEMES)})"
         )
     if base == "sqlite":
-        path = uri.split(":///", 1)[1] if ":///" in uri else ""
-        if path and path != ":memory:":
-            writable_file(Path(path), "mlflow.tracking_uri")
+        path = sqlite_file(uri)
+        if path is not None:
+            writable_file(path, "mlflow.tracking_uri")
         return
     if base == "file":
         writable_dir(Path(urlsplit(uri).path), "mlflow.tracking_uri")
@@ -122,9 +123,9 @@ def check_storage(settings: StudySettings) -> None:
             raise ConfigError(f"storage: cannot reach Redis at {mask(spec.url)}: {one_line(exc)}") from None
         return
     if scheme.startswith("sqlite"):
-        path = spec.url.split(":///", 1)[1] if ":///" in spec.url else ""
-        if path and path != ":memory:":
-            writable_file(Path(path), "storage")
+        path = sqlite_file(spec.url)
+        if path is not None:
+            writable_file(path, "storage")
         return
     _driver(scheme, "storage", spec.url)
     _connect_rdb(spec.url)

@@ -248,12 +248,18 @@ def _parse_range(where: str, name: str, kind: str, entry: Mapping[str, Any]) -> 
     """A float or int parameter from ``low``, ``high``, ``log`` and ``step``."""
     low, high = entry.get("low"), entry.get("high")
     for label, v in (("low", low), ("high", high)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not _finite(v):
             raise SearchSpaceError(f"{where}: {label} must be a finite number, got {v!r}")
         if kind == "int" and not float(v).is_integer():
             raise SearchSpaceError(f"{where}: {label} must be an integer, got {v!r}")
     if low >= high:
         raise SearchSpaceError(f"{where}: low ({low}) must be below high ({high})")
+    # Every sampler draws low + u * (high - low) in floats: a width past the float range fails
+    # every trial in the sampler ("Range exceeds valid bounds"), so refuse it here.
+    if not math.isfinite(float(high) - float(low)):
+        raise SearchSpaceError(
+            f"{where}: the range [{low}, {high}] is wider than a float can hold; narrow it"
+        )
     log = entry.get("log", False)
     if not isinstance(log, bool):
         raise SearchSpaceError(f"{where}: log must be true or false")
@@ -261,13 +267,10 @@ def _parse_range(where: str, name: str, kind: str, entry: Mapping[str, Any]) -> 
         raise SearchSpaceError(f"{where}: log scale needs low > 0, got {low}")
     step = entry.get("step")
     if step is not None:
-        if (
-            isinstance(step, bool)
-            or not isinstance(step, (int, float))
-            or not math.isfinite(step)
-            or step <= 0
-        ):
+        if isinstance(step, bool) or not isinstance(step, (int, float)) or not _finite(step) or step <= 0:
             raise SearchSpaceError(f"{where}: step must be a positive number")
+        if not math.isfinite((float(high) - float(low)) / step):
+            raise SearchSpaceError(f"{where}: step {step} is too small for the range [{low}, {high}]")
         if log:
             raise SearchSpaceError(f"{where}: step and log cannot be combined")
         if kind == "int" and not float(step).is_integer():
@@ -276,6 +279,14 @@ def _parse_range(where: str, name: str, kind: str, entry: Mapping[str, Any]) -> 
         low, high = int(low), int(high)
         step = None if step is None else int(step)
     return Param(name, kind, low=low, high=high, log=log, step=step)
+
+
+def _finite(v: float) -> bool:
+    """Finite and within the float range (an int of 400 digits is not)."""
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:
+        return False
 
 
 def _fit_grid(where: str, param: Param, grid: tuple[Any, ...], notes: list[str] | None) -> Param:

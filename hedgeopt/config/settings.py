@@ -22,7 +22,11 @@ from hedgeopt.protocol import Objective, get_path
 from hedgeopt.storages.opening import _with_driver, resolve_storage
 from hedgeopt.storages.spec import StorageSpec
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+# The whole string (\A...\Z: "$" would let a trailing newline through) and short enough that
+# every file named after the study (journal, its locks and backups, the export folder's
+# temporary files) stays within a file system's 255-byte name limit.
+_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.\-]*\Z")
+MAX_NAME_LENGTH = 100
 
 
 @dataclass(frozen=True)
@@ -91,8 +95,10 @@ def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
     validate again.
     """
     name = cfg.get("study_name")
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ConfigError(f"study_name must be a name of letters, digits, '_', '-' or '.', got {name!r}")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ConfigError(f"study_name must be at most {MAX_NAME_LENGTH} characters, got {len(name)}")
     n_trials = _int(cfg, "n_trials", minimum=1)
     n_jobs = _int(cfg, "n_jobs", minimum=-1)
     if n_jobs == 0:

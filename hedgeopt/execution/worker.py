@@ -337,9 +337,9 @@ def _reason(exc: BaseException) -> str:
     if tb:
         last = tb[-1]
         head += f" (at {Path(last.filename).name}:{last.lineno} in {last.name})"
-    from hedgeopt.storages.opening import mask_url
+    from hedgeopt.masking import mask
 
-    return str(mask_url(head))[:900]
+    return mask(head)[:900]
 
 
 def run_task(

@@ -18,9 +18,13 @@ named in the file.
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import json
 import math
+import os
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -106,6 +110,23 @@ def load_bounded(path: Path) -> Any:
         raise ReplayError(f"replay: {path} nests too deeply") from None
 
 
+def interpolation_in(flat: Mapping[str, Any]) -> str | None:
+    """The first dotted key whose value (or an item of it) holds an OmegaConf interpolation or
+    resolver call (``${...}``: ``${oc.env:SECRET}`` would be resolved into MLflow params, the
+    config artifact and the journal), else None. A file read from outside is values only."""
+
+    def holds(v: Any) -> bool:
+        if isinstance(v, str):
+            return "${" in v
+        if isinstance(v, Mapping):
+            return any(holds(x) for x in v.values())
+        if isinstance(v, list | tuple):
+            return any(holds(x) for x in v)
+        return False
+
+    return next((k for k, v in flat.items() if holds(v)), None)
+
+
 def code_version() -> str:
     """The git commit of the code (with ``-dirty`` when it has local changes), or the package version."""
     try:
@@ -179,9 +200,16 @@ def split_export(doc: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
 
 def write_export(doc: Mapping[str, Any], export_dir: str | Path, study_name: str) -> tuple[Path, Path, Path]:
     """Write ``best.yaml`` (the whole export), ``overlay.yaml`` (config keys only, a global
-    Hydra overlay) and ``best.json`` atomically; returns their paths in that order."""
-    folder = Path(export_dir) / study_name
-    folder.mkdir(parents=True, exist_ok=True)
+    Hydra overlay) and ``best.json`` so that the three always agree; returns their paths.
+
+    The three files are written and fsynced in a fresh sibling folder of this writer's own
+    (``.{study_name}.export-<pid>-<random>``), which then takes the export folder's place in one
+    rename (an exchange on Linux): an interrupt at any point leaves the old export or the new
+    one, never best.yaml of one trial beside best.json of another, and a reader always finds
+    the folder. Other files a user put in the folder are carried over.
+    """
+    root = Path(export_dir)
+    folder = root / study_name
     ypath, opath, jpath = folder / "best.yaml", folder / OVERLAY_NAME, folder / "best.json"
     overlay, _ = split_export(doc)
     header = (
@@ -195,35 +223,123 @@ def write_export(doc: Mapping[str, Any], export_dir: str | Path, study_name: str
         f"# @package _global_\n"
         f"# Best config of study {study_name!r} (metadata and performance: {ypath.name})\n"
     )
-    for path, text in (
-        (ypath, header + yaml.safe_dump(dict(doc), sort_keys=False)),
-        (opath, oheader + yaml.safe_dump(overlay, sort_keys=False)),
-        (jpath, json.dumps(doc, indent=2)),
-    ):
-        _replace_atomically(path, text)
+    files = {
+        ypath.name: header + yaml.safe_dump(dict(doc), sort_keys=False),
+        opath.name: oheader + yaml.safe_dump(overlay, sort_keys=False),
+        jpath.name: json.dumps(doc, indent=2),
+    }
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        _remove_stale_folders(root, study_name)
+        fresh = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX.format(study_name)}{os.getpid()}-", dir=root))
+    except OSError as exc:
+        raise _unwritable(folder, exc) from exc
+    try:
+        os.chmod(fresh, 0o755)
+        for name, text in files.items():
+            _write_synced(fresh / name, text)
+        _carry_over(folder, fresh, set(files))
+        _swap_in(fresh, folder)
+    except BaseException as exc:
+        shutil.rmtree(fresh, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise _unwritable(folder, exc) from exc
+        raise
+    shutil.rmtree(fresh, ignore_errors=True)  # the old export, after an exchange
     return ypath, opath, jpath
 
 
-def _replace_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file of this process's own beside ``path``, then rename.
+_STAGING_PREFIX = ".{}.export-"
 
-    Each writer has its own temporary name, so concurrent invocations never remove each
-    other's file, and a reader sees the old or the new file whole, never a half-written one.
+
+def _unwritable(folder: Path, exc: OSError) -> Exception:
+    """A failed write as one line naming the folder (a full disk's error names no file)."""
+    from hedgeopt.errors import HedgeoptError
+
+    return HedgeoptError(f"cannot write the export to {folder}: {exc.strerror or exc}")
+
+
+_RENAME_EXCHANGE = 2  # linux/fs.h
+
+
+def _write_synced(path: Path, text: str) -> None:
+    with open(path, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.chmod(path, 0o644)
+
+
+def _carry_over(folder: Path, fresh: Path, ours: set[str]) -> None:
+    """Copy what else the old export folder holds (a user's notes) into the new one."""
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if entry.name in ours or entry.name.startswith("."):
+            continue
+        try:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.copytree(entry, fresh / entry.name, symlinks=True)
+            else:
+                shutil.copy2(entry, fresh / entry.name, follow_symlinks=False)
+        except FileNotFoundError:  # another writer swapped the folder out meanwhile
+            continue
+
+
+def _swap_in(fresh: Path, folder: Path) -> None:
+    """Put ``fresh`` at ``folder`` in one step; the old folder (if any) ends up at ``fresh``."""
+    for _ in range(100):  # another writer may create or swap the folder in between
+        try:
+            os.rename(fresh, folder)  # no folder yet (or an empty one)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+        if _exchange(fresh, folder):
+            return
+    raise OSError(errno.EBUSY, "the export folder kept changing", str(folder))
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``); False when ``b`` is gone.
+
+    Elsewhere the old folder is renamed away first: a reader may then miss the folder for a
+    moment, but never finds the files of two exports side by side.
     """
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        renameat2 = None
+    if renameat2 is not None:
+        at_fdcwd = -100
+        if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+            return True
+        err = ctypes.get_errno()
+        if err == errno.ENOENT:
+            return False
+        if err not in (errno.EINVAL, errno.ENOSYS):  # a file system without exchange: fall back
+            raise OSError(err, os.strerror(err), str(b))
+    aside = a.with_name(a.name + ".old")
+    try:
+        os.rename(b, aside)
+    except FileNotFoundError:
+        return False
+    os.rename(a, b)
+    os.rename(aside, a)
+    return True
+
+
+def _remove_stale_folders(root: Path, study_name: str) -> None:
+    """Remove the staging folders of writers that died on this host (killed before cleaning up)."""
+    from hedgeopt.processes import pid_alive
+
+    for entry in root.glob(_STAGING_PREFIX.format(study_name) + "*"):
+        pid = entry.name[len(_STAGING_PREFIX.format(study_name)) :].split("-", 1)[0]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def read_replay(path: str | Path, space: SearchSpace) -> dict[str, Any]:
@@ -244,6 +360,11 @@ def read_replay(path: str | Path, space: SearchSpace) -> dict[str, Any]:
             raise ReplayError(f"replay: {path} sets {key}; replay never instantiates code from a file")
     if not flat:
         raise ReplayError(f"replay: {path} holds no params")
+    bad = interpolation_in(flat)
+    if bad is not None:
+        raise ReplayError(
+            f"replay: {path} sets {bad} to an interpolation (${{...}}); a replay file holds values only"
+        )
     try:
         space.check_values(flat)
     except SearchSpaceError as exc:

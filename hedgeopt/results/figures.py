@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,21 +17,29 @@ if TYPE_CHECKING:
     from hedgeopt.config.settings import StudySettings
 
 
+#: Held while matplotlib is set up: the parent imports it in a thread beside the search, and a
+#: thread that found the module in ``sys.modules`` half-imported failed with "partially
+#: initialized module 'matplotlib' has no attribute 'use'" (and the figures went missing).
+_SETUP = threading.RLock()
+
+
 def use_headless_figures() -> None:
     """Select matplotlib's Agg backend for this process: figures are files, never windows.
 
     Imports nothing: a search worker calls this before it builds its objective, and an
     objective that draws imports pyplot itself, which then reads ``MPLBACKEND``.
     """
-    os.environ["MPLBACKEND"] = "Agg"
-    if "matplotlib" in sys.modules:  # imported already: the variable is read only at import
-        sys.modules["matplotlib"].use("Agg")
+    with _SETUP:  # never while another thread is importing matplotlib
+        os.environ["MPLBACKEND"] = "Agg"
+        if "matplotlib" in sys.modules:  # imported already: the variable is read only at import
+            sys.modules["matplotlib"].use("Agg")
 
 
 def pyplot() -> Any:
-    """``matplotlib.pyplot`` on the Agg backend."""
-    use_headless_figures()
-    import matplotlib.pyplot as plt
+    """``matplotlib.pyplot`` on the Agg backend, imported (once) under the set-up lock."""
+    with _SETUP:
+        use_headless_figures()
+        import matplotlib.pyplot as plt
 
     return plt
 

@@ -18,15 +18,15 @@ import optuna
 from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalRedisBackend
 
-from hedgeopt.errors import mask_url
+from hedgeopt.masking import mask
 from hedgeopt.storages.journal_io import QueuedJournalLock
 from hedgeopt.storages.journal_repair import repair_journal as _repair
 from hedgeopt.storages.slot_locks import PostgresSlotLock
 from hedgeopt.storages.spec import StorageSpec
 from hedgeopt.storages.trial_bookkeeping import MAX_RETRY, RetryStaleTrial
-from hedgeopt.workdir import journal_path
+from hedgeopt.workdir import journal_path, sqlite_file
 
-__all__ = ["StorageSpec", "mask_url", "open_storage", "repair_journal", "resolve_storage"]
+__all__ = ["StorageSpec", "open_storage", "repair_journal", "resolve_storage"]
 
 
 def has_scheme(url: str) -> bool:
@@ -55,7 +55,7 @@ def resolve_storage(
             )
         if scheme == "file":
             return StorageSpec(url.split("://", 1)[1], "journal")
-        raise ValueError(f"storage: unsupported URL scheme {scheme!r} in {mask_url(url)}")
+        raise ValueError(f"storage: unsupported URL scheme {scheme!r} in {mask(url)}")
     return StorageSpec(url, "journal")
 
 
@@ -94,6 +94,9 @@ def open_storage(spec: StorageSpec) -> optuna.storages.BaseStorage:
     kwargs: dict[str, Any] = {}
     if spec.url.startswith("sqlite"):
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
+        db = sqlite_file(spec.url)
+        if db is not None:  # the checks allow a folder that does not exist yet
+            db.parent.mkdir(parents=True, exist_ok=True)
     else:
         kwargs["engine_kwargs"] = {"pool_pre_ping": True}
     if spec.heartbeat_interval:

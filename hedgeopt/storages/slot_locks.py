@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hedgeopt.workdir import slot_lock_path
+from hedgeopt.workdir import slot_lock_path, sqlite_file
 
 if TYPE_CHECKING:
     from hedgeopt.storages.spec import StorageSpec
@@ -115,8 +115,8 @@ def slot_lock(spec: StorageSpec, study_name: str, workdir: str | Path) -> SlotLo
     if scheme.startswith("postgres"):
         return PostgresSlotLock(spec.url, study_name)
     if scheme.startswith("sqlite"):
-        db = spec.url.split(":///", 1)[1] if ":///" in spec.url else "hedgeopt-sqlite"
-        return FileSlotLock(Path(db + ".slots.lock"))
+        db = sqlite_file(spec.url)
+        return FileSlotLock(Path(f"{db or 'hedgeopt-sqlite'}.slots.lock"))
     # Other RDBs: serialise within this machine; across machines counts may overshoot.
     safe = hashlib.sha256(spec.url.encode()).hexdigest()[:16]
     return FileSlotLock(slot_lock_path(workdir, safe))

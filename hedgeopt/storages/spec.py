@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hedgeopt.errors import mask_url
+from hedgeopt.masking import mask
 
 
 @dataclass(frozen=True)
@@ -18,4 +18,4 @@ class StorageSpec:
 
     @property
     def masked(self) -> str:
-        return str(mask_url(self.url))
+        return mask(self.url)

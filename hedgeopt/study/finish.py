@@ -13,9 +13,11 @@ import optuna
 from optuna.trial import TrialState
 
 from hedgeopt.config.settings import StudySettings
+from hedgeopt.errors import one_line
 from hedgeopt.execution.final_tasks import run_final_tasks, start_final_tasks
 from hedgeopt.execution.loky_pool import map_in_workers
 from hedgeopt.execution.worker import run_task
+from hedgeopt.masking import mask, mask_values
 from hedgeopt.names import (
     ATTR_FAIL_REASON,
     ATTR_FINGERPRINT,
@@ -28,10 +30,9 @@ from hedgeopt.protocol import NullReporter, metrics_of
 from hedgeopt.results import export as export_mod
 from hedgeopt.results.assessment import assess_study
 from hedgeopt.results.assessment_text import headline_metrics, summary_lines
-from hedgeopt.results.figures import draw_framework_figures
+from hedgeopt.results.figures import draw_framework_figures, preload_plotting
 from hedgeopt.results.summary import study_summary
 from hedgeopt.seeds import assessment_seed
-from hedgeopt.storages.opening import mask_url
 from hedgeopt.storages.trial_bookkeeping import invocation_failures
 from hedgeopt.study.invocation import Invocation, say, trial_metrics, ui_command
 from hedgeopt.tracking.best_run import tag_best_run
@@ -160,14 +161,20 @@ def score_best(
     task_seconds: dict[str, float] = {}
     # on the early worker, in order; its plots are collected after the statistics
     pending = start_final_tasks(jobs, inv.early, task_seconds)
-    # the framework's figures are drawn here while the workers score the best config
+    # the framework's figures are drawn here while the workers score the best config; matplotlib
+    # is set up first, in this thread (waiting for the import started beside the search)
+    preload_plotting()
     framework_figures: list[Path] = []
-    framework = threading.Thread(
-        target=lambda: framework_figures.extend(
-            draw_framework_figures(study, outcome.trials, outcome.front, settings, out_dir)
-        ),
-        daemon=True,
-    )
+
+    def draw() -> None:
+        try:
+            framework_figures.extend(
+                draw_framework_figures(study, outcome.trials, outcome.front, settings, out_dir)
+            )
+        except Exception as exc:  # noqa: BLE001 - a figure never fails the study, nor hides its error
+            say(f"hedgeopt: warning: the study's figures were not drawn: {one_line(exc)}")
+
+    framework = threading.Thread(target=draw, daemon=True)
     framework.start()
     if pending is None:
         results = run_final_tasks(
@@ -233,13 +240,14 @@ def export_best(
             best.number,
             inv.run_ids.get(best.number) or tracker.trial_run_id(best.number),
         ),
-        "mlflow_tracking_uri": mask_url(settings.tracking_uri),
+        "mlflow_tracking_uri": mask(settings.tracking_uri),
         "storage": settings.storage.masked,
         "seed": settings.seed,
         "sampler": settings.sampler_target,
         "fingerprint": study.user_attrs.get(ATTR_FINGERPRINT),
         "deterministic": settings.deterministic,
     }
+    metadata = mask_values(metadata)
     pareto = [
         {
             "trial": t.number,
@@ -324,7 +332,8 @@ def print_summary(
         "failures_this_invocation": len(outcome.failures),
         "confidence": outcome.confidence,
     }
-    tracker.log_text(invocation, json.dumps(export_mod._plain(summary), indent=2), "study_summary.json")
+    text = mask(text)
+    tracker.log_text(invocation, mask(json.dumps(export_mod._plain(summary), indent=2)), "study_summary.json")
     tracker.log_text(invocation, text, "summary.txt")
     print(text, flush=True)
 

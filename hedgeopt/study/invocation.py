@@ -18,10 +18,10 @@ from hedgeopt.config.search_space import SearchSpace
 from hedgeopt.config.settings import StudySettings
 from hedgeopt.execution.final_tasks import EarlyTasks
 from hedgeopt.execution.objective_builder import objective_key
+from hedgeopt.masking import mask, mask_values
 from hedgeopt.names import ATTR_FAIL_REASON, ATTR_INVOCATION, ATTR_METRIC_PREFIX
 from hedgeopt.protocol import nest
 from hedgeopt.results import export as export_mod
-from hedgeopt.storages.opening import mask_url
 from hedgeopt.storages.trial_bookkeeping import counted
 from hedgeopt.study.phases import PhaseClock
 from hedgeopt.tracking.tracker import Tracker
@@ -30,23 +30,20 @@ from hedgeopt.tracking.trial_logger import TrialLogger
 
 def say(msg: str) -> None:
     if console.info(msg):  # --quiet keeps errors and warnings only
-        print(mask_url(msg), file=sys.stderr, flush=True)
+        print(mask(msg), file=sys.stderr, flush=True)
 
 
 def masked_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """The composed config with passwords in storage and tracking URLs masked."""
-    out = json.loads(json.dumps(cfg, default=str))
-    if out.get("storage"):
-        out["storage"] = mask_url(out["storage"])
-    if isinstance(out.get("mlflow"), dict):
-        out["mlflow"]["tracking_uri"] = mask_url(out["mlflow"].get("tracking_uri"))
+    """The composed config with every secret in every string value masked."""
+    out = mask_values(json.loads(json.dumps(cfg, default=str)))
+    assert isinstance(out, dict)
     return out
 
 
 def ui_command(tracking_uri: str) -> str:
     if tracking_uri.startswith(("http://", "https://")):
-        return f"open {mask_url(tracking_uri)}"
-    return f"mlflow ui --backend-store-uri {mask_url(tracking_uri)}"
+        return f"open {mask(tracking_uri)}"
+    return f"mlflow ui --backend-store-uri {mask(tracking_uri)}"
 
 
 def trial_overlay(study_name: str, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:

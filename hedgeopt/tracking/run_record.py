@@ -45,8 +45,10 @@ def epoch_ms(dt: Any) -> int | None:
 
 
 def param_value(v: Any) -> str:
-    """A param as MLflow stores it: a float by ``repr`` (no digits lost), cut to MLflow's limit."""
-    s = repr(v) if isinstance(v, float) else str(v)
+    """A param as MLflow stores it: a float by ``repr`` (no digits lost), masked, cut to MLflow's limit."""
+    from hedgeopt.masking import mask
+
+    s = repr(v) if isinstance(v, float) else mask(str(v))
     return s[:MAX_PARAM_VALUE]
 
 

@@ -8,6 +8,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from hedgeopt.workdir import sqlite_file
+
 
 def relocate_copied_store(uri: str, experiment_id: str, location: str, artifacts: Path) -> bool:
     """Point an experiment of a copied (or moved) working directory at its own artifacts.
@@ -21,7 +23,7 @@ def relocate_copied_store(uri: str, experiment_id: str, location: str, artifacts
     if not uri.startswith("sqlite:///"):
         return False
     here = artifacts.resolve()
-    db = Path(uri[len("sqlite:///") :]).resolve()
+    db = Path(str(sqlite_file(uri))).resolve()
     if db.parent != here.parent:
         return False
     old = location[len("file://") :] if location.startswith("file://") else location
@@ -66,7 +68,7 @@ def use_wal(uri: str) -> None:
     import sqlite3
 
     try:
-        con = sqlite3.connect(uri[len("sqlite:///") :], timeout=30)
+        con = sqlite3.connect(str(sqlite_file(uri)), timeout=30)
         try:
             con.execute("PRAGMA journal_mode=WAL")
         finally:
@@ -85,7 +87,7 @@ def store_lock(uri: str) -> Iterator[None]:
     if not uri.startswith("sqlite:///"):
         yield
         return
-    path = Path(uri[len("sqlite:///") :])
+    path = Path(str(sqlite_file(uri)))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(str(path) + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:

@@ -17,6 +17,8 @@ import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from hedgeopt.workdir import sqlite_file as workdir_sqlite_file
+
 ENV_CACHE = "HEDGEOPT_CACHE_DIR"
 
 
@@ -37,7 +39,7 @@ def sqlite_file(uri: str) -> Path | None:
     """The file of a ``sqlite:///`` tracking URI, else None."""
     if not uri.startswith("sqlite:///"):
         return None
-    return Path(uri[len("sqlite:///") :])
+    return workdir_sqlite_file(uri)
 
 
 def seed(uri: str) -> bool:

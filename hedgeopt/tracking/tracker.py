@@ -99,6 +99,9 @@ class Tracker:
             **self.source_tags,
             **tags,
         }
+        from hedgeopt.masking import mask
+
+        all_tags = {k: mask(v) for k, v in all_tags.items()}
         run = self.client.create_run(self.experiment_id, tags=all_tags, run_name=run_name)
         self.parent_id = run.info.run_id
         self.log_params(self.parent_id, params)
@@ -231,12 +234,12 @@ class Tracker:
         except Exception as exc:  # noqa: BLE001 - the store's own errors; ending must not raise
             import sys
 
-            from hedgeopt.storages.opening import mask_url
+            from hedgeopt.masking import mask
 
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
             print(
                 f"hedgeopt: warning: could not mark MLflow run {run_id} {status}: "
-                f"{mask_url(first)}; the next invocation of the study closes it",
+                f"{mask(first)}; the next invocation of the study closes it",
                 file=sys.stderr,
                 flush=True,
             )

@@ -28,6 +28,7 @@ from typing import Any
 from hedgeopt.names import MLFLOW_DATA_CONTEXT, MLFLOW_RUN_NAME, MLFLOW_USER
 from hedgeopt.tracking.run_record import TrialRun, trial_run
 from hedgeopt.tracking.tracker import Tracker, mlflow_dataset
+from hedgeopt.workdir import sqlite_file
 
 _MAX_FLOAT = 1.7976931348623157e308
 
@@ -84,7 +85,7 @@ class SqliteRunWriter:
         uri = tracker.tracking_uri
         if not uri.startswith("sqlite:///"):
             return None
-        db = Path(uri[len("sqlite:///") :])
+        db = Path(str(sqlite_file(uri)))
         try:
             exp = tracker.client.get_experiment(tracker.experiment_id)
             if not schema_matches(db):

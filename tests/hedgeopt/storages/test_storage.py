@@ -8,20 +8,19 @@ import optuna
 import pytest
 
 from hedgeopt import names
+from hedgeopt.masking import mask
 from hedgeopt.storages import opening as st
 from hedgeopt.storages import trial_bookkeeping as tb
 
 
 def test_mask_url_hides_passwords_only():
+    assert mask("postgresql://alice:s3cr%40t@db:5432/optuna") == "postgresql://alice:***@db:5432/optuna"
     assert (
-        st.mask_url("postgresql://alice:s3cr%40t@db:5432/optuna") == "postgresql://alice:***@db:5432/optuna"
-    )
-    assert (
-        st.mask_url("see http://u:pw@host:5000 and redis://:pw2@r:6379/0")
+        mask("see http://u:pw@host:5000 and redis://:pw2@r:6379/0")
         == "see http://u:***@host:5000 and redis://:***@r:6379/0"
     )
-    assert st.mask_url("sqlite:///mlruns/mlflow.db") == "sqlite:///mlruns/mlflow.db"
-    assert st.mask_url("postgresql://alice@db/optuna") == "postgresql://alice@db/optuna"
+    assert mask("sqlite:///mlruns/mlflow.db") == "sqlite:///mlruns/mlflow.db"
+    assert mask("postgresql://alice@db/optuna") == "postgresql://alice@db/optuna"
 
 
 @pytest.mark.parametrize(
