@@ -52,14 +52,19 @@ def _running(study: Any, invocation: str, keep: Callable[[Any], bool]) -> list[A
     ]
 
 
-def reap_lost_workers(study: Any, invocation: str, alive: set[str], reason: str = REMOTE_WORKER_LOST) -> int:
-    """Fail and retry this invocation's RUNNING trials whose worker is not in ``alive``.
+def reap_lost_workers(
+    study: Any, invocation: str, alive: Callable[[], set[str]], reason: str = REMOTE_WORKER_LOST
+) -> int:
+    """Fail and retry this invocation's RUNNING trials whose worker is not among ``alive()``.
 
-    ``alive`` must be taken after the trials were read (it is: the trials are read here, and a
-    worker stamps a trial only once the executor lists it).
+    The live workers are asked after the trials are read: a worker stamps a trial only once
+    the executor lists it, so a worker that joined meanwhile is never taken for a lost one.
     """
     trials = _running(study, invocation, lambda t: t.user_attrs.get(ATTR_WORKER) is not None)
-    return _fail_and_retry(study, [t for t in trials if t.user_attrs[ATTR_WORKER] not in alive], reason)
+    if not trials:
+        return 0
+    live = alive()
+    return _fail_and_retry(study, [t for t in trials if t.user_attrs[ATTR_WORKER] not in live], reason)
 
 
 def fail_running(study: Any, invocation: str, reason: str) -> int:

@@ -197,7 +197,11 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
                     lock.release()  # a running trial may still die and need replacing
                     time.sleep(0.25)
                     continue
-                study.optimize(wrapped, n_trials=1, catch=(Exception,))
+                try:
+                    study.optimize(wrapped, n_trials=1, catch=(Exception,))
+                except ValueError as exc:  # the parent failed the trial meanwhile (taken for lost)
+                    if "Cannot tell a" not in str(exc):
+                        raise
             finally:
                 lock.release()
     finally:

@@ -107,8 +107,8 @@ def run_worker_pool(study: optuna.Study, inv: Invocation, invocation: str, tasks
     if stop is not None:
         tasks = [replace(t, stop=stop) for t in tasks]
 
-    def watch(alive: set[str]) -> None:
-        lost = reap_lost_workers(study, invocation, alive)
+    def watch() -> None:
+        lost = reap_lost_workers(study, invocation, executor.alive_workers)
         if lost:
             say(f"hedgeopt: a worker left the cluster; {lost} trial(s) will be retried")
 

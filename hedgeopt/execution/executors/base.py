@@ -33,11 +33,11 @@ class Executor(ABC):
         """``[fn(*args) for args in calls]``, each in a worker process; results in order."""
 
     @abstractmethod
-    def run_loops(self, fn: Callable[[Any], Any], tasks: list[Any], watch: Callable[[set[str]], Any]) -> None:
+    def run_loops(self, fn: Callable[[Any], Any], tasks: list[Any], watch: Callable[[], Any]) -> None:
         """Run ``fn(task)`` (a worker loop) once per task, each on a slot of its own, until all
-        return. ``watch`` is called now and then with the workers that are alive, so the parent
-        fails and retries the trials of lost ones; a lost loop runs again with a fresh sampler
-        seed."""
+        return. ``watch`` is called now and then (where :meth:`alive_workers` says anything), so
+        the parent fails and retries the trials of lost workers; a lost loop runs again with a
+        fresh sampler seed."""
 
     @abstractmethod
     def is_worker_lost(self, exc: BaseException) -> bool:

@@ -111,7 +111,7 @@ class DaskExecutor(Executor):
         futures = [self.client.submit(fn, *args, pure=False) for args in calls]
         return self.client.gather(futures)
 
-    def run_loops(self, fn: Callable[[Any], Any], tasks: list[Any], watch: Callable[[set[str]], Any]) -> None:
+    def run_loops(self, fn: Callable[[Any], Any], tasks: list[Any], watch: Callable[[], Any]) -> None:
         from distributed import TimeoutError as DaskTimeout
         from distributed import Variable, wait
 
@@ -130,9 +130,7 @@ class DaskExecutor(Executor):
             for f in [f for f in pending if f.done()]:
                 pending.discard(f)
                 f.result()  # a loop's error (KilledWorker after repeated deaths) ends the search
-            alive = self.alive_workers()
-            if alive is not None:
-                watch(alive)
+            watch()
 
     def is_worker_lost(self, exc: BaseException) -> bool:
         from distributed.scheduler import KilledWorker

@@ -25,7 +25,7 @@ class LocalExecutor(Executor):
     def map(self, fn: Callable[..., T], calls: Sequence[tuple[Any, ...]], n_jobs: int) -> list[T]:
         return loky_pool.map_in_workers(fn, calls, n_jobs)
 
-    def run_loops(self, fn: Callable[[Any], Any], tasks: list[Any], watch: Callable[[set[str]], Any]) -> None:
+    def run_loops(self, fn: Callable[[Any], Any], tasks: list[Any], watch: Callable[[], Any]) -> None:
         loky_pool.map_in_workers(fn, [(t,) for t in tasks], len(tasks))
 
     def is_worker_lost(self, exc: BaseException) -> bool:
