@@ -60,6 +60,10 @@ def prewarm_workers(inv: Invocation, plan: WorkerPlan) -> threading.Thread:
     workers for the search, and each worker keeps its objective (cached by config key).
     """
     executor = current()
+    if executor.kind == "local":
+        # joblib before the thread: the thread and the early worker's loky import would race
+        # (a partially initialised joblib.externals.loky)
+        import joblib.externals.loky  # noqa: F401
 
     def warm() -> None:
         try:
