@@ -28,8 +28,9 @@ SETTINGS_KEYS = (
     "resume",
 )
 
-#: Framework config groups (the parent logs the sampler's, pruner's and objective's targets).
-GROUP_KEYS = ("sampler", "pruner", "objective", "search_space", "mlflow")
+#: Framework config groups (the parent logs the sampler's, pruner's and objective's targets and the
+#: executor's kind).
+GROUP_KEYS = ("sampler", "pruner", "objective", "search_space", "mlflow", "executor")
 
 #: Every framework key: none can be tuned, none is a param of the domain.
 FRAMEWORK_KEYS = frozenset(SETTINGS_KEYS + GROUP_KEYS)

@@ -12,6 +12,8 @@ from __future__ import annotations
 ATTR_INVOCATION = "hedgeopt.study.invocation"  # the parent run id of the invocation that ran the trial
 ATTR_HOST = "hedgeopt.host"  # the host of the process that runs the trial
 ATTR_PID = "hedgeopt.pid"  # that process's id (a dead one marks a lost trial)
+ATTR_WORKER = "hedgeopt.worker"  # the executor's name of that worker (Dask: its address), if it has one
+ATTR_SAMPLER_SEED = "hedgeopt.sampler_seed"  # the seed of the sampler that proposed the trial's params
 ATTR_COUNTED = "hedgeopt.counted"  # an objective failure, which counts toward n_trials
 ATTR_FAIL_REASON = "hedgeopt.fail_reason"  # why a FAIL trial failed, one line
 ATTR_STEPS = "hedgeopt.steps"  # intermediate values, rows [metric, step, value]
@@ -21,7 +23,16 @@ ATTR_METRIC_PREFIX = "metric."  # + a metric's name: a metric the objective retu
 ATTR_SAMPLES_PREFIX = "samples."  # + a metric's name: a completed trial's in-sample per-sample values
 ATTR_STATISTIC_PREFIX = "statistic."  # + a metric's name: the statistic of those in-sample values
 #: The attrs that belong to one run of a trial, not to its params: a retry starts without them.
-RUN_ATTRS = (ATTR_COUNTED, ATTR_FAIL_REASON, ATTR_INVOCATION, ATTR_HOST, ATTR_PID, ATTR_STEPS)
+RUN_ATTRS = (
+    ATTR_COUNTED,
+    ATTR_FAIL_REASON,
+    ATTR_INVOCATION,
+    ATTR_HOST,
+    ATTR_PID,
+    ATTR_STEPS,
+    ATTR_WORKER,
+    ATTR_SAMPLER_SEED,
+)
 RUN_ATTR_PREFIXES = (ATTR_METRIC_PREFIX, ATTR_SAMPLES_PREFIX, ATTR_STATISTIC_PREFIX)
 # Optuna's own system attr (its retry callback writes it): the number of the trial retried.
 OPTUNA_FAILED_TRIAL = "failed_trial"

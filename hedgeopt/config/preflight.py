@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from hedgeopt.config.settings import StudySettings
 from hedgeopt.errors import ConfigError, mask, one_line, register_secret
-from hedgeopt.workdir import sqlite_file
+from hedgeopt.workdir import sqlite_file, staging_dir
 
 CONNECT_TIMEOUT_S = 5
 
@@ -43,8 +43,22 @@ def check(settings: StudySettings, *, search: bool = True) -> None:
     check_tracking(settings.tracking_uri)
     writable_dir(Path(settings.workdir), "workdir")
     if search:
+        check_executor(settings)
         check_storage(settings)
         writable_dir(Path(settings.export_dir), "export_dir")
+        writable_dir(staging_dir(settings.workdir), "workdir")
+
+
+def check_executor(settings: StudySettings) -> None:
+    """A cluster's workers on other hosts coordinate through the storage: a file cannot do that."""
+    spec = settings.storage
+    if settings.executor.kind == "local":
+        return
+    if spec.kind == "journal" or spec.url.split("://", 1)[0].lower().startswith("sqlite"):
+        raise ConfigError(
+            f"storage: executor={settings.executor.kind} needs a storage every worker host reaches "
+            f"(postgresql://, mysql:// or redis://), not {spec.masked}"
+        )
 
 
 def writable_dir(folder: Path, key: str, what: str | None = None) -> None:

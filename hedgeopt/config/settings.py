@@ -15,6 +15,7 @@ from typing import Any
 
 from hydra.utils import get_class
 
+from hedgeopt.config.executor import ExecutorSettings, first_line, validate_executor
 from hedgeopt.config.samplers import build_pruner, build_sampler, is_grid, is_nop
 from hedgeopt.config.search_space import SearchSpace, SearchSpaceError
 from hedgeopt.errors import ConfigError
@@ -68,13 +69,16 @@ class StudySettings:
     def pruner_target(self) -> str:
         return str(self.pruner.get("_target_", ""))
 
+    executor: ExecutorSettings = ExecutorSettings()
+
     @property
     def multi_objective(self) -> bool:
         return len(self.metrics) > 1
 
-    def workers(self) -> int:
-        """Worker processes for this invocation (``-1``: one per core)."""
-        cores = os.cpu_count() or 1
+    def workers(self, slots: int | None = None) -> int:
+        """Worker processes for this invocation (``-1``: one per core, or every one of the
+        executor's ``slots`` when it says how many it has)."""
+        cores = slots or os.cpu_count() or 1
         n = cores if self.n_jobs == -1 else self.n_jobs
         return max(1, n)
 
@@ -144,6 +148,7 @@ def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
         deterministic=_deterministic(cfg),
         sampler=dict(cfg["sampler"]),
         pruner=dict(cfg["pruner"]),
+        executor=validate_executor(cfg),
     )
     return settings, space
 
@@ -258,7 +263,7 @@ def _objective_class(cfg: Mapping[str, Any]) -> tuple[str, type]:
     try:
         cls = get_class(target)
     except Exception as exc:
-        raise ConfigError(f"objective._target_: cannot import {target!r}: {_first(exc)}") from exc
+        raise ConfigError(f"objective._target_: cannot import {target!r}: {first_line(exc)}") from exc
     if not (isinstance(cls, type) and issubclass(cls, Objective)):
         raise ConfigError(f"objective._target_: {target!r} is not a hedgeopt Objective")
     return target, cls
@@ -325,7 +330,3 @@ def _check_upper_bounds(space: SearchSpace, cls: type, target: str, cfg: Mapping
                 f"search_space.{name} reaches {max(numbers)}, past {bound_key} = {bound} (its upper "
                 f"bound in {target}); raise {bound_key} or lower the range"
             )
-
-
-def _first(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

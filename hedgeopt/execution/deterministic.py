@@ -20,7 +20,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hedgeopt.execution.loky_pool import WORKER_LOST, WorkerRestarts, is_worker_lost, map_in_workers
+from hedgeopt.execution.executors import current, map_in_workers
+from hedgeopt.execution.loky_pool import WORKER_LOST, WorkerRestarts
 from hedgeopt.names import ATTR_BATCH, ATTR_FAIL_REASON, ATTR_HOST, ATTR_INVOCATION, ATTR_PID, ATTR_SLOT
 
 _STUDIES: dict[str, Any] = {}  # per worker process: the invocation's study, by invocation
@@ -48,9 +49,9 @@ class EarlierBatches:
 
 def run_asked(task: Any, trial_id: int, params: dict[str, Any], batch: int) -> str:
     """In a worker: run one trial the parent asked, and tell it. Returns its final state."""
-    import signal
+    from hedgeopt.execution.executors.base import ignore_sigint
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ignore_sigint()
     import optuna
     from optuna.storages._heartbeat import get_heartbeat_thread
     from optuna.trial import TrialState
@@ -159,7 +160,8 @@ def run_batches(
 
     task, n_workers = tasks[0], len(tasks)
     lock = slot_lock(settings.storage, settings.study_name, settings.workdir)
-    restarts = WorkerRestarts(settings.max_failures, say)
+    executor = current()
+    restarts = WorkerRestarts(settings.max_failures, say, executor.stop_workers)
     try:
         while True:
             if task.deadline is not None and time.time() >= task.deadline:
@@ -179,7 +181,7 @@ def run_batches(
                 # always n_workers: loky then keeps the same processes (and their objectives)
                 map_in_workers(run_asked, [(task, tid, params, batch) for tid, params in asked], n_workers)
             except Exception as exc:
-                if not is_worker_lost(exc):
+                if not executor.is_worker_lost(exc):
                     raise
                 lost_ids = [tid for tid, _ in asked]
                 restarts.after_loss(exc, lambda ids=lost_ids: _fail_unfinished(study, ids, WORKER_LOST))

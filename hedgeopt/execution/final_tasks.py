@@ -5,10 +5,10 @@ its own beside the search; the same process then scores the best config and draw
 objective's plots, reusing the out-of-sample data it has already built (simulated paths, for
 one), where the search's workers would each build it again.
 
-These tasks run in loky worker processes like the trials (never in the parent, even with
-one worker). A worker that dies (killed, out of
-memory) fails the whole pool with ``TerminatedWorkerError``; the tasks are pure functions of
-the config and the best params, so they are simply run again in a fresh pool. After
+These tasks run in the executor's worker processes like the trials (never in the parent, even
+with one worker); the early worker is loky's, so only the local executor has one. A worker that
+dies (killed, out of memory) fails the whole pool with ``TerminatedWorkerError``; the tasks are
+pure functions of the config and the best params, so they are simply run again in a fresh pool. After
 ``retries`` such deaths the invocation ends with one error line; the study's trials are all in
 the storage, and the same command exports them.
 """
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hedgeopt.errors import HedgeoptError
-from hedgeopt.execution.loky_pool import is_worker_lost, map_in_workers, stop_workers
+from hedgeopt.execution.executors import current
 from hedgeopt.execution.worker import run_task
 from hedgeopt.results.figures import preload_plotting
 
@@ -159,13 +159,14 @@ def run_final_tasks(
     ``timings``, if given, receives each method's seconds inside its worker; ``first`` counts the
     worker deaths already met (of ``retries`` retried).
     """
+    executor = current()
     for attempt in range(first, retries + 1):
         try:
-            out = map_in_workers(timed_task, [(cfg, key, inner, m, a) for m, a in jobs], n_jobs)
+            out = executor.map(timed_task, [(cfg, key, inner, m, a) for m, a in jobs], n_jobs)
         except Exception as exc:
-            if not is_worker_lost(exc):
+            if not executor.is_worker_lost(exc):
                 raise
-            stop_workers()
+            executor.stop_workers()
             if attempt == retries:
                 raise HedgeoptError(
                     f"a worker process died while scoring the best config ({retries + 1} times); "

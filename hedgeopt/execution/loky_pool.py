@@ -60,13 +60,16 @@ class WorkerRestarts:
     siblings') and queues them for a retry with the same params, and a fresh pool carries on.
     """
 
-    def __init__(self, limit: int, say: Callable[[str], None]) -> None:
+    def __init__(
+        self, limit: int, say: Callable[[str], None], stop: Callable[[], None] | None = None
+    ) -> None:
         self.limit, self.say, self.count = limit, say, 0
+        self.stop = stop or stop_workers  # the executor's, where it is not loky
 
     def after_loss(self, exc: BaseException, reap: Callable[[], int]) -> None:
         """Count the loss of ``exc``, stop the pool and reap; re-raise ``exc`` past the limit."""
         self.count += 1
-        stop_workers()
+        self.stop()
         lost = reap()
         if self.count > self.limit:
             raise exc

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hedgeopt.execution.executors.base import ignore_sigint, local_inner_threads, worker_identity
 from hedgeopt.names import (
     ATTR_COUNTED,
     ATTR_FAIL_REASON,
@@ -28,9 +29,11 @@ from hedgeopt.names import (
     ATTR_INVOCATION,
     ATTR_METRIC_PREFIX,
     ATTR_PID,
+    ATTR_SAMPLER_SEED,
     ATTR_SAMPLES_PREFIX,
     ATTR_STATISTIC_PREFIX,
     ATTR_STEPS,
+    ATTR_WORKER,
 )
 
 if TYPE_CHECKING:
@@ -62,11 +65,15 @@ class WorkerTask:
     invocation: str
     staging_dir: str
     deadline: float | None
-    inner_threads: int
+    inner_threads: int  # 0: from the worker's own host (the parent cannot know a remote one's)
+    stop: Any = None  # the executor's stop flag (``is_set()``), checked before each trial; or None
 
 
 def limit_threads(n: int) -> None:
-    """Cap BLAS/OpenMP, numba and torch thread pools at ``n`` in this process."""
+    """Cap BLAS/OpenMP, numba and torch thread pools at ``n`` in this process (0: this worker's
+    share of its host's cores)."""
+    if n <= 0:
+        n = local_inner_threads()
     for var in THREAD_ENV:
         os.environ[var] = str(n)
     try:
@@ -141,12 +148,11 @@ class TrialReporter:
 
 
 def run_worker(task: WorkerTask) -> dict[str, int]:
-    """Run trials until the study has enough, the deadline passes or failures run out."""
-    import signal
-
+    """Run trials until the study has enough, the deadline passes, failures run out or the
+    executor's stop flag is set."""
     # Ctrl-C is the parent's to handle: it stops the workers and records their trials as
     # interrupted. A worker that took SIGINT itself would die mid-write with a traceback.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ignore_sigint()
     import optuna
 
     from hedgeopt.storages.slot_locks import slot_lock
@@ -165,14 +171,17 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
     study = _load_study(task)
     lock = slot_lock(settings.storage, settings.study_name, settings.workdir)
     done = {"complete": 0, "pruned": 0, "failed": 0}
+    stamp = {ATTR_SAMPLER_SEED: task.sampler_seed}
 
     def wrapped(trial: optuna.Trial) -> Any:
         lock.release()  # the trial exists: let the next worker claim a slot
-        return execute_trial(trial, task.space.suggest, objective, task, done)
+        return execute_trial(trial, task.space.suggest, objective, task, done, stamp=stamp)
 
     try:
         while True:
             if task.deadline is not None and time.time() >= task.deadline:
+                break
+            if task.stop is not None and task.stop.is_set():
                 break
             if len(invocation_failures(study, task.invocation)) >= settings.max_failures:
                 break
@@ -189,7 +198,11 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
                     lock.release()  # a running trial may still die and need replacing
                     time.sleep(0.25)
                     continue
-                study.optimize(wrapped, n_trials=1, catch=(Exception,))
+                try:
+                    study.optimize(wrapped, n_trials=1, catch=(Exception,))
+                except ValueError as exc:  # the parent failed the trial meanwhile (taken for lost)
+                    if "Cannot tell a" not in str(exc):
+                        raise
             finally:
                 lock.release()
     finally:
@@ -222,11 +235,13 @@ def execute_trial(
     task: WorkerTask,
     done: dict[str, int],
     should_prune: Callable[[], bool] | None = None,
+    stamp: Mapping[str, Any] | None = None,
 ) -> Any:
     """Run the objective on one Optuna trial; its value(s), or the exception that ends it.
 
-    Stamps the trial with this invocation, host and process, stores metrics, per-sample values
-    and intermediate values as user attrs, and marks an objective failure as counted.
+    Stamps the trial with this invocation, host, process and executor's worker name (plus
+    ``stamp``), stores metrics, per-sample values and intermediate values as user attrs, and
+    marks an objective failure (an unwritable artifact folder included) as counted.
     """
     import optuna
 
@@ -234,14 +249,16 @@ def execute_trial(
     from hedgeopt.storages.journal_io import set_user_attrs
 
     settings = task.settings
-    set_user_attrs(
-        trial, {ATTR_INVOCATION: task.invocation, ATTR_HOST: socket.gethostname(), ATTR_PID: os.getpid()}
-    )
+    attrs = {ATTR_INVOCATION: task.invocation, ATTR_HOST: socket.gethostname(), ATTR_PID: os.getpid()}
+    worker = worker_identity()
+    if worker is not None:
+        attrs[ATTR_WORKER] = worker
+    set_user_attrs(trial, {**attrs, **(stamp or {})})
     artifact_dir = Path(task.staging_dir) / str(trial.number)
-    artifact_dir.mkdir(parents=True, exist_ok=True)
     single = not settings.multi_objective
     reporter = TrialReporter(trial, artifact_dir, single, should_prune)
     try:
+        artifact_dir.mkdir(parents=True, exist_ok=True)  # inside: a failure here is counted
         params = suggest(trial)
         result = objective(params, reporter)
         clean = _check_metrics(result, settings.metrics)
@@ -354,9 +371,7 @@ def run_task(
 
 def prewarm(config: dict[str, Any], config_key: str, inner_threads: int) -> int:
     """Build this worker's objective ahead of the search; returns the worker's pid."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ignore_sigint()
     limit_threads(inner_threads)
     get_objective(config, config_key)
     limit_threads(inner_threads)

@@ -14,8 +14,8 @@ from optuna.trial import TrialState
 
 from hedgeopt.config.settings import StudySettings
 from hedgeopt.errors import one_line
+from hedgeopt.execution.executors import map_in_workers
 from hedgeopt.execution.final_tasks import run_final_tasks, start_final_tasks
-from hedgeopt.execution.loky_pool import map_in_workers
 from hedgeopt.execution.worker import run_task
 from hedgeopt.masking import mask, mask_values
 from hedgeopt.names import (

@@ -13,7 +13,7 @@ from typing import Any
 
 from hedgeopt.config.settings import StudySettings
 from hedgeopt.errors import EXIT_FAILED, EXIT_OK
-from hedgeopt.execution.loky_pool import map_in_workers
+from hedgeopt.execution.executors import map_in_workers
 from hedgeopt.execution.objective_builder import objective_key
 from hedgeopt.execution.worker import limit_threads, run_task
 from hedgeopt.names import ROLE_REPLAY, TAG_REPLAY_OF, TAG_ROLE, TAG_STUDY

@@ -1,7 +1,8 @@
 """One invocation of a study: workers search, the parent logs, then export and report.
 
-The parent process never runs trials. It creates (or loads) the Optuna study, opens the
-MLflow parent run, starts the worker processes through joblib (loky), and while they work it
+The parent process never runs trials. It starts the executor (loky here, or a Dask cluster,
+whose workers it first probes), creates (or loads) the Optuna study, opens the MLflow parent
+run, starts the worker processes through the executor, and while they work it
 polls the storage: every trial its workers finish becomes a nested MLflow run, and the
 progress bar moves. When the workers stop it scores the best config out-of-sample, collects
 baselines and plots (in the same worker processes, whose objectives are already built),
@@ -24,7 +25,8 @@ import yaml
 from hedgeopt.config.search_space import SearchSpace
 from hedgeopt.config.settings import StudySettings
 from hedgeopt.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, ConfigError
-from hedgeopt.execution.loky_pool import stop_workers
+from hedgeopt.execution.executors import build_executor, current, use
+from hedgeopt.execution.lost_workers import fail_running, probe
 from hedgeopt.execution.worker import WorkerTask
 from hedgeopt.execution.worker_pool import (
     WorkerPlan,
@@ -74,8 +76,16 @@ def _create_study(settings: StudySettings, cfg: Mapping[str, Any] | None = None)
 
 
 def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) -> int:
-    """Search, log, export. Returns the exit status."""
+    """Start the executor, then search, log, export. Returns the exit status."""
     clock = PhaseClock("imports and config")
+    with use(build_executor(settings)) as executor:
+        if executor.kind != "local":  # a remote worker must reach the storage and the staging folder
+            probe(executor, settings.storage, staging_dir(settings.workdir))
+            clock.mark("executor started, a worker probed")
+        return _run_study(cfg, settings, space, clock)
+
+
+def _run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace, clock: PhaseClock) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     for note in space.notes:
         say(f"hedgeopt: note: {note}")
@@ -105,6 +115,8 @@ def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) 
     finally:
         if inv.early is not None:
             inv.early.close(kill=True)
+        if current().kind != "local":  # remote workers stop before their staging folder goes
+            current().stop_workers()
         tracker.finish(invocation, status)
         shutil.rmtree(staging, ignore_errors=True)
         clock.mark("export and artifact upload")
@@ -140,7 +152,8 @@ def parent_params(cfg: Mapping[str, Any], settings: StudySettings) -> dict[str, 
     params["sampler"] = settings.sampler_target
     params["pruner"] = settings.pruner_target
     params["objective"] = settings.objective_target
-    params["workers"] = settings.workers()
+    params["executor"] = settings.executor.kind
+    params["workers"] = settings.workers(current().slots() if current().kind != "local" else None)
     params.update(flatten({k: v for k, v in cfg.items() if k not in FRAMEWORK_KEYS}))
     return params
 
@@ -187,12 +200,20 @@ def _search_and_finish(
 def _interrupted(
     study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: str, staging: Path
 ) -> int:
-    """Ctrl-C: stop the workers, fail their trials as interrupted, log what finished."""
+    """Ctrl-C: stop the workers, fail their trials as interrupted, log what finished.
+
+    loky's workers are killed and their trials reaped by process id; remote workers are asked
+    to stop, and what still runs after the executor's grace period is failed as interrupted.
+    """
     if inv.early is not None:
         inv.early.close(kill=True)
         inv.early = None
-    stop_workers()
-    reap_orphans(study, "interrupted: the invocation was stopped (Ctrl-C)", invocation)
+    executor = current()
+    executor.stop_workers()
+    reason = "interrupted: the invocation was stopped (Ctrl-C)"
+    reap_orphans(study, reason, invocation)
+    if executor.alive_workers() is not None:
+        fail_running(study, invocation, reason)
     try:
         inv.poll(study, tracker, invocation, staging, None)
     except Exception:

@@ -16,6 +16,8 @@ STORED = {
     "ATTR_INVOCATION": "hedgeopt.study.invocation",
     "ATTR_HOST": "hedgeopt.host",
     "ATTR_PID": "hedgeopt.pid",
+    "ATTR_WORKER": "hedgeopt.worker",
+    "ATTR_SAMPLER_SEED": "hedgeopt.sampler_seed",
     "ATTR_COUNTED": "hedgeopt.counted",
     "ATTR_FAIL_REASON": "hedgeopt.fail_reason",
     "ATTR_STEPS": "hedgeopt.steps",
