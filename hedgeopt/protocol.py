@@ -205,6 +205,16 @@ class Objective(ABC):
     #: only ties one, the verdict says to prefer it.
     tuned_baselines: ClassVar[tuple[str, ...]] = ()
 
+    #: Folders where a bare data-file name in this objective's config resolves besides the
+    #: working directory (its embedded data); the study's identity digests the files found.
+    data_dirs: ClassVar[tuple[Path, ...]] = ()
+
+    @staticmethod
+    def held_out_name(metric: str) -> str:
+        """The out-of-sample metric that answers the search metric ``metric`` (the same name,
+        unless the objective names its splits, as deep_hedge's ``select_x`` -> ``test_x``)."""
+        return metric
+
     def __init__(self, config: Mapping[str, Any], context: StudyContext | None = None) -> None:
         framework = sorted(FRAMEWORK_KEYS.intersection(config))
         if framework:

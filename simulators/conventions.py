@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-__all__ = ["TRADING_DAYS", "PathGrid"]
+__all__ = ["SECONDS_PER_YEAR", "TRADING_DAYS", "PathGrid"]
 
 #: Trading days per year: annualises daily returns, variances and turnover of exchange data.
 TRADING_DAYS = 252.0
+#: Seconds per calendar year: annualises a 24/7 market's (the crypto perpetual's) tick data.
+SECONDS_PER_YEAR = 365.0 * 24.0 * 3600.0
 
 
 class PathGrid:

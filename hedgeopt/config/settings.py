@@ -75,6 +75,10 @@ class StudySettings:
     def multi_objective(self) -> bool:
         return len(self.metrics) > 1
 
+    def objective_class(self) -> type[Objective]:
+        """The study's objective class (validated importable and an ``Objective``)."""
+        return get_class(self.objective_target)
+
     def workers(self, slots: int | None = None) -> int:
         """Worker processes for this invocation (``-1``: one per core, or every one of the
         executor's ``slots`` when it says how many it has)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,18 +31,16 @@ from hedgeopt.stats import (
     statistic_from,
 )
 
-#: In-sample / out-of-sample metric name pairs: ``val_x`` is judged as ``test_x`` and so on.
-SPLIT_PREFIXES = (("select_", "test_"), ("val_", "test_"), ("is_", "oos_"), ("in_sample_", "out_of_sample_"))
 
-
-def counterpart(out_of_sample: Mapping[str, Any], name: str) -> str | None:
-    """The out-of-sample name of an in-sample metric: the same name, or ``val_x`` -> ``test_x``."""
+def counterpart(
+    out_of_sample: Mapping[str, Any], name: str, held_out_name: Callable[[str], str] | None = None
+) -> str | None:
+    """The out-of-sample name of a search metric: the same name, or the one the objective
+    declares (:meth:`~hedgeopt.protocol.Objective.held_out_name`), if ``out_of_sample`` has it."""
     if name in out_of_sample:
         return name
-    for ins, oos in SPLIT_PREFIXES:
-        if name.startswith(ins) and oos + name[len(ins) :] in out_of_sample:
-            return oos + name[len(ins) :]
-    return None
+    other = held_out_name(name) if held_out_name is not None else None
+    return other if other is not None and other in out_of_sample else None
 
 
 def _sample_set(result: Metrics | None, metric: str, statistic: Statistic | None = None) -> SampleSet | None:
@@ -242,8 +240,12 @@ def selection_gaps(
     in_sample: Mapping[str, float],
     oos: Metrics | None,
     baselines: Mapping[str, Mapping[str, Metrics]],
+    held_out: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The best trial's in-sample to out-of-sample change beside the baselines' own change.
+
+    ``held_out``: each metric's out-of-sample name where it differs (``select_x`` judged as
+    ``test_x``).
 
     ``shortfall``: how much worse the best trial is out of sample than in sample, in the
     metric's direction (positive = worse, whichever way the metric runs); ``baselines``: the
@@ -252,8 +254,9 @@ def selection_gaps(
     the part the data's change does not explain: what picking the best trial cost.
     """
     gaps: dict[str, Any] = {}
+    held_out = held_out or {}
     for m, d in zip(metrics, directions, strict=False):
-        o = _point(oos, m)
+        o = _point(oos, held_out.get(m, m))
         if m not in in_sample or o is None:
             continue
         sign = 1.0 if d == "maximize" else -1.0
@@ -261,7 +264,8 @@ def selection_gaps(
         g: dict[str, Any] = {"in_sample": i, "out_of_sample": o, "gap": i - o, "shortfall": sign * (i - o)}
         base = {}
         for name, res in baselines.items():
-            bi, bo = _in_sample_point(res.get("in_sample"), m), _point(res.get("out_of_sample"), m)
+            bo = _point(res.get("out_of_sample"), held_out.get(m, m))
+            bi = _in_sample_point(res.get("in_sample"), m)
             if bi is not None and bo is not None:
                 base[name] = sign * (bi - bo)
         if base:
@@ -284,8 +288,12 @@ def assess_study(
     seed: int,
     statistic_attr_prefix: str = "statistic.",
     simple: frozenset[str] | set[str] | None = None,
+    held_out_name: Callable[[str], str] | None = None,
 ) -> dict[str, Any]:
     """Everything the export says about how sure it is (see the module docstring).
+
+    ``held_out_name``: the objective's map from a search metric to the out-of-sample metric
+    that answers it (:meth:`~hedgeopt.protocol.Objective.held_out_name`).
 
     ``simple``: the baselines without tuned parameters (None: all of them). PBO scores the
     trials with the statistic stored with their in-sample samples (``statistic_attr_prefix``
@@ -293,9 +301,9 @@ def assess_study(
     """
     simple = set(baselines) if simple is None else set(simple)
     per_metric = {}
-    for m, d in zip(metrics, directions, strict=False):  # judged under its held-out name (select_x as test_x)
-        name = counterpart(metrics_of(oos), m) or m
-        per_metric[m] = assess_metric(name, d, oos, baselines, seed, m, simple)
+    held_out = {m: counterpart(metrics_of(oos), m, held_out_name) or m for m in metrics}
+    for m, d in zip(metrics, directions, strict=False):  # judged under its held-out name
+        per_metric[m] = assess_metric(held_out[m], d, oos, baselines, seed, m, simple)
         per_metric[m]["out_of_sample_metric"] = per_metric[m]["metric"]
     first, direction = metrics[0], directions[0]
     matrix = trial_samples(trials, samples_attr_prefix + first)
@@ -310,7 +318,7 @@ def assess_study(
             None,
         )
     over = overfitting(first, direction, matrix, statistic, seed)
-    over["selection_gap"] = selection_gaps(metrics, directions, in_sample, oos, baselines)
+    over["selection_gap"] = selection_gaps(metrics, directions, in_sample, oos, baselines, held_out)
     verdict = dict(per_metric[first]["verdict"] if len(metrics) == 1 else pareto_verdict(per_metric))
     edge = edge_entry(oos, per_metric[first])
     if edge is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +26,11 @@ def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def counterpart(out_of_sample: Mapping[str, float], name: str) -> Any:
-    """The out-of-sample value of an in-sample metric: same name, or ``val_x`` -> ``test_x``."""
-    key = oos_name(out_of_sample, name)
+def counterpart(
+    out_of_sample: Mapping[str, float], name: str, held_out_name: Callable[[str], str] | None = None
+) -> Any:
+    """The out-of-sample value of a search metric (its own name or the objective's held-out one)."""
+    key = oos_name(out_of_sample, name, held_out_name)
     return "" if key is None else out_of_sample[key]
 
 
@@ -44,13 +46,14 @@ def study_summary(
     ui_command: str,
     experiment_id: str,
     confidence: Sequence[str] = (),
+    held_out_name: Callable[[str], str] | None = None,
 ) -> str:
     """The end-of-study console report."""
     parts = [f"\nStudy {study_name}: " + ", ".join(f"{k.lower()} {v}" for k, v in counts.items())]
     parts.append(table([(k, v) for k, v in best_params.items()], ["best param", "value"]))
     keys = list(dict.fromkeys([*metrics, *in_sample.keys()]))[:14]
-    rows = [(k, in_sample.get(k, ""), counterpart(out_of_sample, k)) for k in keys]
-    paired = {oos_name(out_of_sample, k) for k in keys}
+    rows = [(k, in_sample.get(k, ""), counterpart(out_of_sample, k, held_out_name)) for k in keys]
+    paired = {oos_name(out_of_sample, k, held_out_name) for k in keys}
     rows += [(k, "", v) for k, v in out_of_sample.items() if k not in paired][:8]  # e.g. p-values
     parts.append(table(rows, ["metric", "in-sample", "out-of-sample"]))
     if baselines:
@@ -58,7 +61,7 @@ def study_summary(
         for name, res in baselines.items():
             ins, oos = res.get("in_sample", {}), res.get("out_of_sample", {})
             for m in metrics:
-                brow.append((name, m, ins.get(m, ""), counterpart(oos, m)))
+                brow.append((name, m, ins.get(m, ""), counterpart(oos, m, held_out_name)))
         parts.append(table(brow, ["baseline", "metric", "in-sample", "out-of-sample"]))
     if confidence:
         parts.append("\n".join(confidence))

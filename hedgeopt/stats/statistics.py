@@ -30,9 +30,13 @@ class Mean:
 
 @dataclass(frozen=True)
 class Sharpe:
-    """Annualised Sharpe ratio of one column of periodic returns: mean / std x sqrt(periods)."""
+    """Annualised Sharpe ratio of one column of periodic returns: mean / std x sqrt(periods).
 
-    periods_per_year: float = 252.0
+    ``periods_per_year`` comes from the objective (its data's convention: trading days, ticks a
+    year); the framework assumes none.
+    """
+
+    periods_per_year: float
     column: int = 0
 
     def __call__(self, x: np.ndarray) -> np.ndarray:

@@ -25,10 +25,6 @@ from hedgeopt.errors import ConfigError
 from hedgeopt.framework_keys import NOT_IDENTITY
 from hedgeopt.names import ATTR_FINGERPRINT, ATTR_FORCED, ATTR_IDENTITY
 
-#: Where a bare data-file name in a config resolves (besides the working directory): the
-#: shipped studies' convention for their embedded data.
-DATA_DIRS = (Path(__file__).resolve().parents[2] / "simulators" / "data",)
-
 #: Suffixes of the data files whose contents are part of the identity (not logs or markers).
 DATA_SUFFIXES = (
     ".csv",
@@ -56,7 +52,17 @@ def _flat(node: Any, prefix: str, out: dict[str, Any]) -> None:
         out[prefix] = node
 
 
-def _data_file(value: str) -> Path | None:
+def data_dirs(cfg: Mapping[str, Any]) -> tuple[Path, ...]:
+    """The objective's own folders for bare data-file names (``Objective.data_dirs``)."""
+    from hydra.utils import get_class  # only where a study is identified (hydra is loaded there)
+
+    try:
+        return tuple(get_class(cfg["objective"]["_target_"]).data_dirs)
+    except Exception:  # noqa: BLE001 - an objective that cannot be imported has no data folders
+        return ()
+
+
+def _data_file(value: str, dirs: tuple[Path, ...] = ()) -> Path | None:
     if (
         not value
         or len(value) > 4096
@@ -67,7 +73,7 @@ def _data_file(value: str) -> Path | None:
         return None
     # only a bare name (no folder part as written: "./x.csv" is the user's) may be embedded data
     bare = "/" not in value and "\\" not in value and not Path(value).is_absolute()
-    candidates = [Path(value)] + [d / value for d in DATA_DIRS if bare]
+    candidates = [Path(value)] + [d / value for d in dirs if bare]
     for path in candidates:
         try:
             if path.is_file():
@@ -92,9 +98,10 @@ def identity(cfg: Mapping[str, Any]) -> dict[str, Any]:
         if key not in NOT_IDENTITY:
             _flat(value, str(key), out)
     files: dict[str, Any] = {}
+    dirs = data_dirs(cfg)
     for key, value in out.items():
         if isinstance(value, str) and not key.startswith(("objective.", "search_space.")):
-            path = _data_file(value)
+            path = _data_file(value, dirs)
             if path is not None:
                 files[f"data:{key}"] = file_digest(path)[:16]
     out.update(files)

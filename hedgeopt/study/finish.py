@@ -201,9 +201,8 @@ def assess(outcome: Outcome, settings: StudySettings, oos_result: Any, raw_basel
         name: {split: metrics_of(res) for split, res in splits.items()}
         for name, splits in raw_baselines.items()
     }
-    from hydra.utils import get_class
-
-    tuned = set(getattr(get_class(settings.objective_target), "tuned_baselines", ()) or ())
+    cls = settings.objective_class()
+    tuned = set(cls.tuned_baselines)
     outcome.confidence = assess_study(
         settings.metrics,
         settings.directions,
@@ -215,6 +214,7 @@ def assess(outcome: Outcome, settings: StudySettings, oos_result: Any, raw_basel
         assessment_seed(settings.seed),
         ATTR_STATISTIC_PREFIX,
         simple=set(raw_baselines) - tuned,
+        held_out_name=cls.held_out_name,
     )
 
 
@@ -321,6 +321,7 @@ def print_summary(
         ui_command(settings.tracking_uri),
         tracker.experiment_id,
         summary_lines(outcome.confidence),
+        settings.objective_class().held_out_name,
     )
     summary = {
         "study": settings.study_name,

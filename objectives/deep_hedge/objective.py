@@ -72,6 +72,11 @@ class DeepHedgeObjective(Objective):
     #: their band's risk aversion is chosen on the selection paths; the other baselines are fixed rules
     tuned_baselines = ("bs_delta_ww_band", "heston_mv_delta_ww_band")
 
+    @staticmethod
+    def held_out_name(metric: str) -> str:
+        """Trials are chosen on the selection paths (``select_x``); the export reports ``test_x``."""
+        return "test_" + metric[len("select_") :] if metric.startswith("select_") else metric
+
     def __init__(self, config: Mapping[str, Any], context: StudyContext | None = None) -> None:
         super().__init__(config, context)
         cfg = self.config

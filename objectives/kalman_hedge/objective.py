@@ -49,7 +49,7 @@ from simulators.hedging.proxy_hedging import (
     rebalance_mask,
     run_hedge,
 )
-from simulators.markets.prices import load_prices, returns
+from simulators.markets.prices import DATA_DIR, load_prices, returns
 
 METRIC = "effectiveness"
 RatiosOf = Callable[[Window], np.ndarray]
@@ -72,6 +72,8 @@ class HedgeEffectiveness:
 
 class KalmanHedgeObjective(Objective):
     """Pooled validation net hedge effectiveness of a Kalman multi-proxy hedge (anchored walk-forward)."""
+
+    data_dirs = (DATA_DIR,)
 
     #: read from the study config only (prices and windows are loaded once per worker)
     fixed_keys = ("data", "walk_forward")

@@ -40,9 +40,11 @@ from hedgeopt.protocol import (
     TrialPruned,
     get_path,
 )
+from simulators.conventions import TRADING_DAYS
 from simulators.estimators import hedge_ratios as hr
-from simulators.markets.prices import load_prices
+from simulators.markets.prices import DATA_DIR, load_prices
 from simulators.markets.surrogates import independent_block_bootstrap, surrogate_summary
+from simulators.performance import annualised_sharpe, max_drawdown
 from simulators.trading.pairs_backtest import (
     RatioEstimator,
     SpreadSettings,
@@ -50,14 +52,7 @@ from simulators.trading.pairs_backtest import (
     trading_windows,
     walk_forward,
 )
-from simulators.trading.pairs_trading import (
-    TRADING_DAYS,
-    ZScoreRule,
-    annualised_sharpe,
-    buy_and_hold,
-    max_drawdown,
-    positions,
-)
+from simulators.trading.pairs_trading import ZScoreRule, buy_and_hold, positions
 
 METHODS_WITH_CONSTANT = ("ols", "tls")
 #: Methods that run an optimiser per window (each surrogate costs ~10x a closed-form method's).
@@ -69,6 +64,8 @@ SCORE = "sharpe"
 
 class SpreadHedgeObjective(Objective):
     """Tunes the hedge-ratio method, windows and z-score thresholds of a pairs trade."""
+
+    data_dirs = (DATA_DIR,)
 
     #: read from the study config only (prices and surrogates are set up once per worker)
     fixed_keys = ("data", "surrogates")

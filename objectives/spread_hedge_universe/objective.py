@@ -26,9 +26,9 @@ import numpy as np
 from hedgeopt.protocol import EdgeTest, Evaluation, Reporter, StudyContext
 from objectives.spread_hedge.objective import SCORE, SpreadHedgeObjective
 from simulators.markets.surrogates import independent_block_bootstrap, surrogate_summary
+from simulators.performance import annualised_sharpe
 from simulators.trading.pair_selection import TESTS
 from simulators.trading.pairs_backtest import SpreadSettings
-from simulators.trading.pairs_trading import annualised_sharpe
 from simulators.trading.universe_backtest import (
     Selection,
     UniverseBacktest,

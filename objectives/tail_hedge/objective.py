@@ -36,8 +36,9 @@ import pandas as pd
 from hedgeopt.protocol import CVaR, Evaluation, Objective, Reporter, StudyContext, default_block_length
 from simulators.hedging.put_overlay import Market, OverlayResult, PutPolicy, run_overlay
 from simulators.hedging.trend_overlay import trend_exposure
-from simulators.markets.prices import load_prices
+from simulators.markets.prices import DATA_DIR, load_prices
 from simulators.markets.stress_paths import StressModel, simulate_stress_paths
+from simulators.performance import compounded_max_drawdown
 from simulators.pricing.implied_vol import TRADING_DAYS, SkewVolModel, trailing_realised_vol
 
 METRIC = "utility"
@@ -92,11 +93,6 @@ class BlockTailUtility:
 
 
 # ---------------------------------------------------------------------------- metrics
-def max_drawdown(returns: np.ndarray) -> np.ndarray:
-    """Largest peak-to-trough loss of the value path of each row of returns (positive)."""
-    wealth = np.cumprod(1.0 + np.atleast_2d(returns), axis=-1)
-    wealth = np.concatenate([np.ones(wealth.shape[:-1] + (1,)), wealth], axis=-1)
-    return (1.0 - wealth / np.maximum.accumulate(wealth, axis=-1)).max(axis=-1)
 
 
 def summary_metrics(
@@ -115,7 +111,7 @@ def summary_metrics(
     out = {
         "cagr": cagr,
         "vol": float(r.std(axis=-1, ddof=1).mean() * np.sqrt(TRADING_DAYS)),
-        "max_drawdown": float(max_drawdown(r).mean()),
+        "max_drawdown": float(compounded_max_drawdown(r).mean()),
         "cost_per_year": ref_cagr - cagr,
     }
     for key, name in (
@@ -164,6 +160,8 @@ def market_of(cfg: Mapping[str, Any]) -> Market:
 # ---------------------------------------------------------------------------- objective
 class TailHedgeObjective(Objective):
     """Tail-aware utility of a put + trend overlay: tuned on stress paths, judged on SPY history."""
+
+    data_dirs = (DATA_DIR,)
 
     #: read from the study config only (history, stress paths and the utility are set up once per worker)
     fixed_keys = ("data", "utility", "judge", "stress", "baselines", "implied_vol.lookback")
@@ -253,8 +251,8 @@ class TailHedgeObjective(Objective):
         lr = np.concatenate([[0.0], np.cumsum(np.log1p(r))])
         window = np.expm1(lr[self.horizon :] - lr[: -self.horizon])
         metrics["cvar95_21d"] = float(CVaR(self.daily_stat.level)(-window[:, None]))
-        metrics["drawdown_2008"] = float(max_drawdown(r[self.crash])[0])
-        metrics["drawdown_2008_unhedged"] = float(max_drawdown(self.hist_ref[0, self.crash])[0])
+        metrics["drawdown_2008"] = float(compounded_max_drawdown(r[self.crash])[0])
+        metrics["drawdown_2008_unhedged"] = float(compounded_max_drawdown(self.hist_ref[0, self.crash])[0])
         metrics[METRIC] = float(self.daily_stat(r[:, None]))
         # blocks at least as long as the utility's own horizon: a block shorter than the CVaR's
         # 21-day windows would cut every window it resamples

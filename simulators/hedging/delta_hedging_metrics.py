@@ -11,8 +11,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from simulators.conventions import SECONDS_PER_YEAR
 from simulators.hedging.delta_hedging import HedgeResult
-from simulators.markets.crypto_perp import SECONDS_PER_YEAR
 
 __all__ = ["aggregate_metrics", "path_metrics"]
 

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from simulators.conventions import TRADING_DAYS
+from simulators.performance import max_drawdown
 
 REBALANCE_FREQUENCIES = ("daily", "weekly", "monthly")
 
@@ -137,12 +138,6 @@ def run_hedge(
     cost = turnover * (cost_bps * 1e-4)
     exposure = float(notional) * np.exp(grow_t[:n])
     return HedgeResult(pos, target, gross, gross - cost, turnover, cost, exposure)
-
-
-def max_drawdown(returns: np.ndarray) -> float:
-    """Largest fall of cumulative P&L (sum of returns, from 0) below its running peak, >= 0."""
-    cum = np.concatenate([[0.0], np.cumsum(returns)])
-    return float(np.max(np.maximum.accumulate(cum) - cum))
 
 
 def rolling_std_mean(values: np.ndarray, window: int = 20) -> float:

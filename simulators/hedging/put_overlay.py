@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from simulators.conventions import TRADING_DAYS
 from simulators.pricing.black_scholes import bs_price_scalar
 
 SPREAD_MODES = {"vol": 0, "premium": 1}
@@ -161,7 +162,7 @@ def _overlay_kernel(
     strike,
 ):
     n_paths, n_closes = spot.shape
-    dt = 1.0 / 252.0
+    dt = 1.0 / TRADING_DAYS
     interval = tenor - roll_before
     for p in range(n_paths):
         E = expo[p, start]  # the portfolio starts invested: no cost to build the first position
@@ -173,7 +174,7 @@ def _overlay_kernel(
         V = 1.0
         for t in range(start, n_closes):
             S = spot[p, t]
-            tau = (expiry - t) / 252.0
+            tau = (expiry - t) / TRADING_DAYS
             mid = 0.0
             if n > 0.0:
                 mid = _quote(
@@ -213,10 +214,10 @@ def _overlay_kernel(
                 expiry = t + tenor
                 next_roll = t + interval
                 sig = _put_vol(S, K, atm[p, t], skew, floor)
-                ask = _quote(S, K, tenor / 252.0, sig, rate, q, mode, half, floor, 1.0)
-                new_mid = _quote(S, K, tenor / 252.0, sig, rate, q, mode, half, floor, 0.0)
+                ask = _quote(S, K, tenor / TRADING_DAYS, sig, rate, q, mode, half, floor, 1.0)
+                new_mid = _quote(S, K, tenor / TRADING_DAYS, sig, rate, q, mode, half, floor, 0.0)
                 if sizing == 0:
-                    n = budget * (interval / 252.0) * V / ask if ask > 0.0 else 0.0
+                    n = budget * (interval / TRADING_DAYS) * V / ask if ask > 0.0 else 0.0
                 else:
                     n = hedge_ratio * max(expo[p, t], 0.0) * V / S
                 C -= n * ask
@@ -238,7 +239,7 @@ def _overlay_kernel(
             E = E * (S1 / S + q * dt)
             C = C * (1.0 + rate * dt)
             if n > 0.0:
-                tau1 = (expiry - (t + 1)) / 252.0
+                tau1 = (expiry - (t + 1)) / TRADING_DAYS
                 mid1 = _quote(
                     S1, K, tau1, _put_vol(S1, K, atm[p, t + 1], skew, floor), rate, q, mode, half, floor, 0.0
                 )

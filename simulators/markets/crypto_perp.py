@@ -38,11 +38,9 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from simulators.conventions import PathGrid
+from simulators.conventions import SECONDS_PER_YEAR, PathGrid
 
-__all__ = ["SECONDS_PER_YEAR", "CryptoPerpParams", "MarketPaths", "simulate_paths"]
-
-SECONDS_PER_YEAR = 365.0 * 24.0 * 3600.0
+__all__ = ["CryptoPerpParams", "MarketPaths", "simulate_paths"]
 
 
 @dataclass(frozen=True)

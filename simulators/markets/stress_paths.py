@@ -18,7 +18,9 @@ from typing import Any
 
 import numpy as np
 
-DT = 1.0 / 252.0
+from simulators.conventions import TRADING_DAYS
+
+DT = 1.0 / TRADING_DAYS
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from simulators.markets.crypto_perp import SECONDS_PER_YEAR
+from simulators.conventions import SECONDS_PER_YEAR
 from simulators.pricing.black_scholes import (
     bs_d1_scalar,
     bs_delta_scalar,

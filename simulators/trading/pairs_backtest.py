@@ -20,15 +20,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simulators.conventions import TRADING_DAYS
 from simulators.estimators import hedge_ratios as hr
 from simulators.estimators.mean_reversion import adf_statistic, half_life
-from simulators.trading.pairs_trading import (
-    TRADING_DAYS,
-    ZScoreRule,
-    annualised_sharpe,
-    max_drawdown,
-    trade_window,
-)
+from simulators.performance import annualised_sharpe, max_drawdown
+from simulators.trading.pairs_trading import ZScoreRule, trade_window
 
 #: Half-life (days) reported for a window whose spread does not revert, and its cap.
 HALF_LIFE_CAP = 500.0

@@ -26,8 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulators.conventions import TRADING_DAYS
-
 
 @dataclass(frozen=True)
 class ZScoreRule:
@@ -144,16 +142,3 @@ def buy_and_hold(prices: np.ndarray, cost_bps: float) -> np.ndarray:
     rets = np.diff(p) / p[0]
     rets[0] -= cost_bps * 1e-4
     return rets
-
-
-def annualised_sharpe(returns: np.ndarray, periods_per_year: float = TRADING_DAYS) -> float:
-    """mean / std (ddof 1) x sqrt(periods); 0 for a constant series (no risk taken, none earned)."""
-    r = np.asarray(returns, dtype=float)
-    sd = float(r.std(ddof=1)) if r.size > 1 else 0.0
-    return float(r.mean() / sd * math.sqrt(periods_per_year)) if sd > 0 else 0.0
-
-
-def max_drawdown(returns: np.ndarray) -> float:
-    """Largest fall of the cumulative (uncompounded, fixed-notional) net return from its peak."""
-    cum = np.concatenate([[0.0], np.cumsum(np.asarray(returns, dtype=float))])
-    return float(np.max(np.maximum.accumulate(cum) - cum))

@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simulators.conventions import TRADING_DAYS
 from simulators.estimators.pair_ratios import BATCHED_METHODS, pair_ratios
+from simulators.performance import annualised_sharpe, max_drawdown
 from simulators.trading.pair_selection import TESTS, Screen, screen
 from simulators.trading.pairs_backtest import (
     Estimate,
@@ -33,12 +35,7 @@ from simulators.trading.pairs_backtest import (
     SpreadSettings,
     trading_windows,
 )
-from simulators.trading.pairs_trading import (
-    TRADING_DAYS,
-    annualised_sharpe,
-    max_drawdown,
-    trade_window,
-)
+from simulators.trading.pairs_trading import trade_window
 
 
 @dataclass(frozen=True)

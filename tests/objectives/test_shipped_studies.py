@@ -17,7 +17,7 @@ from hedgeopt.protocol import Objective
 CONF = Path(__file__).resolve().parents[2] / "conf"
 STUDIES = sorted(p.stem for p in (CONF / "study").glob("*.yaml"))
 #: Groups every study has (from conf/config.yaml); the others belong to the studies that name them.
-FRAMEWORK_GROUPS = ("sampler", "pruner")
+FRAMEWORK_GROUPS = ("sampler", "pruner", "executor")
 
 
 @pytest.fixture(autouse=True)

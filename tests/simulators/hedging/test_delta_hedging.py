@@ -5,10 +5,11 @@ import math
 import numpy as np
 import pytest
 
+from simulators.conventions import SECONDS_PER_YEAR
 from simulators.hedging.delta_hedging import HedgeInputs, build_hedge_inputs, run_hedge, sample_ticks
 from simulators.hedging.delta_hedging_metrics import aggregate_metrics, path_metrics
 from simulators.hedging.hedge_policy import CostModel, HedgePolicy
-from simulators.markets.crypto_perp import SECONDS_PER_YEAR, CryptoPerpParams, simulate_paths
+from simulators.markets.crypto_perp import CryptoPerpParams, simulate_paths
 from simulators.pricing.black_scholes import bs_delta, bs_gamma, bs_price
 from simulators.pricing.options_book import OptionLeg, OptionsBook
 

@@ -6,13 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulators.hedging.proxy_hedging import (
-    apply_constraints,
-    hedge_metrics,
-    max_drawdown,
-    rebalance_mask,
-    run_hedge,
-)
+from simulators.hedging.proxy_hedging import apply_constraints, hedge_metrics, rebalance_mask, run_hedge
+from simulators.performance import max_drawdown
 
 
 def test_rebalance_calendar() -> None:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from hedgeopt.config.compose import compose
-from simulators.markets.crypto_perp import SECONDS_PER_YEAR, CryptoPerpParams, simulate_paths
+from simulators.conventions import SECONDS_PER_YEAR
+from simulators.markets.crypto_perp import CryptoPerpParams, simulate_paths
 from simulators.pricing.black_scholes import bs_delta, bs_gamma, bs_price
 from simulators.pricing.options_book import OptionLeg, OptionsBook
 

@@ -9,14 +9,8 @@ import pytest
 
 from hedgeopt.stats import Sharpe
 from simulators.markets.surrogates import independent_block_bootstrap
-from simulators.trading.pairs_trading import (
-    ZScoreRule,
-    annualised_sharpe,
-    buy_and_hold,
-    max_drawdown,
-    positions,
-    trade_window,
-)
+from simulators.performance import annualised_sharpe, max_drawdown
+from simulators.trading.pairs_trading import ZScoreRule, buy_and_hold, positions, trade_window
 
 
 def test_positions_enter_exit_stop_and_rearm():
@@ -62,9 +56,9 @@ def test_buy_and_hold_sharpe_and_drawdown():
     np.testing.assert_allclose(r, [0.1 - 1e-3, -0.11, 0.055])
     assert max_drawdown(r) == pytest.approx(0.11)
     assert annualised_sharpe(r) == pytest.approx(r.mean() / r.std(ddof=1) * math.sqrt(252))
-    assert annualised_sharpe(r) == pytest.approx(float(Sharpe()(r[:, None])))
+    assert annualised_sharpe(r) == pytest.approx(float(Sharpe(252)(r[:, None])))
     zeros = np.zeros(50)  # no trade: no risk, no return, a Sharpe of 0 (not NaN)
-    assert annualised_sharpe(zeros) == 0.0 and float(Sharpe()(zeros[:, None])) == 0.0
+    assert annualised_sharpe(zeros) == 0.0 and float(Sharpe(252)(zeros[:, None])) == 0.0
 
 
 def test_surrogates_keep_each_legs_returns_and_break_the_link():
