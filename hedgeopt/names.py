@@ -2,7 +2,8 @@
 
 Journals, RDB storages and MLflow stores on disk hold these names, and earlier invocations
 wrote them: a value here never changes (``tests/hedgeopt/test_names.py`` pins each one).
-Anything that writes or reads one of them imports it from here.
+Anything that writes or reads one of them imports it from here; a trial's record (its metrics,
+per-sample values, statistic and steps) is written and read by :mod:`hedgeopt.storages.trial_record` only.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ ATTR_STEPS = "hedgeopt.steps"  # intermediate values, rows [metric, step, value]
 ATTR_BATCH = "hedgeopt.batch"  # deterministic mode: the batch that asked the trial
 ATTR_SLOT = "hedgeopt.slot"  # deterministic mode: the trial's slot in its batch
 ATTR_METRIC_PREFIX = "metric."  # + a metric's name: a metric the objective returned
-ATTR_SAMPLES_PREFIX = "samples."  # + a metric's name: a completed trial's in-sample per-sample values
+ATTR_SAMPLES_PREFIX = "samples."  # + a metric's name: per-sample values, in journals written before the file
+ATTR_SAMPLES_FILE = "hedgeopt.samples_file"  # {"path", "sha256"}: the .npz of a trial's per-sample values
 ATTR_STATISTIC_PREFIX = "statistic."  # + a metric's name: the statistic of those in-sample values
 #: The attrs that belong to one run of a trial, not to its params: a retry starts without them.
 RUN_ATTRS = (
@@ -30,6 +32,7 @@ RUN_ATTRS = (
     ATTR_HOST,
     ATTR_PID,
     ATTR_STEPS,
+    ATTR_SAMPLES_FILE,
     ATTR_WORKER,
     ATTR_SAMPLER_SEED,
 )

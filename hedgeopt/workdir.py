@@ -2,8 +2,8 @@
 
 Everything an invocation writes besides the exports lies under it by default: the Optuna
 journal and its slot locks, the MLflow store (``mlflow.tracking_uri`` interpolates
-``${workdir}``) and its artifacts, and the staging folders of trial artifacts. Each path has
-one helper here, so the layout is written down once.
+``${workdir}``) and its artifacts, the staging folders of trial artifacts and the trials'
+per-sample values. Each path has one helper here, so the layout is written down once.
 """
 
 from __future__ import annotations
@@ -43,3 +43,12 @@ def staging_dir(workdir: str | Path, invocation: str | None = None) -> Path:
     """Trial artifacts waiting to be logged: the root, or one invocation's folder under it."""
     root = Path(workdir) / ".staging"
     return root if invocation is None else root / invocation
+
+
+def samples_file(study_name: str, invocation: str, trial_number: int) -> Path:
+    """A trial's per-sample values, relative to the workdir (its attr stores this path).
+
+    Keyed by the invocation that ran the trial and its number: a retried trial gets a new
+    number, and another invocation another folder, so no run overwrites another's file.
+    """
+    return Path("samples") / study_name / invocation / f"{int(trial_number)}.npz"

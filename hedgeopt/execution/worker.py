@@ -4,7 +4,8 @@ Each worker opens the shared storage itself, builds its own seeded sampler, limi
 thread pools (BLAS, numba, torch) to its share of the cores, and loops: take the storage's
 slot lock, stop if the study already has ``n_trials`` counted trials, otherwise let
 ``study.optimize(n_trials=1)`` ask a trial (the objective wrapper releases the lock as soon as
-the trial exists) and run it. Metrics go to the trial's user attrs; MLflow logging is done by
+the trial exists) and run it. The trial's record (metrics, steps, per-sample values) is
+written through :mod:`hedgeopt.storages.trial_record`; MLflow logging is done by
 the invocation's parent process, so a worker that dies never leaves an MLflow run open.
 """
 
@@ -27,12 +28,8 @@ from hedgeopt.names import (
     ATTR_FAIL_REASON,
     ATTR_HOST,
     ATTR_INVOCATION,
-    ATTR_METRIC_PREFIX,
     ATTR_PID,
     ATTR_SAMPLER_SEED,
-    ATTR_SAMPLES_PREFIX,
-    ATTR_STATISTIC_PREFIX,
-    ATTR_STEPS,
     ATTR_WORKER,
 )
 
@@ -240,13 +237,15 @@ def execute_trial(
     """Run the objective on one Optuna trial; its value(s), or the exception that ends it.
 
     Stamps the trial with this invocation, host, process and executor's worker name (plus
-    ``stamp``), stores metrics, per-sample values and intermediate values as user attrs, and
-    marks an objective failure (an unwritable artifact folder included) as counted.
+    ``stamp``), records metrics, intermediate values and (in a file under the workdir, written
+    before the trial is told COMPLETE) per-sample values with their statistic, and marks an
+    objective failure (an unwritable artifact folder or samples file included) as counted.
     """
     import optuna
 
     from hedgeopt.protocol import TrialPruned
     from hedgeopt.storages.journal_io import set_user_attrs
+    from hedgeopt.storages.trial_record import write_samples
 
     settings = task.settings
     attrs = {ATTR_INVOCATION: task.invocation, ATTR_HOST: socket.gethostname(), ATTR_PID: os.getpid()}
@@ -264,6 +263,8 @@ def execute_trial(
         clean = _check_metrics(result, settings.metrics)
         samples = _check_samples(result, settings.metrics)
         statistics = _statistics(result, samples)
+        # before the trial is told COMPLETE; a failure to write it is the trial's (counted)
+        ref = write_samples(settings.workdir, settings.study_name, task.invocation, trial.number, samples)
     except TrialPruned as exc:
         _store_metrics(trial, reporter, {})
         done["pruned"] += 1
@@ -275,9 +276,7 @@ def execute_trial(
         _store_metrics(trial, reporter, {}, {ATTR_FAIL_REASON: _reason(exc), ATTR_COUNTED: True})
         done["failed"] += 1
         raise
-    extra: dict[str, Any] = {ATTR_SAMPLES_PREFIX + name: rows for name, rows in samples.items()}
-    extra.update({ATTR_STATISTIC_PREFIX + name: desc for name, desc in statistics.items()})
-    _store_metrics(trial, reporter, clean, extra)
+    _store_metrics(trial, reporter, clean, statistics=statistics, samples_ref=ref)
     done["complete"] += 1
     values = tuple(clean[m] for m in settings.metrics)
     return values[0] if single else values
@@ -304,8 +303,8 @@ def _check_metrics(result: Any, optimised: tuple[str, ...]) -> dict[str, float]:
     return clean
 
 
-def _check_samples(result: Any, optimised: tuple[str, ...]) -> dict[str, list[list[float]]]:
-    """The in-sample per-sample values of the optimised metrics, as JSON-ready rows."""
+def _check_samples(result: Any, optimised: tuple[str, ...]) -> dict[str, Any]:
+    """The in-sample per-sample values of the optimised metrics, ``(samples, k)`` arrays."""
     import numpy as np
 
     from hedgeopt.protocol import Evaluation
@@ -313,13 +312,13 @@ def _check_samples(result: Any, optimised: tuple[str, ...]) -> dict[str, list[li
 
     if not isinstance(result, Evaluation):
         return {}
-    out: dict[str, list[list[float]]] = {}
+    out: dict[str, Any] = {}
     for m in optimised:
         if m in result.samples:
             x = as_matrix(result.samples[m])
             if not np.all(np.isfinite(x)):
                 raise ValueError(f"per-sample values of {m!r} are not all finite")
-            out[m] = x.tolist()
+            out[m] = x
     return out
 
 
@@ -336,13 +335,14 @@ def _store_metrics(
     reporter: TrialReporter,
     metrics: Mapping[str, float],
     extra: Mapping[str, Any] | None = None,
+    statistics: Mapping[str, dict[str, Any] | None] | None = None,
+    samples_ref: Mapping[str, str] | None = None,
 ) -> None:
-    """The trial's metrics, intermediate values and ``extra`` attrs, in one storage write."""
+    """The trial's record plus ``extra`` attrs, in one storage write."""
     from hedgeopt.storages.journal_io import set_user_attrs
+    from hedgeopt.storages.trial_record import record_attrs
 
-    attrs: dict[str, Any] = {ATTR_METRIC_PREFIX + name: value for name, value in metrics.items()}
-    if reporter.values:
-        attrs[ATTR_STEPS] = reporter.values
+    attrs = record_attrs(metrics, reporter.values, statistics, samples_ref)
     attrs.update(extra or {})
     set_user_attrs(trial, attrs)
 

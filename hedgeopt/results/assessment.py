@@ -2,7 +2,8 @@
 
 Inputs are what the objective returned for the best config out of sample and for each
 baseline (an :class:`~hedgeopt.protocol.Evaluation` or plain metrics), and the in-sample
-per-sample values the workers stored for every completed trial. Output is a plain dict that
+per-sample values the workers stored for every completed trial, as
+:func:`hedgeopt.storages.trial_record.in_sample` reads them back. Output is a plain dict that
 goes into the export's ``performance`` block, ``study_summary.json`` and the console summary:
 intervals, the comparisons with every baseline and the verdict over all of them, the study's
 own test of edge over chance, PBO with its context, and the gap between the best trial's
@@ -11,10 +12,9 @@ in-sample and out-of-sample values beside the baselines' own.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +30,9 @@ from hedgeopt.stats import (
     probability_of_overfitting,
     statistic_from,
 )
+
+if TYPE_CHECKING:
+    from hedgeopt.storages.trial_record import InSample
 
 
 def counterpart(
@@ -153,35 +156,6 @@ def _in_sample_point(result: Metrics | None, metric: str) -> float | None:
     return float(v) if v is not None and math.isfinite(float(v)) else None
 
 
-def trial_samples(trials: Sequence[Any], attr: str) -> np.ndarray | None:
-    """The ``(trials, samples, k)`` matrix of the completed trials' in-sample values.
-
-    Trials whose values have another shape than the most common one (a changed objective
-    set-up) are left out.
-    """
-    kept = _kept_trials(trials, attr)
-    return np.stack([np.asarray(t.user_attrs[attr], dtype=float) for t in kept]) if kept else None
-
-
-def _kept_trials(trials: Sequence[Any], attr: str) -> list[Any]:
-    done = [t for t in trials if t.state.name == "COMPLETE" and attr in t.user_attrs]
-    if len(done) < 2:
-        return []
-    shapes = [np.shape(t.user_attrs[attr]) for t in done]
-    common = max(set(shapes), key=shapes.count)
-    kept = [t for t, sh in zip(done, shapes, strict=True) if sh == common]
-    return kept if len(kept) >= 2 else []
-
-
-def trial_statistic(trials: Sequence[Any], samples_attr: str, statistic_attr: str) -> Statistic | None:
-    """The in-sample statistic stored with the kept trials' samples (the most common one)."""
-    descs = [t.user_attrs.get(statistic_attr) for t in _kept_trials(trials, samples_attr)]
-    keys = [json.dumps(d, sort_keys=True) for d in descs if d]
-    if not keys:
-        return None
-    return statistic_from(json.loads(max(set(keys), key=keys.count)))
-
-
 def overfitting(
     metric: str, direction: str, matrix: np.ndarray | None, statistic: Statistic | None, seed: int
 ) -> dict[str, Any]:
@@ -283,10 +257,8 @@ def assess_study(
     in_sample: Mapping[str, float],
     oos: Metrics | None,
     baselines: Mapping[str, Mapping[str, Metrics]],
-    trials: Sequence[Any],
-    samples_attr_prefix: str,
+    trials: InSample | None,
     seed: int,
-    statistic_attr_prefix: str = "statistic.",
     simple: frozenset[str] | set[str] | None = None,
     held_out_name: Callable[[str], str] | None = None,
 ) -> dict[str, Any]:
@@ -295,9 +267,10 @@ def assess_study(
     ``held_out_name``: the objective's map from a search metric to the out-of-sample metric
     that answers it (:meth:`~hedgeopt.protocol.Objective.held_out_name`).
 
+    ``trials``: the completed trials' in-sample values of the first metric (None: none).
     ``simple``: the baselines without tuned parameters (None: all of them). PBO scores the
-    trials with the statistic stored with their in-sample samples (``statistic_attr_prefix``
-    + metric), falling back to a baseline's in-sample statistic; never the out-of-sample one.
+    trials with the statistic stored with their in-sample samples, falling back to a
+    baseline's in-sample statistic; never the out-of-sample one.
     """
     simple = set(baselines) if simple is None else set(simple)
     per_metric = {}
@@ -306,8 +279,8 @@ def assess_study(
         per_metric[m] = assess_metric(held_out[m], d, oos, baselines, seed, m, simple)
         per_metric[m]["out_of_sample_metric"] = per_metric[m]["metric"]
     first, direction = metrics[0], directions[0]
-    matrix = trial_samples(trials, samples_attr_prefix + first)
-    statistic = trial_statistic(trials, samples_attr_prefix + first, statistic_attr_prefix + first)
+    matrix = trials.matrix if trials is not None else None
+    statistic = statistic_from(trials.statistic) if trials is not None and trials.statistic else None
     if statistic is None:  # trials stored before the statistic was: a baseline's in-sample one
         statistic = next(
             (
@@ -318,6 +291,8 @@ def assess_study(
             None,
         )
     over = overfitting(first, direction, matrix, statistic, seed)
+    if trials is not None and trials.missing:
+        over["left_out"] = list(trials.missing)  # trials whose samples file is gone: not in PBO
     over["selection_gap"] = selection_gaps(metrics, directions, in_sample, oos, baselines, held_out)
     verdict = dict(per_metric[first]["verdict"] if len(metrics) == 1 else pareto_verdict(per_metric))
     edge = edge_entry(oos, per_metric[first])

@@ -21,8 +21,6 @@ from hedgeopt.masking import mask, mask_values
 from hedgeopt.names import (
     ATTR_FAIL_REASON,
     ATTR_FINGERPRINT,
-    ATTR_SAMPLES_PREFIX,
-    ATTR_STATISTIC_PREFIX,
     TAG_BEST_BASELINE,
     TAG_VERDICT,
 )
@@ -34,7 +32,8 @@ from hedgeopt.results.figures import draw_framework_figures, preload_plotting
 from hedgeopt.results.summary import study_summary
 from hedgeopt.seeds import assessment_seed
 from hedgeopt.storages.trial_bookkeeping import invocation_failures
-from hedgeopt.study.invocation import Invocation, say, trial_metrics, ui_command
+from hedgeopt.storages.trial_record import in_sample, trial_metrics
+from hedgeopt.study.invocation import Invocation, say, ui_command
 from hedgeopt.tracking.best_run import tag_best_run
 from hedgeopt.tracking.tracker import Tracker, results_table
 from hedgeopt.workdir import staging_dir
@@ -203,16 +202,17 @@ def assess(outcome: Outcome, settings: StudySettings, oos_result: Any, raw_basel
     }
     cls = settings.objective_class()
     tuned = set(cls.tuned_baselines)
+    trials = in_sample(outcome.trials, settings.metrics[0], settings.workdir)
+    if trials.missing:
+        say(f"hedgeopt: warning: PBO leaves out {len(trials.missing)} trial(s): {trials.missing[0]}")
     outcome.confidence = assess_study(
         settings.metrics,
         settings.directions,
         outcome.in_sample,
         oos_result,
         raw_baselines,
-        outcome.trials,
-        ATTR_SAMPLES_PREFIX,
+        trials,
         assessment_seed(settings.seed),
-        ATTR_STATISTIC_PREFIX,
         simple=set(raw_baselines) - tuned,
         held_out_name=cls.held_out_name,
     )

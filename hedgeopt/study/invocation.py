@@ -19,10 +19,11 @@ from hedgeopt.config.settings import StudySettings
 from hedgeopt.execution.final_tasks import EarlyTasks
 from hedgeopt.execution.objective_builder import objective_key
 from hedgeopt.masking import mask, mask_values
-from hedgeopt.names import ATTR_FAIL_REASON, ATTR_INVOCATION, ATTR_METRIC_PREFIX
+from hedgeopt.names import ATTR_FAIL_REASON, ATTR_INVOCATION
 from hedgeopt.protocol import nest
 from hedgeopt.results import export as export_mod
 from hedgeopt.storages.trial_bookkeeping import counted
+from hedgeopt.storages.trial_record import trial_metrics
 from hedgeopt.study.phases import PhaseClock
 from hedgeopt.tracking.tracker import Tracker
 from hedgeopt.tracking.trial_logger import TrialLogger
@@ -55,14 +56,6 @@ def trial_overlay(study_name: str, trial: optuna.trial.FrozenTrial) -> dict[str,
         doc["metadata"]["fail_reason"] = trial.user_attrs[ATTR_FAIL_REASON]
     doc["performance"] = {"in_sample": metrics}
     return export_mod._plain(doc)
-
-
-def trial_metrics(trial: optuna.trial.FrozenTrial) -> dict[str, float]:
-    return {
-        k[len(ATTR_METRIC_PREFIX) :]: float(v)
-        for k, v in trial.user_attrs.items()
-        if k.startswith(ATTR_METRIC_PREFIX)
-    }
 
 
 class Invocation:

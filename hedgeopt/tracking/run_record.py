@@ -19,7 +19,6 @@ import yaml
 from hedgeopt.names import (
     ATTR_COUNTED,
     ATTR_FAIL_REASON,
-    ATTR_METRIC_PREFIX,
     MLFLOW_PARENT,
     OBJECTIVE_METRIC_PREFIX,
     OPTUNA_FAILED_TRIAL,
@@ -31,7 +30,7 @@ from hedgeopt.names import (
     TAG_TRIAL_NUMBER,
     TAG_TRIAL_STATE,
 )
-from hedgeopt.storages.intermediate_values import step_metrics
+from hedgeopt.storages.trial_record import step_metrics, trial_metrics
 
 #: The failure reason of a FAIL trial that recorded none (its worker stopped mid-trial).
 INTERRUPTED = "interrupted: the worker stopped during the trial"
@@ -120,11 +119,7 @@ def _trial_tags(trial: Any, parent_id: str | None) -> dict[str, str]:
 
 def _trial_metrics(trial: Any, metric_names: Sequence[str], ts: int) -> list[tuple[str, float, int, int]]:
     """The objective's metrics, the optimised values and the intermediate values by step."""
-    metrics = [
-        (metric_key(key[len(ATTR_METRIC_PREFIX) :]), float(value), ts, 0)
-        for key, value in trial.user_attrs.items()
-        if key.startswith(ATTR_METRIC_PREFIX)
-    ]
+    metrics = [(metric_key(name), value, ts, 0) for name, value in trial_metrics(trial).items()]
     if trial.values is not None:
         for name, value in zip(metric_names, trial.values, strict=False):
             metrics.append((OBJECTIVE_METRIC_PREFIX + metric_key(name), float(value), ts, 0))

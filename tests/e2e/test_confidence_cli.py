@@ -64,3 +64,39 @@ def test_point_figures_only_study_says_so(workdir):
     assert perf["verdict"]["best_baseline"] == "origin"
     assert "Point figures only" in perf["verdict"]["text"]
     assert perf["overfitting"]["pbo"] is None
+
+
+def test_per_sample_values_live_in_files_and_pbo_reads_them_unchanged(workdir):
+    """A toy run's journal holds no per-sample values (every record stays short); the files
+    hold exactly what the objective returned, and PBO is computed on exactly those arrays."""
+    import optuna
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    from hedgeopt.seeds import assessment_seed
+    from hedgeopt.stats import Mean, probability_of_overfitting
+    from hedgeopt.storages.trial_record import in_sample, trial_metrics, trial_samples
+
+    r = run_cli(workdir, "+study=toy_samples", "n_trials=6", "n_jobs=1", "toy.n_in=256")
+    assert r.returncode == 0, r.stderr
+    journal = workdir / "mlruns" / "optuna" / "toy_samples.journal"
+    lines = [line for line in journal.read_text().splitlines() if '"trial_id"' in line]
+    # before: one record of each trial held its 256 samples, about 5,000 characters
+    assert max(len(line) for line in lines) < 400, max(lines, key=len)[:300]
+    study = optuna.load_study(
+        study_name="toy_samples", storage=JournalStorage(JournalFileBackend(str(journal)))
+    )
+    trials = study.get_trials()
+    assert len(trials) == 6
+    for t in trials:
+        assert not [k for k in t.user_attrs if k.startswith("samples.")]
+        x = trial_samples(t, "loss", workdir / "mlruns")
+        assert x.shape == (256, 1)
+        # the objective's metrics are the same numbers computed on the stored samples
+        assert float(x[:, 0].mean()) == trial_metrics(t)["loss"]
+        assert float(x[:, 0].std(ddof=1)) == trial_metrics(t)["loss_sd"]
+    matrix = in_sample(trials, "loss", workdir / "mlruns").matrix
+    assert matrix.shape == (6, 256, 1)
+    over = _export(workdir, "toy_samples")["performance"]["overfitting"]
+    want = probability_of_overfitting(matrix, Mean(), "minimize", seed=assessment_seed(11))
+    assert over["pbo"] == want.pbo and over["n_trials"] == 6 and over["n_samples"] == 256
+    assert "left_out" not in over

@@ -17,7 +17,7 @@ from hedgeopt.execution.objective_builder import build_objective
 from hedgeopt.execution.worker import TrialReporter
 from hedgeopt.framework_keys import FRAMEWORK_KEYS
 from hedgeopt.protocol import StudyContext
-from hedgeopt.storages.intermediate_values import step_metrics
+from hedgeopt.storages.trial_record import step_metrics
 
 
 @pytest.fixture

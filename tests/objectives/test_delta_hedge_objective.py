@@ -265,7 +265,7 @@ def test_seed_study_summary_says_its_score_rewards_carrying_risk():
     seed_obj = build_objective(compose(["+study=delta_hedge_seed", *SMALL]))
     ev = seed_obj.evaluate({})
     assert ev.caveat == SEED_SCORE_CAVEAT and "rewards carrying risk" in ev.caveat
-    res = assess_study(("score",), ("maximize",), {}, ev, seed_obj.baselines(), [], "samples.", 0)
+    res = assess_study(("score",), ("maximize",), {}, ev, seed_obj.baselines(), None, 0)
     lines = summary_lines(res)
     verdict_at = next(i for i, line in enumerate(lines) if line.startswith("Verdict: "))
     assert lines[verdict_at + 1] == "  " + SEED_SCORE_CAVEAT  # on its own line, under the verdict

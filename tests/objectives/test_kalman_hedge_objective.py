@@ -343,11 +343,12 @@ def test_summary_shows_pbo_beside_the_rank_correlation_and_the_selections_cost(
     from hedgeopt.results.assessment import assess_study
     from hedgeopt.results.assessment_text import summary_lines
     from hedgeopt.stats import probability_of_overfitting
+    from hedgeopt.storages.trial_record import in_sample
 
     class Stored:  # a completed trial as the parent reads it back from the storage
         def __init__(self, ev: Evaluation) -> None:
             samples = _check_samples(ev, ("effectiveness",))
-            attrs = {"samples." + k: v for k, v in samples.items()}
+            attrs = {"samples." + k: v.tolist() for k, v in samples.items()}
             attrs.update({"statistic." + k: d for k, d in _statistics(ev, samples).items()})
             self.user_attrs = json.loads(json.dumps(attrs))
             self.state = type("State", (), {"name": "COMPLETE"})()
@@ -373,8 +374,7 @@ def test_summary_shows_pbo_beside_the_rank_correlation_and_the_selections_cost(
         evs[best].metrics,
         obj.evaluate(params[best]),
         obj.baselines(),
-        [Stored(e) for e in evs],
-        "samples.",
+        in_sample([Stored(e) for e in evs], "effectiveness", "."),
         0,
     )
     over = res["overfitting"]

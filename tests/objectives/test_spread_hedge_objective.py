@@ -214,7 +214,7 @@ def _default_verdict(path):
     obj = build_objective(cfg)
     oos, base = obj.evaluate({}), obj.baselines()
     ins = obj({}, NullReporter()).metrics
-    res = assess_study(("sharpe",), ("maximize",), ins, oos, base, [], "samples.", 0)
+    res = assess_study(("sharpe",), ("maximize",), ins, oos, base, None, 0)
     return oos, res, summary_lines(res)
 
 

@@ -151,7 +151,7 @@ class _StoredTrial:
         from hedgeopt.execution.worker import _check_samples, _statistics
 
         samples = _check_samples(result, ("utility",))
-        attrs = {"samples." + k: v for k, v in samples.items()}
+        attrs = {"samples." + k: v.tolist() for k, v in samples.items()}
         attrs.update({"statistic." + k: d for k, d in _statistics(result, samples).items()})
         self.user_attrs = json.loads(json.dumps(attrs))
         self.state = type("State", (), {"name": "COMPLETE"})()
@@ -167,7 +167,10 @@ def test_pbo_is_computed_with_the_in_sample_statistic(obj: TailHedgeObjective) -
         for b, w in zip(rng.uniform(0, 0.05, 8), rng.uniform(0, 1.5, 8), strict=True)
     ]
     trials = [_StoredTrial(obj(p, None)) for p in params]
-    res = assess_study(("utility",), ("maximize",), {}, obj.evaluate(params[0]), {}, trials, "samples.", 5)
+    from hedgeopt.storages.trial_record import in_sample
+
+    stored = in_sample(trials, "utility", ".")
+    res = assess_study(("utility",), ("maximize",), {}, obj.evaluate(params[0]), {}, stored, 5)
     matrix = np.stack([obj(p, None).samples["utility"] for p in params])
     assert matrix.shape == (8, 60, 24)  # paths x 21-day blocks: BlockTailUtility's rows
     in_sample = probability_of_overfitting(matrix, BlockTailUtility(1.0, 21, 0.95), "maximize", seed=5)
