@@ -101,9 +101,7 @@ class DeepHedgeObjective(Objective):
             if sizes[s] < 20:
                 raise ValueError(f"data.n_{s} must be >= 20 paths, got {sizes[s]}")
         self.heston = (
-            HestonParams.from_config(market.get("heston") or {})
-            if market.get("model", "heston") == "heston"
-            else None
+            HestonParams.from_config(market.get("heston") or {}) if market["model"] == "heston" else None
         )
         self.paths: dict[str, Paths] = make_datasets(market, sizes, self.seed)
         self.features = {s: hedge_features(p) for s, p in self.paths.items()}
@@ -121,7 +119,7 @@ class DeepHedgeObjective(Objective):
         """(vol_mode, fixed sigma) of the Black-Scholes hedge; the fixed sigma defaults to the model's
         long-run vol."""
         hedge, market = cfg["hedge"], cfg["market"]
-        mode = str(hedge.get("bs_vol", "instantaneous"))
+        mode = str(hedge["bs_vol"])
         sigma = hedge.get("bs_sigma")
         if sigma is None:
             sigma = math.sqrt(self.heston.theta) if self.heston is not None else float(market["sigma"])
@@ -134,9 +132,9 @@ class DeepHedgeObjective(Objective):
         ``heston``; ``bs`` (Black-Scholes at the vol the BS hedge starts with); a number; or
         ``learned`` (trained with the hedge from the model price, which stays the yardstick's p0).
         """
-        raw = cfg["hedge"].get("initial_capital", "model")
+        raw = cfg["hedge"]["initial_capital"]
         market = cfg["market"]
-        s0, T = float(market.get("s0", 100.0)), float(market["maturity"])
+        s0, T = float(market["s0"]), float(market["maturity"])
         if not isinstance(raw, str):
             try:
                 return "number", float(raw)
@@ -157,7 +155,7 @@ class DeepHedgeObjective(Objective):
 
     @staticmethod
     def _cost_rate(cfg: Mapping[str, Any]) -> float:
-        rate = float(cfg["hedge"].get("cost_rate", 0.0))
+        rate = float(cfg["hedge"]["cost_rate"])
         if rate < 0:
             raise ValueError(f"hedge.cost_rate must be >= 0, got {rate}")
         return rate
@@ -180,7 +178,7 @@ class DeepHedgeObjective(Objective):
             alpha=float(loss["alpha"]),
             beta=float(loss["beta"]),
             learning_rate=float(train["learning_rate"]),
-            itm_only=bool(loss.get("itm_only", False)),
+            itm_only=bool(loss["itm_only"]),
             learn_premium=self.premium_mode == "learned",
         )
         out_dir = Path(reporter.artifact_dir)
@@ -203,9 +201,9 @@ class DeepHedgeObjective(Objective):
                 max_epochs=int(train["epochs"]),
                 patience=None if patience is None else int(patience),
                 callbacks=[ReportAndPrune(reporter)],
-                accelerator=str(train.get("accelerator", "auto")),
-                gradient_clip_val=train.get("gradient_clip_val", 1.0),
-                min_delta=float(train.get("early_stopping_min_delta", 0.0)),
+                accelerator=str(train["accelerator"]),
+                gradient_clip_val=train["gradient_clip_val"],
+                min_delta=float(train["early_stopping_min_delta"]),
             )
         finally:
             if write_artifacts:

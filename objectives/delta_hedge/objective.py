@@ -148,7 +148,7 @@ class DeltaHedgeObjective(Objective):
         self.n_paths_oos = int(paths_cfg["n_paths_oos"])
         if self.n_paths < 2 or self.n_paths_oos < 2:
             raise ValueError("delta_hedge: paths.n_paths and paths.n_paths_oos must be >= 2")
-        self.sample_seconds = float(paths_cfg.get("sample_seconds", 3600.0))
+        self.sample_seconds = float(paths_cfg["sample_seconds"])
         self.report_every = max(1, int(paths_cfg.get("report_every") or self.n_paths))
         self.seed = self.context.seed
         #: optimised metrics first in every evaluation; the first is reported while paths run
@@ -158,12 +158,12 @@ class DeltaHedgeObjective(Objective):
         if self.oos_seed == self.seed:
             raise ValueError("delta_hedge: paths.oos_seed must differ from seed")
         risk = cfg["risk"]
-        self.risk_aversion = float(risk.get("risk_aversion", 0.0))
+        self.risk_aversion = float(risk["risk_aversion"])
         if not self.risk_aversion > 0:
             raise ValueError(
                 f"delta_hedge: risk.risk_aversion must be > 0 (per USD), got {self.risk_aversion}"
             )
-        self.cvar_level = float(risk.get("cvar_level", 0.95))
+        self.cvar_level = float(risk["cvar_level"])
         if not 0 < self.cvar_level < 1:
             raise ValueError(f"delta_hedge: risk.cvar_level must lie in (0, 1), got {self.cvar_level}")
         self.score_weights = {**SEED_SCORE, **{k: float(v) for k, v in (cfg.get("score") or {}).items()}}
@@ -295,7 +295,7 @@ class DeltaHedgeObjective(Objective):
             "unhedged": HedgePolicy(cadence_seconds=math.inf, hedge_ratio=0.0),
             "every_tick": HedgePolicy(cadence_seconds=tick, hedge_ratio=1.0),
         }
-        cadences = (self.config.get("baselines") or {}).get("cadences_seconds", [60, 300, 900, 3600])
+        cadences = self.config["baselines"]["cadences_seconds"]
         for c in cadences:
             out[f"cadence_{int(c)}s"] = HedgePolicy(cadence_seconds=float(c), hedge_ratio=1.0)
         out["whalley_wilmott"] = HedgePolicy(

@@ -27,11 +27,11 @@ STATIC_BASELINES = (
 def fit_static_ratios(method: str, y: np.ndarray, X: np.ndarray, static: Mapping[str, Any]) -> np.ndarray:
     """Constant ratios [m] of a static method fitted on returns ``y`` [days] of the target and
     ``X`` [days, m] of the proxies."""
-    intercept = bool(static.get("intercept", True))
+    intercept = bool(static["intercept"])
     if method == "ols":
         return ols_hedge(y, X, intercept).ratios
     if method == "ridge":
-        return ridge_hedge(y, X, float(static.get("ridge_alpha", 0.1)), intercept).ratios
+        return ridge_hedge(y, X, float(static["ridge_alpha"]), intercept).ratios
     if method == "min_variance":
         # one proxy, h* = rho sigma_S / sigma_F, on the proxy with the highest R^2
         fits = [min_variance_ratio(y, X[:, j]) for j in range(X.shape[1])]
@@ -46,9 +46,7 @@ def fit_static_ratios(method: str, y: np.ndarray, X: np.ndarray, static: Mapping
 
 def rolling_ratios(y: np.ndarray, X: np.ndarray, static: Mapping[str, Any]) -> np.ndarray:
     """Trailing-window OLS ratios of every day (``static.rolling_window`` days before it)."""
-    return rolling_ols_ratios(
-        y, X, int(static.get("rolling_window", 126)), bool(static.get("intercept", True))
-    )
+    return rolling_ols_ratios(y, X, int(static["rolling_window"]), bool(static["intercept"]))
 
 
 def grid_candidates(kalman: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -92,17 +92,17 @@ class KalmanHedgeObjective(Objective):
             [self.target, *self.proxies],
             start=data.get("start"),
             end=data.get("end"),
-            max_ffill_days=int(data.get("max_ffill_days", 5)),
+            max_ffill_days=int(data["max_ffill_days"]),
             date_column=data.get("date_column"),
         )
-        est = returns(prices, data.get("returns", "simple"))  # what the filter and the fits see
+        est = returns(prices, data["returns"])  # what the filter and the fits see
         pnl = returns(prices, "simple")  # what the hedge earns
         self.index = est.index
         self.y = est[self.target].to_numpy()
         self.X = np.ascontiguousarray(est[self.proxies].to_numpy())
         self.y_pnl = pnl[self.target].to_numpy()
         self.X_pnl = np.ascontiguousarray(pnl[self.proxies].to_numpy())
-        self.walk = build_walk_forward(self.config.get("walk_forward", {}), self.index)
+        self.walk = build_walk_forward(self.config["walk_forward"], self.index)
         self.folds = self.walk.folds
         self.masks = {
             (w.name, f): rebalance_mask(self.index[slice(*w.scored)], f)
@@ -142,7 +142,7 @@ class KalmanHedgeObjective(Objective):
 
     @staticmethod
     def _intercept(k: Mapping[str, Any]) -> bool:
-        return bool(k.get("intercept", False))
+        return bool(k["intercept"])
 
     def _start(
         self, window: Window, k: Mapping[str, Any], at_train: bool = False
@@ -150,17 +150,17 @@ class KalmanHedgeObjective(Objective):
         """Prior state (beta0, P0) and the row the filter starts on."""
         intercept = self._intercept(k)
         n_states = len(self.proxies) + int(intercept)
-        init = k.get("init", "ols")
+        init = k["init"]
         if init == "ols":
             fit = self._ols(window, intercept)
             beta0 = np.concatenate([[fit.alpha], fit.ratios]) if intercept else fit.ratios
             return (
                 beta0,
-                float(k.get("init_cov_scale", 1.0)) * fit.cov,
+                float(k["init_cov_scale"]) * fit.cov,
                 window.train[0] if at_train else window.scored[0],
             )
         if init == "diffuse":
-            return np.zeros(n_states), float(k.get("diffuse_cov", 1.0)) * np.eye(n_states), window.train[0]
+            return np.zeros(n_states), float(k["diffuse_cov"]) * np.eye(n_states), window.train[0]
         raise ValueError(f"kalman.init must be ols or diffuse, got {init!r}")
 
     def kalman_ratios(self, window: Window, cfg: Mapping[str, Any]) -> np.ndarray:
@@ -188,7 +188,7 @@ class KalmanHedgeObjective(Objective):
         self, window: Window, ratios: np.ndarray, cfg: Mapping[str, Any]
     ) -> tuple[HedgeResult, dict[str, float]]:
         eng = cfg["engine"]
-        rebalance = eng.get("rebalance", "daily")
+        rebalance = eng["rebalance"]
         if rebalance not in REBALANCE_FREQUENCIES:
             raise ValueError(f"engine.rebalance must be one of {REBALANCE_FREQUENCIES}, got {rebalance!r}")
         bps = self._cost_bps(eng)
@@ -198,17 +198,17 @@ class KalmanHedgeObjective(Objective):
             self.X_pnl[lo:hi],
             ratios,
             self.masks[(window.name, rebalance)],
-            bps[str(eng.get("cost_scenario", "med"))],
+            bps[str(eng["cost_scenario"])],
             eng.get("max_abs_ratio"),
             eng.get("max_gross_leverage"),
-            float(eng.get("notional", 1.0)),
+            float(eng["notional"]),
         )
-        return res, hedge_metrics(res, int(eng.get("stability_window", 20)))
+        return res, hedge_metrics(res, int(eng["stability_window"]))
 
     @staticmethod
     def _cost_bps(eng: Mapping[str, Any]) -> dict[str, float]:
         bps = {str(k): float(v) for k, v in eng["cost_bps"].items()}
-        scenario = str(eng.get("cost_scenario", "med"))
+        scenario = str(eng["cost_scenario"])
         if scenario not in bps:
             raise ValueError(f"engine.cost_scenario {scenario!r} is not one of engine.cost_bps {sorted(bps)}")
         return bps
@@ -239,7 +239,7 @@ class KalmanHedgeObjective(Objective):
             *(np.concatenate([getattr(r, f) for r in results]) for f in HedgeResult.__dataclass_fields__)
         )
         eng = cfg["engine"]
-        out = hedge_metrics(pooled, int(eng.get("stability_window", 20)))
+        out = hedge_metrics(pooled, int(eng["stability_window"]))
         out["beta_stability"] = float(np.mean([m["beta_stability"] for m in per_window]))
         var_u = float(np.var(pooled.unhedged, ddof=1))
         for name, b in self._cost_bps(eng).items():  # the same trades under every cost scenario
@@ -270,7 +270,7 @@ class KalmanHedgeObjective(Objective):
     def static_ratios(self, method: str, window: Window) -> np.ndarray:
         """Constant ratios of a static method, fitted on the window's train range."""
         lo, hi = window.train
-        h = fit_static_ratios(method, self.y[lo:hi], self.X[lo:hi], self.config.get("static", {}))
+        h = fit_static_ratios(method, self.y[lo:hi], self.X[lo:hi], self.config["static"])
         return np.tile(h, (window.days, 1))
 
     def grid_calibration(self) -> tuple[dict[str, Any], Evaluation]:
@@ -302,12 +302,12 @@ class KalmanHedgeObjective(Objective):
 
         for name, method in STATIC_BASELINES:
             out[name] = both(lambda w, method=method: self.static_ratios(method, w))
-        intercept = bool(cfg.get("static", {}).get("intercept", True))
+        intercept = bool(cfg["static"]["intercept"])
         out["static_ols"]["in_sample"].metrics["train_r2"] = float(
             np.mean([self._ols(w, intercept).r2 for w in self.folds])
         )
         out["static_ols"]["out_of_sample"].metrics["train_r2"] = self._ols(self.walk.test, intercept).r2
-        rolling = rolling_ratios(self.y, self.X, cfg.get("static", {}))
+        rolling = rolling_ratios(self.y, self.X, cfg["static"])
         out["rolling_ols"] = both(lambda w: rolling[slice(*w.scored)])
         params, val = self.grid_calibration()
         test = self.evaluate(params)
@@ -358,7 +358,7 @@ class KalmanHedgeObjective(Objective):
             ),
             figures.plot_ratio_stability(
                 kalman,
-                int(cfg["engine"].get("stability_window", 20)),
+                int(cfg["engine"]["stability_window"]),
                 out_dir / "kalman_beta_rolling_std.png",
             ),
             figures.plot_metrics_table(

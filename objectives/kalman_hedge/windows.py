@@ -93,12 +93,12 @@ def _window(
 
 def build_walk_forward(spec: Mapping[str, Any], index: pd.DatetimeIndex) -> WalkForward:
     """Validated anchored walk-forward from the ``walk_forward`` config (see the module doc)."""
-    min_days = int(spec.get("min_window_days", 20))
     raw_folds = spec.get("folds")
     if not raw_folds:
         raise ValueError("walk_forward.folds must list at least one validation fold")
     if spec.get("test") is None:
         raise ValueError("walk_forward.test must give the test window: {name, train, test}")
+    min_days = int(spec["min_window_days"])
     folds: list[tuple[Window, dict]] = [
         _window(f, "fold", "val", index, min_days, f"fold{i}") for i, f in enumerate(raw_folds)
     ]

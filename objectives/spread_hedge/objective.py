@@ -74,12 +74,12 @@ class SpreadHedgeObjective(Objective):
 
     def __init__(self, config: Mapping[str, Any], context: StudyContext | None = None) -> None:
         super().__init__(config, context)
-        data = dict(self.config.get("data") or {})
-        surrogates = dict(self.config.get("surrogates") or {})
+        data = dict(self.config["data"])
+        surrogates = dict(self.config["surrogates"])
         self.seed = self.context.seed
-        self.n_surrogates = int(surrogates.get("n", 200))
-        self.n_surrogates_numerical = int(surrogates.get("n_numerical", self.n_surrogates))
-        self.surrogate_block = int(surrogates.get("block", 20))
+        self.n_surrogates = int(surrogates["n"])
+        self.n_surrogates_numerical = int(surrogates["n_numerical"])
+        self.surrogate_block = int(surrogates["block"])
         if self.n_surrogates < 0 or self.surrogate_block < 1:
             raise ValueError("surrogates.n must be >= 0 and surrogates.block >= 1")
         self.prices = self._load(data)
@@ -91,7 +91,7 @@ class SpreadHedgeObjective(Objective):
             self.values = independent_block_bootstrap(self.values, 1, self.surrogate_block, rng)[0]
             self.prices = pd.DataFrame(self.values, index=self.prices.index, columns=self.columns)
         n = len(self.values)
-        holdout = float(data.get("holdout_fraction", 0.25))
+        holdout = float(data["holdout_fraction"])
         if not 0.0 < holdout < 1.0:
             raise ValueError(f"data.holdout_fraction must be in (0, 1), got {holdout}")
         self.split = round(n * (1.0 - holdout))
@@ -117,11 +117,11 @@ class SpreadHedgeObjective(Objective):
     def _load(data: Mapping[str, Any]) -> pd.DataFrame:
         columns = data.get("columns")
         prices = load_prices(
-            data.get("source", "stock_prices.csv"),
+            data["source"],
             columns=list(columns) if columns else None,
             start=data.get("start"),
             end=data.get("end"),
-            max_ffill_days=int(data.get("max_ffill_days", 5)),
+            max_ffill_days=int(data["max_ffill_days"]),
         )
         if prices.shape[1] < 2:
             raise ValueError(f"a spread needs two or more price columns, got {list(prices.columns)}")
@@ -145,12 +145,12 @@ class SpreadHedgeObjective(Objective):
 
     def _settings(self, params: Mapping[str, Any]) -> SpreadSettings:
         cfg = self.configure(params)
-        spread, trade = cfg.get("spread") or {}, cfg.get("trade") or {}
-        method = str(spread.get("method", "ols"))
+        spread, trade = cfg["spread"], cfg["trade"]
+        method = str(spread["method"])
         if method not in hr.METHODS:
             raise ValueError(f"spread.method must be one of {list(hr.METHODS)}, got {method!r}")
-        formation = int(spread.get("formation_window", 120))
-        trading = int(spread.get("trading_window", 60))
+        formation = int(spread["formation_window"])
+        trading = int(spread["trading_window"])
         if formation < 10 or trading < 1:
             raise ValueError(
                 f"spread.formation_window ({formation}) must be >= 10 and "
@@ -159,13 +159,11 @@ class SpreadHedgeObjective(Objective):
         if formation > self.warmup:
             raise ValueError(f"spread.formation_window {formation} exceeds data.warmup {self.warmup}")
         self._check_held_out(trading)
-        cost = float(trade.get("cost_bps", 5.0))
+        cost = float(trade["cost_bps"])
         if cost < 0:
             raise ValueError(f"trade.cost_bps must be >= 0, got {cost}")
-        rule = ZScoreRule(
-            float(trade.get("entry_z", 2.0)), float(trade.get("exit_z", 0.5)), float(trade.get("stop_z", 4.0))
-        )
-        constant = _as_bool(spread.get("add_constant", False)) if method in METHODS_WITH_CONSTANT else False
+        rule = ZScoreRule(float(trade["entry_z"]), float(trade["exit_z"]), float(trade["stop_z"]))
+        constant = _as_bool(spread["add_constant"]) if method in METHODS_WITH_CONSTANT else False
         return SpreadSettings(method, constant, formation, trading, rule, cost)
 
     # ---------------------------------------------------------------- evaluations
@@ -287,7 +285,7 @@ class SpreadHedgeObjective(Objective):
         from hedgeopt.protocol import describe_file
         from simulators.markets.prices import resolve_source
 
-        source = self.config["data"].get("source", "stock_prices.csv")
+        source = self.config["data"]["source"]
         return describe_file(
             resolve_source(source),
             rows=len(self.prices),

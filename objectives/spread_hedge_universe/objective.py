@@ -49,19 +49,19 @@ class SpreadHedgeUniverseObjective(SpreadHedgeObjective):
         super().__init__(config, context)
         if len(self.columns) < 3:
             raise ValueError(
-                f"{self.config.get('data', {}).get('source')}: a universe needs three or more "
+                f"{self.config['data']['source']}: a universe needs three or more "
                 f"price columns, got {self.columns}"
             )
-        candidates = int(self.config.get("selection", {}).get("candidates", 60))
+        candidates = int(self.config["selection"]["candidates"])
         self.backtest = UniverseBacktest(self.values, candidates)
         self.default_selection = self._selection({})
 
     def _selection(self, params: Mapping[str, Any]) -> Selection:
-        sel = self.configure(params).get("selection") or {}
-        test = str(sel.get("test", "engle_granger"))
+        sel = self.configure(params)["selection"]
+        test = str(sel["test"])
         if test not in TESTS:
             raise ValueError(f"selection.test must be one of {list(TESTS)}, got {test!r}")
-        return Selection(test, float(sel.get("p_value", 0.05)), int(sel.get("k", 5)))
+        return Selection(test, float(sel["p_value"]), int(sel["k"]))
 
     def _run_universe(
         self, s: SpreadSettings, sel: Selection, lo: int, hi: int, reporter: Reporter | None = None

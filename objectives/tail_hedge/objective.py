@@ -137,23 +137,23 @@ def policy_of(cfg: Mapping[str, Any]) -> PutPolicy:
         float(p["moneyness"]),
         _int(p, "tenor_days"),
         _int(p, "roll_days_before"),
-        str(p.get("sizing", "budget")),
+        str(p["sizing"]),
         float(p["budget"]),
-        float(p.get("hedge_ratio", 1.0)),
+        float(p["hedge_ratio"]),
     )
 
 
 def market_of(cfg: Mapping[str, Any]) -> Market:
     m, iv = cfg["market"], cfg["implied_vol"]
     return Market(
-        float(m.get("rate", 0.0)),
-        float(m.get("equity_yield", 0.0)),
+        float(m["rate"]),
+        float(m["equity_yield"]),
         float(iv["vol_premium"]),
         float(iv["skew"]),
-        float(iv.get("floor", 0.05)),
-        str(m.get("spread_mode", "vol")),
+        float(iv["floor"]),
+        str(m["spread_mode"]),
         float(m["half_spread"]),
-        float(m.get("trend_cost", 0.0)),
+        float(m["trend_cost"]),
     )
 
 
@@ -170,9 +170,9 @@ class TailHedgeObjective(Objective):
         super().__init__(config, context)
         cfg = self.config
         data, u = cfg["data"], cfg["utility"]
-        self.horizon = int(u.get("horizon", 21))
-        self.daily_stat = DailyTailUtility(float(u["cvar_weight"]), self.horizon, float(u.get("level", 0.95)))
-        self.block_stat = BlockTailUtility(float(u["cvar_weight"]), self.horizon, float(u.get("level", 0.95)))
+        self.horizon = int(u["horizon"])
+        self.daily_stat = DailyTailUtility(float(u["cvar_weight"]), self.horizon, float(u["level"]))
+        self.block_stat = BlockTailUtility(float(u["cvar_weight"]), self.horizon, float(u["level"]))
         self.lookback = int(cfg["implied_vol"]["lookback"])
 
         # history: SPY (overlay) and TLT (60/40), judged from the first close with a full vol window
@@ -182,7 +182,7 @@ class TailHedgeObjective(Objective):
             [equity, bond],
             start=data.get("start"),
             end=data.get("end"),
-            max_ffill_days=int(data.get("max_ffill_days", 5)),
+            max_ffill_days=int(data["max_ffill_days"]),
         )
         if len(prices) < self.lookback + 2 * self.horizon:
             raise ValueError(
@@ -290,8 +290,8 @@ class TailHedgeObjective(Objective):
         b, m = self.config["baselines"]["sixty_forty"], self.config["market"]
         w = float(b["equity_weight"])
         s = self.hist_start
-        r_eq = self.spy[s + 1 :] / self.spy[s:-1] - 1.0 + float(m.get("equity_yield", 0.0)) / TRADING_DAYS
-        r_bd = self.tlt[s + 1 :] / self.tlt[s:-1] - 1.0 + float(m.get("bond_yield", 0.0)) / TRADING_DAYS
+        r_eq = self.spy[s + 1 :] / self.spy[s:-1] - 1.0 + float(m["equity_yield"]) / TRADING_DAYS
+        r_bd = self.tlt[s + 1 :] / self.tlt[s:-1] - 1.0 + float(m["bond_yield"]) / TRADING_DAYS
         return w * r_eq + (1.0 - w) * r_bd
 
     def baselines(self) -> dict[str, dict[str, Any]]:
