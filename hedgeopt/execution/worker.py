@@ -21,7 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hedgeopt.execution.executors.base import ignore_sigint, local_inner_threads, worker_identity
+from hedgeopt.execution.executors.base import (
+    ignore_sigint,
+    local_inner_threads,
+    parent_gone,
+    watch_parent,
+    worker_identity,
+)
 from hedgeopt.names import (
     ATTR_COUNTED,
     ATTR_FAIL_REASON,
@@ -67,6 +73,7 @@ class WorkerTask:
     deadline: float | None
     inner_threads: int  # 0: from the worker's own host (the parent cannot know a remote one's)
     stop: Any = None  # the executor's stop flag (``is_set()``), checked before each trial; or None
+    parent_pid: int | None = None  # the invocation's process on this host: its workers end with it
 
 
 def limit_threads(n: int) -> None:
@@ -153,6 +160,8 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
     # Ctrl-C is the parent's to handle: it stops the workers and records their trials as
     # interrupted. A worker that took SIGINT itself would die mid-write with a traceback.
     ignore_sigint()
+    if task.parent_pid is not None:
+        watch_parent(task.parent_pid)
     import optuna
 
     from hedgeopt.storages.slot_locks import slot_lock
@@ -182,6 +191,8 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
             if task.deadline is not None and time.time() >= task.deadline:
                 break
             if task.stop is not None and task.stop.is_set():
+                break
+            if parent_gone():  # nobody would log the trial; the watch ends the process anyway
                 break
             if len(invocation_failures(study, task.invocation)) >= settings.max_failures:
                 break
@@ -363,6 +374,7 @@ def run_task(
     config: dict[str, Any], config_key: str, inner_threads: int, method: str, args: tuple[Any, ...]
 ) -> Any:
     """Run one of the objective's other methods (evaluate, baselines, plots) in a worker."""
+    watch_parent()
     limit_threads(inner_threads)
     objective = get_objective(config, config_key)
     limit_threads(inner_threads)
@@ -372,6 +384,7 @@ def run_task(
 def prewarm(config: dict[str, Any], config_key: str, inner_threads: int) -> int:
     """Build this worker's objective ahead of the search; returns the worker's pid."""
     ignore_sigint()
+    watch_parent()
     limit_threads(inner_threads)
     get_objective(config, config_key)
     limit_threads(inner_threads)

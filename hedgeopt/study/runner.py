@@ -11,6 +11,7 @@ writes the export and prints the summary.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import threading
@@ -247,6 +248,7 @@ def _worker_tasks(
             str(staging.resolve()),
             deadline,
             plan.inner,
+            parent_pid=os.getpid() if current().kind == "local" else None,
         )
         for w in range(plan.n_workers)
     ]

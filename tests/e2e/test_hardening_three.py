@@ -67,3 +67,51 @@ def test_ctrl_c_with_one_worker_stops_the_study_and_the_trials_ran_in_a_worker(w
     logged = [int(r.data.tags["hedgeopt.trial_number"]) for r in Store(workdir).runs("toy", "trial")]
     assert len(logged) == len(set(logged)), sorted(logged)  # nothing logged twice
     assert {t.number for t in final if t.state.name == "COMPLETE"} <= set(logged)
+
+
+# --------------------------------------------------------------------------- case 6: kill -9 of the parent
+
+
+def _alive(procs) -> list:
+    import psutil
+
+    out = []
+    for p in procs:
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p)
+        except psutil.Error:  # gone (a zombie nobody reaps in a container counts as gone)
+            pass
+    return out
+
+
+def test_workers_of_a_parent_killed_with_sigkill_stop_and_a_rerun_completes_exactly(workdir: Path):
+    import psutil
+
+    args = ("+study=toy", "n_trials=10", "n_jobs=2", "toy.sleep=1.0")
+    proc = start_cli(workdir, *args)
+    _wait_for(lambda: sum(t.state.name == "COMPLETE" for t in _trials(workdir)) >= 2)
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    assert workers
+    os.kill(proc.pid, signal.SIGKILL)  # the parent only: no clean-up, its workers orphaned
+    proc.wait(timeout=30)
+    t_kill = time.time()
+    deadline = t_kill + 60
+    while time.time() < deadline and _alive(workers):
+        time.sleep(0.2)
+    print(f"workers_gone_after_s={time.time() - t_kill:.1f} workers={len(workers)}")
+    left = _alive(workers)
+    for p in left:  # do not leave them searching after the test
+        p.kill()
+    assert left == [], [(p.pid, p.status()) for p in left]
+    stopped = _trials(workdir)
+    time.sleep(3.0)  # no worker is left to ask for a trial
+    assert len(_trials(workdir)) == len(stopped)
+    assert sum(t.state.name == "COMPLETE" for t in stopped) < 10
+    r = run_cli(workdir, *args)
+    assert r.returncode == 0, r.stderr
+    final = Store(workdir).trials("toy")
+    assert sum(t.state.name == "COMPLETE" for t in final) == 10
+    assert not any(t.state.name == "RUNNING" for t in final)
+    logged = [int(r.data.tags["hedgeopt.trial_number"]) for r in Store(workdir).runs("toy", "trial")]
+    assert len(logged) == len(set(logged)), sorted(logged)
