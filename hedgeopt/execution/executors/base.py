@@ -140,7 +140,7 @@ def watch_parent(pid: int | None = None, period: float = 0.5) -> None:
 
     A parent killed with SIGKILL cleans nothing up, and loky's workers, busy in a worker loop or
     idle on their call queue, never hear of it: they went on searching forever. A daemon thread
-    polls ``pid`` (default: this process's parent) and ``os._exit``\ s the process once it is gone;
+    polls ``pid`` (default: this process's parent) and ends the process (``os._exit``) once it is gone;
     the trial it was running stays RUNNING under this worker's pid and the next invocation reaps
     it as lost and retries it. Started once per process; a Dask worker (whose parent is its
     nanny, not the invocation) is not watched.
