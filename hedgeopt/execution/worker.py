@@ -258,6 +258,7 @@ def execute_trial(
 
     from hedgeopt.protocol import TrialPruned
     from hedgeopt.storages.journal_io import set_user_attrs
+    from hedgeopt.storages.trial_bookkeeping import is_storage_error
 
     settings = task.settings
     attrs = {ATTR_INVOCATION: task.invocation, ATTR_HOST: socket.gethostname(), ATTR_PID: os.getpid()}
@@ -268,9 +269,12 @@ def execute_trial(
     artifact_dir = Path(task.staging_dir) / str(trial.number)
     single = not settings.multi_objective
     reporter = TrialReporter(trial, artifact_dir, single, should_prune)
+    suggesting = False
     try:
         artifact_dir.mkdir(parents=True, exist_ok=True)  # inside: a failure here is counted
+        suggesting = True
         params = suggest(trial)
+        suggesting = False
         result = objective(params, reporter)
         clean = _check_metrics(result, settings.metrics)
         samples = _check_samples(result, settings.metrics)
@@ -283,8 +287,9 @@ def execute_trial(
         done["pruned"] += 1
         raise
     except Exception as exc:
-        _store_metrics(trial, reporter, {}, {ATTR_FAIL_REASON: _reason(exc), ATTR_COUNTED: True})
-        done["failed"] += 1
+        counts = not (suggesting and is_storage_error(exc))  # the sampler's storage, not the objective
+        _store_metrics(trial, reporter, {}, {ATTR_FAIL_REASON: _reason(exc), ATTR_COUNTED: counts})
+        done["failed"] += counts
         raise
     extra: dict[str, Any] = {ATTR_SAMPLES_PREFIX + name: rows for name, rows in samples.items()}
     extra.update({ATTR_STATISTIC_PREFIX + name: desc for name, desc in statistics.items()})

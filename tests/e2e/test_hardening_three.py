@@ -115,3 +115,100 @@ def test_workers_of_a_parent_killed_with_sigkill_stop_and_a_rerun_completes_exac
     assert not any(t.state.name == "RUNNING" for t in final)
     logged = [int(r.data.tags["hedgeopt.trial_number"]) for r in Store(workdir).runs("toy", "trial")]
     assert len(logged) == len(set(logged)), sorted(logged)
+
+
+# --------------------------------------------------------------------------- case 2: a cut journal line
+
+
+CUT = b'{"op_code":5,"worker_id":"gone","trial_id":0,"user_a'
+
+
+def _records(data: bytes) -> list[bytes]:
+    import json
+
+    out = []
+    for line in data.splitlines():
+        try:
+            json.loads(line)
+        except ValueError:
+            continue
+        out.append(line)
+    return out
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_a_line_cut_while_the_study_runs_is_never_glued_to_the_next_record(workdir: Path, n_jobs: int):
+    journal = _journal(workdir)
+    args = (
+        "+study=toy",
+        "n_trials=5",
+        f"n_jobs={n_jobs}",
+        "objective._target_=toy_hardening.ToyCutsJournal",
+        f"+toy.journal={journal}",
+        f"+toy.cut_marker={workdir / 'cut.txt'}",
+    )
+    r = run_cli(workdir, *args)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr and "JSONDecodeError" not in r.stderr, r.stderr
+    lines = journal.read_bytes().splitlines()
+    assert CUT in lines  # on a line of its own: the next record starts on a fresh line
+    whole = _records(journal.read_bytes())
+    assert len(whole) == len(lines) - 1
+    r = run_cli(workdir, *args)
+    assert r.returncode == 0 and "dropped 1 damaged line" in r.stderr, r.stderr
+    assert _records(journal.read_bytes())[: len(whole)] == whole  # the repair kept every whole record
+    trials = Store(workdir).trials("toy")  # Optuna's own reader
+    assert _state_counts(trials).get("COMPLETE") == 5, _state_counts(trials)
+
+
+def test_the_repair_keeps_a_whole_record_glued_onto_a_cut_line(tmp_path: Path):
+    from hedgeopt.storages.journal_repair import repair_journal
+
+    class NoLock:
+        def acquire(self):
+            pass
+
+        def release(self):
+            pass
+
+    first = b'{"op_code":0,"worker_id":"w","study_name":"s","directions":[1]}\n'
+    glued = b'{"op_code":4,"worker_id":"w","study_id":0,"datetime_start":"x"}\n'
+    last = b'{"op_code":5,"worker_id":"w","trial_id":0,"user_attr":{"a":1}}\n'
+    path = tmp_path / "s.journal"
+    path.write_bytes(first + CUT + glued + last)  # what an old writer left
+    done = repair_journal(path, NoLock())
+    assert done.dropped == (2,)
+    assert path.read_bytes() == first + glued + last
+
+
+@pytest.mark.parametrize(
+    "error, counted",
+    [
+        (__import__("json").JSONDecodeError("Expecting ':' delimiter", "{", 1), False),
+        (OSError(28, "No space left on device"), False),
+        (RuntimeError("the search space is wrong"), True),
+    ],
+)
+def test_a_storage_error_while_the_sampler_suggests_is_not_an_objective_failure(tmp_path, error, counted):
+    from types import SimpleNamespace
+
+    import optuna
+
+    from hedgeopt.execution.worker import execute_trial
+    from hedgeopt.storages.trial_bookkeeping import count_trials
+
+    study = optuna.create_study()
+
+    def suggest(trial):
+        raise error
+
+    task = SimpleNamespace(
+        settings=SimpleNamespace(multi_objective=False, metrics=("loss",)),
+        invocation="inv",
+        staging_dir=str(tmp_path),
+    )
+    done = {"complete": 0, "pruned": 0, "failed": 0}
+    study.optimize(lambda t: execute_trial(t, suggest, None, task, done), n_trials=1, catch=(Exception,))
+    assert study.trials[0].state.name == "FAIL"
+    assert count_trials(study) == (int(counted), 0)  # an uncounted trial is replaced by the next ask
+    assert done["failed"] == int(counted)
