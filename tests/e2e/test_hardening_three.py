@@ -212,3 +212,49 @@ def test_a_storage_error_while_the_sampler_suggests_is_not_an_objective_failure(
     assert study.trials[0].state.name == "FAIL"
     assert count_trials(study) == (int(counted), 0)  # an uncounted trial is replaced by the next ask
     assert done["failed"] == int(counted)
+
+
+# ------------------------------------------------------------------------ case 1: two resumes adopt at once
+
+
+def test_two_resumes_at_once_adopt_a_killed_runs_trials_once(workdir: Path, tmp_path: Path):
+    """Two invocations resume a study whose last run was killed before it logged its trials;
+    the hook (tests/support/racing_adoption) starts their adoptions together and slows them."""
+    import subprocess
+    import sys
+
+    from conftest import SUPPORT, cli_env
+
+    args = ["+study=toy", "n_trials=3", "n_jobs=1"]
+    r = run_cli(workdir, *args)
+    assert r.returncode == 0, r.stderr
+    store = Store(workdir)
+    [parent] = store.runs("toy", "study")
+    staging = workdir / "mlruns" / ".staging" / parent.info.run_id
+    for run in store.runs("toy", "trial"):  # what a kill before logging leaves: no trial run ...
+        store.client.delete_run(run.info.run_id)
+        folder = staging / run.data.tags["hedgeopt.trial_number"]  # ... and the staged artifacts
+        folder.mkdir(parents=True)
+        (folder / "note.txt").write_text("staged\n")
+    store.client.update_run(parent.info.run_id, status="RUNNING")
+    store.client.set_tag(parent.info.run_id, "hedgeopt.pid", "999999999")  # a process that is gone
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    env = cli_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(SUPPORT / "racing_adoption"), env["PYTHONPATH"]])
+    env["HEDGEOPT_TEST_ADOPTION_BARRIER"] = str(barrier)
+    cmd = [sys.executable, "-m", "hedgeopt", "progress=false", *args]
+    procs = [
+        subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1] for o in outs]
+    assert len(list(barrier.glob("arrived-*"))) == 2  # both adoptions started together
+    runs = Store(workdir).runs("toy", "trial")
+    assert sorted(int(r.data.tags["hedgeopt.trial_number"]) for r in runs) == [0, 1, 2]  # each once
+    adopted = [r for r in runs if r.data.tags.get("hedgeopt.adopted") == "true"]
+    assert len(adopted) == 3
+    for run in adopted:  # the staged artifacts went with them
+        assert "note.txt" in {f.path for f in Store(workdir).client.list_artifacts(run.info.run_id)}
+    assert not staging.exists()
