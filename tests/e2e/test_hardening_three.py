@@ -258,3 +258,72 @@ def test_two_resumes_at_once_adopt_a_killed_runs_trials_once(workdir: Path, tmp_
     for run in adopted:  # the staged artifacts went with them
         assert "note.txt" in {f.path for f in Store(workdir).client.list_artifacts(run.info.run_id)}
     assert not staging.exists()
+
+
+# ---------------------------------------------------------------- cases 7, 8: a silent tracking server
+
+
+@pytest.fixture
+def silent_server():
+    """A local socket that accepts connections (the kernel's backlog) and never answers."""
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()
+
+
+@pytest.fixture
+def hanging_server():
+    """An HTTP server that answers ``/health`` and nothing else (a server that hangs later)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    release = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            if self.path.rstrip("/").endswith("/health"):
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"OK")
+                return
+            release.wait(600)
+
+        do_POST = do_GET  # noqa: N815
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    release.set()
+    server.shutdown()
+
+
+def _error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("hedgeopt: error")]
+
+
+def test_a_tracking_server_that_never_answers_is_refused_before_anything_is_written(workdir, silent_server):
+    r = run_cli(
+        workdir, "+study=toy", "n_trials=1", "n_jobs=1", f"mlflow.tracking_uri={silent_server}", timeout=90
+    )
+    assert r.returncode == 2, r.stderr
+    [line] = _error_lines(r.stderr)
+    assert "did not answer an HTTP request within 5 s" in line and "Traceback" not in r.stderr, r.stderr
+    assert os.listdir(workdir) == []
+
+
+def test_a_tracking_server_that_stops_answering_ends_in_one_line(workdir, hanging_server):
+    t0 = time.time()
+    r = run_cli(
+        workdir, "+study=toy", "n_trials=1", "n_jobs=1", f"mlflow.tracking_uri={hanging_server}", timeout=150
+    )
+    print(f"silent_server_error_after_s={time.time() - t0:.1f}")
+    assert r.returncode == 1, r.stderr
+    assert len(_error_lines(r.stderr)) == 1 and "Traceback" not in r.stderr, r.stderr
