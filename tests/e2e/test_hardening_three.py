@@ -150,12 +150,14 @@ def test_a_line_cut_while_the_study_runs_is_never_glued_to_the_next_record(workd
     r = run_cli(workdir, *args)
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stderr and "JSONDecodeError" not in r.stderr, r.stderr
-    lines = journal.read_bytes().splitlines()
-    assert CUT in lines  # on a line of its own: the next record starts on a fresh line
+    # a worker that opened the storage after the cut may already have repaired it (a backup kept)
+    for f in [journal, *journal.parent.glob("toy.journal.damaged-*")]:
+        lines = f.read_bytes().splitlines()
+        assert not any(CUT in x and x != CUT for x in lines), f  # never glued to a record
     whole = _records(journal.read_bytes())
-    assert len(whole) == len(lines) - 1
-    r = run_cli(workdir, *args)
-    assert r.returncode == 0 and "dropped 1 damaged line" in r.stderr, r.stderr
+    r2 = run_cli(workdir, *args)
+    assert r2.returncode == 0, r2.stderr
+    assert "dropped 1 damaged line" in r.stderr + r2.stderr, (r.stderr, r2.stderr)
     assert _records(journal.read_bytes())[: len(whole)] == whole  # the repair kept every whole record
     trials = Store(workdir).trials("toy")  # Optuna's own reader
     assert _state_counts(trials).get("COMPLETE") == 5, _state_counts(trials)

@@ -49,6 +49,13 @@ class ToyCutsJournal(ToyObjective):
         marker = Path(toy["cut_marker"])
         if not marker.exists():
             marker.write_text("cut\n")
-            with open(toy["journal"], "ab") as fh:
-                fh.write(b'{"op_code":5,"worker_id":"gone","trial_id":0,"user_a')
+            from hedgeopt.storages.journal_io import QueuedJournalLock
+
+            lock = QueuedJournalLock(toy["journal"])  # as a writer that died holding it
+            lock.acquire()
+            try:
+                with open(toy["journal"], "ab") as fh:
+                    fh.write(b'{"op_code":5,"worker_id":"gone","trial_id":0,"user_a')
+            finally:
+                lock.release()
         return super().__call__(params, reporter)
