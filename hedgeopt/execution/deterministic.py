@@ -49,9 +49,10 @@ class EarlierBatches:
 
 def run_asked(task: Any, trial_id: int, params: dict[str, Any], batch: int) -> str:
     """In a worker: run one trial the parent asked, and tell it. Returns its final state."""
-    from hedgeopt.execution.executors.base import ignore_sigint
+    from hedgeopt.execution.executors.base import ignore_sigint, watch_parent
 
     ignore_sigint()
+    watch_parent(getattr(task, "parent_pid", None))
     import optuna
     from optuna.storages._heartbeat import get_heartbeat_thread
     from optuna.trial import TrialState

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 # imported here, in the main thread: a first import from the prewarm thread while the main thread
 # imports loky too leaves a partially initialised module ("cannot import name ...")
 from joblib import Parallel, delayed
-from joblib.externals.loky import get_reusable_executor
+from joblib.externals.loky import get_reusable_executor, reusable_executor
 from joblib.externals.loky.process_executor import BrokenProcessPool
 
 T = TypeVar("T")
@@ -45,9 +45,18 @@ def is_worker_lost(exc: BaseException) -> bool:
 
 
 def stop_workers() -> None:
-    """Kill this invocation's worker processes (their trials are then reaped as interrupted)."""
+    """Kill this invocation's worker processes (their trials are then reaped as interrupted).
+
+    The pool in use, as it is: ``get_reusable_executor()`` with no size would first resize it to
+    one worker per core, and loky waits for the running trials to end before resizing (a
+    Ctrl-C with ``n_jobs=1`` ran the study to its end before it stopped).
+    """
+    with reusable_executor._executor_lock:
+        executor = reusable_executor._executor
+    if executor is None:
+        return
     try:
-        get_reusable_executor().shutdown(wait=True, kill_workers=True)
+        executor.shutdown(wait=True, kill_workers=True)
     except Exception:  # noqa: BLE001, S110 - the pool is being discarded anyway
         pass
 

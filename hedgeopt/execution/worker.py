@@ -22,7 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hedgeopt.execution.executors.base import ignore_sigint, local_inner_threads, worker_identity
+from hedgeopt.execution.executors.base import (
+    ignore_sigint,
+    local_inner_threads,
+    parent_gone,
+    watch_parent,
+    worker_identity,
+)
 from hedgeopt.names import (
     ATTR_COUNTED,
     ATTR_FAIL_REASON,
@@ -64,6 +70,7 @@ class WorkerTask:
     deadline: float | None
     inner_threads: int  # 0: from the worker's own host (the parent cannot know a remote one's)
     stop: Any = None  # the executor's stop flag (``is_set()``), checked before each trial; or None
+    parent_pid: int | None = None  # the invocation's process on this host: its workers end with it
 
 
 def limit_threads(n: int) -> None:
@@ -150,6 +157,8 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
     # Ctrl-C is the parent's to handle: it stops the workers and records their trials as
     # interrupted. A worker that took SIGINT itself would die mid-write with a traceback.
     ignore_sigint()
+    if task.parent_pid is not None:
+        watch_parent(task.parent_pid)
     import optuna
 
     from hedgeopt.storages.slot_locks import slot_lock
@@ -179,6 +188,8 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
             if task.deadline is not None and time.time() >= task.deadline:
                 break
             if task.stop is not None and task.stop.is_set():
+                break
+            if parent_gone():  # nobody would log the trial; the watch ends the process anyway
                 break
             if len(invocation_failures(study, task.invocation)) >= settings.max_failures:
                 break
@@ -245,6 +256,7 @@ def execute_trial(
 
     from hedgeopt.protocol import TrialPruned
     from hedgeopt.storages.journal_io import set_user_attrs
+    from hedgeopt.storages.trial_bookkeeping import is_storage_error
     from hedgeopt.storages.trial_record import write_samples
 
     settings = task.settings
@@ -256,9 +268,12 @@ def execute_trial(
     artifact_dir = Path(task.staging_dir) / str(trial.number)
     single = not settings.multi_objective
     reporter = TrialReporter(trial, artifact_dir, single, should_prune)
+    suggesting = False
     try:
         artifact_dir.mkdir(parents=True, exist_ok=True)  # inside: a failure here is counted
+        suggesting = True
         params = suggest(trial)
+        suggesting = False
         result = objective(params, reporter)
         clean = _check_metrics(result, settings.metrics)
         samples = _check_samples(result, settings.metrics)
@@ -273,8 +288,9 @@ def execute_trial(
         done["pruned"] += 1
         raise
     except Exception as exc:
-        _store_metrics(trial, reporter, {}, {ATTR_FAIL_REASON: _reason(exc), ATTR_COUNTED: True})
-        done["failed"] += 1
+        counts = not (suggesting and is_storage_error(exc))  # the sampler's storage, not the objective
+        _store_metrics(trial, reporter, {}, {ATTR_FAIL_REASON: _reason(exc), ATTR_COUNTED: counts})
+        done["failed"] += counts
         raise
     _store_metrics(trial, reporter, clean, statistics=statistics, samples_ref=ref)
     done["complete"] += 1
@@ -363,6 +379,7 @@ def run_task(
     config: dict[str, Any], config_key: str, inner_threads: int, method: str, args: tuple[Any, ...]
 ) -> Any:
     """Run one of the objective's other methods (evaluate, baselines, plots) in a worker."""
+    watch_parent()
     limit_threads(inner_threads)
     objective = get_objective(config, config_key)
     limit_threads(inner_threads)
@@ -372,6 +389,7 @@ def run_task(
 def prewarm(config: dict[str, Any], config_key: str, inner_threads: int) -> int:
     """Build this worker's objective ahead of the search; returns the worker's pid."""
     ignore_sigint()
+    watch_parent()
     limit_threads(inner_threads)
     get_objective(config, config_key)
     limit_threads(inner_threads)

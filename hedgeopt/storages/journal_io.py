@@ -14,16 +14,27 @@ same journal) holds it, and so stays exclusive against those processes too.
 worker's stamp) as one append of one record per attribute: the records Optuna's own
 ``set_user_attr`` writes, under one lock and one ``fsync`` instead of one each. Storages other
 than a journal get ``set_user_attr`` per attribute.
+
+:class:`FreshLineJournalBackend` never glues a record onto a cut line: a writer that died
+mid-append (a full disk, a kill) leaves the file without its final newline, and Optuna's
+writer appended the next record to that line, making one undecodable line of a cut record and
+a whole one (the live run died on ``JSONDecodeError``, and the repair dropped the whole record
+with the cut one). Under the write lock it starts its records on a fresh line when the file
+does not end with one, and its reader skips a newline-ended line that is not a record, as every
+other reader of the file does, so the log numbers agree and the study goes on; the next open
+repairs the file (:mod:`hedgeopt.storages.journal_repair`).
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from typing import Any
 
-from optuna.storages.journal import JournalFileOpenLock, JournalStorage
+from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock, JournalStorage
+from optuna.storages.journal._file import get_lock_file
 
 
 class QueuedJournalLock(JournalFileOpenLock):
@@ -55,6 +66,49 @@ class QueuedJournalLock(JournalFileOpenLock):
             fd, self._queue_fd = self._queue_fd, None
             if fd is not None:
                 os.close(fd)
+
+
+class FreshLineJournalBackend(JournalFileBackend):
+    """Optuna's journal file whose records never merge with a cut line (see the module doc)."""
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        data = ("\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n").encode()
+        with get_lock_file(self._lock):
+            with open(self._file_path, "ab+") as f:  # appends go to the end whatever is read
+                size = f.seek(0, os.SEEK_END)
+                if size:
+                    f.seek(size - 1)
+                    if f.read(1) != b"\n":  # a writer died mid-record: leave its line alone
+                        data = b"\n" + data
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+
+    def read_logs(self, log_number_from: int) -> Generator[dict[str, Any], None, None]:
+        """The records from ``log_number_from`` on; damaged lines are no log and are skipped, and
+        the last line is read once its newline is written."""
+        offsets = self._log_number_offset
+        with open(self._file_path, "rb") as f:
+            remaining = os.fstat(f.fileno()).st_size
+            number = log_number_from if log_number_from in offsets else 0
+            offset = offsets[number]
+            f.seek(offset)
+            remaining -= offset
+            for line in f:
+                remaining -= len(line)
+                if remaining < 0 or not line.endswith(b"\n"):
+                    break  # being written (or cut): a later read sees it whole, or skips it
+                offset += len(line)
+                try:
+                    record = json.loads(line)
+                except ValueError:  # a cut record, on a line of its own
+                    continue
+                if not isinstance(record, dict) or "op_code" not in record:
+                    continue
+                offsets[number + 1] = offset
+                if number >= log_number_from:
+                    yield record
+                number += 1
 
 
 def set_user_attrs(trial: Any, attrs: Mapping[str, Any]) -> None:

@@ -5,7 +5,8 @@ a whole record, and raises once any record follows it, so a single damaged line 
 trial after it (and, once a later run appended to the file, the whole study) unreachable.
 
 The repair keeps every whole record and drops the damaged lines: a cut-off last line (with
-or without its newline) is a record whose writer died mid-write, and records written after
+or without its newline) is a record whose writer died mid-write (a whole record that an older
+writer appended onto such a line is kept), and records written after
 a damaged line were written by processes that could not read it either, so dropping it
 gives the log those writers saw. The original is first copied beside the journal
 (``<journal>.damaged-<UTC time>``) so that nothing is ever made worse. A file in which no
@@ -51,6 +52,17 @@ def _is_record(line: bytes) -> bool:
     return isinstance(rec, dict) and "op_code" in rec
 
 
+def _salvage(line: bytes) -> bytes:
+    """The whole record an old writer glued onto a cut line (``<cut part>{"op_code":...}``), or
+    ``b""``: a damaged line never costs a whole record written after it."""
+    start = line.find(b'{"op_code"', 1)
+    while start > 0:
+        if _is_record(line[start:]):
+            return line[start:]
+        start = line.find(b'{"op_code"', start + 1)
+    return b""
+
+
 def damaged_lines(data: bytes) -> list[int]:
     """0-based indexes of the lines of ``data`` that are not whole journal records."""
     lines = data.splitlines(keepends=True)
@@ -90,7 +102,8 @@ def repair_journal(path: Path, lock: Any) -> Repair:
         if not bad:
             return Repair((), None)
         lines = data.splitlines(keepends=True)
-        good = [line for i, line in enumerate(lines) if i not in set(bad)]
+        good = [line if i not in set(bad) else _salvage(line) for i, line in enumerate(lines)]
+        good = [line for line in good if line]
         if not good or len(bad) > MAX_DAMAGED_LINES:
             raise JournalDamaged(
                 f"storage: {path} is not an Optuna journal that can be repaired ({len(bad)} of "

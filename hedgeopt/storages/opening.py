@@ -16,10 +16,10 @@ from typing import Any
 
 import optuna
 from optuna.storages import JournalStorage, RDBStorage
-from optuna.storages.journal import JournalFileBackend, JournalRedisBackend
+from optuna.storages.journal import JournalRedisBackend
 
 from hedgeopt.masking import mask
-from hedgeopt.storages.journal_io import QueuedJournalLock
+from hedgeopt.storages.journal_io import FreshLineJournalBackend, QueuedJournalLock
 from hedgeopt.storages.journal_repair import repair_journal as _repair
 from hedgeopt.storages.slot_locks import PostgresSlotLock
 from hedgeopt.storages.spec import StorageSpec
@@ -86,7 +86,7 @@ def open_storage(spec: StorageSpec) -> optuna.storages.BaseStorage:
         path.parent.mkdir(parents=True, exist_ok=True)
         lock = QueuedJournalLock(str(path))
         repair_journal(path, lock)
-        return JournalStorage(JournalFileBackend(str(path), lock_obj=lock))
+        return JournalStorage(FreshLineJournalBackend(str(path), lock_obj=lock))
     if spec.kind == "redis":
         with warnings.catch_warnings():  # "experimental" in Optuna
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

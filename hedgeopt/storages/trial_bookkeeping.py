@@ -118,6 +118,20 @@ def counted(trial: optuna.trial.FrozenTrial) -> bool:
     return False
 
 
+def is_storage_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is the storage failing (unreadable journal, lost connection, full disk), not
+    the objective: a trial whose sampler could not read the study fails uncounted and is replaced."""
+    from json import JSONDecodeError
+
+    from optuna.exceptions import StorageInternalError
+
+    if isinstance(exc, (OSError, StorageInternalError, UnicodeDecodeError, JSONDecodeError)):
+        return True
+    if isinstance(exc, ValueError) and str(exc) == "Invalid log format.":  # Optuna's journal reader
+        return True
+    return type(exc).__module__.split(".")[0] in ("sqlalchemy", "redis", "psycopg", "psycopg2")
+
+
 def invocation_failures(study: optuna.Study, invocation: str) -> list[optuna.trial.FrozenTrial]:
     """The objective failures (counted FAIL trials) of one invocation: ``max_failures`` counts these."""
     return [

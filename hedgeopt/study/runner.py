@@ -11,6 +11,7 @@ writes the export and prints the summary.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import threading
@@ -164,8 +165,7 @@ def _search_and_finish(
     """Adopt what killed invocations left, search, then export; the parent run's status."""
     settings = inv.settings
     reap_orphans(study)
-    _adopt_unlogged(study, tracker, inv)
-    tracker.clean_staging(staging.parent)  # folders of killed invocations, now adopted
+    _adopt_unlogged(study, tracker, inv, staging.parent)  # then the folders of killed invocations
     n_counted, _ = count_trials(study)
     plan = worker_plan(settings, n_counted)
     tasks = _worker_tasks(study, inv, invocation, staging, n_counted, plan)
@@ -247,6 +247,7 @@ def _worker_tasks(
             str(staging.resolve()),
             deadline,
             plan.inner,
+            parent_pid=os.getpid() if current().kind == "local" else None,
         )
         for w in range(plan.n_workers)
     ]
@@ -264,12 +265,28 @@ def _claim_ordinal(study: optuna.Study, settings: StudySettings) -> int:
         lock.close()
 
 
-def _adopt_unlogged(study: optuna.Study, tracker: Tracker, inv: Invocation) -> None:
-    """Log finished trials that no live invocation will log.
+def _adopt_unlogged(
+    study: optuna.Study, tracker: Tracker, inv: Invocation, clean: Path | None = None
+) -> None:
+    """Log finished trials that no live invocation will log, then remove the staging folders
+    (under ``clean``) of invocations that have ended.
 
     Those of an earlier, killed invocation, and those whose worker died before stamping them
-    with its invocation (reaped later as lost: no poller claims them).
+    with its invocation (reaped later as lost: no poller claims them). Under the study's slot
+    lock: two invocations resuming at once both took the same trials for unlogged (each logged
+    them), and the first removed the dead run's staging folder while the second uploaded it.
     """
+    lock = slot_lock(inv.settings.storage, inv.settings.study_name, inv.settings.workdir)
+    lock.acquire()
+    try:
+        _adopt_locked(study, tracker, inv)
+        if clean is not None:
+            tracker.clean_staging(clean)  # their trials are logged now
+    finally:
+        lock.close()
+
+
+def _adopt_locked(study: optuna.Study, tracker: Tracker, inv: Invocation) -> None:
     finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
     if not finished:
         return

@@ -35,3 +35,27 @@ class ToyKilledWhileScoring(ToyObjective):
                 fh.write(f"{os.getpid()}\n")
             os.kill(os.getpid(), signal.SIGKILL)
         return super().evaluate(params, reporter)
+
+
+class ToyCutsJournal(ToyObjective):
+    """Its first trial leaves the journal ``toy.journal`` ending in half a record, no newline.
+
+    What a writer that hit a full disk leaves: the next append used to be glued onto it.
+    ``toy.cut_marker`` names a file that says the cut was made (once per study).
+    """
+
+    def __call__(self, params: Mapping[str, Any], reporter: Reporter) -> dict[str, float]:
+        toy = self.config["toy"]
+        marker = Path(toy["cut_marker"])
+        if not marker.exists():
+            marker.write_text("cut\n")
+            from hedgeopt.storages.journal_io import QueuedJournalLock
+
+            lock = QueuedJournalLock(toy["journal"])  # as a writer that died holding it
+            lock.acquire()
+            try:
+                with open(toy["journal"], "ab") as fh:
+                    fh.write(b'{"op_code":5,"worker_id":"gone","trial_id":0,"user_a')
+            finally:
+                lock.release()
+        return super().__call__(params, reporter)

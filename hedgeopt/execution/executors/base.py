@@ -118,3 +118,52 @@ def local_inner_threads() -> int:
         cached = max(1, cores // max(1, on_host))
         worker._hedgeopt_inner = cached
     return cached
+
+
+#: A worker's exit status when its invocation's process is gone (``kill -9`` of the parent).
+EXIT_PARENT_GONE = 3
+_WATCHED: list[int] = []  # the pid this worker process watches, once a watch has started
+
+
+def _parent_alive(pid: int, ppid: int) -> bool:
+    import os
+
+    from hedgeopt.processes import pid_alive
+
+    if ppid == pid:  # our own parent: a changed ppid is certain (no pid reuse to fool it)
+        return os.getppid() == pid
+    return os.getppid() == ppid and pid_alive(pid)
+
+
+def watch_parent(pid: int | None = None, period: float = 0.5) -> None:
+    """End this worker process within ``period`` seconds of its invocation's process ending.
+
+    A parent killed with SIGKILL cleans nothing up, and loky's workers, busy in a worker loop or
+    idle on their call queue, never hear of it: they went on searching forever. A daemon thread
+    polls ``pid`` (default: this process's parent) and ends the process (``os._exit``) once it is gone;
+    the trial it was running stays RUNNING under this worker's pid and the next invocation reaps
+    it as lost and retries it. Started once per process; a Dask worker (whose parent is its
+    nanny, not the invocation) is not watched.
+    """
+    import os
+    import time
+
+    if _WATCHED or worker_identity() is not None:
+        return
+    ppid = os.getppid()
+    pid = ppid if pid is None else int(pid)
+    if not _parent_alive(pid, ppid):
+        os._exit(EXIT_PARENT_GONE)
+    _WATCHED.extend((pid, ppid))
+
+    def watch() -> None:
+        while _parent_alive(pid, ppid):
+            time.sleep(period)
+        os._exit(EXIT_PARENT_GONE)  # the flock of a slot lock goes with the process
+
+    threading.Thread(target=watch, daemon=True, name="hedgeopt-parent-watch").start()
+
+
+def parent_gone() -> bool:
+    """Whether the process :func:`watch_parent` watches has ended (False when none is watched)."""
+    return bool(_WATCHED) and not _parent_alive(_WATCHED[0], _WATCHED[1])
