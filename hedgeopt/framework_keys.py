@@ -32,8 +32,11 @@ SETTINGS_KEYS = (
 #: executor's kind).
 GROUP_KEYS = ("sampler", "pruner", "objective", "search_space", "mlflow", "executor")
 
+#: Words about the study for its readers (``description``: the MLflow experiment's description).
+TEXT_KEYS = ("description",)
+
 #: Every framework key: none can be tuned, none is a param of the domain.
-FRAMEWORK_KEYS = frozenset(SETTINGS_KEYS + GROUP_KEYS)
+FRAMEWORK_KEYS = frozenset(SETTINGS_KEYS + GROUP_KEYS + TEXT_KEYS)
 
 #: Framework keys that change what a trial's value means: the study's identity is built from these
 #: (and from every key of the objective's own).

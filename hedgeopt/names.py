@@ -68,6 +68,10 @@ TAG_BEST_TRIAL = "hedgeopt.best_trial"  # parent run: the best trial's number
 TAG_BEST_TRIAL_RUN_ID = "hedgeopt.best_trial_run_id"  # parent run: the best trial's run id
 TAG_VERDICT = "hedgeopt.verdict"  # parent run: wins, ties or loses against the best baseline
 TAG_BEST_BASELINE = "hedgeopt.best_baseline"  # parent run: the baseline the verdict compares with
+TAG_VERDICT_TEXT = "hedgeopt.verdict_text"  # parent run: the verdict in words, one line
+TAG_SEARCH_SPACE = "hedgeopt.search_space"  # parent run: the tuned keys and their ranges, one line
+TAG_TRIAL_COUNTS = "hedgeopt.trial_counts"  # parent run: complete/pruned/fail counts, one line
+BEST_RUN_SUFFIX = " (best)"  # the best trial's run name: its trial-NNNN name + this
 # MLflow's own tags and input tags that hedgeopt writes or reads
 MLFLOW_PARENT = "mlflow.parentRunId"  # a nested run's parent run id
 MLFLOW_RUN_NAME = "mlflow.runName"  # the run's name in the UI

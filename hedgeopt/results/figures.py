@@ -59,23 +59,134 @@ def _save(plt: Any, fig: Any, path: Path) -> Path:
     return path
 
 
-def optimization_history(trials: Sequence[Any], metric: str, direction: str, path: Path) -> Path:
-    """Objective value per completed trial with the best-so-far line."""
+def _robust_limits(
+    y: np.ndarray, keep: Sequence[float], direction: str, q: float = 0.9
+) -> tuple[float, float, int]:
+    """``(low, high, n_clipped)``: the bad side of ``y`` cut at its ``q`` quantile (outliers of a
+    search are its worst trials), the good side and ``keep`` (best, baseline) always in view."""
+    vals = np.concatenate([y, np.asarray(keep, dtype=float)])
+    lo, hi = float(np.min(vals)), float(np.max(vals))
+    if len(y) >= 10:
+        if direction == "maximize":
+            lo = min(float(np.quantile(y, 1 - q)), *keep) if keep else float(np.quantile(y, 1 - q))
+        else:
+            hi = max(float(np.quantile(y, q)), *keep) if keep else float(np.quantile(y, q))
+    n = int(np.sum((y < lo) | (y > hi)))
+    return lo, hi, n
+
+
+def optimization_history(
+    trials: Sequence[Any],
+    metric: str,
+    direction: str,
+    path: Path,
+    best_number: int | None = None,
+    baseline: tuple[str, float] | None = None,
+) -> Path:
+    """Objective value per completed trial, the best-so-far line, the best trial marked and the
+    best baseline's value as a horizontal line; the worst trials' outliers clipped (the title says
+    how many) and a log axis where the values span a decade or more."""
     plt = pyplot()
     done = [t for t in trials if t.state.name == "COMPLETE" and t.values]
     fig, ax = plt.subplots(figsize=(8, 4.5))
+    notes = []
     if done:
         x = np.array([t.number for t in done])
-        y = np.array([t.values[0] for t in done])
+        y = np.array([t.values[0] for t in done], dtype=float)
         best = np.maximum.accumulate(y) if direction == "maximize" else np.minimum.accumulate(y)
-        ax.scatter(x, y, s=14, alpha=0.7, label=metric)
-        ax.step(x, best, where="post", color="C3", label="best so far")
-        ax.legend()
-    ax.set_xlabel("trial")
-    ax.set_ylabel(metric)
-    ax.set_title(f"Optimisation history ({direction} {metric})")
-    ax.grid(alpha=0.3)
+        keep = [float(best[-1])] + (
+            [baseline[1]] if baseline is not None and np.isfinite(baseline[1]) else []
+        )
+        lo, hi, n_out = _robust_limits(y, keep, direction)
+        shown = np.clip(y, lo, hi)
+        inside = (y >= lo) & (y <= hi)
+        ax.scatter(x[inside], y[inside], s=14, alpha=0.6, color="C0", label=f"trial {metric}")
+        if n_out:
+            edge = "^" if direction == "minimize" else "v"
+            ax.scatter(
+                x[~inside], shown[~inside], s=22, marker=edge, color="C7", label=f"{n_out} beyond the axis"
+            )
+            notes.append(f"{n_out} worst trial{'s' if n_out > 1 else ''} clipped to the axis (90% quantile)")
+        ax.step(x, best, where="post", color="C3", lw=1.8, label="best so far")
+        if baseline is not None and np.isfinite(baseline[1]):
+            ax.axhline(
+                baseline[1],
+                color="k",
+                ls="--",
+                lw=1.2,
+                label=f"best baseline: {baseline[0]} ({baseline[1]:.4g})",
+            )
+        if best_number is not None and best_number in set(x.tolist()):
+            bv = float(y[x == best_number][0])
+            ax.scatter(
+                [best_number],
+                [bv],
+                s=140,
+                marker="*",
+                color="gold",
+                edgecolor="k",
+                zorder=5,
+                label=f"best trial {best_number} ({bv:.4g})",
+            )
+        pad = 0.05 * (hi - lo or abs(hi) or 1.0)
+        if lo > 0 and hi / lo >= 10:
+            ax.set_yscale("log")
+            ax.set_ylim(lo / 1.15, hi * 1.15)
+            notes.append("log axis")
+        else:
+            ax.set_ylim(lo - pad, hi + pad)
+        ax.legend(fontsize=8, loc="best")
+    ax.set_xlabel("trial number")
+    ax.set_ylabel(f"{metric} (in-sample)")
+    title = f"Optimisation history ({direction} {metric})"
+    ax.set_title(title + ("\n" + "; ".join(notes) if notes else ""), fontsize=10)
+    ax.grid(alpha=0.3, which="both")
     return _save(plt, fig, path)
+
+
+def best_baseline(
+    metric: str, direction: str, confidence: Mapping[str, Any], baselines: Mapping[str, Mapping[str, Any]]
+) -> tuple[str, float] | None:
+    """The baseline the verdict names (else the best in sample) and its in-sample ``metric``."""
+    values = {
+        n: float(v)
+        for n, res in baselines.items()
+        if isinstance(v := (res.get("in_sample") or {}).get(metric), (int, float)) and np.isfinite(float(v))
+    }
+    if not values:
+        return None
+    name = (confidence.get("verdict") or {}).get("best_baseline")
+    if name not in values:
+        name = (max if direction == "maximize" else min)(values, key=values.__getitem__)
+    return str(name), values[name]
+
+
+def history_figure(
+    trials: Sequence[Any],
+    best_number: int,
+    settings: StudySettings,
+    confidence: Mapping[str, Any],
+    baselines: Mapping[str, Mapping[str, Any]],
+    out_dir: Path,
+) -> Path | None:
+    """``optimization_history.png`` with the best trial and the best baseline, or None (and a
+    warning) if it could not be drawn: a figure never fails the study."""
+    metric, direction = settings.metrics[0], settings.directions[0]
+    try:
+        return optimization_history(
+            trials,
+            metric,
+            direction,
+            out_dir / "optimization_history.png",
+            best_number,
+            best_baseline(metric, direction, confidence, baselines),
+        )
+    except Exception as exc:  # noqa: BLE001
+        print(
+            f"hedgeopt: warning: the optimisation history was not drawn: {type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
+        return None
 
 
 def param_importance(importances: Mapping[str, float], path: Path) -> Path:
@@ -121,12 +232,9 @@ def pareto_front(
 def draw_framework_figures(
     study: Any, trials: Sequence[Any], front: Sequence[Any], settings: StudySettings, out_dir: Path
 ) -> list[Path]:
-    """Optimisation history, Pareto front (multi-objective) and parameter importance."""
-    figures = [
-        optimization_history(
-            trials, settings.metrics[0], settings.directions[0], out_dir / "optimization_history.png"
-        )
-    ]
+    """Pareto front (multi-objective) and parameter importance (the history: :func:`history_figure`,
+    once the baselines are known)."""
+    figures: list[Path] = []
     if settings.multi_objective and len(settings.metrics) >= 2:
         figures.append(
             pareto_front(trials, front, settings.metrics, settings.directions, out_dir / "pareto_front.png")

@@ -8,6 +8,9 @@ from typing import Any
 
 from hedgeopt.results.assessment import counterpart as oos_name
 
+MAX_ROWS = 14  # metric rows the console shows; the rest are counted and pointed to
+MAX_UNPAIRED = 8  # out-of-sample-only rows (p-values and the like)
+
 
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
@@ -51,11 +54,20 @@ def study_summary(
     """The end-of-study console report."""
     parts = [f"\nStudy {study_name}: " + ", ".join(f"{k.lower()} {v}" for k, v in counts.items())]
     parts.append(table([(k, v) for k, v in best_params.items()], ["best param", "value"]))
-    keys = list(dict.fromkeys([*metrics, *in_sample.keys()]))[:14]
+    every = list(dict.fromkeys([*metrics, *in_sample.keys()]))
+    keys = every[:MAX_ROWS]
     rows = [(k, in_sample.get(k, ""), counterpart(out_of_sample, k, held_out_name)) for k in keys]
-    paired = {oos_name(out_of_sample, k, held_out_name) for k in keys}
-    rows += [(k, "", v) for k, v in out_of_sample.items() if k not in paired][:8]  # e.g. p-values
-    parts.append(table(rows, ["metric", "in-sample", "out-of-sample"]))
+    paired = {oos_name(out_of_sample, k, held_out_name) for k in every}
+    unpaired = [(k, "", v) for k, v in out_of_sample.items() if k not in paired]  # e.g. p-values
+    rows += unpaired[:MAX_UNPAIRED]
+    metric_table = table(rows, ["metric", "in-sample", "out-of-sample"])
+    left_out = len(every) - len(keys) + max(0, len(unpaired) - MAX_UNPAIRED)
+    if left_out:
+        metric_table += (
+            f"\n... {left_out} more metric row{'s' if left_out > 1 else ''} not shown: every metric is in "
+            "the parent run's results.csv / results.html and in the export's performance block"
+        )
+    parts.append(metric_table)
     if baselines:
         brow = []
         for name, res in baselines.items():

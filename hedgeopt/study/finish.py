@@ -21,20 +21,20 @@ from hedgeopt.masking import mask, mask_values
 from hedgeopt.names import (
     ATTR_FAIL_REASON,
     ATTR_FINGERPRINT,
-    TAG_BEST_BASELINE,
-    TAG_VERDICT,
+    TAG_TRIAL_COUNTS,
 )
 from hedgeopt.protocol import NullReporter, metrics_of
 from hedgeopt.results import export as export_mod
 from hedgeopt.results.assessment import assess_study
 from hedgeopt.results.assessment_text import headline_metrics, summary_lines
-from hedgeopt.results.figures import draw_framework_figures, preload_plotting
+from hedgeopt.results.figures import draw_framework_figures, history_figure, preload_plotting
 from hedgeopt.results.summary import study_summary
 from hedgeopt.seeds import assessment_seed
 from hedgeopt.storages.trial_bookkeeping import invocation_failures
 from hedgeopt.storages.trial_record import in_sample, trial_metrics
 from hedgeopt.study.invocation import Invocation, say, ui_command
 from hedgeopt.tracking.best_run import tag_best_run
+from hedgeopt.tracking.parent_run import describe_parent
 from hedgeopt.tracking.tracker import Tracker, results_table
 from hedgeopt.workdir import staging_dir
 
@@ -90,7 +90,10 @@ def finish_study(
     settings = inv.settings
     trials = study.get_trials(deepcopy=False)
     counts = state_counts(trials)
-    tracker.log_metrics(invocation, {f"trials_{k.lower()}": v for k, v in counts.items()})
+    # a tag, not three one-bar charts
+    tracker.client.set_tag(
+        invocation, TAG_TRIAL_COUNTS, ", ".join(f"{k.lower()} {v}" for k, v in counts.items())
+    )
     outcome = select_best(study, trials, counts, invocation, settings)
     out_dir = staging_dir(settings.workdir, invocation) / "_study"
     best_dir = out_dir / "best"
@@ -189,6 +192,11 @@ def score_best(
         inv.clock.detail(f"worker: {method}", seconds)
     outcome.figures = [Path(p) for p in plot_paths]
     framework.join()
+    # the history goes first, drawn now that the best baseline's in-sample value is known
+    history = history_figure(
+        outcome.trials, outcome.best.number, settings, outcome.confidence, outcome.baselines, out_dir
+    )
+    outcome.figures[:0] = [history] if history is not None else []
     outcome.figures.extend(framework_figures)
     inv.clock.mark("framework plots")
 
@@ -289,16 +297,25 @@ def log_outcome(
         for label, values in (("is", in_sample), ("oos", out_of_sample)):
             if values.get(m) is not None:
                 bmetrics[f"best.{label}.{m}"] = float(values[m])
-    bmetrics.update(headline_metrics(outcome.confidence))
+    # the verdict's codes and differences are words in a tag (below), not one-bar charts
+    bmetrics.update(
+        {k: v for k, v in headline_metrics(outcome.confidence).items() if not k.startswith("verdict.")}
+    )
     tracker.log_metrics(invocation, bmetrics)
+    # the parent's params are the exported config: the base config's untuned keys (logged at the
+    # start) and the best trial's tuned ones
+    tracker.log_params(invocation, outcome.best_params)
     complete = [t for t in outcome.trials if t.state == TrialState.COMPLETE]
     tracker.log_history(
         invocation, {t.number: t.values for t in complete}, settings.metrics, settings.directions
     )
-    verdict = outcome.confidence["verdict"]
-    tracker.client.set_tag(invocation, TAG_VERDICT, str(verdict.get("outcome")))
-    if verdict.get("best_baseline"):
-        tracker.client.set_tag(invocation, TAG_BEST_BASELINE, str(verdict["best_baseline"]))
+    describe_parent(
+        tracker,
+        invocation,
+        outcome.confidence["verdict"],
+        outcome.best.number,
+        inv.run_ids.get(outcome.best.number) or tracker.trial_run_id(outcome.best.number),
+    )
 
 
 def print_summary(

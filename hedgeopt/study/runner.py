@@ -49,6 +49,7 @@ from hedgeopt.study.fingerprint import identify_study
 from hedgeopt.study.finish import StudyFailed, finish_study
 from hedgeopt.study.invocation import Invocation, masked_config, say
 from hedgeopt.study.phases import PhaseClock
+from hedgeopt.tracking.parent_run import log_search_space
 from hedgeopt.tracking.tracker import Tracker
 from hedgeopt.workdir import staging_dir
 
@@ -97,10 +98,11 @@ def _run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace,
     tracker = _open_tracking(study, inv)
     invocation = tracker.start_parent(
         f"{settings.study_name}-{time.strftime('%Y%m%d-%H%M%S')}",
-        parent_params(cfg, settings),
+        parent_params(cfg, settings, space),
         {TAG_STUDY: settings.study_name, TAG_STORAGE: settings.storage.masked},
     )
     tracker.log_text(invocation, yaml.safe_dump(masked_config(cfg), sort_keys=False), "config.yaml")
+    log_search_space(tracker, invocation, space, cfg.get("search_space"))
     staging = staging_dir(settings.workdir, invocation)
     staging.mkdir(parents=True, exist_ok=True)
     status = "FAILED"
@@ -132,7 +134,11 @@ def _open_tracking(study: optuna.Study, inv: Invocation) -> Tracker:
     inv.early = start_early_tasks(inv, plan)  # so does the baselines' worker
     try:
         tracker = Tracker(
-            settings.tracking_uri, settings.study_name, settings.artifact_location, settings.workdir
+            settings.tracking_uri,
+            settings.study_name,
+            settings.artifact_location,
+            settings.workdir,
+            description=inv.cfg.get("description"),
         )
     except BaseException:
         if inv.early is not None:
@@ -145,8 +151,14 @@ def _open_tracking(study: optuna.Study, inv: Invocation) -> Tracker:
     return tracker
 
 
-def parent_params(cfg: Mapping[str, Any], settings: StudySettings) -> dict[str, Any]:
-    """The parent run's params: the framework settings as in effect, then the domain's keys."""
+def parent_params(
+    cfg: Mapping[str, Any], settings: StudySettings, space: SearchSpace | None = None
+) -> dict[str, Any]:
+    """The parent run's params: the framework settings as in effect, then the domain's keys.
+
+    The tuned keys (``space``) are left out: the end of the study logs the best config's values
+    of them, so that the parent's params are the exported config, not the base one.
+    """
     params = {k: getattr(settings, k) for k in SETTINGS_KEYS}  # n_trials after the grid sampler's cap
     params.update(metrics=list(settings.metrics), directions=list(settings.directions))
     params["storage"] = settings.storage.masked
@@ -155,7 +167,9 @@ def parent_params(cfg: Mapping[str, Any], settings: StudySettings) -> dict[str, 
     params["objective"] = settings.objective_target
     params["executor"] = settings.executor.kind
     params["workers"] = settings.workers(current().slots() if current().kind != "local" else None)
-    params.update(flatten({k: v for k, v in cfg.items() if k not in FRAMEWORK_KEYS}))
+    tuned = set() if space is None else set(space.by_name)
+    domain = flatten({k: v for k, v in cfg.items() if k not in FRAMEWORK_KEYS})
+    params.update({k: v for k, v in domain.items() if k not in tuned})
     return params
 
 

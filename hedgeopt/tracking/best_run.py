@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hedgeopt.names import (
+    BEST_RUN_SUFFIX,
     MLFLOW_NOTE,
     ROLE_TRIAL,
     TAG_BEST,
@@ -50,9 +51,15 @@ def tag_best_run(tracker: Any, parent_id: str, best_number: int, run_id: str | N
     for r in _trial_runs(client, exp, f" and tags.`{TAG_BEST}` = 'true'"):
         if r.info.run_id != run_id:
             client.set_tag(r.info.run_id, TAG_BEST, "false")
+            name = r.info.run_name or ""
+            if name.endswith(BEST_RUN_SUFFIX):  # an earlier best: its plain name again
+                client.update_run(r.info.run_id, name=name[: -len(BEST_RUN_SUFFIX)])
     if run_id is None:
         return None
     client.set_tag(run_id, TAG_BEST, "true")
+    name = client.get_run(run_id).info.run_name or f"trial-{best_number:04d}"
+    if not name.endswith(BEST_RUN_SUFFIX):  # the runs table shows it at a glance
+        client.update_run(run_id, name=name + BEST_RUN_SUFFIX)
     client.set_tag(parent_id, TAG_BEST_TRIAL, str(best_number))
     client.set_tag(parent_id, TAG_BEST_TRIAL_RUN_ID, run_id)
     client.set_tag(

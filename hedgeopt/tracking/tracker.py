@@ -19,6 +19,7 @@ from typing import Any
 from hedgeopt.names import (
     MLFLOW_DATA_CONTEXT,
     MLFLOW_EXPERIMENT_KIND,
+    MLFLOW_NOTE,
     MLFLOW_PARENT,
     ROLE_STUDY,
     ROLE_TRIAL,
@@ -46,13 +47,21 @@ from hedgeopt.tracking.store import is_local, relocate_copied_store, store_lock,
 from hedgeopt.workdir import artifacts_dir
 
 MODEL_TRAINING = "custom_model_development"  # the experiment kind: runs, not GenAI traces
+DEFAULT_EXPERIMENT_ID = "0"  # MLflow's Default experiment, made with every new store
+#: The URL query that opens MLflow 3.5+'s UI in its machine-learning view (its default is GenAI).
+ML_VIEW = "workflowType=machine_learning"
 
 
 class Tracker:
     """The MLflow side of one invocation."""
 
     def __init__(
-        self, tracking_uri: str, experiment: str, artifact_location: str | None, workdir: str
+        self,
+        tracking_uri: str,
+        experiment: str,
+        artifact_location: str | None,
+        workdir: str,
+        description: str | None = None,
     ) -> None:
         # MLflow's usage telemetry wraps every client call (a few ms each) and phones home
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -67,19 +76,42 @@ class Tracker:
             self.client, exp = open_client(tracking_uri, experiment)  # a new store: from a template
             if exp is None:
                 self.experiment_id = self._create_experiment(experiment, artifact_location)
+                self._hide_empty_default()
             else:
                 self.experiment_id = exp.experiment_id
                 if artifact_location is None:
                     relocate_copied_store(
                         tracking_uri, exp.experiment_id, exp.artifact_location, self.artifacts
                     )
-            if exp is None or MLFLOW_EXPERIMENT_KIND not in exp.tags:
-                # without it MLflow 3's UI opens the experiment on a GenAI traces overview
+            tags = {} if exp is None else exp.tags
+            if tags.get(MLFLOW_EXPERIMENT_KIND) != MODEL_TRAINING:
+                # MLflow 3.0-3.4's UI reads it to choose the view; 3.5+ reads ?workflowType= (see
+                # ML_VIEW) and the browser's own setting, and shows the tag as the experiment's type
                 self.client.set_experiment_tag(self.experiment_id, MLFLOW_EXPERIMENT_KIND, MODEL_TRAINING)
+            if description and tags.get(MLFLOW_NOTE) != description:
+                # the experiment's description in the UI: what the study asks
+                self.client.set_experiment_tag(self.experiment_id, MLFLOW_NOTE, description)
             use_wal(tracking_uri)
         self.parent_id: str | None = None
         self.dataset: Mapping[str, Any] | None = None  # Objective.dataset(), logged on every run
         self.source_tags = source_tags()
+
+    def _hide_empty_default(self) -> None:
+        """Delete MLflow's own ``Default`` experiment from a store it was just made in, if empty.
+
+        MLflow creates it with every new store; hedgeopt never logs to it, and an empty
+        experiment at the top of the UI's list is the first thing a reader clicks. A store with
+        other experiments, or runs in ``Default``, is left alone.
+        """
+        try:
+            active = self.client.search_experiments(max_results=3)
+            default = [e for e in active if e.experiment_id == DEFAULT_EXPERIMENT_ID]
+            if len(active) != 2 or not default:  # ours and Default, nothing else
+                return
+            if not self.client.search_runs([DEFAULT_EXPERIMENT_ID], max_results=1, run_view_type=3):
+                self.client.delete_experiment(DEFAULT_EXPERIMENT_ID)
+        except Exception:  # noqa: BLE001, S110 - a server that refuses: Default stays
+            pass
 
     def _create_experiment(self, experiment: str, artifact_location: str | None) -> str:
         location = artifact_location
