@@ -94,6 +94,7 @@ def _run(args: list[str]) -> int:
         from hedgeopt.config.settings import validate
 
         settings, space = validate(cfg)
+        cfg["code_dir"] = list(settings.code_dir)  # absolute: every worker imports the study's code
         from hedgeopt.config import preflight
         from hedgeopt.study import runner
 
