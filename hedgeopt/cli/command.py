@@ -98,6 +98,8 @@ def _run(args: list[str]) -> int:
         from hedgeopt.config import preflight
         from hedgeopt.study import runner
 
+        preflight.check_objective(cfg, settings)  # the study's data, before anything is written
+
         if settings.replay is not None:
             from hedgeopt.results.export import ReplayError, read_replay
             from hedgeopt.study.replay import run_replay

@@ -24,7 +24,7 @@ search_space:
 hedge: {ratio: 0.5}
 """
 
-OWN_OBJECTIVE = '''\
+OWN_OBJECTIVE = """\
 from hedgeopt.protocol import Objective
 
 
@@ -35,7 +35,7 @@ class ToyDeltaHedge(Objective):
 
     def evaluate(self, params, reporter=None):
         return self(params, reporter)
-'''
+"""
 
 
 def bare_env(cwd: Path) -> dict[str, str]:
@@ -75,7 +75,8 @@ def test_own_objective_through_code_dir_from_another_folder(tmp_path):
     code = tmp_path / "code"
     code.mkdir()
     (tmp_path / "my_conf" / "my_objectives.py").rename(code / "my_objectives.py")
-    run = hedgeopt(tmp_path, "--config-dir", "my_conf", "+study=my_toy", "n_trials=2", "n_jobs=2", "code_dir=code")
+    args = ["--config-dir", "my_conf", "+study=my_toy", "n_trials=2", "n_jobs=2", "code_dir=code"]
+    run = hedgeopt(tmp_path, *args)
     assert run.returncode == 0, run.stderr
 
 
@@ -94,10 +95,10 @@ def kalman_csv(path: Path, names: tuple[str, str, str]) -> None:
 
     rng = np.random.default_rng(0)
     rows = ["Date," + ",".join(names)]
-    prices = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, size=(900, 3)), axis=0))
+    prices = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, size=(2300, 3)), axis=0))
     import pandas as pd
 
-    for day, p in zip(pd.bdate_range("2015-01-01", periods=900), prices, strict=True):
+    for day, p in zip(pd.bdate_range("2008-01-01", periods=2300), prices, strict=True):
         rows.append(day.strftime("%Y-%m-%d") + "," + ",".join(f"{v:.4f}" for v in p))
     path.write_text(textwrap.dedent("\n".join(rows)) + "\n")
 
