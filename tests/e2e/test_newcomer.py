@@ -114,3 +114,14 @@ def test_csv_without_the_study_columns_exits_2_writing_nothing_then_the_correcte
     assert not (tmp_path / "mlruns").exists()  # no journal, no MLflow run
     good = hedgeopt(tmp_path, *args, "data.target=AAA", "data.proxies=[BBB,CCC]")
     assert good.returncode == 0, good.stderr
+
+
+def test_optuna_cli_opens_the_bare_postgresql_url_the_readme_shows(tmp_path):
+    from hedgeopt.storages.opening import _with_driver
+
+    url = "postgresql://postgres@127.0.0.1:5432/test"
+    assert _with_driver(url) == "postgresql+psycopg://postgres@127.0.0.1:5432/test"  # as SQLAlchemy reads it
+    optuna_cli = Path(sys.executable).with_name("optuna")
+    cmd = [str(optuna_cli)] if optuna_cli.exists() else [sys.executable, "-m", "optuna.cli"]
+    run = subprocess.run([*cmd, "studies", "--storage", url], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
