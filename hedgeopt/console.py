@@ -45,3 +45,42 @@ def trial_line(
         tqdm.write(text, file=sys.stderr)
     except ImportError:  # pragma: no cover
         print(text, file=sys.stderr, flush=True)
+
+
+class LineProgress:
+    """The progress bar's stand-in when stderr is not a terminal: one line per change of count.
+
+    A redirected tqdm bar writes carriage returns into one ever longer line; a log file
+    wants ``kalman_hedge: 3/6 trials best=... fail=0`` lines instead.
+    """
+
+    def __init__(self, total: int, initial: int, desc: str) -> None:
+        self.total, self.n, self.desc = total, initial, desc
+        self._postfix = ""
+        self._shown: tuple[int, str] | None = None
+
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+        self._postfix = text
+        if refresh:
+            self.refresh()
+
+    def refresh(self) -> None:
+        if self._shown is not None and self._shown[0] == self.n:
+            return
+        self._shown = (self.n, self._postfix)
+        line = f"{self.desc}: {self.n}/{self.total} trials {self._postfix}".rstrip()
+        print(line, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        self.refresh()
+
+
+def progress_bar(total: int, initial: int, desc: str) -> Any:
+    """A tqdm bar over all workers on a terminal; :class:`LineProgress` lines otherwise."""
+    if not sys.stderr.isatty():
+        return LineProgress(total, initial, desc)
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total, initial=initial, desc=desc, unit="trial", file=sys.stderr, dynamic_ncols=True, leave=True
+    )

@@ -26,6 +26,7 @@ SETTINGS_KEYS = (
     "replay",
     "deterministic",
     "resume",
+    "code_dir",
 )
 
 #: Framework config groups (the parent logs the sampler's, pruner's and objective's targets and the

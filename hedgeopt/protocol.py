@@ -226,6 +226,14 @@ class Objective(ABC):
         self.config: dict[str, Any] = copy.deepcopy(dict(config))
         self.context = context if context is not None else StudyContext()
 
+    @classmethod
+    def check_config(cls, config: Mapping[str, Any]) -> None:
+        """Optional preflight of the domain ``config``, run in the parent before anything is
+        written: open the data files it names and check them (columns, enough rows for the
+        windows). Raise ``ValueError`` with a one-line message; the default checks nothing.
+        Keep it cheap: the heavy set-up stays in ``__init__``."""
+        return None
+
     def configure(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """The study config with ``params`` (dotted paths) applied: one trial's full config."""
         return apply_params(self.config, params)

@@ -94,8 +94,11 @@ def _run(args: list[str]) -> int:
         from hedgeopt.config.settings import validate
 
         settings, space = validate(cfg)
+        cfg["code_dir"] = list(settings.code_dir)  # absolute: every worker imports the study's code
         from hedgeopt.config import preflight
         from hedgeopt.study import runner
+
+        preflight.check_objective(cfg, settings)  # the study's data, before anything is written
 
         if settings.replay is not None:
             from hedgeopt.results.export import ReplayError, read_replay

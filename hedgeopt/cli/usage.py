@@ -49,7 +49,10 @@ def parse(args: Sequence[str]) -> Options:
     for arg in it:
         name, eq, inline = arg.partition("=")
         if not arg.startswith("-"):
+            _refuse_hydra_key(arg)
             opts.overrides.append(arg)
+        elif arg in ("-m", "--multirun"):
+            raise ConfigError(MULTIRUN)
         elif name in _WITH_VALUE:
             value = inline if eq else next(it, None)
             if value is None or (not eq and value.startswith("-")):
@@ -83,17 +86,43 @@ def parse(args: Sequence[str]) -> Options:
     return opts
 
 
+#: hedgeopt's answer to Hydra's ``-m`` (and to ``key=a,b``, for which Hydra says "add --multirun").
+MULTIRUN = (
+    "-m/--multirun is Hydra's sweeper; hedgeopt sweeps with Optuna: put the values in search_space "
+    "(sampler=grid enumerates its grid: lists), or run one study per setting, e.g. "
+    "for s in 1 2 3; do hedgeopt +study=NAME seed=$s study_name=NAME_s$s; done"
+)
+
+#: ``hydra.*`` keys that act in hedgeopt (it composes with Hydra's compose API: no run or sweep
+#: folders, no job logging, no launcher): only the search path, which --config-dir also sets.
+HYDRA_KEYS_USED = ("hydra.searchpath",)
+
+
+def _refuse_hydra_key(arg: str) -> None:
+    key = arg.split("=", 1)[0].lstrip("+~")
+    if (key == "hydra" or key.startswith("hydra.")) and key not in HYDRA_KEYS_USED:
+        raise ConfigError(
+            f"{key}: hedgeopt composes with Hydra's compose API, so Hydra's run, sweep and logging "
+            "settings do nothing here; hedgeopt writes under workdir=... and export_dir=..., and "
+            "--config-dir DIR adds config folders"
+        )
+
+
 USAGE = """usage: hedgeopt +study=NAME [key=value ...] [options]
        (python -m hedgeopt works the same)
 
   +study=NAME            the study to run (studies are listed below)
   key=value              set a config key (Hydra override syntax; +key=value adds a new one)
   group=option           pick a config group's option, e.g. sampler=random
+  +overlay=PATH          start from a config file (an export's best.yaml: its values, and its
+                         best params as the study's first trial when the study is new)
   +replay=PATH           re-evaluate an exported best.yaml out-of-sample, without searching
+  code_dir=DIR           where the study's own objective module is (default: --config-dir)
 
 options:
   -h, --help             this help: config groups, their options, the studies
-  -c, --cfg job|all      print the composed config (job: yours; all: with Hydra's) and exit
+  -c, --cfg job|hydra|all  print the composed config and exit (job: yours; hydra: Hydra's
+                         own node; all: both)
   -p, --package KEY      with --cfg: print only this node, e.g. --package search_space
   --resolve              with --cfg: resolve ${...} interpolations
   -cd, --config-dir DIR  also search DIR for config groups (DIR/study/*.yaml are studies);
@@ -101,6 +130,7 @@ options:
   -q, --quiet            the progress bar and errors only
   -v, --verbose          one line per finished trial as well
   --version              print hedgeopt's version
+  -m, --multirun         refused: sweeps are Optuna's (search_space), or one study per setting
 
 environment: HEDGEOPT_CONFIG_PATH=DIR[:DIR] (as --config-dir), HEDGEOPT_DEBUG=1 (print the
 traceback beside an error line)

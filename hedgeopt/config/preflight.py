@@ -12,7 +12,9 @@ from __future__ import annotations
 import importlib.util
 import os
 import socket
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from hedgeopt.config.settings import StudySettings
@@ -56,6 +58,21 @@ def check(settings: StudySettings, *, search: bool = True) -> None:
         check_storage(settings)
         writable_dir(Path(settings.export_dir), "export_dir")
         writable_dir(staging_dir(settings.workdir), "workdir")
+
+
+def check_objective(cfg: Mapping[str, Any], settings: StudySettings) -> None:
+    """The objective's own preflight (``Objective.check_config``): its data files open and fit."""
+    from hydra.utils import get_class
+
+    from hedgeopt.execution.objective_builder import domain_config
+
+    cls = get_class(settings.objective_target)
+    try:
+        cls.check_config(domain_config(cfg))
+    except ValueError as exc:
+        raise ConfigError(mask((str(exc).strip().splitlines() or ["ValueError"])[0])[:600]) from None
+    except (KeyError, TypeError, OSError) as exc:
+        raise ConfigError(f"data: {one_line(exc)}") from None
 
 
 def check_executor(settings: StudySettings) -> None:

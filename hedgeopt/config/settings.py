@@ -6,6 +6,7 @@ the key, so a bad command line exits 2 having written nothing.
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 import re
@@ -15,6 +16,7 @@ from typing import Any
 
 from hydra.utils import get_class
 
+from hedgeopt.config.code_path import add_to_path, code_dirs
 from hedgeopt.config.executor import ExecutorSettings, first_line, validate_executor
 from hedgeopt.config.samplers import build_pruner, build_sampler, is_grid, is_nop
 from hedgeopt.config.search_space import SearchSpace, SearchSpaceError
@@ -70,6 +72,8 @@ class StudySettings:
         return str(self.pruner.get("_target_", ""))
 
     executor: ExecutorSettings = ExecutorSettings()
+    #: Absolute folders the study's own code imports from (``code_dir``; put on every ``sys.path``).
+    code_dir: tuple[str, ...] = ()
 
     @property
     def multi_objective(self) -> bool:
@@ -121,7 +125,9 @@ def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
     tracking_uri = _tracking_uri(cfg)
     export_dir = _folder(cfg, "export_dir")
     metrics, directions = _metrics(cfg)
-    target, cls = _objective_class(cfg)
+    code = code_dirs(cfg)
+    add_to_path(code)  # before the objective is imported: a study's own module may live there
+    target, cls = _objective_class(cfg, code)
     try:
         space = SearchSpace.from_config(cfg.get("search_space"), cfg)
     except SearchSpaceError as exc:
@@ -153,6 +159,7 @@ def validate(cfg: Mapping[str, Any]) -> tuple[StudySettings, SearchSpace]:
         sampler=dict(cfg["sampler"]),
         pruner=dict(cfg["pruner"]),
         executor=validate_executor(cfg),
+        code_dir=code,
     )
     return settings, space
 
@@ -259,15 +266,20 @@ def _metrics(cfg: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(metrics), tuple(directions)
 
 
-def _objective_class(cfg: Mapping[str, Any]) -> tuple[str, type]:
+def _objective_class(cfg: Mapping[str, Any], code: tuple[str, ...] = ()) -> tuple[str, type]:
     objective = cfg.get("objective")
     if not isinstance(objective, Mapping) or not isinstance(objective.get("_target_"), str):
         raise ConfigError("objective._target_ must name the study's objective class")
     target = objective["_target_"]
+    module, _, name = target.rpartition(".")
     try:
-        cls = get_class(target)
+        cls = getattr(importlib.import_module(module), name) if module else get_class(target)
     except Exception as exc:
-        raise ConfigError(f"objective._target_: cannot import {target!r}: {first_line(exc)}") from exc
+        where = f"code is imported from {', '.join(code)} and sys.path" if code else "no code_dir is set"
+        raise ConfigError(
+            f"objective._target_: cannot import {target!r}: {type(exc).__name__}: {first_line(exc)} "
+            f"({where}; put the module in the --config-dir folder or name its folder in code_dir=...)"
+        ) from exc
     if not (isinstance(cls, type) and issubclass(cls, Objective)):
         raise ConfigError(f"objective._target_: {target!r} is not a hedgeopt Objective")
     return target, cls

@@ -46,6 +46,9 @@ def build_objective(cfg: Mapping[str, Any]) -> Objective:
     """The objective ``cfg["objective"]["_target_"]`` names, built from the composed config."""
     from hydra.utils import get_class
 
+    from hedgeopt.config.code_path import KEY, add_to_path
+
     use_headless_figures()
+    add_to_path(cfg.get(KEY))  # the study's own code (absolute folders, set by the parent)
     cls = get_class(cfg["objective"]["_target_"])
     return cls(domain_config(cfg), study_context(cfg))

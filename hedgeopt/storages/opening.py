@@ -62,8 +62,9 @@ def resolve_storage(
 def _with_driver(url: str) -> str:
     """``postgres[ql]://`` with the PostgreSQL driver that is installed.
 
-    SQLAlchemy 2.1 reads a bare ``postgresql://`` as psycopg (3); a machine that has only
-    psycopg2 would fail on it, so the scheme names the driver that can be imported.
+    SQLAlchemy 2.1 reads a bare ``postgresql://`` as psycopg (3), a dependency of hedgeopt, so
+    hedgeopt, ``optuna studies`` and ``mlflow server`` open the same URL with the same driver;
+    a machine that has only psycopg2 would fail on it, so then the scheme names psycopg2.
     ``postgres://`` (which SQLAlchemy rejects) is read as ``postgresql://``.
     """
     if "://" not in url:

@@ -167,6 +167,11 @@ def check(study: Any, cfg: Mapping[str, Any], study_name: str, where: str, mode:
     stored = storage.get_study_system_attrs(study_id).get(ATTR_IDENTITY, {})
     diff = changes(stored, current["identity"]) or ["the fingerprint digest changed"]
     head = "; ".join(diff[:3]) + (f" (and {len(diff) - 3} more)" if len(diff) > 3 else "")
+    if mode != "force" and not _any_complete(study):
+        # nothing was learnt under the old definition (its set-up failed, or every trial did):
+        # the corrected command redefines the study rather than being refused
+        record()
+        return [f"study {study_name} had no completed trial; redefined it: {head}"]
     if mode != "force":
         raise ConfigError(
             f"study {study_name!r} in {where} was defined differently: {head}. Its trials would "
@@ -177,6 +182,12 @@ def check(study: Any, cfg: Mapping[str, Any], study_name: str, where: str, mode:
     study.set_user_attr(ATTR_FORCED, forced)
     record()
     return [f"resume=force: study {study_name} continues with a changed definition: {head}"]
+
+
+def _any_complete(study: Any) -> bool:
+    import optuna
+
+    return bool(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
 
 
 def identify_study(study: Any, cfg: Mapping[str, Any], settings: Any, say: Callable[[str], None]) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -331,17 +330,9 @@ def _run_workers(
         return
     bar = None
     if inv.settings.progress:
-        from tqdm import tqdm
+        from hedgeopt.console import progress_bar
 
-        bar = tqdm(
-            total=inv.settings.n_trials,
-            initial=n_counted,
-            desc=inv.settings.study_name,
-            unit="trial",
-            file=sys.stderr,
-            dynamic_ncols=True,
-            leave=True,
-        )
+        bar = progress_bar(inv.settings.n_trials, n_counted, inv.settings.study_name)
     stop = threading.Event()
     poller = threading.Thread(
         target=inv.poll_forever, args=(stop, study, tracker, invocation, staging, bar), daemon=True

@@ -83,18 +83,8 @@ class KalmanHedgeObjective(Objective):
     def __init__(self, config: Mapping[str, Any], context: StudyContext | None = None) -> None:
         super().__init__(config, context)
         data = self.config["data"]
-        self.target = str(data["target"])
-        self.proxies = [str(p) for p in data["proxies"]]
-        if not self.proxies or self.target in self.proxies:
-            raise ValueError("data.proxies must be a non-empty list that does not contain data.target")
-        prices = load_prices(
-            data["file"],
-            [self.target, *self.proxies],
-            start=data.get("start"),
-            end=data.get("end"),
-            max_ffill_days=int(data["max_ffill_days"]),
-            date_column=data.get("date_column"),
-        )
+        prices = self._load(data)
+        self.target, self.proxies = str(data["target"]), [str(p) for p in data["proxies"]]
         est = returns(prices, data["returns"])  # what the filter and the fits see
         pnl = returns(prices, "simple")  # what the hedge earns
         self.index = est.index
@@ -112,6 +102,34 @@ class KalmanHedgeObjective(Objective):
         self._ols_cache: dict[tuple[str, bool], StaticFit] = {}
         self._baselines: dict[str, dict[str, Evaluation]] | None = None
         kalman_filter(self.y[:8], self.X[:8], 1e-5, 1e-3)  # compile (or load the numba cache) once per worker
+
+    @staticmethod
+    def _load(data: Mapping[str, Any]) -> pd.DataFrame:
+        """The prices of ``data.target`` and ``data.proxies``, checked (ValueError naming the file)."""
+        target, proxies = data.get("target"), data.get("proxies")
+        if not isinstance(target, str) or not target:
+            raise ValueError(f"data.target must name the hedged column of {data.get('file')}, got {target!r}")
+        if not isinstance(proxies, list) or not proxies or target in proxies:
+            raise ValueError("data.proxies must be a non-empty list that does not contain data.target")
+        return load_prices(
+            data["file"],
+            [target, *[str(p) for p in proxies]],
+            start=data.get("start"),
+            end=data.get("end"),
+            max_ffill_days=int(data["max_ffill_days"]),
+            date_column=data.get("date_column"),
+        )
+
+    @classmethod
+    def check_config(cls, config: Mapping[str, Any]) -> None:
+        """Preflight: the file opens, holds the target and proxies, and fills every window."""
+        data = config.get("data") or {}
+        prices = cls._load(data)
+        index = returns(prices, data["returns"]).index
+        try:
+            build_walk_forward(config["walk_forward"], index)
+        except ValueError as exc:
+            raise ValueError(f"{data.get('file')}: {exc}") from None
 
     # ------------------------------------------------------------------ the Kalman hedge
     def noise(self, window: Window, cfg: Mapping[str, Any]) -> tuple[float, float]:

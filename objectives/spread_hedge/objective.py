@@ -90,24 +90,7 @@ class SpreadHedgeObjective(Objective):
             rng = np.random.default_rng(int(data["surrogate_seed"]))
             self.values = independent_block_bootstrap(self.values, 1, self.surrogate_block, rng)[0]
             self.prices = pd.DataFrame(self.values, index=self.prices.index, columns=self.columns)
-        n = len(self.values)
-        holdout = float(data["holdout_fraction"])
-        if not 0.0 < holdout < 1.0:
-            raise ValueError(f"data.holdout_fraction must be in (0, 1), got {holdout}")
-        self.split = round(n * (1.0 - holdout))
-        warmup = data.get("warmup")
-        if isinstance(warmup, bool) or not isinstance(warmup, int):
-            raise ValueError(
-                f"data.warmup must be the first scored row, at least the longest "
-                f"spread.formation_window searched; got {warmup!r}"
-            )
-        self.warmup = warmup
-        if self.warmup < 2 or self.warmup >= self.split:
-            raise ValueError(
-                f"{data.get('source')}: {n} rows; data.warmup {self.warmup} leaves no in-sample "
-                f"trading days before the held-out part at row {self.split}; use more data or a "
-                "shorter data.warmup (and spread.formation_window values)"
-            )
+        self.split, self.warmup = self._rows(data, len(self.values))
         self.estimator = RatioEstimator(self.values, self.columns)
         self.default = self._settings({})
 
@@ -132,16 +115,38 @@ class SpreadHedgeObjective(Objective):
             prices = prices[[dependent] + [c for c in prices.columns if c != dependent]]
         return prices
 
-    def _check_held_out(self, trading: int) -> None:
-        held = len(self.values) - self.split
-        if held // trading < MIN_HELD_OUT_WINDOWS:
-            source = get_path(self.config, "data.source")
+    @staticmethod
+    def _rows(data: Mapping[str, Any], n: int) -> tuple[int, int]:
+        """``(split, warmup)``: the first held-out row and the first scored row, checked."""
+        holdout = float(data["holdout_fraction"])
+        if not 0.0 < holdout < 1.0:
+            raise ValueError(f"data.holdout_fraction must be in (0, 1), got {holdout}")
+        split = round(n * (1.0 - holdout))
+        warmup = data.get("warmup")
+        if isinstance(warmup, bool) or not isinstance(warmup, int):
             raise ValueError(
-                f"{source}: {len(self.values)} rows leave {held} held-out days, {held // trading} "
-                f"trading window(s) of {trading} days; at least {MIN_HELD_OUT_WINDOWS} are needed: use "
-                "a longer price history, a larger data.holdout_fraction or shorter "
-                "spread.trading_window values"
+                f"data.warmup must be the first scored row, at least the longest "
+                f"spread.formation_window searched; got {warmup!r}"
             )
+        if warmup < 2 or warmup >= split:
+            raise ValueError(
+                f"{data.get('source')}: {n} rows; data.warmup {warmup} leaves no in-sample "
+                f"trading days before the held-out part at row {split}; use more data or a "
+                "shorter data.warmup (and spread.formation_window values)"
+            )
+        return split, warmup
+
+    @classmethod
+    def check_config(cls, config: Mapping[str, Any]) -> None:
+        """Preflight: the pair's file opens with its columns, and its rows fill the windows."""
+        data = dict(config.get("data") or {})
+        n = len(cls._load(data))
+        split, _ = cls._rows(data, n)
+        trading = int(get_path(config, "spread.trading_window", 60))
+        _held_out(data.get("source"), n, split, trading)
+
+    def _check_held_out(self, trading: int) -> None:
+        _held_out(get_path(self.config, "data.source"), len(self.values), self.split, trading)
 
     def _settings(self, params: Mapping[str, Any]) -> SpreadSettings:
         cfg = self.configure(params)
@@ -313,3 +318,15 @@ def _as_bool(value: Any) -> bool:
             return False
         raise ValueError(f"spread.add_constant must be true or false, got {value!r}")
     return bool(value)
+
+
+def _held_out(source: Any, n: int, split: int, trading: int) -> None:
+    """Refuse a walk-forward whose held-out rows hold fewer than MIN_HELD_OUT_WINDOWS windows."""
+    held = n - split
+    if held // trading < MIN_HELD_OUT_WINDOWS:
+        raise ValueError(
+            f"{source}: {n} rows leave {held} held-out days, {held // trading} "
+            f"trading window(s) of {trading} days; at least {MIN_HELD_OUT_WINDOWS} are needed: use "
+            "a longer price history, a larger data.holdout_fraction or shorter "
+            "spread.trading_window values"
+        )

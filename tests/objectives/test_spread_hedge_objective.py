@@ -157,7 +157,7 @@ def test_random_walk_pairs_best_held_out_sharpe_is_not_significant(tmp_path):
     assert sum(p <= 0.05 for p in p_values) <= 1, p_values
 
 
-@pytest.mark.parametrize("pair", ["xlf_xlk", "cl_ng"])
+@pytest.mark.parametrize("pair", ["xlf_xlk", "cl_ng", "gld_gdx"])
 def test_other_pairs_run(pair, tmp_path):
     obj = build_objective(compose(["+study=spread_hedge", f"spread_hedge_pair={pair}", "surrogates.n=5"]))
     assert _finite(obj({"spread.method": "box_tiao"}, NullReporter(tmp_path)).metrics)
@@ -166,7 +166,9 @@ def test_other_pairs_run(pair, tmp_path):
 
 def test_bad_config_errors():
     with pytest.raises(ValueError, match="gld_gdx_data.csv: 75 rows leave 19 held-out days.*at least 3"):
-        build_objective(compose(["+study=spread_hedge", "spread_hedge_pair=gld_gdx"]))
+        build_objective(
+            compose(["+study=spread_hedge", "spread_hedge_pair=gld_gdx", "spread.trading_window=10"])
+        )
     with pytest.raises(ValueError, match="warmup"):
         build_objective(compose(["+study=spread_hedge", "data.start=2016-01-01"]))
     obj = build_objective(compose(["+study=spread_hedge"]))

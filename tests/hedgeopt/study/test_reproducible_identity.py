@@ -71,6 +71,7 @@ def test_check_records_then_refuses_a_changed_study_unless_forced():
     study = optuna.create_study()
     assert check(study, CFG, "s", "memory") == []
     assert study.user_attrs[ATTR_FINGERPRINT] == fingerprint(CFG)["digest"]
+    study.optimize(lambda t: 1.0, n_trials=1)  # a completed trial: the study now means something
     assert check(study, {**CFG, "n_trials": 99}, "s", "memory") == []
     narrowed = {**CFG, "search_space": {"hedge.ratio": {"type": "float", "low": 0.5, "high": 1.2}}}
     with pytest.raises(ConfigError) as err:
@@ -82,6 +83,23 @@ def test_check_records_then_refuses_a_changed_study_unless_forced():
     assert check(study, narrowed, "s", "memory") == []  # the forced definition is now the study's
     with pytest.raises(ConfigError, match="resume must be auto or force"):
         resume_mode({**narrowed, "resume": "yes"})
+
+
+def test_a_study_without_a_completed_trial_is_redefined_with_a_note():
+    study = optuna.create_study()
+    assert check(study, CFG, "s", "memory") == []
+
+    def fails(trial):
+        raise RuntimeError("set-up failed")
+
+    study.optimize(fails, n_trials=1, catch=(RuntimeError,))  # one FAIL trial, nothing learnt
+    corrected = {**CFG, "data": {"file": "mine.csv"}}
+    notes = check(study, corrected, "s", "memory")
+    assert len(notes) == 1 and "no completed trial" in notes[0] and "data.file changed" in notes[0]
+    assert study.user_attrs[ATTR_FINGERPRINT] == fingerprint(corrected)["digest"]
+    study.optimize(lambda t: 1.0, n_trials=1)
+    with pytest.raises(ConfigError, match="defined differently"):
+        check(study, CFG, "s", "memory")
 
 
 def test_deterministic_key_and_the_pruners_it_accepts():
