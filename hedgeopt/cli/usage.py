@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hedgeopt.config.compose import CONFIG_PATH_ENV
+from hedgeopt.config.suggest import MULTIRUN
 from hedgeopt.console import NORMAL, QUIET, VERBOSE
 from hedgeopt.errors import ConfigError
 
@@ -85,13 +86,6 @@ def parse(args: Sequence[str]) -> Options:
             raise ConfigError(f"unknown option {arg!r}; {tip}")
     return opts
 
-
-#: hedgeopt's answer to Hydra's ``-m`` (and to ``key=a,b``, for which Hydra says "add --multirun").
-MULTIRUN = (
-    "-m/--multirun is Hydra's sweeper; hedgeopt sweeps with Optuna: put the values in search_space "
-    "(sampler=grid enumerates its grid: lists), or run one study per setting, e.g. "
-    "for s in 1 2 3; do hedgeopt +study=NAME seed=$s study_name=NAME_s$s; done"
-)
 
 #: ``hydra.*`` keys that act in hedgeopt (it composes with Hydra's compose API: no run or sweep
 #: folders, no job logging, no launcher): only the search path, which --config-dir also sets.

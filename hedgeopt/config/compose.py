@@ -83,12 +83,10 @@ def compose_config(overrides: Sequence[str], with_hydra: bool = False) -> DictCo
     try:
         return _compose(list(overrides), with_hydra)
     except Exception as exc:  # Hydra raises several types; all are usage errors here
-        from hedgeopt.config.suggest import diagnose
+        from hedgeopt.config.suggest import MULTIRUN, diagnose
 
         hint = diagnose(list(overrides), config_groups(), _compose_quietly)
         if not hint and "--multirun" in str(exc):  # key=a,b: Hydra says "add --multirun"
-            from hedgeopt.cli.usage import MULTIRUN
-
             swept = next((o for o in overrides if "," in o.partition("=")[2]), "key=a,b")
             hint = (
                 f"{swept}: a comma list is a Hydra sweep (quote a list value: 'key=[a,b]'); "

@@ -104,3 +104,10 @@ def diagnose(overrides: list[str], groups: Mapping[str, Sequence[str]], compose:
 
 
 _MISSING = object()
+
+#: What hedgeopt says to Hydra's sweep habits (-m/--multirun, key=a,b).
+MULTIRUN = (
+    "-m/--multirun is Hydra's sweeper; hedgeopt sweeps with Optuna: put the values in search_space "
+    "(sampler=grid enumerates its grid: lists), or run one study per setting, e.g. "
+    "for s in 1 2 3; do hedgeopt +study=NAME seed=$s study_name=NAME_s$s; done"
+)

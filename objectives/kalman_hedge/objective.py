@@ -39,6 +39,7 @@ from objectives.kalman_hedge.baselines import (
     grid_candidates,
     rolling_ratios,
 )
+from objectives.kalman_hedge.data import load_study_prices
 from objectives.kalman_hedge.windows import Window, build_walk_forward
 from simulators.estimators.kalman import fit_observation_noise, kalman_filter
 from simulators.estimators.static_hedge import StaticFit, ols_hedge
@@ -49,7 +50,7 @@ from simulators.hedging.proxy_hedging import (
     rebalance_mask,
     run_hedge,
 )
-from simulators.markets.prices import DATA_DIR, load_prices, returns
+from simulators.markets.prices import DATA_DIR, returns
 
 METRIC = "effectiveness"
 RatiosOf = Callable[[Window], np.ndarray]
@@ -83,7 +84,7 @@ class KalmanHedgeObjective(Objective):
     def __init__(self, config: Mapping[str, Any], context: StudyContext | None = None) -> None:
         super().__init__(config, context)
         data = self.config["data"]
-        prices = self._load(data)
+        prices = load_study_prices(data)
         self.target, self.proxies = str(data["target"]), [str(p) for p in data["proxies"]]
         est = returns(prices, data["returns"])  # what the filter and the fits see
         pnl = returns(prices, "simple")  # what the hedge earns
@@ -103,28 +104,11 @@ class KalmanHedgeObjective(Objective):
         self._baselines: dict[str, dict[str, Evaluation]] | None = None
         kalman_filter(self.y[:8], self.X[:8], 1e-5, 1e-3)  # compile (or load the numba cache) once per worker
 
-    @staticmethod
-    def _load(data: Mapping[str, Any]) -> pd.DataFrame:
-        """The prices of ``data.target`` and ``data.proxies``, checked (ValueError naming the file)."""
-        target, proxies = data.get("target"), data.get("proxies")
-        if not isinstance(target, str) or not target:
-            raise ValueError(f"data.target must name the hedged column of {data.get('file')}, got {target!r}")
-        if not isinstance(proxies, list) or not proxies or target in proxies:
-            raise ValueError("data.proxies must be a non-empty list that does not contain data.target")
-        return load_prices(
-            data["file"],
-            [target, *[str(p) for p in proxies]],
-            start=data.get("start"),
-            end=data.get("end"),
-            max_ffill_days=int(data["max_ffill_days"]),
-            date_column=data.get("date_column"),
-        )
-
     @classmethod
     def check_config(cls, config: Mapping[str, Any]) -> None:
         """Preflight: the file opens, holds the target and proxies, and fills every window."""
         data = config.get("data") or {}
-        prices = cls._load(data)
+        prices = load_study_prices(data)
         index = returns(prices, data["returns"]).index
         try:
             build_walk_forward(config["walk_forward"], index)

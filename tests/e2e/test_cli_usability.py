@@ -93,7 +93,7 @@ def test_help_lists_every_group_with_its_options_and_the_studies(in_empty_dir, c
         ),
         (
             ["+study=delta_hedge", "sampler=annealing"],
-            "unknown sampler 'annealing'; valid: cmaes, grid, nsga2, qmc, random, tpe",
+            "unknown sampler 'annealing'; valid: cmaes, gp, grid, nsga2, qmc, random, tpe",
         ),
         (["+study=zzzzzz"], "unknown study 'zzzzzz'; valid: deep_hedge, deep_hedge_gpu, delta_hedge, "),
         (["+study=delta_hedge", "mlflow.uri=x"], "did you mean mlflow.tracking_uri?"),

@@ -19,7 +19,7 @@ from hedgeopt.cli.command import main
         (["+study=toy", "timeout=-5"], "timeout must be a positive number"),
         (["+study=toy", "seed=-1"], "seed must be >= 0"),
         (["+study=toy", "unknown_key=1"], "unknown key 'unknown_key'; valid keys at the top level: "),
-        (["+study=toy", "sampler=annealing"], "unknown sampler 'annealing'; valid: cmaes, grid"),
+        (["+study=toy", "sampler=annealing"], "unknown sampler 'annealing'; valid: cmaes, gp, grid"),
         (["+study=toy", "directions=[up]"], "directions: 'up' is not minimize or maximize"),
         (["+study=toy", "metrics=[loss,cost]"], "directions must list one direction per metric"),
         (["+study=toy", "objective._target_=nowhere.Objective"], "objective._target_: cannot import"),
