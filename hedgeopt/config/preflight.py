@@ -15,7 +15,7 @@ import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from hedgeopt.config.settings import StudySettings
 from hedgeopt.errors import ConfigError, mask, one_line, register_secret
@@ -218,9 +218,9 @@ def _answers(uri: str) -> None:
     import urllib.error
     import urllib.request
 
-    url = uri.rstrip("/") + "/health"
+    request = _health_request(uri)
     try:
-        with urllib.request.urlopen(url, timeout=CONNECT_TIMEOUT_S):  # noqa: S310 - http(s) only
+        with urllib.request.urlopen(request, timeout=CONNECT_TIMEOUT_S):  # noqa: S310 - http(s) only
             pass
     except urllib.error.HTTPError:
         return
@@ -231,6 +231,21 @@ def _answers(uri: str) -> None:
             f"mlflow.tracking_uri: the tracking server at {mask(uri)} did not answer an HTTP request "
             f"within {CONNECT_TIMEOUT_S} s ({why})"
         ) from None
+
+
+def _health_request(uri: str) -> Any:
+    """The GET of ``uri``'s ``/health``, with a ``user:password@`` in the URL sent as HTTP basic
+    auth, as MLflow's client sends it (urllib would take the userinfo for part of the host)."""
+    import base64
+    import urllib.request
+
+    parts = urlsplit(uri.rstrip("/") + "/health")
+    netloc = parts.netloc.rpartition("@")[2]
+    request = urllib.request.Request(parts._replace(netloc=netloc).geturl())
+    if parts.username is not None:
+        token = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+        request.add_header("Authorization", "Basic " + base64.b64encode(token).decode())
+    return request
 
 
 def _connect_rdb(url: str) -> None:

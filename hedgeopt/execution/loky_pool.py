@@ -33,10 +33,26 @@ def map_in_workers(fn: Callable[..., T], calls: Sequence[tuple[Any, ...]], n_job
     A worker that dies raises loky's ``TerminatedWorkerError`` here (see :func:`is_worker_lost`).
     """
     if n_jobs > 1:
+        _drop_plain_pool()
         return Parallel(n_jobs=n_jobs, backend="loky")(delayed(fn)(*args) for args in calls)
     executor = get_reusable_executor(max_workers=1)
     futures = [executor.submit(fn, *args) for args in calls]
     return [f.result() for f in futures]
+
+
+def _drop_plain_pool() -> None:
+    """Shut down an idle one-process pool made by loky before joblib's ``Parallel`` reuses it.
+
+    joblib reuses loky's global executor but expects its own subclass (with a temporary-folder
+    manager); given loky's plain one it fails with an AttributeError. Calls here are synchronous,
+    so the pool is idle and only the objectives its one worker built are lost.
+    """
+    from joblib.executor import MemmappingExecutor
+
+    with reusable_executor._executor_lock:
+        executor = reusable_executor._executor
+    if executor is not None and not isinstance(executor, MemmappingExecutor):
+        executor.shutdown(wait=True)
 
 
 def is_worker_lost(exc: BaseException) -> bool:

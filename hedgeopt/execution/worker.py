@@ -79,6 +79,8 @@ def limit_threads(n: int) -> None:
     if n <= 0:
         n = local_inner_threads()
     for var in THREAD_ENV:
+        if var == "NUMBA_NUM_THREADS" and "numba" in sys.modules:
+            continue  # numba refuses a changed value once its threads run: set_num_threads below
         os.environ[var] = str(n)
     try:
         from threadpoolctl import threadpool_limits

@@ -15,7 +15,7 @@ from hedgeopt.config.settings import StudySettings
 from hedgeopt.errors import EXIT_FAILED, EXIT_OK
 from hedgeopt.execution.executors import map_in_workers
 from hedgeopt.execution.objective_builder import objective_key
-from hedgeopt.execution.worker import limit_threads, run_task
+from hedgeopt.execution.worker import run_task
 from hedgeopt.names import ROLE_REPLAY, TAG_REPLAY_OF, TAG_ROLE, TAG_STUDY
 from hedgeopt.protocol import metrics_of
 from hedgeopt.results import summary
@@ -63,7 +63,6 @@ def _evaluate(
     """The out-of-sample metrics of ``params``, with each optimised metric's interval."""
     key = objective_key(cfg)
     inner = max(1, os.cpu_count() or 1)
-    limit_threads(inner)
     [result] = map_in_workers(run_task, [(cfg, key, inner, "evaluate", (params,))], 1)  # in a worker process
     metrics = {k: float(v) for k, v in metrics_of(result).items()}
     tracker.dataset = run_task(cfg, key, inner, "dataset", ())  # built above, in this process

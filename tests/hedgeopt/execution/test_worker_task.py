@@ -3,10 +3,14 @@ used by the worker as they are (workers never validate the config again)."""
 
 from __future__ import annotations
 
+import os
 import pickle
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
+import numba  # noqa: F401 - loaded first, so the worker loop run here caps it by call, not by env
 import optuna
 import pytest
 from conftest import SUPPORT, TEST_CONF
@@ -26,7 +30,8 @@ def _test_studies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HEDGEOPT_CONFIG_PATH", str(TEST_CONF))
     monkeypatch.syspath_prepend(str(SUPPORT))
     for var in THREAD_ENV:  # a worker caps its thread pools through these
-        monkeypatch.setenv(var, "1")
+        if var != "NUMBA_NUM_THREADS":  # numba (imported above) keeps its own: a change breaks it
+            monkeypatch.setenv(var, "1")
 
 
 def _task(tmp_path: Path, *overrides: str) -> WorkerTask:
@@ -63,3 +68,22 @@ def test_a_worker_runs_its_trials_on_the_settings_it_was_given_without_validatin
     study = optuna.load_study(study_name="toy", storage=open_storage(task.settings.storage))
     assert len(study.trials) == 3 and all(t.state.name == "COMPLETE" for t in study.trials)
     assert set(study.trials[0].params) <= {p.name for p in task.space.params}
+
+
+def test_capping_threads_after_numba_started_leaves_numba_compiling():
+    # numba refuses a changed NUMBA_NUM_THREADS once its threads run; the cap must go through
+    # numba.set_num_threads instead (CI failed 25 tests when a worker loop ran in the test process)
+    code = (
+        "import numba, numpy as np\n"
+        "from hedgeopt.execution.worker import limit_threads\n"
+        "f = numba.njit(parallel=True)(lambda a: a.sum())\n"
+        "f(np.ones(10))\n"
+        "limit_threads(1)\n"
+        "g = numba.njit(lambda a: a.max())\n"
+        "print(g(np.arange(4.0)), numba.get_num_threads())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_NUM_THREADS"}
+    env["NUMBA_NUM_THREADS"] = "2"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["3.0", "1"]
