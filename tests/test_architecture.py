@@ -150,3 +150,17 @@ def test_the_protocol_imports_no_framework_library() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_every_package_is_in_the_wheel() -> None:
+    # the wheel lists its packages by hand (conf/ ships as hedgeopt_conf); a forgotten one
+    # (hedgeopt.stats once) installs a hedgeopt that cannot import
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for top in ("hedgeopt", "objectives", "simulators")
+        for p in (ROOT / top).rglob("__init__.py")
+    }
+    assert found <= listed, sorted(found - listed)

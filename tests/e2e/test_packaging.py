@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import site
 import subprocess
 import sys
 import zipfile
@@ -47,7 +48,7 @@ def _run(args: list[str], cwd: Path, timeout: float = 300) -> subprocess.Complet
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A virtual environment (system site packages for torch & co.) with the built wheel."""
+    """A fresh virtual environment with the built wheel, seeing the running interpreter's packages."""
     base = tmp_path_factory.mktemp("wheel")
     # build from a clean copy: setuptools' build/ folder in a checkout keeps stale modules
     source = base / "source"
@@ -91,8 +92,13 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = {f"simulators/data/{p.name}" for p in (ROOT / "simulators" / "data").glob("*.csv")}
     assert data <= names, sorted(data - names)
     venv = base / "venv"
-    made = _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], base)
+    made = _run([sys.executable, "-m", "venv", str(venv)], base)
     assert made.returncode == 0, made.stderr
+    # torch & co. from the running interpreter, inside a venv or not (--system-site-packages would
+    # see only the base interpreter's); listed after the venv's own site-packages, so the wheel wins
+    [own] = list((venv / "lib").glob("python3*/site-packages"))
+    outer = [p for p in site.getsitepackages() if Path(p).is_dir()]
+    (own / "_running_interpreter.pth").write_text("\n".join(outer) + "\n")
     pip = _run(
         [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
         base,
