@@ -154,3 +154,19 @@ def test_wheel_runs_a_study_from_an_empty_folder(installed: Path, tmp_path: Path
     assert len(study.trials) == 2
     assert study.best_trial.number == best["metadata"]["best_trial"]
     assert study.best_params["hedge.hedge_ratio"] == pytest.approx(best["hedge"]["hedge_ratio"])
+
+
+def test_wheel_runs_an_own_objective_from_an_own_folder(installed: Path, tmp_path: Path) -> None:
+    # docs/framework.md "Writing a study", as a user types it: the folder holds the study file and
+    # the objective's module; nothing of the checkout is on the path
+    from test_newcomer import OWN_OBJECTIVE, OWN_STUDY
+
+    mine = tmp_path.parent / f"{tmp_path.name}-own"
+    (mine / "study").mkdir(parents=True)
+    (mine / "study" / "my_toy.yaml").write_text(OWN_STUDY)
+    (mine / "my_objectives.py").write_text(OWN_OBJECTIVE)
+    script = installed / "bin" / "hedgeopt"
+    run = _run([str(script), "--config-dir", str(mine), "+study=my_toy", "progress=false"], tmp_path)
+    assert run.returncode == 0, run.stderr
+    best = yaml.safe_load((tmp_path / "exports" / "my_toy" / "best.yaml").read_text())
+    assert 0.0 <= best["hedge"]["ratio"] <= 2.0
