@@ -292,17 +292,43 @@ def describe_file(
     date_range: Sequence[Any] | None = None,
     name: str | None = None,
 ) -> dict[str, Any]:
-    """An :meth:`Objective.dataset` entry for a data file: its name, sha256 digest and span."""
+    """An :meth:`Objective.dataset` entry for a data file: its name, sha256 digest and span, and
+    for a CSV its columns with their types (read from the first rows)."""
     import hashlib
 
     path = Path(path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     out: dict[str, Any] = {"name": name or path.name, "digest": digest[:12], "source": str(path.resolve())}
+    if path.suffix.lower() == ".csv":
+        out["schema"] = _csv_schema(path)
     if rows is not None:
         out["rows"] = int(rows)
     if date_range is not None:
         out["date_range"] = [str(d.date()) if hasattr(d, "date") else str(d) for d in date_range]
     return out
+
+
+_COLUMN_TYPES = {"f": "double", "i": "long", "u": "long", "b": "boolean", "M": "datetime"}
+
+
+def _csv_schema(path: Path) -> list[dict[str, str]]:
+    """``[{"name", "type"}]`` of a CSV's columns, typed as MLflow's column specs name them (double,
+    long, boolean, datetime, string); a column of dates counts as datetime."""
+    import warnings
+
+    import pandas as pd
+
+    head = pd.read_csv(path, nrows=200)
+    schema = []
+    for col in head.columns:
+        kind = head[col].dtype.kind
+        if kind == "O":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                dates = pd.to_datetime(head[col], errors="coerce")
+            kind = "M" if len(head) and dates.notna().all() else "O"
+        schema.append({"name": str(col), "type": _COLUMN_TYPES.get(kind, "string")})
+    return schema
 
 
 def describe_settings(name: str, settings: Mapping[str, Any], rows: int | None = None) -> dict[str, Any]:

@@ -59,11 +59,17 @@ def mlflow_dataset(desc: Mapping[str, Any]) -> Any:
     profile = {k: desc[k] for k in ("rows", "date_range") if desc.get(k) is not None}
     if simulated:
         profile["settings"] = desc["settings"]
+    schema = (
+        json.dumps({"mlflow_colspec": [{**c, "required": True} for c in desc["schema"]]})
+        if desc.get("schema")
+        else None
+    )  # the UI's Dataset panel shows the columns and their types
     return Dataset(
         name=str(desc.get("name", "data")),
         digest=str(desc.get("digest", ""))[:36],
         source_type="code" if simulated else "local",
         source=json.dumps(source),
+        schema=schema,
         profile=json.dumps(profile, default=str)[:60000],
     )
 

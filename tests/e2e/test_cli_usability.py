@@ -152,6 +152,15 @@ def test_describe_file_digest_and_span_match_an_independent_hash(tmp_path):
     assert (ds.name, ds.digest, ds.source_type) == ("prices.csv", d["digest"], "local")
     assert json.loads(ds.source)["uri"] == str(f.resolve())
     assert json.loads(ds.profile) == {"rows": 2, "date_range": ["2020-01-02", "2020-01-03"]}
+    assert json.loads(ds.schema) == {
+        "mlflow_colspec": [
+            {"name": "date", "type": "datetime", "required": True},
+            {"name": "A", "type": "long", "required": True},  # 1, 2 when d was described
+        ]
+    }
+    assert describe_file(f)["schema"][1] == {"name": "A", "type": "double"}  # 1, 2.5 now
+    f.write_text("date,n,flag,label\n2020-01-02,1,true,x\n2020-01-03,2,false,y\n")
+    assert [c["type"] for c in describe_file(f)["schema"]] == ["datetime", "long", "boolean", "string"]
 
 
 def test_describe_settings_digest_follows_the_settings():
