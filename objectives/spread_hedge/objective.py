@@ -56,7 +56,7 @@ from simulators.trading.pairs_backtest import (
 from simulators.trading.pairs_trading import ZScoreRule, buy_and_hold, positions
 
 METHODS_WITH_CONSTANT = ("ols", "tls")
-#: Methods that run an optimiser per window (each surrogate costs ~10x a closed-form method's).
+#: Methods that run a numerical search per window (min_adf: each surrogate costs ~10x a closed-form method's).
 NUMERICAL_METHODS = ("min_half_life", "min_adf")
 #: Fewest held-out trading windows a walk-forward may leave (fewer cannot say anything).
 MIN_HELD_OUT_WINDOWS = 3
