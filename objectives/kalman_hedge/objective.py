@@ -41,6 +41,7 @@ from objectives.kalman_hedge.baselines import (
 )
 from objectives.kalman_hedge.data import load_study_prices
 from objectives.kalman_hedge.windows import Window, build_walk_forward
+from objectives.price_data import say_date_column
 from simulators.estimators.kalman import fit_observation_noise, kalman_filter
 from simulators.estimators.static_hedge import StaticFit, ols_hedge
 from simulators.hedging.proxy_hedging import (
@@ -109,11 +110,12 @@ class KalmanHedgeObjective(Objective):
         """Preflight: the file opens, holds the target and proxies, and fills every window."""
         data = config.get("data") or {}
         prices = load_study_prices(data)
+        say_date_column(prices)
         index = returns(prices, data["returns"]).index
         try:
             build_walk_forward(config["walk_forward"], index)
         except ValueError as exc:
-            raise ValueError(f"{data.get('file')}: {exc}") from None
+            raise ValueError(f"{data.get('source')}: {exc}") from None
 
     # ------------------------------------------------------------------ the Kalman hedge
     def noise(self, window: Window, cfg: Mapping[str, Any]) -> tuple[float, float]:
@@ -388,7 +390,7 @@ class KalmanHedgeObjective(Objective):
         from simulators.markets.prices import resolve_source
 
         return describe_file(
-            resolve_source(self.config["data"]["file"]),
+            resolve_source(self.config["data"]["source"]),
             rows=len(self.index),
             date_range=(self.index[0], self.index[-1]),
         )

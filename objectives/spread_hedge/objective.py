@@ -40,9 +40,10 @@ from hedgeopt.protocol import (
     TrialPruned,
     get_path,
 )
+from objectives.price_data import load_study_prices, say_date_column
 from simulators.conventions import TRADING_DAYS
 from simulators.estimators import hedge_ratios as hr
-from simulators.markets.prices import DATA_DIR, load_prices
+from simulators.markets.prices import DATA_DIR
 from simulators.markets.surrogates import independent_block_bootstrap, surrogate_summary
 from simulators.performance import annualised_sharpe, max_drawdown
 from simulators.trading.pairs_backtest import (
@@ -55,7 +56,7 @@ from simulators.trading.pairs_backtest import (
 from simulators.trading.pairs_trading import ZScoreRule, buy_and_hold, positions
 
 METHODS_WITH_CONSTANT = ("ols", "tls")
-#: Methods that run an optimiser per window (each surrogate costs ~10x a closed-form method's).
+#: Methods that run a numerical search per window (min_adf: each surrogate costs ~10x a closed-form method's).
 NUMERICAL_METHODS = ("min_half_life", "min_adf")
 #: Fewest held-out trading windows a walk-forward may leave (fewer cannot say anything).
 MIN_HELD_OUT_WINDOWS = 3
@@ -99,13 +100,7 @@ class SpreadHedgeObjective(Objective):
     @staticmethod
     def _load(data: Mapping[str, Any]) -> pd.DataFrame:
         columns = data.get("columns")
-        prices = load_prices(
-            data["source"],
-            columns=list(columns) if columns else None,
-            start=data.get("start"),
-            end=data.get("end"),
-            max_ffill_days=int(data["max_ffill_days"]),
-        )
+        prices = load_study_prices(data, [str(c) for c in columns] if columns else None)
         if prices.shape[1] < 2:
             raise ValueError(f"a spread needs two or more price columns, got {list(prices.columns)}")
         dependent = data.get("dependent")
@@ -140,7 +135,9 @@ class SpreadHedgeObjective(Objective):
     def check_config(cls, config: Mapping[str, Any]) -> None:
         """Preflight: the pair's file opens with its columns, and its rows fill the windows."""
         data = dict(config.get("data") or {})
-        n = len(cls._load(data))
+        prices = cls._load(data)
+        say_date_column(prices)
+        n = len(prices)
         split, _ = cls._rows(data, n)
         trading = int(get_path(config, "spread.trading_window", 60))
         _held_out(data.get("source"), n, split, trading)

@@ -34,9 +34,10 @@ import numpy as np
 import pandas as pd
 
 from hedgeopt.protocol import CVaR, Evaluation, Objective, Reporter, StudyContext, default_block_length
+from objectives.price_data import load_study_prices, say_date_column
 from simulators.hedging.put_overlay import Market, OverlayResult, PutPolicy, run_overlay
 from simulators.hedging.trend_overlay import trend_exposure
-from simulators.markets.prices import DATA_DIR, load_prices
+from simulators.markets.prices import DATA_DIR
 from simulators.markets.stress_paths import StressModel, simulate_stress_paths
 from simulators.performance import compounded_max_drawdown
 from simulators.pricing.implied_vol import TRADING_DAYS, SkewVolModel, trailing_realised_vol
@@ -166,6 +167,25 @@ class TailHedgeObjective(Objective):
     #: read from the study config only (history, stress paths and the utility are set up once per worker)
     fixed_keys = ("data", "utility", "judge", "stress", "baselines", "implied_vol.lookback")
 
+    @staticmethod
+    def _history(cfg: Mapping[str, Any]) -> pd.DataFrame:
+        """The closes of ``data.equity`` and ``data.bond``, enough of them for the vol window."""
+        data = cfg["data"]
+        equity, bond = str(data["equity"]), str(data["bond"])
+        prices = load_study_prices(data, [equity, bond])
+        lookback, horizon = int(cfg["implied_vol"]["lookback"]), int(cfg["utility"]["horizon"])
+        if len(prices) < lookback + 2 * horizon:
+            raise ValueError(
+                f"data: {len(prices)} days of {equity}/{bond} are too few for implied_vol.lookback "
+                f"{lookback} and two {horizon}-day windows"
+            )
+        return prices
+
+    @classmethod
+    def check_config(cls, config: Mapping[str, Any]) -> None:
+        """Preflight: the file opens with the equity and bond columns and enough days."""
+        say_date_column(cls._history(config))
+
     def __init__(self, config: Mapping[str, Any], context: StudyContext | None = None) -> None:
         super().__init__(config, context)
         cfg = self.config
@@ -177,18 +197,7 @@ class TailHedgeObjective(Objective):
 
         # history: SPY (overlay) and TLT (60/40), judged from the first close with a full vol window
         equity, bond = str(data["equity"]), str(data["bond"])
-        prices = load_prices(
-            data["file"],
-            [equity, bond],
-            start=data.get("start"),
-            end=data.get("end"),
-            max_ffill_days=int(data["max_ffill_days"]),
-        )
-        if len(prices) < self.lookback + 2 * self.horizon:
-            raise ValueError(
-                f"data: {len(prices)} days of {equity}/{bond} are too few for implied_vol.lookback "
-                f"{self.lookback} and two {self.horizon}-day windows"
-            )
+        prices = self._history(cfg)
         self.dates = prices.index
         self.spy = prices[equity].to_numpy()
         self.tlt = prices[bond].to_numpy()
@@ -324,7 +333,7 @@ class TailHedgeObjective(Objective):
         from simulators.markets.prices import resolve_source
 
         return describe_file(
-            resolve_source(self.config["data"]["file"]),
+            resolve_source(self.config["data"]["source"]),
             rows=len(self.dates),
             date_range=(self.dates[0], self.dates[-1]),
         )

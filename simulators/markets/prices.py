@@ -28,6 +28,8 @@ MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "#n/a", "nat
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%Y/%m/%d", "%d.%m.%Y", "%Y%m%d", "ISO8601")
 
 
+DATE_SAMPLE = 20  # leading cells of each column tried first when the date column is found by type
+
 #: Largest price accepted: squared returns of prices near the float limit overflow to inf.
 MAX_PRICE = 1e12
 
@@ -97,7 +99,8 @@ def load_prices(
     start, end: inclusive date bounds (anything ``pandas.Timestamp`` accepts), or ``None``.
     max_ffill_days: longest run of consecutive missing observations (rows) of one column that
         is forward-filled with the last known price.
-    date_column: the date column's name; ``None`` means the first column.
+    date_column: the date column's name; ``None``: the one column whose cells parse as dates
+        (none or several: ValueError). ``attrs["date_column"]`` says which was used.
 
     Cleaning policy, in this order:
 
@@ -116,7 +119,8 @@ def load_prices(
        :class:`DataQualityWarning` giving their count.
 
     The result's ``attrs`` record the repairs: ``source``, ``duplicate_dates`` (dropped),
-    ``filled_cells`` and ``dropped_rows``.
+    ``filled_cells`` and ``dropped_rows``; and ``date_column`` (``date_column_found``: True when
+    it was found by type).
     """
     if int(max_ffill_days) < 0:
         raise ValueError(f"max_ffill_days must be >= 0, got {max_ffill_days}")
@@ -134,6 +138,8 @@ def load_prices(
         "duplicate_dates": [d.strftime("%Y-%m-%d") for d in dup_dates],
         "filled_cells": filled,
         "dropped_rows": dropped,
+        "date_column": date_col,
+        "date_column_found": date_column is None,
     }
     return prices
 
@@ -149,7 +155,7 @@ def _select_columns(
     if raw.shape[1] < 2:
         raise ValueError(f"{name}: expected a date column and at least one price column")
 
-    date_col = raw.columns[0] if date_column is None else str(date_column)
+    date_col = _date_column_by_type(raw, name) if date_column is None else str(date_column)
     if date_col not in raw.columns:
         raise ValueError(f"{name}: unknown date column {date_col!r}; columns are {list(raw.columns)}")
     price_cols = [c for c in raw.columns if c != date_col]
@@ -164,6 +170,36 @@ def _select_columns(
     if not price_cols:
         raise ValueError(f"{name}: no price columns selected")
     return date_col, price_cols
+
+
+def _date_column_by_type(raw: pd.DataFrame, name: str) -> str:
+    """The one column whose cells parse as dates (one of :data:`DATE_FORMATS` fits every row);
+    none or several: a ValueError naming the file. The first :data:`DATE_SAMPLE` cells are tried
+    first (cheap on a wide file); only when several columns pass are they parsed in full."""
+    sampled = [c for c in raw.columns if _parses_as_dates(raw[c].iloc[:DATE_SAMPLE])]
+    found = sampled if len(sampled) < 2 else [c for c in sampled if _parses_as_dates(raw[c])]
+    if len(found) == 1:
+        return str(found[0])
+    if not found:
+        first = str(raw.columns[0])
+        detail = ""
+        try:
+            _parse_dates(raw[first], name, first)
+        except ValueError as exc:
+            detail = f" ({str(exc).removeprefix(f'{name}: ')})"
+        raise ValueError(f"{name}: no column parses as dates{detail}; name the date column (date_column)")
+    raise ValueError(
+        f"{name}: columns {[str(c) for c in found]} all parse as dates; name the date column (date_column)"
+    )
+
+
+def _parses_as_dates(cells: pd.Series) -> bool:
+    """True if one of :data:`DATE_FORMATS` parses every (non-blank) cell of ``cells``."""
+    stripped = cells.astype(str).str.strip()
+    stripped = stripped[stripped.ne("")]
+    return not stripped.empty and any(
+        not pd.to_datetime(stripped, format=f, errors="coerce").isna().any() for f in DATE_FORMATS
+    )
 
 
 def _index_by_date(

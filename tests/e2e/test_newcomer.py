@@ -105,7 +105,7 @@ def kalman_csv(path: Path, names: tuple[str, str, str]) -> None:
 
 def test_csv_without_the_study_columns_exits_2_writing_nothing_then_the_corrected_command_runs(tmp_path):
     kalman_csv(tmp_path / "my.csv", ("AAA", "BBB", "CCC"))
-    args = ["+study=kalman_hedge", "data.file=my.csv", "n_trials=2", "n_jobs=1"]
+    args = ["+study=kalman_hedge", "data.source=my.csv", "n_trials=2", "n_jobs=1"]
     bad = hedgeopt(tmp_path, *args)
     assert bad.returncode == 2, bad.stderr
     lines = bad.stderr.strip().splitlines()

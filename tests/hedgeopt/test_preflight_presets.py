@@ -45,6 +45,6 @@ def test_a_csv_with_other_columns_is_refused_naming_file_and_columns(tmp_path: P
         match=r"my.csv: unknown column\(s\) \['EEM', 'FXI', 'EPP', 'EFA'\]; "
         r"price columns are \['AAA', 'BBB'\]",
     ):
-        _check("+study=kalman_hedge", "data.file=my.csv")
+        _check("+study=kalman_hedge", "data.source=my.csv")
     with pytest.raises(ConfigError, match=r"my.csv: unknown column\(s\) \['GLD', 'GDX'\]"):
         _check("+study=spread_hedge", "data.source=my.csv", "data.columns=[GLD,GDX]")

@@ -71,7 +71,7 @@ def test_engle_granger_and_johansen_match_statsmodels():
         )
 
 
-@pytest.mark.parametrize("method", ["ols", "tls", "johansen", "box_tiao", "min_half_life"])
+@pytest.mark.parametrize("method", ["ols", "tls", "johansen", "box_tiao", "min_half_life", "min_adf"])
 def test_batched_estimates_equal_the_single_pair_estimator(method):
     """Ratios, means and stds batched per window are those of the single-pair estimator."""
     v = _planted_universe()
@@ -86,6 +86,34 @@ def test_batched_estimates_equal_the_single_pair_estimator(method):
             ref = RatioEstimator(v[:, [i, j]], ["a", "b"]).estimate(method, constant, 80, t)
             assert est.beta == pytest.approx(ref.beta, rel=1e-8)
             assert (est.mean, est.std) == pytest.approx((ref.mean, ref.std), rel=1e-8, nan_ok=True)
+
+
+@pytest.mark.parametrize("method", ["min_half_life", "min_adf"])
+def test_numerical_ratios_agree_batched_and_single_when_the_search_gives_none(method):
+    """Random walks against a stationary leg: the searches diverge (no ratio) on some windows and
+    not on others; the universe's batch and the single-pair estimator say the same every time,
+    to the bit, whatever the memory layout of the prices (a Fortran-ordered copy)."""
+    rng = np.random.default_rng(4)
+    walks = 100.0 + np.cumsum(rng.normal(0.0, 1.0, size=(400, 3)), axis=0)
+    stationary = np.zeros(400)
+    for t in range(1, 400):
+        stationary[t] = 0.8 * stationary[t - 1] + rng.normal(0.0, 1.0)
+    v = np.column_stack([walks, 20.0 + stationary, 0.8 * walks[:, 0] + 5.0 + stationary])
+    s = SpreadSettings(method, False, 80, 40, ZScoreRule(1.5, 0.3, 4.0), 5.0)
+    pairs = np.array([(0, 3), (1, 3), (0, 4), (1, 2)])
+    verdicts = set()
+    for values in (v, np.asfortranarray(v)):
+        bt = UniverseBacktest(values, 10)
+        for t in range(80, 400, 40):
+            for (i, j), est in zip(pairs, bt.estimates(s, t, pairs), strict=True):
+                ref = RatioEstimator(v[:, [i, j]], ["a", "b"]).estimate(method, False, 80, t)
+                verdicts.add(ref.beta is None)
+                if ref.beta is None:
+                    assert est.beta is None and math.isnan(est.mean) and math.isnan(est.std)
+                else:
+                    assert est.beta is not None and est.beta.tolist() == ref.beta.tolist()
+                    assert (est.mean, est.std) == (ref.mean, ref.std)
+    assert verdicts == {True, False}  # both cases met
 
 
 def test_prescreen_keeps_the_most_correlated_pairs():

@@ -126,6 +126,29 @@ def test_named_date_column_need_not_be_first(tmp_path: Path) -> None:
     assert df["A"].tolist() == [2.0, 1.0]
 
 
+def test_date_column_found_by_type_when_not_named(tmp_path: Path) -> None:
+    f = _write(tmp_path / "p.csv", "A,Day,B\n1.5,01/03/2020,7\n2.5,01/02/2020,8\n")
+    df = load_prices(f)
+    assert df.index.strftime("%Y-%m-%d").tolist() == ["2020-01-02", "2020-01-03"]
+    assert list(df.columns) == ["A", "B"] and df["A"].tolist() == [2.5, 1.5]
+    assert (df.attrs["date_column"], df.attrs["date_column_found"]) == ("Day", True)
+    assert load_prices(f, date_column="Day").attrs["date_column_found"] is False
+
+
+def test_no_or_several_date_columns_are_refused_unless_named(tmp_path: Path) -> None:
+    none = _write(tmp_path / "none.csv", "A,B\n1.5,2.5\n1.6,2.6\n")
+    nothing = (
+        r"none\.csv: no column parses as dates \(column 'A': unparseable date '1\.5'.*name the date column"
+    )
+    with pytest.raises(ValueError, match=nothing):
+        load_prices(none)
+    two = _write(tmp_path / "two.csv", "Day,Settle,A\n2020-01-02,2020-01-06,1\n2020-01-03,2020-01-07,2\n")
+    with pytest.raises(ValueError, match=r"two\.csv: columns \['Day', 'Settle'\] all parse as dates"):
+        load_prices(two)
+    with pytest.raises(ValueError, match="non-numeric price '2020-01-06'"):  # named: Settle is a price
+        load_prices(two, date_column="Day")
+
+
 def test_bare_name_resolves_to_embedded_folder() -> None:
     assert resolve_source("stock_prices.csv") == DATA_DIR / "stock_prices.csv"
     with pytest.raises(FileNotFoundError):
