@@ -111,7 +111,9 @@ def _run(args: list[str]) -> int:
             preflight.check(settings, search=False)
             return run_replay(cfg, settings, params)
         preflight.check(settings)
-        return runner.run_study(cfg, settings, space)
+        from hedgeopt.config.overlay import overlaid_params  # a warm start replays them first
+
+        return runner.run_study(cfg, settings, space, overlaid_params(args))
     except ConfigError as exc:
         return _error(errors.mask(str(exc)))
     except KeyboardInterrupt:

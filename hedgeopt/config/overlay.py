@@ -8,12 +8,17 @@ code (``_target_``) nor hold interpolations or resolver calls (``${oc.env:...}``
 set keys that the composed config has without it, and may not set the framework keys that route
 data (:data:`ROUTING_KEYS`: where the trials, the MLflow runs and the exports go) unless the
 command line sets them too; the reserved blocks of an export in the earlier one-file layout are
-skipped.
+skipped. A run starts from the overlay for real: the runner enqueues its params as the new
+study's first trial (:mod:`hedgeopt.study.warm_start`, given :func:`overlaid_params`).
+
+A searched key set on the command line (``hedge.hedge_ratio=0.9``) is pinned
+(:func:`pin_searched`): its search-space entry becomes the value, which the search space reads
+as "not searched".
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -111,12 +116,57 @@ def check_keys(without: Mapping[str, Any], overlays: Mapping[str, Mapping[str, A
                 raise OverlayError(f"overlay: {path} sets {key}, which is not a key of this study's config")
 
 
+def overlaid_params(overrides: Sequence[str]) -> dict[str, Any]:
+    """``{dotted key: value}`` that the ``+overlay=PATH`` files set (a later file wins): the
+    params a warm start replays."""
+    out: dict[str, Any] = {}
+    for arg in overrides:
+        if arg.startswith(PREFIX) and arg[len(PREFIX) :].strip():
+            out.update(flatten(load_overlay(arg[len(PREFIX) :].strip())))
+    return out
+
+
+def pin_searched(cfg: MutableMapping[str, Any], overrides: Sequence[str]) -> None:
+    """Pin what is not to be searched, in the composed ``cfg`` (a dict or a DictConfig).
+
+    A searched key that the command line sets gets its search-space entry replaced by the
+    value (the command line wins over the search, as over any config value); a plain value
+    in the search space (a derived study pinning an inherited entry) is set as the config's
+    value, so every trial sees it. :meth:`SearchSpace.from_config` leaves both out, with a note.
+    """
+    space = cfg.get("search_space")
+    if not isinstance(space, MutableMapping):
+        return
+    given = _command_line_keys(overrides)
+    missing = object()
+    from hedgeopt.protocol import get_path
+
+    for key, entry in list(space.items()):
+        value = get_path(cfg, str(key), missing)
+        if entry is None or value is missing:
+            continue  # dropped, or not a config path (the search space says so)
+        if key in given:
+            space[key] = value
+        elif not isinstance(entry, Mapping):
+            _set_path(cfg, str(key), entry)
+
+
+def _set_path(cfg: MutableMapping[str, Any], dotted: str, value: Any) -> None:
+    """Set an existing dotted key of a nested mapping in place."""
+    *parents, last = dotted.split(".")
+    node = cfg
+    for part in parents:
+        node = node[part]
+    node[last] = value
+
+
 def compose_overlaid(
     overrides: Sequence[str],
     compose: Callable[[Sequence[str]], Any],
     keys_of: Callable[[Any], Mapping[str, Any]] | None = None,
 ) -> Any:
-    """``compose(overrides)`` with every ``+overlay=PATH`` applied and its keys checked.
+    """``compose(overrides)`` with every ``+overlay=PATH`` applied and its keys checked, and the
+    keys not to be searched pinned (:func:`pin_searched`).
 
     A run composes plain dicts; ``--cfg`` composes a DictConfig (``keys_of`` turns it into the
     mapping whose keys are checked), so that it shows exactly what a run would use.
@@ -126,4 +176,5 @@ def compose_overlaid(
     if overlays:
         without = compose([a for a in overrides if not a.startswith(PREFIX)])
         check_keys(keys_of(without) if keys_of else without, overlays)
+    pin_searched(cfg, overrides)
     return cfg

@@ -12,7 +12,9 @@ parameter sets, so the best params are a ready config overlay::
 
 ``when:`` makes a parameter conditional on the value of another *categorical* parameter:
 it is sampled only when that parameter's value is one of the listed ones (otherwise the
-config default stays). ``grid:`` lists the values the grid sampler enumerates.
+config default stays). ``grid:`` lists the values the grid sampler enumerates. A plain value
+instead of an entry pins the key at it, ``null`` drops the entry (a derived study's way to narrow
+an inherited space); neither is searched, and a note says so.
 """
 
 from __future__ import annotations
@@ -142,7 +144,13 @@ class SearchSpace:
         if not spec:
             raise SearchSpaceError("search_space is empty: a study needs at least one parameter")
         notes: list[str] = []
-        params = [_parse_param(str(name), entry, notes) for name, entry in spec.items()]
+        fixed = _fixed_entries(spec, config, notes)
+        params = [_parse_param(str(k), v, notes) for k, v in spec.items() if k not in fixed]
+        params = _settle_conditions(params, fixed, notes)
+        if not params:
+            raise SearchSpaceError(
+                "search_space has no parameter left to search: every entry is pinned or dropped"
+            )
         space = cls(params, notes)
         for p in space.params:
             for parent, allowed in p.when.items():
@@ -162,14 +170,8 @@ class SearchSpace:
                         raise SearchSpaceError(
                             f"search_space.{p.name}: when value {a!r} is not a choice of {parent!r}"
                         )
-        if config is not None:
-            for p in space.params:
-                if p.name.split(".")[0] in FRAMEWORK_KEYS:
-                    raise SearchSpaceError(f"search_space.{p.name}: framework keys cannot be tuned")
-                if get_path(config, p.name, _MISSING) is _MISSING:
-                    raise SearchSpaceError(
-                        f"search_space.{p.name}: not a config path (set a default for it in the study config)"
-                    )
+        for name in [*fixed, *space.by_name]:
+            _check_config_path(name, config)
         return space
 
     def suggest(self, trial: Suggester) -> dict[str, Any]:
@@ -200,6 +202,43 @@ class SearchSpace:
                 raise SearchSpaceError(f"{name}: not a parameter of this study's search space")
             if not p.contains(value):
                 raise SearchSpaceError(f"{name}: value {value!r} is outside the search space")
+
+
+def _check_config_path(name: str, config: Mapping[str, Any] | None) -> None:
+    if config is None:
+        return
+    if name.split(".")[0] in FRAMEWORK_KEYS:
+        raise SearchSpaceError(f"search_space.{name}: framework keys cannot be tuned")
+    if get_path(config, name, _MISSING) is _MISSING:
+        raise SearchSpaceError(
+            f"search_space.{name}: not a config path (set a default for it in the study config)"
+        )
+
+
+def _fixed_entries(spec: Mapping[str, Any], config: Mapping[str, Any] | None, notes: list[str]) -> dict:
+    """``{name: value}`` of the entries not searched: a plain value pins the key (composing set
+    the config to it: :func:`hedgeopt.config.overlay.pin_searched`), ``null`` drops the entry."""
+    fixed: dict[str, Any] = {}
+    for name, entry in ((str(k), v) for k, v in spec.items() if not isinstance(v, Mapping)):
+        fixed[name] = entry if entry is not None else get_path(config or {}, name, _MISSING)
+        if entry is None:
+            notes.append(f"search_space.{name}: dropped by null; trials keep its config value")
+        else:
+            notes.append(f"{name} is pinned at {entry!r}: not searched, every trial uses it")
+    return fixed
+
+
+def _settle_conditions(params: list[Param], fixed: Mapping[str, Any], notes: list[str]) -> list[Param]:
+    """``when:`` on a pinned or dropped parameter, resolved once: a condition that holds for the
+    fixed value goes, a parameter whose condition cannot hold is never searched (a note says so)."""
+    out = []
+    for p in params:
+        blocked = [k for k in p.when if k in fixed and not any(_same(fixed[k], a) for a in p.when[k])]
+        if blocked:
+            notes.append(f"search_space.{p.name}: never searched ({blocked[0]} is fixed outside its when:)")
+        else:
+            out.append(replace(p, when={k: v for k, v in p.when.items() if k not in fixed}))
+    return out
 
 
 def _parse_param(name: str, entry: Any, notes: list[str] | None = None) -> Param:

@@ -48,6 +48,7 @@ from hedgeopt.study.fingerprint import identify_study
 from hedgeopt.study.finish import StudyFailed, finish_study
 from hedgeopt.study.invocation import Invocation, masked_config, say
 from hedgeopt.study.phases import PhaseClock
+from hedgeopt.study.warm_start import enqueue_warm_start
 from hedgeopt.tracking.parent_run import log_search_space
 from hedgeopt.tracking.tracker import Tracker
 from hedgeopt.workdir import staging_dir
@@ -76,21 +77,37 @@ def _create_study(settings: StudySettings, cfg: Mapping[str, Any] | None = None)
     return study
 
 
-def run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) -> int:
-    """Start the executor, then search, log, export. Returns the exit status."""
+def run_study(
+    cfg: dict[str, Any],
+    settings: StudySettings,
+    space: SearchSpace,
+    warm_start: Mapping[str, Any] | None = None,
+) -> int:
+    """Start the executor, then search, log, export. Returns the exit status.
+
+    ``warm_start``: the ``+overlay=`` files' values (``{dotted key: value}``), replayed as the
+    first trial of a new study.
+    """
     clock = PhaseClock("imports and config")
     with use(build_executor(settings)) as executor:
         if executor.kind != "local":  # a remote worker must reach the storage and the staging folder
             probe(executor, settings.storage, staging_dir(settings.workdir))
             clock.mark("executor started, a worker probed")
-        return _run_study(cfg, settings, space, clock)
+        return _run_study(cfg, settings, space, clock, warm_start or {})
 
 
-def _run_study(cfg: dict[str, Any], settings: StudySettings, space: SearchSpace, clock: PhaseClock) -> int:
+def _run_study(
+    cfg: dict[str, Any],
+    settings: StudySettings,
+    space: SearchSpace,
+    clock: PhaseClock,
+    warm_start: Mapping[str, Any],
+) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     for note in space.notes:
         say(f"hedgeopt: note: {note}")
     study = _create_study(settings, cfg)
+    enqueue_warm_start(study, settings, space, warm_start, say)
     clock.mark("optuna storage")
     inv = Invocation(cfg, settings, space)
     inv.clock = clock

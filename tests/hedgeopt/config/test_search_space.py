@@ -188,3 +188,34 @@ def test_check_values_rejects_unknown_keys_and_out_of_range_values():
         s.check_values({"hedge.band": 0.2})
     with pytest.raises(SearchSpaceError, match="outside the search space"):
         s.check_values({"hedge.ratio": 2.0})
+
+
+MODE = {"type": "categorical", "choices": ["a", "b"]}
+BAND = {"type": "float", "low": 0.05, "high": 0.5, "when": {"hedge.mode": ["a"]}}
+RATIO = {"type": "float", "low": 0.7, "high": 1.0}
+
+
+def test_a_plain_value_pins_a_key_and_null_drops_it_each_with_a_note():
+    s = space({"hedge.ratio": 0.9, "hedge.cadence": None, "hedge.mode": MODE})
+    assert [p.name for p in s.params] == ["hedge.mode"]
+    assert s.notes == [
+        "hedge.ratio is pinned at 0.9: not searched, every trial uses it",
+        "search_space.hedge.cadence: dropped by null; trials keep its config value",
+    ]
+
+
+def test_a_condition_on_a_pinned_key_is_settled_once():
+    held = space({"hedge.mode": "a", "hedge.band": BAND, "hedge.ratio": RATIO})
+    assert held.by_name["hedge.band"].when == {}  # always searched: mode is a
+    never = space({"hedge.mode": "b", "hedge.band": BAND, "hedge.ratio": RATIO})
+    assert "hedge.band" not in never and [p.name for p in never.params] == ["hedge.ratio"]
+    assert "search_space.hedge.band: never searched (hedge.mode is fixed outside its when:)" in never.notes
+    dropped = space({"hedge.mode": None, "hedge.band": BAND, "hedge.ratio": RATIO})  # config: a
+    assert dropped.by_name["hedge.band"].when == {}
+
+
+def test_pinning_every_entry_or_a_missing_key_is_refused():
+    with pytest.raises(SearchSpaceError, match="no parameter left to search"):
+        space({"hedge.ratio": 0.9, "hedge.mode": None})
+    with pytest.raises(SearchSpaceError, match="hedge.nope: not a config path"):
+        space({"hedge.nope": 1, "hedge.ratio": RATIO})
