@@ -16,6 +16,7 @@ from hedgeopt.results.assessment_text import summary_lines
 from hedgeopt.results.export import build_export
 from hedgeopt.results.pareto import CHOSEN, KNEE_RULE, chosen_point, dominates, knee_index
 from hedgeopt.study.finish import knee
+from hedgeopt.tracking.parent_run import verdict_line
 
 FRONT = [(0.0, 10.0), (1.0, 4.0), (3.0, 2.0), (10.0, 0.0)]
 
@@ -102,6 +103,9 @@ def test_the_verdict_says_which_rule_picked_the_point_and_to_prefer_a_dominating
     assert rows["worse"][1:] == ["12", "6", "dominated", "by", "it"]
     assert rows["chosen"][2:4] == ["10", "5"] and rows["chosen"][-1] == "dominated"
     assert lines.index(next(x for x in lines if x.startswith("Verdict: "))) > at
+    assert verdict_line(v) == (
+        "No baseline has paired per-sample values for every metric; no verdict; prefer the baseline band"
+    )  # the parent run's tag
     no_band = {k: v for k, v in BASELINES.items() if k != "band"}
     assert "prefer" not in _assessed(no_band)["verdict"]
     # one metric: no chosen point, the verdict is the metric's own
@@ -142,3 +146,10 @@ def test_no_table_without_every_out_of_sample_figure_of_the_chosen_point(missing
     oos.pop(missing)
     res = assess_study(("risk", "cost"), DIRS, {}, oos, BASELINES, None, 0)
     assert "chosen_point" not in res and "chosen_by" not in res["verdict"]
+
+
+def test_a_front_of_one_trial_is_said_so():
+    from hedgeopt.results.pareto import chosen_lines
+
+    c = chosen_point(("risk", "cost"), DIRS, {"risk": 10.0, "cost": 5.0}, {}, front_size=1)
+    assert chosen_lines(c)[0].startswith("Chosen point (the only trial on the front), picked by the knee")
