@@ -20,6 +20,7 @@ import numpy as np
 
 from hedgeopt.protocol import EdgeTest, Evaluation, Metrics, metrics_of
 from hedgeopt.results.assessment_text import gap_text, pbo_reading
+from hedgeopt.results.pareto import chosen_point
 from hedgeopt.stats import (
     WINS,
     SampleSet,
@@ -261,8 +262,14 @@ def assess_study(
     seed: int,
     simple: frozenset[str] | set[str] | None = None,
     held_out_name: Callable[[str], str] | None = None,
+    front_size: int | None = None,
 ) -> dict[str, Any]:
     """Everything the export says about how sure it is (see the module docstring).
+
+    With several metrics, ``chosen_point`` sets the exported point (picked from a front of
+    ``front_size`` trials by :data:`~hedgeopt.results.pareto.KNEE_RULE`) beside every baseline
+    out of sample (:func:`~hedgeopt.results.pareto.chosen_point`), and the verdict says
+    which rule picked it and which baseline to prefer when one dominates it.
 
     ``held_out_name``: the objective's map from a search metric to the out-of-sample metric
     that answers it (:meth:`~hedgeopt.protocol.Objective.held_out_name`).
@@ -295,12 +302,40 @@ def assess_study(
         over["left_out"] = list(trials.missing)  # trials whose samples file is gone: not in PBO
     over["selection_gap"] = selection_gaps(metrics, directions, in_sample, oos, baselines, held_out)
     verdict = dict(per_metric[first]["verdict"] if len(metrics) == 1 else pareto_verdict(per_metric))
+    chosen = _chosen(metrics, directions, oos, baselines, held_out, front_size) if len(metrics) > 1 else None
+    if chosen is not None:
+        verdict["chosen_by"] = chosen["rule"]
+        verdict["text"] += f" {chosen['text'][0].upper()}{chosen['text'][1:]}."
+        if chosen["dominated_by"] and verdict["outcome"] != "loses":
+            verdict["prefer"] = chosen["dominated_by"][0]
     edge = edge_entry(oos, per_metric[first])
     if edge is not None:
         verdict["edge"] = edge
     if isinstance(oos, Evaluation) and oos.caveat:
         verdict["score_note"] = str(oos.caveat)
-    return {"level": 0.95, "metrics": per_metric, "verdict": verdict, "overfitting": over}
+    out = {"level": 0.95, "metrics": per_metric, "verdict": verdict, "overfitting": over}
+    if chosen is not None:
+        out["chosen_point"] = chosen
+    return out
+
+
+def _chosen(
+    metrics: Sequence[str],
+    directions: Sequence[str],
+    oos: Metrics | None,
+    baselines: Mapping[str, Mapping[str, Metrics]],
+    held_out: Mapping[str, str],
+    front_size: int | None,
+) -> dict[str, Any] | None:
+    """:func:`~hedgeopt.results.pareto.chosen_point` on the out-of-sample point figures
+    (None: the chosen config lacks one of them)."""
+    point = {m: _point(oos, held_out[m]) for m in metrics}
+    if any(v is None for v in point.values()):
+        return None
+    base = {
+        b: {m: _point(res.get("out_of_sample"), held_out[m]) for m in metrics} for b, res in baselines.items()
+    }
+    return chosen_point(metrics, directions, point, base, front_size=front_size)
 
 
 def pareto_verdict(per_metric: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:

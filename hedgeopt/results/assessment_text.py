@@ -7,6 +7,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from hedgeopt.results.pareto import chosen_lines
+
 #: Below it, PBO says the in-sample ranking of the trials carries over.
 PBO_LOW = 0.3
 #: With PBO high, a rank correlation above this many standard errors of pure noise's
@@ -44,10 +46,11 @@ def gap_text(metric: str, direction: str, g: Mapping[str, Any]) -> str:
         f"(gap {g['gap']:+.4g}: {how} out of sample, {better} is better)"
     )
     if "selection" in g:
-        b_how = "worse" if g["baseline_median"] > 0 else "better"
+        b = g["baseline_median"]
+        b_how = f"{abs(b):.4g} " + ("worse" if b > 0 else "better") if b != 0 else "none"
         sel = g["selection"]
         text += (
-            f"; the baselines' own change: {abs(g['baseline_median']):.4g} {b_how} (median of "
+            f"; the baselines' own change: {b_how} (median of "
             f"{len(g['baselines'])}); so the selection "
             + (
                 f"cost {sel:.4g} beyond the change of data"
@@ -110,6 +113,8 @@ def summary_lines(assessment: Mapping[str, Any]) -> list[str]:
         if len(assessment["metrics"]) == 1:
             lines.append("Verdict: " + a["verdict"]["text"])
     if len(assessment["metrics"]) > 1:
+        if assessment.get("chosen_point"):
+            lines += chosen_lines(assessment["chosen_point"])
         lines.append("Verdict: " + assessment["verdict"]["text"])
     for key in ("edge", "score_note"):
         if assessment["verdict"].get(key):

@@ -5,7 +5,9 @@ An export folder ``{export_dir}/{study_name}/`` holds three files:
 - ``best.yaml``: the best params nested under the same keys as the study config, plus the
   reserved blocks ``metadata`` (study, values, trial counts by state, date, code version,
   MLflow run ids, fingerprint), ``performance`` (in-sample and out-of-sample metrics of the best
-  config, baselines, how sure: verdict, intervals, overfitting) and ``pareto_front``: what a
+  config, baselines, how sure: verdict, intervals, overfitting; with several metrics
+  ``chosen_point``: the rule that picked the exported front point and every baseline beside it
+  on the same axes) and ``pareto_front``: what a
   reader opens to judge the result.
 - ``overlay.yaml``: the best params only, marked ``# @package _global_``: a drop-in Hydra config
   (``+overlay=PATH``, or a file in any config group) that a struct-mode merge accepts.
@@ -186,6 +188,8 @@ def build_export(
         doc["performance"]["verdict"] = confidence["verdict"]
         doc["performance"]["intervals"] = confidence["metrics"]
         doc["performance"]["overfitting"] = confidence["overfitting"]
+        if confidence.get("chosen_point"):  # several metrics: the rule and the baselines beside it
+            doc["performance"]["chosen_point"] = confidence["chosen_point"]
     if pareto_front:
         doc["pareto_front"] = list(pareto_front)
     return _plain(doc)

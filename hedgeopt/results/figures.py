@@ -201,13 +201,25 @@ def param_importance(importances: Mapping[str, float], path: Path) -> Path:
 
 
 def pareto_front(
-    trials: Sequence[Any], best: Sequence[Any], metrics: Sequence[str], directions: Sequence[str], path: Path
+    trials: Sequence[Any],
+    best: Sequence[Any],
+    metrics: Sequence[str],
+    directions: Sequence[str],
+    path: Path,
+    chosen: Any = None,
+    baselines: Mapping[str, Mapping[str, Any]] | None = None,
+    chosen_point: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Completed trials in the plane of the first two objectives, the Pareto front highlighted."""
+    """Completed trials in the plane of the first two objectives, the Pareto front highlighted,
+    the chosen trial and the baselines' in-sample points on the same axes; with
+    ``chosen_point`` (:func:`hedgeopt.results.pareto.chosen_point`), a second panel sets the
+    chosen point beside the baselines out of sample."""
     plt = pyplot()
     done = [t for t in trials if t.state.name == "COMPLETE" and t.values]
     front = sorted(best, key=lambda t: t.values[0])
-    fig, ax = plt.subplots(figsize=(7, 5))
+    table = (chosen_point or {}).get("out_of_sample") or {}
+    fig, axes = plt.subplots(1, 2 if table else 1, figsize=(13 if table else 7, 5), squeeze=False)
+    ax = axes[0][0]
     if done:
         ax.scatter(
             [t.values[0] for t in done],
@@ -221,24 +233,78 @@ def pareto_front(
         ax.plot(
             [t.values[0] for t in front], [t.values[1] for t in front], "o-", color="C3", label="Pareto front"
         )
-    ax.set_xlabel(f"{metrics[0]} ({directions[0]})")
-    ax.set_ylabel(f"{metrics[1]} ({directions[1]})")
-    ax.set_title("Pareto front")
-    ax.legend()
-    ax.grid(alpha=0.3)
+    if chosen is not None:
+        ax.scatter(
+            [chosen.values[0]], [chosen.values[1]], s=160, marker="*", color="k", zorder=5, label="chosen"
+        )
+    ins = {
+        n: (float(v[metrics[0]]), float(v[metrics[1]]))
+        for n, r in (baselines or {}).items()
+        if all((v := dict(r.get("in_sample") or {})).get(m) is not None for m in metrics[:2])
+    }
+    _baseline_points(ax, ins)
+    ax.set_title("Pareto front (in sample)")
+    if table:
+        oos = {n: (v[metrics[0]], v[metrics[1]]) for n, v in table.items()}
+        ax2 = axes[0][1]
+        chosen_xy = oos.pop(next(iter(table)))  # the chosen point comes first
+        ax2.scatter([chosen_xy[0]], [chosen_xy[1]], s=160, marker="*", color="k", zorder=5, label="chosen")
+        _baseline_points(ax2, oos)
+        ax2.set_title("Chosen point beside the baselines (out of sample)")
+    for a in axes[0]:
+        a.set_xlabel(f"{metrics[0]} ({directions[0]})")
+        a.set_ylabel(f"{metrics[1]} ({directions[1]})")
+        a.legend()
+        a.grid(alpha=0.3)
     return _save(plt, fig, path)
 
 
-def draw_framework_figures(
-    study: Any, trials: Sequence[Any], front: Sequence[Any], settings: StudySettings, out_dir: Path
-) -> list[Path]:
-    """Pareto front (multi-objective) and parameter importance (the history: :func:`history_figure`,
-    once the baselines are known)."""
-    figures: list[Path] = []
-    if settings.multi_objective and len(settings.metrics) >= 2:
-        figures.append(
-            pareto_front(trials, front, settings.metrics, settings.directions, out_dir / "pareto_front.png")
+def _baseline_points(ax: Any, points: Mapping[str, tuple[float, float]]) -> None:
+    if not points:
+        return
+    xs, ys = zip(*points.values(), strict=True)
+    ax.scatter(xs, ys, s=40, marker="x", color="C2", zorder=4, label="baselines")
+    for name, xy in points.items():
+        ax.annotate(name, xy, fontsize=8, xytext=(3, 3), textcoords="offset points")
+
+
+def pareto_figure(
+    trials: Sequence[Any],
+    front: Sequence[Any],
+    chosen: Any,
+    settings: StudySettings,
+    confidence: Mapping[str, Any],
+    baselines: Mapping[str, Mapping[str, Any]],
+    out_dir: Path,
+) -> Path | None:
+    """``pareto_front.png`` once the baselines are known (multi-objective only), or None (and
+    a warning) if it could not be drawn: a figure never fails the study."""
+    if not (settings.multi_objective and len(settings.metrics) >= 2):
+        return None
+    try:
+        return pareto_front(
+            trials,
+            front,
+            settings.metrics,
+            settings.directions,
+            out_dir / "pareto_front.png",
+            chosen,
+            baselines,
+            confidence.get("chosen_point"),
         )
+    except Exception as exc:  # noqa: BLE001
+        print(
+            f"hedgeopt: warning: the Pareto front was not drawn: {type(exc).__name__}: {exc}", file=sys.stderr
+        )
+        return None
+
+
+def draw_framework_figures(
+    study: Any, trials: Sequence[Any], settings: StudySettings, out_dir: Path
+) -> list[Path]:
+    """Parameter importance (the history and the Pareto front: :func:`history_figure` and
+    :func:`pareto_figure`, once the baselines are known)."""
+    figures: list[Path] = []
     try:
         imp = _importances(study, trials, settings)
         if imp:

@@ -27,7 +27,13 @@ from hedgeopt.protocol import NullReporter, metrics_of
 from hedgeopt.results import export as export_mod
 from hedgeopt.results.assessment import assess_study
 from hedgeopt.results.assessment_text import headline_metrics, summary_lines
-from hedgeopt.results.figures import draw_framework_figures, history_figure, preload_plotting
+from hedgeopt.results.figures import (
+    draw_framework_figures,
+    history_figure,
+    pareto_figure,
+    preload_plotting,
+)
+from hedgeopt.results.pareto import knee_index
 from hedgeopt.results.summary import study_summary
 from hedgeopt.seeds import assessment_seed
 from hedgeopt.storages.trial_bookkeeping import invocation_failures
@@ -46,16 +52,8 @@ class StudyFailed(RuntimeError):
 def knee(
     best_trials: list[optuna.trial.FrozenTrial], directions: tuple[str, ...]
 ) -> optuna.trial.FrozenTrial:
-    """The Pareto-front trial closest to the utopia point after scaling each objective to [0, 1]."""
-    import numpy as np
-
-    vals = np.array([t.values for t in best_trials], dtype=float)
-    for j, d in enumerate(directions):
-        if d == "maximize":
-            vals[:, j] = -vals[:, j]
-    lo, hi = vals.min(axis=0), vals.max(axis=0)
-    scaled = (vals - lo) / np.where(hi > lo, hi - lo, 1.0)
-    return best_trials[int(np.argmin(np.linalg.norm(scaled, axis=1)))]
+    """The Pareto-front trial :data:`~hedgeopt.results.pareto.KNEE_RULE` picks."""
+    return best_trials[knee_index([t.values for t in best_trials], directions)]
 
 
 def state_counts(trials: list[optuna.trial.FrozenTrial]) -> dict[str, int]:
@@ -170,9 +168,7 @@ def score_best(
 
     def draw() -> None:
         try:
-            framework_figures.extend(
-                draw_framework_figures(study, outcome.trials, outcome.front, settings, out_dir)
-            )
+            framework_figures.extend(draw_framework_figures(study, outcome.trials, settings, out_dir))
         except Exception as exc:  # noqa: BLE001 - a figure never fails the study, nor hides its error
             say(f"hedgeopt: warning: the study's figures were not drawn: {one_line(exc)}")
 
@@ -197,6 +193,10 @@ def score_best(
         outcome.trials, outcome.best.number, settings, outcome.confidence, outcome.baselines, out_dir
     )
     outcome.figures[:0] = [history] if history is not None else []
+    front = pareto_figure(
+        outcome.trials, outcome.front, outcome.best, settings, outcome.confidence, outcome.baselines, out_dir
+    )
+    outcome.figures += [front] if front is not None else []
     outcome.figures.extend(framework_figures)
     inv.clock.mark("framework plots")
 
@@ -223,6 +223,7 @@ def assess(outcome: Outcome, settings: StudySettings, oos_result: Any, raw_basel
         assessment_seed(settings.seed),
         simple=set(raw_baselines) - tuned,
         held_out_name=cls.held_out_name,
+        front_size=len(outcome.front) if settings.multi_objective else None,
     )
 
 

@@ -40,8 +40,10 @@ def verdict_line(verdict: Mapping[str, Any]) -> str:
     elif outcome in ("wins", "ties", "loses") and ref:
         line = f"{outcome} {ref}"
     else:
-        text = str(verdict.get("text") or outcome)
-        return text.split(". ")[0].rstrip(".")[:MAX_TAG]
+        text = str(verdict.get("text") or outcome).split(". ")[0].rstrip(".")
+        if verdict.get("prefer"):  # several metrics: a baseline dominates on the point figures
+            text += f"; prefer the baseline {verdict['prefer']}"
+        return text[:MAX_TAG]
     if verdict.get("prefer"):
         line += (
             f"; prefer the baseline {verdict['prefer']}"

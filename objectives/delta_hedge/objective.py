@@ -89,6 +89,15 @@ SEED_SCORE_CAVEAT = (
 )
 
 
+#: What the verdict says, on its own line, of a multi-objective study's chosen (knee) point.
+KNEE_NOTE = (
+    "note: the knee is a geometric choice on the front, not the study's risk aversion: at "
+    "risk.risk_aversion={risk_aversion:g} its risk_cost out of sample is {chosen:,.0f} USD against "
+    "{ww:,.0f} for whalley_wilmott (that trade-off's optimum); to pick by risk aversion, run "
+    "delta_hedge (metrics=[risk_cost])"
+)
+
+
 @dataclass(frozen=True)
 class RiskCost:
     """``mean(costs) + risk_aversion / 2 x Var(hedging error)`` over rows of ``[costs, error]``."""
@@ -281,6 +290,13 @@ class DeltaHedgeObjective(Objective):
         result = self._run(oos, self._policy(cfg), self._costs(cfg))
         if "score" in self.context.metrics:
             result.caveat = SEED_SCORE_CAVEAT
+        elif len(self.context.metrics) > 1:  # the export is the front's knee
+            ww = self._run(oos, self.baseline_policies()["whalley_wilmott"], self._costs(cfg))
+            result.caveat = KNEE_NOTE.format(
+                risk_aversion=self.risk_aversion,
+                chosen=result.metrics["risk_cost"],
+                ww=ww.metrics["risk_cost"],
+            )
         return result
 
     def policy_for(self, params: Mapping[str, Any]) -> HedgePolicy:

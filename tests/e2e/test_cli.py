@@ -137,6 +137,21 @@ def test_multi_objective_study_exports_a_pareto_front(workdir: Path):
                 and vb["cost"] <= va["cost"]
                 and (vb["loss"] < va["loss"] or vb["cost"] < va["cost"])
             )
+    # the exported point: the rule that picked it, and the baseline beside it out of sample
+    from hedgeopt.results.pareto import KNEE_RULE, knee_index
+
+    perf = export["performance"]
+    chosen = perf["chosen_point"]
+    assert chosen["rule"] == perf["verdict"]["chosen_by"] == KNEE_RULE
+    assert chosen["front_size"] == len(front)
+    picked = front[knee_index([[f["values"]["loss"], f["values"]["cost"]] for f in front], ("minimize",) * 2)]
+    assert export["metadata"]["best_trial"] == picked["trial"]
+    oos = perf["out_of_sample"]
+    assert chosen["out_of_sample"]["chosen point"] == {"loss": oos["loss"], "cost": oos["cost"]}
+    origin = perf["baselines"]["origin"]["out_of_sample"]
+    assert chosen["out_of_sample"]["origin"] == {"loss": origin["loss"], "cost": origin["cost"]}
+    assert chosen["relation"]["origin"] in {"dominates", "dominated", "trade-off", "equal"}
+    assert "Chosen point" in r.stdout and "picked by the knee: the front trial nearest" in r.stdout
     store = Store(workdir)
     parent = store.runs("toy_pareto", "study")[0]
     plots = {a.path for a in store.client.list_artifacts(parent.info.run_id, "plots")}

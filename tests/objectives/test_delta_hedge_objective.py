@@ -10,7 +10,7 @@ from hedgeopt.config.search_space import SearchSpace
 from hedgeopt.execution.objective_builder import build_objective
 from hedgeopt.protocol import CVaR, Evaluation, NullReporter
 from hedgeopt.stats import bootstrap_interval, paired_difference
-from objectives.delta_hedge.objective import DeltaHedgeObjective, EntropicRisk, RiskCost, StdDev
+from objectives.delta_hedge.objective import KNEE_NOTE, DeltaHedgeObjective, EntropicRisk, RiskCost, StdDev
 from simulators.hedging.delta_hedging import run_hedge
 from simulators.hedging.hedge_policy import CostModel, HedgePolicy
 
@@ -271,3 +271,30 @@ def test_seed_study_summary_says_its_score_rewards_carrying_risk():
     assert lines[verdict_at + 1] == "  " + SEED_SCORE_CAVEAT  # on its own line, under the verdict
     # the default study (risk_cost) carries no such note
     assert build_objective(compose(["+study=delta_hedge", *SMALL])).evaluate({}).caveat is None
+
+
+def test_pareto_study_verdict_sets_the_knee_beside_whalley_wilmott_at_its_risk_aversion():
+    from hedgeopt.results.assessment import assess_study
+    from hedgeopt.results.assessment_text import summary_lines
+    from hedgeopt.results.pareto import KNEE_RULE
+
+    obj = build_objective(compose(["+study=delta_hedge_pareto", *SMALL]))
+    ev = obj.evaluate(PARAMS)
+    ww = obj.baselines()["whalley_wilmott"]["out_of_sample"].metrics["risk_cost"]
+    # the knee's risk_cost and the baseline's, at the study's own risk aversion, in the note
+    assert ev.caveat == KNEE_NOTE.format(risk_aversion=1e-4, chosen=ev.metrics["risk_cost"], ww=ww)
+    assert "not the study's risk aversion" in ev.caveat and f"{ww:,.0f} for whalley_wilmott" in ev.caveat
+    res = assess_study(
+        obj.context.metrics, obj.context.directions, {}, ev, obj.baselines(), None, 0, front_size=3
+    )
+    table = res["chosen_point"]["out_of_sample"]
+    assert set(table) == {"chosen point", *obj.baseline_policies()}
+    assert (
+        table["whalley_wilmott"]["costs"]
+        == obj.baselines()["whalley_wilmott"]["out_of_sample"].metrics["costs"]
+    )
+    assert res["verdict"]["chosen_by"] == KNEE_RULE
+    lines = summary_lines(res)
+    verdict_at = next(i for i, line in enumerate(lines) if line.startswith("Verdict: "))
+    assert lines[verdict_at + 1] == "  " + ev.caveat  # on its own line, under the verdict
+    assert any(line.startswith("Chosen point of the 3 on the front, picked by the knee") for line in lines)
