@@ -75,6 +75,31 @@ def staged(folder: Path, uri: str | None, tracking_uri: str) -> Iterator[None]:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def fetch_into(uri: str, tracking_uri: str, folder: Path) -> bool:
+    """Download what is staged at ``uri`` into ``folder``; whether anything was."""
+    repo = repository(uri, tracking_uri)
+    if not repo.list_artifacts():
+        return False
+    folder.mkdir(parents=True, exist_ok=True)
+    repo.download_artifacts("", dst_path=str(folder))
+    return True
+
+
+def relocated(obj: Any, src: Path, dst: Path) -> Any:
+    """``obj`` with every path under ``src`` (a ``Path``, a reporter's ``artifact_dir``, in
+    lists, tuples and dicts) moved under ``dst``: the end-of-study tasks' folders on a worker
+    that does not see the parent's."""
+    if isinstance(obj, Path):
+        return dst / obj.relative_to(src) if obj.is_relative_to(src) else obj
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(relocated(x, src, dst) for x in obj)
+    if isinstance(obj, dict):
+        return {k: relocated(v, src, dst) for k, v in obj.items()}
+    if isinstance(getattr(obj, "artifact_dir", None), Path):
+        obj.artifact_dir = relocated(obj.artifact_dir, src, dst)
+    return obj
+
+
 def check_roundtrip(uri: str, tracking_uri: str) -> None:
     """Write a file to ``uri``, read it back and delete it (the probe of ``mlflow`` staging)."""
     token = uuid.uuid4().hex
@@ -107,17 +132,17 @@ class RemoteStaging:
     def fetch(self, folder: Path) -> bool:
         """Download the staged copy of ``folder`` (``.../<invocation>/<trial>``) into it;
         whether there was one (a trial that failed before writing anything has none)."""
-        repo = repository(f"{self.uri(folder.parent.name)}/{folder.name}", self.tracking_uri)
-        if not repo.list_artifacts():
-            return False
-        folder.mkdir(parents=True, exist_ok=True)
-        repo.download_artifacts("", dst_path=str(folder))
-        return True
+        return fetch_into(self.relay(folder)[1], self.tracking_uri, folder)
+
+    def relay(self, folder: Path) -> tuple[str, str, str]:
+        """``(folder, its staged URI, tracking URI)``: for a task that writes into ``folder``
+        on a worker (:func:`hedgeopt.execution.final_tasks.relayed_task`)."""
+        return str(folder.resolve()), f"{self.uri(folder.parent.name)}/{folder.name}", self.tracking_uri
 
     def discard(self, folder: Path) -> None:
         """Delete the staged copy of ``folder`` (logged now); a copy already gone is no error."""
         try:
-            repository(f"{self.uri(folder.parent.name)}/{folder.name}", self.tracking_uri).delete_artifacts()
+            repository(self.relay(folder)[1], self.tracking_uri).delete_artifacts()
         except Exception:  # noqa: BLE001, S110 - nothing staged (a trial that left no files)
             pass
 

@@ -165,6 +165,11 @@ def test_mlflow_staging_brings_every_trials_artifacts_from_an_unshared_worker(
         note = Path(client.download_artifacts(run.info.run_id, "note.txt", str(workdir / run.info.run_id)))
         loss = by_number[int(run.data.tags["hedgeopt.trial_number"])].value
         assert note.read_text() == f"loss={loss}\n"  # the worker's file, for this trial
+    parent = runs_of["study"][0].info.run_id
+    assert "plots/toy_loss.png" in {
+        a.path for a in client.list_artifacts(parent, "plots")
+    }  # drawn on the worker
+    assert "Downloading artifacts" not in r.stderr and "warning" not in r.stderr
     staged = [p for p in (served / exp.experiment_id / ".staging").rglob("*") if p.is_file()]
     assert staged == []  # moved into the runs, the staging copies (and the probe's file) deleted
     assert not (workdir / "mlruns" / ".staging").exists() or not list(
