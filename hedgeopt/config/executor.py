@@ -13,7 +13,7 @@ from hedgeopt.errors import ConfigError
 
 #: Executors (``executor=NAME``, conf/executor/) and the staging choices they offer.
 EXECUTORS = ("local", "dask")
-STAGINGS = ("shared",)
+STAGINGS = ("shared", "mlflow")
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,9 @@ class ExecutorSettings:
     reached at ``address`` (a running scheduler), or built from ``cluster`` (a ``_target_``
     cluster class and its kwargs, scaled to ``scale`` workers), else a LocalCluster of
     ``n_jobs`` single-threaded worker processes. ``staging`` says how trial artifacts reach the
-    parent (``shared``: the workdir is a path every host mounts); ``stop_grace``: seconds the
+    parent (``shared``: the workdir is a path every host mounts; ``mlflow``: each worker uploads
+    its trial folders through MLflow's artifact repository, see
+    :mod:`hedgeopt.tracking.staging`); ``stop_grace``: seconds the
     parent waits for remote workers to stop before failing their trials as interrupted.
     """
 

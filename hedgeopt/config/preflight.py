@@ -76,8 +76,16 @@ def check_objective(cfg: Mapping[str, Any], settings: StudySettings) -> None:
 
 
 def check_executor(settings: StudySettings) -> None:
-    """A cluster's workers on other hosts coordinate through the storage: a file cannot do that."""
+    """A cluster's workers on other hosts coordinate through the storage: a file cannot do that;
+    ``mlflow`` staging needs a tracking server to upload through."""
     spec = settings.storage
+    if settings.executor.staging == "mlflow" and not settings.tracking_uri.lower().startswith(
+        ("http://", "https://")
+    ):
+        raise ConfigError(
+            "executor.staging=mlflow: workers upload trial artifacts through a tracking server, so "
+            f"mlflow.tracking_uri must be http:// or https://, not {mask(settings.tracking_uri)}"
+        )
     if settings.executor.kind == "local":
         return
     if spec.kind == "journal" or spec.url.split("://", 1)[0].lower().startswith("sqlite"):

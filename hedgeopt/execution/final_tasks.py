@@ -18,6 +18,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from hedgeopt.errors import HedgeoptError
@@ -35,6 +36,37 @@ def timed_task(
     """``run_task``'s result and the seconds it took inside the worker."""
     t0 = time.perf_counter()
     return run_task(config, config_key, inner_threads, method, args), time.perf_counter() - t0
+
+
+def relayed_task(
+    relay: tuple[str, str, str],
+    config: dict[str, Any],
+    config_key: str,
+    inner_threads: int,
+    method: str,
+    args: tuple[Any, ...],
+) -> tuple[Any, float]:
+    """:func:`timed_task` on a worker that may not see the parent's folder (``executor.staging=
+    mlflow``): ``relay`` is ``(the parent's folder, its staged URI, tracking URI)``. The task
+    works in a local copy of what is staged (the best config's files, for ``model``), whose
+    files go back to the staged URI; its result's paths name the parent's folder again."""
+    import shutil
+    import tempfile
+
+    from hedgeopt.tracking.staging import fetch_into, relocated, repository
+
+    parent, uri, tracking_uri = Path(relay[0]), relay[1], relay[2]
+    local = Path(tempfile.mkdtemp(prefix="hedgeopt-final-"))
+    try:
+        fetch_into(uri, tracking_uri, local)
+        result, seconds = timed_task(
+            config, config_key, inner_threads, method, relocated(args, parent, local)
+        )
+        if any(p.is_file() for p in local.rglob("*")):
+            repository(uri, tracking_uri).log_artifacts(str(local))
+        return relocated(result, local, parent), seconds
+    finally:
+        shutil.rmtree(local, ignore_errors=True)
 
 
 #: The early worker's ``nice`` increment: while the search runs, its workers go first.
@@ -153,16 +185,23 @@ def run_final_tasks(
     retries: int = RETRIES,
     timings: dict[str, float] | None = None,
     first: int = 0,
+    relay: tuple[str, str, str] | None = None,
 ) -> list[Any]:
     """``[run_task(cfg, key, inner, method, args) for method, args in jobs]`` in ``n_jobs`` workers.
 
     ``timings``, if given, receives each method's seconds inside its worker; ``first`` counts the
-    worker deaths already met (of ``retries`` retried).
+    worker deaths already met (of ``retries`` retried); ``relay``: the tasks' folder reaches the
+    workers through MLflow's artifact store (:func:`relayed_task`), and is downloaded back here.
     """
     executor = current()
+    fn, pre = (timed_task, ()) if relay is None else (relayed_task, (relay,))
     for attempt in range(first, retries + 1):
         try:
-            out = executor.map(timed_task, [(cfg, key, inner, m, a) for m, a in jobs], n_jobs)
+            out = executor.map(fn, [(*pre, cfg, key, inner, m, a) for m, a in jobs], n_jobs)
+            if relay is not None:
+                from hedgeopt.tracking.staging import fetch_into
+
+                fetch_into(relay[1], relay[2], Path(relay[0]))
         except Exception as exc:
             if not executor.is_worker_lost(exc):
                 raise

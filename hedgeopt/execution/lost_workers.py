@@ -72,34 +72,77 @@ def fail_running(study: Any, invocation: str, reason: str) -> int:
     return _fail_and_retry(study, _running(study, invocation, lambda t: True), reason)
 
 
-def probe_worker(storage: Any, staging_root: str) -> str:
-    """In a worker: open the storage and write into the staging folder; the worker's host."""
+def probe_worker(storage: Any, shared: tuple[str, str] | None, remote: tuple[str, str] | None) -> str:
+    """In a worker: open the storage (if given) and use the staging the trials will use; the
+    worker's host.
+
+    ``shared``: ``(marker file, token)`` the parent wrote in its staging folder: the worker must
+    read it (a host that does not mount the parent's folder would write its own, silently, and
+    no trial's artifacts would reach the parent) and write beside it. ``remote``: ``(staging
+    URI, tracking URI)``: a file written, read back and deleted through MLflow's repository.
+    """
     import os
     import socket
-    import uuid
-
-    from hedgeopt.storages.opening import open_storage
 
     host = socket.gethostname()
     step = "open the storage"
     try:
-        open_storage(storage).get_all_studies()
-        step = f"write to the staging folder {staging_root}"
-        Path(staging_root).mkdir(parents=True, exist_ok=True)
-        probe = Path(staging_root) / f".probe-{uuid.uuid4().hex}"
-        probe.write_text("ok")
-        os.remove(probe)
+        if storage is not None:
+            from hedgeopt.storages.opening import open_storage
+
+            open_storage(storage).get_all_studies()
+        if shared is not None:
+            marker, token = Path(shared[0]), shared[1]
+            step = f"see the parent's staging folder {marker.parent}"
+            if not marker.is_file() or marker.read_text() != token:
+                raise FileNotFoundError(
+                    "not the parent's filesystem; executor.staging=shared needs a path every worker "
+                    "host mounts (else executor.staging=mlflow)"
+                )
+            step = f"write to the staging folder {marker.parent}"
+            written = marker.with_name(f"{marker.name}.{host}.{os.getpid()}")
+            written.write_text("ok")
+            written.unlink()
+        if remote is not None:
+            from hedgeopt.tracking.staging import check_roundtrip
+
+            step = f"write and read back {remote[0]} (executor.staging=mlflow)"
+            check_roundtrip(*remote)
     except Exception as exc:  # noqa: BLE001 - the parent reports it in one line
-        raise RuntimeError(f"a worker on {host} cannot {step}: {one_line(exc)}") from None
+        raise RuntimeError(f"a worker on {host} cannot {step}: {one_line(exc, 400)}") from None
     return host
 
 
-def probe(executor: Any, storage: Any, staging_root: Path) -> None:
-    """Run :func:`probe_worker` on a worker; any failure is one ``ConfigError`` line (exit 2)."""
+def probe(
+    executor: Any,
+    storage: Any,
+    staging_root: Path | None,
+    remote: tuple[str, str] | None = None,
+    n_jobs: int = 1,
+) -> None:
+    """Run :func:`probe_worker` on a worker; any failure is one ``ConfigError`` line (exit 2).
+
+    ``staging_root``: the shared staging folder, where the parent leaves a marker for the
+    worker to read (None: not shared staging); ``remote``: as :func:`probe_worker`'s;
+    ``n_jobs``: the pool's size (loky keeps its warm workers only for the same size).
+    """
+    import uuid
+
+    marker = None
     try:
-        executor.map(probe_worker, [(storage, str(staging_root.resolve()))], 1)
+        shared = None
+        if staging_root is not None:
+            token = uuid.uuid4().hex
+            marker = staging_root.resolve() / f".probe-{token}"
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(token)
+            shared = (str(marker), token)
+        executor.map(probe_worker, [(storage, shared, remote)], n_jobs)
     except Exception as exc:  # noqa: BLE001
-        raise ConfigError(f"executor={executor.kind}: {one_line(exc)}") from None
+        raise ConfigError(f"executor={executor.kind}: {one_line(exc, 600)}") from None
+    finally:
+        if marker is not None:
+            marker.unlink(missing_ok=True)
 
 
 __all__ = ["WORKER_LOST", "fail_running", "probe", "probe_worker", "reap_lost_workers"]

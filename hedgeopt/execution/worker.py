@@ -4,9 +4,8 @@ Each worker opens the shared storage itself, builds its own seeded sampler, limi
 thread pools (BLAS, numba, torch) to its share of the cores, and loops: take the storage's
 slot lock, stop if the study already has ``n_trials`` counted trials, otherwise let
 ``study.optimize(n_trials=1)`` ask a trial (the objective wrapper releases the lock as soon as
-the trial exists) and run it. The trial's record (metrics, steps, per-sample values) is
-written through :mod:`hedgeopt.storages.trial_record`; MLflow logging is done by
-the invocation's parent process, so a worker that dies never leaves an MLflow run open.
+the trial exists) and run it. The trial's record goes through :mod:`hedgeopt.storages.trial_record`,
+its folder through :mod:`hedgeopt.tracking.staging`; only the parent logs runs (none is left open).
 """
 
 from __future__ import annotations
@@ -66,11 +65,12 @@ class WorkerTask:
     worker: int
     sampler_seed: int
     invocation: str
-    staging_dir: str
+    staging_dir: str  # the parent's staging folder (shared staging: the trials' folders)
     deadline: float | None
     inner_threads: int  # 0: from the worker's own host (the parent cannot know a remote one's)
     stop: Any = None  # the executor's stop flag (``is_set()``), checked before each trial; or None
     parent_pid: int | None = None  # the invocation's process on this host: its workers end with it
+    staging_uri: str | None = None  # executor.staging=mlflow: where trial folders are uploaded
 
 
 def limit_threads(n: int) -> None:
@@ -260,6 +260,7 @@ def execute_trial(
     from hedgeopt.storages.journal_io import set_user_attrs
     from hedgeopt.storages.trial_bookkeeping import is_storage_error
     from hedgeopt.storages.trial_record import write_samples
+    from hedgeopt.tracking.staging import staged, trial_folder
 
     settings = task.settings
     attrs = {ATTR_INVOCATION: task.invocation, ATTR_HOST: socket.gethostname(), ATTR_PID: os.getpid()}
@@ -267,21 +268,22 @@ def execute_trial(
     if worker is not None:
         attrs[ATTR_WORKER] = worker
     set_user_attrs(trial, {**attrs, **(stamp or {})})
-    artifact_dir = Path(task.staging_dir) / str(trial.number)
+    artifact_dir, upload_to = trial_folder(task.staging_dir, task.staging_uri, task.invocation, trial.number)
     single = not settings.multi_objective
     reporter = TrialReporter(trial, artifact_dir, single, should_prune)
     suggesting = False
     try:
-        artifact_dir.mkdir(parents=True, exist_ok=True)  # inside: a failure here is counted
-        suggesting = True
-        params = suggest(trial)
-        suggesting = False
-        result = objective(params, reporter)
-        clean = _check_metrics(result, settings.metrics)
-        samples = _check_samples(result, settings.metrics)
-        statistics = _statistics(result, samples)
-        # before the trial is told COMPLETE; a failure to write it is the trial's (counted)
-        ref = write_samples(settings.workdir, settings.study_name, task.invocation, trial.number, samples)
+        with staged(artifact_dir, upload_to, settings.tracking_uri):  # uploaded before the trial ends
+            artifact_dir.mkdir(parents=True, exist_ok=True)  # inside: a failure here is counted
+            suggesting = True
+            params = suggest(trial)
+            suggesting = False
+            result = objective(params, reporter)
+            clean = _check_metrics(result, settings.metrics)
+            samples = _check_samples(result, settings.metrics)
+            statistics = _statistics(result, samples)
+            # before the trial is told COMPLETE; a failure to write it is the trial's (counted)
+            ref = write_samples(settings.workdir, settings.study_name, task.invocation, trial.number, samples)
     except TrialPruned as exc:
         _store_metrics(trial, reporter, {})
         done["pruned"] += 1

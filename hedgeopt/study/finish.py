@@ -14,9 +14,8 @@ from optuna.trial import TrialState
 
 from hedgeopt.config.settings import StudySettings
 from hedgeopt.errors import one_line
-from hedgeopt.execution.executors import map_in_workers
+from hedgeopt.execution.executors import current
 from hedgeopt.execution.final_tasks import run_final_tasks, start_final_tasks
-from hedgeopt.execution.worker import run_task
 from hedgeopt.masking import mask, mask_values
 from hedgeopt.names import (
     ATTR_FAIL_REASON,
@@ -175,8 +174,9 @@ def score_best(
     framework = threading.Thread(target=draw, daemon=True)
     framework.start()
     if pending is None:
+        n = min(n_workers, len(jobs))
         results = run_final_tasks(
-            inv.cfg, inv.key, inner, jobs, min(n_workers, len(jobs)), timings=task_seconds
+            inv.cfg, inv.key, inner, jobs, n, timings=task_seconds, relay=relay(inv, out_dir)
         )
     else:
         results = [pending[0].result(), pending[1].result(), pending[2]]
@@ -357,6 +357,11 @@ def print_summary(
     print(text, flush=True)
 
 
+def relay(inv: Invocation, folder: Path) -> tuple[str, str, str] | None:
+    """How the end-of-study tasks' ``folder`` reaches workers that may not see it (None: they do)."""
+    return None if inv.remote is None or current().kind == "local" else inv.remote.relay(folder)
+
+
 def log_model(
     tracker: Tracker,
     invocation: str,
@@ -368,9 +373,8 @@ def log_model(
 ) -> None:
     """``Objective.model()`` of the best config, logged as an MLflow model when there is one."""
     try:
-        [model] = map_in_workers(
-            run_task, [(inv.cfg, inv.key, inner, "model", (best_dir.resolve(),))], n_workers
-        )
+        job = [("model", (best_dir.resolve(),))]
+        [model] = run_final_tasks(inv.cfg, inv.key, inner, job, n_workers, relay=relay(inv, best_dir.parent))
         if model is not None:
             tracker.log_model(invocation, model, inv.settings.study_name, best_params)
     except Exception as exc:  # noqa: BLE001  (the export stands without the model)

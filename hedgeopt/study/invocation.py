@@ -25,6 +25,7 @@ from hedgeopt.results import export as export_mod
 from hedgeopt.storages.trial_bookkeeping import counted
 from hedgeopt.storages.trial_record import trial_metrics
 from hedgeopt.study.phases import PhaseClock
+from hedgeopt.tracking.staging import RemoteStaging
 from hedgeopt.tracking.tracker import Tracker
 from hedgeopt.tracking.trial_logger import TrialLogger
 
@@ -71,6 +72,7 @@ class Invocation:
         self.clock = PhaseClock()
         self.trial_logger: TrialLogger | None = None
         self.early: EarlyTasks | None = None  # baselines computed beside the search
+        self.remote: RemoteStaging | None = None  # executor.staging=mlflow: trial folders fetched
 
     # ------------------------------------------------------------------ polling
     def poll(self, study: optuna.Study, tracker: Tracker, invocation: str, staging: Path, bar: Any) -> None:
@@ -111,6 +113,8 @@ class Invocation:
             return
         if self.trial_logger is None or self.trial_logger.tracker is not tracker:
             self.trial_logger = TrialLogger(tracker, self.settings.metrics, self.settings.directions)
+        remote = self.remote
+        staged = [f for _, f, _ in entries if remote is not None and remote.fetch(f)]
         name = self.settings.study_name
         ids = self.trial_logger.log(
             [(t, trial_overlay(name, t), folder, extra) for t, folder, extra in entries]
@@ -120,6 +124,8 @@ class Invocation:
         for t, folder, _ in entries:
             console.trial_line(t.number, t.state.name, trial_metrics(t), t.params, self.settings.metrics)
             shutil.rmtree(folder, ignore_errors=True)
+        for folder in staged:  # logged: the staged copies go
+            remote.discard(folder)
 
     def poll_forever(self, stop: threading.Event, *args: Any) -> None:
         while not stop.wait(0.2):

@@ -50,6 +50,7 @@ from hedgeopt.study.invocation import Invocation, masked_config, say
 from hedgeopt.study.phases import PhaseClock
 from hedgeopt.study.warm_start import enqueue_warm_start
 from hedgeopt.tracking.parent_run import log_search_space
+from hedgeopt.tracking.staging import RemoteStaging
 from hedgeopt.tracking.tracker import Tracker
 from hedgeopt.workdir import staging_dir
 
@@ -91,7 +92,8 @@ def run_study(
     clock = PhaseClock("imports and config")
     with use(build_executor(settings)) as executor:
         if executor.kind != "local":  # a remote worker must reach the storage and the staging folder
-            probe(executor, settings.storage, staging_dir(settings.workdir))
+            shared = settings.executor.staging == "shared"
+            probe(executor, settings.storage, staging_dir(settings.workdir) if shared else None)
             clock.mark("executor started, a worker probed")
         return _run_study(cfg, settings, space, clock, warm_start or {})
 
@@ -138,6 +140,8 @@ def _run_study(
             current().stop_workers()
         tracker.finish(invocation, status)
         shutil.rmtree(staging, ignore_errors=True)
+        if inv.remote is not None:
+            inv.remote.remove(invocation)
         clock.mark("export and artifact upload")
         clock.dump()
 
@@ -156,15 +160,27 @@ def _open_tracking(study: optuna.Study, inv: Invocation) -> Tracker:
             settings.workdir,
             description=inv.cfg.get("description"),
         )
+        inv.clock.mark("mlflow store")
+        warm.join()
+        inv.remote = _remote_staging(tracker, settings, plan.n_workers)  # probed on a warm worker
     except BaseException:
         if inv.early is not None:
             inv.early.close(kill=True)
         raise
-    inv.clock.mark("mlflow store")
-    warm.join()
     tracker.dataset = describe_dataset(inv, plan)
     inv.clock.mark("workers started, objectives built")
     return tracker
+
+
+def _remote_staging(tracker: Tracker, settings: StudySettings, n_workers: int) -> RemoteStaging | None:
+    """With ``executor.staging=mlflow``: the experiment's staging area, which a worker has just
+    written to and read back (any failure one line, exit 2, before the parent run exists)."""
+    if settings.executor.staging != "mlflow":
+        return None
+    location = tracker.client.get_experiment(tracker.experiment_id).artifact_location
+    remote = RemoteStaging(location, tracker.tracking_uri)
+    probe(current(), None, None, (remote.root, tracker.tracking_uri), n_workers)
+    return remote
 
 
 def parent_params(
@@ -278,6 +294,7 @@ def _worker_tasks(
             deadline,
             plan.inner,
             parent_pid=os.getpid() if current().kind == "local" else None,
+            staging_uri=None if inv.remote is None else inv.remote.uri(invocation),
         )
         for w in range(plan.n_workers)
     ]
@@ -312,6 +329,8 @@ def _adopt_unlogged(
         _adopt_locked(study, tracker, inv)
         if clean is not None:
             tracker.clean_staging(clean)  # their trials are logged now
+            if inv.remote is not None:
+                inv.remote.clean(tracker.invocation_ended)
     finally:
         lock.close()
 

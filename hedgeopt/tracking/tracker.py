@@ -370,22 +370,21 @@ class Tracker:
         A killed invocation leaves its folder behind; folders of runs this store does not know
         (another tracking store sharing the working directory) are left alone.
         """
-        n = 0
-        if not root.is_dir():
-            return 0
-        for folder in root.iterdir():
-            try:
-                run = self.client.get_run(folder.name)
-            except Exception:  # noqa: BLE001, S112 - not a run of this store
-                continue
-            tags = run.data.tags
-            ended = run.info.status != "RUNNING" or gone_from_this_host(tags.get(TAG_HOST), tags.get(TAG_PID))
-            if ended:
-                import shutil
+        import shutil
 
-                shutil.rmtree(folder, ignore_errors=True)
-                n += 1
-        return n
+        ended = [f for f in root.iterdir() if self.invocation_ended(f.name)] if root.is_dir() else []
+        for folder in ended:
+            shutil.rmtree(folder, ignore_errors=True)
+        return len(ended)
+
+    def invocation_ended(self, run_id: str) -> bool:
+        """Whether ``run_id`` is a parent run of this store that no longer runs (False if unknown)."""
+        try:
+            run = self.client.get_run(run_id)
+        except Exception:  # noqa: BLE001 - not a run of this store
+            return False
+        tags = run.data.tags
+        return run.info.status != "RUNNING" or gone_from_this_host(tags.get(TAG_HOST), tags.get(TAG_PID))
 
     def abandoned_invocations(self) -> set[str]:
         """Parent runs that no longer run: finished, or RUNNING but their process on this host is gone."""
