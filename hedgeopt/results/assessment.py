@@ -305,7 +305,10 @@ def assess_study(
     chosen = _chosen(metrics, directions, oos, baselines, held_out, front_size) if len(metrics) > 1 else None
     if chosen is not None:
         verdict["chosen_by"] = chosen["rule"]
-        verdict["text"] += f" {chosen['text'][0].upper()}{chosen['text'][1:]}."
+        said = chosen["text"]
+        if verdict["outcome"] == "loses":  # the paired test's words already say to prefer it
+            said = said.removesuffix(": prefer the baseline")
+        verdict["text"] += f" {said[0].upper()}{said[1:]}."
         if chosen["dominated_by"] and verdict["outcome"] != "loses":
             verdict["prefer"] = chosen["dominated_by"][0]
     edge = edge_entry(oos, per_metric[first])
