@@ -211,3 +211,79 @@ def test_mlflow_staging_without_a_tracking_server_is_one_line_before_anything_is
     assert len(lines) == 1 and lines[0].startswith("hedgeopt: error: executor.staging=mlflow:")
     assert "mlflow.tracking_uri must be http:// or https://" in lines[0]
     assert not (workdir / "mlruns").exists() and not (workdir / "exports").exists()
+
+
+_CLUSTER = """
+import sys, logging
+from distributed import LocalCluster
+cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                       silence_logs=logging.ERROR)
+print(cluster.scheduler_address, flush=True)
+sys.stdin.read()  # until the test closes our stdin
+cluster.close()
+"""
+
+
+@pytest.mark.services
+def test_sigkill_of_the_parent_ends_the_loops_on_a_cluster_it_did_not_start(
+    workdir: Path, pg: str, dask_available
+):
+    """A scheduler of its own (another process, as on other hosts): the parent's pid means
+    nothing there, so the loops watch the parent's heartbeat and end once it stops."""
+    import subprocess
+    import sys
+
+    from conftest import cli_env
+    from distributed import Client
+
+    def _loops_running(dask_worker) -> int:
+        """In a Dask worker (``client.run``): the threads inside a hedgeopt worker loop."""
+        import sys
+
+        def in_loop(frame) -> bool:
+            while frame is not None:
+                if frame.f_code.co_name == "run_worker" and "hedgeopt" in frame.f_code.co_filename:
+                    return True
+                frame = frame.f_back
+            return False
+
+        return sum(in_loop(f) for f in sys._current_frames().values())
+
+    cluster = subprocess.Popen(
+        [sys.executable, "-c", _CLUSTER],
+        cwd=workdir,
+        env=cli_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    proc = None
+    try:
+        address = cluster.stdout.readline().strip()
+        assert address.startswith("tcp://"), address
+        args = ("+study=toy", *DASK, f"executor.address={address}", "n_jobs=2", "n_trials=200")
+        proc = start_cli(workdir, *args, "toy.sleep=1.0", f"storage={pg}", *FAST_HEARTBEAT)
+
+        def two_done():
+            try:
+                return _states(_study(pg).trials).get("COMPLETE", 0) >= 2
+            except Exception:  # noqa: BLE001 - not created yet
+                return False
+
+        _wait_for(two_done, 120, "two complete trials")
+        os.killpg(proc.pid, signal.SIGKILL)  # the parent alone: the cluster is not its child
+        killed_at = time.time()
+        proc.communicate(timeout=30)
+        with Client(address, timeout=10) as client:
+            _wait_for(lambda: sum(client.run(_loops_running).values()) == 0, 30, "the loops to end")
+            ended_at = time.time()
+        trials = _study(pg).trials
+        assert max(t.datetime_start.timestamp() for t in trials) < killed_at + 10
+        assert ended_at - killed_at < 20
+        time.sleep(2)  # a loop still going would start another trial
+        assert len(_study(pg).trials) == len(trials)
+        assert sum(t.state.name == "COMPLETE" for t in trials) < 200
+    finally:
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        cluster.communicate(input="", timeout=60)

@@ -10,11 +10,20 @@ fails its RUNNING trials as lost and queues a retry with the same params. The sc
 the dead worker's loop again elsewhere; the loop then draws a fresh sampler seed (a Dask
 ``Variable`` counts its attempts), so it does not repeat the dead worker's proposals. Stopping
 is cooperative: a Dask ``Event`` the loops check before asking for a trial.
+
+A parent killed outright (SIGKILL, the OOM killer, its host gone) sets no Event, and on a
+scheduler it did not start its loops would go on searching with nobody to log their trials (the
+parent's pid means nothing on another host). So the parent also beats: a thread bumps a Dask
+``Variable`` every :data:`BEAT_EVERY_S`, and a thread in each worker process reads it; a loop
+ends once the beat has not changed for :data:`PARENT_TIMEOUT_S` (timed by the worker's own
+clock, so the hosts' clocks need not agree). The trial it was running finishes; the next
+invocation logs it.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -34,6 +43,9 @@ START_TIMEOUT_S = 120
 CONNECT_TIMEOUT_S = 10
 #: How often the parent looks for lost workers while the loops run.
 WATCH_EVERY_S = 0.5
+#: The parent's heartbeat period, and how long a loop waits for a missed beat before it ends.
+BEAT_EVERY_S = 1.0
+PARENT_TIMEOUT_S = 6.0
 
 
 class IgnoreSigint(WorkerPlugin):
@@ -46,6 +58,51 @@ class IgnoreSigint(WorkerPlugin):
         from hedgeopt.execution.executors.base import ignore_sigint
 
         ignore_sigint()
+
+
+class DaskStop:
+    """The stop flag of a Dask worker loop: the parent's stop ``Event`` is set, or the parent's
+    heartbeat (a ``Variable``) has not changed for ``timeout`` seconds. Picklable."""
+
+    def __init__(self, event: str, beat: str, timeout: float = PARENT_TIMEOUT_S) -> None:
+        self.event, self.beat, self.timeout = event, beat, timeout
+
+    def is_set(self) -> bool:
+        from distributed import Event, get_client
+
+        client = get_client()
+        return _beat_stale(client, self.beat, self.timeout) or Event(self.event, client=client).is_set()
+
+
+#: In a worker process: heartbeat name -> local monotonic time its value last changed.
+_LAST_BEAT: dict[str, float] = {}
+_BEAT_LOCK = threading.Lock()
+
+
+def _beat_stale(client: Any, beat: str, timeout: float) -> bool:
+    """Whether the parent's heartbeat ``beat`` is older than ``timeout`` (watched by one thread
+    per worker process and heartbeat, started here; it ends once the beat is stale)."""
+    with _BEAT_LOCK:
+        if beat not in _LAST_BEAT:
+            _LAST_BEAT[beat] = time.monotonic()
+            threading.Thread(
+                target=_watch_beat, args=(client, beat, timeout), daemon=True, name="hedgeopt-parent-beat"
+            ).start()
+        return time.monotonic() - _LAST_BEAT[beat] > timeout
+
+
+def _watch_beat(client: Any, beat: str, timeout: float) -> None:
+    from distributed import Variable
+
+    var, last = Variable(beat, client=client), None
+    while time.monotonic() - _LAST_BEAT[beat] <= timeout:
+        try:
+            value = var.get(timeout=BEAT_EVERY_S)
+        except Exception:  # noqa: BLE001 - no beat read: the parent (or scheduler) may be gone
+            value = last
+        if value != last:
+            last, _LAST_BEAT[beat] = value, time.monotonic()
+        time.sleep(BEAT_EVERY_S / 2)
 
 
 def _attempt_loop(fn: Callable[[Any], Any], task: Any, counter: str) -> Any:
@@ -101,6 +158,20 @@ class DaskExecutor(Executor):
         self.tag = uuid.uuid4().hex[:12]
         self._stop = Event(f"hedgeopt-stop-{self.tag}", client=self.client)
         self._loops: list[Any] = []
+        self._beating = threading.Event()
+        threading.Thread(target=self._beat, daemon=True, name="hedgeopt-beat").start()
+
+    def _beat(self) -> None:
+        """Bump the heartbeat the loops watch (:class:`DaskStop`) until :meth:`close`."""
+        from distributed import Variable
+
+        var, n = Variable(f"hedgeopt-beat-{self.tag}", client=self.client), 0
+        while not self._beating.wait(BEAT_EVERY_S if n else 0):
+            n += 1
+            try:
+                var.set(n, timeout=BEAT_EVERY_S * 2)
+            except Exception:  # noqa: BLE001, S110 - a missed beat; the next one may pass
+                pass
 
     # ------------------------------------------------------------------ the protocol
     def slots(self) -> int:
@@ -141,7 +212,7 @@ class DaskExecutor(Executor):
         return set(self.client.scheduler_info(n_workers=-1)["workers"])
 
     def stop_flag(self) -> Any:
-        return self._stop
+        return DaskStop(self._stop.name, f"hedgeopt-beat-{self.tag}")
 
     def restart_after_loss(self) -> bool:
         return False  # the other workers go on; the scheduler re-runs the lost task
@@ -161,6 +232,8 @@ class DaskExecutor(Executor):
 
     def close(self) -> None:
         self.stop_workers()
+        if hasattr(self, "_beating"):
+            self._beating.set()
         for thing in (getattr(self, "client", None), self._cluster):
             try:
                 if thing is not None:
