@@ -74,7 +74,7 @@ def test_per_sample_values_live_in_files_and_pbo_reads_them_unchanged(workdir):
 
     from hedgeopt.seeds import assessment_seed
     from hedgeopt.stats import Mean, probability_of_overfitting
-    from hedgeopt.storages.trial_record import in_sample, trial_metrics, trial_samples
+    from hedgeopt.storages.trial_record import RecordFiles, in_sample, trial_metrics, trial_samples
 
     r = run_cli(workdir, "+study=toy_samples", "n_trials=6", "n_jobs=1", "toy.n_in=256")
     assert r.returncode == 0, r.stderr
@@ -87,14 +87,15 @@ def test_per_sample_values_live_in_files_and_pbo_reads_them_unchanged(workdir):
     )
     trials = study.get_trials()
     assert len(trials) == 6
+    where = RecordFiles(workdir / "mlruns", "toy_samples")
     for t in trials:
         assert not [k for k in t.user_attrs if k.startswith("samples.")]
-        x = trial_samples(t, "loss", workdir / "mlruns")
+        x = trial_samples(t, "loss", where)
         assert x.shape == (256, 1)
         # the objective's metrics are the same numbers computed on the stored samples
-        assert float(x[:, 0].mean()) == trial_metrics(t)["loss"]
-        assert float(x[:, 0].std(ddof=1)) == trial_metrics(t)["loss_sd"]
-    matrix = in_sample(trials, "loss", workdir / "mlruns").matrix
+        assert float(x[:, 0].mean()) == trial_metrics(t, where)["loss"]
+        assert float(x[:, 0].std(ddof=1)) == trial_metrics(t, where)["loss_sd"]
+    matrix = in_sample(trials, "loss", where).matrix
     assert matrix.shape == (6, 256, 1)
     over = _export(workdir, "toy_samples")["performance"]["overfitting"]
     want = probability_of_overfitting(matrix, Mean(), "minimize", seed=assessment_seed(11))
