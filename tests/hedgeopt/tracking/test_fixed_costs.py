@@ -148,7 +148,7 @@ def test_the_trial_logger_falls_back_to_the_mlflow_client_on_a_schema_it_does_no
     monkeypatch.setattr(tl, "_COLUMNS", {**tl._COLUMNS, "runs": (*tl._COLUMNS["runs"], "new_column")})
     tracker = Tracker(f"sqlite:///{tmp_path}/mlruns/mlflow.db", "files", None, "mlruns")
     tracker.start_parent("parent", {}, {})
-    logger = TrialLogger(tracker, ("loss",), ("minimize",))
+    logger = TrialLogger(tracker, ("loss",), ("minimize",), RecordFiles(tmp_path, "files"))
     assert logger.writer is None
     ids = logger.log([(t, _overlay(t), None, None) for t in _trials()[:2]])
     assert tracker.client.get_run(ids[0]).data.metrics["loss"] == 0.25
