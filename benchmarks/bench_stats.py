@@ -16,7 +16,7 @@ import numpy as np
 
 from hedgeopt.protocol import Evaluation
 from hedgeopt.results.assessment import assess_study
-from hedgeopt.storages.trial_record import in_sample
+from hedgeopt.storages.trial_record import RecordFiles, in_sample
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def main() -> None:
     baselines = {f"b{i}": {"out_of_sample": ev(common + rng.normal(0, 0.3, (n, 2)))} for i in range(n_base)}
 
     t0 = time.perf_counter()
-    stored = in_sample(trials, "score", ".")
+    stored = in_sample(trials, "score", RecordFiles(".", "bench"))
     res = assess_study(("score",), ("minimize",), {"score": 1.0}, oos, baselines, stored, 0)
     stats_s = time.perf_counter() - t0
 

@@ -22,7 +22,8 @@ ATTR_BATCH = "hedgeopt.batch"  # deterministic mode: the batch that asked the tr
 ATTR_SLOT = "hedgeopt.slot"  # deterministic mode: the trial's slot in its batch
 ATTR_METRIC_PREFIX = "metric."  # + a metric's name: a metric the objective returned
 ATTR_SAMPLES_PREFIX = "samples."  # + a metric's name: per-sample values, in journals written before the file
-ATTR_SAMPLES_FILE = "hedgeopt.samples_file"  # {"path", "sha256"}: the .npz of a trial's per-sample values
+ATTR_SAMPLES_FILE = "hedgeopt.samples_file"  # {"path", "sha256"}: older journals' .npz of per-sample values
+ATTR_RECORD = "hedgeopt.record"  # the digest of the .npz holding a trial's metrics, steps and samples
 ATTR_STATISTIC_PREFIX = "statistic."  # + a metric's name: the statistic of those in-sample values
 #: The attrs that belong to one run of a trial, not to its params: a retry starts without them.
 RUN_ATTRS = (
@@ -33,6 +34,7 @@ RUN_ATTRS = (
     ATTR_PID,
     ATTR_STEPS,
     ATTR_SAMPLES_FILE,
+    ATTR_RECORD,
     ATTR_WORKER,
     ATTR_SAMPLER_SEED,
 )

@@ -250,19 +250,20 @@ def execute_trial(
     """Run the objective on one Optuna trial; its value(s), or the exception that ends it.
 
     Stamps the trial with this invocation, host, process and executor's worker name (plus
-    ``stamp``), records metrics, intermediate values and (in a file under the workdir, written
-    before the trial is told COMPLETE) per-sample values with their statistic, and marks an
-    objective failure (an unwritable artifact folder or samples file included) as counted.
+    ``stamp``), records its record (:mod:`hedgeopt.storages.trial_record`, a file written before
+    the trial is told COMPLETE), and marks an objective failure (an unwritable artifact folder
+    or record file included) as counted.
     """
     import optuna
 
     from hedgeopt.protocol import TrialPruned
     from hedgeopt.storages.journal_io import set_user_attrs
     from hedgeopt.storages.trial_bookkeeping import is_storage_error
-    from hedgeopt.storages.trial_record import write_samples
+    from hedgeopt.storages.trial_record import RecordFiles, write_record
     from hedgeopt.tracking.staging import staged, trial_folder
 
     settings = task.settings
+    where, in_attrs = RecordFiles(settings.workdir, settings.study_name), settings.storage.kind != "journal"
     attrs = {ATTR_INVOCATION: task.invocation, ATTR_HOST: socket.gethostname(), ATTR_PID: os.getpid()}
     worker = worker_identity()
     if worker is not None:
@@ -283,9 +284,11 @@ def execute_trial(
             samples = _check_samples(result, settings.metrics)
             statistics = _statistics(result, samples)
             # before the trial is told COMPLETE; a failure to write it is the trial's (counted)
-            ref = write_samples(settings.workdir, settings.study_name, task.invocation, trial.number, samples)
+            record = write_record(
+                where, task.invocation, trial.number, clean, reporter.values, statistics, samples, in_attrs
+            )
     except TrialPruned as exc:
-        _store_metrics(trial, reporter, {})
+        _store_steps(trial, task, reporter)
         done["pruned"] += 1
         raise optuna.TrialPruned(str(exc)) from exc
     except optuna.TrialPruned:
@@ -293,10 +296,10 @@ def execute_trial(
         raise
     except Exception as exc:
         counts = not (suggesting and is_storage_error(exc))  # the sampler's storage, not the objective
-        _store_metrics(trial, reporter, {}, {ATTR_FAIL_REASON: _reason(exc), ATTR_COUNTED: counts})
+        _store_steps(trial, task, reporter, {ATTR_FAIL_REASON: _reason(exc), ATTR_COUNTED: counts})
         done["failed"] += counts
         raise
-    _store_metrics(trial, reporter, clean, statistics=statistics, samples_ref=ref)
+    set_user_attrs(trial, record)
     done["complete"] += 1
     values = tuple(clean[m] for m in settings.metrics)
     return values[0] if single else values
@@ -350,21 +353,17 @@ def _statistics(result: Any, samples: Mapping[str, Any]) -> dict[str, dict[str, 
     return {m: describe_statistic(result.statistic(m)) for m in samples}
 
 
-def _store_metrics(
-    trial: Any,
-    reporter: TrialReporter,
-    metrics: Mapping[str, float],
-    extra: Mapping[str, Any] | None = None,
-    statistics: Mapping[str, dict[str, Any] | None] | None = None,
-    samples_ref: Mapping[str, str] | None = None,
+def _store_steps(
+    trial: Any, task: WorkerTask, reporter: TrialReporter, extra: Mapping[str, Any] | None = None
 ) -> None:
-    """The trial's record plus ``extra`` attrs, in one storage write."""
+    """A pruned or failed trial's steps plus ``extra`` attrs, in one storage write."""
     from hedgeopt.storages.journal_io import set_user_attrs
-    from hedgeopt.storages.trial_record import record_attrs
+    from hedgeopt.storages.trial_record import RecordFiles, steps_record
 
-    attrs = record_attrs(metrics, reporter.values, statistics, samples_ref)
-    attrs.update(extra or {})
-    set_user_attrs(trial, attrs)
+    s = task.settings
+    where, remote = RecordFiles(s.workdir, s.study_name), s.storage.kind != "journal"
+    attrs = steps_record(where, task.invocation, trial.number, reporter.values, remote)
+    set_user_attrs(trial, {**attrs, **(extra or {})})
 
 
 def _reason(exc: BaseException) -> str:

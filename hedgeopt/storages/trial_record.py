@@ -1,18 +1,29 @@
 """A trial's record in the Optuna storage: the one module that writes and reads it.
 
-What a worker records for a trial it ran, beside Optuna's own params and values:
+What a worker records for a trial it ran, beside Optuna's own params, values and intermediate
+values: its metrics (every one the objective returned), its intermediate values by metric
+(rows ``[metric, step, value]``), a completed trial's in-sample per-sample values of the
+optimised metrics and, with them, how the trial's own statistic turns those samples into the
+metric (:func:`hedgeopt.stats.describe_statistic`, so that PBO scores trials with it).
 
-- its metrics, one user attr ``metric.<name>`` each;
-- its intermediate values, ``hedgeopt.steps``: rows ``[metric, step, value]`` (journals written
-  before reports named their metric hold ``[step, value]`` rows, values of the first
-  optimised metric);
-- a completed trial's in-sample per-sample values of the optimised metrics, as one compressed
-  array file under the workdir (:func:`hedgeopt.workdir.samples_file`), written atomically
-  before the trial is told COMPLETE and named by the short attr ``hedgeopt.samples_file``
-  (``{"path": relative to the workdir, "sha256": digest of the file}``); journals written
-  before the file hold the values themselves in ``samples.<metric>`` attrs, which are still read;
-- with them, ``statistic.<metric>``: how the trial's own statistic turns those samples into
-  the metric (:func:`hedgeopt.stats.describe_statistic`), so that PBO scores trials with it.
+Where it goes:
+
+- one compressed ``.npz`` per trial, ``{workdir}/samples/<study>/<invocation>/<number>.npz``
+  (:func:`hedgeopt.workdir.samples_file`), written atomically (tmp file + ``os.replace``)
+  before the trial is told COMPLETE; the trial's user attrs keep only the short
+  ``hedgeopt.record``, the file's digest, so ``optuna trials`` rows and the journal stay small;
+- with a storage other than a journal file (an RDB or Redis, whose invocations may run on
+  other hosts with a workdir of their own) the metrics, steps and statistic are also written
+  as attrs as before (``metric.<name>``, ``hedgeopt.steps``, ``statistic.<metric>``), so any
+  host reads them; the per-sample values are in the file only (a host that cannot see it
+  leaves that trial out of PBO, in one line);
+- a pruned or failed trial whose file cannot be written keeps its steps in the attr.
+
+Older journals are read as they are: ``metric.*`` / ``statistic.*`` / ``hedgeopt.steps``
+attrs (``[step, value]`` rows before reports named their metric), per-sample values in
+``samples.<metric>`` attrs, or in a file named by ``hedgeopt.samples_file``
+(``{"path", "sha256"}``). A missing, changed or unreadable file is no crash: that trial has no
+metrics or samples from it, and PBO says it left the trial out.
 
 Every other module goes through the functions here; the attr names (:mod:`hedgeopt.names`)
 appear nowhere else.
@@ -20,10 +31,12 @@ appear nowhere else.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
 import os
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +45,9 @@ from typing import Any
 import numpy as np
 
 from hedgeopt.names import (
+    ATTR_INVOCATION,
     ATTR_METRIC_PREFIX,
+    ATTR_RECORD,
     ATTR_SAMPLES_FILE,
     ATTR_SAMPLES_PREFIX,
     ATTR_STATISTIC_PREFIX,
@@ -42,10 +57,30 @@ from hedgeopt.names import (
 from hedgeopt.workdir import samples_file
 
 _NAMES = "__names__"  # the array in a samples file that lists its metrics, in order
+_RECORD = "__record__"  # the JSON of a record file's metrics, steps and statistics
+_DIGEST = 12  # hex digits of the file's sha256 kept in the attr
 
 
 class SamplesMissing(LookupError):
-    """A trial's samples file is gone or is not the one its record names (digest mismatch)."""
+    """A trial's record file is gone, unreadable or not the one its record names."""
+
+
+@dataclass(frozen=True)
+class RecordFiles:
+    """Where a study's trial record files lie: under ``workdir``, in the study's folder."""
+
+    workdir: str | Path
+    study_name: str
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """A record file as read back (cached: a file never changes under its digest)."""
+
+    metrics: dict[str, float]
+    steps: list[list[Any]]
+    statistics: dict[str, Any]
+    samples: dict[str, np.ndarray]
 
 
 # --------------------------------------------------------------------------- writing
@@ -55,32 +90,47 @@ def record_attrs(
     metrics: Mapping[str, float],
     steps: Sequence[tuple[str, int, float]] = (),
     statistics: Mapping[str, dict[str, Any] | None] | None = None,
-    samples_ref: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The user attrs of a trial's record (one storage write: see ``journal_io.set_user_attrs``)."""
+    """A trial's metrics, steps and statistic as user attrs (a storage other than a journal
+    file, or a pruned/failed trial whose file could not be written)."""
     attrs: dict[str, Any] = {ATTR_METRIC_PREFIX + name: value for name, value in metrics.items()}
     if steps:
         attrs[ATTR_STEPS] = [list(row) for row in steps]
     for name, desc in (statistics or {}).items():
         attrs[ATTR_STATISTIC_PREFIX + name] = desc
-    if samples_ref:
-        attrs[ATTR_SAMPLES_FILE] = dict(samples_ref)
     return attrs
 
 
-def write_samples(
-    workdir: str | Path, study_name: str, invocation: str, trial_number: int, samples: Mapping[str, Any]
-) -> dict[str, str] | None:
-    """Write a trial's per-sample values as one ``.npz`` (tmp file + ``os.replace``, so a reader
-    sees the whole file or none); returns the reference its record stores (None: no samples)."""
-    if not samples:
-        return None
-    rel = samples_file(study_name, invocation, trial_number)
-    path = Path(workdir) / rel
+def write_record(
+    where: RecordFiles,
+    invocation: str,
+    trial_number: int,
+    metrics: Mapping[str, float],
+    steps: Sequence[tuple[str, int, float]] = (),
+    statistics: Mapping[str, dict[str, Any] | None] | None = None,
+    samples: Mapping[str, Any] | None = None,
+    in_attrs: bool = False,
+) -> dict[str, Any]:
+    """Write a trial's record file (whole or not at all); returns the user attrs that name it
+    (plus the record itself as attrs when ``in_attrs``). Nothing to record: no file, no attrs."""
+    samples = dict(samples or {})
+    if not (metrics or steps or samples):
+        return {}
+    rel = samples_file(where.study_name, invocation, trial_number)
+    path = Path(where.workdir) / rel
     path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "metrics": dict(metrics),
+        "steps": [list(row) for row in steps],
+        "statistics": dict(statistics or {}),
+    }
     arrays = {f"a{i}": np.asarray(v, dtype=float) for i, v in enumerate(samples.values())}
     buf = io.BytesIO()
-    np.savez_compressed(buf, **{_NAMES: np.array([str(k) for k in samples], dtype=str)}, **arrays)
+    np.savez_compressed(
+        buf,
+        **{_RECORD: np.array(json.dumps(doc)), _NAMES: np.array([str(k) for k in samples], dtype=str)},
+        **arrays,
+    )
     data = buf.getvalue()
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as f:
@@ -88,25 +138,111 @@ def write_samples(
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    return {"path": rel.as_posix(), "sha256": hashlib.sha256(data).hexdigest()[:16]}
+    attrs = record_attrs(metrics, steps, statistics) if in_attrs else {}
+    attrs[ATTR_RECORD] = _digest(data)
+    return attrs
+
+
+def steps_record(
+    where: RecordFiles,
+    invocation: str,
+    trial_number: int,
+    steps: Sequence[tuple[str, int, float]],
+    in_attrs: bool = False,
+) -> dict[str, Any]:
+    """A pruned or failed trial's record (its steps): in a file, or in the attrs when the file
+    cannot be written (the trial ends anyway; its steps are not worth a second failure)."""
+    try:
+        return write_record(where, invocation, trial_number, {}, steps, in_attrs=in_attrs)
+    except OSError:
+        return record_attrs({}, steps)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:_DIGEST]
 
 
 # --------------------------------------------------------------------------- reading
 
 
-def trial_metrics(trial: Any) -> dict[str, float]:
+def _file_of(trial: Any, where: RecordFiles) -> tuple[Path, str] | None:
+    """The record file ``trial``'s attrs name and its digest (None: no file named)."""
+    attrs = trial.user_attrs
+    if ATTR_RECORD in attrs:
+        rel = samples_file(where.study_name, str(attrs.get(ATTR_INVOCATION)), trial.number)
+        return Path(where.workdir) / rel, str(attrs[ATTR_RECORD])
+    ref = attrs.get(ATTR_SAMPLES_FILE)  # a journal written before the record file
+    if ref:
+        return Path(where.workdir) / str(ref["path"]), str(ref.get("sha256"))
+    return None
+
+
+def _stored(trial: Any, where: RecordFiles) -> _Stored | None:
+    """``trial``'s record file as read back; raises :class:`SamplesMissing` when it is gone,
+    changed or unreadable."""
+    named = _file_of(trial, where)
+    if named is None:
+        return None
+    path, digest = named
+    try:
+        return _read(str(path), digest)
+    except SamplesMissing as exc:
+        raise SamplesMissing(f"trial {trial.number}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _read(path: str, digest: str) -> _Stored:
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        raise SamplesMissing(f"its samples file {path} is missing") from None
+    if not digest or hashlib.sha256(data).hexdigest()[: len(digest)] != digest:
+        raise SamplesMissing(f"its samples file {path} is not the one it wrote")
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            names = [str(n) for n in npz[_NAMES]]
+            samples = {n: np.asarray(npz[f"a{i}"], dtype=float) for i, n in enumerate(names)}
+            doc = json.loads(str(npz[_RECORD])) if _RECORD in npz.files else {}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise SamplesMissing(f"its samples file {path} cannot be read ({type(exc).__name__})") from None
+    for values in samples.values():
+        values.flags.writeable = False  # shared by every reader of the cache
+    return _Stored(
+        {k: float(v) for k, v in doc.get("metrics", {}).items()},
+        doc.get("steps", []),
+        doc.get("statistics", {}),
+        samples,
+    )
+
+
+def _stored_or_none(trial: Any, where: RecordFiles) -> _Stored | None:
+    try:
+        return _stored(trial, where)
+    except SamplesMissing:
+        return None  # metrics and steps are then those in attrs, or none (in_sample says why)
+
+
+def trial_metrics(trial: Any, where: RecordFiles) -> dict[str, float]:
     """Every metric the objective returned for ``trial`` (empty for a failed or pruned one)."""
-    return {
+    attrs = {
         k[len(ATTR_METRIC_PREFIX) :]: float(v)
         for k, v in trial.user_attrs.items()
         if k.startswith(ATTR_METRIC_PREFIX)
     }
+    if attrs or ATTR_RECORD not in trial.user_attrs:
+        return attrs
+    stored = _stored_or_none(trial, where)
+    return dict(stored.metrics) if stored else {}
 
 
-def step_metrics(user_attrs: Mapping[str, Any], first_metric: str) -> list[tuple[str, float, int]]:
+def step_metrics(trial: Any, first_metric: str, where: RecordFiles) -> list[tuple[str, float, int]]:
     """``(MLflow key, value, step)`` of every stored intermediate value: ``<metric>_by_step``."""
+    rows = trial.user_attrs.get(ATTR_STEPS)
+    if rows is None and ATTR_RECORD in trial.user_attrs:
+        stored = _stored_or_none(trial, where)
+        rows = stored.steps if stored else None
     out = []
-    for row in user_attrs.get(ATTR_STEPS) or []:
+    for row in rows or []:
         if len(row) == 2:  # an older journal's [step, value]
             metric, (step, value) = first_metric, row
         else:
@@ -115,12 +251,22 @@ def step_metrics(user_attrs: Mapping[str, Any], first_metric: str) -> list[tuple
     return out
 
 
+def metric_columns(trials: Sequence[Any], where: RecordFiles) -> dict[str, list[float | None]]:
+    """The trials' metrics, from attrs or record files, as the columns
+    ``study.trials_dataframe()`` gives metric attrs (``user_attrs_metric.<name>``; None where a
+    trial has none), so that ``trials.csv`` keeps them."""
+    rows = [trial_metrics(t, where) for t in trials]
+    names = dict.fromkeys(n for row in rows for n in row)
+    return {f"user_attrs_{ATTR_METRIC_PREFIX}{n}": [row.get(n) for row in rows] for n in names}
+
+
 def has_samples(trial: Any, metric: str) -> bool:
-    """Whether ``trial``'s record names per-sample values of ``metric`` (a file or old attrs)."""
-    return ATTR_SAMPLES_FILE in trial.user_attrs or ATTR_SAMPLES_PREFIX + metric in trial.user_attrs
+    """Whether ``trial``'s record may hold per-sample values of ``metric`` (a file or old attrs)."""
+    attrs = trial.user_attrs
+    return ATTR_RECORD in attrs or ATTR_SAMPLES_FILE in attrs or ATTR_SAMPLES_PREFIX + metric in attrs
 
 
-def trial_samples(trial: Any, metric: str, workdir: str | Path) -> np.ndarray | None:
+def trial_samples(trial: Any, metric: str, where: RecordFiles) -> np.ndarray | None:
     """``trial``'s in-sample per-sample values of ``metric``, as stored (None: none recorded).
 
     Raises :class:`SamplesMissing` when the record names a file that is gone or changed.
@@ -128,24 +274,17 @@ def trial_samples(trial: Any, metric: str, workdir: str | Path) -> np.ndarray | 
     attrs = trial.user_attrs
     if ATTR_SAMPLES_PREFIX + metric in attrs:  # a journal written before the samples file
         return np.asarray(attrs[ATTR_SAMPLES_PREFIX + metric], dtype=float)
-    ref = attrs.get(ATTR_SAMPLES_FILE)
-    if not ref:
-        return None
-    path = Path(workdir) / str(ref["path"])
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SamplesMissing(f"trial {trial.number}: its samples file {path} is missing") from exc
-    if hashlib.sha256(data).hexdigest()[:16] != ref.get("sha256"):
-        raise SamplesMissing(f"trial {trial.number}: its samples file {path} is not the one it wrote")
-    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-        names = [str(n) for n in npz[_NAMES]]
-        return np.asarray(npz[f"a{names.index(metric)}"], dtype=float) if metric in names else None
+    stored = _stored(trial, where)
+    return None if stored is None else stored.samples.get(metric)
 
 
-def statistic_description(trial: Any, metric: str) -> dict[str, Any] | None:
+def statistic_description(trial: Any, metric: str, where: RecordFiles) -> dict[str, Any] | None:
     """The stored description of ``trial``'s in-sample statistic of ``metric``, or None."""
-    return trial.user_attrs.get(ATTR_STATISTIC_PREFIX + metric)
+    key = ATTR_STATISTIC_PREFIX + metric
+    if key in trial.user_attrs or ATTR_RECORD not in trial.user_attrs:
+        return trial.user_attrs.get(key)
+    stored = _stored_or_none(trial, where)
+    return stored.statistics.get(metric) if stored else None
 
 
 @dataclass
@@ -162,7 +301,7 @@ class InSample:
     missing: list[str] = field(default_factory=list)
 
 
-def in_sample(trials: Sequence[Any], metric: str, workdir: str | Path) -> InSample:
+def in_sample(trials: Sequence[Any], metric: str, where: RecordFiles) -> InSample:
     """:class:`InSample` of ``metric`` over ``trials``: COMPLETE ones with values, of the most
     common shape (a changed objective set-up leaves the others out)."""
     missing: list[str] = []
@@ -171,7 +310,7 @@ def in_sample(trials: Sequence[Any], metric: str, workdir: str | Path) -> InSamp
         if t.state.name != "COMPLETE" or not has_samples(t, metric):
             continue
         try:
-            values = trial_samples(t, metric, workdir)
+            values = trial_samples(t, metric, where)
         except SamplesMissing as exc:
             missing.append(str(exc))
             continue
@@ -184,7 +323,7 @@ def in_sample(trials: Sequence[Any], metric: str, workdir: str | Path) -> InSamp
     kept = [(t, v) for t, v in done if v.shape == common]
     if len(kept) < 2:
         return InSample(None, None, missing)
-    descs = [statistic_description(t, metric) for t, _ in kept]
+    descs = [statistic_description(t, metric, where) for t, _ in kept]
     keys = [json.dumps(d, sort_keys=True) for d in descs if d]
     desc = json.loads(max(set(keys), key=keys.count)) if keys else None
     return InSample(np.stack([v for _, v in kept]), desc, missing)

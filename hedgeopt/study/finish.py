@@ -36,7 +36,7 @@ from hedgeopt.results.pareto import knee_index
 from hedgeopt.results.summary import study_summary
 from hedgeopt.seeds import assessment_seed
 from hedgeopt.storages.trial_bookkeeping import invocation_failures
-from hedgeopt.storages.trial_record import in_sample, trial_metrics
+from hedgeopt.storages.trial_record import RecordFiles, in_sample, metric_columns, trial_metrics
 from hedgeopt.study.invocation import Invocation, say, ui_command
 from hedgeopt.tracking.best_run import tag_best_run
 from hedgeopt.tracking.parent_run import describe_parent
@@ -103,6 +103,8 @@ def finish_study(
         log_model(tracker, invocation, inv, n_workers, inner, best_dir, outcome.best_params)
     try:
         df = study.trials_dataframe()
+        for column, values in metric_columns(study.trials, inv.records).items():
+            df[column] = values  # metrics kept in record files too, as older journals had them
         tracker.log_text(invocation, df.to_csv(index=False), "trials.csv")
     except Exception:
         pass
@@ -137,7 +139,8 @@ def select_best(
     else:
         front = []
         best = study.best_trial
-    return Outcome(trials, counts, failures, best, front, dict(best.params), trial_metrics(best))
+    where = RecordFiles(settings.workdir, settings.study_name)
+    return Outcome(trials, counts, failures, best, front, dict(best.params), trial_metrics(best, where))
 
 
 def score_best(
@@ -145,9 +148,14 @@ def score_best(
 ) -> None:
     """Out-of-sample score, baselines and plots in the workers, the framework's figures here, and
     the statistics of how sure the result is; fills them into ``outcome``."""
-    settings, best_params = inv.settings, outcome.best_params
+    settings, best_params, where = inv.settings, outcome.best_params, inv.records
     trials_info = [
-        {"number": t.number, "state": t.state.name, "params": dict(t.params), "metrics": trial_metrics(t)}
+        {
+            "number": t.number,
+            "state": t.state.name,
+            "params": dict(t.params),
+            "metrics": trial_metrics(t, where),
+        }
         for t in outcome.trials
         if t.state.is_finished()
     ]
@@ -210,7 +218,8 @@ def assess(outcome: Outcome, settings: StudySettings, oos_result: Any, raw_basel
     }
     cls = settings.objective_class()
     tuned = set(cls.tuned_baselines)
-    trials = in_sample(outcome.trials, settings.metrics[0], settings.workdir)
+    where = RecordFiles(settings.workdir, settings.study_name)
+    trials = in_sample(outcome.trials, settings.metrics[0], where)
     if trials.missing:
         say(f"hedgeopt: warning: PBO leaves out {len(trials.missing)} trial(s): {trials.missing[0]}")
     outcome.confidence = assess_study(

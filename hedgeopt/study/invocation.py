@@ -23,7 +23,7 @@ from hedgeopt.names import ATTR_FAIL_REASON, ATTR_INVOCATION
 from hedgeopt.protocol import nest
 from hedgeopt.results import export as export_mod
 from hedgeopt.storages.trial_bookkeeping import counted
-from hedgeopt.storages.trial_record import trial_metrics
+from hedgeopt.storages.trial_record import RecordFiles, trial_metrics
 from hedgeopt.study.phases import PhaseClock
 from hedgeopt.tracking.staging import RemoteStaging
 from hedgeopt.tracking.tracker import Tracker
@@ -48,10 +48,11 @@ def ui_command(tracking_uri: str) -> str:
     return f"mlflow ui --backend-store-uri {mask(tracking_uri)}"
 
 
-def trial_overlay(study_name: str, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+def trial_overlay(where: RecordFiles, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     """A trial's ``trial.yaml``: its params as a config overlay, shaped like an export."""
     doc = nest(dict(trial.params))
-    metrics = trial_metrics(trial)
+    metrics = trial_metrics(trial, where)
+    study_name = where.study_name
     doc["metadata"] = {"study": study_name, "trial_number": trial.number, "state": trial.state.name}
     if trial.user_attrs.get(ATTR_FAIL_REASON):
         doc["metadata"]["fail_reason"] = trial.user_attrs[ATTR_FAIL_REASON]
@@ -64,6 +65,7 @@ class Invocation:
 
     def __init__(self, cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) -> None:
         self.cfg, self.settings, self.space = cfg, settings, space
+        self.records = RecordFiles(settings.workdir, settings.study_name)  # the trials' record files
         self.key = objective_key(cfg)
         self.logged: set[int] = set()
         self.run_ids: dict[int, str] = {}
@@ -111,18 +113,19 @@ class Invocation:
     ) -> None:
         if not entries:
             return
+        where = self.records
         if self.trial_logger is None or self.trial_logger.tracker is not tracker:
-            self.trial_logger = TrialLogger(tracker, self.settings.metrics, self.settings.directions)
+            self.trial_logger = TrialLogger(tracker, self.settings.metrics, self.settings.directions, where)
         remote = self.remote
         staged = [f for _, f, _ in entries if remote is not None and remote.fetch(f)]
-        name = self.settings.study_name
         ids = self.trial_logger.log(
-            [(t, trial_overlay(name, t), folder, extra) for t, folder, extra in entries]
+            [(t, trial_overlay(where, t), folder, extra) for t, folder, extra in entries]
         )
         self.logged.update(ids)
         self.run_ids.update(ids)
         for t, folder, _ in entries:
-            console.trial_line(t.number, t.state.name, trial_metrics(t), t.params, self.settings.metrics)
+            metrics = trial_metrics(t, where)
+            console.trial_line(t.number, t.state.name, metrics, t.params, self.settings.metrics)
             shutil.rmtree(folder, ignore_errors=True)
         for folder in staged:  # logged: the staged copies go
             remote.discard(folder)

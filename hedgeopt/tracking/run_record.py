@@ -30,7 +30,7 @@ from hedgeopt.names import (
     TAG_TRIAL_NUMBER,
     TAG_TRIAL_STATE,
 )
-from hedgeopt.storages.trial_record import step_metrics, trial_metrics
+from hedgeopt.storages.trial_record import RecordFiles, step_metrics, trial_metrics
 
 #: The failure reason of a FAIL trial that recorded none (its worker stopped mid-trial).
 INTERRUPTED = "interrupted: the worker stopped during the trial"
@@ -78,7 +78,8 @@ def trial_run(
     metric_names: Sequence[str],
     overlay: Mapping[str, Any],
     artifact_dir: Path | None,
-    extra_tags: Mapping[str, str] | None = None,
+    extra_tags: Mapping[str, str] | None,
+    where: RecordFiles,
 ) -> TrialRun:
     """The nested run of ``trial`` under ``parent_id``: tags, params, metrics, state and times."""
     state = trial.state.name
@@ -94,7 +95,7 @@ def trial_run(
         ts,
         {**_trial_tags(trial, parent_id), **(extra_tags or {})},
         {k[:MAX_KEY]: param_value(v) for k, v in list(trial.params.items())[:MAX_PARAMS]},
-        _trial_metrics(trial, metric_names, ts)[:MAX_METRICS],
+        _trial_metrics(trial, metric_names, ts, where)[:MAX_METRICS],
         overlay_yaml(overlay),
         artifact_dir,
     )
@@ -117,13 +118,15 @@ def _trial_tags(trial: Any, parent_id: str | None) -> dict[str, str]:
     return tags
 
 
-def _trial_metrics(trial: Any, metric_names: Sequence[str], ts: int) -> list[tuple[str, float, int, int]]:
+def _trial_metrics(
+    trial: Any, metric_names: Sequence[str], ts: int, where: RecordFiles
+) -> list[tuple[str, float, int, int]]:
     """The objective's metrics, the optimised values and the intermediate values by step."""
-    metrics = [(metric_key(name), value, ts, 0) for name, value in trial_metrics(trial).items()]
+    metrics = [(metric_key(name), value, ts, 0) for name, value in trial_metrics(trial, where).items()]
     if trial.values is not None:
         for name, value in zip(metric_names, trial.values, strict=False):
             metrics.append((OBJECTIVE_METRIC_PREFIX + metric_key(name), float(value), ts, 0))
-    for name, value, step in step_metrics(trial.user_attrs, metric_names[0]):
+    for name, value, step in step_metrics(trial, metric_names[0], where):
         metrics.append((metric_key(name), value, ts, step))
     return metrics
 

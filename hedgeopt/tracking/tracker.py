@@ -31,6 +31,7 @@ from hedgeopt.names import (
 from hedgeopt.processes import gone_from_this_host
 from hedgeopt.protocol import flatten as flatten
 from hedgeopt.protocol import nest as nest
+from hedgeopt.storages.trial_record import RecordFiles
 from hedgeopt.tracking.extras import mlflow_dataset as mlflow_dataset
 from hedgeopt.tracking.extras import results_table as results_table
 from hedgeopt.tracking.extras import source_tags
@@ -280,15 +281,15 @@ class Tracker:
     def log_trial(
         self,
         trial: Any,
-        directions: tuple[str, ...],
-        metric_names: tuple[str, ...],
+        names: tuple[str, ...],
         overlay: Mapping[str, Any],
         artifact_dir: Path | None,
-        extra_tags: Mapping[str, str] | None = None,
+        extra_tags: Mapping[str, str] | None,
+        where: RecordFiles,
     ) -> str:
-        """Log one finished Optuna trial as a nested run; returns the run id."""
+        """Log one finished Optuna trial (its record read from ``where``) as a nested run; its id."""
         tags = {**self.source_tags, **(extra_tags or {})}
-        return self.log_trial_run(trial_run(trial, self.parent_id, metric_names, overlay, artifact_dir, tags))
+        return self.log_trial_run(trial_run(trial, self.parent_id, names, overlay, artifact_dir, tags, where))
 
     def log_trial_run(self, run: TrialRun) -> str:
         """Write ``run`` through MLflow's client, its ``trial.yaml`` with its artifacts."""

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from hedgeopt.names import MLFLOW_DATA_CONTEXT, MLFLOW_RUN_NAME, MLFLOW_USER
+from hedgeopt.storages.trial_record import RecordFiles
 from hedgeopt.tracking.run_record import TrialRun, trial_run
 from hedgeopt.tracking.tracker import Tracker, mlflow_dataset
 from hedgeopt.workdir import sqlite_file
@@ -236,8 +237,11 @@ class TrialLogger:
     """Logs finished trials as nested runs of the invocation's parent run, by the fastest way
     the store allows (:class:`SqliteRunWriter`, else ``Tracker.log_trial`` one by one)."""
 
-    def __init__(self, tracker: Tracker, metric_names: Sequence[str], directions: Sequence[str]) -> None:
+    def __init__(
+        self, tracker: Tracker, metric_names: Sequence[str], directions: Sequence[str], where: RecordFiles
+    ) -> None:
         self.tracker = tracker
+        self.where = where  # the trials' record files
         self.metric_names = tuple(metric_names)
         self.directions = tuple(directions)
         self.writer = SqliteRunWriter.open(tracker)
@@ -249,13 +253,13 @@ class TrialLogger:
         if not items:
             return {}
         if self.writer is not None:
-            source = self.tracker.source_tags
+            source, parent = self.tracker.source_tags, self.tracker.parent_id
             return self.writer.write(
-                trial_run(t, self.tracker.parent_id, self.metric_names, o, d, {**source, **(e or {})})
+                trial_run(t, parent, self.metric_names, o, d, {**source, **(e or {})}, self.where)
                 for t, o, d, e in items
             )
         return {
-            t.number: self.tracker.log_trial(t, self.directions, self.metric_names, o, d, e)
+            t.number: self.tracker.log_trial(t, self.metric_names, o, d, e, self.where)
             for t, o, d, e in items
         }
 

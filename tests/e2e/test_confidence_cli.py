@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -74,7 +76,7 @@ def test_per_sample_values_live_in_files_and_pbo_reads_them_unchanged(workdir):
 
     from hedgeopt.seeds import assessment_seed
     from hedgeopt.stats import Mean, probability_of_overfitting
-    from hedgeopt.storages.trial_record import in_sample, trial_metrics, trial_samples
+    from hedgeopt.storages.trial_record import RecordFiles, in_sample, trial_metrics, trial_samples
 
     r = run_cli(workdir, "+study=toy_samples", "n_trials=6", "n_jobs=1", "toy.n_in=256")
     assert r.returncode == 0, r.stderr
@@ -82,19 +84,31 @@ def test_per_sample_values_live_in_files_and_pbo_reads_them_unchanged(workdir):
     lines = [line for line in journal.read_text().splitlines() if '"trial_id"' in line]
     # before: one record of each trial held its 256 samples, about 5,000 characters
     assert max(len(line) for line in lines) < 400, max(lines, key=len)[:300]
+    # the rows `optuna trials` prints (the README's command): before, 21 metric attrs made 1,674
+    shown = subprocess.run(
+        [sys.executable, "-c", "from optuna.cli import main; main()", "trials", "--study-name", "toy_samples"]
+        + ["--storage", str(journal), "--storage-class", "JournalFileBackend"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    rows = [row for row in shown.stdout.splitlines() if row.startswith("|")]
+    assert shown.returncode == 0 and len(rows) == 7, shown.stderr[-500:]
+    assert max(map(len, rows)) < 500, max(rows, key=len)
     study = optuna.load_study(
         study_name="toy_samples", storage=JournalStorage(JournalFileBackend(str(journal)))
     )
     trials = study.get_trials()
     assert len(trials) == 6
+    where = RecordFiles(workdir / "mlruns", "toy_samples")
     for t in trials:
         assert not [k for k in t.user_attrs if k.startswith("samples.")]
-        x = trial_samples(t, "loss", workdir / "mlruns")
+        x = trial_samples(t, "loss", where)
         assert x.shape == (256, 1)
         # the objective's metrics are the same numbers computed on the stored samples
-        assert float(x[:, 0].mean()) == trial_metrics(t)["loss"]
-        assert float(x[:, 0].std(ddof=1)) == trial_metrics(t)["loss_sd"]
-    matrix = in_sample(trials, "loss", workdir / "mlruns").matrix
+        assert float(x[:, 0].mean()) == trial_metrics(t, where)["loss"]
+        assert float(x[:, 0].std(ddof=1)) == trial_metrics(t, where)["loss_sd"]
+    matrix = in_sample(trials, "loss", where).matrix
     assert matrix.shape == (6, 256, 1)
     over = _export(workdir, "toy_samples")["performance"]["overfitting"]
     want = probability_of_overfitting(matrix, Mean(), "minimize", seed=assessment_seed(11))

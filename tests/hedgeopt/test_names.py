@@ -27,6 +27,7 @@ STORED = {
     "ATTR_SAMPLES_PREFIX": "samples.",
     "ATTR_STATISTIC_PREFIX": "statistic.",
     "ATTR_SAMPLES_FILE": "hedgeopt.samples_file",
+    "ATTR_RECORD": "hedgeopt.record",
     "OPTUNA_FAILED_TRIAL": "failed_trial",
     "ATTR_FINGERPRINT": "hedgeopt.study.fingerprint",
     "ATTR_FORCED": "hedgeopt.fingerprint_forced",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from conftest import SUPPORT, TEST_CONF
@@ -17,7 +18,13 @@ from hedgeopt.execution.objective_builder import build_objective
 from hedgeopt.execution.worker import TrialReporter
 from hedgeopt.framework_keys import FRAMEWORK_KEYS
 from hedgeopt.protocol import StudyContext
-from hedgeopt.storages.trial_record import step_metrics
+from hedgeopt.storages.trial_record import RecordFiles, step_metrics
+
+NO_FILES = RecordFiles(".", "study")  # these trials keep their steps in attrs
+
+
+def _attrs(attrs: dict) -> SimpleNamespace:
+    return SimpleNamespace(number=0, user_attrs=attrs)
 
 
 @pytest.fixture
@@ -85,7 +92,7 @@ def test_the_pruner_sees_the_first_reported_metric_and_the_run_logs_every_one(tm
         reporter.report(metric, value, step)
     assert trial.reported == [(2.0, 0), (1.0, 1)]  # "val" only, and a NaN is not reported
     assert reporter.values[:3] == [("val", 0, 2.0), ("train", 0, 9.0), ("val", 1, 1.0)]
-    logged = step_metrics({"hedgeopt.steps": reporter.values[:3]}, "score")
+    logged = step_metrics(_attrs({"hedgeopt.steps": reporter.values[:3]}), "score", NO_FILES)
     assert logged == [("val_by_step", 2.0, 0), ("train_by_step", 9.0, 0), ("val_by_step", 1.0, 1)]
 
     pareto = _Trial()
@@ -94,11 +101,11 @@ def test_the_pruner_sees_the_first_reported_metric_and_the_run_logs_every_one(tm
 
 
 def test_intermediate_values_of_an_older_journal_keep_their_first_metric_name():
-    assert step_metrics({"hedgeopt.steps": [[0, 1.5], [1, 0.5]]}, "loss") == [
+    assert step_metrics(_attrs({"hedgeopt.steps": [[0, 1.5], [1, 0.5]]}), "loss", NO_FILES) == [
         ("loss_by_step", 1.5, 0),
         ("loss_by_step", 0.5, 1),
     ]
-    assert step_metrics({}, "loss") == []
+    assert step_metrics(_attrs({}), "loss", NO_FILES) == []
 
 
 @pytest.mark.parametrize(

@@ -369,9 +369,9 @@ def test_pbo_uses_the_statistic_stored_with_the_in_sample_samples():
         _Trial({"samples.loss": m[i].tolist(), "statistic.loss": describe_statistic(stat)}) for i in range(12)
     ]
     oos = Evaluation({"loss": 0.0}, samples={"loss": rng.normal(size=100)}, statistics={"loss": Mean()})
-    from hedgeopt.storages.trial_record import in_sample
+    from hedgeopt.storages.trial_record import RecordFiles, in_sample
 
-    got = in_sample(trials, "loss", ".")  # a journal's old-style attrs: no samples file
+    got = in_sample(trials, "loss", RecordFiles(".", "study"))  # a journal's old-style attrs: no samples file
     res = assess_study(("loss",), ("minimize",), {"loss": 0.0}, oos, {}, got, 0)
     want = probability_of_overfitting(m, stat, "minimize", seed=0)
     other = probability_of_overfitting(m, Mean(), "minimize", seed=0)

@@ -343,7 +343,7 @@ def test_summary_shows_pbo_beside_the_rank_correlation_and_the_selections_cost(
     from hedgeopt.results.assessment import assess_study
     from hedgeopt.results.assessment_text import summary_lines
     from hedgeopt.stats import probability_of_overfitting
-    from hedgeopt.storages.trial_record import in_sample
+    from hedgeopt.storages.trial_record import RecordFiles, in_sample
 
     class Stored:  # a completed trial as the parent reads it back from the storage
         def __init__(self, ev: Evaluation) -> None:
@@ -374,7 +374,7 @@ def test_summary_shows_pbo_beside_the_rank_correlation_and_the_selections_cost(
         evs[best].metrics,
         obj.evaluate(params[best]),
         obj.baselines(),
-        in_sample([Stored(e) for e in evs], "effectiveness", "."),
+        in_sample([Stored(e) for e in evs], "effectiveness", RecordFiles(".", "study")),
         0,
     )
     over = res["overfitting"]

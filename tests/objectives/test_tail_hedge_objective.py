@@ -167,9 +167,9 @@ def test_pbo_is_computed_with_the_in_sample_statistic(obj: TailHedgeObjective) -
         for b, w in zip(rng.uniform(0, 0.05, 8), rng.uniform(0, 1.5, 8), strict=True)
     ]
     trials = [_StoredTrial(obj(p, None)) for p in params]
-    from hedgeopt.storages.trial_record import in_sample
+    from hedgeopt.storages.trial_record import RecordFiles, in_sample
 
-    stored = in_sample(trials, "utility", ".")
+    stored = in_sample(trials, "utility", RecordFiles(".", "study"))
     res = assess_study(("utility",), ("maximize",), {}, obj.evaluate(params[0]), {}, stored, 5)
     matrix = np.stack([obj(p, None).samples["utility"] for p in params])
     assert matrix.shape == (8, 60, 24)  # paths x 21-day blocks: BlockTailUtility's rows

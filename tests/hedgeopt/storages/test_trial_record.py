@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import hashlib
+import io
 import json
 from pathlib import Path
 
@@ -19,6 +21,7 @@ RECORD_NAMES = {
     "ATTR_STATISTIC_PREFIX",
     "ATTR_STEPS",
     "ATTR_SAMPLES_FILE",
+    "ATTR_RECORD",
 }
 
 
@@ -31,72 +34,121 @@ class _Trial:
         self.state = type("S", (), {"name": state})()
 
 
-def _stored(workdir: Path, number: int, samples: dict, stat=None, invocation: str = "inv1") -> _Trial:
-    ref = tr.write_samples(workdir, "study", invocation, number, samples)
+def _stored(
+    where: tr.RecordFiles, number: int, samples: dict, stat=None, invocation: str = "inv1", in_attrs=False
+) -> _Trial:
     stats = {m: describe_statistic(stat or Mean()) for m in samples}
-    attrs = tr.record_attrs({"loss": float(number)}, [("loss", 0, 1.5)], stats, ref)
-    return _Trial(number, attrs)
+    metrics = {"loss": float(number), "sd": 0.1 * number}
+    attrs = tr.write_record(where, invocation, number, metrics, [("loss", 0, 1.5)], stats, samples, in_attrs)
+    return _Trial(number, {"hedgeopt.study.invocation": invocation, **attrs})
 
 
-def test_samples_round_trip_bit_for_bit_through_a_short_attr(tmp_path: Path) -> None:
+def test_the_record_round_trips_bit_for_bit_through_one_short_attr(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     loss, pnl = rng.standard_t(3, size=(128, 2)), rng.normal(size=(128, 1))
-    t = _stored(tmp_path, 7, {"loss": loss, "pnl": pnl})
-    ref = t.user_attrs["hedgeopt.samples_file"]
-    assert ref["path"] == "samples/study/inv1/7.npz" and len(ref["sha256"]) == 16
-    assert len(json.dumps(t.user_attrs)) < 400  # no per-sample value in the attrs
-    assert not [k for k in t.user_attrs if k.startswith("samples.")]
+    where = tr.RecordFiles(tmp_path, "study")
+    t = _stored(where, 7, {"loss": loss, "pnl": pnl})
+    assert set(t.user_attrs) == {"hedgeopt.study.invocation", "hedgeopt.record"}
+    assert len(t.user_attrs["hedgeopt.record"]) == 12
     for name, want in (("loss", loss), ("pnl", pnl)):
-        got = tr.trial_samples(t, name, tmp_path)
+        got = tr.trial_samples(t, name, where)
         assert got.dtype == np.float64 and np.array_equal(got, want)
-    assert tr.trial_samples(t, "other", tmp_path) is None
-    assert list((tmp_path / "samples" / "study" / "inv1").iterdir()) == [
-        tmp_path / ref["path"]
-    ]  # no tmp left
-    assert tr.trial_metrics(t) == {"loss": 7.0}
-    assert tr.step_metrics(t.user_attrs, "loss") == [("loss_by_step", 1.5, 0)]
+    assert tr.trial_samples(t, "other", where) is None
+    folder = tmp_path / "samples" / "study" / "inv1"
+    assert list(folder.iterdir()) == [folder / "7.npz"]  # no tmp left
+    assert tr.trial_metrics(t, where) == {"loss": 7.0, "sd": 0.1 * 7}
+    assert tr.step_metrics(t, "loss", where) == [("loss_by_step", 1.5, 0)]
+    assert tr.statistic_description(t, "loss", where) == describe_statistic(Mean())
+
+
+def test_a_storage_other_than_a_journal_keeps_metrics_in_attrs_and_samples_in_the_file(
+    tmp_path: Path,
+) -> None:
+    where = tr.RecordFiles(tmp_path, "study")
+    t = _stored(where, 3, {"loss": np.ones((4, 1))}, in_attrs=True)
+    assert t.user_attrs["metric.loss"] == 3.0 and t.user_attrs["hedgeopt.steps"] == [["loss", 0, 1.5]]
+    (tmp_path / "samples" / "study" / "inv1" / "3.npz").unlink()  # another host's workdir
+    assert tr.trial_metrics(t, where) == {"loss": 3.0, "sd": 0.1 * 3}
+    assert tr.step_metrics(t, "loss", where) == [("loss_by_step", 1.5, 0)]
+
+
+def test_a_pruned_trial_keeps_its_steps_in_attrs_when_its_file_cannot_be_written(tmp_path: Path) -> None:
+    (tmp_path / "samples").write_text("not a folder")
+    attrs = tr.steps_record(tr.RecordFiles(tmp_path, "study"), "inv1", 2, [("loss", 0, 2.0)])
+    assert attrs == {"hedgeopt.steps": [["loss", 0, 2.0]]}
+    assert tr.write_record(tr.RecordFiles(tmp_path, "study"), "inv1", 3, {}) == {}  # nothing to record
 
 
 def test_in_sample_stacks_the_kept_trials_with_their_statistic(tmp_path: Path) -> None:
     rng = np.random.default_rng(2)
     m = rng.normal(size=(5, 64, 1))
-    trials = [_stored(tmp_path, i, {"loss": m[i]}, CVaR(0.9)) for i in range(5)]
-    trials.append(_stored(tmp_path, 5, {"loss": rng.normal(size=(32, 1))}))  # another shape: left out
+    where = tr.RecordFiles(tmp_path, "study")
+    trials = [_stored(where, i, {"loss": m[i]}, CVaR(0.9)) for i in range(5)]
+    trials.append(_stored(where, 5, {"loss": rng.normal(size=(32, 1))}))  # another shape: left out
     trials.append(_Trial(6, {}, state="FAIL"))
-    got = tr.in_sample(trials, "loss", tmp_path)
+    got = tr.in_sample(trials, "loss", where)
     assert np.array_equal(got.matrix, m) and got.missing == []
     assert got.statistic == describe_statistic(CVaR(0.9))
 
 
-def test_a_missing_or_changed_file_leaves_that_trial_out_of_pbo(tmp_path: Path) -> None:
+def test_a_missing_changed_or_corrupt_file_leaves_that_trial_out_and_never_crashes(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
-    m = rng.normal(size=(4, 16, 1))
-    trials = [_stored(tmp_path, i, {"loss": m[i]}) for i in range(4)]
-    (tmp_path / trials[1].user_attrs["hedgeopt.samples_file"]["path"]).unlink()
-    tr.write_samples(tmp_path, "study", "inv1", 2, {"loss": m[2] + 1.0})  # overwritten: digest differs
+    m = rng.normal(size=(5, 16, 1))
+    where = tr.RecordFiles(tmp_path, "study")
+    trials = [_stored(where, i, {"loss": m[i]}) for i in range(5)]
+    folder = tmp_path / "samples" / "study" / "inv1"
+    (folder / "1.npz").unlink()
+    tr.write_record(where, "inv1", 2, {"loss": 9.0}, samples={"loss": m[2] + 1.0})  # overwritten
+    bad = trials[4].user_attrs["hedgeopt.record"]
+    (folder / "4.npz").write_bytes(b"garbage")
+    trials[4].user_attrs["hedgeopt.record"] = tr._digest(b"garbage")  # a digest that matches junk
     with pytest.raises(tr.SamplesMissing, match=r"trial 1: its samples file .*1\.npz is missing"):
-        tr.trial_samples(trials[1], "loss", tmp_path)
-    got = tr.in_sample(trials, "loss", tmp_path)
+        tr.trial_samples(trials[1], "loss", where)
+    assert tr.trial_metrics(trials[1], where) == {} and tr.step_metrics(trials[1], "loss", where) == []
+    got = tr.in_sample(trials, "loss", where)
     assert np.array_equal(got.matrix, m[[0, 3]])
-    assert len(got.missing) == 2 and "trial 2" in got.missing[1] and "not the one it wrote" in got.missing[1]
-    assert tr.in_sample(trials[:2], "loss", tmp_path).matrix is None  # one trial left: no PBO
+    assert [s.split(":")[0] for s in got.missing] == ["trial 1", "trial 2", "trial 4"]
+    assert "not the one it wrote" in got.missing[1] and "cannot be read" in got.missing[2]
+    assert bad != trials[4].user_attrs["hedgeopt.record"]
+    assert tr.in_sample(trials[:2], "loss", where).matrix is None  # one trial left: no PBO
 
 
-def test_an_old_journals_samples_in_attrs_are_still_read(tmp_path: Path) -> None:
+def test_older_journals_records_are_still_read(tmp_path: Path) -> None:
+    """Samples in ``samples.<metric>`` attrs (the first journals), or in a file named by
+    ``hedgeopt.samples_file`` beside metric attrs (the journals before the record file)."""
     rng = np.random.default_rng(4)
-    m = rng.normal(size=(3, 20, 2))
+    m = rng.normal(size=(4, 20, 2))
+    stat = describe_statistic(Mean())
     old = [
-        _Trial(
-            i,
-            {"metric.loss": 1.0, "samples.loss": m[i].tolist(), "statistic.loss": describe_statistic(Mean())},
-        )
+        _Trial(i, {"metric.loss": 1.0, "samples.loss": m[i].tolist(), "statistic.loss": stat})
         for i in range(2)
     ]
-    new = _stored(tmp_path, 2, {"loss": m[2]})  # a resumed study: old trials beside new ones
-    got = tr.in_sample([*old, new], "loss", tmp_path)
-    assert np.array_equal(got.matrix, m)
-    assert got.statistic == describe_statistic(Mean())
-    assert tr.step_metrics({"hedgeopt.steps": [[0, 2.0]]}, "loss") == [("loss_by_step", 2.0, 0)]
+    folder = tmp_path / "samples" / "study" / "inv0"
+    folder.mkdir(parents=True)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, __names__=np.array(["loss"]), a0=m[2])  # the format of that file
+    (folder / "2.npz").write_bytes(buf.getvalue())
+    ref = {"path": "samples/study/inv0/2.npz", "sha256": hashlib.sha256(buf.getvalue()).hexdigest()[:16]}
+    middle = _Trial(
+        2,
+        {
+            "metric.loss": 2.0,
+            "hedgeopt.steps": [[0, 2.0]],
+            "statistic.loss": stat,
+            "hedgeopt.samples_file": ref,
+        },
+    )
+    where = tr.RecordFiles(tmp_path, "study")
+    new = _stored(where, 3, {"loss": m[3]})  # a resumed study: old trials beside new ones
+    got = tr.in_sample([*old, middle, new], "loss", where)
+    assert np.array_equal(got.matrix, m) and got.missing == []
+    assert got.statistic == stat
+    assert tr.trial_metrics(middle, where) == {"loss": 2.0}
+    assert tr.step_metrics(middle, "loss", where) == [("loss_by_step", 2.0, 0)]
+    assert tr.metric_columns([old[0], new], where) == {
+        "user_attrs_metric.loss": [1.0, 3.0],
+        "user_attrs_metric.sd": [None, 0.1 * 3],
+    }
 
 
 def test_the_record_names_are_used_by_trial_record_only() -> None:

@@ -24,6 +24,7 @@ from optuna.trial import TrialState, create_trial
 
 from hedgeopt.execution.objective_builder import build_objective
 from hedgeopt.storages.journal_io import QueuedJournalLock, set_user_attrs
+from hedgeopt.storages.trial_record import RecordFiles
 from hedgeopt.tracking import store_template
 from hedgeopt.tracking.tracker import Tracker
 from hedgeopt.tracking.trial_logger import SqliteRunWriter, TrialLogger
@@ -116,7 +117,8 @@ def test_trial_runs_written_to_sqlite_read_back_as_the_mlflow_client_writes_them
     tracker.start_parent("parent", {"p": 1}, {})
     writer = SqliteRunWriter.open(tracker)
     assert writer is not None  # the installed MLflow's schema is the one the writer knows
-    fast_logger = TrialLogger(tracker, ("loss",), ("minimize",))
+    where = RecordFiles(tmp_path / "mlruns", "same")
+    fast_logger = TrialLogger(tracker, ("loss",), ("minimize",), where)
     assert fast_logger.writer is not None
     for t in _trials():
         slow_dir, fast_dir = tmp_path / f"slow{t.number}", tmp_path / f"fast{t.number}"
@@ -124,7 +126,7 @@ def test_trial_runs_written_to_sqlite_read_back_as_the_mlflow_client_writes_them
             d.mkdir()
             (d / "note.txt").write_text(f"trial {t.number}\n")
         extra = {"hedgeopt.adopted": "true"} if t.number == 3 else None
-        slow = tracker.log_trial(t, ("minimize",), ("loss",), _overlay(t), slow_dir, extra)
+        slow = tracker.log_trial(t, ("loss",), _overlay(t), slow_dir, extra, where)
         fast = fast_logger.log([(t, _overlay(t), fast_dir, extra)])
         assert list(fast) == [t.number]
         a, b = _view(tracker.client, slow), _view(tracker.client, fast[t.number])
@@ -146,7 +148,7 @@ def test_the_trial_logger_falls_back_to_the_mlflow_client_on_a_schema_it_does_no
     monkeypatch.setattr(tl, "_COLUMNS", {**tl._COLUMNS, "runs": (*tl._COLUMNS["runs"], "new_column")})
     tracker = Tracker(f"sqlite:///{tmp_path}/mlruns/mlflow.db", "files", None, "mlruns")
     tracker.start_parent("parent", {}, {})
-    logger = TrialLogger(tracker, ("loss",), ("minimize",))
+    logger = TrialLogger(tracker, ("loss",), ("minimize",), RecordFiles(tmp_path, "files"))
     assert logger.writer is None
     ids = logger.log([(t, _overlay(t), None, None) for t in _trials()[:2]])
     assert tracker.client.get_run(ids[0]).data.metrics["loss"] == 0.25
