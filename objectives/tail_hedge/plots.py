@@ -24,7 +24,6 @@ def _plt():
 
 
 def _save(fig: Any, path: Path) -> Path:
-    fig.tight_layout()
     fig.savefig(path, dpi=110)
     _plt().close(fig)
     return path
@@ -32,6 +31,7 @@ def _save(fig: Any, path: Path) -> Path:
 
 def _finish(ax: Any, ylabel: str, title: str) -> None:
     ax.set_ylabel(ylabel)
+    ax.set_xlabel("date")
     ax.set_title(title)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.25)
@@ -39,7 +39,7 @@ def _finish(ax: Any, ylabel: str, title: str) -> None:
 
 def _per_strategy(days: Any, curves: Mapping[str, np.ndarray], height: float) -> tuple[Any, Any]:
     """A figure with one line per strategy, the tuned overlay drawn thicker."""
-    fig, ax = _plt().subplots(figsize=(11, height))
+    fig, ax = _plt().subplots(figsize=(11, height), layout="constrained")
     for k, c in curves.items():
         ax.plot(days, c, lw=1.8 if k == "tuned overlay" else 1.0, label=k)
     return fig, ax
@@ -57,15 +57,17 @@ def history_figures(
 
     fig, ax = _per_strategy(days, wealth, 5)
     ax.set_yscale("log")
-    _finish(ax, "portfolio value (start = 1)", "SPY with a tail overlay vs baselines, judged history")
+    _finish(
+        ax, "portfolio value (start = 1, log axis)", "SPY with a tail overlay vs baselines, judged history"
+    )
     paths.append(_save(fig, out_dir / "equity_curves.png"))
 
     drawdowns = {k: w / np.maximum.accumulate(w) - 1.0 for k, w in wealth.items()}
     fig, ax = _per_strategy(days, drawdowns, 4)
-    _finish(ax, "drawdown", "drawdowns from the running peak")
+    _finish(ax, "drawdown (fraction of the running peak)", "drawdowns from the running peak")
     paths.append(_save(fig, out_dir / "drawdowns.png"))
 
-    fig, ax = _plt().subplots(figsize=(11, 4.5))
+    fig, ax = _plt().subplots(figsize=(11, 4.5), layout="constrained")
     ax.plot(days, np.cumsum(protection["premium"]), label="premium paid (cumulative)")
     ax.plot(days, np.cumsum(protection["put_pnl"]), label="put leg result incl. spreads (cumulative)")
     ax.plot(days, np.cumsum(protection["spread_cost"]), label="spreads paid (cumulative)")
