@@ -72,11 +72,12 @@ def plot_hedging_error(
             ax1.annotate(
                 f"{np.min(e):,.0f}..{np.max(e):,.0f}",
                 (i, hi),
-                xytext=(0, -10),
+                xytext=(0, -12),
                 textcoords="offset points",
                 ha="center",
                 fontsize=7,
                 color="C3",
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
             )
     ax1.set_xlabel("hedge config (best = tuned)")
     ax1.set_ylabel("hedging error over horizon (USD)")
@@ -96,6 +97,7 @@ def plot_hedging_error(
             zorder=3 if best else 2,
         )
     _label_points(ax2, risk_and_cost)
+    ax2.margins(0.12)  # room for the names of the outermost points
     ax2.set_xscale("symlog", linthresh=100.0)
     ax2.set_yscale("symlog", linthresh=100.0)
     ax2.set_xlabel("mean costs per path (USD, symlog axis)")

@@ -32,8 +32,9 @@ def plot_universe(
     fig, (ax1, ax2) = plt.subplots(
         2, 1, figsize=(11, 7), sharex=True, height_ratios=[3, 1], layout="constrained"
     )
-    for name, r in series.items():
-        ax1.plot(dates, restarting_cumsum(r, n_search), lw=1.0, label=name)
+    for i, (name, r) in enumerate(series.items()):  # the tuned portfolio (first) on top, in black
+        style = {"lw": 1.8, "color": "k", "zorder": 3} if i == 0 else {"lw": 1.0}
+        ax1.plot(dates, restarting_cumsum(r, n_search), label=name, **style)
     ax1.set_ylabel("cumulative net return\n(fraction of capital, restarts at the split)")
     ax1.set_title(
         f"{sel.test}, p <= {sel.level:g}, k = {sel.k}; {s.method}, formation {s.formation}d, "

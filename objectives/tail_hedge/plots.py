@@ -1,7 +1,7 @@
 """Figures of the tail_hedge study on the judged SPY history (matplotlib, Agg backend), drawn from
 arrays the objective computes.
 
-* ``equity_curves.png``: value of the tuned overlay beside every baseline (log scale);
+* ``equity_curves.png``: value of the tuned overlay (black, on top) beside every baseline (log scale);
 * ``drawdowns.png``: their drawdowns from the running peak;
 * ``protection_cost.png``: the tuned overlay's cumulative premium, put-leg result and spreads
   (fractions of portfolio value) and the log growth it gave up against unhedged SPY.
@@ -41,7 +41,10 @@ def _per_strategy(days: Any, curves: Mapping[str, np.ndarray], height: float) ->
     """A figure with one line per strategy, the tuned overlay drawn thicker."""
     fig, ax = _plt().subplots(figsize=(11, height), layout="constrained")
     for k, c in curves.items():
-        ax.plot(days, c, lw=1.8 if k == "tuned overlay" else 1.0, label=k)
+        tuned = k == "tuned overlay"
+        ax.plot(
+            days, c, lw=1.8 if tuned else 1.0, zorder=3 if tuned else 2, color="k" if tuned else None, label=k
+        )
     return fig, ax
 
 
@@ -57,6 +60,10 @@ def history_figures(
 
     fig, ax = _per_strategy(days, wealth, 5)
     ax.set_yscale("log")
+    from matplotlib.ticker import FormatStrFormatter, ScalarFormatter
+
+    ax.yaxis.set_major_formatter(ScalarFormatter())  # 2, not 2 x 10^0
+    ax.yaxis.set_minor_formatter(FormatStrFormatter("%.1f"))
     _finish(
         ax, "portfolio value (start = 1, log axis)", "SPY with a tail overlay vs baselines, judged history"
     )
