@@ -195,7 +195,8 @@ def param_importance(importances: Mapping[str, float], path: Path) -> Path:
     items = sorted(importances.items(), key=lambda kv: kv[1])
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(items) + 1.5))
     ax.barh([k for k, _ in items], [v for _, v in items], color="C0")
-    ax.set_xlabel("importance (fANOVA)")
+    ax.set_xlabel("importance (fANOVA, share of the variance of the first metric)")
+    ax.set_ylabel("parameter")
     ax.set_title("Parameter importance")
     return _save(plt, fig, path)
 

@@ -329,7 +329,8 @@ class KalmanHedgeObjective(Objective):
         self, best_params: Mapping[str, Any], trials: Sequence[Mapping[str, Any]], out_dir: Path
     ) -> list[Path]:
         """Ratios of the tuned filter against static OLS over every scored window; rolling std of
-        the betas; a table of validation and test metrics beside the baselines; trials over (delta, R)."""
+        the betas; a table (CSV, HTML) of validation and test metrics beside the baselines; trials
+        over (delta, R)."""
         from objectives.kalman_hedge import plots as figures
 
         out_dir = Path(out_dir)
@@ -365,8 +366,8 @@ class KalmanHedgeObjective(Objective):
                 int(cfg["engine"]["stability_window"]),
                 out_dir / "kalman_beta_rolling_std.png",
             ),
-            figures.plot_metrics_table(
-                self._table_rows(best_params, out_dir), table_title, out_dir / "kalman_metrics_table.png"
+            *figures.write_metrics_table(
+                self._table_rows(best_params, out_dir), table_title, out_dir / "kalman_metrics_table"
             ),
             *figures.plot_trials(trials, out_dir / "kalman_trials_delta_R.png"),
         ]

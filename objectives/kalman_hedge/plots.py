@@ -1,4 +1,5 @@
-"""Figures of the kalman_hedge study: hedge ratios, their stability, the metrics table, the trials.
+"""Figures of the kalman_hedge study: hedge ratios, their stability, the trials; the metrics table
+as CSV and HTML (a table drawn as a picture can be neither sorted nor copied).
 
 Drawn from data the objective computes (this module knows nothing of the objective; the
 framework has selected matplotlib's Agg backend).
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 #: Columns of the metrics table: (header, 0 = validation / 1 = test, metric, format).
@@ -27,7 +29,6 @@ TABLE_COLUMNS = (
 
 
 def _save(fig: Any, path: Path) -> Path:
-    fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -44,15 +45,16 @@ def plot_ratios(
     """One panel per proxy: the Kalman ratios against static OLS over the scored days, with a
     dotted line at each validation fold's start and a solid one at the test period's."""
     m = len(kalman.columns)
-    fig, axes = plt.subplots(m, 1, figsize=(11, 2.6 * m), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(m, 1, figsize=(11, 2.6 * m), sharex=True, squeeze=False, layout="constrained")
     for ax, c in zip(axes[:, 0], kalman.columns, strict=True):
         ax.plot(kalman.index, kalman[c], lw=1.0, label="Kalman (prior beta)")
         ax.plot(static.index, static[c], lw=1.2, ls="--", label="static OLS (train window)")
         for start in fold_starts:
             ax.axvline(start, color="grey", lw=0.6, ls=":")
         ax.axvline(test_start, color="black", lw=1.0, ls="-")
-        ax.set_ylabel(f"h {c}")
+        ax.set_ylabel(f"hedge ratio h {c}\n(units per unit target)", fontsize=9)
         ax.grid(alpha=0.25)
+    axes[-1, 0].set_xlabel("date")
     axes[0, 0].legend(loc="upper left", fontsize=8)
     axes[0, 0].set_title(title)
     return _save(fig, path)
@@ -60,48 +62,77 @@ def plot_ratios(
 
 def plot_ratio_stability(kalman: pd.DataFrame, window: int, path: Path) -> Path:
     """The ``window``-day rolling standard deviation of each proxy's Kalman ratio."""
-    fig, ax = plt.subplots(figsize=(11, 3.5))
+    fig, ax = plt.subplots(figsize=(11, 3.5), layout="constrained")
     for c in kalman.columns:
         ax.plot(kalman.index, kalman[c].rolling(window).std(ddof=1), lw=1.0, label=c)
     ax.set_title(f"{window}-day rolling std of the Kalman betas")
+    ax.set_xlabel("date")
+    ax.set_ylabel(f"std of hedge ratio over {window} days")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.25)
     return _save(fig, path)
 
 
-def plot_metrics_table(
-    rows: Mapping[str, tuple[Mapping[str, float], Mapping[str, float]]], title: str, path: Path
-) -> Path:
-    """A table of (validation, test) metrics per strategy, as :data:`TABLE_COLUMNS` lists them."""
-    cells = [
-        [fmt.format(ms[i][key]) if key in ms[i] else "" for _, i, key, fmt in TABLE_COLUMNS]
-        for ms in rows.values()
-    ]
-    fig, ax = plt.subplots(figsize=(13, 0.5 + 0.45 * (len(rows) + 1)))
-    ax.axis("off")
-    table = ax.table(
-        cellText=cells, rowLabels=list(rows), colLabels=[c[0] for c in TABLE_COLUMNS], loc="center"
+def metrics_table(rows: Mapping[str, tuple[Mapping[str, float], Mapping[str, float]]]) -> pd.DataFrame:
+    """(validation, test) metrics per strategy, one row each, as :data:`TABLE_COLUMNS` lists them."""
+    return pd.DataFrame(
+        [[ms[i][key] if key in ms[i] else np.nan for _, i, key, _ in TABLE_COLUMNS] for ms in rows.values()],
+        index=pd.Index(list(rows), name="strategy"),
+        columns=[c[0] for c in TABLE_COLUMNS],
     )
-    table.auto_set_font_size(False)
-    table.set_fontsize(9)
-    table.scale(1.0, 1.4)
-    ax.set_title(title)
-    return _save(fig, path)
+
+
+def write_metrics_table(
+    rows: Mapping[str, tuple[Mapping[str, float], Mapping[str, float]]], title: str, stem: Path
+) -> list[Path]:
+    """``stem``.csv (full precision) and ``stem``.html (formatted, ``title`` as its caption)."""
+    table = metrics_table(rows)
+    csv, html = stem.with_suffix(".csv"), stem.with_suffix(".html")
+    table.to_csv(csv, float_format="%.6g")
+    formats = {name: fmt.format for name, _, _, fmt in TABLE_COLUMNS}
+    body = table.to_html(formatters=formats, na_rep="", border=0)
+    html.write_text(
+        f"<!doctype html><meta charset='utf-8'><title>{title}</title>"
+        "<style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:right}</style>"
+        f"<h3>{title}</h3>{body}\n"
+    )
+    return [csv, html]
 
 
 def plot_trials(trials: Sequence[Mapping[str, Any]], path: Path) -> list[Path]:
-    """Completed trials over (delta, R), coloured by validation effectiveness (none: no figure)."""
+    """Completed trials over (delta, R), coloured by validation effectiveness (the scale clipped to
+    the 5-95% quantiles from 10 trials on), the best trial starred (none: no figure)."""
     done = [t for t in trials if t.get("state") == "COMPLETE" and "effectiveness" in (t.get("metrics") or {})]
     deltas = [t["params"].get("kalman.signal_to_noise") for t in done]
     rs = [t["params"].get("kalman.observation_noise") for t in done]
     if not done or not all(isinstance(v, (int, float)) for v in deltas + rs):
         return []
-    fig, ax = plt.subplots(figsize=(6.5, 5))
-    sc = ax.scatter(deltas, rs, c=[t["metrics"]["effectiveness"] for t in done], cmap="viridis", s=28)
+    eff = np.array([t["metrics"]["effectiveness"] for t in done], dtype=float)
+    vmin, vmax = np.nanquantile(eff, [0.05, 0.95], method="nearest") if len(done) >= 10 else (None, None)
+    clipped = vmin is not None and bool(np.any((eff < vmin) | (eff > vmax)))
+    fig, ax = plt.subplots(figsize=(6.5, 5), layout="constrained")
+    sc = ax.scatter(deltas, rs, c=eff, cmap="viridis", vmin=vmin, vmax=vmax, s=28)
+    b = int(np.nanargmax(eff))
+    ax.scatter(
+        [deltas[b]],
+        [rs[b]],
+        s=220,
+        marker="*",
+        color="gold",
+        edgecolor="k",
+        zorder=5,
+        label=f"best: effectiveness {eff[b]:.4f}",
+    )
+    ax.legend(loc="best", fontsize=8)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("signal-to-noise delta = q / R")
-    ax.set_ylabel("observation noise R")
+    ax.set_xlabel("signal-to-noise delta = q / R (log axis)")
+    ax.set_ylabel("observation noise R (return variance, log axis)")
     ax.set_title("trials: validation net hedge effectiveness")
-    fig.colorbar(sc, ax=ax)
+    fig.colorbar(
+        sc,
+        ax=ax,
+        label="validation net effectiveness" + (" (colour clipped to 5-95%)" if clipped else ""),
+        extend="both" if clipped else "neither",
+    )
     return [_save(fig, path)]

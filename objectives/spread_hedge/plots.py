@@ -36,7 +36,7 @@ def plot_best(
         f"stop {s.rule.stop_z:.2f}, {s.cost_bps:g} bps"
     )
 
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 7), sharex=True)
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 7), sharex=True, layout="constrained")
     ax1.plot(dates, z, lw=0.7, color="tab:gray", label="z-score (formation mean / std)")
     ax1.fill_between(
         dates,
@@ -51,15 +51,16 @@ def plot_best(
         ax1.axhline(level, color="k", lw=0.5, ls="--")
         ax1.axhline(-level, color="k", lw=0.5, ls="--")
     ax1.set_ylim(-1.5 * s.rule.stop_z, 1.5 * s.rule.stop_z)
+    ax1.set_ylabel(f"z-score (std devs; axis clipped at +-{1.5 * s.rule.stop_z:.2g})", fontsize=9)
     ax1.set_title(f"Walk-forward z-score rule, {label}", fontsize=9)
     ax1.legend(fontsize=7, loc="upper left")
     for series, name in ((returns, "tuned rule"), (held, f"buy and hold {dependent}")):
         ax2.plot(dates, restarting_cumsum(series, n_search), lw=1.0, label=name)
-    ax2.set_ylabel("cumulative net return (restarts at the split)")
+    ax2.set_ylabel("cumulative net return\n(fraction of gross notional,\nrestarts at the split)", fontsize=9)
+    ax2.set_xlabel("date")
     ax2.legend(fontsize=7, loc="upper left")
     mark_held_out((ax1, ax2), split_date, dates[-1])
     ax2.text(split_date, ax2.get_ylim()[1], " held out", va="top", color="tab:red")
-    fig.tight_layout()
     path = out_dir / "spread_hedge_best_trades.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -1,7 +1,7 @@
 """Figures of the tail_hedge study on the judged SPY history (matplotlib, Agg backend), drawn from
 arrays the objective computes.
 
-* ``equity_curves.png``: value of the tuned overlay beside every baseline (log scale);
+* ``equity_curves.png``: value of the tuned overlay (black, on top) beside every baseline (log scale);
 * ``drawdowns.png``: their drawdowns from the running peak;
 * ``protection_cost.png``: the tuned overlay's cumulative premium, put-leg result and spreads
   (fractions of portfolio value) and the log growth it gave up against unhedged SPY.
@@ -24,7 +24,6 @@ def _plt():
 
 
 def _save(fig: Any, path: Path) -> Path:
-    fig.tight_layout()
     fig.savefig(path, dpi=110)
     _plt().close(fig)
     return path
@@ -32,6 +31,7 @@ def _save(fig: Any, path: Path) -> Path:
 
 def _finish(ax: Any, ylabel: str, title: str) -> None:
     ax.set_ylabel(ylabel)
+    ax.set_xlabel("date")
     ax.set_title(title)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.25)
@@ -39,9 +39,12 @@ def _finish(ax: Any, ylabel: str, title: str) -> None:
 
 def _per_strategy(days: Any, curves: Mapping[str, np.ndarray], height: float) -> tuple[Any, Any]:
     """A figure with one line per strategy, the tuned overlay drawn thicker."""
-    fig, ax = _plt().subplots(figsize=(11, height))
+    fig, ax = _plt().subplots(figsize=(11, height), layout="constrained")
     for k, c in curves.items():
-        ax.plot(days, c, lw=1.8 if k == "tuned overlay" else 1.0, label=k)
+        tuned = k == "tuned overlay"
+        ax.plot(
+            days, c, lw=1.8 if tuned else 1.0, zorder=3 if tuned else 2, color="k" if tuned else None, label=k
+        )
     return fig, ax
 
 
@@ -57,15 +60,21 @@ def history_figures(
 
     fig, ax = _per_strategy(days, wealth, 5)
     ax.set_yscale("log")
-    _finish(ax, "portfolio value (start = 1)", "SPY with a tail overlay vs baselines, judged history")
+    from matplotlib.ticker import FormatStrFormatter, ScalarFormatter
+
+    ax.yaxis.set_major_formatter(ScalarFormatter())  # 2, not 2 x 10^0
+    ax.yaxis.set_minor_formatter(FormatStrFormatter("%.1f"))
+    _finish(
+        ax, "portfolio value (start = 1, log axis)", "SPY with a tail overlay vs baselines, judged history"
+    )
     paths.append(_save(fig, out_dir / "equity_curves.png"))
 
     drawdowns = {k: w / np.maximum.accumulate(w) - 1.0 for k, w in wealth.items()}
     fig, ax = _per_strategy(days, drawdowns, 4)
-    _finish(ax, "drawdown", "drawdowns from the running peak")
+    _finish(ax, "drawdown (fraction of the running peak)", "drawdowns from the running peak")
     paths.append(_save(fig, out_dir / "drawdowns.png"))
 
-    fig, ax = _plt().subplots(figsize=(11, 4.5))
+    fig, ax = _plt().subplots(figsize=(11, 4.5), layout="constrained")
     ax.plot(days, np.cumsum(protection["premium"]), label="premium paid (cumulative)")
     ax.plot(days, np.cumsum(protection["put_pnl"]), label="put leg result incl. spreads (cumulative)")
     ax.plot(days, np.cumsum(protection["spread_cost"]), label="spreads paid (cumulative)")

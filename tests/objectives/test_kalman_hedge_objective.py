@@ -321,8 +321,8 @@ def test_plots_written(obj: KalmanHedgeObjective, tmp_path: Path) -> None:
         {"number": 0, "state": "COMPLETE", "params": PARAMS, "metrics": obj(PARAMS, NullReporter()).metrics}
     ]
     paths = obj.plots(PARAMS, trials, tmp_path)
-    assert len(paths) == 4
-    assert all(p.suffix == ".png" and p.stat().st_size > 1000 for p in paths)
+    assert sorted(p.suffix for p in paths) == [".csv", ".html", ".png", ".png", ".png"]
+    assert all(p.stat().st_size > 500 for p in paths)
 
 
 def test_diffuse_init_and_intercept_variant() -> None:
