@@ -205,9 +205,17 @@ def test_a_storage_error_while_the_sampler_suggests_is_not_an_objective_failure(
         raise error
 
     task = SimpleNamespace(
-        settings=SimpleNamespace(multi_objective=False, metrics=("loss",)),
+        settings=SimpleNamespace(
+            multi_objective=False,
+            metrics=("loss",),
+            workdir=str(tmp_path),
+            study_name="s",
+            storage=SimpleNamespace(kind="journal"),
+            tracking_uri=None,
+        ),
         invocation="inv",
         staging_dir=str(tmp_path),
+        staging_uri=None,
     )
     done = {"complete": 0, "pruned": 0, "failed": 0}
     study.optimize(lambda t: execute_trial(t, suggest, None, task, done), n_trials=1, catch=(Exception,))
