@@ -21,6 +21,8 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
+from objectives.plot_marks import mark_best
+
 
 def pareto_mask(values: np.ndarray, directions: Sequence[str]) -> np.ndarray:
     """True for rows of ``values`` (n, k) that no other row dominates under ``directions``."""
@@ -227,17 +229,7 @@ def plot_trials(
             extend="both" if clipped else "neither",
         )
         b = _best_index(colours, direction)
-        ax.scatter(
-            [x[b]],
-            [y[b]],
-            s=220,
-            marker="*",
-            color="gold",
-            edgecolor="k",
-            zorder=5,
-            label=f"best {colour_by}",
-        )
-        ax.legend(loc="best", fontsize=8)
+        mark_best(ax, x[b], y[b], f"best {colour_by}")
         xs, ys = _log_if_spread(ax, x, y)
         ax.set_xlabel(metric_label("costs", f"mean per path{', ' + xs if xs else ''}"))
         ax.set_ylabel(metric_label("hedging_risk", f"std of hedging error{', ' + ys if ys else ''}"))

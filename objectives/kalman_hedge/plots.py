@@ -15,6 +15,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from objectives.plot_marks import mark_best
+
 #: Columns of the metrics table: (header, 0 = validation / 1 = test, metric, format).
 TABLE_COLUMNS = (
     ("val eff (net)", 0, "effectiveness", "{:.4f}"),
@@ -113,17 +115,7 @@ def plot_trials(trials: Sequence[Mapping[str, Any]], path: Path) -> list[Path]:
     fig, ax = plt.subplots(figsize=(6.5, 5), layout="constrained")
     sc = ax.scatter(deltas, rs, c=eff, cmap="viridis", vmin=vmin, vmax=vmax, s=28)
     b = int(np.nanargmax(eff))
-    ax.scatter(
-        [deltas[b]],
-        [rs[b]],
-        s=220,
-        marker="*",
-        color="gold",
-        edgecolor="k",
-        zorder=5,
-        label=f"best: effectiveness {eff[b]:.4f}",
-    )
-    ax.legend(loc="best", fontsize=8)
+    mark_best(ax, deltas[b], rs[b], f"best: effectiveness {eff[b]:.4f}")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("signal-to-noise delta = q / R (log axis)")
