@@ -220,8 +220,14 @@ def verdict(
             + (", and the baseline's own figure is the better one." if ahead else ".")
         )
         plain = [k for k in tied if k in simple]
+        if plain and plain[0] == ref:
+            text += f" Prefer the baseline '{ref}': it has no tuned parameters."
+        elif plain:  # the named baseline has tuned parameters of its own: say why another
+            text += (
+                f" Prefer the baseline '{plain[0]}', which it also ties: '{plain[0]}' has no tuned "
+                f"parameters, '{ref}' has."
+            )
         if plain:
-            text += f" Prefer the baseline '{plain[0]}': it has no tuned parameters."
             out["prefer"] = plain[0]
         if by[WINS]:
             text += f" It beats {_names(ranked(by[WINS]))}."

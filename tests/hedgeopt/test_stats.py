@@ -336,6 +336,27 @@ def test_a_tie_with_a_baseline_without_tuned_parameters_says_prefer_it():
     assert "Prefer" not in tuned["text"] and "prefer" not in tuned
 
 
+def test_a_tie_whose_best_baseline_is_tuned_names_the_plain_one_it_prefers_and_why():
+    from hedgeopt.stats import compare_all, verdict
+
+    rng = np.random.default_rng(2)
+    common = rng.normal(0, 1, 300)
+    comps = compare_all(
+        common + rng.normal(0, 0.1, 300),
+        {"mv_delta_band": common + rng.normal(0, 0.1, 300), "mv_delta": common + rng.normal(0, 0.1, 300)},
+        Mean(),
+        "maximize",
+    )
+    assert {c["outcome"] for c in comps.values()} == {"ties"}
+    v = verdict("score", "maximize", comps, {"mv_delta_band": 0.3, "mv_delta": 0.2}, simple={"mv_delta"})
+    assert v["best_baseline"] == "mv_delta_band" and v["prefer"] == "mv_delta"
+    assert "ties 'mv_delta_band'" in v["text"]
+    assert (
+        "Prefer the baseline 'mv_delta', which it also ties: 'mv_delta' has no tuned parameters, "
+        "'mv_delta_band' has." in v["text"]
+    )
+
+
 def test_loses_to_one_names_it_and_says_prefer_the_baseline():
     from hedgeopt.stats import compare_all, verdict
 
