@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from hedgeopt.execution.executors import current, map_in_workers
@@ -97,13 +97,13 @@ def run_asked(task: Any, trial_id: int, params: dict[str, Any], batch: int) -> s
     return "COMPLETE"
 
 
-def _ask_batch(
-    study: Any, cfg: Mapping[str, Any], settings: Any, space: Any, size: int, invocation: str
-) -> tuple[int, list[tuple[int, dict[str, Any]]]]:
-    """Ask ``size`` trials, each from a sampler seeded by (seed, batch, slot), and sample
-    their params here; returns ``(batch, [(trial id, params)])``."""
+def _ask_batch(study: Any, task: Any, size: int) -> tuple[int, list[tuple[int, dict[str, Any]]]]:
+    """Ask ``size`` trials of ``task``'s invocation, each from a sampler seeded by (seed, batch,
+    slot), and sample their params here; returns ``(batch, [(trial id, params)])``."""
     from hedgeopt.config.samplers import build_sampler, is_grid
     from hedgeopt.seeds import batch_sampler_seed, sampler_seed
+
+    settings, space, invocation = task.settings, task.space, task.invocation
 
     batch = len(study.get_trials(deepcopy=False))
     asked = []
@@ -146,20 +146,14 @@ def _fail_unfinished(study: Any, trial_ids: list[int], reason: str) -> int:
     return n
 
 
-def run_batches(
-    study: Any,
-    cfg: Mapping[str, Any],
-    settings: Any,
-    space: Any,
-    tasks: list[Any],
-    invocation: str,
-    say: Callable[[str], None],
-) -> None:
-    """The parent's loop: ask a batch, let the workers run and tell it, repeat."""
+def run_batches(study: Any, tasks: list[Any], say: Callable[[str], None]) -> None:
+    """The parent's loop: ask a batch, let the workers run and tell it, repeat; the config,
+    settings, space and invocation are the worker tasks' (one per worker)."""
     from hedgeopt.storages.slot_locks import slot_lock
     from hedgeopt.storages.trial_bookkeeping import count_trials, invocation_failures
 
     task, n_workers = tasks[0], len(tasks)
+    settings, invocation = task.settings, task.invocation
     lock = slot_lock(settings.storage, settings.study_name, settings.workdir)
     executor = current()
     restarts = WorkerRestarts(settings.max_failures, say, executor.stop_workers)
@@ -175,7 +169,7 @@ def run_batches(
                 size = min(n_workers, settings.n_trials - n_counted)
                 if size <= 0:
                     return
-                batch, asked = _ask_batch(study, cfg, settings, space, size, invocation)
+                batch, asked = _ask_batch(study, task, size)
             finally:
                 lock.release()
             try:

@@ -31,7 +31,7 @@ def _trial_runs(client: Any, experiment_id: str, extra: str = "") -> list[Any]:
             return runs
 
 
-def tag_best_run(tracker: Any, parent_id: str, best_number: int, run_id: str | None) -> str | None:
+def tag_best_run(tracker: Any, best_number: int, run_id: str | None) -> str | None:
     """Tag the best trial's run ``hedgeopt.best=true`` (and any earlier best ``false``).
 
     ``run_id`` is the run this invocation logged for the trial, or None when an earlier
@@ -39,7 +39,7 @@ def tag_best_run(tracker: Any, parent_id: str, best_number: int, run_id: str | N
     ``hedgeopt.best_trial`` and ``hedgeopt.best_trial_run_id`` and a note linking to the run.
     Returns the best trial's run id, if it has one.
     """
-    client, exp = tracker.client, tracker.experiment_id
+    client, exp, parent_id = tracker.client, tracker.experiment_id, tracker.parent_id
     if run_id is None:
         found = [
             r

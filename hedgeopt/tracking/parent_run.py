@@ -74,10 +74,11 @@ def search_space_line(space: Any) -> str:
     return line if len(line) <= MAX_TAG else line[: MAX_TAG - 40] + " ... (all in search_space.yaml)"
 
 
-def log_search_space(tracker: Any, run_id: str, space: Any, raw: Mapping[str, Any] | None) -> None:
+def log_search_space(tracker: Any, space: Any, raw: Mapping[str, Any] | None) -> None:
     """The search space as the parent run's ``search_space.yaml`` artifact and its one-line tag."""
     import yaml
 
+    run_id = tracker.parent_id
     if raw:
         tracker.log_text(run_id, yaml.safe_dump(dict(raw), sort_keys=False), "search_space.yaml")
     if len(space):
@@ -85,11 +86,12 @@ def log_search_space(tracker: Any, run_id: str, space: Any, raw: Mapping[str, An
 
 
 def describe_parent(
-    tracker: Any, run_id: str, verdict: Mapping[str, Any], best_number: int, best_run_id: str | None
+    tracker: Any, verdict: Mapping[str, Any], best_number: int, best_run_id: str | None
 ) -> str:
-    """Tag the verdict (code, baseline, words) and write the run's description; returns the line."""
+    """Tag the verdict (code, baseline, words) and write the parent run's description; returns
+    the line."""
     line = verdict_line(verdict)
-    client = tracker.client
+    client, run_id = tracker.client, tracker.parent_id
     client.set_tag(run_id, TAG_VERDICT, str(verdict.get("outcome")))
     if verdict.get("best_baseline"):
         client.set_tag(run_id, TAG_BEST_BASELINE, str(verdict["best_baseline"]))

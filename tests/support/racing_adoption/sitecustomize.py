@@ -33,10 +33,10 @@ def _patch_runner(module):
 def _patch_invocation(module):
     original = module.Invocation._log_trials
 
-    def log_trials(self, tracker, entries):
+    def log_trials(self, entries):
         if entries:
             time.sleep(1.0)
-        return original(self, tracker, entries)
+        return original(self, entries)
 
     module.Invocation._log_trials = log_trials
 
