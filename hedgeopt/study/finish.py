@@ -33,7 +33,7 @@ from hedgeopt.results.figures import (
     preload_plotting,
 )
 from hedgeopt.results.pareto import knee_index
-from hedgeopt.results.summary import study_summary
+from hedgeopt.results.summary import StudyOutcome, study_summary
 from hedgeopt.seeds import assessment_seed
 from hedgeopt.storages.trial_bookkeeping import invocation_failures
 from hedgeopt.storages.trial_record import RecordFiles, in_sample, metric_columns, trial_metrics
@@ -317,18 +317,20 @@ def print_summary(outcome: Outcome, inv: Invocation, paths: tuple[Path, Path, Pa
     """Print the console summary and keep it, and its JSON form, with the parent run."""
     settings, tracker, invocation = inv.settings, inv.tracker, inv.id
     text = study_summary(
-        settings.study_name,
-        outcome.counts,
-        outcome.best_params,
-        outcome.in_sample,
-        outcome.out_of_sample,
-        outcome.baselines,
-        settings.metrics,
-        list(paths),
-        ui_command(settings.tracking_uri),
-        tracker.experiment_id,
-        summary_lines(outcome.confidence),
-        settings.objective_class().held_out_name,
+        StudyOutcome(
+            study_name=settings.study_name,
+            counts=outcome.counts,
+            best_params=outcome.best_params,
+            in_sample=outcome.in_sample,
+            out_of_sample=outcome.out_of_sample,
+            baselines=outcome.baselines,
+            metrics=settings.metrics,
+            export_paths=list(paths),
+            ui_command=ui_command(settings.tracking_uri),
+            experiment_id=tracker.experiment_id,
+            confidence=summary_lines(outcome.confidence),
+            held_out_name=settings.objective_class().held_out_name,
+        )
     )
     summary = {
         "study": settings.study_name,
