@@ -22,7 +22,7 @@ from typing import Any
 
 from hedgeopt.execution.executors import current, map_in_workers
 from hedgeopt.execution.loky_pool import WORKER_LOST, WorkerRestarts
-from hedgeopt.names import ATTR_BATCH, ATTR_FAIL_REASON, ATTR_HOST, ATTR_INVOCATION, ATTR_PID, ATTR_SLOT
+from hedgeopt.names import ATTR_BATCH, ATTR_HOST, ATTR_INVOCATION, ATTR_PID, ATTR_SLOT
 
 _STUDIES: dict[str, Any] = {}  # per worker process: the invocation's study, by invocation
 
@@ -125,32 +125,11 @@ def _ask_batch(study: Any, task: Any, size: int) -> tuple[int, list[tuple[int, d
     return batch, asked
 
 
-def _fail_unfinished(study: Any, trial_ids: list[int], reason: str) -> int:
-    """Fail the batch's trials a dead worker left RUNNING and queue retries with their params."""
-    from optuna.trial import TrialState
-
-    from hedgeopt.storages.trial_bookkeeping import RetryStaleTrial
-
-    storage, retry, n = study._storage, RetryStaleTrial(reason=reason), 0  # noqa: SLF001
-    for tid in trial_ids:
-        if storage.get_trial(tid).state != TrialState.RUNNING:
-            continue
-        try:
-            storage.set_trial_user_attr(tid, ATTR_FAIL_REASON, reason)
-            if not storage.set_trial_state_values(tid, TrialState.FAIL):
-                continue
-        except Exception:  # finished meanwhile
-            continue
-        n += 1
-        retry(study, storage.get_trial(tid))
-    return n
-
-
 def run_batches(study: Any, tasks: list[Any], say: Callable[[str], None]) -> None:
     """The parent's loop: ask a batch, let the workers run and tell it, repeat; the config,
     settings, space and invocation are the worker tasks' (one per worker)."""
     from hedgeopt.storages.slot_locks import slot_lock
-    from hedgeopt.storages.trial_bookkeeping import count_trials, invocation_failures
+    from hedgeopt.storages.trial_bookkeeping import count_trials, fail_and_retry, invocation_failures
 
     task, n_workers = tasks[0], len(tasks)
     settings, invocation = task.settings, task.invocation
@@ -179,6 +158,6 @@ def run_batches(study: Any, tasks: list[Any], say: Callable[[str], None]) -> Non
                 if not executor.is_worker_lost(exc):
                     raise
                 lost_ids = [tid for tid, _ in asked]
-                restarts.after_loss(exc, lambda ids=lost_ids: _fail_unfinished(study, ids, WORKER_LOST))
+                restarts.after_loss(exc, lambda ids=lost_ids: fail_and_retry(study, ids, WORKER_LOST))
     finally:
         lock.close()
