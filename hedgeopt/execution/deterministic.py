@@ -58,7 +58,8 @@ def run_asked(task: Any, trial_id: int, params: dict[str, Any], batch: int) -> s
     from optuna.trial import TrialState
 
     from hedgeopt.config.samplers import build_pruner
-    from hedgeopt.execution.worker import execute_trial, get_objective, limit_threads
+    from hedgeopt.execution.trial import execute_trial
+    from hedgeopt.execution.worker import get_objective, limit_threads
     from hedgeopt.storages.opening import open_storage
 
     cfg, settings = task.config, task.settings  # validated by the parent

@@ -23,7 +23,8 @@ from hedgeopt.execution.executors import current
 from hedgeopt.execution.final_tasks import EarlyTasks
 from hedgeopt.execution.loky_pool import WORKER_LOST, WorkerRestarts
 from hedgeopt.execution.lost_workers import reap_lost_workers
-from hedgeopt.execution.worker import WorkerTask, prewarm, run_task, run_worker
+from hedgeopt.execution.trial import WorkerTask
+from hedgeopt.execution.worker import prewarm, run_task, run_worker
 from hedgeopt.seeds import restarted_sampler_seed
 from hedgeopt.storages.trial_bookkeeping import reap_orphans
 from hedgeopt.study.invocation import Invocation, say

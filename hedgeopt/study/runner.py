@@ -27,7 +27,7 @@ from hedgeopt.config.settings import StudySettings
 from hedgeopt.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, ConfigError
 from hedgeopt.execution.executors import build_executor, current, use
 from hedgeopt.execution.lost_workers import fail_running, probe
-from hedgeopt.execution.worker import WorkerTask
+from hedgeopt.execution.trial import WorkerTask
 from hedgeopt.execution.worker_pool import (
     WorkerPlan,
     describe_dataset,
