@@ -39,7 +39,7 @@ from hedgeopt.storages.trial_bookkeeping import invocation_failures
 from hedgeopt.storages.trial_record import RecordFiles, in_sample, metric_columns, trial_metrics
 from hedgeopt.study.invocation import Invocation, say, ui_command
 from hedgeopt.tracking.best_run import tag_best_run
-from hedgeopt.tracking.parent_run import describe_parent
+from hedgeopt.tracking.parent_run import describe_parent, log_history, log_model
 from hedgeopt.tracking.tracker import results_table
 from hedgeopt.workdir import staging_dir
 
@@ -98,7 +98,7 @@ def finish_study(inv: Invocation, n_workers: int, inner: int) -> str:
     log_outcome(outcome, inv, paths)
     if any(best_dir.iterdir()):  # what the objective keeps of the best config (weights, curves)
         tracker.client.log_artifacts(invocation, str(best_dir), "best")
-        log_model(inv, n_workers, inner, best_dir, outcome.best_params)
+        log_best_model(inv, n_workers, inner, best_dir, outcome.best_params)
     try:
         df = study.trials_dataframe()
         for column, values in metric_columns(study.trials, inv.records).items():
@@ -243,7 +243,7 @@ def export_best(outcome: Outcome, inv: Invocation) -> tuple[Path, Path, Path]:
         "mlflow_trial_run_id": tag_best_run(
             tracker,
             best.number,
-            inv.run_ids.get(best.number) or tracker.trial_run_id(best.number),
+            inv.run_ids.get(best.number) or tracker.runs.trial_run_id(best.number),
         ),
         "mlflow_tracking_uri": mask(settings.tracking_uri),
         "storage": settings.storage.masked,
@@ -302,14 +302,12 @@ def log_outcome(outcome: Outcome, inv: Invocation, paths: tuple[Path, Path, Path
     # start) and the best trial's tuned ones
     tracker.log_params(invocation, outcome.best_params)
     complete = [t for t in outcome.trials if t.state == TrialState.COMPLETE]
-    tracker.log_history(
-        invocation, {t.number: t.values for t in complete}, settings.metrics, settings.directions
-    )
+    log_history(tracker, {t.number: t.values for t in complete}, settings.metrics, settings.directions)
     describe_parent(
         tracker,
         outcome.confidence["verdict"],
         outcome.best.number,
-        inv.run_ids.get(outcome.best.number) or tracker.trial_run_id(outcome.best.number),
+        inv.run_ids.get(outcome.best.number) or tracker.runs.trial_run_id(outcome.best.number),
     )
 
 
@@ -353,7 +351,7 @@ def relay(inv: Invocation, folder: Path) -> tuple[str, str, str] | None:
     return None if inv.remote is None or current().kind == "local" else inv.remote.relay(folder)
 
 
-def log_model(
+def log_best_model(
     inv: Invocation, n_workers: int, inner: int, best_dir: Path, best_params: Mapping[str, Any]
 ) -> None:
     """``Objective.model()`` of the best config, logged as an MLflow model when there is one."""
@@ -361,6 +359,6 @@ def log_model(
         job = [("model", (best_dir.resolve(),))]
         [model] = run_final_tasks(inv.cfg, inv.key, inner, job, n_workers, relay=relay(inv, best_dir.parent))
         if model is not None:
-            inv.tracker.log_model(inv.id, model, inv.settings.study_name, best_params)
+            log_model(inv.tracker, model, inv.settings.study_name, best_params)
     except Exception as exc:  # noqa: BLE001  (the export stands without the model)
         say(f"hedgeopt: warning: the best config's model was not logged: {type(exc).__name__}: {exc}")

@@ -321,9 +321,9 @@ def _adopt_unlogged(inv: Invocation, clean: Path | None = None) -> None:
     try:
         _adopt_locked(inv)
         if clean is not None:
-            inv.tracker.clean_staging(clean)  # their trials are logged now
+            inv.tracker.runs.clean_staging(clean)  # their trials are logged now
             if inv.remote is not None:
-                inv.remote.clean(inv.tracker.invocation_ended)
+                inv.remote.clean(inv.tracker.runs.invocation_ended)
     finally:
         lock.close()
 
@@ -332,8 +332,8 @@ def _adopt_locked(inv: Invocation) -> None:
     finished = [t for t in inv.study.get_trials(deepcopy=False) if t.state.is_finished()]
     if not finished:
         return
-    abandoned = inv.tracker.abandoned_invocations()
-    logged = inv.tracker.logged_trial_numbers(abandoned)
+    abandoned = inv.tracker.runs.abandoned_invocations()
+    logged = inv.tracker.runs.logged_trial_numbers(abandoned)
     for t in finished:
         if t.number in logged:
             continue
