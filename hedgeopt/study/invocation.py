@@ -111,7 +111,7 @@ class Invocation:
                 bar.set_postfix_str(f"best={_best_text(study, self.settings)} fail={fails}", refresh=False)
                 bar.refresh()
 
-    def _log_trial(
+    def log_trial(
         self, t: optuna.trial.FrozenTrial, folder: Path, extra: Mapping[str, str] | None = None
     ) -> None:
         self._log_trials([(t, folder, extra)])

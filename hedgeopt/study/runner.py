@@ -16,7 +16,6 @@ import shutil
 import threading
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import optuna
@@ -37,13 +36,14 @@ from hedgeopt.execution.worker_pool import (
     worker_plan,
 )
 from hedgeopt.framework_keys import FRAMEWORK_KEYS, SETTINGS_KEYS
-from hedgeopt.names import ATTR_INVOCATION, ATTR_ORDINALS, TAG_ADOPTED, TAG_STORAGE, TAG_STUDY
+from hedgeopt.names import ATTR_ORDINALS, TAG_STORAGE, TAG_STUDY
 from hedgeopt.protocol import flatten
 from hedgeopt.results.figures import preload_plotting
 from hedgeopt.seeds import worker_sampler_seed
 from hedgeopt.storages.opening import open_storage
 from hedgeopt.storages.slot_locks import slot_lock
 from hedgeopt.storages.trial_bookkeeping import count_trials, reap_orphans
+from hedgeopt.study import adoption
 from hedgeopt.study.fingerprint import identify_study
 from hedgeopt.study.finish import StudyFailed, finish_study
 from hedgeopt.study.invocation import Invocation, masked_config, say
@@ -210,7 +210,7 @@ def _search_and_finish(inv: Invocation) -> str:
     """Adopt what killed invocations left, search, then export; the parent run's status."""
     settings, study = inv.settings, inv.study
     reap_orphans(study)
-    _adopt_unlogged(inv, inv.staging.parent)  # then the folders of killed invocations
+    adoption.adopt_unlogged(inv, inv.staging.parent)  # then the folders of killed invocations
     n_counted, _ = count_trials(study)
     plan = worker_plan(settings, n_counted)
     tasks = _worker_tasks(inv, n_counted, plan)
@@ -237,7 +237,7 @@ def _search_and_finish(inv: Invocation) -> str:
             inv.id, {"search_seconds": search_s, "trials_per_s": len(inv.logged) / search_s}
         )
     if plan.remaining:  # trials of dead invocations that heartbeats failed meanwhile
-        _adopt_unlogged(inv)
+        adoption.adopt_unlogged(inv)
     inv.clock.mark("search")
     return finish_study(inv, plan.n_workers, plan.inner)
 
@@ -305,43 +305,6 @@ def _claim_ordinal(study: optuna.Study, settings: StudySettings) -> int:
         return n
     finally:
         lock.close()
-
-
-def _adopt_unlogged(inv: Invocation, clean: Path | None = None) -> None:
-    """Log finished trials that no live invocation will log, then remove the staging folders
-    (under ``clean``) of invocations that have ended.
-
-    Those of an earlier, killed invocation, and those whose worker died before stamping them
-    with its invocation (reaped later as lost: no poller claims them). Under the study's slot
-    lock: two invocations resuming at once both took the same trials for unlogged (each logged
-    them), and the first removed the dead run's staging folder while the second uploaded it.
-    """
-    lock = slot_lock(inv.settings.storage, inv.settings.study_name, inv.settings.workdir)
-    lock.acquire()
-    try:
-        _adopt_locked(inv)
-        if clean is not None:
-            inv.tracker.runs.clean_staging(clean)  # their trials are logged now
-            if inv.remote is not None:
-                inv.remote.clean(inv.tracker.runs.invocation_ended)
-    finally:
-        lock.close()
-
-
-def _adopt_locked(inv: Invocation) -> None:
-    finished = [t for t in inv.study.get_trials(deepcopy=False) if t.state.is_finished()]
-    if not finished:
-        return
-    abandoned = inv.tracker.runs.abandoned_invocations()
-    logged = inv.tracker.runs.logged_trial_numbers(abandoned)
-    for t in finished:
-        if t.number in logged:
-            continue
-        owner = t.user_attrs.get(ATTR_INVOCATION)
-        if owner is not None and owner not in abandoned:
-            continue  # a live invocation elsewhere will log it
-        folder = staging_dir(inv.settings.workdir, str(owner)) / str(t.number)
-        inv._log_trial(t, folder, {TAG_ADOPTED: "true"})
 
 
 def _run_workers(inv: Invocation, tasks: list[WorkerTask], n_counted: int, remaining: int) -> None:
