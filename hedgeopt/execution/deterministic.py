@@ -17,12 +17,12 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from hedgeopt.execution.executors import current, map_in_workers
 from hedgeopt.execution.loky_pool import WORKER_LOST, WorkerRestarts
-from hedgeopt.names import ATTR_BATCH, ATTR_FAIL_REASON, ATTR_HOST, ATTR_INVOCATION, ATTR_PID, ATTR_SLOT
+from hedgeopt.names import ATTR_BATCH, ATTR_HOST, ATTR_INVOCATION, ATTR_PID, ATTR_SLOT
 
 _STUDIES: dict[str, Any] = {}  # per worker process: the invocation's study, by invocation
 
@@ -58,7 +58,8 @@ def run_asked(task: Any, trial_id: int, params: dict[str, Any], batch: int) -> s
     from optuna.trial import TrialState
 
     from hedgeopt.config.samplers import build_pruner
-    from hedgeopt.execution.worker import execute_trial, get_objective, limit_threads
+    from hedgeopt.execution.trial import execute_trial
+    from hedgeopt.execution.worker import get_objective, limit_threads
     from hedgeopt.storages.opening import open_storage
 
     cfg, settings = task.config, task.settings  # validated by the parent
@@ -97,13 +98,13 @@ def run_asked(task: Any, trial_id: int, params: dict[str, Any], batch: int) -> s
     return "COMPLETE"
 
 
-def _ask_batch(
-    study: Any, cfg: Mapping[str, Any], settings: Any, space: Any, size: int, invocation: str
-) -> tuple[int, list[tuple[int, dict[str, Any]]]]:
-    """Ask ``size`` trials, each from a sampler seeded by (seed, batch, slot), and sample
-    their params here; returns ``(batch, [(trial id, params)])``."""
+def _ask_batch(study: Any, task: Any, size: int) -> tuple[int, list[tuple[int, dict[str, Any]]]]:
+    """Ask ``size`` trials of ``task``'s invocation, each from a sampler seeded by (seed, batch,
+    slot), and sample their params here; returns ``(batch, [(trial id, params)])``."""
     from hedgeopt.config.samplers import build_sampler, is_grid
     from hedgeopt.seeds import batch_sampler_seed, sampler_seed
+
+    settings, space, invocation = task.settings, task.space, task.invocation
 
     batch = len(study.get_trials(deepcopy=False))
     asked = []
@@ -125,41 +126,14 @@ def _ask_batch(
     return batch, asked
 
 
-def _fail_unfinished(study: Any, trial_ids: list[int], reason: str) -> int:
-    """Fail the batch's trials a dead worker left RUNNING and queue retries with their params."""
-    from optuna.trial import TrialState
-
-    from hedgeopt.storages.trial_bookkeeping import RetryStaleTrial
-
-    storage, retry, n = study._storage, RetryStaleTrial(reason=reason), 0  # noqa: SLF001
-    for tid in trial_ids:
-        if storage.get_trial(tid).state != TrialState.RUNNING:
-            continue
-        try:
-            storage.set_trial_user_attr(tid, ATTR_FAIL_REASON, reason)
-            if not storage.set_trial_state_values(tid, TrialState.FAIL):
-                continue
-        except Exception:  # finished meanwhile
-            continue
-        n += 1
-        retry(study, storage.get_trial(tid))
-    return n
-
-
-def run_batches(
-    study: Any,
-    cfg: Mapping[str, Any],
-    settings: Any,
-    space: Any,
-    tasks: list[Any],
-    invocation: str,
-    say: Callable[[str], None],
-) -> None:
-    """The parent's loop: ask a batch, let the workers run and tell it, repeat."""
+def run_batches(study: Any, tasks: list[Any], say: Callable[[str], None]) -> None:
+    """The parent's loop: ask a batch, let the workers run and tell it, repeat; the config,
+    settings, space and invocation are the worker tasks' (one per worker)."""
     from hedgeopt.storages.slot_locks import slot_lock
-    from hedgeopt.storages.trial_bookkeeping import count_trials, invocation_failures
+    from hedgeopt.storages.trial_bookkeeping import count_trials, fail_and_retry, invocation_failures
 
     task, n_workers = tasks[0], len(tasks)
+    settings, invocation = task.settings, task.invocation
     lock = slot_lock(settings.storage, settings.study_name, settings.workdir)
     executor = current()
     restarts = WorkerRestarts(settings.max_failures, say, executor.stop_workers)
@@ -175,7 +149,7 @@ def run_batches(
                 size = min(n_workers, settings.n_trials - n_counted)
                 if size <= 0:
                     return
-                batch, asked = _ask_batch(study, cfg, settings, space, size, invocation)
+                batch, asked = _ask_batch(study, task, size)
             finally:
                 lock.release()
             try:
@@ -185,6 +159,6 @@ def run_batches(
                 if not executor.is_worker_lost(exc):
                     raise
                 lost_ids = [tid for tid, _ in asked]
-                restarts.after_loss(exc, lambda ids=lost_ids: _fail_unfinished(study, ids, WORKER_LOST))
+                restarts.after_loss(exc, lambda ids=lost_ids: fail_and_retry(study, ids, WORKER_LOST))
     finally:
         lock.close()

@@ -17,17 +17,42 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from hedgeopt.errors import HedgeoptError
 from hedgeopt.execution.executors import current
+from hedgeopt.execution.loky_pool import WorkerRestarts
 from hedgeopt.execution.worker import run_task
 from hedgeopt.results.figures import preload_plotting
 
 #: Fresh pools tried after the first one lost a worker.
 RETRIES = 2
+
+
+def _warn(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def final_restarts(stop: Callable[[], None] | None = None, count: int = 0) -> WorkerRestarts:
+    """The end-of-study tasks' restart policy: :data:`RETRIES` fresh pools, a warning before each,
+    then one error line. ``stop``: what to kill after a loss (the executor's workers if None);
+    ``count``: the losses already met."""
+    return WorkerRestarts(
+        RETRIES,
+        _warn,
+        stop or current().stop_workers,
+        retrying=lambda n, limit, _lost: (
+            "hedgeopt: warning: a worker process died while scoring the best config; "
+            f"retrying ({n} of {limit})"
+        ),
+        exhausted=lambda n: HedgeoptError(
+            f"a worker process died while scoring the best config ({n} times); "
+            "every trial is kept in the storage: run the same command again to export"
+        ),
+        count=count,
+    )
 
 
 def timed_task(
@@ -127,7 +152,7 @@ class Pending:
     """An end-of-study task queued on the early worker; ``result()`` waits for it.
 
     If the early worker died, the task runs again in a fresh worker (the death counts as the
-    first of the tries; the warning is said once).
+    first loss of :func:`final_restarts`; the warning is said once).
     """
 
     def __init__(
@@ -146,19 +171,13 @@ class Pending:
 
         try:
             result, seconds = self._future.result()
-        except BrokenProcessPool:  # TerminatedWorkerError included
-            if not self.early.dead:
-                self.early.dead = True
-                self.early.close(kill=True)
-                print(
-                    f"hedgeopt: warning: a worker process died while scoring the best config; "
-                    f"retrying (1 of {RETRIES})",
-                    file=sys.stderr,
-                    flush=True,
-                )
+        except BrokenProcessPool as exc:  # TerminatedWorkerError included
             e = self.early
+            if not e.dead:
+                e.dead = True
+                final_restarts(lambda: e.close(kill=True)).after_loss(exc)
             jobs = [(self.method, self.args)]
-            [result] = run_final_tasks(e.cfg, e.key, e.inner, jobs, 1, RETRIES, self._timings, first=1)
+            [result] = run_final_tasks(e.cfg, e.key, e.inner, jobs, 1, self._timings, lost=1)
             return result
         if self._timings is not None:
             self._timings[self.method] = seconds
@@ -182,20 +201,21 @@ def run_final_tasks(
     inner: int,
     jobs: Sequence[tuple[str, tuple[Any, ...]]],
     n_jobs: int,
-    retries: int = RETRIES,
     timings: dict[str, float] | None = None,
-    first: int = 0,
+    lost: int = 0,
     relay: tuple[str, str, str] | None = None,
 ) -> list[Any]:
     """``[run_task(cfg, key, inner, method, args) for method, args in jobs]`` in ``n_jobs`` workers.
 
-    ``timings``, if given, receives each method's seconds inside its worker; ``first`` counts the
-    worker deaths already met (of ``retries`` retried); ``relay``: the tasks' folder reaches the
-    workers through MLflow's artifact store (:func:`relayed_task`), and is downloaded back here.
+    ``timings``, if given, receives each method's seconds inside its worker; ``lost`` counts the
+    worker deaths already met (:func:`final_restarts` allows :data:`RETRIES`); ``relay``: the
+    tasks' folder reaches the workers through MLflow's artifact store (:func:`relayed_task`), and
+    is downloaded back here.
     """
     executor = current()
     fn, pre = (timed_task, ()) if relay is None else (relayed_task, (relay,))
-    for attempt in range(first, retries + 1):
+    restarts = final_restarts(executor.stop_workers, lost)
+    while True:
         try:
             out = executor.map(fn, [(*pre, cfg, key, inner, m, a) for m, a in jobs], n_jobs)
             if relay is not None:
@@ -205,20 +225,8 @@ def run_final_tasks(
         except Exception as exc:
             if not executor.is_worker_lost(exc):
                 raise
-            executor.stop_workers()
-            if attempt == retries:
-                raise HedgeoptError(
-                    f"a worker process died while scoring the best config ({retries + 1} times); "
-                    "every trial is kept in the storage: run the same command again to export"
-                ) from None
-            print(
-                f"hedgeopt: warning: a worker process died while scoring the best config; "
-                f"retrying ({attempt + 1} of {retries})",
-                file=sys.stderr,
-                flush=True,
-            )
+            restarts.after_loss(exc)
             continue
         if timings is not None:
             timings.update({m: seconds for (m, _), (_, seconds) in zip(jobs, out, strict=False)})
         return [result for result, _ in out]
-    raise AssertionError("unreachable")

@@ -77,28 +77,45 @@ def stop_workers() -> None:
         pass
 
 
+def restarting_the_search(count: int, limit: int, lost: int) -> str:
+    """What the search says when it restarts its workers after the ``count``-th loss."""
+    return (
+        f"hedgeopt: a worker process died; {lost} trial(s) will be retried, restarting "
+        f"the workers ({count} of at most {limit})"
+    )
+
+
 class WorkerRestarts:
     """The restart-after-a-lost-worker policy: at most ``limit`` restarts in one invocation.
 
     loky stops every worker of a pool once one of them dies, so after each loss the whole pool
-    is killed, the caller's ``reap`` fails the lost trials (the dead worker's and its
-    siblings') and queues them for a retry with the same params, and a fresh pool carries on.
+    is killed (``stop``), the caller's ``reap`` fails the lost work (the search: the dead worker's
+    and its siblings' trials, queued for a retry with the same params), ``say`` tells what
+    ``retrying(count, limit, lost)`` words, and a fresh pool carries on. Past the limit the loss
+    itself is raised, or ``exhausted(count)``'s error where given (one line for the user).
+    ``count``: the losses already met (another policy's, handed on).
     """
 
     def __init__(
-        self, limit: int, say: Callable[[str], None], stop: Callable[[], None] | None = None
+        self,
+        limit: int,
+        say: Callable[[str], None],
+        stop: Callable[[], None] | None = None,
+        retrying: Callable[[int, int, int], str] = restarting_the_search,
+        exhausted: Callable[[int], BaseException] | None = None,
+        count: int = 0,
     ) -> None:
-        self.limit, self.say, self.count = limit, say, 0
+        self.limit, self.say, self.count = limit, say, count
         self.stop = stop or stop_workers  # the executor's, where it is not loky
+        self.retrying, self.exhausted = retrying, exhausted
 
-    def after_loss(self, exc: BaseException, reap: Callable[[], int]) -> None:
-        """Count the loss of ``exc``, stop the pool and reap; re-raise ``exc`` past the limit."""
+    def after_loss(self, exc: BaseException, reap: Callable[[], int] = lambda: 0) -> None:
+        """Count the loss of ``exc``, stop the pool and reap; raise past the limit, else say so."""
         self.count += 1
         self.stop()
         lost = reap()
         if self.count > self.limit:
-            raise exc
-        self.say(
-            f"hedgeopt: a worker process died; {lost} trial(s) will be retried, restarting "
-            f"the workers ({self.count} of at most {self.limit})"
-        )
+            if self.exhausted is None:
+                raise exc
+            raise self.exhausted(self.count) from None
+        self.say(self.retrying(self.count, self.limit, lost))

@@ -14,32 +14,17 @@ from typing import Any
 
 from hedgeopt.errors import ConfigError, one_line
 from hedgeopt.execution.loky_pool import WORKER_LOST
-from hedgeopt.names import ATTR_FAIL_REASON, ATTR_INVOCATION, ATTR_WORKER
+from hedgeopt.names import ATTR_INVOCATION, ATTR_WORKER
 
 #: The fail reason of a trial whose remote worker left the cluster.
 REMOTE_WORKER_LOST = "worker lost: its worker left the cluster during the trial"
 
 
 def _fail_and_retry(study: Any, trials: Iterable[Any], reason: str) -> int:
-    """Fail each RUNNING trial with ``reason`` and queue a retry with its params; how many."""
-    from optuna.trial import TrialState
+    # here, not at the top: a probed worker imports this module, and bookkeeping imports optuna
+    from hedgeopt.storages.trial_bookkeeping import fail_and_retry
 
-    from hedgeopt.storages.trial_bookkeeping import RetryStaleTrial
-
-    storage, retry, n = study._storage, RetryStaleTrial(reason=reason), 0  # noqa: SLF001
-    for t in trials:
-        try:
-            storage.set_trial_user_attr(t._trial_id, ATTR_FAIL_REASON, reason)  # noqa: SLF001
-            if not storage.set_trial_state_values(t._trial_id, TrialState.FAIL):  # noqa: SLF001
-                continue
-        except Exception:  # noqa: BLE001 - finished meanwhile, or failed by another process
-            continue
-        n += 1
-        try:
-            retry(study, storage.get_trial(t._trial_id))  # noqa: SLF001
-        except Exception:  # noqa: BLE001, S110 - failed (and replaced by a fresh trial) all the same
-            pass
-    return n
+    return fail_and_retry(study, [t._trial_id for t in trials], reason)  # noqa: SLF001
 
 
 def _running(study: Any, invocation: str, keep: Callable[[Any], bool]) -> list[Any]:

@@ -17,15 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-import optuna
-
 from hedgeopt.config.settings import StudySettings
 from hedgeopt.execution.deterministic import run_batches
 from hedgeopt.execution.executors import current
 from hedgeopt.execution.final_tasks import EarlyTasks
 from hedgeopt.execution.loky_pool import WORKER_LOST, WorkerRestarts
 from hedgeopt.execution.lost_workers import reap_lost_workers
-from hedgeopt.execution.worker import WorkerTask, prewarm, run_task, run_worker
+from hedgeopt.execution.trial import WorkerTask
+from hedgeopt.execution.worker import prewarm, run_task, run_worker
 from hedgeopt.seeds import restarted_sampler_seed
 from hedgeopt.storages.trial_bookkeeping import reap_orphans
 from hedgeopt.study.invocation import Invocation, say
@@ -94,7 +93,7 @@ def start_early_tasks(inv: Invocation, plan: WorkerPlan) -> EarlyTasks | None:
     return EarlyTasks(inv.cfg, inv.key, plan.inner)
 
 
-def run_worker_pool(study: optuna.Study, inv: Invocation, invocation: str, tasks: list[WorkerTask]) -> None:
+def run_worker_pool(inv: Invocation, tasks: list[WorkerTask]) -> None:
     """Run the worker loops; when a worker dies (SIGKILL, out of memory, a crash), go on.
 
     loky stops every worker of a pool once one of them dies, so the lost trials (the dead
@@ -103,8 +102,9 @@ def run_worker_pool(study: optuna.Study, inv: Invocation, invocation: str, tasks
     end the invocation. On a Dask cluster the parent fails the trials of workers the scheduler
     no longer lists (``watch``), and the re-run loops draw fresh seeds themselves.
     """
+    study = inv.study
     if inv.settings.deterministic:  # batches asked here, told before the next
-        run_batches(study, inv.cfg, inv.settings, inv.space, tasks, invocation, say)
+        run_batches(study, tasks, say)
         return
     executor = current()
     stop = executor.stop_flag()
@@ -112,7 +112,7 @@ def run_worker_pool(study: optuna.Study, inv: Invocation, invocation: str, tasks
         tasks = [replace(t, stop=stop) for t in tasks]
 
     def watch() -> None:
-        lost = reap_lost_workers(study, invocation, executor.alive_workers)
+        lost = reap_lost_workers(study, inv.id, executor.alive_workers)
         if lost:
             say(f"hedgeopt: a worker left the cluster; {lost} trial(s) will be retried")
 
@@ -124,7 +124,7 @@ def run_worker_pool(study: optuna.Study, inv: Invocation, invocation: str, tasks
         except Exception as exc:
             if not executor.is_worker_lost(exc) or not executor.restart_after_loss():
                 raise
-            restarts.after_loss(exc, lambda: reap_orphans(study, WORKER_LOST, invocation))
+            restarts.after_loss(exc, lambda: reap_orphans(study, WORKER_LOST, inv.id))
             tasks = [
                 replace(t, sampler_seed=restarted_sampler_seed(t.sampler_seed, restarts.count, t.worker))
                 for t in tasks

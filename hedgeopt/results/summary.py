@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,28 +38,34 @@ def counterpart(
     return "" if key is None else out_of_sample[key]
 
 
-def study_summary(
-    study_name: str,
-    counts: Mapping[str, int],
-    best_params: Mapping[str, Any],
-    in_sample: Mapping[str, float],
-    out_of_sample: Mapping[str, float],
-    baselines: Mapping[str, Mapping[str, Mapping[str, float]]],
-    metrics: Sequence[str],
-    export_paths: Sequence[Path],
-    ui_command: str,
-    experiment_id: str,
-    confidence: Sequence[str] = (),
-    held_out_name: Callable[[str], str] | None = None,
-) -> str:
+@dataclass(frozen=True)
+class StudyOutcome:
+    """What an invocation's end reports: built once by the finish step, read by :func:`study_summary`."""
+
+    study_name: str
+    counts: Mapping[str, int]  # trials by state
+    best_params: Mapping[str, Any]
+    in_sample: Mapping[str, float]  # the best trial's metrics
+    out_of_sample: Mapping[str, float]
+    baselines: Mapping[str, Mapping[str, Mapping[str, float]]]  # name -> split -> metrics
+    metrics: Sequence[str]  # the optimised metrics
+    export_paths: Sequence[Path]
+    ui_command: str  # how to browse the trials
+    experiment_id: str
+    confidence: Sequence[str] = ()  # the confidence statistics, one line each
+    held_out_name: Callable[[str], str] | None = None  # the objective's out-of-sample metric names
+
+
+def study_summary(o: StudyOutcome) -> str:
     """The end-of-study console report."""
-    parts = [f"\nStudy {study_name}: " + ", ".join(f"{k.lower()} {v}" for k, v in counts.items())]
-    parts.append(table([(k, v) for k, v in best_params.items()], ["best param", "value"]))
-    every = list(dict.fromkeys([*metrics, *in_sample.keys()]))
+    oos, held_out = o.out_of_sample, o.held_out_name
+    parts = [f"\nStudy {o.study_name}: " + ", ".join(f"{k.lower()} {v}" for k, v in o.counts.items())]
+    parts.append(table([(k, v) for k, v in o.best_params.items()], ["best param", "value"]))
+    every = list(dict.fromkeys([*o.metrics, *o.in_sample.keys()]))
     keys = every[:MAX_ROWS]
-    rows = [(k, in_sample.get(k, ""), counterpart(out_of_sample, k, held_out_name)) for k in keys]
-    paired = {oos_name(out_of_sample, k, held_out_name) for k in every}
-    unpaired = [(k, "", v) for k, v in out_of_sample.items() if k not in paired]  # e.g. p-values
+    rows = [(k, o.in_sample.get(k, ""), counterpart(oos, k, held_out)) for k in keys]
+    paired = {oos_name(oos, k, held_out) for k in every}
+    unpaired = [(k, "", v) for k, v in oos.items() if k not in paired]  # e.g. p-values
     rows += unpaired[:MAX_UNPAIRED]
     metric_table = table(rows, ["metric", "in-sample", "out-of-sample"])
     left_out = len(every) - len(keys) + max(0, len(unpaired) - MAX_UNPAIRED)
@@ -68,20 +75,20 @@ def study_summary(
             "the parent run's results.csv / results.html and in the export's performance block"
         )
     parts.append(metric_table)
-    if baselines:
+    if o.baselines:
         brow = []
-        for name, res in baselines.items():
-            ins, oos = res.get("in_sample", {}), res.get("out_of_sample", {})
-            for m in metrics:
-                brow.append((name, m, ins.get(m, ""), counterpart(oos, m, held_out_name)))
+        for name, res in o.baselines.items():
+            ins, b_oos = res.get("in_sample", {}), res.get("out_of_sample", {})
+            for m in o.metrics:
+                brow.append((name, m, ins.get(m, ""), counterpart(b_oos, m, held_out)))
         parts.append(table(brow, ["baseline", "metric", "in-sample", "out-of-sample"]))
-    if confidence:
-        parts.append("\n".join(confidence))
-    parts.append("Exported: " + ", ".join(str(p) for p in export_paths))
-    browse = f"Browse every trial: {ui_command}   (experiment {study_name}, id {experiment_id})"
-    if ui_command.startswith("mlflow ui"):  # MLflow 3's UI opens on GenAI pages unless told
+    if o.confidence:
+        parts.append("\n".join(o.confidence))
+    parts.append("Exported: " + ", ".join(str(p) for p in o.export_paths))
+    browse = f"Browse every trial: {o.ui_command}   (experiment {o.study_name}, id {o.experiment_id})"
+    if o.ui_command.startswith("mlflow ui"):  # MLflow 3's UI opens on GenAI pages unless told
         browse += (
-            f"\n  then open http://127.0.0.1:5000/#/experiments/{experiment_id}/runs"
+            f"\n  then open http://127.0.0.1:5000/#/experiments/{o.experiment_id}/runs"
             "?workflowType=machine_learning"
         )
     parts.append(browse)

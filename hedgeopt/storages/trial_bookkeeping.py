@@ -13,6 +13,7 @@ import copy
 import socket
 import time
 import warnings
+from collections.abc import Iterable
 from typing import Any
 
 import optuna
@@ -159,11 +160,9 @@ def reap_orphans(
     reaped trial gets a WAITING retry with the same params, as a heartbeat-stale trial does.
     """
     host = socket.gethostname()
-    storage = study._storage  # noqa: SLF001
     heartbeat = has_heartbeat(study)
-    retry = RetryStaleTrial(reason=reason)
-    n = 0
-    unstamped_after = _unstamped_limit(storage, heartbeat)
+    unstamped_after = _unstamped_limit(study._storage, heartbeat)  # noqa: SLF001
+    orphans = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         pid = t.user_attrs.get(ATTR_PID)
         if pid is None:
@@ -179,16 +178,31 @@ def reap_orphans(
                 continue
             if pid_alive(pid):
                 continue
+        orphans.append(t._trial_id)  # noqa: SLF001
+    return fail_and_retry(study, orphans, reason)
+
+
+def fail_and_retry(study: optuna.Study, trial_ids: Iterable[int], reason: str) -> int:
+    """Fail each still RUNNING trial of ``trial_ids`` with ``reason`` and queue a WAITING retry
+    with its params (as a heartbeat-stale trial gets); how many were failed.
+
+    The one way a lost trial ends: an orphan of a dead process here, a trial of a worker the
+    executor lost (:mod:`hedgeopt.execution.lost_workers`), a batch's trial in deterministic mode.
+    """
+    storage, retry, n = study._storage, RetryStaleTrial(reason=reason), 0  # noqa: SLF001
+    for tid in trial_ids:
         try:
-            storage.set_trial_user_attr(t._trial_id, ATTR_FAIL_REASON, reason)  # noqa: SLF001
-            if not storage.set_trial_state_values(t._trial_id, TrialState.FAIL):  # noqa: SLF001
+            if storage.get_trial(tid).state != TrialState.RUNNING:
                 continue
-        except Exception:  # finished meanwhile
+            storage.set_trial_user_attr(tid, ATTR_FAIL_REASON, reason)
+            if not storage.set_trial_state_values(tid, TrialState.FAIL):
+                continue
+        except Exception:  # noqa: BLE001 - finished meanwhile, or failed by another process
             continue
         n += 1
         try:
-            retry(study, storage.get_trial(t._trial_id))  # noqa: SLF001
-        except Exception:  # the trial is failed (and replaced by a fresh one) all the same
+            retry(study, storage.get_trial(tid))
+        except Exception:  # noqa: BLE001, S110 - failed (and replaced by a fresh trial) all the same
             pass
     return n
 

@@ -33,14 +33,14 @@ from hedgeopt.results.figures import (
     preload_plotting,
 )
 from hedgeopt.results.pareto import knee_index
-from hedgeopt.results.summary import study_summary
+from hedgeopt.results.summary import StudyOutcome, study_summary
 from hedgeopt.seeds import assessment_seed
 from hedgeopt.storages.trial_bookkeeping import invocation_failures
 from hedgeopt.storages.trial_record import RecordFiles, in_sample, metric_columns, trial_metrics
 from hedgeopt.study.invocation import Invocation, say, ui_command
 from hedgeopt.tracking.best_run import tag_best_run
-from hedgeopt.tracking.parent_run import describe_parent
-from hedgeopt.tracking.tracker import Tracker, results_table
+from hedgeopt.tracking.parent_run import describe_parent, log_history, log_model
+from hedgeopt.tracking.tracker import results_table
 from hedgeopt.workdir import staging_dir
 
 
@@ -80,27 +80,25 @@ class Outcome:
     figures: list[Path] = field(default_factory=list)
 
 
-def finish_study(
-    study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: str, n_workers: int, inner: int
-) -> str:
+def finish_study(inv: Invocation, n_workers: int, inner: int) -> str:
     """Score, export, log and summarise the best trial; returns the parent run's final status."""
-    settings = inv.settings
+    settings, study, tracker, invocation = inv.settings, inv.study, inv.tracker, inv.id
     trials = study.get_trials(deepcopy=False)
     counts = state_counts(trials)
     # a tag, not three one-bar charts
     tracker.client.set_tag(
         invocation, TAG_TRIAL_COUNTS, ", ".join(f"{k.lower()} {v}" for k, v in counts.items())
     )
-    outcome = select_best(study, trials, counts, invocation, settings)
+    outcome = select_best(inv, trials, counts)
     out_dir = staging_dir(settings.workdir, invocation) / "_study"
     best_dir = out_dir / "best"
     best_dir.mkdir(parents=True, exist_ok=True)
-    score_best(outcome, study, inv, n_workers, inner, out_dir)
-    paths = export_best(outcome, study, tracker, inv, invocation)
-    log_outcome(outcome, tracker, inv, invocation, paths)
+    score_best(outcome, inv, n_workers, inner, out_dir)
+    paths = export_best(outcome, inv)
+    log_outcome(outcome, inv, paths)
     if any(best_dir.iterdir()):  # what the objective keeps of the best config (weights, curves)
         tracker.client.log_artifacts(invocation, str(best_dir), "best")
-        log_model(tracker, invocation, inv, n_workers, inner, best_dir, outcome.best_params)
+        log_best_model(inv, n_workers, inner, best_dir, outcome.best_params)
     try:
         df = study.trials_dataframe()
         for column, values in metric_columns(study.trials, inv.records).items():
@@ -108,7 +106,7 @@ def finish_study(
         tracker.log_text(invocation, df.to_csv(index=False), "trials.csv")
     except Exception:
         pass
-    print_summary(outcome, tracker, settings, invocation, paths)
+    print_summary(outcome, inv, paths)
     failures = outcome.failures
     if len(failures) >= settings.max_failures:
         reason = failures[-1].user_attrs.get(ATTR_FAIL_REASON)
@@ -120,16 +118,11 @@ def finish_study(
     return "FINISHED"
 
 
-def select_best(
-    study: optuna.Study,
-    trials: list[optuna.trial.FrozenTrial],
-    counts: dict[str, int],
-    invocation: str,
-    settings: StudySettings,
-) -> Outcome:
+def select_best(inv: Invocation, trials: list[optuna.trial.FrozenTrial], counts: dict[str, int]) -> Outcome:
     """The best trial (the knee of the Pareto front for several objectives); raises
     :class:`StudyFailed` when no trial completed."""
-    failures = invocation_failures(study, invocation)
+    study, settings = inv.study, inv.settings
+    failures = invocation_failures(study, inv.id)
     if not any(t.state == TrialState.COMPLETE for t in trials):
         reason = failures[-1].user_attrs.get(ATTR_FAIL_REASON) if failures else "no trial completed"
         raise StudyFailed(f"no trial completed in study {settings.study_name}; last failure: {reason}")
@@ -139,13 +132,10 @@ def select_best(
     else:
         front = []
         best = study.best_trial
-    where = RecordFiles(settings.workdir, settings.study_name)
-    return Outcome(trials, counts, failures, best, front, dict(best.params), trial_metrics(best, where))
+    return Outcome(trials, counts, failures, best, front, dict(best.params), trial_metrics(best, inv.records))
 
 
-def score_best(
-    outcome: Outcome, study: optuna.Study, inv: Invocation, n_workers: int, inner: int, out_dir: Path
-) -> None:
+def score_best(outcome: Outcome, inv: Invocation, n_workers: int, inner: int, out_dir: Path) -> None:
     """Out-of-sample score, baselines and plots in the workers, the framework's figures here, and
     the statistics of how sure the result is; fills them into ``outcome``."""
     settings, best_params, where = inv.settings, outcome.best_params, inv.records
@@ -175,7 +165,7 @@ def score_best(
 
     def draw() -> None:
         try:
-            framework_figures.extend(draw_framework_figures(study, outcome.trials, settings, out_dir))
+            framework_figures.extend(draw_framework_figures(inv.study, outcome.trials, settings, out_dir))
         except Exception as exc:  # noqa: BLE001 - a figure never fails the study, nor hides its error
             say(f"hedgeopt: warning: the study's figures were not drawn: {one_line(exc)}")
 
@@ -236,11 +226,9 @@ def assess(outcome: Outcome, settings: StudySettings, oos_result: Any, raw_basel
     )
 
 
-def export_best(
-    outcome: Outcome, study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: str
-) -> tuple[Path, Path, Path]:
+def export_best(outcome: Outcome, inv: Invocation) -> tuple[Path, Path, Path]:
     """Write the export (``best.yaml``, the overlay, ``best.json``); returns their paths."""
-    settings, best = inv.settings, outcome.best
+    settings, best, tracker, invocation = inv.settings, outcome.best, inv.tracker, inv.id
     metadata = {
         "study": settings.study_name,
         "objective": settings.objective_target,
@@ -254,15 +242,14 @@ def export_best(
         "mlflow_run_id": invocation,
         "mlflow_trial_run_id": tag_best_run(
             tracker,
-            invocation,
             best.number,
-            inv.run_ids.get(best.number) or tracker.trial_run_id(best.number),
+            inv.run_ids.get(best.number) or tracker.runs.trial_run_id(best.number),
         ),
         "mlflow_tracking_uri": mask(settings.tracking_uri),
         "storage": settings.storage.masked,
         "seed": settings.seed,
         "sampler": settings.sampler_target,
-        "fingerprint": study.user_attrs.get(ATTR_FINGERPRINT),
+        "fingerprint": inv.study.user_attrs.get(ATTR_FINGERPRINT),
         "deterministic": settings.deterministic,
     }
     metadata = mask_values(metadata)
@@ -286,12 +273,11 @@ def export_best(
     return export_mod.write_export(doc, settings.export_dir, settings.study_name)
 
 
-def log_outcome(
-    outcome: Outcome, tracker: Tracker, inv: Invocation, invocation: str, paths: tuple[Path, Path, Path]
-) -> None:
+def log_outcome(outcome: Outcome, inv: Invocation, paths: tuple[Path, Path, Path]) -> None:
     """The figures, the export, the results table, the headline metrics and the verdict as the
     parent run's artifacts, metrics and tags."""
     settings, in_sample, out_of_sample = inv.settings, outcome.in_sample, outcome.out_of_sample
+    tracker, invocation = inv.tracker, inv.id
     for f in outcome.figures:
         if Path(f).is_file():
             tracker.log_artifact(invocation, Path(f), "plots")
@@ -316,39 +302,33 @@ def log_outcome(
     # start) and the best trial's tuned ones
     tracker.log_params(invocation, outcome.best_params)
     complete = [t for t in outcome.trials if t.state == TrialState.COMPLETE]
-    tracker.log_history(
-        invocation, {t.number: t.values for t in complete}, settings.metrics, settings.directions
-    )
+    log_history(tracker, {t.number: t.values for t in complete}, settings.metrics, settings.directions)
     describe_parent(
         tracker,
-        invocation,
         outcome.confidence["verdict"],
         outcome.best.number,
-        inv.run_ids.get(outcome.best.number) or tracker.trial_run_id(outcome.best.number),
+        inv.run_ids.get(outcome.best.number) or tracker.runs.trial_run_id(outcome.best.number),
     )
 
 
-def print_summary(
-    outcome: Outcome,
-    tracker: Tracker,
-    settings: StudySettings,
-    invocation: str,
-    paths: tuple[Path, Path, Path],
-) -> None:
+def print_summary(outcome: Outcome, inv: Invocation, paths: tuple[Path, Path, Path]) -> None:
     """Print the console summary and keep it, and its JSON form, with the parent run."""
+    settings, tracker, invocation = inv.settings, inv.tracker, inv.id
     text = study_summary(
-        settings.study_name,
-        outcome.counts,
-        outcome.best_params,
-        outcome.in_sample,
-        outcome.out_of_sample,
-        outcome.baselines,
-        settings.metrics,
-        list(paths),
-        ui_command(settings.tracking_uri),
-        tracker.experiment_id,
-        summary_lines(outcome.confidence),
-        settings.objective_class().held_out_name,
+        StudyOutcome(
+            study_name=settings.study_name,
+            counts=outcome.counts,
+            best_params=outcome.best_params,
+            in_sample=outcome.in_sample,
+            out_of_sample=outcome.out_of_sample,
+            baselines=outcome.baselines,
+            metrics=settings.metrics,
+            export_paths=list(paths),
+            ui_command=ui_command(settings.tracking_uri),
+            experiment_id=tracker.experiment_id,
+            confidence=summary_lines(outcome.confidence),
+            held_out_name=settings.objective_class().held_out_name,
+        )
     )
     summary = {
         "study": settings.study_name,
@@ -371,20 +351,14 @@ def relay(inv: Invocation, folder: Path) -> tuple[str, str, str] | None:
     return None if inv.remote is None or current().kind == "local" else inv.remote.relay(folder)
 
 
-def log_model(
-    tracker: Tracker,
-    invocation: str,
-    inv: Invocation,
-    n_workers: int,
-    inner: int,
-    best_dir: Path,
-    best_params: Mapping[str, Any],
+def log_best_model(
+    inv: Invocation, n_workers: int, inner: int, best_dir: Path, best_params: Mapping[str, Any]
 ) -> None:
     """``Objective.model()`` of the best config, logged as an MLflow model when there is one."""
     try:
         job = [("model", (best_dir.resolve(),))]
         [model] = run_final_tasks(inv.cfg, inv.key, inner, job, n_workers, relay=relay(inv, best_dir.parent))
         if model is not None:
-            tracker.log_model(invocation, model, inv.settings.study_name, best_params)
+            log_model(inv.tracker, model, inv.settings.study_name, best_params)
     except Exception as exc:  # noqa: BLE001  (the export stands without the model)
         say(f"hedgeopt: warning: the best config's model was not logged: {type(exc).__name__}: {exc}")

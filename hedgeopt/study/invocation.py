@@ -61,10 +61,14 @@ def trial_overlay(where: RecordFiles, trial: optuna.trial.FrozenTrial) -> dict[s
 
 
 class Invocation:
-    """State shared by the parent's poller and its main flow."""
+    """One invocation's state, shared by the parent's poller and its main flow: the config, the
+    study, and (once :meth:`start` opened the parent run) the tracker, the invocation's id and its
+    trials' staging folder."""
 
-    def __init__(self, cfg: dict[str, Any], settings: StudySettings, space: SearchSpace) -> None:
-        self.cfg, self.settings, self.space = cfg, settings, space
+    def __init__(
+        self, cfg: dict[str, Any], settings: StudySettings, space: SearchSpace, study: optuna.Study
+    ) -> None:
+        self.cfg, self.settings, self.space, self.study = cfg, settings, space, study
         self.records = RecordFiles(settings.workdir, settings.study_name)  # the trials' record files
         self.key = objective_key(cfg)
         self.logged: set[int] = set()
@@ -75,21 +79,29 @@ class Invocation:
         self.trial_logger: TrialLogger | None = None
         self.early: EarlyTasks | None = None  # baselines computed beside the search
         self.remote: RemoteStaging | None = None  # executor.staging=mlflow: trial folders fetched
+        # set by start(), once the parent run is open
+        self.tracker: Tracker
+        self.id: str  # the invocation's id: its MLflow parent run's
+        self.staging: Path  # its trials' staging folder
+
+    def start(self, tracker: Tracker, run_id: str, staging: Path) -> None:
+        """The parent run ``run_id`` is open in ``tracker``; the trials stage in ``staging``."""
+        self.tracker, self.id, self.staging = tracker, run_id, staging
 
     # ------------------------------------------------------------------ polling
-    def poll(self, study: optuna.Study, tracker: Tracker, invocation: str, staging: Path, bar: Any) -> None:
+    def poll(self, bar: Any) -> None:
         """Log this invocation's newly finished trials; refresh the progress bar."""
         with self.lock:
+            study, staging = self.study, self.staging
             trials = study.get_trials(deepcopy=False)
             # every trial finished since the last poll, written in one transaction
             self._log_trials(
-                tracker,
                 [
                     (t, staging / str(t.number), None)
                     for t in trials
                     if t.number not in self.logged
                     and t.state.is_finished()
-                    and t.user_attrs.get(ATTR_INVOCATION) == invocation
+                    and t.user_attrs.get(ATTR_INVOCATION) == self.id
                 ],
             )
             if bar is not None:
@@ -99,21 +111,17 @@ class Invocation:
                 bar.set_postfix_str(f"best={_best_text(study, self.settings)} fail={fails}", refresh=False)
                 bar.refresh()
 
-    def _log_trial(
-        self,
-        tracker: Tracker,
-        t: optuna.trial.FrozenTrial,
-        folder: Path,
-        extra: Mapping[str, str] | None = None,
+    def log_trial(
+        self, t: optuna.trial.FrozenTrial, folder: Path, extra: Mapping[str, str] | None = None
     ) -> None:
-        self._log_trials(tracker, [(t, folder, extra)])
+        self._log_trials([(t, folder, extra)])
 
     def _log_trials(
-        self, tracker: Tracker, entries: list[tuple[optuna.trial.FrozenTrial, Path, Mapping[str, str] | None]]
+        self, entries: list[tuple[optuna.trial.FrozenTrial, Path, Mapping[str, str] | None]]
     ) -> None:
         if not entries:
             return
-        where = self.records
+        where, tracker = self.records, self.tracker
         if self.trial_logger is None or self.trial_logger.tracker is not tracker:
             self.trial_logger = TrialLogger(tracker, self.settings.metrics, self.settings.directions, where)
         remote = self.remote
@@ -130,10 +138,10 @@ class Invocation:
         for folder in staged:  # logged: the staged copies go
             remote.discard(folder)
 
-    def poll_forever(self, stop: threading.Event, *args: Any) -> None:
+    def poll_forever(self, stop: threading.Event, bar: Any) -> None:
         while not stop.wait(0.2):
             try:
-                self.poll(*args)
+                self.poll(bar)
             except Exception as exc:  # keep polling; report at the end
                 self.error = exc
 

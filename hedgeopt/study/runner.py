@@ -16,7 +16,6 @@ import shutil
 import threading
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import optuna
@@ -27,7 +26,7 @@ from hedgeopt.config.settings import StudySettings
 from hedgeopt.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, ConfigError
 from hedgeopt.execution.executors import build_executor, current, use
 from hedgeopt.execution.lost_workers import fail_running, probe
-from hedgeopt.execution.worker import WorkerTask
+from hedgeopt.execution.trial import WorkerTask
 from hedgeopt.execution.worker_pool import (
     WorkerPlan,
     describe_dataset,
@@ -37,13 +36,14 @@ from hedgeopt.execution.worker_pool import (
     worker_plan,
 )
 from hedgeopt.framework_keys import FRAMEWORK_KEYS, SETTINGS_KEYS
-from hedgeopt.names import ATTR_INVOCATION, ATTR_ORDINALS, TAG_ADOPTED, TAG_STORAGE, TAG_STUDY
+from hedgeopt.names import ATTR_ORDINALS, TAG_STORAGE, TAG_STUDY
 from hedgeopt.protocol import flatten
 from hedgeopt.results.figures import preload_plotting
 from hedgeopt.seeds import worker_sampler_seed
 from hedgeopt.storages.opening import open_storage
 from hedgeopt.storages.slot_locks import slot_lock
 from hedgeopt.storages.trial_bookkeeping import count_trials, reap_orphans
+from hedgeopt.study import adoption
 from hedgeopt.study.fingerprint import identify_study
 from hedgeopt.study.finish import StudyFailed, finish_study
 from hedgeopt.study.invocation import Invocation, masked_config, say
@@ -111,25 +111,26 @@ def _run_study(
     study = _create_study(settings, cfg)
     enqueue_warm_start(study, settings, space, warm_start, say)
     clock.mark("optuna storage")
-    inv = Invocation(cfg, settings, space)
+    inv = Invocation(cfg, settings, space, study)
     inv.clock = clock
-    tracker = _open_tracking(study, inv)
+    tracker = _open_tracking(inv)
     invocation = tracker.start_parent(
         f"{settings.study_name}-{time.strftime('%Y%m%d-%H%M%S')}",
         parent_params(cfg, settings, space),
         {TAG_STUDY: settings.study_name, TAG_STORAGE: settings.storage.masked},
     )
     tracker.log_text(invocation, yaml.safe_dump(masked_config(cfg), sort_keys=False), "config.yaml")
-    log_search_space(tracker, invocation, space, cfg.get("search_space"))
+    log_search_space(tracker, space, cfg.get("search_space"))
     staging = staging_dir(settings.workdir, invocation)
     staging.mkdir(parents=True, exist_ok=True)
+    inv.start(tracker, invocation, staging)
     status = "FAILED"
     try:
-        status = _search_and_finish(study, tracker, inv, invocation, staging)
+        status = _search_and_finish(inv)
         return EXIT_OK if status == "FINISHED" else EXIT_FAILED
     except KeyboardInterrupt:
         status = "KILLED"
-        return _interrupted(study, tracker, inv, invocation, staging)
+        return _interrupted(inv)
     except StudyFailed as exc:
         say(f"hedgeopt: error: {exc}")
         return EXIT_FAILED
@@ -146,10 +147,10 @@ def _run_study(
         clock.dump()
 
 
-def _open_tracking(study: optuna.Study, inv: Invocation) -> Tracker:
+def _open_tracking(inv: Invocation) -> Tracker:
     """Open the MLflow store while the workers start and the baselines' worker begins."""
     settings = inv.settings
-    plan = worker_plan(settings, count_trials(study)[0])
+    plan = worker_plan(settings, count_trials(inv.study)[0])
     warm = prewarm_workers(inv, plan)  # worker start-up overlaps MLflow's
     inv.early = start_early_tasks(inv, plan)  # so does the baselines' worker
     try:
@@ -205,16 +206,14 @@ def parent_params(
     return params
 
 
-def _search_and_finish(
-    study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: str, staging: Path
-) -> str:
+def _search_and_finish(inv: Invocation) -> str:
     """Adopt what killed invocations left, search, then export; the parent run's status."""
-    settings = inv.settings
+    settings, study = inv.settings, inv.study
     reap_orphans(study)
-    _adopt_unlogged(study, tracker, inv, staging.parent)  # then the folders of killed invocations
+    adoption.adopt_unlogged(inv, inv.staging.parent)  # then the folders of killed invocations
     n_counted, _ = count_trials(study)
     plan = worker_plan(settings, n_counted)
-    tasks = _worker_tasks(study, inv, invocation, staging, n_counted, plan)
+    tasks = _worker_tasks(inv, n_counted, plan)
     if plan.remaining:
         say(
             f"hedgeopt: study {settings.study_name}: {n_counted} of {settings.n_trials} trials "
@@ -230,22 +229,20 @@ def _search_and_finish(
     # the parent idles while its workers search: import what the export will draw with
     threading.Thread(target=preload_plotting, daemon=True).start()
     t_search = time.perf_counter()
-    _run_workers(study, tracker, inv, invocation, staging, tasks, n_counted, plan.remaining)
+    _run_workers(inv, tasks, n_counted, plan.remaining)
     if plan.remaining and inv.logged:
         # search throughput as a user sees it: workers started -> every trial logged
         search_s = time.perf_counter() - t_search
-        tracker.log_metrics(
-            invocation, {"search_seconds": search_s, "trials_per_s": len(inv.logged) / search_s}
+        inv.tracker.log_metrics(
+            inv.id, {"search_seconds": search_s, "trials_per_s": len(inv.logged) / search_s}
         )
     if plan.remaining:  # trials of dead invocations that heartbeats failed meanwhile
-        _adopt_unlogged(study, tracker, inv)
+        adoption.adopt_unlogged(inv)
     inv.clock.mark("search")
-    return finish_study(study, tracker, inv, invocation, plan.n_workers, plan.inner)
+    return finish_study(inv, plan.n_workers, plan.inner)
 
 
-def _interrupted(
-    study: optuna.Study, tracker: Tracker, inv: Invocation, invocation: str, staging: Path
-) -> int:
+def _interrupted(inv: Invocation) -> int:
     """Ctrl-C: stop the workers, fail their trials as interrupted, log what finished.
 
     loky's workers are killed and their trials reaped by process id; remote workers are asked
@@ -257,14 +254,14 @@ def _interrupted(
     executor = current()
     executor.stop_workers()
     reason = "interrupted: the invocation was stopped (Ctrl-C)"
-    reap_orphans(study, reason, invocation)
+    reap_orphans(inv.study, reason, inv.id)
     if executor.alive_workers() is not None:
-        fail_running(study, invocation, reason)
+        fail_running(inv.study, inv.id, reason)
     try:
-        inv.poll(study, tracker, invocation, staging, None)
+        inv.poll(None)
     except Exception:
         pass
-    n, _ = count_trials(study)
+    n, _ = count_trials(inv.study)
     say(
         f"hedgeopt: interrupted with {n} of {inv.settings.n_trials} trials done; run the same "
         "command again to resume"
@@ -272,15 +269,13 @@ def _interrupted(
     return EXIT_INTERRUPTED
 
 
-def _worker_tasks(
-    study: optuna.Study, inv: Invocation, invocation: str, staging: Path, n_counted: int, plan: WorkerPlan
-) -> list[WorkerTask]:
+def _worker_tasks(inv: Invocation, n_counted: int, plan: WorkerPlan) -> list[WorkerTask]:
     """One task per worker, each with its own sampler seed."""
     settings = inv.settings
     deadline = None if settings.timeout is None else time.time() + settings.timeout
     # Invocations running at once on one study need distinct sampler seeds: each claims an
     # ordinal in the study (0 for the first), which spreads its workers' seeds apart.
-    ordinal = _claim_ordinal(study, settings)
+    ordinal = _claim_ordinal(inv.study, settings)
     return [
         WorkerTask(
             inv.cfg,
@@ -289,12 +284,12 @@ def _worker_tasks(
             inv.space,
             w,
             worker_sampler_seed(settings.seed, n_counted, ordinal, w),
-            invocation,
-            str(staging.resolve()),
+            inv.id,
+            str(inv.staging.resolve()),
             deadline,
             plan.inner,
             parent_pid=os.getpid() if current().kind == "local" else None,
-            staging_uri=None if inv.remote is None else inv.remote.uri(invocation),
+            staging_uri=None if inv.remote is None else inv.remote.uri(inv.id),
         )
         for w in range(plan.n_workers)
     ]
@@ -312,55 +307,7 @@ def _claim_ordinal(study: optuna.Study, settings: StudySettings) -> int:
         lock.close()
 
 
-def _adopt_unlogged(
-    study: optuna.Study, tracker: Tracker, inv: Invocation, clean: Path | None = None
-) -> None:
-    """Log finished trials that no live invocation will log, then remove the staging folders
-    (under ``clean``) of invocations that have ended.
-
-    Those of an earlier, killed invocation, and those whose worker died before stamping them
-    with its invocation (reaped later as lost: no poller claims them). Under the study's slot
-    lock: two invocations resuming at once both took the same trials for unlogged (each logged
-    them), and the first removed the dead run's staging folder while the second uploaded it.
-    """
-    lock = slot_lock(inv.settings.storage, inv.settings.study_name, inv.settings.workdir)
-    lock.acquire()
-    try:
-        _adopt_locked(study, tracker, inv)
-        if clean is not None:
-            tracker.clean_staging(clean)  # their trials are logged now
-            if inv.remote is not None:
-                inv.remote.clean(tracker.invocation_ended)
-    finally:
-        lock.close()
-
-
-def _adopt_locked(study: optuna.Study, tracker: Tracker, inv: Invocation) -> None:
-    finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
-    if not finished:
-        return
-    abandoned = tracker.abandoned_invocations()
-    logged = tracker.logged_trial_numbers(abandoned)
-    for t in finished:
-        if t.number in logged:
-            continue
-        owner = t.user_attrs.get(ATTR_INVOCATION)
-        if owner is not None and owner not in abandoned:
-            continue  # a live invocation elsewhere will log it
-        folder = staging_dir(inv.settings.workdir, str(owner)) / str(t.number)
-        inv._log_trial(tracker, t, folder, {TAG_ADOPTED: "true"})
-
-
-def _run_workers(
-    study: optuna.Study,
-    tracker: Tracker,
-    inv: Invocation,
-    invocation: str,
-    staging: Path,
-    tasks: list[WorkerTask],
-    n_counted: int,
-    remaining: int,
-) -> None:
+def _run_workers(inv: Invocation, tasks: list[WorkerTask], n_counted: int, remaining: int) -> None:
     """Run the worker pool while a poller logs finished trials and moves the progress bar."""
     if not remaining:
         return
@@ -370,18 +317,16 @@ def _run_workers(
 
         bar = progress_bar(inv.settings.n_trials, n_counted, inv.settings.study_name)
     stop = threading.Event()
-    poller = threading.Thread(
-        target=inv.poll_forever, args=(stop, study, tracker, invocation, staging, bar), daemon=True
-    )
+    poller = threading.Thread(target=inv.poll_forever, args=(stop, bar), daemon=True)
     poller.start()
     try:
-        run_worker_pool(study, inv, invocation, tasks)
+        run_worker_pool(inv, tasks)
     except KeyboardInterrupt:
         raise
     except Exception as exc:
         stop.set()
         poller.join()
-        inv.poll(study, tracker, invocation, staging, bar)
+        inv.poll(bar)
         raise StudyFailed(
             f"a worker failed: {type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[-1][:300]}"
         ) from exc
@@ -390,9 +335,9 @@ def _run_workers(
         poller.join()
         if bar is not None:
             try:
-                inv.poll(study, tracker, invocation, staging, bar)
+                inv.poll(bar)
             finally:
                 bar.close()
-    inv.poll(study, tracker, invocation, staging, None)
+    inv.poll(None)
     if inv.error is not None:
         say(f"hedgeopt: warning: MLflow logging hiccup: {inv.error}")

@@ -11,27 +11,11 @@ from hedgeopt.names import (
     TAG_BEST,
     TAG_BEST_TRIAL,
     TAG_BEST_TRIAL_RUN_ID,
-    TAG_ROLE,
     TAG_TRIAL_NUMBER,
 )
 
 
-def _trial_runs(client: Any, experiment_id: str, extra: str = "") -> list[Any]:
-    runs, token = [], None
-    while True:
-        page = client.search_runs(
-            [experiment_id],
-            filter_string=f"tags.`{TAG_ROLE}` = '{ROLE_TRIAL}'{extra}",
-            max_results=1000,
-            page_token=token,
-        )
-        runs.extend(page)
-        token = page.token
-        if not token:
-            return runs
-
-
-def tag_best_run(tracker: Any, parent_id: str, best_number: int, run_id: str | None) -> str | None:
+def tag_best_run(tracker: Any, best_number: int, run_id: str | None) -> str | None:
     """Tag the best trial's run ``hedgeopt.best=true`` (and any earlier best ``false``).
 
     ``run_id`` is the run this invocation logged for the trial, or None when an earlier
@@ -39,16 +23,17 @@ def tag_best_run(tracker: Any, parent_id: str, best_number: int, run_id: str | N
     ``hedgeopt.best_trial`` and ``hedgeopt.best_trial_run_id`` and a note linking to the run.
     Returns the best trial's run id, if it has one.
     """
-    client, exp = tracker.client, tracker.experiment_id
+    client, exp, parent_id = tracker.client, tracker.experiment_id, tracker.parent_id
     if run_id is None:
         found = [
             r
-            for r in _trial_runs(client, exp, f" and tags.`{TAG_TRIAL_NUMBER}` = '{best_number}'")
+            for r in tracker.runs.by_role(ROLE_TRIAL, f" and tags.`{TAG_TRIAL_NUMBER}` = '{best_number}'")
             if r.info.status != "RUNNING"
         ]
         if found:
             run_id = max(found, key=lambda r: r.info.start_time or 0).info.run_id
-    for r in _trial_runs(client, exp, f" and tags.`{TAG_BEST}` = 'true'"):
+    # read whole before retagging: the pages of a filter on the tag being changed would shift
+    for r in list(tracker.runs.by_role(ROLE_TRIAL, f" and tags.`{TAG_BEST}` = 'true'")):
         if r.info.run_id != run_id:
             client.set_tag(r.info.run_id, TAG_BEST, "false")
             name = r.info.run_name or ""

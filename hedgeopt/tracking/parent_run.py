@@ -1,9 +1,12 @@
-"""What the parent run says at a glance: the verdict in words, the search space, the description."""
+"""What the parent run shows: the verdict in words, the search space, the description, the
+optimisation history as step metrics, and the best config's model."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from hedgeopt.names import (
@@ -13,6 +16,7 @@ from hedgeopt.names import (
     TAG_VERDICT,
     TAG_VERDICT_TEXT,
 )
+from hedgeopt.tracking.run_record import MAX_METRICS, metric_key, param_value
 
 MAX_TAG = 5000  # MLflow's tag values hold 8,000 characters; a one-line tag stays well below
 
@@ -74,10 +78,11 @@ def search_space_line(space: Any) -> str:
     return line if len(line) <= MAX_TAG else line[: MAX_TAG - 40] + " ... (all in search_space.yaml)"
 
 
-def log_search_space(tracker: Any, run_id: str, space: Any, raw: Mapping[str, Any] | None) -> None:
+def log_search_space(tracker: Any, space: Any, raw: Mapping[str, Any] | None) -> None:
     """The search space as the parent run's ``search_space.yaml`` artifact and its one-line tag."""
     import yaml
 
+    run_id = tracker.parent_id
     if raw:
         tracker.log_text(run_id, yaml.safe_dump(dict(raw), sort_keys=False), "search_space.yaml")
     if len(space):
@@ -85,11 +90,12 @@ def log_search_space(tracker: Any, run_id: str, space: Any, raw: Mapping[str, An
 
 
 def describe_parent(
-    tracker: Any, run_id: str, verdict: Mapping[str, Any], best_number: int, best_run_id: str | None
+    tracker: Any, verdict: Mapping[str, Any], best_number: int, best_run_id: str | None
 ) -> str:
-    """Tag the verdict (code, baseline, words) and write the run's description; returns the line."""
+    """Tag the verdict (code, baseline, words) and write the parent run's description; returns
+    the line."""
     line = verdict_line(verdict)
-    client = tracker.client
+    client, run_id = tracker.client, tracker.parent_id
     client.set_tag(run_id, TAG_VERDICT, str(verdict.get("outcome")))
     if verdict.get("best_baseline"):
         client.set_tag(run_id, TAG_BEST_BASELINE, str(verdict["best_baseline"]))
@@ -103,3 +109,79 @@ def describe_parent(
     )
     client.set_tag(run_id, MLFLOW_NOTE, note)
     return line
+
+
+def log_history(
+    tracker: Any,
+    values: Mapping[int, Sequence[float]],
+    metric_names: Sequence[str],
+    directions: Sequence[str],
+) -> None:
+    """Each completed trial's optimised values as step metrics of the tracker's parent run.
+
+    ``trials.<m>`` at step = trial number and ``trials.best_<m>`` (best so far): the chart
+    view, which shows the parent while its trial runs are folded under it, then opens on
+    the optimisation history rather than on one-bar charts.
+    """
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    best: dict[str, float] = {}
+    items = []
+    for number in sorted(values):
+        for name, direction, v in zip(metric_names, directions, values[number], strict=False):
+            v = float(v)
+            better = max if direction == "maximize" else min
+            best[name] = better(best.get(name, v), v)
+            key = metric_key(name)
+            items += [
+                Metric(f"trials.{key}", v, now, int(number)),
+                Metric(f"trials.best_{key}", best[name], now, int(number)),
+            ]
+    for i in range(0, len(items), MAX_METRICS):
+        tracker.client.log_batch(tracker.parent_id, metrics=items[i : i + MAX_METRICS])
+
+
+def log_model(tracker: Any, model: Any, name: str, params: Mapping[str, Any]) -> str | None:
+    """A trained torch module as an MLflow PyTorch model of the parent run; returns its model id.
+
+    Saved in MLflow's pickle format (the hedger's forward pass is a Python loop over time
+    steps, which the traced ``pt2`` format cannot capture in general); loading it back with
+    ``mlflow.pytorch.load_model("models:/<id>")`` needs hedgeopt's packages importable.
+    """
+    import logging
+    import tempfile
+
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        return None
+    import mlflow.pytorch
+    from mlflow.entities import LoggedModelOutput, LoggedModelStatus
+
+    client, run_id = tracker.client, tracker.parent_id
+    quiet = logging.getLogger("mlflow.pytorch")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # the pickle-format caution: chosen on purpose, see above
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "model"
+            mlflow.pytorch.save_model(
+                model,
+                str(path),
+                serialization_format="pickle",
+                pip_requirements=[f"torch=={torch.__version__}"],
+            )
+            logged = client.create_logged_model(
+                tracker.experiment_id,
+                name=name,
+                source_run_id=run_id,
+                model_type="pytorch",
+                params={k: param_value(v) for k, v in params.items()},
+            )
+            client.log_model_artifacts(logged.model_id, str(path))
+    finally:
+        quiet.setLevel(level)
+    client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
+    client.log_outputs(run_id, [LoggedModelOutput(logged.model_id, step=0)])
+    return logged.model_id

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +20,15 @@ from hedgeopt.names import (
     MLFLOW_DATA_CONTEXT,
     MLFLOW_EXPERIMENT_KIND,
     MLFLOW_NOTE,
-    MLFLOW_PARENT,
     ROLE_STUDY,
-    ROLE_TRIAL,
     TAG_HOST,
     TAG_PID,
     TAG_ROLE,
-    TAG_TRIAL_NUMBER,
 )
-from hedgeopt.processes import gone_from_this_host
 from hedgeopt.protocol import flatten as flatten
 from hedgeopt.protocol import nest as nest
 from hedgeopt.storages.trial_record import RecordFiles
+from hedgeopt.tracking.experiment_runs import ExperimentRuns
 from hedgeopt.tracking.extras import mlflow_dataset as mlflow_dataset
 from hedgeopt.tracking.extras import results_table as results_table
 from hedgeopt.tracking.extras import source_tags
@@ -93,6 +90,7 @@ class Tracker:
                 # the experiment's description in the UI: what the study asks
                 self.client.set_experiment_tag(self.experiment_id, MLFLOW_NOTE, description)
             use_wal(tracking_uri)
+        self.runs = ExperimentRuns(self.client, self.experiment_id)  # every invocation's, earlier ones too
         self.parent_id: str | None = None
         self.dataset: Mapping[str, Any] | None = None  # Objective.dataset(), logged on every run
         self.source_tags = source_tags()
@@ -153,80 +151,6 @@ class Tracker:
                 DatasetInput(mlflow_dataset(self.dataset), tags=[InputTag(MLFLOW_DATA_CONTEXT, context)])
             ],
         )
-
-    def log_model(self, run_id: str, model: Any, name: str, params: Mapping[str, Any]) -> str | None:
-        """A trained torch module as an MLflow PyTorch model of ``run_id``; returns its model id.
-
-        Saved in MLflow's pickle format (the hedger's forward pass is a Python loop over time
-        steps, which the traced ``pt2`` format cannot capture in general); loading it back with
-        ``mlflow.pytorch.load_model("models:/<id>")`` needs hedgeopt's packages importable.
-        """
-        import logging
-        import tempfile
-
-        import torch
-
-        if not isinstance(model, torch.nn.Module):
-            return None
-        import mlflow.pytorch
-        from mlflow.entities import LoggedModelOutput, LoggedModelStatus
-
-        quiet = logging.getLogger("mlflow.pytorch")
-        level = quiet.level
-        quiet.setLevel(logging.ERROR)  # the pickle-format caution: chosen on purpose, see above
-        try:
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / "model"
-                mlflow.pytorch.save_model(
-                    model,
-                    str(path),
-                    serialization_format="pickle",
-                    pip_requirements=[f"torch=={torch.__version__}"],
-                )
-                logged = self.client.create_logged_model(
-                    self.experiment_id,
-                    name=name,
-                    source_run_id=run_id,
-                    model_type="pytorch",
-                    params={k: param_value(v) for k, v in params.items()},
-                )
-                self.client.log_model_artifacts(logged.model_id, str(path))
-        finally:
-            quiet.setLevel(level)
-        self.client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
-        self.client.log_outputs(run_id, [LoggedModelOutput(logged.model_id, step=0)])
-        return logged.model_id
-
-    def log_history(
-        self,
-        run_id: str,
-        values: Mapping[int, Sequence[float]],
-        metric_names: Sequence[str],
-        directions: Sequence[str],
-    ) -> None:
-        """Each completed trial's optimised values as step metrics of the parent run.
-
-        ``trials.<m>`` at step = trial number and ``trials.best_<m>`` (best so far): the chart
-        view, which shows the parent while its trial runs are folded under it, then opens on
-        the optimisation history rather than on one-bar charts.
-        """
-        from mlflow.entities import Metric
-
-        now = int(time.time() * 1000)
-        best: dict[str, float] = {}
-        items = []
-        for number in sorted(values):
-            for name, direction, v in zip(metric_names, directions, values[number], strict=False):
-                v = float(v)
-                better = max if direction == "maximize" else min
-                best[name] = better(best.get(name, v), v)
-                key = metric_key(name)
-                items += [
-                    Metric(f"trials.{key}", v, now, int(number)),
-                    Metric(f"trials.best_{key}", best[name], now, int(number)),
-                ]
-        for i in range(0, len(items), MAX_METRICS):
-            self.client.log_batch(run_id, metrics=items[i : i + MAX_METRICS])
 
     def log_table(self, run_id: str, table: Any, name: str) -> None:
         """A pandas DataFrame as ``name.csv`` and ``name.html`` artifacts (the UI shows the HTML)."""
@@ -313,87 +237,3 @@ class Tracker:
             self.client.log_text(run_id, run.overlay_yaml, "trial.yaml")
         self.client.set_terminated(run_id, status=run.status, end_time=run.end_time)
         return run_id
-
-    def logged_trial_numbers(self, abandoned: set[str] | None = None) -> set[int]:
-        """Trial numbers that already have a complete run in this experiment (any invocation).
-
-        A trial run still RUNNING under an ``abandoned`` parent was cut off mid-logging by a
-        kill: it is deleted here, so that the trial is logged again, whole.
-        """
-        numbers: set[int] = set()
-        for r in self._runs_by_role(ROLE_TRIAL):
-            n = r.data.tags.get(TAG_TRIAL_NUMBER)
-            if n is None:
-                continue
-            if (
-                r.info.status == "RUNNING"
-                and abandoned is not None
-                and r.data.tags.get(MLFLOW_PARENT) in abandoned
-            ):
-                self.client.delete_run(r.info.run_id)
-                continue
-            numbers.add(int(n))
-        return numbers
-
-    def _runs_by_role(self, role: str) -> Iterator[Any]:
-        """Every run of this experiment tagged with ``role``, fetched a page at a time."""
-        token = None
-        while True:
-            page = self.client.search_runs(
-                [self.experiment_id],
-                filter_string=f"tags.`{TAG_ROLE}` = '{role}'",
-                max_results=1000,
-                page_token=token,
-            )
-            yield from page
-            token = page.token
-            if not token:
-                return
-
-    def trial_run_id(self, number: int) -> str | None:
-        """The run id of trial ``number``'s finished run in this experiment (any invocation)."""
-        runs = self.client.search_runs(
-            [self.experiment_id],
-            filter_string=(
-                f"tags.`{TAG_ROLE}` = '{ROLE_TRIAL}' and tags.`{TAG_TRIAL_NUMBER}` = '{int(number)}'"
-            ),
-            max_results=50,
-            order_by=["attributes.start_time DESC"],
-        )
-        for r in runs:
-            if r.info.status != "RUNNING":
-                return r.info.run_id
-        return None
-
-    def clean_staging(self, root: Path) -> int:
-        """Remove the staging folders under ``root`` of this store's invocations that have ended.
-
-        A killed invocation leaves its folder behind; folders of runs this store does not know
-        (another tracking store sharing the working directory) are left alone.
-        """
-        import shutil
-
-        ended = [f for f in root.iterdir() if self.invocation_ended(f.name)] if root.is_dir() else []
-        for folder in ended:
-            shutil.rmtree(folder, ignore_errors=True)
-        return len(ended)
-
-    def invocation_ended(self, run_id: str) -> bool:
-        """Whether ``run_id`` is a parent run of this store that no longer runs (False if unknown)."""
-        try:
-            run = self.client.get_run(run_id)
-        except Exception:  # noqa: BLE001 - not a run of this store
-            return False
-        tags = run.data.tags
-        return run.info.status != "RUNNING" or gone_from_this_host(tags.get(TAG_HOST), tags.get(TAG_PID))
-
-    def abandoned_invocations(self) -> set[str]:
-        """Parent runs that no longer run: finished, or RUNNING but their process on this host is gone."""
-        out: set[str] = set()
-        for r in self._runs_by_role(ROLE_STUDY):
-            if r.info.status != "RUNNING":
-                out.add(r.info.run_id)
-            elif gone_from_this_host(r.data.tags.get(TAG_HOST), r.data.tags.get(TAG_PID)):
-                self.client.set_terminated(r.info.run_id, status="KILLED")
-                out.add(r.info.run_id)
-        return out

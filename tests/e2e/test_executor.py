@@ -171,7 +171,8 @@ def test_a_worker_whose_artifact_folder_cannot_be_made_counts_each_failure(tmp_p
     from hedgeopt.config.compose import compose
     from hedgeopt.config.settings import validate
     from hedgeopt.execution.objective_builder import objective_key
-    from hedgeopt.execution.worker import WorkerTask, run_worker
+    from hedgeopt.execution.trial import WorkerTask
+    from hedgeopt.execution.worker import run_worker
     from hedgeopt.storages.opening import open_storage
 
     monkeypatch.chdir(tmp_path)

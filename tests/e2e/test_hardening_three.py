@@ -196,7 +196,7 @@ def test_a_storage_error_while_the_sampler_suggests_is_not_an_objective_failure(
 
     import optuna
 
-    from hedgeopt.execution.worker import execute_trial
+    from hedgeopt.execution.trial import execute_trial
     from hedgeopt.storages.trial_bookkeeping import count_trials
 
     study = optuna.create_study()

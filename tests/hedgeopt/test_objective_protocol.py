@@ -15,7 +15,7 @@ from hedgeopt.config.compose import compose
 from hedgeopt.config.settings import validate
 from hedgeopt.errors import ConfigError
 from hedgeopt.execution.objective_builder import build_objective
-from hedgeopt.execution.worker import TrialReporter
+from hedgeopt.execution.trial import TrialReporter
 from hedgeopt.framework_keys import FRAMEWORK_KEYS
 from hedgeopt.protocol import StudyContext
 from hedgeopt.storages.trial_record import RecordFiles, step_metrics

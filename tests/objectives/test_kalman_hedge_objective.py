@@ -339,7 +339,7 @@ def test_summary_shows_pbo_beside_the_rank_correlation_and_the_selections_cost(
 ) -> None:
     import json
 
-    from hedgeopt.execution.worker import _check_samples, _statistics
+    from hedgeopt.execution.trial import _check_samples, _statistics
     from hedgeopt.results.assessment import assess_study
     from hedgeopt.results.assessment_text import summary_lines
     from hedgeopt.stats import probability_of_overfitting

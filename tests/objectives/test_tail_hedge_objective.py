@@ -148,7 +148,7 @@ class _StoredTrial:
     def __init__(self, result: Evaluation) -> None:
         import json
 
-        from hedgeopt.execution.worker import _check_samples, _statistics
+        from hedgeopt.execution.trial import _check_samples, _statistics
 
         samples = _check_samples(result, ("utility",))
         attrs = {"samples." + k: v.tolist() for k, v in samples.items()}

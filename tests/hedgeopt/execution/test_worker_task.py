@@ -20,7 +20,8 @@ from hedgeopt.config import settings as settings_mod
 from hedgeopt.config.compose import compose
 from hedgeopt.config.settings import validate
 from hedgeopt.execution.objective_builder import objective_key
-from hedgeopt.execution.worker import THREAD_ENV, WorkerTask, run_worker
+from hedgeopt.execution.trial import WorkerTask
+from hedgeopt.execution.worker import THREAD_ENV, run_worker
 from hedgeopt.storages.opening import open_storage
 
 

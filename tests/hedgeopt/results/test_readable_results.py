@@ -11,13 +11,13 @@ import pytest
 
 from hedgeopt.config.search_space import SearchSpace
 from hedgeopt.results import figures
-from hedgeopt.results.summary import study_summary
+from hedgeopt.results.summary import StudyOutcome, study_summary
 from hedgeopt.tracking.parent_run import search_space_line, verdict_line
 
 
 def _summary(in_sample: dict[str, float]) -> str:
     return study_summary(
-        "s", {"COMPLETE": 1}, {"a": 1}, in_sample, {}, {}, ["m0"], [Path("x")], "mlflow ui", "1"
+        StudyOutcome("s", {"COMPLETE": 1}, {"a": 1}, in_sample, {}, {}, ["m0"], [Path("x")], "mlflow ui", "1")
     )
 
 

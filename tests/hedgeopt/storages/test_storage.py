@@ -74,6 +74,22 @@ def test_a_trial_whose_worker_died_before_stamping_it_is_failed_and_retried(tmp_
     assert len(retry) == 1 and retry[0].params == lost.params and lost.params
 
 
+def test_fail_and_retry_ends_only_running_trials_and_queues_their_params_again(tmp_path):
+    study = _journal_study(tmp_path)
+    dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    lost, done = study.ask(dist), study.ask(dist)
+    study.tell(done, 1.0)
+    ids = [lost._trial_id, done._trial_id]
+    assert tb.fail_and_retry(study, ids, "worker lost: test") == 1
+    assert tb.fail_and_retry(study, ids, "worker lost: test") == 0  # already failed: once only
+    trials = study.get_trials()
+    assert [t.state.name for t in trials[:2]] == ["FAIL", "COMPLETE"]
+    assert trials[0].user_attrs[names.ATTR_FAIL_REASON] == "worker lost: test"
+    assert names.ATTR_FAIL_REASON not in trials[1].user_attrs
+    retry = [t for t in trials if t.state.name == "WAITING"]
+    assert len(retry) == 1 and retry[0].params == lost.params
+
+
 def test_a_trial_of_a_dead_process_on_this_host_is_reaped_at_once(tmp_path):
     import socket
     import subprocess

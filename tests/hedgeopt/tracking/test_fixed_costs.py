@@ -135,8 +135,8 @@ def test_trial_runs_written_to_sqlite_read_back_as_the_mlflow_client_writes_them
         steps = {0: {"val_loss_by_step"}, 3: {"loss_by_step"}}.get(t.number, set())  # 3: unnamed rows
         assert {k for k in a["history"] if k.endswith("_by_step")} == steps
     # and the trials are found by what adoption and the export look for
-    assert tracker.logged_trial_numbers() == {0, 1, 2, 3}
-    assert tracker.trial_run_id(0) is not None
+    assert tracker.runs.logged_trial_numbers() == {0, 1, 2, 3}
+    assert tracker.runs.trial_run_id(0) is not None
     writer.close()
 
 

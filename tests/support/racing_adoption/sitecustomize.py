@@ -13,8 +13,8 @@ from pathlib import Path
 _BARRIER = os.environ.get("HEDGEOPT_TEST_ADOPTION_BARRIER")
 
 
-def _patch_runner(module):
-    original = module._adopt_unlogged
+def _patch_adoption(module):
+    original = module.adopt_unlogged
     seen = []
 
     def adopt(*args, **kwargs):
@@ -27,21 +27,21 @@ def _patch_runner(module):
                 time.sleep(0.05)
         return original(*args, **kwargs)
 
-    module._adopt_unlogged = adopt
+    module.adopt_unlogged = adopt
 
 
 def _patch_invocation(module):
     original = module.Invocation._log_trials
 
-    def log_trials(self, tracker, entries):
+    def log_trials(self, entries):
         if entries:
             time.sleep(1.0)
-        return original(self, tracker, entries)
+        return original(self, entries)
 
     module.Invocation._log_trials = log_trials
 
 
-_PATCHES = {"hedgeopt.study.runner": _patch_runner, "hedgeopt.study.invocation": _patch_invocation}
+_PATCHES = {"hedgeopt.study.adoption": _patch_adoption, "hedgeopt.study.invocation": _patch_invocation}
 
 
 class _Loader(importlib.abc.Loader):
