@@ -270,6 +270,7 @@ def execute_trial(
         attrs[ATTR_WORKER] = worker
     set_user_attrs(trial, {**attrs, **(stamp or {})})
     artifact_dir, upload_to = trial_folder(task.staging_dir, task.staging_uri, task.invocation, trial.number)
+    carry = None if upload_to is None else artifact_dir  # mlflow staging: the record travels in it
     single = not settings.multi_objective
     reporter = TrialReporter(trial, artifact_dir, single, should_prune)
     suggesting = False
@@ -282,10 +283,10 @@ def execute_trial(
             result = objective(params, reporter)
             clean = _check_metrics(result, settings.metrics)
             samples = _check_samples(result, settings.metrics)
-            statistics = _statistics(result, samples)
+            stats = _statistics(result, samples)
             # before the trial is told COMPLETE; a failure to write it is the trial's (counted)
             record = write_record(
-                where, task.invocation, trial.number, clean, reporter.values, statistics, samples, in_attrs
+                where, task.invocation, trial.number, clean, reporter.values, stats, samples, in_attrs, carry
             )
     except TrialPruned as exc:
         _store_steps(trial, task, reporter)
