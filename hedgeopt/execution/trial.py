@@ -112,6 +112,7 @@ def execute_trial(
         attrs[ATTR_WORKER] = worker
     set_user_attrs(trial, {**attrs, **(stamp or {})})
     artifact_dir, upload_to = trial_folder(task.staging_dir, task.staging_uri, task.invocation, trial.number)
+    carry = None if upload_to is None else artifact_dir  # mlflow staging: the record travels in it
     single = not settings.multi_objective
     reporter = TrialReporter(trial, artifact_dir, single, should_prune)
     suggesting = False
@@ -127,7 +128,15 @@ def execute_trial(
             statistics = _statistics(result, samples)
             # before the trial is told COMPLETE; a failure to write it is the trial's (counted)
             record = write_record(
-                where, task.invocation, trial.number, clean, reporter.values, statistics, samples, in_attrs
+                where,
+                task.invocation,
+                trial.number,
+                clean,
+                reporter.values,
+                statistics,
+                samples,
+                in_attrs,
+                carry,
             )
     except TrialPruned as exc:
         _store_steps(trial, task, reporter)

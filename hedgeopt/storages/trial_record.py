@@ -17,7 +17,11 @@ Where it goes:
   as attrs as before (``metric.<name>``, ``hedgeopt.steps``, ``statistic.<metric>``), so any
   host reads them; the per-sample values are in the file only (a host that cannot see it
   leaves that trial out of PBO, in one line);
-- a pruned or failed trial whose file cannot be written keeps its steps in the attr.
+- a pruned or failed trial whose file cannot be written keeps its steps in the attr;
+- with ``executor.staging=mlflow`` (a worker that may not see the parent's workdir) the file
+  is written into the trial's staged folder instead, as :data:`CARRIED`; it travels with the
+  folder through MLflow's artifact repository and the parent, having fetched the folder, puts
+  it where it is read (:func:`place_carried`) before logging the folder's other files.
 
 Older journals are read as they are: ``metric.*`` / ``statistic.*`` / ``hedgeopt.steps``
 attrs (``[step, value]`` rows before reports named their metric), per-sample values in
@@ -59,6 +63,9 @@ from hedgeopt.workdir import samples_file
 _NAMES = "__names__"  # the array in a samples file that lists its metrics, in order
 _RECORD = "__record__"  # the JSON of a record file's metrics, steps and statistics
 _DIGEST = 12  # hex digits of the file's sha256 kept in the attr
+
+#: A record file's name in a trial's staged folder (``executor.staging=mlflow``).
+CARRIED = ".hedgeopt-record.npz"
 
 
 class SamplesMissing(LookupError):
@@ -110,15 +117,21 @@ def write_record(
     statistics: Mapping[str, dict[str, Any] | None] | None = None,
     samples: Mapping[str, Any] | None = None,
     in_attrs: bool = False,
+    carry: Path | None = None,
 ) -> dict[str, Any]:
     """Write a trial's record file (whole or not at all); returns the user attrs that name it
-    (plus the record itself as attrs when ``in_attrs``). Nothing to record: no file, no attrs."""
+    (plus the record itself as attrs when ``in_attrs``). Nothing to record: no file, no attrs.
+
+    ``carry``: the trial's staged folder, to write the file into (as :data:`CARRIED`) rather
+    than under ``where``: the parent places it from there (:func:`place_carried`).
+    """
     samples = dict(samples or {})
     if not (metrics or steps or samples):
         return {}
-    rel = samples_file(where.study_name, invocation, trial_number)
-    path = Path(where.workdir) / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if carry is None:
+        path = Path(where.workdir) / samples_file(where.study_name, invocation, trial_number)
+    else:
+        path = carry / CARRIED
     doc = {
         "metrics": dict(metrics),
         "steps": [list(row) for row in steps],
@@ -132,15 +145,41 @@ def write_record(
         **arrays,
     )
     data = buf.getvalue()
+    _write_whole(path, data)
+    attrs = record_attrs(metrics, steps, statistics) if in_attrs else {}
+    attrs[ATTR_RECORD] = _digest(data)
+    return attrs
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all (tmp file + ``os.replace``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    attrs = record_attrs(metrics, steps, statistics) if in_attrs else {}
-    attrs[ATTR_RECORD] = _digest(data)
-    return attrs
+
+
+def place_carried(trial: Any, folder: Path, where: RecordFiles) -> bool:
+    """Move the record file a worker carried in ``folder`` (``trial``'s staged folder, fetched
+    by the parent) to where it is read; whether one was placed. The carried copy goes in any
+    case, so that it is never logged as one of the run's artifacts; one that cannot be placed
+    leaves the trial as if its worker's file were out of sight (PBO says it left it out)."""
+    src = folder / CARRIED
+    if not src.is_file():
+        return False
+    named = _file_of(trial, where)
+    try:
+        if named is None:  # a record the trial's attrs do not name (its trial failed after)
+            return False
+        _write_whole(named[0], src.read_bytes())
+        return True
+    except OSError:
+        return False
+    finally:
+        src.unlink(missing_ok=True)
 
 
 def steps_record(

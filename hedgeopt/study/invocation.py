@@ -23,7 +23,7 @@ from hedgeopt.names import ATTR_FAIL_REASON, ATTR_INVOCATION
 from hedgeopt.protocol import nest
 from hedgeopt.results import export as export_mod
 from hedgeopt.storages.trial_bookkeeping import counted
-from hedgeopt.storages.trial_record import RecordFiles, trial_metrics
+from hedgeopt.storages.trial_record import RecordFiles, place_carried, trial_metrics
 from hedgeopt.study.phases import PhaseClock
 from hedgeopt.tracking.staging import RemoteStaging
 from hedgeopt.tracking.tracker import Tracker
@@ -125,7 +125,11 @@ class Invocation:
         if self.trial_logger is None or self.trial_logger.tracker is not tracker:
             self.trial_logger = TrialLogger(tracker, self.settings.metrics, self.settings.directions, where)
         remote = self.remote
-        staged = [f for _, f, _ in entries if remote is not None and remote.fetch(f)]
+        staged: list[Path] = []
+        for t, folder, _ in entries:
+            if remote is not None and remote.fetch(folder):
+                staged.append(folder)
+                place_carried(t, folder, where)  # the record file it carried, before logging
         ids = self.trial_logger.log(
             [(t, trial_overlay(where, t), folder, extra) for t, folder, extra in entries]
         )

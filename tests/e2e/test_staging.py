@@ -170,8 +170,10 @@ def test_mlflow_staging_brings_every_trials_artifacts_from_an_unshared_worker(
         a.path for a in client.list_artifacts(parent, "plots")
     }  # drawn on the worker
     assert "Downloading artifacts" not in r.stderr
-    # the per-sample record files stay on the unshared worker: PBO says it leaves them out (known gap)
-    assert all("PBO leaves out" in x for x in r.stderr.splitlines() if "warning" in x), r.stderr
+    # the record files travelled with the trial folders: PBO covers every trial, no warning
+    assert "warning" not in r.stderr and "leaves out" not in r.stderr, r.stderr
+    records = workdir / "mlruns" / "samples" / "toy_staged"
+    assert sorted(p.name for p in records.rglob("*.npz")) == [f"{n}.npz" for n in range(4)]
     staged = [p for p in (served / exp.experiment_id / ".staging").rglob("*") if p.is_file()]
     assert staged == []  # moved into the runs, the staging copies (and the probe's file) deleted
     assert not (workdir / "mlruns" / ".staging").exists() or not list(

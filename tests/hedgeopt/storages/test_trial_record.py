@@ -72,6 +72,27 @@ def test_a_storage_other_than_a_journal_keeps_metrics_in_attrs_and_samples_in_th
     assert tr.step_metrics(t, "loss", where) == [("loss_by_step", 1.5, 0)]
 
 
+def test_a_record_carried_in_the_staged_folder_is_placed_where_the_parent_reads_it(tmp_path: Path) -> None:
+    worker, parent = (
+        tr.RecordFiles(tmp_path / "worker", "study"),
+        tr.RecordFiles(tmp_path / "parent", "study"),
+    )
+    staged = tmp_path / "staged" / "5"
+    loss = np.arange(8.0).reshape(4, 2)
+    stats = {"loss": describe_statistic(CVaR(0.25))}
+    attrs = tr.write_record(worker, "inv1", 5, {"loss": 5.0}, [], stats, {"loss": loss}, carry=staged)
+    assert list(staged.iterdir()) == [staged / tr.CARRIED]  # in the folder that travels, not the workdir
+    assert not (tmp_path / "worker").exists()
+    t = _Trial(5, {"hedgeopt.study.invocation": "inv1", **attrs})
+    with pytest.raises(tr.SamplesMissing):
+        tr.trial_samples(t, "loss", parent)  # before the parent placed it
+    assert tr.place_carried(t, staged, parent)
+    assert list(staged.iterdir()) == []  # not logged as one of the run's artifacts
+    assert np.array_equal(tr.trial_samples(t, "loss", parent), loss)
+    assert tr.in_sample([t, _stored(parent, 6, {"loss": loss + 1})], "loss", parent).missing == []
+    assert not tr.place_carried(t, staged, parent)  # nothing carried (a trial that wrote no record)
+
+
 def test_a_pruned_trial_keeps_its_steps_in_attrs_when_its_file_cannot_be_written(tmp_path: Path) -> None:
     (tmp_path / "samples").write_text("not a folder")
     attrs = tr.steps_record(tr.RecordFiles(tmp_path, "study"), "inv1", 2, [("loss", 0, 2.0)])
