@@ -33,7 +33,8 @@ which never equals a full id. Shortening Optuna's prefix where the storage is op
 do: ``JournalStorage.__setstate__`` gives every unpickled copy (a worker process's) a fresh
 uuid4 prefix, while the backend does every write whoever holds it. An alias is a 60-bit digest
 of the full id, so two writers of one journal collide with odds of about n²/2⁶¹; Optuna's own
-reader and ``optuna trials`` read the file as before (they only compare ids for equality).
+reader and ``optuna trials`` read the file as before (they only compare ids for equality). A
+param's distribution is written as compact JSON.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ class FreshLineJournalBackend(JournalFileBackend):
         self._full_ids: dict[str, str] = {}  # alias written -> the worker id it stands for
 
     def append_logs(self, logs: list[dict[str, Any]]) -> None:
-        logs = [self._aliased(log) for log in logs]
+        logs = [self._shortened(log) for log in logs]
         data = ("\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n").encode()
         with get_lock_file(self._lock):
             with open(self._file_path, "ab+") as f:  # appends go to the end whatever is read
@@ -132,13 +133,19 @@ class FreshLineJournalBackend(JournalFileBackend):
                     yield record
                 number += 1
 
-    def _aliased(self, log: dict[str, Any]) -> dict[str, Any]:
+    def _shortened(self, log: dict[str, Any]) -> dict[str, Any]:
+        """``log`` with its worker alias, and a param's distribution in compact JSON (Optuna
+        writes it with a space after every ``:`` and ``,``, and parses it wherever it reads it)."""
+        log = dict(log)
         full = log.get("worker_id")
-        if not isinstance(full, str) or len(full) <= ALIAS_LENGTH:
-            return log
-        alias = worker_alias(full)
-        self._full_ids[alias] = full
-        return {**log, "worker_id": alias}
+        if isinstance(full, str) and len(full) > ALIAS_LENGTH:
+            alias = worker_alias(full)
+            self._full_ids[alias] = full
+            log["worker_id"] = alias
+        distribution = log.get("distribution")
+        if isinstance(distribution, str):
+            log["distribution"] = json.dumps(json.loads(distribution), separators=(",", ":"))
+        return log
 
 
 ALIAS_LENGTH = 10

@@ -37,7 +37,7 @@ from hedgeopt.execution.worker_pool import (
     worker_plan,
 )
 from hedgeopt.framework_keys import FRAMEWORK_KEYS, SETTINGS_KEYS
-from hedgeopt.names import ATTR_INVOCATION, ATTR_ORDINALS, TAG_ADOPTED, TAG_STORAGE, TAG_STUDY
+from hedgeopt.names import ATTR_ORDINALS, TAG_ADOPTED, TAG_STORAGE, TAG_STUDY, stamped
 from hedgeopt.protocol import flatten
 from hedgeopt.results.figures import preload_plotting
 from hedgeopt.seeds import worker_sampler_seed
@@ -344,7 +344,7 @@ def _adopt_locked(study: optuna.Study, tracker: Tracker, inv: Invocation) -> Non
     for t in finished:
         if t.number in logged:
             continue
-        owner = t.user_attrs.get(ATTR_INVOCATION)
+        owner = stamped(t.user_attrs, "invocation")
         if owner is not None and owner not in abandoned:
             continue  # a live invocation elsewhere will log it
         folder = staging_dir(inv.settings.workdir, str(owner)) / str(t.number)

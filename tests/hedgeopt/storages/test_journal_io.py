@@ -59,7 +59,9 @@ def test_two_processes_keep_their_trials_apart_and_optuna_reads_the_file(tmp_pat
         assert all(trials[n].state.name == "COMPLETE" for n in numbers)
     assert [t.params["x"] for t in trials[:12]] == [i / 12 for i in range(12)]
 
-    ids = {json.loads(line)["worker_id"] for line in path.read_text().splitlines()}
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    ids = {r["worker_id"] for r in records}
+    assert all(", " not in r["distribution"] for r in records if "distribution" in r)  # compact JSON
     assert len(ids) == 3 and all(len(i) == ALIAS_LENGTH for i in ids)  # the creator and two writers
 
     listed = subprocess.run(
