@@ -209,6 +209,10 @@ class Objective(ABC):
     #: working directory (its embedded data); the study's identity digests the files found.
     data_dirs: ClassVar[tuple[Path, ...]] = ()
 
+    #: Config keys this objective read under another name once: old dotted key -> new one. A
+    #: command-line override of an old key is refused in one line naming the new one.
+    renamed_keys: ClassVar[Mapping[str, str]] = {}
+
     @staticmethod
     def held_out_name(metric: str) -> str:
         """The out-of-sample metric that answers the search metric ``metric`` (the same name,
