@@ -196,8 +196,7 @@ class Objective(ABC):
 
     #: Tunable keys whose values may not exceed another key of the base config, ``{tuned key:
     #: bounding key}`` (dotted paths; e.g. a formation window and the warm-up before the first
-    #: scored day). The validator refuses a search space that reaches past a bound before any
-    #: trial runs.
+    #: scored day): the validator refuses a search space past a bound before any trial runs.
     upper_bounds: ClassVar[Mapping[str, str]] = {}
 
     #: Baselines whose parameters are fitted by a search of their own (a grid calibration).
@@ -209,8 +208,7 @@ class Objective(ABC):
     #: working directory (its embedded data); the study's identity digests the files found.
     data_dirs: ClassVar[tuple[Path, ...]] = ()
 
-    #: Config keys this objective read under another name once: old dotted key -> new one. A
-    #: command-line override of an old key is refused in one line naming the new one.
+    #: Keys renamed, ``{old dotted key: new one}``: an old one on the command line is refused.
     renamed_keys: ClassVar[Mapping[str, str]] = {}
 
     @staticmethod
