@@ -265,6 +265,8 @@ def export_best(
         "fingerprint": study.user_attrs.get(ATTR_FINGERPRINT),
         "deterministic": settings.deterministic,
     }
+    if inv.space.pinned:  # their values are in the config beside the best params
+        metadata["pinned"] = sorted(inv.space.pinned)
     metadata = mask_values(metadata)
     pareto = [
         {
@@ -275,7 +277,7 @@ def export_best(
         for t in outcome.front
     ]
     doc = export_mod.build_export(
-        outcome.best_params,
+        {**inv.space.pinned, **outcome.best_params},
         metadata,
         outcome.in_sample,
         outcome.out_of_sample,
