@@ -214,6 +214,7 @@ def test_a_storage_error_while_the_sampler_suggests_is_not_an_objective_failure(
             study_name="s",
             storage=SimpleNamespace(kind="journal"),
             tracking_uri=None,
+            pruner={"_target_": "optuna.pruners.NopPruner"},
         ),
         invocation="inv",
         staging_dir=str(tmp_path),
