@@ -32,6 +32,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_scale import Postgres, wait_ok  # noqa: E402
 from toy_study import start_toy, toy_env  # noqa: E402
 
+from hedgeopt.names import stamped  # noqa: E402
+
 
 def load(storage: str, name: str):
     import optuna
@@ -83,7 +85,7 @@ def dask_kill_latency(pg: Postgres) -> tuple[float, float]:
                 running = [
                     t
                     for t in load(storage, "toy").trials
-                    if t.state.name == "RUNNING" and t.user_attrs.get("hedgeopt.worker") and t.params
+                    if t.state.name == "RUNNING" and stamped(t.user_attrs, "worker") and t.params
                 ]
             except Exception:  # noqa: BLE001 - not created yet
                 continue
@@ -91,7 +93,7 @@ def dask_kill_latency(pg: Postgres) -> tuple[float, float]:
         if victim is None:
             raise SystemExit("no trial started on a Dask worker")
         time.sleep(0.5)
-        os.kill(int(victim.user_attrs["hedgeopt.pid"]), signal.SIGKILL)
+        os.kill(int(stamped(victim.user_attrs, "pid")), signal.SIGKILL)
         killed = time.time()
         wait_ok(proc)
     trials = load(storage, "toy").trials

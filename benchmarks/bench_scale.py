@@ -36,6 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 from toy_study import start_toy  # noqa: E402
 
+from hedgeopt.names import stamped  # noqa: E402
+
 LAYOUTS = {1: (1,), 2: (1, 1), 4: (2, 2)}  # workers -> n_jobs of each invocation
 
 
@@ -127,7 +129,7 @@ def kill_latency(pg: Postgres, whole: bool, hb: int, grace: int) -> tuple[float,
                 running = [
                     t
                     for t in load(storage, cwd).trials
-                    if t.state.name == "RUNNING" and t.user_attrs.get("hedgeopt.pid")
+                    if t.state.name == "RUNNING" and stamped(t.user_attrs, "pid")
                 ]
             except Exception:  # noqa: BLE001 - not created yet
                 continue
@@ -137,7 +139,7 @@ def kill_latency(pg: Postgres, whole: bool, hb: int, grace: int) -> tuple[float,
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
         else:
-            os.kill(int(victim.user_attrs["hedgeopt.pid"]), signal.SIGKILL)
+            os.kill(int(stamped(victim.user_attrs, "pid")), signal.SIGKILL)
         killed = time.time()
         if whole:
             proc = start_toy(cwd, *args)

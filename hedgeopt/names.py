@@ -8,8 +8,14 @@ per-sample values, statistic and steps) is written and read by :mod:`hedgeopt.st
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 # --------------------------------------------------------------------- Optuna trial attrs
 # User attrs of one trial, written by the process that runs (or asks) it.
+# Who runs the trial, one record: {"invocation", "host", "pid"[, "sampler_seed", "worker"]} (read by stamp()).
+ATTR_STAMP = "hedgeopt.stamp"
+# Journals written before ATTR_STAMP hold its fields as these five attrs, one record each.
 ATTR_INVOCATION = "hedgeopt.study.invocation"  # the parent run id of the invocation that ran the trial
 ATTR_HOST = "hedgeopt.host"  # the host of the process that runs the trial
 ATTR_PID = "hedgeopt.pid"  # that process's id (a dead one marks a lost trial)
@@ -37,8 +43,37 @@ RUN_ATTRS = (
     ATTR_RECORD,
     ATTR_WORKER,
     ATTR_SAMPLER_SEED,
+    ATTR_STAMP,
 )
 RUN_ATTR_PREFIXES = (ATTR_METRIC_PREFIX, ATTR_SAMPLES_PREFIX, ATTR_STATISTIC_PREFIX)
+_STAMP_FIELDS = {
+    "invocation": ATTR_INVOCATION,
+    "host": ATTR_HOST,
+    "pid": ATTR_PID,
+    "sampler_seed": ATTR_SAMPLER_SEED,
+    "worker": ATTR_WORKER,
+}
+
+
+def stamp(user_attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """Who ran a trial (``invocation``, ``host``, ``pid``, ``sampler_seed``, ``worker``; the ones
+    written): :data:`ATTR_STAMP`, or the separate attrs of a journal written before it.
+
+    One attr of five fields is one journal record a trial instead of five (issue 28).
+    """
+    fields = {field: user_attrs[attr] for field, attr in _STAMP_FIELDS.items() if attr in user_attrs}
+    fields.update(user_attrs.get(ATTR_STAMP) or {})
+    return fields
+
+
+def stamped(user_attrs: Mapping[str, Any], field: str) -> Any:
+    """One field of :func:`stamp` (None where it was not written)."""
+    if field not in _STAMP_FIELDS:
+        raise KeyError(field)
+    value = (user_attrs.get(ATTR_STAMP) or {}).get(field)
+    return user_attrs.get(_STAMP_FIELDS[field]) if value is None else value
+
+
 # Optuna's own system attr (its retry callback writes it): the number of the trial retried.
 OPTUNA_FAILED_TRIAL = "failed_trial"
 

@@ -196,8 +196,7 @@ class Objective(ABC):
 
     #: Tunable keys whose values may not exceed another key of the base config, ``{tuned key:
     #: bounding key}`` (dotted paths; e.g. a formation window and the warm-up before the first
-    #: scored day). The validator refuses a search space that reaches past a bound before any
-    #: trial runs.
+    #: scored day): the validator refuses a search space past a bound before any trial runs.
     upper_bounds: ClassVar[Mapping[str, str]] = {}
 
     #: Baselines whose parameters are fitted by a search of their own (a grid calibration).
@@ -208,6 +207,9 @@ class Objective(ABC):
     #: Folders where a bare data-file name in this objective's config resolves besides the
     #: working directory (its embedded data); the study's identity digests the files found.
     data_dirs: ClassVar[tuple[Path, ...]] = ()
+
+    #: Keys renamed, ``{old dotted key: new one}``: an old one on the command line is refused.
+    renamed_keys: ClassVar[Mapping[str, str]] = {}
 
     @staticmethod
     def held_out_name(metric: str) -> str:

@@ -20,6 +20,8 @@ from simulators.markets.prices import load_prices
 
 #: Old ``data.`` keys and the key each became.
 RENAMED = {"file": "source"}
+#: The same as dotted config keys (``Objective.renamed_keys``: the command line's refusal).
+RENAMED_KEYS = {f"data.{old}": f"data.{new}" for old, new in RENAMED.items()}
 
 
 def check_data_keys(data: Mapping[str, Any]) -> None:

@@ -125,6 +125,8 @@ class SearchSpace:
         self.by_name = {p.name: p for p in self.params}
         #: one-line notes for the user (grid values dropped by a narrowed range)
         self.notes: list[str] = list(notes or [])
+        #: the keys pinned (set on the command line, or a plain value): not searched, in the export
+        self.pinned: dict[str, Any] = {}
 
     def __len__(self) -> int:
         return len(self.params)
@@ -152,6 +154,7 @@ class SearchSpace:
                 "search_space has no parameter left to search: every entry is pinned or dropped"
             )
         space = cls(params, notes)
+        space.pinned = {k: v for k, v in fixed.items() if spec.get(k) is not None}
         for p in space.params:
             for parent, allowed in p.when.items():
                 other = space.by_name.get(parent)

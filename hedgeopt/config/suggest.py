@@ -69,11 +69,14 @@ def diagnose(overrides: list[str], groups: Mapping[str, Sequence[str]], compose:
         return None
     container = OmegaConf.to_container(config, resolve=False)
     keys = dotted_keys(container)
+    renamed = renamed_keys(config)
     for o in parsed:
         key = o.key_or_group
         if o.package is not None or key.startswith("hydra") or key in groups:
             continue
         exists = OmegaConf.select(config, key, default=_MISSING) is not _MISSING
+        if not exists and key in renamed:
+            return f"{key} was renamed {renamed[key]}: write {renamed[key]}={o.input_line.split('=', 1)[-1]}"
         if o.is_add() and exists:
             return f"key {key!r} already exists; set it without '+': {key}=..."
         if exists or o.is_add() or o.is_force_add():
@@ -104,6 +107,17 @@ def diagnose(overrides: list[str], groups: Mapping[str, Sequence[str]], compose:
 
 
 _MISSING = object()
+
+
+def renamed_keys(config: Any) -> Mapping[str, str]:
+    """The study objective's ``renamed_keys`` (none where it cannot be imported)."""
+    from hydra.utils import get_class  # composing already loaded hydra
+
+    try:
+        return dict(get_class(str(OmegaConf.select(config, "objective._target_"))).renamed_keys)
+    except Exception:  # noqa: BLE001 - no objective, or one that cannot be imported: no renames
+        return {}
+
 
 #: What hedgeopt says to Hydra's sweep habits (-m/--multirun, key=a,b).
 MULTIRUN = (

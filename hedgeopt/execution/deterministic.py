@@ -22,7 +22,7 @@ from typing import Any
 
 from hedgeopt.execution.executors import current, map_in_workers
 from hedgeopt.execution.loky_pool import WORKER_LOST, WorkerRestarts
-from hedgeopt.names import ATTR_BATCH, ATTR_HOST, ATTR_INVOCATION, ATTR_PID, ATTR_SLOT
+from hedgeopt.names import ATTR_BATCH, ATTR_SLOT, ATTR_STAMP
 
 _STUDIES: dict[str, Any] = {}  # per worker process: the invocation's study, by invocation
 
@@ -115,9 +115,7 @@ def _ask_batch(study: Any, task: Any, size: int) -> tuple[int, list[tuple[int, d
         trial = study.ask()
         # the parent owns the trial until a worker stamps it with its own process
         for k, v in (
-            (ATTR_INVOCATION, invocation),
-            (ATTR_HOST, socket.gethostname()),
-            (ATTR_PID, os.getpid()),
+            (ATTR_STAMP, {"invocation": invocation, "host": socket.gethostname(), "pid": os.getpid()}),
             (ATTR_BATCH, batch),
             (ATTR_SLOT, slot),
         ):

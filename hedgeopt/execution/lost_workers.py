@@ -14,7 +14,7 @@ from typing import Any
 
 from hedgeopt.errors import ConfigError, one_line
 from hedgeopt.execution.loky_pool import WORKER_LOST
-from hedgeopt.names import ATTR_INVOCATION, ATTR_WORKER
+from hedgeopt.names import stamped
 
 #: The fail reason of a trial whose remote worker left the cluster.
 REMOTE_WORKER_LOST = "worker lost: its worker left the cluster during the trial"
@@ -33,7 +33,7 @@ def _running(study: Any, invocation: str, keep: Callable[[Any], bool]) -> list[A
     return [
         t
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-        if t.user_attrs.get(ATTR_INVOCATION) == invocation and keep(t)
+        if stamped(t.user_attrs, "invocation") == invocation and keep(t)
     ]
 
 
@@ -45,11 +45,11 @@ def reap_lost_workers(
     The live workers are asked after the trials are read: a worker stamps a trial only once
     the executor lists it, so a worker that joined meanwhile is never taken for a lost one.
     """
-    trials = _running(study, invocation, lambda t: t.user_attrs.get(ATTR_WORKER) is not None)
+    trials = _running(study, invocation, lambda t: stamped(t.user_attrs, "worker") is not None)
     if not trials:
         return 0
     live = alive()
-    return _fail_and_retry(study, [t for t in trials if t.user_attrs[ATTR_WORKER] not in live], reason)
+    return _fail_and_retry(study, [t for t in trials if stamped(t.user_attrs, "worker") not in live], reason)
 
 
 def fail_running(study: Any, invocation: str, reason: str) -> int:

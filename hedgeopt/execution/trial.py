@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hedgeopt.execution.executors.base import worker_identity
-from hedgeopt.names import ATTR_COUNTED, ATTR_FAIL_REASON, ATTR_HOST, ATTR_INVOCATION, ATTR_PID, ATTR_WORKER
+from hedgeopt.names import ATTR_COUNTED, ATTR_FAIL_REASON, ATTR_STAMP
 
 if TYPE_CHECKING:
     from hedgeopt.config.search_space import SearchSpace
@@ -47,7 +47,11 @@ class TrialReporter:
     """The :class:`hedgeopt.protocol.Reporter` a trial's objective sees.
 
     ``values`` holds ``(metric, step, value)`` as reported; a single-objective trial also hands
-    the first reported metric's values to Optuna, whose pruner judges the trial on them.
+    the first reported metric's values to Optuna, whose pruner judges the trial on them. With no
+    pruner (``NopPruner``: ``pruner_judges`` False) Optuna is not given them: nothing of Optuna's
+    reads them then, and they were a fifth of the default study's journal; the trial's record
+    keeps every value all the same (:mod:`hedgeopt.storages.trial_record`, MLflow's
+    ``<metric>_by_step``).
     """
 
     def __init__(
@@ -56,10 +60,13 @@ class TrialReporter:
         artifact_dir: Path,
         single_objective: bool,
         should_prune: Callable[[], bool] | None = None,
+        *,
+        pruner_judges: bool = True,
     ) -> None:
         self._trial = trial
         self.artifact_dir = artifact_dir
         self._single = single_objective
+        self._to_optuna = single_objective and pruner_judges
         self._should_prune = should_prune  # None: the study's pruner on the whole study
         self._pruned_on: str | None = None  # the metric the pruner sees
         self.values: list[tuple[str, int, float]] = []
@@ -69,7 +76,7 @@ class TrialReporter:
         self.values.append((metric, int(step), value))
         if self._pruned_on is None:
             self._pruned_on = metric
-        if self._single and metric == self._pruned_on and math.isfinite(value):
+        if self._to_optuna and metric == self._pruned_on and math.isfinite(value):
             self._trial.report(value, int(step))
 
     def should_prune(self) -> bool:
@@ -91,13 +98,14 @@ def execute_trial(
 ) -> Any:
     """Run the objective on one Optuna trial; its value(s), or the exception that ends it.
 
-    Stamps the trial with this invocation, host, process and executor's worker name (plus
+    Stamps the trial (``ATTR_STAMP``: invocation, host, pid, executor's worker name, plus
     ``stamp``), records its record (:mod:`hedgeopt.storages.trial_record`, a file written before
     the trial is told COMPLETE), and marks an objective failure (an unwritable artifact folder
     or record file included) as counted.
     """
     import optuna
 
+    from hedgeopt.config.samplers import is_nop
     from hedgeopt.protocol import TrialPruned
     from hedgeopt.storages.journal_io import set_user_attrs
     from hedgeopt.storages.trial_bookkeeping import is_storage_error
@@ -106,15 +114,16 @@ def execute_trial(
 
     settings = task.settings
     where, in_attrs = RecordFiles(settings.workdir, settings.study_name), settings.storage.kind != "journal"
-    attrs = {ATTR_INVOCATION: task.invocation, ATTR_HOST: socket.gethostname(), ATTR_PID: os.getpid()}
+    fields = {"invocation": task.invocation, "host": socket.gethostname(), "pid": os.getpid()}
     worker = worker_identity()
     if worker is not None:
-        attrs[ATTR_WORKER] = worker
-    set_user_attrs(trial, {**attrs, **(stamp or {})})
+        fields["worker"] = worker
+    set_user_attrs(trial, {ATTR_STAMP: {**fields, **(stamp or {})}})
     artifact_dir, upload_to = trial_folder(task.staging_dir, task.staging_uri, task.invocation, trial.number)
     carry = None if upload_to is None else artifact_dir  # mlflow staging: the record travels in it
     single = not settings.multi_objective
-    reporter = TrialReporter(trial, artifact_dir, single, should_prune)
+    judges = not is_nop(settings.pruner)
+    reporter = TrialReporter(trial, artifact_dir, single, should_prune, pruner_judges=judges)
     suggesting = False
     try:
         with staged(artifact_dir, upload_to, settings.tracking_uri):  # uploaded before the trial ends

@@ -24,7 +24,6 @@ from hedgeopt.execution.executors.base import (
     watch_parent,
 )
 from hedgeopt.execution.trial import WorkerTask, execute_trial
-from hedgeopt.names import ATTR_SAMPLER_SEED
 
 _OBJECTIVES: dict[str, Any] = {}  # objective instances cached per worker process
 
@@ -107,7 +106,7 @@ def run_worker(task: WorkerTask) -> dict[str, int]:
     study = _load_study(task)
     lock = slot_lock(settings.storage, settings.study_name, settings.workdir)
     done = {"complete": 0, "pruned": 0, "failed": 0}
-    stamp = {ATTR_SAMPLER_SEED: task.sampler_seed}
+    stamp = {"sampler_seed": task.sampler_seed}
 
     def wrapped(trial: optuna.Trial) -> Any:
         lock.release()  # the trial exists: let the next worker claim a slot

@@ -9,6 +9,9 @@ An export folder ``{export_dir}/{study_name}/`` holds three files:
   ``chosen_point``: the rule that picked the exported front point and every baseline beside it
   on the same axes) and ``pareto_front``: what a
   reader opens to judge the result.
+The params are the best trial's plus the keys pinned (not searched: ``metadata.pinned``), so
+that a replay or a warm start from the export runs the config that was scored.
+
 - ``overlay.yaml``: the best params only, marked ``# @package _global_``: a drop-in Hydra config
   (``+overlay=PATH``, or a file in any config group) that a struct-mode merge accepts.
 - ``best.json``: the same document as ``best.yaml``, for programs.
@@ -350,8 +353,10 @@ def read_replay(path: str | Path, space: SearchSpace) -> dict[str, Any]:
     """The params of an export, validated against the study's search space.
 
     Reads ``best.yaml``, ``overlay.yaml`` or ``best.json`` (the reserved blocks are skipped).
-    Only keys of the search space are accepted; a ``_target_`` anywhere is refused, since a
-    replayed file must never choose what code runs. Size, encoding, depth and aliases are
+    Only keys of the search space are accepted, a value inside its range unless the file says
+    the key was pinned (``metadata.pinned``); a key this run pins keeps the command line's
+    value. A ``_target_`` anywhere is refused, since a replayed file must never choose what
+    code runs. Size, encoding, depth and aliases are
     checked before anything is expanded.
     """
     doc = load_bounded(Path(path))
@@ -369,11 +374,14 @@ def read_replay(path: str | Path, space: SearchSpace) -> dict[str, Any]:
         raise ReplayError(
             f"replay: {path} sets {bad} to an interpolation (${{...}}); a replay file holds values only"
         )
+    metadata = doc.get("metadata")
+    was_pinned = set(metadata.get("pinned") or ()) if isinstance(metadata, Mapping) else set()
+    params = {k: v for k, v in flat.items() if k not in space.pinned}
     try:
-        space.check_values(flat)
+        space.check_values({k: v for k, v in params.items() if k not in was_pinned or k not in space})
     except SearchSpaceError as exc:
         raise ReplayError(f"replay: {exc}") from exc
-    return flat
+    return params
 
 
 def now_iso() -> str:

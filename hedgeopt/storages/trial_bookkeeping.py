@@ -27,11 +27,9 @@ from optuna.trial import TrialState
 from hedgeopt.names import (
     ATTR_COUNTED,
     ATTR_FAIL_REASON,
-    ATTR_HOST,
-    ATTR_INVOCATION,
-    ATTR_PID,
     RUN_ATTR_PREFIXES,
     RUN_ATTRS,
+    stamped,
 )
 from hedgeopt.processes import pid_alive
 
@@ -138,7 +136,7 @@ def invocation_failures(study: optuna.Study, invocation: str) -> list[optuna.tri
     return [
         t
         for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-        if t.user_attrs.get(ATTR_INVOCATION) == invocation and t.user_attrs.get(ATTR_COUNTED)
+        if stamped(t.user_attrs, "invocation") == invocation and t.user_attrs.get(ATTR_COUNTED)
     ]
 
 
@@ -164,7 +162,7 @@ def reap_orphans(
     unstamped_after = _unstamped_limit(study._storage, heartbeat)  # noqa: SLF001
     orphans = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        pid = t.user_attrs.get(ATTR_PID)
+        pid = stamped(t.user_attrs, "pid")
         if pid is None:
             # Created but never stamped by its worker (a live worker stamps it within
             # milliseconds): its process died between creating and starting it. Heartbeats
@@ -172,9 +170,9 @@ def reap_orphans(
             if t.datetime_start is None or time.time() - t.datetime_start.timestamp() < unstamped_after:
                 continue
         else:
-            if t.user_attrs.get(ATTR_HOST) != host:
+            if stamped(t.user_attrs, "host") != host:
                 continue
-            if heartbeat and (invocation is None or t.user_attrs.get(ATTR_INVOCATION) != invocation):
+            if heartbeat and (invocation is None or stamped(t.user_attrs, "invocation") != invocation):
                 continue
             if pid_alive(pid):
                 continue

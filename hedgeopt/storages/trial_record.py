@@ -49,7 +49,6 @@ from typing import Any
 import numpy as np
 
 from hedgeopt.names import (
-    ATTR_INVOCATION,
     ATTR_METRIC_PREFIX,
     ATTR_RECORD,
     ATTR_SAMPLES_FILE,
@@ -57,6 +56,7 @@ from hedgeopt.names import (
     ATTR_STATISTIC_PREFIX,
     ATTR_STEPS,
     STEP_METRIC_SUFFIX,
+    stamped,
 )
 from hedgeopt.workdir import samples_file
 
@@ -208,7 +208,7 @@ def _file_of(trial: Any, where: RecordFiles) -> tuple[Path, str] | None:
     """The record file ``trial``'s attrs name and its digest (None: no file named)."""
     attrs = trial.user_attrs
     if ATTR_RECORD in attrs:
-        rel = samples_file(where.study_name, str(attrs.get(ATTR_INVOCATION)), trial.number)
+        rel = samples_file(where.study_name, str(stamped(attrs, "invocation")), trial.number)
         return Path(where.workdir) / rel, str(attrs[ATTR_RECORD])
     ref = attrs.get(ATTR_SAMPLES_FILE)  # a journal written before the record file
     if ref:

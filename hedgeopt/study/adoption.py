@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hedgeopt.names import ATTR_INVOCATION, TAG_ADOPTED
+from hedgeopt.names import TAG_ADOPTED, stamped
 from hedgeopt.storages.slot_locks import slot_lock
 from hedgeopt.study.invocation import Invocation
 from hedgeopt.workdir import staging_dir
@@ -46,7 +46,7 @@ def _adopt_locked(inv: Invocation) -> None:
     for t in finished:
         if t.number in logged:
             continue
-        owner = t.user_attrs.get(ATTR_INVOCATION)
+        owner = stamped(t.user_attrs, "invocation")
         if owner is not None and owner not in abandoned:
             continue  # a live invocation elsewhere will log it
         folder = staging_dir(inv.settings.workdir, str(owner)) / str(t.number)

@@ -252,6 +252,8 @@ def export_best(outcome: Outcome, inv: Invocation) -> tuple[Path, Path, Path]:
         "fingerprint": inv.study.user_attrs.get(ATTR_FINGERPRINT),
         "deterministic": settings.deterministic,
     }
+    if inv.space.pinned:  # their values are in the config beside the best params
+        metadata["pinned"] = sorted(inv.space.pinned)
     metadata = mask_values(metadata)
     pareto = [
         {
@@ -262,7 +264,7 @@ def export_best(outcome: Outcome, inv: Invocation) -> tuple[Path, Path, Path]:
         for t in outcome.front
     ]
     doc = export_mod.build_export(
-        outcome.best_params,
+        {**inv.space.pinned, **outcome.best_params},
         metadata,
         outcome.in_sample,
         outcome.out_of_sample,

@@ -19,7 +19,7 @@ from hedgeopt.config.settings import StudySettings
 from hedgeopt.execution.final_tasks import EarlyTasks
 from hedgeopt.execution.objective_builder import objective_key
 from hedgeopt.masking import mask, mask_values
-from hedgeopt.names import ATTR_FAIL_REASON, ATTR_INVOCATION
+from hedgeopt.names import ATTR_FAIL_REASON, stamped
 from hedgeopt.protocol import nest
 from hedgeopt.results import export as export_mod
 from hedgeopt.storages.trial_bookkeeping import counted
@@ -101,7 +101,7 @@ class Invocation:
                     for t in trials
                     if t.number not in self.logged
                     and t.state.is_finished()
-                    and t.user_attrs.get(ATTR_INVOCATION) == self.id
+                    and stamped(t.user_attrs, "invocation") == self.id
                 ],
             )
             if bar is not None:

@@ -41,7 +41,7 @@ from objectives.kalman_hedge.baselines import (
 )
 from objectives.kalman_hedge.data import load_study_prices
 from objectives.kalman_hedge.windows import Window, build_walk_forward
-from objectives.price_data import say_date_column
+from objectives.price_data import RENAMED_KEYS, say_date_column
 from simulators.estimators.kalman import fit_observation_noise, kalman_filter
 from simulators.estimators.static_hedge import StaticFit, ols_hedge
 from simulators.hedging.proxy_hedging import (
@@ -76,6 +76,7 @@ class KalmanHedgeObjective(Objective):
     """Pooled validation net hedge effectiveness of a Kalman multi-proxy hedge (anchored walk-forward)."""
 
     data_dirs = (DATA_DIR,)
+    renamed_keys = RENAMED_KEYS
 
     #: read from the study config only (prices and windows are loaded once per worker)
     fixed_keys = ("data", "walk_forward")

@@ -40,7 +40,7 @@ from hedgeopt.protocol import (
     TrialPruned,
     get_path,
 )
-from objectives.price_data import load_study_prices, say_date_column
+from objectives.price_data import RENAMED_KEYS, load_study_prices, say_date_column
 from simulators.conventions import TRADING_DAYS
 from simulators.estimators import hedge_ratios as hr
 from simulators.markets.prices import DATA_DIR
@@ -67,6 +67,7 @@ class SpreadHedgeObjective(Objective):
     """Tunes the hedge-ratio method, windows and z-score thresholds of a pairs trade."""
 
     data_dirs = (DATA_DIR,)
+    renamed_keys = RENAMED_KEYS
 
     #: read from the study config only (prices and surrogates are set up once per worker)
     fixed_keys = ("data", "surrogates")

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from hedgeopt.protocol import CVaR, Evaluation, Objective, Reporter, StudyContext, default_block_length
-from objectives.price_data import load_study_prices, say_date_column
+from objectives.price_data import RENAMED_KEYS, load_study_prices, say_date_column
 from simulators.hedging.put_overlay import Market, OverlayResult, PutPolicy, run_overlay
 from simulators.hedging.trend_overlay import trend_exposure
 from simulators.markets.prices import DATA_DIR
@@ -163,6 +163,7 @@ class TailHedgeObjective(Objective):
     """Tail-aware utility of a put + trend overlay: tuned on stress paths, judged on SPY history."""
 
     data_dirs = (DATA_DIR,)
+    renamed_keys = RENAMED_KEYS
 
     #: read from the study config only (history, stress paths and the utility are set up once per worker)
     fixed_keys = ("data", "utility", "judge", "stress", "baselines", "implied_vol.lookback")

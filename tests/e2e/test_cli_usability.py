@@ -103,6 +103,14 @@ def test_help_lists_every_group_with_its_options_and_the_studies(in_empty_dir, c
             "valid keys under 'hedge': band_mode, band_scale, cadence_seconds, ",
         ),
         (["+study=delta_hedge", "+n_trials=3"], "key 'n_trials' already exists; set it without '+'"),
+        (
+            ["+study=kalman_hedge", "data.file=x.csv"],
+            "data.file was renamed data.source: write data.source=x.csv",
+        ),
+        (
+            ["+study=tail_hedge", "data.file=y.csv"],
+            "data.file was renamed data.source: write data.source=y.csv",
+        ),
         (["+study=delta_hedge", "--verbos"], "unknown option '--verbos'; did you mean --verbose?"),
     ],
 )

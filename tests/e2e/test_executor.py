@@ -17,6 +17,8 @@ from conftest import Store, run_cli, start_cli
 from test_scale_out import FAST_HEARTBEAT, _states, _study, _wait_for
 from test_scale_out import pg_url as _pg_url  # noqa: F401 - the fixture, under its own name
 
+from hedgeopt.names import stamped
+
 pytestmark = [pytest.mark.slow]
 
 DASK = ("executor=dask", "executor.stop_grace=2")
@@ -54,7 +56,7 @@ def test_a_dask_local_cluster_runs_exactly_n_trials_each_logged_once_with_its_ar
     assert r.returncode == 0, r.stderr
     trials = _study(pg).trials
     assert _states(trials) == {"COMPLETE": 6}
-    workers = {t.user_attrs["hedgeopt.worker"] for t in trials}
+    workers = {stamped(t.user_attrs, "worker") for t in trials}
     assert all(w.startswith("tcp://") for w in workers)
     runs = _trial_runs(workdir)
     assert sorted(runs) == list(range(6))
@@ -89,14 +91,14 @@ def test_sigkill_of_a_dask_worker_fails_its_trial_once_and_the_retry_has_a_fresh
                 if (
                     t.state.name == "RUNNING"
                     and _all_suggested(t.params)  # a busy host leaves gaps between suggestions
-                    and t.user_attrs.get("hedgeopt.worker")
+                    and stamped(t.user_attrs, "worker")
                     and time.time() - t.datetime_start.timestamp() < 1.0
                 ):
                     return t
             return None
 
         victim = _wait_for(running, 120, "a running trial on a Dask worker")
-        os.kill(int(victim.user_attrs["hedgeopt.pid"]), signal.SIGKILL)
+        os.kill(int(stamped(victim.user_attrs, "pid")), signal.SIGKILL)
         killed_at = time.time()
         _finish(proc)
     finally:
@@ -112,11 +114,11 @@ def test_sigkill_of_a_dask_worker_fails_its_trial_once_and_the_retry_has_a_fresh
     assert len(retries) == 1 and retries[0].state.name == "COMPLETE"
     assert retries[0].params == killed.params
     assert retries[0].datetime_start.timestamp() - killed_at < 30
-    dead_seed = killed.user_attrs["hedgeopt.sampler_seed"]
-    assert retries[0].user_attrs["hedgeopt.sampler_seed"] != dead_seed
+    dead_seed = stamped(killed.user_attrs, "sampler_seed")
+    assert stamped(retries[0].user_attrs, "sampler_seed") != dead_seed
     # the re-run of the dead worker's loop did not reuse its seed
     later = [t for t in trials if t.datetime_start.timestamp() > killed_at]
-    assert all(t.user_attrs["hedgeopt.sampler_seed"] != dead_seed for t in later)
+    assert all(stamped(t.user_attrs, "sampler_seed") != dead_seed for t in later)
     runs = _trial_runs(workdir)
     assert sorted(runs) == [t.number for t in trials]  # every trial logged once, the lost one too
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import Store, run_cli, start_cli
 
+from hedgeopt.names import stamped
+
 pytestmark = pytest.mark.slow
 
 
@@ -56,7 +58,7 @@ def test_ctrl_c_with_one_worker_stops_the_study_and_the_trials_ran_in_a_worker(w
     later = _trials(workdir)
     assert len(later) == len(after), (_state_counts(after), _state_counts(later))
     assert all(t.state.name != "RUNNING" for t in later), _state_counts(later)
-    pids = {t.user_attrs.get("hedgeopt.pid") for t in later}
+    pids = {stamped(t.user_attrs, "pid") for t in later}
     assert proc.pid not in pids and pids - {None}, pids  # the trials ran in a worker process
     n_complete = sum(t.state.name == "COMPLETE" for t in later)
     assert 1 <= n_complete < 8
@@ -212,6 +214,7 @@ def test_a_storage_error_while_the_sampler_suggests_is_not_an_objective_failure(
             study_name="s",
             storage=SimpleNamespace(kind="journal"),
             tracking_uri=None,
+            pruner={"_target_": "optuna.pruners.NopPruner"},
         ),
         invocation="inv",
         staging_dir=str(tmp_path),

@@ -10,6 +10,8 @@ import pytest
 import yaml
 from conftest import Store, run_cli
 
+from hedgeopt.names import stamped
+
 VOLATILE = ("date", "mlflow_run_id", "mlflow_trial_run_id")
 
 
@@ -55,7 +57,7 @@ def test_deterministic_mode_with_two_workers_reruns_byte_for_byte(tmp_path: Path
     assert [(t.params, t.values, t.state) for t in ta] == [(t.params, t.values, t.state) for t in tb]
     # trials were asked two by two: TPE took over after 4 random ones and the batches are recorded
     assert [t.user_attrs["hedgeopt.batch"] for t in ta] == [i - i % 2 for i in range(14)]
-    assert len({t.user_attrs["hedgeopt.pid"] for t in ta}) >= 1
+    assert len({stamped(t.user_attrs, "pid") for t in ta}) >= 1
 
 
 @pytest.mark.slow

@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 from conftest import Store, cli_env, run_cli, start_cli
 
+from hedgeopt.names import stamped
+
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 PG_HOST, PG_PORT, REDIS_PORT = "127.0.0.1", 5432, 6379
@@ -180,7 +182,7 @@ def test_sigkill_of_one_worker_fails_and_retries_its_trial(workdir: Path, pg_url
                 # ago (so it cannot finish, 2 s, before the kill)
                 if (
                     t.state.name == "RUNNING"
-                    and t.user_attrs.get("hedgeopt.pid")
+                    and stamped(t.user_attrs, "pid")
                     and t.params
                     and time.time() - t.datetime_start.timestamp() < 1.0
                 ):
@@ -188,7 +190,7 @@ def test_sigkill_of_one_worker_fails_and_retries_its_trial(workdir: Path, pg_url
             return None
 
         victim = _wait_for(running_with_pid, 90, "a running trial")
-        os.kill(int(victim.user_attrs["hedgeopt.pid"]), signal.SIGKILL)
+        os.kill(int(stamped(victim.user_attrs, "pid")), signal.SIGKILL)
         killed_at = time.time()
         out = _finish(proc)
     finally:

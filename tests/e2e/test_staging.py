@@ -23,6 +23,8 @@ from conftest import cli_env, run_cli
 from test_scale_out import _free_port, _logged_numbers, _states, _study, _wait_for, tracking_server  # noqa: F401
 from test_scale_out import pg_url as _pg_url  # noqa: F401 - the fixture, under its own name
 
+from hedgeopt.names import stamped
+
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 
@@ -148,7 +150,7 @@ def test_mlflow_staging_brings_every_trials_artifacts_from_an_unshared_worker(
     assert r.returncode == 0, r.stderr
     trials = _study(_pg_url, "toy_staged").trials
     assert _states(trials) == {"COMPLETE": 4}
-    assert len({t.user_attrs["hedgeopt.worker"] for t in trials}) == 1  # all on the unshared worker
+    assert len({stamped(t.user_attrs, "worker") for t in trials}) == 1  # all on the unshared worker
     from mlflow import MlflowClient
 
     client = MlflowClient(url)

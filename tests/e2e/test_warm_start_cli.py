@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,9 @@ def test_overlay_study_starts_from_the_export_never_worse_and_a_command_line_key
 
     export = workdir / "exports" / "toy"
     best = yaml.safe_load((export / "best.yaml").read_text())
-    params = {f"toy.{k}": v for k, v in best["toy"].items()}
-    assert "toy.n" not in params
+    params = {f"toy.{k}": v for k, v in best["toy"].items() if k != "n"}
+    assert best["toy"]["n"] == 5 and best["metadata"]["pinned"] == ["toy.n"]  # the config scored
+    assert yaml.safe_load((export / "overlay.yaml").read_text())["toy"]["n"] == 5
     fine = ("+study=toy", f"+overlay={export / 'overlay.yaml'}", "study_name=toy_fine", "toy.n=5")
     r = run_cli(workdir, *fine, "n_trials=4")
     assert r.returncode == 0, r.stderr
@@ -37,3 +39,20 @@ def test_overlay_study_starts_from_the_export_never_worse_and_a_command_line_key
     assert "warm start" not in r.stderr
     trials = Store(workdir).trials("toy_fine")
     assert len(trials) == 6 and sum("fixed_params" in t.system_attrs for t in trials) == 1
+
+
+def test_an_export_carries_the_pinned_value_and_a_replay_runs_it(workdir: Path):
+    """A key pinned outside its searched range (toy.n in [1, 10]) is in the export, and
+    replaying the export without pinning it again runs the config that was scored."""
+    r = run_cli(workdir, "+study=toy", "n_trials=3", "toy.n=20")
+    assert r.returncode == 0, r.stderr
+    export = workdir / "exports" / "toy"
+    doc = json.loads((export / "best.json").read_text())
+    assert (doc["toy"]["n"], doc["metadata"]["pinned"]) == (20, ["toy.n"])
+
+    r = run_cli(workdir, "+study=toy", f"+replay={export / 'best.json'}")
+    assert r.returncode == 0, r.stderr
+    [replay] = Store(workdir).runs("toy", "replay")
+    assert replay.data.params["toy.n"] == "20" and replay.data.metrics["size"] == 20.0
+    perf = doc["performance"]["out_of_sample"]["loss"]
+    assert replay.data.metrics["loss"] == pytest.approx(perf, rel=1e-12)  # the scored config again

@@ -18,6 +18,7 @@ STORED = {
     "ATTR_PID": "hedgeopt.pid",
     "ATTR_WORKER": "hedgeopt.worker",
     "ATTR_SAMPLER_SEED": "hedgeopt.sampler_seed",
+    "ATTR_STAMP": "hedgeopt.stamp",
     "ATTR_COUNTED": "hedgeopt.counted",
     "ATTR_FAIL_REASON": "hedgeopt.fail_reason",
     "ATTR_STEPS": "hedgeopt.steps",
@@ -130,3 +131,17 @@ def test_no_module_but_names_spells_a_stored_name():
         for line, text in stored_names_in(path.read_text(encoding="utf-8"))
     }
     assert found == {}, "import these from hedgeopt.names"
+
+
+def test_a_trial_stamp_is_read_from_one_attr_or_from_the_five_of_an_older_journal():
+    new = {names.ATTR_STAMP: {"invocation": "r1", "host": "h", "pid": 7, "sampler_seed": 3}}
+    old = {names.ATTR_INVOCATION: "r1", names.ATTR_HOST: "h", names.ATTR_PID: 7, names.ATTR_SAMPLER_SEED: 3}
+    assert (
+        names.stamp(new) == names.stamp(old) == {"invocation": "r1", "host": "h", "pid": 7, "sampler_seed": 3}
+    )
+    assert [names.stamped(new, "pid"), names.stamped(old, "pid"), names.stamped(new, "worker")] == [
+        7,
+        7,
+        None,
+    ]
+    assert names.ATTR_STAMP in names.RUN_ATTRS  # a retry starts without its dead run's stamp

@@ -99,6 +99,11 @@ def test_the_pruner_sees_the_first_reported_metric_and_the_run_logs_every_one(tm
     TrialReporter(pareto, tmp_path, single_objective=False).report("val", 2.0, 0)
     assert pareto.reported == []  # Optuna's pruners are single-objective
 
+    unjudged = _Trial()  # no pruner: Optuna is not given the values (its journal stays small)
+    reporter = TrialReporter(unjudged, tmp_path, single_objective=True, pruner_judges=False)
+    reporter.report("val", 2.0, 0)
+    assert (unjudged.reported, reporter.values) == ([], [("val", 0, 2.0)])
+
 
 def test_intermediate_values_of_an_older_journal_keep_their_first_metric_name():
     assert step_metrics(_attrs({"hedgeopt.steps": [[0, 1.5], [1, 0.5]]}), "loss", NO_FILES) == [

@@ -100,11 +100,9 @@ def test_a_trial_of_a_dead_process_on_this_host_is_reaped_at_once(tmp_path):
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     ).stdout.strip()
-    t.set_user_attr(names.ATTR_HOST, socket.gethostname())
-    t.set_user_attr(names.ATTR_PID, int(dead))
+    t.set_user_attr(names.ATTR_STAMP, {"host": socket.gethostname(), "pid": int(dead)})
     alive = study.ask()
-    alive.set_user_attr(names.ATTR_HOST, socket.gethostname())
-    alive.set_user_attr(names.ATTR_PID, __import__("os").getpid())
+    alive.set_user_attr(names.ATTR_STAMP, {"host": socket.gethostname(), "pid": __import__("os").getpid()})
     assert tb.reap_orphans(study, "interrupted") == 1
     states = {tr.number: tr.state.name for tr in study.get_trials()}
     assert states[t.number] == "FAIL" and states[alive.number] == "RUNNING"
