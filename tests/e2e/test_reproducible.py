@@ -10,7 +10,7 @@ import pytest
 import yaml
 from conftest import Store, run_cli
 
-VOLATILE = ("date", "mlflow_run_id", "mlflow_trial_run_id")
+VOLATILE = ("date", "trials_as_of", "mlflow_run_id", "mlflow_trial_run_id")
 
 
 def _export_files(workdir: Path, study: str) -> dict[str, object]:
