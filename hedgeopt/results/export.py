@@ -38,6 +38,7 @@ import yaml
 
 from hedgeopt.config.search_space import SearchSpace, SearchSpaceError
 from hedgeopt.protocol import flatten, nest
+from hedgeopt.results.export_order import export_lock, superseded
 
 RESERVED_BLOCKS = ("metadata", "performance", "pareto_front")
 OVERLAY_NAME = "overlay.yaml"
@@ -213,7 +214,9 @@ def write_export(doc: Mapping[str, Any], export_dir: str | Path, study_name: str
     (``.{study_name}.export-<pid>-<random>``), which then takes the export folder's place in one
     rename (an exchange on Linux): an interrupt at any point leaves the old export or the new
     one, never best.yaml of one trial beside best.json of another, and a reader always finds
-    the folder. Other files a user put in the folder are carried over.
+    the folder. Other files a user put in the folder are carried over. An export whose
+    ``metadata.trials_as_of`` is older than the standing one's is not written
+    (:mod:`hedgeopt.results.export_order`).
     """
     root = Path(export_dir)
     folder = root / study_name
@@ -237,23 +240,27 @@ def write_export(doc: Mapping[str, Any], export_dir: str | Path, study_name: str
     }
     try:
         root.mkdir(parents=True, exist_ok=True)
-        _remove_stale_folders(root, study_name)
-        fresh = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX.format(study_name)}{os.getpid()}-", dir=root))
+        with export_lock(root):
+            if superseded(folder, doc.get("metadata", {}).get("trials_as_of")):
+                return ypath, opath, jpath  # another invocation read the trials later
+            _swap_in_export(root, folder, study_name, files)
     except OSError as exc:
         raise _unwritable(folder, exc) from exc
+    return ypath, opath, jpath
+
+
+def _swap_in_export(root: Path, folder: Path, study_name: str, files: Mapping[str, str]) -> None:
+    """The files written in a fresh sibling folder, then swapped in for ``folder``."""
+    _remove_stale_folders(root, study_name)
+    fresh = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX.format(study_name)}{os.getpid()}-", dir=root))
     try:
         os.chmod(fresh, 0o755)
         for name, text in files.items():
             _write_synced(fresh / name, text)
         _carry_over(folder, fresh, set(files))
         _swap_in(fresh, folder)
-    except BaseException as exc:
-        shutil.rmtree(fresh, ignore_errors=True)
-        if isinstance(exc, OSError):
-            raise _unwritable(folder, exc) from exc
-        raise
-    shutil.rmtree(fresh, ignore_errors=True)  # the old export, after an exchange
-    return ypath, opath, jpath
+    finally:
+        shutil.rmtree(fresh, ignore_errors=True)  # the old export after an exchange, or a failed one
 
 
 _STAGING_PREFIX = ".{}.export-"

@@ -26,6 +26,7 @@ from hedgeopt.protocol import NullReporter, metrics_of
 from hedgeopt.results import export as export_mod
 from hedgeopt.results.assessment import assess_study
 from hedgeopt.results.assessment_text import headline_metrics, summary_lines
+from hedgeopt.results.export_order import trials_as_of
 from hedgeopt.results.figures import (
     draw_framework_figures,
     history_figure,
@@ -78,11 +79,13 @@ class Outcome:
     baselines: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     confidence: dict[str, Any] = field(default_factory=dict)
     figures: list[Path] = field(default_factory=list)
+    trials_as_of: str | None = None  # when ``trials`` were read (export_order)
 
 
 def finish_study(inv: Invocation, n_workers: int, inner: int) -> str:
     """Score, export, log and summarise the best trial; returns the parent run's final status."""
     settings, study, tracker, invocation = inv.settings, inv.study, inv.tracker, inv.id
+    as_of = trials_as_of()  # before the read: a later snapshot's export replaces this one's
     trials = study.get_trials(deepcopy=False)
     counts = state_counts(trials)
     # a tag, not three one-bar charts
@@ -90,6 +93,7 @@ def finish_study(inv: Invocation, n_workers: int, inner: int) -> str:
         invocation, TAG_TRIAL_COUNTS, ", ".join(f"{k.lower()} {v}" for k, v in counts.items())
     )
     outcome = select_best(inv, trials, counts)
+    outcome.trials_as_of = as_of
     out_dir = staging_dir(settings.workdir, invocation) / "_study"
     best_dir = out_dir / "best"
     best_dir.mkdir(parents=True, exist_ok=True)
@@ -237,6 +241,7 @@ def export_best(outcome: Outcome, inv: Invocation) -> tuple[Path, Path, Path]:
         "best_trial": best.number,
         "values": dict(zip(settings.metrics, best.values, strict=False)),
         "n_trials": outcome.counts,
+        "trials_as_of": outcome.trials_as_of,
         "date": export_mod.now_iso(),
         "code_version": export_mod.code_version(),
         "mlflow_run_id": invocation,

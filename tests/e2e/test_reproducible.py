@@ -12,7 +12,7 @@ from conftest import Store, run_cli
 
 from hedgeopt.names import stamped
 
-VOLATILE = ("date", "mlflow_run_id", "mlflow_trial_run_id")
+VOLATILE = ("date", "trials_as_of", "mlflow_run_id", "mlflow_trial_run_id")
 
 
 def _export_files(workdir: Path, study: str) -> dict[str, object]:
