@@ -38,7 +38,7 @@ import yaml
 
 from hedgeopt.config.search_space import SearchSpace, SearchSpaceError
 from hedgeopt.protocol import flatten, nest
-from hedgeopt.results.export_order import export_lock, superseded
+from hedgeopt.results.export_order import export_lock, kept_back, superseded
 
 RESERVED_BLOCKS = ("metadata", "performance", "pareto_front")
 OVERLAY_NAME = "overlay.yaml"
@@ -242,7 +242,8 @@ def write_export(doc: Mapping[str, Any], export_dir: str | Path, study_name: str
         root.mkdir(parents=True, exist_ok=True)
         with export_lock(root):
             if superseded(folder, doc.get("metadata", {}).get("trials_as_of")):
-                return ypath, opath, jpath  # another invocation read the trials later
+                kept_back(folder)  # another invocation read the trials later: its export stays
+                return ypath, opath, jpath
             _swap_in_export(root, folder, study_name, files)
     except OSError as exc:
         raise _unwritable(folder, exc) from exc

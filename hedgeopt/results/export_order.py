@@ -15,6 +15,7 @@ import datetime as _dt
 import fcntl
 import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,3 +52,13 @@ def superseded(folder: Path, as_of: object) -> bool:
     """Whether the export standing in ``folder`` read its trials after ``as_of`` did."""
     standing = standing_as_of(folder)
     return isinstance(as_of, str) and standing is not None and standing > as_of
+
+
+def kept_back(folder: Path) -> None:
+    """Say, in one line, that this invocation's export was not written over a later one."""
+    print(
+        f"hedgeopt: note: {folder} holds an export from a later reading of the trials (another "
+        "invocation's); this invocation's export was not written over it",
+        file=sys.stderr,
+        flush=True,
+    )

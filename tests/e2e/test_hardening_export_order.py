@@ -67,5 +67,7 @@ def test_the_invocation_that_exports_last_with_older_trials_leaves_the_newer_exp
     trials = Store(workdir).trials("toy")
     assert [t.state.name for t in trials].count("COMPLETE") == 6
     assert meta["n_trials"]["COMPLETE"] == 6  # A's export of 4 trials did not replace B's
+    assert "holds an export from a later reading of the trials" in err  # A says so, once
+    assert err.count("hedgeopt: note:") == 1, err
     best = min((t for t in trials if t.state.name == "COMPLETE"), key=lambda t: t.values[0])
     assert meta["best_trial"] == best.number
