@@ -17,8 +17,8 @@ from conftest import Store, run_cli, start_cli
 from test_scale_out import (
     FAST_HEARTBEAT,
     _assert_lost_trial_retried_once,
-    _finish,
     _kill_if_running,
+    _sigkill_a_running_trial,
     _states,
     _study,
     _trials_so_far,
@@ -86,25 +86,13 @@ def test_sigkill_of_a_dask_worker_fails_its_trial_once_and_the_retry_has_a_fresh
 ):
     args = ("+study=toy", *DASK, "n_jobs=2", "n_trials=6", "toy.sleep=2.0", f"storage={pg}")
     proc = start_cli(workdir, *args, *FAST_HEARTBEAT)
-    try:
 
-        def running():
-            for t in _trials_so_far(pg) or []:
-                if (
-                    t.state.name == "RUNNING"
-                    and _all_suggested(t.params)  # a busy host leaves gaps between suggestions
-                    and t.user_attrs.get("hedgeopt.worker")
-                    and time.time() - t.datetime_start.timestamp() < 1.0
-                ):
-                    return t
-            return None
+    def on_a_dask_worker(t) -> bool:  # a busy host leaves gaps between suggestions
+        return bool(_all_suggested(t.params) and t.user_attrs.get("hedgeopt.worker"))
 
-        victim = _wait_for(running, 120, "a running trial on a Dask worker")
-        os.kill(int(victim.user_attrs["hedgeopt.pid"]), signal.SIGKILL)
-        killed_at = time.time()
-        _finish(proc)
-    finally:
-        _kill_if_running(proc)
+    victim, killed_at, _ = _sigkill_a_running_trial(
+        proc, pg, on_a_dask_worker, 120, "a running trial on a Dask worker"
+    )
     trials = _study(pg).trials
     killed, retry = _assert_lost_trial_retried_once(trials, victim, killed_at)
     dead_seed = killed.user_attrs["hedgeopt.sampler_seed"]

@@ -146,6 +146,27 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
+def _sigkill_a_running_trial(
+    proc: subprocess.Popen, url: str, pick, timeout: float, what: str = "a running trial"
+):
+    """SIGKILL the worker of the first trial of ``url`` that is RUNNING, began under a second ago
+    and that ``pick`` takes, then let the CLI run ``proc`` finish: ``(victim, killed_at, out)``."""
+    try:
+
+        def running():
+            for t in _trials_so_far(url) or []:
+                if t.state.name == "RUNNING" and pick(t) and time.time() - t.datetime_start.timestamp() < 1.0:
+                    return t
+            return None
+
+        victim = _wait_for(running, timeout, what)
+        os.kill(int(victim.user_attrs["hedgeopt.pid"]), signal.SIGKILL)
+        killed_at = time.time()
+        return victim, killed_at, _finish(proc)
+    finally:
+        _kill_if_running(proc)
+
+
 def _assert_lost_trial_retried_once(trials, victim, killed_at: float, n_trials: int = 6):
     """The SIGKILLed worker's trial failed as lost and uncounted, and exactly one retry with its
     params, started within 30 s of the kill, completed: ``(killed, retry)``."""
@@ -208,27 +229,13 @@ def test_sigkill_of_one_worker_fails_and_retries_its_trial(workdir: Path, pg_url
     proc = start_cli(
         workdir, "+study=toy", f"storage={pg_url}", "n_trials=6", "n_jobs=2", "toy.sleep=2.0", *FAST_HEARTBEAT
     )
-    try:
 
-        def running_with_pid():
-            for t in _trials_so_far(pg_url) or []:
-                # params sampled (so the retry has params to repeat), started under a second
-                # ago (so it cannot finish, 2 s, before the kill)
-                if (
-                    t.state.name == "RUNNING"
-                    and t.user_attrs.get("hedgeopt.pid")
-                    and t.params
-                    and time.time() - t.datetime_start.timestamp() < 1.0
-                ):
-                    return t
-            return None
+    def running_with_pid(t) -> bool:
+        # params sampled (so the retry has params to repeat), started under a second ago (so it
+        # cannot finish, 2 s, before the kill)
+        return bool(t.user_attrs.get("hedgeopt.pid") and t.params)
 
-        victim = _wait_for(running_with_pid, 90, "a running trial")
-        os.kill(int(victim.user_attrs["hedgeopt.pid"]), signal.SIGKILL)
-        killed_at = time.time()
-        out = _finish(proc)
-    finally:
-        _kill_if_running(proc)
+    victim, killed_at, out = _sigkill_a_running_trial(proc, pg_url, running_with_pid, 90)
     assert "a worker process died" in out
     trials = _study(pg_url).trials
     _, retry = _assert_lost_trial_retried_once(trials, victim, killed_at)
