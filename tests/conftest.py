@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,6 +96,21 @@ def one_error_line(capsys: pytest.CaptureFixture) -> str:
     assert errors == [err[-1]], err
     assert not any("Traceback" in line for line in err), err
     return err[-1]
+
+
+class StoredTrial:
+    """A completed trial as the parent reads it back from the storage: the attrs a worker stores
+    for ``result``'s samples of ``metrics`` and their statistics, after a JSON round trip."""
+
+    def __init__(self, result: Any, metrics: tuple[str, ...]) -> None:
+        # imported when used, as Store imports mlflow and optuna: loading the conftest stays cheap
+        from hedgeopt.execution.trial import _check_samples, _statistics
+
+        samples = _check_samples(result, metrics)
+        attrs = {"samples." + k: v.tolist() for k, v in samples.items()}
+        attrs.update({"statistic." + k: d for k, d in _statistics(result, samples).items()})
+        self.user_attrs = json.loads(json.dumps(attrs))
+        self.state = type("State", (), {"name": "COMPLETE"})()
 
 
 class Store:
