@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_scale import Postgres, wait_ok  # noqa: E402
-from toy_study import start_toy, toy_env  # noqa: E402
+from bench_scale import Postgres, completed_throughput, first_running, kill_to_retry, wait_ok  # noqa: E402
+from toy_study import start_hedgeopt, start_toy  # noqa: E402
 
 from hedgeopt.names import stamped  # noqa: E402
 
@@ -47,28 +47,14 @@ def load(storage: str, name: str):
 
 
 def run_once(pg: Postgres, study: str, executor: str, n_trials: int, extra: list[str]) -> tuple[float, float]:
-    import subprocess
-
     storage = pg.fresh()
     args = [f"+study={study}", f"executor={executor}", "n_jobs=2", f"n_trials={n_trials}"]
     args += [f"storage={storage}", "progress=false", *extra]
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "hedgeopt", *args],
-            cwd=tmp,
-            env=toy_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        wait_ok(proc)
+        wait_ok(start_hedgeopt(Path(tmp), *args))
         wall = time.perf_counter() - t0
-    trials = [t for t in load(storage, study).trials if t.state.name == "COMPLETE"]
-    assert len(trials) == n_trials, (len(trials), n_trials)
-    span = (max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)).total_seconds()
-    return n_trials / span, wall
+    return completed_throughput(load(storage, study).trials, n_trials), wall
 
 
 def dask_kill_latency(pg: Postgres) -> tuple[float, float]:
@@ -78,28 +64,16 @@ def dask_kill_latency(pg: Postgres) -> tuple[float, float]:
     args += ["heartbeat_interval=10", "grace_period=30"]  # the defaults: heartbeats are not what finds it
     with tempfile.TemporaryDirectory() as tmp:
         proc = start_toy(Path(tmp), *args)
-        victim, deadline = None, time.time() + 120
-        while victim is None and time.time() < deadline:
-            time.sleep(0.2)
-            try:
-                running = [
-                    t
-                    for t in load(storage, "toy").trials
-                    if t.state.name == "RUNNING" and stamped(t.user_attrs, "worker") and t.params
-                ]
-            except Exception:  # noqa: BLE001 - not created yet
-                continue
-            victim = running[0] if running else None
+        victim = first_running(
+            lambda: load(storage, "toy").trials, lambda t: stamped(t.user_attrs, "worker") and t.params
+        )
         if victim is None:
             raise SystemExit("no trial started on a Dask worker")
         time.sleep(0.5)
         os.kill(int(stamped(victim.user_attrs, "pid")), signal.SIGKILL)
         killed = time.time()
         wait_ok(proc)
-    trials = load(storage, "toy").trials
-    failed = trials[victim.number]
-    retry = [t for t in trials if t.system_attrs.get("failed_trial") == victim.number][0]
-    return failed.datetime_complete.timestamp() - killed, retry.datetime_start.timestamp() - killed
+    return kill_to_retry(load(storage, "toy").trials, victim, killed)
 
 
 def main() -> None:

@@ -29,7 +29,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -88,6 +90,38 @@ def load(storage: str | None, cwd: Path):
     return optuna.load_study(study_name="toy", storage=open_storage(spec))
 
 
+def completed_throughput(trials: list, n_trials: int) -> float:
+    """Trials a second: ``n_trials`` over the span from the first complete trial's start to the
+    last one's end (Optuna's own timestamps: start-up and the export left out); asserted that
+    exactly ``n_trials`` completed."""
+    done = [t for t in trials if t.state.name == "COMPLETE"]
+    assert len(done) == n_trials, (len(done), n_trials)
+    span = (max(t.datetime_complete for t in done) - min(t.datetime_start for t in done)).total_seconds()
+    return n_trials / span
+
+
+def first_running(trials_now: Callable[[], list], accept: Callable[[Any], bool], timeout: float = 120) -> Any:
+    """The first RUNNING trial ``accept`` takes, polled every 0.2 s for ``timeout`` seconds (None:
+    none by then); a study the invocation has not created yet has none running."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        time.sleep(0.2)
+        try:
+            running = [t for t in trials_now() if t.state.name == "RUNNING" and accept(t)]
+        except Exception:  # noqa: BLE001 - not created yet
+            continue
+        if running:
+            return running[0]
+    return None
+
+
+def kill_to_retry(trials: list, victim: Any, killed: float) -> tuple[float, float]:
+    """Seconds from the kill at ``killed`` to the victim trial's FAIL and to its retry's start."""
+    failed = trials[victim.number]
+    retry = [t for t in trials if t.system_attrs.get("failed_trial") == victim.number][0]
+    return failed.datetime_complete.timestamp() - killed, retry.datetime_start.timestamp() - killed
+
+
 def throughput(storage: str | None, workers: int, n_trials: int, burn: int) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path(tmp)
@@ -99,12 +133,7 @@ def throughput(storage: str | None, workers: int, n_trials: int, burn: int) -> t
         for p in procs:
             wait_ok(p)
         wall = time.perf_counter() - t0
-        trials = [t for t in load(storage, cwd).trials if t.state.name == "COMPLETE"]
-        assert len(trials) == n_trials, len(trials)
-        span = (
-            max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)
-        ).total_seconds()
-        return n_trials / span, wall
+        return completed_throughput(load(storage, cwd).trials, n_trials), wall
 
 
 def kill_latency(pg: Postgres, whole: bool, hb: int, grace: int) -> tuple[float, float]:
@@ -121,19 +150,7 @@ def kill_latency(pg: Postgres, whole: bool, hb: int, grace: int) -> tuple[float,
             f"grace_period={grace}",
         ]
         proc = start_toy(cwd, *args)
-        victim = None
-        deadline = time.time() + 120
-        while victim is None and time.time() < deadline:
-            time.sleep(0.2)
-            try:
-                running = [
-                    t
-                    for t in load(storage, cwd).trials
-                    if t.state.name == "RUNNING" and stamped(t.user_attrs, "pid")
-                ]
-            except Exception:  # noqa: BLE001 - not created yet
-                continue
-            victim = running[0] if running else None
+        victim = first_running(lambda: load(storage, cwd).trials, lambda t: stamped(t.user_attrs, "pid"))
         time.sleep(0.5)
         if whole:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -144,10 +161,7 @@ def kill_latency(pg: Postgres, whole: bool, hb: int, grace: int) -> tuple[float,
         if whole:
             proc = start_toy(cwd, *args)
         wait_ok(proc)
-        trials = load(storage, cwd).trials
-        failed = trials[victim.number]
-        retry = [t for t in trials if t.system_attrs.get("failed_trial") == victim.number][0]
-        return failed.datetime_complete.timestamp() - killed, retry.datetime_start.timestamp() - killed
+        return kill_to_retry(load(storage, cwd).trials, victim, killed)
 
 
 def main() -> None:

@@ -17,12 +17,12 @@ import warnings
 from itertools import combinations
 
 import numpy as np
+from bench_spread_hedge import cached_and_fresh
 from statsmodels.tsa.stattools import coint
 from statsmodels.tsa.vector_ar.vecm import coint_johansen
 
 from hedgeopt.config.compose import compose
 from hedgeopt.execution.objective_builder import build_objective
-from hedgeopt.protocol import NullReporter
 from objectives.spread_hedge_universe.objective import SpreadHedgeUniverseObjective
 from simulators.trading import pair_selection as ps
 from simulators.trading.universe_backtest import UniverseBacktest
@@ -97,16 +97,11 @@ def bench_trials(obj: SpreadHedgeUniverseObjective, n_trials: int, seed: int) ->
         }
         for _ in range(n_trials)
     ]
-    t0 = time.perf_counter()
-    cached = [obj(p, NullReporter()).metrics for p in trials]
-    t_cached = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    fresh = []
-    for p in trials:
-        obj.backtest = UniverseBacktest(obj.values, obj.backtest.candidates, cache=False)
-        fresh.append(obj(p, NullReporter()).metrics)
-    t_fresh = time.perf_counter() - t0
-    assert cached == fresh
+
+    def rescreen(o: SpreadHedgeUniverseObjective) -> None:  # the reference: no caches
+        o.backtest = UniverseBacktest(o.values, o.backtest.candidates, cache=False)
+
+    t_cached, t_fresh = cached_and_fresh(obj, trials, rescreen)
     print(f"{n_trials} random trials, one process")
     print(f"  with the per-worker caches                 : {t_cached / n_trials * 1e3:9.1f} ms/trial")
     print(

@@ -35,6 +35,20 @@ def toy_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "hedgeopt", "+study=toy", "progress=false", *args]
 
 
+def start_hedgeopt(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start ``python -m hedgeopt ARGS`` (any study) in its own process group, so that it can be
+    killed whole; output and errors in one pipe."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "hedgeopt", *args],
+        cwd=cwd,
+        env=env or toy_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
 def run_toy(cwd: Path, *args: str, env: dict[str, str] | None = None) -> float:
     """Run one toy invocation in ``cwd`` to the end (raising on failure); its wall seconds."""
     t0 = time.perf_counter()
@@ -44,15 +58,7 @@ def run_toy(cwd: Path, *args: str, env: dict[str, str] | None = None) -> float:
 
 def start_toy(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     """Start one toy invocation in its own process group (so that it can be killed whole)."""
-    return subprocess.Popen(
-        toy_command(*args),
-        cwd=cwd,
-        env=env or toy_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    return start_hedgeopt(cwd, "+study=toy", "progress=false", *args, env=env)
 
 
 def toy_bowl(trial: Any) -> float:

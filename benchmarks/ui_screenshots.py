@@ -79,7 +79,8 @@ def wait_http(url: str, seconds: float = 90) -> None:
 class Browser:
     """One headless Chromium tab over the DevTools protocol."""
 
-    def __init__(self) -> None:
+    def __init__(self, *flags: str) -> None:
+        """``flags``: more Chromium switches than the headless, new-user, fixed-size defaults."""
         import websocket
 
         self.proc = subprocess.Popen(
@@ -95,6 +96,7 @@ class Browser:
                 "--window-size=1800,1050",
                 "--hide-scrollbars",
                 f"--remote-debugging-port={CDP_PORT}",
+                *flags,
                 "about:blank",
             ],
             stdout=subprocess.DEVNULL,
@@ -153,6 +155,20 @@ EXPAND = """(() => { const b = document.querySelector(
   '.ag-row button[data-component-id*=runnamecellrenderer]'); if (b) b.click(); return !!b; })()"""
 
 
+def capture(b: Browser, path: Path, label: str) -> None:
+    """The page as it stands, the assistant panel closed, written to ``path``; its URL printed."""
+    b.js(CLOSE_PANELS)
+    b.shot(path)
+    b.where(label)
+
+
+def open_from_list(b: Browser, experiment: str, path: Path, label: str) -> None:
+    """Click ``experiment`` in the experiment list, as a reader would, and capture what opens."""
+    print(f"click {experiment}:", b.js(CLICK_TEXT.format(text=json.dumps(experiment))))
+    time.sleep(10)
+    capture(b, path, f"clicked from the list, {label}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
@@ -190,24 +206,16 @@ def main() -> None:
         print("experiments:", [e.name for e in client.search_experiments()])
         b = Browser()
         b.goto(f"{base}/#/experiments?{ML}")
-        b.js(CLOSE_PANELS)
-        b.shot(a.out / "ui_experiment_list.png")
-        b.where("list")
-        print("click delta_hedge:", b.js(CLICK_TEXT.format(text=json.dumps("delta_hedge"))))
-        time.sleep(10)
-        b.js(CLOSE_PANELS)
-        b.shot(a.out / "ui_experiment_opened_first_visit.png")
-        b.where("clicked from the list, first visit")
+        capture(b, a.out / "ui_experiment_list.png", "list")
+        open_from_list(b, "delta_hedge", a.out / "ui_experiment_opened_first_visit.png", "first visit")
         # what the sidebar's GenAI / machine-learning switch stores (MLflow's useLocalStorage
         # key 'mlflow.workflowType', version 1): the browser then opens every experiment in the
         # machine-learning view, from the list as well
         b.js(f"localStorage.setItem({SWITCH_KEY!r}, JSON.stringify('machine_learning'))")
         b.goto(f"{base}/#/experiments")
-        print("click delta_hedge:", b.js(CLICK_TEXT.format(text=json.dumps("delta_hedge"))))
-        time.sleep(10)
-        b.js(CLOSE_PANELS)
-        b.shot(a.out / "ui_experiment_opened.png")
-        b.where("clicked from the list, machine-learning view chosen once")
+        open_from_list(
+            b, "delta_hedge", a.out / "ui_experiment_opened.png", "machine-learning view chosen once"
+        )
         b.goto(f"{base}/#/experiments/{exp.experiment_id}/runs?{ML}")
         b.js(CLOSE_PANELS)
         print("expand the parent run:", b.js(EXPAND))
@@ -215,14 +223,10 @@ def main() -> None:
         b.shot(a.out / "ui_runs_table.png")
         b.where("runs table")
         b.goto(f"{base}/#/experiments/{exp.experiment_id}/runs?{ML}&compareRunsMode=CHART", wait=14)
-        b.js(CLOSE_PANELS)
-        b.shot(a.out / "ui_chart_view.png")
-        b.where("chart view")
+        capture(b, a.out / "ui_chart_view.png", "chart view")
         [parent] = client.search_runs([exp.experiment_id], "tags.`hedgeopt.role` = 'study'")
         b.goto(f"{base}/#/experiments/{exp.experiment_id}/runs/{parent.info.run_id}?{ML}")
-        b.js(CLOSE_PANELS)
-        b.shot(a.out / "ui_parent_run.png")
-        b.where("parent run")
+        capture(b, a.out / "ui_parent_run.png", "parent run")
         print("wrote", ", ".join(sorted(p.name for p in a.out.glob("ui_*.png"))), "in", a.out)
     finally:
         if b is not None:

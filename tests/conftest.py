@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +19,39 @@ TEST_CONF = ROOT / "tests" / "conf"
 
 os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+
+
+#: Shipped studies at sizes small enough for seconds (overrides; the study itself not included).
+DELTA_HEDGE_SMALL = (
+    "paths.n_paths=8",
+    "paths.n_paths_oos=8",
+    "paths.report_every=4",
+    "simulator.horizon_hours=24",
+)
+#: A whole delta-hedge CLI run at the smallest sizes that still log every record.
+DELTA_HEDGE_CLI_TINY = (
+    "+study=delta_hedge",
+    "n_jobs=1",
+    "paths.n_paths=4",
+    "paths.n_paths_oos=8",
+    "simulator.horizon_hours=24",
+)
+
+
+def deep_hedge_small(epochs: int) -> tuple[str, ...]:
+    """The deep-hedge study's overrides for a CPU run of ``epochs`` epochs on a few hundred paths."""
+    return (
+        "data.n_train=256",
+        "data.n_val=128",
+        "data.n_select=256",
+        "data.n_test=256",
+        "market.n_steps=10",
+        "model.hidden_size=16",
+        "train.batch_size=64",
+        f"train.epochs={epochs}",
+        "train.accelerator=cpu",
+        "train.early_stopping_patience=null",
+    )
 
 
 def cli_env() -> dict[str, str]:
@@ -53,6 +88,31 @@ def start_cli(cwd: Path, *args: str) -> subprocess.Popen:
     )
 
 
+def one_error_line(capsys: pytest.CaptureFixture) -> str:
+    """The one ``hedgeopt: error`` line an in-process CLI call ended its stderr with (asserted:
+    no other error line, no traceback)."""
+    err = capsys.readouterr().err.strip().splitlines()
+    errors = [line for line in err if line.startswith("hedgeopt: error")]
+    assert errors == [err[-1]], err
+    assert not any("Traceback" in line for line in err), err
+    return err[-1]
+
+
+class StoredTrial:
+    """A completed trial as the parent reads it back from the storage: the attrs a worker stores
+    for ``result``'s samples of ``metrics`` and their statistics, after a JSON round trip."""
+
+    def __init__(self, result: Any, metrics: tuple[str, ...]) -> None:
+        # imported when used, as Store imports mlflow and optuna: loading the conftest stays cheap
+        from hedgeopt.execution.trial import _check_samples, _statistics
+
+        samples = _check_samples(result, metrics)
+        attrs = {"samples." + k: v.tolist() for k, v in samples.items()}
+        attrs.update({"statistic." + k: d for k, d in _statistics(result, samples).items()})
+        self.user_attrs = json.loads(json.dumps(attrs))
+        self.state = type("State", (), {"name": "COMPLETE"})()
+
+
 class Store:
     """Read access to the MLflow store and Optuna journal a CLI run left in ``cwd``'s workdir."""
 
@@ -74,6 +134,11 @@ class Store:
             return []
         flt = f"tags.`hedgeopt.role` = '{role}'" if role else ""
         return list(self.client.search_runs([exp.experiment_id], filter_string=flt, max_results=5000))
+
+    def study_runs(self, experiment: str) -> tuple[object, list]:
+        """``(parent, trials)``: the one study run of ``experiment`` and its trial runs."""
+        [parent] = self.runs(experiment, "study")
+        return parent, self.runs(experiment, "trial")
 
     def trials(self, study_name: str) -> list:
         import optuna

@@ -7,7 +7,7 @@ import os
 import sys
 import threading
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -172,20 +172,26 @@ def history_figure(
     """``optimization_history.png`` with the best trial and the best baseline, or None (and a
     warning) if it could not be drawn: a figure never fails the study."""
     metric, direction = settings.metrics[0], settings.directions[0]
-    try:
-        return optimization_history(
+    return _never_failing(
+        "the optimisation history",
+        lambda: optimization_history(
             trials,
             metric,
             direction,
             out_dir / "optimization_history.png",
             best_number,
             best_baseline(metric, direction, confidence, baselines),
-        )
+        ),
+    )
+
+
+def _never_failing(what: str, draw: Callable[[], Path]) -> Path | None:
+    """``draw()``, or None and a one-line warning naming ``what`` was not drawn: a figure never
+    fails the study."""
+    try:
+        return draw()
     except Exception as exc:  # noqa: BLE001
-        print(
-            f"hedgeopt: warning: the optimisation history was not drawn: {type(exc).__name__}: {exc}",
-            file=sys.stderr,
-        )
+        print(f"hedgeopt: warning: {what} was not drawn: {type(exc).__name__}: {exc}", file=sys.stderr)
         return None
 
 
@@ -235,9 +241,7 @@ def pareto_front(
             [t.values[0] for t in front], [t.values[1] for t in front], "o-", color="C3", label="Pareto front"
         )
     if chosen is not None:
-        ax.scatter(
-            [chosen.values[0]], [chosen.values[1]], s=160, marker="*", color="k", zorder=5, label="chosen"
-        )
+        _chosen_star(ax, (chosen.values[0], chosen.values[1]))
     ins = {
         n: (float(v[metrics[0]]), float(v[metrics[1]]))
         for n, r in (baselines or {}).items()
@@ -249,7 +253,7 @@ def pareto_front(
         oos = {n: (v[metrics[0]], v[metrics[1]]) for n, v in table.items()}
         ax2 = axes[0][1]
         chosen_xy = oos.pop(next(iter(table)))  # the chosen point comes first
-        ax2.scatter([chosen_xy[0]], [chosen_xy[1]], s=160, marker="*", color="k", zorder=5, label="chosen")
+        _chosen_star(ax2, chosen_xy)
         _baseline_points(ax2, oos)
         ax2.set_title("Chosen point beside the baselines (out of sample)")
     for a in axes[0]:
@@ -258,6 +262,10 @@ def pareto_front(
         a.legend()
         a.grid(alpha=0.3)
     return _save(plt, fig, path)
+
+
+def _chosen_star(ax: Any, xy: tuple[float, float]) -> None:
+    ax.scatter([xy[0]], [xy[1]], s=160, marker="*", color="k", zorder=5, label="chosen")
 
 
 def _baseline_points(ax: Any, points: Mapping[str, tuple[float, float]]) -> None:
@@ -282,8 +290,9 @@ def pareto_figure(
     a warning) if it could not be drawn: a figure never fails the study."""
     if not (settings.multi_objective and len(settings.metrics) >= 2):
         return None
-    try:
-        return pareto_front(
+    return _never_failing(
+        "the Pareto front",
+        lambda: pareto_front(
             trials,
             front,
             settings.metrics,
@@ -292,12 +301,8 @@ def pareto_figure(
             chosen,
             baselines,
             confidence.get("chosen_point"),
-        )
-    except Exception as exc:  # noqa: BLE001
-        print(
-            f"hedgeopt: warning: the Pareto front was not drawn: {type(exc).__name__}: {exc}", file=sys.stderr
-        )
-        return None
+        ),
+    )
 
 
 def draw_framework_figures(

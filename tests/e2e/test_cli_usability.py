@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import Store, run_cli
+from conftest import DELTA_HEDGE_CLI_TINY, Store, run_cli
 
 from hedgeopt.cli.command import main
 from hedgeopt.config.suggest import closest, dotted_keys
@@ -208,19 +208,10 @@ def test_quiet_and_verbose_switch_between_bar_only_and_trial_lines(workdir: Path
 @pytest.mark.slow
 def test_mlflow_record_reads_well_in_the_ui(workdir: Path):
     """Parent: few metrics, a results table; every run: its dataset and source tags."""
-    r = run_cli(
-        workdir,
-        "+study=delta_hedge",
-        "n_trials=2",
-        "n_jobs=1",
-        "paths.n_paths=4",
-        "paths.n_paths_oos=8",
-        "simulator.horizon_hours=24",
-    )
+    r = run_cli(workdir, *DELTA_HEDGE_CLI_TINY, "n_trials=2")
     assert r.returncode == 0, r.stderr
     store = Store(workdir)
-    [parent] = store.runs("delta_hedge", "study")
-    trials = store.runs("delta_hedge", "trial")
+    parent, trials = store.study_runs("delta_hedge")
     assert len(trials) == 2
     assert not [k for k in parent.data.metrics if k.startswith("baseline.")]
     assert len(parent.data.metrics) <= 20, sorted(parent.data.metrics)

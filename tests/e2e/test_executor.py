@@ -14,7 +14,16 @@ from pathlib import Path
 
 import pytest
 from conftest import Store, run_cli, start_cli
-from test_scale_out import FAST_HEARTBEAT, _states, _study, _wait_for
+from test_scale_out import (
+    FAST_HEARTBEAT,
+    _assert_lost_trial_retried_once,
+    _kill_if_running,
+    _sigkill_a_running_trial,
+    _states,
+    _study,
+    _trials_so_far,
+    _wait_for,
+)
 from test_scale_out import pg_url as _pg_url  # noqa: F401 - the fixture, under its own name
 
 from hedgeopt.names import stamped
@@ -35,10 +44,9 @@ def pg(_pg_url: str) -> str:  # noqa: F811 - the imported fixture, requested
     return _pg_url
 
 
-def _finish(proc, timeout: float = 150) -> str:
-    out, _ = proc.communicate(timeout=timeout)
-    assert proc.returncode == 0, out
-    return out
+def _complete(url: str) -> int:
+    """How many of the study's trials are complete so far (none before it is created)."""
+    return _states(_trials_so_far(url) or []).get("COMPLETE", 0)
 
 
 def _trial_runs(workdir: Path) -> dict[int, object]:
@@ -80,42 +88,17 @@ def test_sigkill_of_a_dask_worker_fails_its_trial_once_and_the_retry_has_a_fresh
 ):
     args = ("+study=toy", *DASK, "n_jobs=2", "n_trials=6", "toy.sleep=2.0", f"storage={pg}")
     proc = start_cli(workdir, *args, *FAST_HEARTBEAT)
-    try:
 
-        def running():
-            try:
-                trials = _study(pg).get_trials(deepcopy=False)
-            except Exception:  # noqa: BLE001 - not created yet
-                return None
-            for t in trials:
-                if (
-                    t.state.name == "RUNNING"
-                    and _all_suggested(t.params)  # a busy host leaves gaps between suggestions
-                    and stamped(t.user_attrs, "worker")
-                    and time.time() - t.datetime_start.timestamp() < 1.0
-                ):
-                    return t
-            return None
+    def on_a_dask_worker(t) -> bool:  # a busy host leaves gaps between suggestions
+        return bool(_all_suggested(t.params) and stamped(t.user_attrs, "worker"))
 
-        victim = _wait_for(running, 120, "a running trial on a Dask worker")
-        os.kill(int(stamped(victim.user_attrs, "pid")), signal.SIGKILL)
-        killed_at = time.time()
-        _finish(proc)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+    victim, killed_at, _ = _sigkill_a_running_trial(
+        proc, pg, on_a_dask_worker, 120, "a running trial on a Dask worker"
+    )
     trials = _study(pg).trials
-    assert sum(t.state.name == "COMPLETE" for t in trials) == 6
-    assert not [t for t in trials if t.state.name in ("RUNNING", "WAITING")]
-    killed = trials[victim.number]
-    assert killed.state.name == "FAIL" and "worker lost" in killed.user_attrs["hedgeopt.fail_reason"]
-    assert "hedgeopt.counted" not in killed.user_attrs
-    retries = [t for t in trials if t.system_attrs.get("failed_trial") == victim.number]
-    assert len(retries) == 1 and retries[0].state.name == "COMPLETE"
-    assert retries[0].params == killed.params
-    assert retries[0].datetime_start.timestamp() - killed_at < 30
+    killed, retry = _assert_lost_trial_retried_once(trials, victim, killed_at)
     dead_seed = stamped(killed.user_attrs, "sampler_seed")
-    assert stamped(retries[0].user_attrs, "sampler_seed") != dead_seed
+    assert stamped(retry.user_attrs, "sampler_seed") != dead_seed
     # the re-run of the dead worker's loop did not reuse its seed
     later = [t for t in trials if t.datetime_start.timestamp() > killed_at]
     assert all(stamped(t.user_attrs, "sampler_seed") != dead_seed for t in later)
@@ -130,20 +113,12 @@ def test_ctrl_c_stops_dask_workers_within_the_grace_period_with_no_counted_failu
     args = ("+study=toy", *DASK, "n_jobs=2", "n_trials=40", "toy.sleep=1.0", f"storage={pg}")
     proc = start_cli(workdir, *args, *FAST_HEARTBEAT)
     try:
-
-        def two_done():
-            try:
-                return _states(_study(pg).trials).get("COMPLETE", 0) >= 2
-            except Exception:  # noqa: BLE001
-                return False
-
-        _wait_for(two_done, 120, "two complete trials")
+        _wait_for(lambda: _complete(pg) >= 2, 120, "two complete trials")
         os.kill(proc.pid, signal.SIGINT)  # the parent only: it stops its workers itself
         stopped_at = time.time()
         out, _ = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        _kill_if_running(proc)
     assert proc.returncode == 130, out
     assert "interrupted with" in out
     time.sleep(1.5)  # a worker that ignored the stop would start another trial by now
@@ -267,13 +242,7 @@ def test_sigkill_of_the_parent_ends_the_loops_on_a_cluster_it_did_not_start(
         args = ("+study=toy", *DASK, f"executor.address={address}", "n_jobs=2", "n_trials=200")
         proc = start_cli(workdir, *args, "toy.sleep=1.0", f"storage={pg}", *FAST_HEARTBEAT)
 
-        def two_done():
-            try:
-                return _states(_study(pg).trials).get("COMPLETE", 0) >= 2
-            except Exception:  # noqa: BLE001 - not created yet
-                return False
-
-        _wait_for(two_done, 120, "two complete trials")
+        _wait_for(lambda: _complete(pg) >= 2, 120, "two complete trials")
         os.killpg(proc.pid, signal.SIGKILL)  # the parent alone: the cluster is not its child
         killed_at = time.time()
         proc.communicate(timeout=30)
@@ -287,6 +256,6 @@ def test_sigkill_of_the_parent_ends_the_loops_on_a_cluster_it_did_not_start(
         assert len(_study(pg).trials) == len(trials)
         assert sum(t.state.name == "COMPLETE" for t in trials) < 200
     finally:
-        if proc is not None and proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        if proc is not None:
+            _kill_if_running(proc)
         cluster.communicate(input="", timeout=60)

@@ -15,6 +15,7 @@ from pathlib import Path
 import optuna
 import pytest
 import yaml
+from conftest import one_error_line
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
@@ -24,14 +25,6 @@ from hedgeopt.storages import opening as st
 from hedgeopt.storages.journal_repair import JournalDamaged
 
 SECRET = "hunter2xyz"
-
-
-def _one_error_line(capsys: pytest.CaptureFixture) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    errors = [line for line in err if line.startswith("hedgeopt: error")]
-    assert errors == [err[-1]], err
-    assert not any("Traceback" in line for line in err), err
-    return err[-1]
 
 
 # --------------------------------------------------------------------------- 1. journal repair
@@ -96,7 +89,7 @@ def test_cli_refuses_a_non_journal_storage_with_exit_2(in_empty_dir, capsys):
     bad = in_empty_dir / "bad.journal"
     bad.write_bytes(b"\x00\x01garbage\n")
     assert main(["+study=toy", f"storage={bad}"]) == 2
-    assert "not an Optuna journal" in _one_error_line(capsys)
+    assert "not an Optuna journal" in one_error_line(capsys)
 
 
 # --------------------------------------------------------------------------- 7, 3, 5: preflight
@@ -125,7 +118,7 @@ def test_unusable_storage_tracking_or_export_is_refused_before_anything_is_writt
     (in_empty_dir / "afile").write_text("x")
     t0 = time.perf_counter()
     assert main(["+study=toy", *args]) == 2
-    line = _one_error_line(capsys)
+    line = one_error_line(capsys)
     assert message in line and SECRET not in line
     assert sorted(os.listdir(in_empty_dir)) == ["adir", "afile"]  # no journal, no mlruns, no exports
     assert time.perf_counter() - t0 < 60  # not minutes of library retries
@@ -139,7 +132,7 @@ def test_an_unexpected_failure_is_one_masked_line_and_exit_1(in_empty_dir, capsy
 
     monkeypatch.setattr(runner, "run_study", boom)
     assert main(["+study=toy"]) == 1
-    line = _one_error_line(capsys)
+    line = one_error_line(capsys)
     assert line.startswith("hedgeopt: error: RuntimeError: could not talk to postgresql://alice:***@db/x")
     assert SECRET not in line
     monkeypatch.setenv("HEDGEOPT_DEBUG", "1")
@@ -178,7 +171,7 @@ def test_read_only_store_or_working_directory_is_refused_with_exit_2(in_empty_di
         target.chmod(0o555 if target.is_dir() else 0o444)
     try:
         assert main(["+study=toy"]) == 2
-        line = _one_error_line(capsys)
+        line = one_error_line(capsys)
         assert message in line, line
         assert not (in_empty_dir / "mlruns" / "optuna").exists()
     finally:
@@ -217,7 +210,7 @@ def test_hostile_replay_files_are_refused_before_they_are_expanded(in_empty_dir,
     bad.write_bytes(content)
     t0 = time.perf_counter()
     assert main(["+study=toy", f"+replay={bad}"]) == 2
-    line = _one_error_line(capsys)
+    line = one_error_line(capsys)
     assert line.startswith("hedgeopt: error: replay") and message in line
     assert time.perf_counter() - t0 < 30  # the bomb took minutes and gigabytes before
     assert os.listdir(in_empty_dir) == ["bad.yaml"]
@@ -226,7 +219,7 @@ def test_hostile_replay_files_are_refused_before_they_are_expanded(in_empty_dir,
 def test_a_replay_path_that_is_a_folder_says_so(in_empty_dir, capsys):
     (in_empty_dir / "exports").mkdir()
     assert main(["+study=toy", "+replay=exports"]) == 2
-    assert "is a folder" in _one_error_line(capsys)
+    assert "is a folder" in one_error_line(capsys)
 
 
 # --------------------------------------------------------------------------- 9: non-finite numbers
@@ -243,7 +236,7 @@ def test_a_replay_path_that_is_a_folder_says_so(in_empty_dir, capsys):
 )
 def test_non_finite_bounds_and_timeout_are_refused(in_empty_dir, capsys, args, message):
     assert main(["+study=toy", *args]) == 2
-    assert message in _one_error_line(capsys)
+    assert message in one_error_line(capsys)
     assert os.listdir(in_empty_dir) == []
 
 
@@ -253,7 +246,7 @@ def test_non_finite_bounds_and_timeout_are_refused(in_empty_dir, capsys, args, m
 def test_a_key_the_objective_reads_from_its_base_config_cannot_be_tuned(in_empty_dir, capsys):
     args = ["+study=toy", "objective._target_=toy_hardening.ToyFixedShift"]
     assert main([*args, "+search_space={toy.oos_shift:{type:float,low:0,high:1}}"]) == 2
-    line = _one_error_line(capsys)
+    line = one_error_line(capsys)
     assert "search_space.toy.oos_shift" in line and "would change nothing" in line
     assert os.listdir(in_empty_dir) == []
 

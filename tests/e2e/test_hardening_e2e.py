@@ -36,7 +36,9 @@ def test_a_journal_cut_mid_line_with_its_newline_is_repaired_and_every_rerun_wor
     assert len(list(journal.parent.glob("toy.journal.damaged-*"))) == 1
 
 
-def test_a_worker_killed_while_scoring_the_best_config_is_retried(workdir: Path):
+def _killed_while_scoring(workdir: Path, kills: int):
+    """A three-trial toy study whose worker SIGKILLs itself at its first ``kills`` scorings of
+    the best config: the CLI's result and the marker file that counts the kills."""
     marker = workdir / "kills.txt"
     r = run_cli(
         workdir,
@@ -45,8 +47,13 @@ def test_a_worker_killed_while_scoring_the_best_config_is_retried(workdir: Path)
         "n_jobs=1",
         "objective._target_=toy_hardening.ToyKilledWhileScoring",
         f"+toy.kill_marker={marker}",
-        "+toy.kills=1",
+        f"+toy.kills={kills}",
     )
+    return r, marker
+
+
+def test_a_worker_killed_while_scoring_the_best_config_is_retried(workdir: Path):
+    r, marker = _killed_while_scoring(workdir, kills=1)
     assert r.returncode == 0, r.stderr
     assert "died while scoring the best config; retrying" in r.stderr
     assert marker.read_text().count("\n") == 1  # one real SIGKILL happened
@@ -55,16 +62,7 @@ def test_a_worker_killed_while_scoring_the_best_config_is_retried(workdir: Path)
 
 
 def test_a_worker_killed_at_every_scoring_ends_in_one_line_with_the_trials_kept(workdir: Path):
-    marker = workdir / "kills.txt"
-    r = run_cli(
-        workdir,
-        "+study=toy",
-        "n_trials=3",
-        "n_jobs=1",
-        "objective._target_=toy_hardening.ToyKilledWhileScoring",
-        f"+toy.kill_marker={marker}",
-        "+toy.kills=99",
-    )
+    r, marker = _killed_while_scoring(workdir, kills=99)
     assert r.returncode == 1
     errors = _errors(r.stderr)
     assert len(errors) == 1 and "run the same command again" in errors[0], r.stderr

@@ -5,17 +5,9 @@ from __future__ import annotations
 import os
 
 import pytest
+from conftest import one_error_line
 
 from hedgeopt.cli import main
-
-
-def _one_error_line(capsys: pytest.CaptureFixture) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    errors = [line for line in err if line.startswith("hedgeopt: error")]
-    assert errors == [err[-1]], err
-    assert not any("Traceback" in line for line in err), err
-    return err[-1]
-
 
 # --------------------------------------------------------------------------- A: study_name
 
@@ -31,7 +23,7 @@ def test_a_study_name_with_a_newline_or_too_long_is_refused_before_anything_is_w
     in_empty_dir, capsys, name, message
 ):
     assert main(["+study=toy", f"study_name={name}", "n_trials=1", "n_jobs=1"]) == 2
-    assert message in _one_error_line(capsys)
+    assert message in one_error_line(capsys)
     assert os.listdir(in_empty_dir) == []
 
 
@@ -55,7 +47,7 @@ def test_the_longest_study_name_allowed_is_accepted(in_empty_dir):
 )
 def test_a_search_range_wider_than_a_float_is_refused(in_empty_dir, capsys, space, message):
     assert main(["+study=toy", *space, "n_trials=1", "n_jobs=1"]) == 2
-    line = _one_error_line(capsys)
+    line = one_error_line(capsys)
     assert message in line and "search_space." in line
     assert os.listdir(in_empty_dir) == []
 
@@ -100,7 +92,7 @@ def test_cfg_job_applies_an_overlay_as_a_run_would(in_empty_dir, capsys, which):
 def test_cfg_job_refuses_an_overlay_a_run_would_refuse(in_empty_dir, capsys):
     (in_empty_dir / "typo.yaml").write_text("toy:\n  xx: 1.0\n")
     assert main(["+study=toy", "+overlay=typo.yaml", "--cfg", "job"]) == 2
-    assert "sets toy.xx, which is not a key" in _one_error_line(capsys)
+    assert "sets toy.xx, which is not a key" in one_error_line(capsys)
 
 
 # --------------------------------------------------------------------------- D: one masking function
@@ -169,7 +161,7 @@ def test_query_parameter_secrets_reach_no_output(tmp_path):
 def test_preflight_error_lines_mask_query_passwords(in_empty_dir, capsys, key):
     url = f"postgresql://u@127.0.0.1:9/db?sslmode=disable&password={QUERY_SECRET}"
     assert main(["+study=toy", f'{key}="{url}"']) == 2
-    line = _one_error_line(capsys)
+    line = one_error_line(capsys)
     assert QUERY_SECRET not in line and "password=***" in line
     assert os.listdir(in_empty_dir) == []
 
@@ -199,7 +191,7 @@ def test_an_overlay_may_not_interpolate_nor_route_data(in_empty_dir, capsys, mon
     monkeypatch.setenv("OVERLAY_SECRET", "s3cretvalue")
     (in_empty_dir / "ov.yaml").write_text(content)
     assert main(["+study=toy", "+overlay=ov.yaml", "n_trials=1", "n_jobs=1"]) == 2
-    line = _one_error_line(capsys)
+    line = one_error_line(capsys)
     assert message in line and "s3cretvalue" not in line
     assert sorted(os.listdir(in_empty_dir)) == ["ov.yaml"]
 
@@ -216,7 +208,7 @@ def test_an_overlay_routing_key_given_on_the_command_line_too_is_allowed(in_empt
 def test_a_replay_file_may_not_interpolate(in_empty_dir, capsys):
     (in_empty_dir / "best.yaml").write_text("toy:\n  kind: ${oc.env:HOME}\n")
     assert main(["+study=toy", "+replay=best.yaml"]) == 2
-    assert "sets toy.kind to an interpolation" in _one_error_line(capsys)
+    assert "sets toy.kind to an interpolation" in one_error_line(capsys)
 
 
 # --------------------------------------------------------------------------- F: one export, three files

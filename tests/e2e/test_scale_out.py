@@ -123,6 +123,67 @@ def _finish(proc: subprocess.Popen, timeout: float = 150) -> str:
     return out
 
 
+def _trials_so_far(url: str) -> list | None:
+    """The study's trials while a CLI run goes on, or None before it has created the study."""
+    try:
+        return _study(url).get_trials(deepcopy=False)
+    except Exception:  # noqa: BLE001 - not created yet
+        return None
+
+
+def _kill_if_running(proc: subprocess.Popen) -> None:
+    """SIGKILL the process group of a CLI run a test left going (its workers too)."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM a service's process group, SIGKILL it if it is not gone within 20 s."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _sigkill_a_running_trial(
+    proc: subprocess.Popen, url: str, pick, timeout: float, what: str = "a running trial"
+):
+    """SIGKILL the worker of the first trial of ``url`` that is RUNNING, began under a second ago
+    and that ``pick`` takes, then let the CLI run ``proc`` finish: ``(victim, killed_at, out)``."""
+    try:
+
+        def running():
+            for t in _trials_so_far(url) or []:
+                if t.state.name == "RUNNING" and pick(t) and time.time() - t.datetime_start.timestamp() < 1.0:
+                    return t
+            return None
+
+        victim = _wait_for(running, timeout, what)
+        os.kill(int(stamped(victim.user_attrs, "pid")), signal.SIGKILL)
+        killed_at = time.time()
+        return victim, killed_at, _finish(proc)
+    finally:
+        _kill_if_running(proc)
+
+
+def _assert_lost_trial_retried_once(trials, victim, killed_at: float, n_trials: int = 6):
+    """The SIGKILLed worker's trial failed as lost and uncounted, and exactly one retry with its
+    params, started within 30 s of the kill, completed: ``(killed, retry)``."""
+    assert sum(t.state.name == "COMPLETE" for t in trials) == n_trials
+    assert not [t for t in trials if t.state.name in ("RUNNING", "WAITING")]
+    killed = trials[victim.number]
+    assert killed.state.name == "FAIL" and "worker lost" in killed.user_attrs["hedgeopt.fail_reason"]
+    assert "hedgeopt.counted" not in killed.user_attrs
+    retries = [t for t in trials if t.system_attrs.get("failed_trial") == victim.number]
+    assert len(retries) == 1 and retries[0].state.name == "COMPLETE"
+    assert retries[0].params == killed.params
+    assert retries[0].datetime_start.timestamp() - killed_at < 30
+    return killed, retries[0]
+
+
 # --------------------------------------------------------------------------- several invocations
 
 
@@ -170,50 +231,23 @@ def test_sigkill_of_one_worker_fails_and_retries_its_trial(workdir: Path, pg_url
     proc = start_cli(
         workdir, "+study=toy", f"storage={pg_url}", "n_trials=6", "n_jobs=2", "toy.sleep=2.0", *FAST_HEARTBEAT
     )
-    try:
 
-        def running_with_pid():
-            try:
-                study = _study(pg_url)
-            except Exception:  # noqa: BLE001 - not created yet
-                return None
-            for t in study.get_trials(deepcopy=False):
-                # params sampled (so the retry has params to repeat), started under a second
-                # ago (so it cannot finish, 2 s, before the kill)
-                if (
-                    t.state.name == "RUNNING"
-                    and stamped(t.user_attrs, "pid")
-                    and t.params
-                    and time.time() - t.datetime_start.timestamp() < 1.0
-                ):
-                    return t
-            return None
+    def running_with_pid(t) -> bool:
+        # params sampled (so the retry has params to repeat), started under a second ago (so it
+        # cannot finish, 2 s, before the kill)
+        return bool(stamped(t.user_attrs, "pid") and t.params)
 
-        victim = _wait_for(running_with_pid, 90, "a running trial")
-        os.kill(int(stamped(victim.user_attrs, "pid")), signal.SIGKILL)
-        killed_at = time.time()
-        out = _finish(proc)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+    victim, killed_at, out = _sigkill_a_running_trial(proc, pg_url, running_with_pid, 90)
     assert "a worker process died" in out
     trials = _study(pg_url).trials
-    assert sum(t.state.name == "COMPLETE" for t in trials) == 6
-    assert not [t for t in trials if t.state.name in ("RUNNING", "WAITING")]
-    killed = trials[victim.number]
-    assert killed.state.name == "FAIL" and "worker lost" in killed.user_attrs["hedgeopt.fail_reason"]
-    assert "hedgeopt.counted" not in killed.user_attrs
-    retries = [t for t in trials if t.system_attrs.get("failed_trial") == victim.number]
-    assert len(retries) == 1 and retries[0].state.name == "COMPLETE"
-    assert retries[0].params == killed.params
-    assert retries[0].datetime_start.timestamp() - killed_at < 30
+    _, retry = _assert_lost_trial_retried_once(trials, victim, killed_at)
     store = Store(workdir)
     runs = {int(r.data.tags["hedgeopt.trial_number"]): r for r in store.runs("toy", "trial")}
     assert sorted(runs) == [t.number for t in trials]  # every trial logged once
     assert runs[victim.number].info.status == "KILLED"
     assert runs[victim.number].data.tags["hedgeopt.trial_state"] == "FAIL"
     assert "worker lost" in runs[victim.number].data.tags["hedgeopt.fail_reason"]
-    assert runs[retries[0].number].data.tags["hedgeopt.retry_of"] == str(victim.number)
+    assert runs[retry.number].data.tags["hedgeopt.retry_of"] == str(victim.number)
     assert all(r.info.status != "RUNNING" for r in store.runs("toy"))
 
 
@@ -223,9 +257,8 @@ def test_sigkill_of_a_whole_invocation_then_resume(workdir: Path, pg_url: str):
     try:
 
         def complete_and_running():
-            try:
-                trials = _study(pg_url).trials
-            except Exception:  # noqa: BLE001
+            trials = _trials_so_far(pg_url)
+            if trials is None:
                 return None
             states = _states(trials)
             # a running trial with params drawn, so that the retry has something to keep
@@ -337,11 +370,7 @@ def tracking_server(tmp_path_factory):
         _wait_for(healthy, 90, "the MLflow tracking server")
         yield url, artifacts
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        _stop(server)
         log.close()
         with conn.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -20,7 +19,15 @@ from pathlib import Path
 
 import pytest
 from conftest import cli_env, run_cli
-from test_scale_out import _free_port, _logged_numbers, _states, _study, _wait_for, tracking_server  # noqa: F401
+from test_scale_out import (  # noqa: F401 - tracking_server: the fixture
+    _free_port,
+    _logged_numbers,
+    _states,
+    _stop,
+    _study,
+    _wait_for,
+    tracking_server,
+)
 from test_scale_out import pg_url as _pg_url  # noqa: F401 - the fixture, under its own name
 
 from hedgeopt.names import stamped
@@ -42,16 +49,6 @@ def _private_mount(hidden: Path) -> list[str]:
     if r.returncode != 0:
         pytest.skip(f"unshare --mount with a private tmpfs is not permitted here: {r.stderr.strip()[:200]}")
     return prefix
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 @pytest.fixture(scope="module")

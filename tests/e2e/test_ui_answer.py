@@ -7,26 +7,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import Store, run_cli
+from conftest import DELTA_HEDGE_CLI_TINY, Store, run_cli
 
 from hedgeopt.protocol import flatten
 
 
 @pytest.mark.slow
 def test_the_parent_run_and_the_runs_table_lead_with_the_answer(workdir: Path):
-    r = run_cli(
-        workdir,
-        "+study=delta_hedge",
-        "n_trials=4",
-        "n_jobs=1",
-        "paths.n_paths=4",
-        "paths.n_paths_oos=8",
-        "simulator.horizon_hours=24",
-    )
+    r = run_cli(workdir, *DELTA_HEDGE_CLI_TINY, "n_trials=4")
     assert r.returncode == 0, r.stderr
     store = Store(workdir)
-    [parent] = store.runs("delta_hedge", "study")
-    trials = store.runs("delta_hedge", "trial")
+    parent, trials = store.study_runs("delta_hedge")
     tags = parent.data.tags
     best_number = int(tags["hedgeopt.best_trial"])
     names = {int(t.data.tags["hedgeopt.trial_number"]): t.info.run_name for t in trials}

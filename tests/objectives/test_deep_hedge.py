@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import deep_hedge_small
 
 from hedgeopt.config.compose import compose
 from hedgeopt.execution.objective_builder import build_objective
@@ -32,19 +33,7 @@ from simulators.pricing.heston import HestonParams, heston_call_price
 # are many times slower than one (the framework pins workers the same way)
 torch.set_num_threads(1)
 
-SMALL = [
-    "+study=deep_hedge",
-    "data.n_train=256",
-    "data.n_val=128",
-    "data.n_select=256",
-    "data.n_test=256",
-    "market.n_steps=10",
-    "model.hidden_size=16",
-    "train.batch_size=64",
-    "train.epochs=6",
-    "train.accelerator=cpu",
-    "train.early_stopping_patience=null",
-]
+SMALL = ["+study=deep_hedge", *deep_hedge_small(epochs=6)]
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import DELTA_HEDGE_SMALL
 
 from hedgeopt.config.compose import compose
 from hedgeopt.config.search_space import SearchSpace
@@ -14,7 +15,7 @@ from objectives.delta_hedge.objective import KNEE_NOTE, DeltaHedgeObjective, Ent
 from simulators.hedging.delta_hedging import run_hedge
 from simulators.hedging.hedge_policy import CostModel, HedgePolicy
 
-SMALL = ["paths.n_paths=8", "paths.n_paths_oos=8", "paths.report_every=4", "simulator.horizon_hours=24"]
+SMALL = list(DELTA_HEDGE_SMALL)
 PARAMS = {
     "hedge.band_mode": "fixed",
     "hedge.delta_threshold": 0.05,
@@ -212,8 +213,9 @@ def test_cvar_level_and_interval(tmp_path):
     assert ci.low <= ev.metrics["risk_cost"] <= ci.high
 
 
-def test_plots_written(obj, tmp_path):
-    trials = [
+def _three_thresholds(obj, tmp_path) -> list[dict]:
+    """Trial records of PARAMS at delta thresholds 0.02, 0.05 and 0.2, as the plots read them."""
+    return [
         {
             "number": i,
             "state": "COMPLETE",
@@ -222,6 +224,10 @@ def test_plots_written(obj, tmp_path):
         }
         for i, d in enumerate([0.02, 0.05, 0.2])
     ]
+
+
+def test_plots_written(obj, tmp_path):
+    trials = _three_thresholds(obj, tmp_path)
     trials.append({"number": 3, "state": "FAIL", "params": {}, "metrics": {}})
     paths = obj.plots(WW, trials, tmp_path / "plots")
     names = {p.name for p in paths}
@@ -233,15 +239,7 @@ def test_pareto_study_plots_the_front(tmp_path):
     obj = build_objective(compose(["+study=delta_hedge_pareto", *SMALL]))
     assert obj.context.metrics == ("hedging_risk", "costs")
     assert obj.context.directions == ("minimize", "minimize")
-    trials = [
-        {
-            "number": i,
-            "state": "COMPLETE",
-            "params": {},
-            "metrics": obj({**PARAMS, "hedge.delta_threshold": d}, NullReporter(tmp_path)).metrics,
-        }
-        for i, d in enumerate([0.02, 0.05, 0.2])
-    ]
+    trials = _three_thresholds(obj, tmp_path)
     names = {p.name for p in obj.plots(PARAMS, trials, tmp_path)}
     assert "risk_cost_pareto.png" in names
 

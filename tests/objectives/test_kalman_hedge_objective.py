@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import StoredTrial
 
 from hedgeopt.config.compose import compose
 from hedgeopt.execution.objective_builder import build_objective
@@ -337,21 +338,10 @@ def test_diffuse_init_and_intercept_variant() -> None:
 def test_summary_shows_pbo_beside_the_rank_correlation_and_the_selections_cost(
     obj: KalmanHedgeObjective, cfg: dict
 ) -> None:
-    import json
-
-    from hedgeopt.execution.trial import _check_samples, _statistics
     from hedgeopt.results.assessment import assess_study
     from hedgeopt.results.assessment_text import summary_lines
     from hedgeopt.stats import probability_of_overfitting
     from hedgeopt.storages.trial_record import RecordFiles, in_sample
-
-    class Stored:  # a completed trial as the parent reads it back from the storage
-        def __init__(self, ev: Evaluation) -> None:
-            samples = _check_samples(ev, ("effectiveness",))
-            attrs = {"samples." + k: v.tolist() for k, v in samples.items()}
-            attrs.update({"statistic." + k: d for k, d in _statistics(ev, samples).items()})
-            self.user_attrs = json.loads(json.dumps(attrs))
-            self.state = type("State", (), {"name": "COMPLETE"})()
 
     space = cfg["search_space"]
     rng = np.random.default_rng(0)
@@ -374,7 +364,9 @@ def test_summary_shows_pbo_beside_the_rank_correlation_and_the_selections_cost(
         evs[best].metrics,
         obj.evaluate(params[best]),
         obj.baselines(),
-        in_sample([Stored(e) for e in evs], "effectiveness", RecordFiles(".", "study")),
+        in_sample(
+            [StoredTrial(e, ("effectiveness",)) for e in evs], "effectiveness", RecordFiles(".", "study")
+        ),
         0,
     )
     over = res["overfitting"]

@@ -35,10 +35,22 @@ def _finite(metrics) -> bool:
 def _contract(ev: Evaluation, n: int) -> None:
     """Per-day returns of length n, whose Sharpe statistic is the reported Sharpe."""
     r = ev.samples["sharpe"]
-    assert ev.serial and r.shape == (n,)
+    assert isinstance(ev, Evaluation) and ev.serial and r.shape == (n,)
     assert float(ev.statistic("sharpe")(r[:, None])) == ev.metrics["sharpe"]
     sd = r.std(ddof=1)
     assert ev.metrics["sharpe"] == pytest.approx(r.mean() / sd * math.sqrt(252) if sd > 0 else 0.0, rel=1e-12)
+
+
+def _paired_on_held_out_days(objective, ev: Evaluation) -> dict:
+    """``objective``'s baselines, asserted with ``ev`` to hold per-day returns of every held-out
+    day (and the baselines of every in-sample day after the warm-up)."""
+    n_out, n_in = len(objective.values) - objective.split, objective.split - objective.warmup
+    _contract(ev, n_out)
+    base = objective.baselines()
+    for entry in base.values():
+        _contract(entry["in_sample"], n_in)
+        _contract(entry["out_of_sample"], n_out)
+    return base
 
 
 def test_config_shape(config):
@@ -97,14 +109,9 @@ def test_no_look_ahead_in_search(config, tmp_path):
 def test_evaluate_and_baselines_share_held_out_days(objective):
     params = {"spread.method": "johansen", **FAST}
     ev = objective.evaluate(params)
-    n_out, n_in = len(objective.values) - objective.split, objective.split - objective.warmup
-    _contract(ev, n_out)
+    base = _paired_on_held_out_days(objective, ev)
     assert 0 < ev.metrics["surrogate_p_value"] <= 1 and ev.metrics["n_surrogates"] == 30
-    base = objective.baselines()
     assert set(base) == {"buy_and_hold", "ols_default_rule", "no_trade"}
-    for entry in base.values():
-        _contract(entry["in_sample"], n_in)
-        _contract(entry["out_of_sample"], n_out)
     assert base["no_trade"]["out_of_sample"].metrics["sharpe"] == 0.0
     p = objective.values[objective.split - 1 :, 0]
     held = np.diff(p) / p[0]

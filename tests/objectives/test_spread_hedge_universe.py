@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from statsmodels.tsa.stattools import coint
 from statsmodels.tsa.vector_ar.vecm import coint_johansen
+from test_spread_hedge_objective import _contract, _paired_on_held_out_days
 
 from hedgeopt.config.compose import compose
 from hedgeopt.execution.objective_builder import build_objective
-from hedgeopt.protocol import Evaluation, NullReporter
+from hedgeopt.protocol import NullReporter
 from hedgeopt.stats import paired_difference
 from objectives.spread_hedge_universe.objective import SpreadHedgeUniverseObjective
 from simulators.trading import pair_selection as ps
@@ -40,14 +41,6 @@ def _planted_universe(rows: int = 300, assets: int = 12, seed: int = 0) -> np.nd
 @pytest.fixture(scope="module")
 def objective() -> SpreadHedgeUniverseObjective:
     return build_objective(compose(["+study=spread_hedge_universe", "surrogates.n=8"]))
-
-
-def _contract(ev: Evaluation, n: int) -> None:
-    r = ev.samples["sharpe"]
-    assert isinstance(ev, Evaluation) and ev.serial and r.shape == (n,)
-    assert float(ev.statistic("sharpe")(r[:, None])) == ev.metrics["sharpe"]
-    sd = r.std(ddof=1)
-    assert ev.metrics["sharpe"] == pytest.approx(r.mean() / sd * math.sqrt(252) if sd > 0 else 0.0, rel=1e-12)
 
 
 # ------------------------------------------------------------------ the tests themselves
@@ -226,15 +219,10 @@ def test_in_sample_trials_share_days_and_ignore_held_out_rows(objective, tmp_pat
 
 
 def test_evaluate_and_baselines_are_paired_on_the_held_out_days(objective):
-    n_out, n_in = len(objective.values) - objective.split, objective.split - objective.warmup
     ev = objective.evaluate(FAST)
-    _contract(ev, n_out)
+    base = _paired_on_held_out_days(objective, ev)
     assert 0 < ev.metrics["surrogate_p_value"] <= 1 and ev.metrics["n_surrogates"] == 8
-    base = objective.baselines()
     assert set(base) == {"buy_and_hold_universe", "default_pipeline", "no_trade"}
-    for entry in base.values():
-        _contract(entry["in_sample"], n_in)
-        _contract(entry["out_of_sample"], n_out)
     p = objective.values[objective.split - 1 :]
     held = np.mean([(p[1:, a] - p[:-1, a]) / p[0, a] for a in range(p.shape[1])], axis=0)
     held[0] -= 5e-4

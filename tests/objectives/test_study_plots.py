@@ -15,25 +15,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from conftest import DELTA_HEDGE_SMALL, deep_hedge_small  # noqa: E402
 
 from hedgeopt.config.compose import available_studies, compose  # noqa: E402
 from hedgeopt.execution.objective_builder import build_objective  # noqa: E402
 from hedgeopt.protocol import NullReporter  # noqa: E402
 from objectives.delta_hedge.plots import plot_hedging_error, plot_trials  # noqa: E402
 
-DELTA_SMALL = ["paths.n_paths=8", "paths.n_paths_oos=8", "paths.report_every=4", "simulator.horizon_hours=24"]
-DEEP_SMALL = [
-    "data.n_train=256",
-    "data.n_val=128",
-    "data.n_select=256",
-    "data.n_test=256",
-    "market.n_steps=10",
-    "model.hidden_size=16",
-    "train.batch_size=64",
-    "train.epochs=3",
-    "train.accelerator=cpu",
-    "train.early_stopping_patience=null",
-]
+DELTA_SMALL = list(DELTA_HEDGE_SMALL)
+DEEP_SMALL = list(deep_hedge_small(epochs=3))
 #: (overrides, best params) per shipped study: sizes small enough for seconds.
 CASES: dict[str, tuple[list[str], dict[str, Any]]] = {
     "delta_hedge": (DELTA_SMALL, {}),

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import StoredTrial
 
 from hedgeopt.config.compose import compose
 from hedgeopt.execution.objective_builder import build_objective
@@ -142,21 +143,6 @@ def test_plots_write_pngs(obj: TailHedgeObjective, tmp_path) -> None:
     assert all(p.stat().st_size > 10_000 for p in paths)
 
 
-class _StoredTrial:
-    """A completed trial as the parent reads it back: the worker's attrs after a JSON round trip."""
-
-    def __init__(self, result: Evaluation) -> None:
-        import json
-
-        from hedgeopt.execution.trial import _check_samples, _statistics
-
-        samples = _check_samples(result, ("utility",))
-        attrs = {"samples." + k: v.tolist() for k, v in samples.items()}
-        attrs.update({"statistic." + k: d for k, d in _statistics(result, samples).items()})
-        self.user_attrs = json.loads(json.dumps(attrs))
-        self.state = type("State", (), {"name": "COMPLETE"})()
-
-
 def test_pbo_is_computed_with_the_in_sample_statistic(obj: TailHedgeObjective) -> None:
     from hedgeopt.results.assessment import assess_study
     from hedgeopt.stats import probability_of_overfitting
@@ -166,7 +152,7 @@ def test_pbo_is_computed_with_the_in_sample_statistic(obj: TailHedgeObjective) -
         {**PARAMS, "puts.budget": float(b), "trend.weight": float(w)}
         for b, w in zip(rng.uniform(0, 0.05, 8), rng.uniform(0, 1.5, 8), strict=True)
     ]
-    trials = [_StoredTrial(obj(p, None)) for p in params]
+    trials = [StoredTrial(obj(p, None), ("utility",)) for p in params]
     from hedgeopt.storages.trial_record import RecordFiles, in_sample
 
     stored = in_sample(trials, "utility", RecordFiles(".", "study"))

@@ -140,6 +140,21 @@ def test_the_front_figure_draws_the_baselines_and_the_out_of_sample_panel(tmp_pa
     assert figures.pareto_figure(trials, [], trials[0], single, res, BASELINES, tmp_path / "x") is None
 
 
+def test_a_figure_that_cannot_be_drawn_is_one_warning_line_not_a_failed_study(tmp_path: Path, capsys):
+    trials = [_trial(i, v) for i, v in enumerate(FRONT)]
+    settings = SimpleNamespace(multi_objective=True, metrics=("risk", "cost"), directions=DIRS)
+    gone = tmp_path / "gone"  # no such folder: saving fails
+    assert figures.pareto_figure(trials, trials, trials[2], settings, {}, BASELINES, gone) is None
+    assert figures.history_figure(trials, 2, settings, {}, BASELINES, gone) is None
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("hedgeopt: warning: the Pareto front was not drawn: FileNotFoundError: ")
+    assert lines[1].startswith(
+        "hedgeopt: warning: the optimisation history was not drawn: FileNotFoundError: "
+    )
+    assert not gone.exists()
+
+
 @pytest.mark.parametrize("missing", ["risk", "cost"])
 def test_no_table_without_every_out_of_sample_figure_of_the_chosen_point(missing):
     oos = {"risk": 10.0, "cost": 5.0}
