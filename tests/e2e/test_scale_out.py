@@ -280,9 +280,14 @@ def test_sigkill_of_a_whole_invocation_then_resume(workdir: Path, pg_url: str):
     assert sum(t.state.name == "COMPLETE" for t in trials) == 6
     for n, params in done_before.items():  # nothing completed was lost or changed
         assert trials[n].state.name == "COMPLETE" and trials[n].params == params
-    for n in lost:  # heartbeats failed them; the resumed invocation retried them
+    stamped_before = {t.number for t in before if stamped(t.user_attrs, "pid") is not None}
+    for n in lost:  # failed and retried by the resumed invocation
         assert trials[n].state.name == "FAIL"
-        assert "no heartbeat" in trials[n].user_attrs["hedgeopt.fail_reason"]
+        reason = trials[n].user_attrs["hedgeopt.fail_reason"]
+        if n in stamped_before:  # its worker had started it: heartbeats judge it
+            assert "no heartbeat" in reason, reason
+        else:  # created at the kill, never started by a worker: the reaper's reason
+            assert reason == "worker lost: its process is gone", reason
         retry = [t for t in trials if t.system_attrs.get("failed_trial") == n]
         assert len(retry) == 1 and retry[0].state.name == "COMPLETE"
         # the retry runs every param drawn before the kill (a kill mid-draw leaves some undrawn,
