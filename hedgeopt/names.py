@@ -70,8 +70,7 @@ def stamped(user_attrs: Mapping[str, Any], field: str) -> Any:
     """One field of :func:`stamp` (None where it was not written)."""
     if field not in _STAMP_FIELDS:
         raise KeyError(field)
-    value = (user_attrs.get(ATTR_STAMP) or {}).get(field)
-    return user_attrs.get(_STAMP_FIELDS[field]) if value is None else value
+    return stamp(user_attrs).get(field)
 
 
 # Optuna's own system attr (its retry callback writes it): the number of the trial retried.
