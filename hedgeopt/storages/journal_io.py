@@ -22,7 +22,10 @@ a whole one (the live run died on ``JSONDecodeError``, and the repair dropped th
 with the cut one). Under the write lock it starts its records on a fresh line when the file
 does not end with one, and its reader skips a newline-ended line that is not a record, as every
 other reader of the file does, so the log numbers agree and the study goes on; the next open
-repairs the file (:mod:`hedgeopt.storages.journal_repair`).
+repairs the file (:mod:`hedgeopt.storages.journal_repair`). A repair puts a new file in place
+of the old one, and a reader that sees a new file finds its records again from the start: the
+byte offsets it remembered belong to the old file, and the log numbers are the same in both,
+since damaged lines were never a log.
 
 It also writes each record's ``worker_id`` as a 10-character alias (:func:`worker_alias`)
 instead of Optuna's ``<uuid4>-<thread ident>`` (52 characters, on every line: a third of the
@@ -89,6 +92,7 @@ class FreshLineJournalBackend(JournalFileBackend):
     def __init__(self, file_path: str, lock_obj: Any = None) -> None:
         super().__init__(file_path, lock_obj)
         self._full_ids: dict[str, str] = {}  # alias written -> the worker id it stands for
+        self._file_identity: tuple[int, int] | None = None  # (device, inode) the offsets are of
 
     def append_logs(self, logs: list[dict[str, Any]]) -> None:
         logs = [self._shortened(log) for log in logs]
@@ -107,9 +111,13 @@ class FreshLineJournalBackend(JournalFileBackend):
     def read_logs(self, log_number_from: int) -> Generator[dict[str, Any], None, None]:
         """The records from ``log_number_from`` on; damaged lines are no log and are skipped, and
         the last line is read once its newline is written."""
-        offsets = self._log_number_offset
         with open(self._file_path, "rb") as f:
-            remaining = os.fstat(f.fileno()).st_size
+            stat = os.fstat(f.fileno())
+            if (stat.st_dev, stat.st_ino) != self._file_identity:  # a repair replaced the file
+                self._file_identity = (stat.st_dev, stat.st_ino)
+                self._log_number_offset = {0: 0}  # its records are found again from the start
+            offsets = self._log_number_offset
+            remaining = stat.st_size
             number = log_number_from if log_number_from in offsets else 0
             offset = offsets[number]
             f.seek(offset)

@@ -115,14 +115,37 @@ def repair_journal(path: Path, lock: Any) -> Repair:
         shutil.copy2(path, backup)
         with open(backup, "rb+") as fh:
             os.fsync(fh.fileno())
-        with open(path, "r+b") as fh:
-            fh.write(b"".join(good))
-            fh.truncate()
-            fh.flush()
-            os.fsync(fh.fileno())
+        _replace(path, b"".join(good))
         return Repair(tuple(i + 1 for i in bad), backup)
     finally:
         lock.release()
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Put ``data`` in place of the journal at ``path`` as a new file (a new inode).
+
+    Another process that has the journal open remembers where each record starts in the old
+    file; rewriting it in place would move the records under it and make it skip or misread
+    one (a live two-worker study then failed on ``UpdateFinishedTrialError``). A new inode
+    tells its reader to find the records again (``FreshLineJournalBackend.read_logs``), and a
+    read under way finishes on the old file, which nothing changes.
+    """
+    tmp = path.with_name(f".{path.name}.repair-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        shutil.copymode(path, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _all_records(path: Path) -> bool:

@@ -1,4 +1,4 @@
-"""The journal backend's short worker ids: writers keep their trials apart, Optuna still reads the file."""
+"""The journal backend: short worker ids, a file Optuna reads, live readers that survive a repair."""
 
 from __future__ import annotations
 
@@ -86,3 +86,37 @@ def test_a_pickled_storage_owns_only_its_own_trials(tmp_path: Path) -> None:
     assert (parent.number, child.number) == (0, 1)
     assert copy._replay_result.owned_trial_id == child._trial_id  # noqa: SLF001
     assert storage._replay_result.owned_trial_id == parent._trial_id  # noqa: SLF001
+
+
+def test_a_live_storage_reads_on_after_another_opener_repairs_the_journal(tmp_path: Path) -> None:
+    """A worker that opens the journal after a writer died mid-record repairs it; the storages
+    already open must go on with the same trials (in place, the rewrite moved the records under
+    their remembered offsets and a two-worker study failed on ``UpdateFinishedTrialError``)."""
+    path = tmp_path / "s.journal"
+    spec = StorageSpec(str(path), "journal")
+    live = open_storage(spec)
+    study = optuna.create_study(study_name="s", storage=live)
+    for x in (0.1, 0.2):
+        study.enqueue_trial({"x": x})
+        trial = study.ask()
+        study.tell(trial, trial.suggest_float("x", 0, 1))
+    with open(path, "ab") as fh:  # a writer that died mid-record
+        fh.write(b'{"op_code":5,"worker_id":"gone","trial_id":0,"user_a')
+    trial = study.ask()  # the live writer starts its records on a fresh line and reads past the cut
+    study.tell(trial, trial.suggest_float("x", 0, 1))
+    repaired = optuna.load_study(study_name="s", storage=open_storage(spec))  # repairs the file
+    assert len(list(tmp_path.glob("s.journal.damaged-*"))) == 1
+    trial = repaired.ask()
+    repaired.tell(trial, trial.suggest_float("x", 0, 1))
+    for _ in range(2):  # the live storage goes on after the rewrite, and its trials are its own
+        trial = study.ask()
+        trial.set_user_attr("tag", trial.number)
+        study.tell(trial, trial.suggest_float("x", 0, 1))
+    numbers = [t.number for t in study.get_trials()]
+    assert numbers == list(range(6))
+    assert [t.state.name for t in study.get_trials()] == ["COMPLETE"] * 6
+    assert [t.user_attrs.get("tag") for t in study.get_trials()] == [None] * 4 + [4, 5]
+    plain = optuna.load_study(study_name="s", storage=JournalStorage(JournalFileBackend(str(path))))
+    assert [(t.number, t.params) for t in plain.get_trials()] == [
+        (t.number, t.params) for t in study.get_trials()
+    ]
