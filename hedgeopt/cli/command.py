@@ -101,7 +101,7 @@ def _run(args: list[str]) -> int:
         preflight.check_objective(cfg, settings)  # the study's data, before anything is written
 
         if settings.replay is not None:
-            from hedgeopt.results.export import ReplayError, read_replay
+            from hedgeopt.results.replay_file import ReplayError, read_replay
             from hedgeopt.study.replay import run_replay
 
             try:

@@ -38,7 +38,8 @@ class OverlayError(ConfigError):
 
 def load_overlay(path: str | Path) -> dict[str, Any]:
     """The config keys of an overlay file, checked to be plain values."""
-    from hedgeopt.results.export import RESERVED_BLOCKS, ReplayError, interpolation_in, load_bounded
+    from hedgeopt.results.export import RESERVED_BLOCKS
+    from hedgeopt.results.replay_file import ReplayError, interpolation_in, load_bounded
 
     try:  # the same size, encoding, depth and alias bounds as a replayed file
         doc = load_bounded(Path(path))

@@ -1,4 +1,4 @@
-"""Exporting the best config and reading it back for ``+replay``.
+"""Exporting the best config: best.yaml, overlay.yaml and best.json, always in agreement.
 
 An export folder ``{export_dir}/{study_name}/`` holds three files:
 
@@ -16,8 +16,7 @@ that a replay or a warm start from the export runs the config that was scored.
   (``+overlay=PATH``, or a file in any config group) that a struct-mode merge accepts.
 - ``best.json``: the same document as ``best.yaml``, for programs.
 
-Replay reads values only, with ``yaml.safe_load``; it never imports or instantiates anything
-named in the file.
+Reading an export back for ``+replay`` or ``+overlay`` is :mod:`hedgeopt.results.replay_file`.
 """
 
 from __future__ import annotations
@@ -36,101 +35,14 @@ from typing import Any
 
 import yaml
 
-from hedgeopt.config.search_space import SearchSpace, SearchSpaceError
-from hedgeopt.protocol import flatten, nest
+from hedgeopt.protocol import nest
 from hedgeopt.results.export_order import export_lock, kept_back, superseded
 
 RESERVED_BLOCKS = ("metadata", "performance", "pareto_front")
 OVERLAY_NAME = "overlay.yaml"
-
-
-class ReplayError(ValueError):
-    """An export that cannot be replayed against this study."""
-
-
-#: Bounds checked before a replay file is parsed or expanded (an export is a few kilobytes).
-MAX_REPLAY_BYTES = 1 << 20
-MAX_REPLAY_DEPTH = 32
-MAX_REPLAY_NODES = 100_000
-
-
-class _BoundedLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses aliases (an export never needs them; alias bombs
-    expand a small file into gigabytes) and bounds nesting depth and node count."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
-        self._nodes = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.constructor.ConstructorError(
-                None, None, "aliases (*name) are not allowed in a replay file", event.start_mark
-            )
-        self._depth += 1
-        self._nodes += 1
-        if self._depth > MAX_REPLAY_DEPTH or self._nodes > MAX_REPLAY_NODES:
-            raise yaml.constructor.ConstructorError(
-                None,
-                None,
-                f"more than {MAX_REPLAY_DEPTH} levels or {MAX_REPLAY_NODES} values",
-                self.peek_event().start_mark,
-            )
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-
-def load_bounded(path: Path) -> Any:
-    """The YAML document at ``path``, checked for size, encoding, depth and aliases first."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_REPLAY_BYTES:
-            raise ReplayError(
-                f"replay: {path} is {size} bytes; an export is at most {MAX_REPLAY_BYTES} bytes"
-            )
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_REPLAY_BYTES + 1)
-    except IsADirectoryError:
-        raise ReplayError(f"replay: {path} is a folder; give the path of an exported best.yaml") from None
-    except OSError as exc:
-        raise ReplayError(f"replay: cannot read {path}: {exc.strerror}") from exc
-    if len(raw) > MAX_REPLAY_BYTES:  # grew while being read, or a device file
-        raise ReplayError(f"replay: {path} is larger than {MAX_REPLAY_BYTES} bytes")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ReplayError(
-            f"replay: {path} is not UTF-8 text (byte {exc.start}); give an exported best.yaml"
-        ) from None
-    if "\x00" in text:
-        raise ReplayError(f"replay: {path} is a binary file, not an exported best.yaml")
-    try:
-        return yaml.load(text, Loader=_BoundedLoader)  # a SafeLoader subclass: values only
-    except yaml.YAMLError as exc:
-        raise ReplayError(f"replay: {path} is not valid YAML ({' '.join(str(exc).split())[:200]})") from None
-    except RecursionError:
-        raise ReplayError(f"replay: {path} nests too deeply") from None
-
-
-def interpolation_in(flat: Mapping[str, Any]) -> str | None:
-    """The first dotted key whose value (or an item of it) holds an OmegaConf interpolation or
-    resolver call (``${...}``: ``${oc.env:SECRET}`` would be resolved into MLflow params, the
-    config artifact and the journal), else None. A file read from outside is values only."""
-
-    def holds(v: Any) -> bool:
-        if isinstance(v, str):
-            return "${" in v
-        if isinstance(v, Mapping):
-            return any(holds(x) for x in v.values())
-        if isinstance(v, list | tuple):
-            return any(holds(x) for x in v)
-        return False
-
-    return next((k for k, v in flat.items() if holds(v)), None)
+#: overlay.yaml has no metadata block (Hydra merges every key), so its pinned keys, which may
+#: lie outside the searched range, are named on this comment line, which replay reads
+PINNED_COMMENT = "# pinned (not searched): "
 
 
 def code_version() -> str:
@@ -229,9 +141,11 @@ def write_export(doc: Mapping[str, Any], export_dir: str | Path, study_name: str
         f"# Apply to a run:  python -m hedgeopt +study=<study> +overlay={opath}\n"
         f"# Replay:          python -m hedgeopt +study=<study> +replay={ypath}\n"
     )
+    pinned = doc.get("metadata", {}).get("pinned") or ()
     oheader = (
         f"# @package _global_\n"
         f"# Best config of study {study_name!r} (metadata and performance: {ypath.name})\n"
+        + (f"{PINNED_COMMENT}{', '.join(pinned)}\n" if pinned else "")
     )
     files = {
         ypath.name: header + yaml.safe_dump(dict(doc), sort_keys=False),
@@ -355,41 +269,6 @@ def _remove_stale_folders(root: Path, study_name: str) -> None:
         pid = entry.name[len(_STAGING_PREFIX.format(study_name)) :].split("-", 1)[0]
         if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(entry, ignore_errors=True)
-
-
-def read_replay(path: str | Path, space: SearchSpace) -> dict[str, Any]:
-    """The params of an export, validated against the study's search space.
-
-    Reads ``best.yaml``, ``overlay.yaml`` or ``best.json`` (the reserved blocks are skipped).
-    Only keys of the search space are accepted, a value inside its range unless the file says
-    the key was pinned (``metadata.pinned``); a key this run pins keeps the command line's
-    value. A ``_target_`` anywhere is refused, since a replayed file must never choose what
-    code runs. Size, encoding, depth and aliases are
-    checked before anything is expanded.
-    """
-    doc = load_bounded(Path(path))
-    if not isinstance(doc, Mapping):
-        raise ReplayError(f"replay: {path} does not hold a config mapping")
-    overlay = {k: v for k, v in doc.items() if k not in RESERVED_BLOCKS}
-    flat = flatten(overlay)
-    for key in flat:
-        if "_target_" in key.split(".") or key.endswith("_target_"):
-            raise ReplayError(f"replay: {path} sets {key}; replay never instantiates code from a file")
-    if not flat:
-        raise ReplayError(f"replay: {path} holds no params")
-    bad = interpolation_in(flat)
-    if bad is not None:
-        raise ReplayError(
-            f"replay: {path} sets {bad} to an interpolation (${{...}}); a replay file holds values only"
-        )
-    metadata = doc.get("metadata")
-    was_pinned = set(metadata.get("pinned") or ()) if isinstance(metadata, Mapping) else set()
-    params = {k: v for k, v in flat.items() if k not in space.pinned}
-    try:
-        space.check_values({k: v for k, v in params.items() if k not in was_pinned or k not in space})
-    except SearchSpaceError as exc:
-        raise ReplayError(f"replay: {exc}") from exc
-    return params
 
 
 def now_iso() -> str:

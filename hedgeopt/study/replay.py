@@ -1,6 +1,6 @@
 """``+replay=PATH``: evaluate an exported config out-of-sample, as its own MLflow run; no search.
 
-The CLI reads and checks the file once (:func:`hedgeopt.results.export.read_replay`) and passes the
+The CLI reads and checks the file once (:func:`hedgeopt.results.replay_file.read_replay`) and passes the
 params here; the file itself is logged as the run's artifact.
 """
 

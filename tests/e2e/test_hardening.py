@@ -20,7 +20,8 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
 from hedgeopt.cli.command import main
-from hedgeopt.results.export import MAX_REPLAY_BYTES, write_export
+from hedgeopt.results.export import write_export
+from hedgeopt.results.replay_file import MAX_REPLAY_BYTES
 from hedgeopt.storages import opening as st
 from hedgeopt.storages.journal_repair import JournalDamaged
 

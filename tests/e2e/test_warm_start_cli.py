@@ -56,3 +56,13 @@ def test_an_export_carries_the_pinned_value_and_a_replay_runs_it(workdir: Path):
     assert replay.data.params["toy.n"] == "20" and replay.data.metrics["size"] == 20.0
     perf = doc["performance"]["out_of_sample"]["loss"]
     assert replay.data.metrics["loss"] == pytest.approx(perf, rel=1e-12)  # the scored config again
+
+    overlay = export / "overlay.yaml"  # no metadata block: its header names the pinned keys
+    assert "# pinned (not searched): toy.n\n" in overlay.read_text()
+    r = run_cli(workdir, "+study=toy", f"+replay={overlay}")
+    assert r.returncode == 0, r.stderr
+    replays = Store(workdir).runs("toy", "replay")
+    assert sorted(run.data.metrics["loss"] for run in replays) == pytest.approx([perf, perf], rel=1e-12)
+    overlay.write_text(overlay.read_text().replace("# pinned (not searched): toy.n\n", ""))
+    r = run_cli(workdir, "+study=toy", f"+replay={overlay}")  # a hand-made overlay: range checked
+    assert r.returncode == 2 and "toy.n" in r.stderr, r.stderr

@@ -16,7 +16,8 @@ from hedgeopt.config.compose import compose, compose_config
 from hedgeopt.config.search_space import SearchSpace, SearchSpaceError
 from hedgeopt.config.settings import validate
 from hedgeopt.errors import ConfigError
-from hedgeopt.results.export import build_export, read_replay, write_export
+from hedgeopt.results.export import build_export, write_export
+from hedgeopt.results.replay_file import read_replay
 
 BEST = {"toy.x": 1.25, "toy.n": 4, "toy.kind": "b", "toy.bonus": True}
 
