@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hedgeopt.storages.whole_file import sync_folder, write_whole
+
 #: At most this many damaged lines are dropped; more means the file is not a damaged journal.
 MAX_DAMAGED_LINES = 16
 
@@ -115,37 +117,15 @@ def repair_journal(path: Path, lock: Any) -> Repair:
         shutil.copy2(path, backup)
         with open(backup, "rb+") as fh:
             os.fsync(fh.fileno())
-        _replace(path, b"".join(good))
+        # a new file, not a rewrite in place: a process reading the journal remembers where each
+        # record starts in the old one, and a rewrite moved the records under it (it skipped one,
+        # and a live two-worker study failed on UpdateFinishedTrialError); a new inode tells its
+        # reader to find them again (FreshLineJournalBackend.read_logs)
+        write_whole(path, b"".join(good))
+        sync_folder(path.parent)
         return Repair(tuple(i + 1 for i in bad), backup)
     finally:
         lock.release()
-
-
-def _replace(path: Path, data: bytes) -> None:
-    """Put ``data`` in place of the journal at ``path`` as a new file (a new inode).
-
-    Another process that has the journal open remembers where each record starts in the old
-    file; rewriting it in place would move the records under it and make it skip or misread
-    one (a live two-worker study then failed on ``UpdateFinishedTrialError``). A new inode
-    tells its reader to find the records again (``FreshLineJournalBackend.read_logs``), and a
-    read under way finishes on the old file, which nothing changes.
-    """
-    tmp = path.with_name(f".{path.name}.repair-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        shutil.copymode(path, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _all_records(path: Path) -> bool:

@@ -9,7 +9,7 @@ metric (:func:`hedgeopt.stats.describe_statistic`, so that PBO scores trials wit
 Where it goes:
 
 - one compressed ``.npz`` per trial, ``{workdir}/samples/<study>/<invocation>/<number>.npz``
-  (:func:`hedgeopt.workdir.samples_file`), written atomically (tmp file + ``os.replace``)
+  (:func:`hedgeopt.workdir.samples_file`), written whole (:func:`hedgeopt.storages.whole_file.write_whole`)
   before the trial is told COMPLETE; the trial's user attrs keep only the short
   ``hedgeopt.record``, the file's digest, so ``optuna trials`` rows and the journal stay small;
 - with a storage other than a journal file (an RDB or Redis, whose invocations may run on
@@ -39,7 +39,6 @@ import functools
 import hashlib
 import io
 import json
-import os
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -58,6 +57,7 @@ from hedgeopt.names import (
     STEP_METRIC_SUFFIX,
     stamped,
 )
+from hedgeopt.storages.whole_file import write_whole
 from hedgeopt.workdir import samples_file
 
 _NAMES = "__names__"  # the array in a samples file that lists its metrics, in order
@@ -145,21 +145,10 @@ def write_record(
         **arrays,
     )
     data = buf.getvalue()
-    _write_whole(path, data)
+    write_whole(path, data)
     attrs = record_attrs(metrics, steps, statistics) if in_attrs else {}
     attrs[ATTR_RECORD] = _digest(data)
     return attrs
-
-
-def _write_whole(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` whole or not at all (tmp file + ``os.replace``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def place_carried(trial: Any, folder: Path, where: RecordFiles) -> bool:
@@ -174,7 +163,7 @@ def place_carried(trial: Any, folder: Path, where: RecordFiles) -> bool:
     try:
         if named is None:  # a record the trial's attrs do not name (its trial failed after)
             return False
-        _write_whole(named[0], src.read_bytes())
+        write_whole(named[0], src.read_bytes())
         return True
     except OSError:
         return False
