@@ -62,6 +62,11 @@ class _BoundedLoader(yaml.SafeLoader):
 
 def load_bounded(path: Path) -> Any:
     """The YAML document at ``path``, checked for size, encoding, depth and aliases first."""
+    return _parse(path, _bounded_text(path))
+
+
+def _bounded_text(path: Path) -> str:
+    """The text of ``path``, refused unless it is small UTF-8 text."""
     try:
         size = path.stat().st_size
         if size > MAX_REPLAY_BYTES:
@@ -84,6 +89,11 @@ def load_bounded(path: Path) -> Any:
         ) from None
     if "\x00" in text:
         raise ReplayError(f"replay: {path} is a binary file, not an exported best.yaml")
+    return text
+
+
+def _parse(path: Path, text: str) -> Any:
+    """``text`` (read from ``path``) parsed by the bounded loader: values only."""
     try:
         return yaml.load(text, Loader=_BoundedLoader)  # a SafeLoader subclass: values only
     except yaml.YAMLError as exc:
@@ -114,12 +124,13 @@ def read_replay(path: str | Path, space: SearchSpace) -> dict[str, Any]:
 
     Reads ``best.yaml``, ``overlay.yaml`` or ``best.json`` (the reserved blocks are skipped).
     Only keys of the search space are accepted, a value inside its range unless the file says
-    the key was pinned (``metadata.pinned``); a key this run pins keeps the command line's
-    value. A ``_target_`` anywhere is refused, since a replayed file must never choose what
-    code runs. Size, encoding, depth and aliases are
-    checked before anything is expanded.
+    the key was pinned (``metadata.pinned``, or overlay.yaml's :data:`PINNED_COMMENT` line); a
+    key this run pins keeps the command line's value. A ``_target_`` anywhere is refused, since
+    a replayed file must never choose what code runs. Size, encoding, depth and aliases are
+    checked before anything is expanded; the file is read once.
     """
-    doc = load_bounded(Path(path))
+    text = _bounded_text(Path(path))
+    doc = _parse(Path(path), text)
     if not isinstance(doc, Mapping):
         raise ReplayError(f"replay: {path} does not hold a config mapping")
     overlay = {k: v for k, v in doc.items() if k not in RESERVED_BLOCKS}
@@ -138,7 +149,7 @@ def read_replay(path: str | Path, space: SearchSpace) -> dict[str, Any]:
     if isinstance(metadata, Mapping):
         was_pinned = set(metadata.get("pinned") or ())
     else:
-        was_pinned = _pinned_comment(Path(path))
+        was_pinned = _pinned_comment(text)
     params = {k: v for k, v in flat.items() if k not in space.pinned}
     try:
         space.check_values({k: v for k, v in params.items() if k not in was_pinned or k not in space})
@@ -147,12 +158,11 @@ def read_replay(path: str | Path, space: SearchSpace) -> dict[str, Any]:
     return params
 
 
-def _pinned_comment(path: Path) -> set[str]:
+def _pinned_comment(text: str) -> set[str]:
     """The keys an overlay.yaml names on its :data:`PINNED_COMMENT` line (in its header)."""
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for _, line in zip(range(8), fh, strict=False):
-            if line.startswith(PINNED_COMMENT):
-                return {k.strip() for k in line[len(PINNED_COMMENT) :].split(",") if k.strip()}
-            if not line.startswith("#"):
-                break
+    for line in text.split("\n", 8)[:8]:  # the header only
+        if line.startswith(PINNED_COMMENT):
+            return {k.strip() for k in line[len(PINNED_COMMENT) :].split(",") if k.strip()}
+        if not line.startswith("#"):
+            break
     return set()
